@@ -1,0 +1,11 @@
+DROP TABLE write_lock;
+DROP TABLE settings;
+DROP TABLE audit_events;
+DROP TABLE email_outbox;
+DROP TABLE invitation_tokens;
+DROP TABLE invitations;
+DROP TABLE memberships;
+DROP TABLE identity_emails;
+DROP TABLE identities;
+DROP TABLE users;
+DROP TABLE organizations;

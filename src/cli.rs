@@ -1,0 +1,277 @@
+//! The `rollcall` command line: serve the console, migrate, and manage
+//! organizations and members from a shell with the same rules and audit trail
+//! as the console (the actor is recorded as "command line").
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::db::{self, DbPool};
+use crate::domain::{EmailAddress, OrganizationName, PersonName, Role, Slug};
+use crate::error::Error;
+use crate::services::invitations::{self, InviteOutcome, Invitee};
+use crate::services::members::{self, MemberRef};
+use crate::services::{Actor, organizations};
+
+#[derive(Debug, Parser)]
+#[command(name = "rollcall", version, about = "Manage who is in your organization and what each member may do.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply migrations, then serve the console (the default).
+    Serve,
+    /// Apply migrations and exit.
+    Migrate,
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage an organization's members and invitations.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization and invite its first owner; prints the invitation link.
+    Create {
+        /// The organization's name, e.g. "Acme AI".
+        name: String,
+        /// Email address of the first owner.
+        #[arg(long)]
+        owner: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Invite someone to an organization; prints the invitation link.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        /// owner, admin, developer, contributor or viewer.
+        #[arg(long, default_value = "developer")]
+        role: String,
+        /// The invitee's name, used in the email's greeting.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List an organization's members.
+    List {
+        #[arg(long)]
+        org: String,
+        /// Print a JSON array of {id, email, name, role, joined_at}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a member's role. USER is a user id or an email address.
+    Update {
+        #[arg(long)]
+        org: String,
+        user: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Remove a member. USER is a user id or an email address.
+    Delete {
+        #[arg(long)]
+        org: String,
+        user: String,
+    },
+}
+
+/// Parses the command line, runs the command, and reports a failure as one
+/// line on stderr with a non-zero exit.
+pub fn run() -> ExitCode {
+    // A missing .env is the normal case.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    crate::telemetry::init();
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if !error.is_refusal() {
+                tracing::error!(error = ?error, "command failed");
+            }
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(cli: Cli) -> Result<(), Error> {
+    let config = cli.config;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => crate::web::serve(config),
+        Command::Migrate => {
+            migrated(&config)?;
+            println!("The database is up to date.");
+            Ok(())
+        }
+        Command::Org(OrgCommand::Create { name, owner }) => {
+            let name = OrganizationName::parse(&name).map_err(|e| Error::Invalid(format!("Organization name: {e}")))?;
+            let owner = parse_email(&owner)?;
+            let pool = migrated(&config)?;
+            let created = organizations::create_with_owner_invitation(
+                &mut *pool.get()?,
+                &config.service_settings(),
+                &Actor::command_line(),
+                &name,
+                &owner,
+            )?;
+            let org = &created.organization;
+            println!("Created organization “{}” ({}).", org.name, org.slug);
+            print_link(&created.invitation);
+            Ok(())
+        }
+        Command::User(command) => user(&config, command),
+    }
+}
+
+fn user(config: &Config, command: UserCommand) -> Result<(), Error> {
+    let actor = Actor::command_line();
+    match command {
+        UserCommand::Create { org, email, role, name } => {
+            let invitee = Invitee {
+                email: parse_email(&email)?,
+                role: parse_role(&role)?,
+                name: name
+                    .as_deref()
+                    .map(PersonName::parse_optional)
+                    .transpose()
+                    .map_err(|e| Error::Invalid(format!("Name: {e}")))?
+                    .flatten(),
+            };
+            let slug = parse_slug(&org)?;
+            let pool = migrated(config)?;
+            let conn = &mut pool.get()?;
+            let org = organizations::find_by_slug(conn, &slug)?;
+            let outcomes = invitations::invite(conn, &config.service_settings(), &actor, &org, &[invitee])?;
+            match outcomes.into_iter().next().map(|(_, outcome)| outcome) {
+                Some(InviteOutcome::Invited(issued)) => {
+                    print_link(&issued);
+                    Ok(())
+                }
+                Some(InviteOutcome::AlreadyMember) => Err(Error::Conflict(format!("{email} is already a member of {}.", org.name))),
+                Some(InviteOutcome::AlreadyInvited { .. }) => Err(Error::Conflict(format!(
+                    "{email} already has a pending invitation to {}; resend it from the Members page.",
+                    org.name
+                ))),
+                Some(InviteOutcome::Duplicate) | None => Err(Error::Conflict(format!("{email} was not invited."))),
+            }
+        }
+        UserCommand::List { org, json } => {
+            let slug = parse_slug(&org)?;
+            let pool = migrated(config)?;
+            let conn = &mut pool.get()?;
+            let org = organizations::find_by_slug(conn, &slug)?;
+            let all = members::all(conn, &actor, &org)?;
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            let written = if json {
+                let rows: Vec<MemberJson> = all
+                    .iter()
+                    .map(|member| MemberJson {
+                        id: &member.user_id,
+                        email: &member.email,
+                        name: &member.name,
+                        role: member.role.as_str(),
+                        joined_at: member.joined_at.and_utc().to_rfc3339(),
+                    })
+                    .collect();
+                serde_json::to_writer_pretty(&mut out, &rows)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| writeln!(out))
+            } else {
+                all.iter().try_for_each(|member| {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{}\t{}",
+                        member.user_id,
+                        member.email,
+                        member.name,
+                        member.role.as_str(),
+                        member.joined_at.format("%Y-%m-%d %H:%M")
+                    )
+                })
+            };
+            // A closed pipe (`rollcall user list | head`) is not an error.
+            match written {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(Error::Invalid(format!("could not write the list: {error}")))
+                }
+                _ => Ok(()),
+            }
+        }
+        UserCommand::Update { org, user, role } => {
+            let slug = parse_slug(&org)?;
+            let member = MemberRef::parse(&user)?;
+            let role = parse_role(&role)?;
+            let pool = migrated(config)?;
+            let conn = &mut pool.get()?;
+            let org = organizations::find_by_slug(conn, &slug)?;
+            let updated = members::change_role(conn, &actor, &org, &member, role)?;
+            println!("{} is now {} of {}.", updated.email, role.label(), org.name);
+            Ok(())
+        }
+        UserCommand::Delete { org, user } => {
+            let slug = parse_slug(&org)?;
+            let member = MemberRef::parse(&user)?;
+            let pool = migrated(config)?;
+            let conn = &mut pool.get()?;
+            let org = organizations::find_by_slug(conn, &slug)?;
+            let removed = members::remove(conn, &actor, &org, &member)?;
+            println!("Removed {} from {}.", removed.email, org.name);
+            Ok(())
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct MemberJson<'a> {
+    id: &'a str,
+    email: &'a str,
+    name: &'a str,
+    role: &'a str,
+    joined_at: String,
+}
+
+fn print_link(issued: &invitations::IssuedInvitation) {
+    println!(
+        "Invited {} as {}; the link works once and expires on {}:",
+        issued.email,
+        issued.role.label(),
+        issued.expires_at.format("%-d %B %Y at %H:%M UTC")
+    );
+    println!("{}", issued.link);
+}
+
+fn parse_email(input: &str) -> Result<EmailAddress, Error> {
+    EmailAddress::parse(input).map_err(|error| Error::Invalid(error.to_string()))
+}
+
+fn parse_role(input: &str) -> Result<Role, Error> {
+    input.parse().map_err(|error: crate::domain::InvalidRole| Error::Invalid(error.to_string()))
+}
+
+fn parse_slug(input: &str) -> Result<Slug, Error> {
+    Slug::parse(input).map_err(|error| Error::Invalid(error.to_string()))
+}
+
+/// A pool on a database with every migration applied.
+fn migrated(config: &Config) -> Result<DbPool, Error> {
+    let pool = db::connect(&config.database_url, 2)?;
+    db::migrate(&mut *pool.get()?)?;
+    Ok(pool)
+}

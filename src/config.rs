@@ -1,0 +1,137 @@
+//! Configuration: environment variables (a `.env` file is read first), each
+//! with a command-line flag of the same meaning. The defaults make `cargo run`
+//! work on a fresh machine with nothing configured.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::db::DatabaseUrl;
+
+/// Everything `rollcall` can be told, from flags or the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// sqlite://FILE, sqlite:///ABSOLUTE/FILE or postgres://USER@HOST/DB
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://rollcall.db", value_parser = parse_database_url, global = true)]
+    pub database_url: DatabaseUrl,
+
+    /// Address to listen on.
+    #[arg(long, env = "ROLLCALL_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: SocketAddr,
+
+    /// Base of links in emails and of OAuth redirects, as people reach the console.
+    #[arg(long, env = "ROLLCALL_PUBLIC_URL", default_value = "http://127.0.0.1:8080", value_parser = parse_public_url, global = true)]
+    pub public_url: String,
+
+    /// Key for the session cookies: 64 or more bytes, base64. Generated and kept
+    /// in the database when unset.
+    #[arg(long, env = "ROLLCALL_SESSION_KEY", hide_env_values = true, global = true)]
+    pub session_key: Option<String>,
+
+    /// smtp://host:port (plain), smtp://host?tls=required (STARTTLS) or smtps://user:pass@host (TLS).
+    /// Unset: emails are written as .eml files under the outbox directory.
+    #[arg(long, env = "ROLLCALL_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of every email.
+    #[arg(long, env = "ROLLCALL_MAIL_FROM", default_value = "Rollcall <rollcall@localhost>", global = true)]
+    pub mail_from: String,
+
+    /// Where the file outbox writes .eml files.
+    #[arg(long, env = "ROLLCALL_OUTBOX_DIR", default_value = "./outbox", global = true)]
+    pub outbox_dir: PathBuf,
+
+    /// How long invitation links work: 7d, 12h, 30m, 2s…
+    #[arg(long, env = "ROLLCALL_INVITE_TTL", default_value = "7d", value_parser = parse_ttl, global = true)]
+    pub invite_ttl: Duration,
+
+    #[arg(long, env = "ROLLCALL_GITHUB_CLIENT_ID", global = true)]
+    pub github_client_id: Option<String>,
+    #[arg(long, env = "ROLLCALL_GITHUB_CLIENT_SECRET", hide_env_values = true, global = true)]
+    pub github_client_secret: Option<String>,
+    #[arg(long, env = "ROLLCALL_GITHUB_AUTH_URL", default_value = "https://github.com/login/oauth/authorize", global = true)]
+    pub github_auth_url: String,
+    #[arg(long, env = "ROLLCALL_GITHUB_TOKEN_URL", default_value = "https://github.com/login/oauth/access_token", global = true)]
+    pub github_token_url: String,
+    #[arg(long, env = "ROLLCALL_GITHUB_API_URL", default_value = "https://api.github.com", global = true)]
+    pub github_api_url: String,
+
+    #[arg(long, env = "ROLLCALL_GOOGLE_CLIENT_ID", global = true)]
+    pub google_client_id: Option<String>,
+    #[arg(long, env = "ROLLCALL_GOOGLE_CLIENT_SECRET", hide_env_values = true, global = true)]
+    pub google_client_secret: Option<String>,
+    #[arg(long, env = "ROLLCALL_GOOGLE_AUTH_URL", default_value = "https://accounts.google.com/o/oauth2/v2/auth", global = true)]
+    pub google_auth_url: String,
+    #[arg(long, env = "ROLLCALL_GOOGLE_TOKEN_URL", default_value = "https://oauth2.googleapis.com/token", global = true)]
+    pub google_token_url: String,
+    #[arg(long, env = "ROLLCALL_GOOGLE_USERINFO_URL", default_value = "https://openidconnect.googleapis.com/v1/userinfo", global = true)]
+    pub google_userinfo_url: String,
+
+    /// Development sign-in (type any email): on, off, or unset for automatic
+    /// (on only when no provider is configured and the server listens on loopback).
+    #[arg(long, env = "ROLLCALL_DEV_LOGIN", value_parser = parse_switch, global = true)]
+    pub dev_login: Option<bool>,
+}
+
+fn parse_database_url(input: &str) -> Result<DatabaseUrl, String> {
+    DatabaseUrl::parse(input).map_err(|error| error.to_string())
+}
+
+/// Longest invitation lifetime accepted: a year.
+const MAX_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
+
+fn parse_ttl(input: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(input.trim())
+        .map_err(|error| format!("“{input}” is not a duration like 7d, 12h or 30m ({error})"))?;
+    if ttl.is_zero() || ttl > MAX_TTL {
+        return Err(format!("“{input}” must be more than zero and at most a year"));
+    }
+    Ok(ttl)
+}
+
+fn parse_public_url(input: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(input.trim()).map_err(|error| format!("“{input}” is not a URL ({error})"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(format!("“{input}” must be an http:// or https:// URL"));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+fn parse_switch(input: &str) -> Result<bool, String> {
+    match input.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("“{input}” must be on or off")),
+    }
+}
+
+impl Config {
+    /// What the services need of the configuration.
+    pub fn service_settings(&self) -> crate::services::Settings {
+        crate::services::Settings {
+            public_url: self.public_url.clone(),
+            invite_ttl: self.invite_ttl,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ttls_in_humantime_syntax() {
+        assert_eq!(parse_ttl("7d"), Ok(Duration::from_secs(7 * 24 * 3600)));
+        assert_eq!(parse_ttl("2s"), Ok(Duration::from_secs(2)));
+        assert!(parse_ttl("0s").is_err());
+        assert!(parse_ttl("forever").is_err());
+        assert!(parse_ttl("1000d").is_err());
+    }
+
+    #[test]
+    fn public_url_loses_its_trailing_slash() {
+        assert_eq!(parse_public_url("https://rollcall.example.com/").unwrap(), "https://rollcall.example.com");
+        assert!(parse_public_url("ftp://x").is_err());
+        assert!(parse_public_url("not a url").is_err());
+    }
+}

@@ -1,0 +1,203 @@
+//! The database: one connection type over SQLite and Postgres, chosen at run
+//! time from `DATABASE_URL`, a pool, embedded migrations and write transactions.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::Error;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to whichever database `DATABASE_URL` names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type DbPool = Pool<ConnectionManager>;
+pub type PooledConn = PooledConnection<ConnectionManager>;
+
+/// Where the database is, parsed from `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A `postgres://` or `postgresql://` URL, passed to libpq as it is.
+    Postgres(String),
+    /// The path of an SQLite file: `sqlite://rollcall.db` is `rollcall.db`,
+    /// `sqlite:///var/lib/rollcall.db` is `/var/lib/rollcall.db`.
+    Sqlite(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "DATABASE_URL “{0}” is not supported: use sqlite://FILE, sqlite:///ABSOLUTE/FILE or postgres://…"
+)]
+pub struct InvalidDatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, InvalidDatabaseUrl> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        match url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            Some(path) if !path.is_empty() && !path.contains('?') => Ok(Self::Sqlite(path.to_owned())),
+            _ => Err(InvalidDatabaseUrl(url.to_owned())),
+        }
+    }
+}
+
+/// Makes pooled connections and sets each one up for how Rollcall uses it.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers go on while one writer writes; the busy timeout
+                // makes a second writer wait its turn instead of failing.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA busy_timeout = 10000;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// Opens a pool on `url`. Fails at once, with the reason, if the database
+/// cannot be reached.
+pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<DbPool, Error> {
+    Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(Duration::from_secs(10))
+        .build(ConnectionManager { url: url.clone() })
+        .map_err(|source| Error::DatabaseUnavailable(source.to_string()))
+}
+
+/// Applies the migrations this binary carries that the database lacks.
+pub fn migrate(conn: &mut DbConnection) -> Result<(), Error> {
+    let applied = match conn {
+        DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Postgres(conn) => {
+            // Several servers may start at once; one migrates, the others wait.
+            conn.batch_execute("SELECT pg_advisory_lock(7210512)")?;
+            let result = conn.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len());
+            conn.batch_execute("SELECT pg_advisory_unlock(7210512)")?;
+            result
+        }
+    }
+    .map_err(|source| Error::Migration(source.to_string()))?;
+    if applied > 0 {
+        tracing::info!(applied, "applied database migrations");
+    }
+    Ok(())
+}
+
+/// Runs `f` in a transaction that may write.
+///
+/// On SQLite the transaction takes the write lock before anything else, so that
+/// concurrent writers queue on the busy timeout instead of failing half-way.
+pub fn write<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, Error>,
+) -> Result<T, Error> {
+    conn.transaction(|conn| {
+        if let DbConnection::Sqlite(sqlite) = conn {
+            sqlite.batch_execute("UPDATE write_lock SET generation = generation + 1")?;
+        }
+        f(conn)
+    })
+}
+
+/// Serializes changes to one organization's membership until the transaction
+/// ends, so that rules over all its members (the last owner) hold under
+/// concurrency. On SQLite, [`write`] already holds the database's write lock.
+pub fn lock_organization(conn: &mut DbConnection, org_id: &str) -> Result<(), Error> {
+    if let DbConnection::Postgres(pg) = conn {
+        schema::organizations::table
+            .find(org_id)
+            .select(schema::organizations::id)
+            .for_update()
+            .first::<String>(pg)?;
+    }
+    Ok(())
+}
+
+/// Inserts many rows in one statement. Multi-row inserts are not available
+/// through the combined backend, so this runs them on the concrete connection.
+macro_rules! insert_all {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgres(conn) => {
+                ::diesel::RunQueryDsl::execute(::diesel::insert_into($table).values($rows), conn)
+            }
+            $crate::db::DbConnection::Sqlite(conn) => {
+                ::diesel::RunQueryDsl::execute(::diesel::insert_into($table).values($rows), conn)
+            }
+        }
+    };
+}
+pub(crate) use insert_all;
+
+/// Whether a query failed on a unique constraint: two requests raced to create
+/// the same thing.
+pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_database_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://rollcall.db"),
+            Ok(DatabaseUrl::Sqlite("rollcall.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/rollcall/rollcall.db"),
+            Ok(DatabaseUrl::Sqlite("/var/lib/rollcall/rollcall.db".into()))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://postgres@127.0.0.1:5432/rollcall"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        for bad in ["", "mysql://x", "rollcall.db", "sqlite://"] {
+            assert!(DatabaseUrl::parse(bad).is_err(), "accepted {bad:?}");
+        }
+    }
+}

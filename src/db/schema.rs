@@ -1,0 +1,139 @@
+//! The tables, shared by both backends: the migrations under `migrations/sqlite`
+//! and `migrations/postgres` create the same columns with the same types.
+
+diesel::table! {
+    organizations (id) {
+        id -> Text,
+        name -> Text,
+        slug -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        name -> Text,
+        email -> Text,
+        avatar_url -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_sign_in_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    identities (id) {
+        id -> Text,
+        user_id -> Text,
+        provider -> Text,
+        subject -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    identity_emails (identity_id, email) {
+        identity_id -> Text,
+        email -> Text,
+    }
+}
+
+diesel::table! {
+    memberships (org_id, user_id) {
+        org_id -> Text,
+        user_id -> Text,
+        role -> Text,
+        joined_at -> Timestamp,
+        invited_by -> Nullable<Text>,
+        name -> Text,
+        name_key -> Text,
+        email -> Text,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        org_id -> Text,
+        email -> Text,
+        name -> Nullable<Text>,
+        role -> Text,
+        invited_by -> Nullable<Text>,
+        inviter_name -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        last_sent_at -> Timestamp,
+        send_count -> Integer,
+        delivery -> Text,
+        state -> Text,
+        closed_at -> Nullable<Timestamp>,
+        closed_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    invitation_tokens (token_hash) {
+        token_hash -> Text,
+        invitation_id -> Text,
+        created_at -> Timestamp,
+        replaced_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    email_outbox (id) {
+        id -> Text,
+        invitation_id -> Nullable<Text>,
+        recipient -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        org_id -> Nullable<Text>,
+        actor_id -> Nullable<Text>,
+        actor_label -> Text,
+        action -> Text,
+        target -> Text,
+        before_state -> Nullable<Text>,
+        after_state -> Nullable<Text>,
+        client_ip -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::joinable!(identities -> users (user_id));
+diesel::joinable!(identity_emails -> identities (identity_id));
+diesel::joinable!(memberships -> organizations (org_id));
+diesel::joinable!(invitations -> organizations (org_id));
+diesel::joinable!(invitation_tokens -> invitations (invitation_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    users,
+    identities,
+    identity_emails,
+    memberships,
+    invitations,
+    invitation_tokens,
+    email_outbox,
+    audit_events,
+    settings,
+);

@@ -1,0 +1,124 @@
+use std::fmt;
+use std::str::FromStr;
+
+/// An email address as we store and compare it: trimmed, lower-cased and valid.
+///
+/// Lower-casing the local part is not what RFC 5321 says, but it is what every
+/// mail provider people use does, and it is what makes "Ada@Example.com" and
+/// "ada@example.com" one invitee instead of two.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EmailAddress(String);
+
+/// Why a piece of text is not an email address we accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("“{input}” is not a valid email address")]
+pub struct InvalidEmail {
+    /// The text as it was given, for the message shown back to the person.
+    pub input: String,
+}
+
+/// The longest address SMTP can carry (RFC 5321, 4.5.3.1.3).
+const MAX_LEN: usize = 254;
+
+impl EmailAddress {
+    /// Parses one address. Display-name forms ("Ada <ada@x>") are refused: an
+    /// address list is addresses only, and a name has its own field.
+    pub fn parse(input: &str) -> Result<Self, InvalidEmail> {
+        let normalized = input.trim().to_lowercase();
+        let invalid = || InvalidEmail {
+            input: input.trim().to_owned(),
+        };
+        if normalized.len() > MAX_LEN {
+            return Err(invalid());
+        }
+        let address = lettre::Address::from_str(&normalized).map_err(|_| invalid())?;
+        // lettre accepts domain literals and dotless hosts; an invitation to
+        // "ada@localhost" or "ada@[127.0.0.1]" is a typo far more often than not.
+        if !address.domain().contains('.') || address.domain().starts_with('[') {
+            return Err(invalid());
+        }
+        Ok(Self(normalized))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The address with most of the local part hidden ("a…@example.com"), for
+    /// telling a signed-in person which account an invitation is for without
+    /// disclosing the whole address.
+    pub fn masked(&self) -> String {
+        let (local, domain) = self.0.split_once('@').unwrap_or((&self.0, ""));
+        let first: String = local.chars().take(1).collect();
+        format!("{first}…@{domain}")
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for EmailAddress {
+    type Err = InvalidEmail;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// Splits a pasted list of addresses (separated by commas, semicolons, spaces or
+/// new lines) and parses each one, keeping the order and the bad entries so that
+/// each can be reported next to what was typed.
+pub fn parse_address_list(text: &str) -> Vec<Result<EmailAddress, InvalidEmail>> {
+    text.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .filter(|part| !part.is_empty())
+        .map(EmailAddress::parse)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_case_and_whitespace() {
+        let address = EmailAddress::parse("  Ada.Lovelace@Example.COM \n").unwrap();
+        assert_eq!(address.as_str(), "ada.lovelace@example.com");
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_address() {
+        for input in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@@example.com",
+            "ada@localhost",
+            "ada@[127.0.0.1]",
+            "Ada <ada@example.com>",
+            "ada@exa mple.com",
+            "<script>@example.com",
+        ] {
+            assert!(EmailAddress::parse(input).is_err(), "accepted {input:?}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(EmailAddress::parse(&long).is_err());
+    }
+
+    #[test]
+    fn splits_lists_on_any_separator() {
+        let parsed = parse_address_list("a@x.io, b@x.io;c@x.io\n\nd@x.io  nope");
+        let good: Vec<_> = parsed.iter().flatten().map(|a| a.as_str()).collect();
+        assert_eq!(good, ["a@x.io", "b@x.io", "c@x.io", "d@x.io"]);
+        assert_eq!(parsed[4], Err(InvalidEmail { input: "nope".into() }));
+    }
+
+    #[test]
+    fn masks_the_local_part() {
+        let address = EmailAddress::parse("bob@example.com").unwrap();
+        assert_eq!(address.masked(), "b…@example.com");
+    }
+}

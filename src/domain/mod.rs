@@ -1,0 +1,18 @@
+//! Types and rules of the domain: no I/O here.
+//!
+//! Everything that comes from outside (a form, a command-line argument, a URL) is
+//! parsed into one of these types at the edge; inside, the types are trusted.
+
+mod email;
+mod name;
+pub mod policy;
+mod role;
+mod slug;
+mod token;
+
+pub use email::{EmailAddress, InvalidEmail, parse_address_list};
+pub use name::{InvalidName, OrganizationName, PersonName};
+pub use policy::{Action, Permission};
+pub use role::{InvalidRole, Role};
+pub use slug::{InvalidSlug, Slug};
+pub use token::{InvalidToken, InviteToken, TokenHash};

@@ -1,0 +1,90 @@
+use std::fmt;
+
+/// A person's display name as typed into an invitation: trimmed, one line,
+/// at most 100 characters, never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName(String);
+
+/// An organization's name: trimmed, one line, 1 to 100 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidName {
+    #[error("a name cannot be empty")]
+    Empty,
+    #[error("a name can have at most {MAX_CHARS} characters")]
+    TooLong,
+    #[error("a name must fit on one line")]
+    ControlCharacters,
+}
+
+const MAX_CHARS: usize = 100;
+
+fn parse_line(input: &str) -> Result<String, InvalidName> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        Err(InvalidName::Empty)
+    } else if trimmed.chars().count() > MAX_CHARS {
+        Err(InvalidName::TooLong)
+    } else if trimmed.chars().any(char::is_control) {
+        Err(InvalidName::ControlCharacters)
+    } else {
+        Ok(trimmed.to_owned())
+    }
+}
+
+impl PersonName {
+    pub fn parse(input: &str) -> Result<Self, InvalidName> {
+        parse_line(input).map(Self)
+    }
+
+    /// An optional name field: blank means no name.
+    pub fn parse_optional(input: &str) -> Result<Option<Self>, InvalidName> {
+        match parse_line(input) {
+            Ok(name) => Ok(Some(Self(name))),
+            Err(InvalidName::Empty) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl OrganizationName {
+    pub fn parse(input: &str) -> Result<Self, InvalidName> {
+        parse_line(input).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PersonName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for OrganizationName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_single_lines() {
+        assert_eq!(PersonName::parse("  Ada  ").unwrap().as_str(), "Ada");
+        assert_eq!(PersonName::parse_optional("   "), Ok(None));
+        assert_eq!(PersonName::parse("a\nb"), Err(InvalidName::ControlCharacters));
+        assert_eq!(OrganizationName::parse(&"x".repeat(101)), Err(InvalidName::TooLong));
+        assert_eq!(OrganizationName::parse(""), Err(InvalidName::Empty));
+    }
+}

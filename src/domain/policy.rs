@@ -1,0 +1,282 @@
+//! The permission table of Rollcall, as data, in exactly one place.
+//!
+//! The services ask [`authorize`] before every change, the Roles page renders
+//! [`TABLE`], and the tests iterate over both, so what the page says and what the
+//! server does cannot drift apart.
+
+use super::Role;
+
+/// One thing a role may or may not do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    ViewMembers,
+    InviteMembers,
+    ChangeMemberRoles,
+    RemoveMembers,
+    ManageOwners,
+    ViewAuditLog,
+    ManageServiceAccounts,
+    CreateOperationsTokens,
+    CreateInferenceTokens,
+    ManageOrganization,
+    PlatformUse,
+    PlatformCreate,
+    PlatformManageOthers,
+}
+
+/// A row of the permission table. Every permission is granted to a role and to
+/// every role above it, so the lowest role that has it says it all.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant {
+    pub permission: Permission,
+    /// The sentence shown on the Roles page.
+    pub description: &'static str,
+    /// What the permission lets one do, completing "Only owners and admins can …".
+    pub verb: &'static str,
+    pub lowest: Role,
+}
+
+/// The policy: one row per permission, in the order the Roles page shows them.
+pub const TABLE: [Grant; 13] = [
+    Grant {
+        permission: Permission::ViewMembers,
+        description: "View members, roles and pending invitations",
+        verb: "view members",
+        lowest: Role::Viewer,
+    },
+    Grant {
+        permission: Permission::InviteMembers,
+        description: "Invite members with a non-owner role; resend and revoke invitations",
+        verb: "invite members and manage invitations",
+        lowest: Role::Admin,
+    },
+    Grant {
+        permission: Permission::ChangeMemberRoles,
+        description: "Change the role of a non-owner member to a non-owner role",
+        verb: "change members’ roles",
+        lowest: Role::Admin,
+    },
+    Grant {
+        permission: Permission::RemoveMembers,
+        description: "Remove a non-owner member",
+        verb: "remove members",
+        lowest: Role::Admin,
+    },
+    Grant {
+        permission: Permission::ManageOwners,
+        description: "Invite owners; promote to, demote from, or remove an owner",
+        verb: "invite, promote, demote or remove owners",
+        lowest: Role::Owner,
+    },
+    Grant {
+        permission: Permission::ViewAuditLog,
+        description: "View and download the audit log",
+        verb: "view the audit log",
+        lowest: Role::Admin,
+    },
+    Grant {
+        permission: Permission::ManageServiceAccounts,
+        description: "Manage service accounts and their keys; revoke other members’ API tokens",
+        verb: "manage service accounts and other members’ API tokens",
+        lowest: Role::Admin,
+    },
+    Grant {
+        permission: Permission::CreateOperationsTokens,
+        description: "Create API tokens with operations access",
+        verb: "create API tokens with operations access",
+        lowest: Role::Contributor,
+    },
+    Grant {
+        permission: Permission::CreateInferenceTokens,
+        description: "Create API tokens with inference (endpoint) access",
+        verb: "create API tokens with inference access",
+        lowest: Role::Viewer,
+    },
+    Grant {
+        permission: Permission::ManageOrganization,
+        description: "Rename the organization, view and edit billing, delete the organization",
+        verb: "rename or delete the organization and manage billing",
+        lowest: Role::Owner,
+    },
+    Grant {
+        permission: Permission::PlatformUse,
+        description: "Platform: run inference on deployments; view deployments, models, datasets",
+        verb: "use the platform",
+        lowest: Role::Viewer,
+    },
+    Grant {
+        permission: Permission::PlatformCreate,
+        description: "Platform: create deployments, models, datasets; edit and delete one’s own",
+        verb: "create deployments, models and datasets",
+        lowest: Role::Contributor,
+    },
+    Grant {
+        permission: Permission::PlatformManageOthers,
+        description: "Platform: edit and delete resources owned by others; view logs and monitoring",
+        verb: "manage others’ resources and view logs and monitoring",
+        lowest: Role::Developer,
+    },
+];
+
+impl Permission {
+    pub fn grant(self) -> &'static Grant {
+        TABLE
+            .iter()
+            .find(|grant| grant.permission == self)
+            .expect("every permission has a row in the table")
+    }
+
+    pub fn allows(self, role: Role) -> bool {
+        role >= self.grant().lowest
+    }
+
+    /// "owners and admins", "owners": who holds this permission, in words.
+    pub fn holders(self) -> String {
+        let names: Vec<String> = Role::ALL
+            .into_iter()
+            .filter(|role| self.allows(*role))
+            .map(|role| format!("{}s", role.as_str()))
+            .collect();
+        match names.as_slice() {
+            [] => String::new(),
+            [one] => one.clone(),
+            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        }
+    }
+}
+
+/// Something one member may try to do to the organization's membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Invite someone with this role.
+    Invite { role: Role },
+    /// Resend or revoke a pending invitation for this role.
+    ManageInvitation { role: Role },
+    /// Change a member's role. `own` is true when the target is the actor.
+    ChangeRole { from: Role, to: Role, own: bool },
+    /// Remove a member (someone else: removing oneself is leaving).
+    Remove { role: Role, own: bool },
+}
+
+/// Why an action was refused, in words fit to show the person who tried it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("Only {} can {}.", .0.holders(), .0.grant().verb)]
+    Lacks(Permission),
+    #[error("You cannot change your own role; ask another owner or admin.")]
+    OwnRole,
+    #[error("You cannot remove yourself; use “Leave organization” instead.")]
+    OwnRemoval,
+}
+
+impl Action {
+    /// The permission this action needs.
+    pub fn permission(self) -> Permission {
+        let touches_owner = match self {
+            Action::Invite { role } | Action::ManageInvitation { role } => role == Role::Owner,
+            Action::ChangeRole { from, to, .. } => from == Role::Owner || to == Role::Owner,
+            Action::Remove { role, .. } => role == Role::Owner,
+        };
+        match self {
+            _ if touches_owner => Permission::ManageOwners,
+            Action::Invite { .. } | Action::ManageInvitation { .. } => Permission::InviteMembers,
+            Action::ChangeRole { .. } => Permission::ChangeMemberRoles,
+            Action::Remove { .. } => Permission::RemoveMembers,
+        }
+    }
+}
+
+/// May a member with role `actor` do `action`? The only answer to that question
+/// in the program. (The last-owner rule depends on the database and lives with
+/// the membership services.)
+pub fn authorize(actor: Role, action: Action) -> Result<(), Denied> {
+    match action {
+        Action::ChangeRole { own: true, .. } => return Err(Denied::OwnRole),
+        Action::Remove { own: true, .. } => return Err(Denied::OwnRemoval),
+        _ => {}
+    }
+    let permission = action.permission();
+    if permission.allows(actor) {
+        Ok(())
+    } else {
+        Err(Denied::Lacks(permission))
+    }
+}
+
+/// The roles a member with role `actor` may hand out in an invitation, highest first.
+pub fn invitable_roles(actor: Role) -> Vec<Role> {
+    Role::ALL
+        .into_iter()
+        .filter(|role| authorize(actor, Action::Invite { role: *role }).is_ok())
+        .collect()
+}
+
+/// The roles `actor` may give a member who now has role `from`, highest first.
+pub fn assignable_roles(actor: Role, from: Role, own: bool) -> Vec<Role> {
+    Role::ALL
+        .into_iter()
+        .filter(|to| authorize(actor, Action::ChangeRole { from, to: *to, own }).is_ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table of DESIGN.md, transcribed independently: a change to `TABLE`
+    /// that does not match the contract fails here.
+    const CONTRACT: [(Permission, [bool; 5]); 13] = [
+        (Permission::ViewMembers, [true, true, true, true, true]),
+        (Permission::InviteMembers, [true, true, false, false, false]),
+        (Permission::ChangeMemberRoles, [true, true, false, false, false]),
+        (Permission::RemoveMembers, [true, true, false, false, false]),
+        (Permission::ManageOwners, [true, false, false, false, false]),
+        (Permission::ViewAuditLog, [true, true, false, false, false]),
+        (Permission::ManageServiceAccounts, [true, true, false, false, false]),
+        (Permission::CreateOperationsTokens, [true, true, true, true, false]),
+        (Permission::CreateInferenceTokens, [true, true, true, true, true]),
+        (Permission::ManageOrganization, [true, false, false, false, false]),
+        (Permission::PlatformUse, [true, true, true, true, true]),
+        (Permission::PlatformCreate, [true, true, true, true, false]),
+        (Permission::PlatformManageOthers, [true, true, true, false, false]),
+    ];
+
+    #[test]
+    fn table_matches_the_design_contract() {
+        assert_eq!(TABLE.len(), CONTRACT.len());
+        for (grant, (permission, expected)) in TABLE.iter().zip(CONTRACT) {
+            assert_eq!(grant.permission, permission);
+            for (role, allowed) in Role::ALL.into_iter().zip(expected) {
+                assert_eq!(permission.allows(role), allowed, "{permission:?} for {role:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn admins_cannot_touch_owners() {
+        assert_eq!(invitable_roles(Role::Admin), [Role::Admin, Role::Developer, Role::Contributor, Role::Viewer]);
+        assert_eq!(invitable_roles(Role::Owner), Role::ALL);
+        assert!(invitable_roles(Role::Developer).is_empty());
+        assert!(assignable_roles(Role::Admin, Role::Owner, false).is_empty());
+        assert_eq!(assignable_roles(Role::Owner, Role::Owner, false), Role::ALL);
+    }
+
+    #[test]
+    fn nobody_changes_their_own_role_or_removes_themselves() {
+        for role in Role::ALL {
+            assert_eq!(
+                authorize(role, Action::ChangeRole { from: role, to: Role::Viewer, own: true }),
+                Err(Denied::OwnRole)
+            );
+            assert_eq!(authorize(role, Action::Remove { role, own: true }), Err(Denied::OwnRemoval));
+        }
+    }
+
+    #[test]
+    fn refusals_say_who_may() {
+        let denied = authorize(Role::Admin, Action::Invite { role: Role::Owner }).unwrap_err();
+        assert_eq!(denied.to_string(), "Only owners can invite, promote, demote or remove owners.");
+        let denied = authorize(Role::Viewer, Action::Remove { role: Role::Viewer, own: false }).unwrap_err();
+        assert_eq!(denied.to_string(), "Only owners and admins can remove members.");
+    }
+}

@@ -1,0 +1,88 @@
+//! The one error type of the application.
+//!
+//! Services return it; the web layer turns it into a status code and a page or
+//! fragment, the command line into one line on stderr. Refusals a person can act
+//! on carry the words to show them; failures of the machinery carry their cause
+//! for the log and show a generic apology.
+
+use crate::domain::policy::Denied;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input was understood but is not acceptable (a bad address, an empty name).
+    #[error("{0}")]
+    Invalid(String),
+
+    /// The actor may not do this. Nothing was changed.
+    #[error("{0}")]
+    Forbidden(#[from] Denied),
+
+    /// The actor is not a member of the organization (any more).
+    #[error("You are not a member of {org}. Ask one of its owners or admins to invite you.")]
+    NotMember { org: String },
+
+    /// The change would leave an organization without an owner.
+    #[error("{org} must keep at least one owner: make another member an owner first.")]
+    LastOwner { org: String },
+
+    /// The thing named does not exist (or is not visible to the actor).
+    #[error("{0} was not found.")]
+    NotFound(&'static str),
+
+    /// The change lost a race with another one; trying again will work or explain.
+    #[error("{0}")]
+    Conflict(String),
+
+    #[error("the database is unavailable: {0}")]
+    DatabaseUnavailable(String),
+
+    #[error("the database schema could not be brought up to date: {0}")]
+    Migration(String),
+
+    #[error("database error: {0}")]
+    Database(#[source] diesel::result::Error),
+
+    #[error("could not render {what}: {source}")]
+    Template {
+        what: &'static str,
+        #[source]
+        source: askama::Error,
+    },
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(source: diesel::result::Error) -> Self {
+        match source {
+            diesel::result::Error::NotFound => Error::NotFound("The record"),
+            other => Error::Database(other),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for Error {
+    fn from(source: diesel::r2d2::PoolError) -> Self {
+        Error::DatabaseUnavailable(source.to_string())
+    }
+}
+
+impl Error {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Invalid(_) => 422,
+            Error::Forbidden(_) | Error::NotMember { .. } => 403,
+            Error::NotFound(_) => 404,
+            Error::LastOwner { .. } | Error::Conflict(_) => 409,
+            Error::DatabaseUnavailable(_) => 503,
+            Error::Migration(_) | Error::Database(_) | Error::Template { .. } => 500,
+        }
+    }
+
+    /// Whether the message is for the person who asked (a refusal) rather than
+    /// for the operator (a failure of the machinery).
+    pub fn is_refusal(&self) -> bool {
+        self.status() < 500
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,808 @@
+//! Invitations: inviting by email, resending, revoking, and accepting or
+//! declining by the person invited.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::audit::{self, AuditAction, AuditEvent};
+use super::outbox::{self, Queued};
+use super::users;
+use super::{Actor, Identified, Organization, Principal, Settings, acting, identify, new_id, now, parse_stored_role};
+use crate::db::schema::{invitation_tokens, invitations, memberships, organizations};
+use crate::db::{self, DbConnection};
+use crate::domain::policy::{self, Action};
+use crate::domain::{EmailAddress, InviteToken, PersonName, Role};
+use crate::error::Error;
+use crate::mail::{InvitationEmail, InvitationsSentEmail, SentInvitation};
+
+/// One person to invite, as parsed from a form or the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitee {
+    pub email: EmailAddress,
+    pub name: Option<PersonName>,
+    pub role: Role,
+}
+
+/// A freshly made (or re-made) invitation with its link. The link exists only
+/// in this value and in the queued email: the database keeps the token's hash.
+#[derive(Debug, Clone)]
+pub struct IssuedInvitation {
+    pub invitation_id: String,
+    pub email: EmailAddress,
+    pub role: Role,
+    pub link: String,
+    pub expires_at: NaiveDateTime,
+}
+
+/// What became of one address in a batch of invitations.
+#[derive(Debug, Clone)]
+pub enum InviteOutcome {
+    Invited(IssuedInvitation),
+    AlreadyMember,
+    /// A pending invitation exists; resend it rather than make a second one.
+    AlreadyInvited { invitation_id: String },
+    /// The same address appeared earlier in the batch.
+    Duplicate,
+}
+
+/// Where an address stands in an organization before anyone is invited: what
+/// step 2 of the invite dialog shows next to each row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    New,
+    AlreadyMember,
+    AlreadyInvited { invitation_id: String },
+}
+
+const PENDING: &str = "pending";
+
+/// Looks up, in chunks, which of `emails` are members and which have a pending
+/// invitation.
+fn standings(
+    conn: &mut DbConnection,
+    org: &Organization,
+    emails: &[&str],
+) -> Result<(HashSet<String>, HashMap<String, String>), Error> {
+    let mut members = HashSet::new();
+    let mut pending = HashMap::new();
+    for chunk in emails.chunks(500) {
+        let found: Vec<String> = memberships::table
+            .filter(memberships::org_id.eq(&org.id))
+            .filter(memberships::email.eq_any(chunk))
+            .select(memberships::email)
+            .load(conn)?;
+        members.extend(found);
+        let invited: Vec<(String, String)> = invitations::table
+            .filter(invitations::org_id.eq(&org.id))
+            .filter(invitations::state.eq(PENDING))
+            .filter(invitations::email.eq_any(chunk))
+            .select((invitations::email, invitations::id))
+            .load(conn)?;
+        pending.extend(invited);
+    }
+    Ok((members, pending))
+}
+
+/// Where each address stands in the organization. The actor must be allowed to
+/// invite at all.
+pub fn classify(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    emails: &[EmailAddress],
+) -> Result<Vec<Standing>, Error> {
+    let acting = acting(conn, actor, org)?;
+    policy::authorize(acting.role, Action::Invite { role: Role::Viewer })?;
+    let addresses: Vec<&str> = emails.iter().map(EmailAddress::as_str).collect();
+    let (members, pending) = standings(conn, org, &addresses)?;
+    Ok(addresses
+        .iter()
+        .map(|email| {
+            if members.contains(*email) {
+                Standing::AlreadyMember
+            } else if let Some(id) = pending.get(*email) {
+                Standing::AlreadyInvited {
+                    invitation_id: id.clone(),
+                }
+            } else {
+                Standing::New
+            }
+        })
+        .collect())
+}
+
+/// Invites everyone in `invitees` in one transaction, and returns what became
+/// of each address, in order. If the actor may not grant one of the roles, the
+/// whole batch is refused and nothing changes.
+pub fn invite(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    actor: &Actor,
+    org: &Organization,
+    invitees: &[Invitee],
+) -> Result<Vec<(EmailAddress, InviteOutcome)>, Error> {
+    db::write(conn, |conn| {
+        // Serializes invitations to one organization, so two admins inviting
+        // the same address at once get "already invited", not a crash.
+        db::lock_organization(conn, &org.id)?;
+        let acting = acting(conn, actor, org)?;
+        for role in invitees.iter().map(|invitee| invitee.role).collect::<HashSet<_>>() {
+            policy::authorize(acting.role, Action::Invite { role })?;
+        }
+        let addresses: Vec<&str> = invitees.iter().map(|invitee| invitee.email.as_str()).collect();
+        let (members, pending) = standings(conn, org, &addresses)?;
+        let mut seen = HashSet::new();
+        let mut fresh = Vec::new();
+        let mut outcomes: Vec<(EmailAddress, Option<InviteOutcome>)> = Vec::with_capacity(invitees.len());
+        for invitee in invitees {
+            let email = invitee.email.as_str();
+            let outcome = if !seen.insert(email) {
+                Some(InviteOutcome::Duplicate)
+            } else if members.contains(email) {
+                Some(InviteOutcome::AlreadyMember)
+            } else if let Some(id) = pending.get(email) {
+                Some(InviteOutcome::AlreadyInvited {
+                    invitation_id: id.clone(),
+                })
+            } else {
+                fresh.push(invitee);
+                None
+            };
+            outcomes.push((invitee.email.clone(), outcome));
+        }
+        let mut issued = issue(conn, settings, &acting.who, org, &fresh)?.into_iter();
+        Ok(outcomes
+            .into_iter()
+            .map(|(email, outcome)| {
+                let outcome = outcome.or_else(|| issued.next().map(InviteOutcome::Invited));
+                (email, outcome.unwrap_or(InviteOutcome::Duplicate))
+            })
+            .collect())
+    })
+}
+
+/// The first owner's invitation of a new organization (see `organizations`).
+pub(crate) fn issue_owner_invitation(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    actor: &Actor,
+    org: &Organization,
+    email: &EmailAddress,
+) -> Result<IssuedInvitation, Error> {
+    let who = identify(conn, actor)?;
+    let invitee = Invitee {
+        email: email.clone(),
+        name: None,
+        role: Role::Owner,
+    };
+    issue(conn, settings, &who, org, &[&invitee])?
+        .pop()
+        .ok_or(Error::NotFound("The invitation"))
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = invitations, treat_none_as_null = true)]
+struct NewInvitation<'a> {
+    id: String,
+    org_id: &'a str,
+    email: &'a str,
+    name: Option<&'a str>,
+    role: &'static str,
+    invited_by: Option<&'a str>,
+    inviter_name: &'a str,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    last_sent_at: NaiveDateTime,
+    send_count: i32,
+    delivery: &'static str,
+    state: &'static str,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = invitation_tokens)]
+struct NewToken {
+    token_hash: String,
+    invitation_id: String,
+    created_at: NaiveDateTime,
+}
+
+fn expiry(settings: &Settings, from: NaiveDateTime) -> NaiveDateTime {
+    let ttl = chrono::Duration::from_std(settings.invite_ttl).unwrap_or(chrono::Duration::days(7));
+    from.checked_add_signed(ttl).unwrap_or(NaiveDateTime::MAX)
+}
+
+fn link(settings: &Settings, token: &InviteToken) -> String {
+    format!("{}/invite/{}", settings.public_url, token.expose())
+}
+
+fn members_url(settings: &Settings, org: &Organization) -> String {
+    format!("{}/orgs/{}/members", settings.public_url, org.slug)
+}
+
+/// Creates invitations, their tokens, their emails and their audit events, in
+/// the caller's transaction. The inviter gets one confirmation copy per batch.
+fn issue(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    who: &Identified,
+    org: &Organization,
+    invitees: &[&Invitee],
+) -> Result<Vec<IssuedInvitation>, Error> {
+    if invitees.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = now();
+    let expires_at = expiry(settings, at);
+    let mut rows = Vec::with_capacity(invitees.len());
+    let mut tokens = Vec::with_capacity(invitees.len());
+    let mut issued = Vec::with_capacity(invitees.len());
+    let mut emails = Vec::with_capacity(invitees.len() + 1);
+    for invitee in invitees {
+        let token = InviteToken::generate();
+        let id = new_id();
+        let issued_invitation = IssuedInvitation {
+            invitation_id: id.clone(),
+            email: invitee.email.clone(),
+            role: invitee.role,
+            link: link(settings, &token),
+            expires_at,
+        };
+        emails.push((
+            Some(id.clone()),
+            InvitationEmail {
+                to: &invitee.email,
+                invitee_name: invitee.name.as_ref().map(PersonName::as_str),
+                inviter: &who.display_name,
+                org: &org.name,
+                role: invitee.role,
+                link: &issued_invitation.link,
+                expires_at,
+            }
+            .render()?,
+        ));
+        tokens.push(NewToken {
+            token_hash: token.hash().as_str().to_owned(),
+            invitation_id: id.clone(),
+            created_at: at,
+        });
+        rows.push(NewInvitation {
+            id,
+            org_id: &org.id,
+            email: invitee.email.as_str(),
+            name: invitee.name.as_ref().map(PersonName::as_str),
+            role: invitee.role.as_str(),
+            invited_by: who.user_id.as_deref(),
+            inviter_name: &who.display_name,
+            created_at: at,
+            expires_at,
+            last_sent_at: at,
+            send_count: 1,
+            delivery: "queued",
+            state: PENDING,
+        });
+        issued.push(issued_invitation);
+    }
+    if let Some(inviter) = &who.email {
+        let sent: Vec<SentInvitation> = invitees
+            .iter()
+            .map(|invitee| SentInvitation {
+                email: invitee.email.to_string(),
+                role: invitee.role.label(),
+            })
+            .collect();
+        let copy = InvitationsSentEmail {
+            to: inviter,
+            org: &org.name,
+            invitations: &sent,
+            expires_at,
+            members_url: &members_url(settings, org),
+        }
+        .render()?;
+        emails.push((None, copy));
+    }
+    for chunk in rows.chunks(super::INSERT_CHUNK) {
+        db::insert_all!(conn, invitations::table, chunk)?;
+    }
+    for chunk in tokens.chunks(super::INSERT_CHUNK) {
+        db::insert_all!(conn, invitation_tokens::table, chunk)?;
+    }
+    outbox::enqueue_all(
+        conn,
+        emails.iter().map(|(invitation_id, email)| Queued {
+            email,
+            invitation_id: invitation_id.as_deref(),
+        }),
+    )?;
+    audit::record_all(
+        conn,
+        issued.iter().map(|invitation| AuditEvent {
+            org_id: &org.id,
+            actor: who.into(),
+            action: AuditAction::InvitationCreated,
+            target: invitation.email.as_str(),
+            before: None,
+            after: Some(json!({ "role": invitation.role.as_str(), "expires_at": invitation.expires_at.and_utc().to_rfc3339() })),
+        }),
+    )?;
+    Ok(issued)
+}
+
+/// An invitation as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = invitations)]
+struct InvitationRow {
+    id: String,
+    email: String,
+    name: Option<String>,
+    role: String,
+    invited_by: Option<String>,
+    inviter_name: String,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    last_sent_at: NaiveDateTime,
+    send_count: i32,
+    delivery: String,
+    state: String,
+}
+
+/// An invitation still waiting for an answer, as the Members page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingInvitation {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+    pub inviter_name: String,
+    pub created_at: NaiveDateTime,
+    pub last_sent_at: NaiveDateTime,
+    pub send_count: i32,
+    pub expires_at: NaiveDateTime,
+    /// queued, sent, retrying or failed.
+    pub delivery: String,
+}
+
+impl PendingInvitation {
+    pub fn is_expired(&self, at: NaiveDateTime) -> bool {
+        self.expires_at <= at
+    }
+}
+
+impl TryFrom<InvitationRow> for PendingInvitation {
+    type Error = Error;
+
+    fn try_from(row: InvitationRow) -> Result<Self, Error> {
+        Ok(Self {
+            role: parse_stored_role(&row.role)?,
+            id: row.id,
+            email: row.email,
+            name: row.name,
+            inviter_name: row.inviter_name,
+            created_at: row.created_at,
+            last_sent_at: row.last_sent_at,
+            send_count: row.send_count,
+            expires_at: row.expires_at,
+            delivery: row.delivery,
+        })
+    }
+}
+
+/// The organization's pending invitations, newest first, at most `limit` of
+/// them, with the total count.
+pub fn pending_for_org(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    limit: i64,
+) -> Result<(Vec<PendingInvitation>, i64), Error> {
+    acting(conn, actor, org)?;
+    let pending = invitations::table
+        .filter(invitations::org_id.eq(&org.id))
+        .filter(invitations::state.eq(PENDING));
+    let total: i64 = pending.count().get_result(conn)?;
+    let rows: Vec<InvitationRow> = pending
+        .order((invitations::created_at.desc(), invitations::id.desc()))
+        .limit(limit)
+        .select(InvitationRow::as_select())
+        .load(conn)?;
+    let list = rows.into_iter().map(PendingInvitation::try_from).collect::<Result<_, _>>()?;
+    Ok((list, total))
+}
+
+/// Pending, unexpired invitations addressed to any of the user's verified
+/// emails, with their organizations: what the profile page offers to accept.
+pub fn pending_for_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<(PendingInvitation, Organization)>, Error> {
+    let emails = users::verified_emails(conn, user_id)?;
+    let addresses: Vec<&str> = emails.iter().map(EmailAddress::as_str).collect();
+    let rows: Vec<(InvitationRow, Organization)> = invitations::table
+        .inner_join(organizations::table)
+        .filter(invitations::email.eq_any(&addresses))
+        .filter(invitations::state.eq(PENDING))
+        .filter(invitations::expires_at.gt(now()))
+        .order(invitations::created_at.desc())
+        .select((InvitationRow::as_select(), Organization::as_select()))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(row, org)| Ok((PendingInvitation::try_from(row)?, org)))
+        .collect()
+}
+
+fn pending_in_org(conn: &mut DbConnection, org: &Organization, invitation_id: &str) -> Result<InvitationRow, Error> {
+    let row: InvitationRow = invitations::table
+        .filter(invitations::id.eq(invitation_id))
+        .filter(invitations::org_id.eq(&org.id))
+        .select(InvitationRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("The invitation"))?;
+    if row.state != PENDING {
+        return Err(Error::Conflict(format!(
+            "The invitation for {} was already {}.",
+            row.email, row.state
+        )));
+    }
+    Ok(row)
+}
+
+/// Sends an invitation again with a new link and a new expiry; the old link
+/// stops working at once.
+pub fn resend(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    actor: &Actor,
+    org: &Organization,
+    invitation_id: &str,
+) -> Result<IssuedInvitation, Error> {
+    db::write(conn, |conn| {
+        let acting = acting(conn, actor, org)?;
+        let row = pending_in_org(conn, org, invitation_id)?;
+        let role = parse_stored_role(&row.role)?;
+        policy::authorize(acting.role, Action::ManageInvitation { role })?;
+        let email = EmailAddress::parse(&row.email).map_err(|error| Error::Invalid(error.to_string()))?;
+        let at = now();
+        let expires_at = expiry(settings, at);
+        let token = InviteToken::generate();
+        retire_tokens(conn, &row.id, at)?;
+        diesel::insert_into(invitation_tokens::table)
+            .values(NewToken {
+                token_hash: token.hash().as_str().to_owned(),
+                invitation_id: row.id.clone(),
+                created_at: at,
+            })
+            .execute(conn)?;
+        diesel::update(invitations::table.find(&row.id))
+            .set((
+                invitations::expires_at.eq(expires_at),
+                invitations::last_sent_at.eq(at),
+                invitations::send_count.eq(row.send_count + 1),
+                invitations::delivery.eq("queued"),
+            ))
+            .execute(conn)?;
+        let issued = IssuedInvitation {
+            invitation_id: row.id.clone(),
+            email: email.clone(),
+            role,
+            link: link(settings, &token),
+            expires_at,
+        };
+        let message = InvitationEmail {
+            to: &email,
+            invitee_name: row.name.as_deref(),
+            inviter: &acting.who.display_name,
+            org: &org.name,
+            role,
+            link: &issued.link,
+            expires_at,
+        }
+        .render()?;
+        outbox::cancel_for_invitation(conn, &row.id)?;
+        outbox::enqueue_all(
+            conn,
+            [Queued {
+                email: &message,
+                invitation_id: Some(&row.id),
+            }],
+        )?;
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: &org.id,
+                actor: (&acting.who).into(),
+                action: AuditAction::InvitationResent,
+                target: email.as_str(),
+                before: Some(json!({ "expires_at": row.expires_at.and_utc().to_rfc3339(), "send_count": row.send_count })),
+                after: Some(json!({ "expires_at": expires_at.and_utc().to_rfc3339(), "send_count": row.send_count + 1 })),
+            },
+        )?;
+        Ok(issued)
+    })
+}
+
+fn retire_tokens(conn: &mut DbConnection, invitation_id: &str, at: NaiveDateTime) -> Result<(), Error> {
+    diesel::update(
+        invitation_tokens::table
+            .filter(invitation_tokens::invitation_id.eq(invitation_id))
+            .filter(invitation_tokens::replaced_at.is_null()),
+    )
+    .set(invitation_tokens::replaced_at.eq(at))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Withdraws a pending invitation; its link stops working at once.
+pub fn revoke(conn: &mut DbConnection, actor: &Actor, org: &Organization, invitation_id: &str) -> Result<PendingInvitation, Error> {
+    db::write(conn, |conn| {
+        let acting = acting(conn, actor, org)?;
+        let row = pending_in_org(conn, org, invitation_id)?;
+        let role = parse_stored_role(&row.role)?;
+        policy::authorize(acting.role, Action::ManageInvitation { role })?;
+        close(conn, &row.id, "revoked", acting.who.user_id.as_deref())?;
+        outbox::cancel_for_invitation(conn, &row.id)?;
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: &org.id,
+                actor: (&acting.who).into(),
+                action: AuditAction::InvitationRevoked,
+                target: &row.email,
+                before: Some(json!({ "state": PENDING, "role": role.as_str() })),
+                after: Some(json!({ "state": "revoked" })),
+            },
+        )?;
+        PendingInvitation::try_from(row)
+    })
+}
+
+/// Moves a pending invitation to a final state. Returns false if another
+/// request closed it first.
+fn close(conn: &mut DbConnection, invitation_id: &str, state: &'static str, by: Option<&str>) -> Result<bool, Error> {
+    let closed = diesel::update(
+        invitations::table
+            .filter(invitations::id.eq(invitation_id))
+            .filter(invitations::state.eq(PENDING)),
+    )
+    .set((
+        invitations::state.eq(state),
+        invitations::closed_at.eq(now()),
+        invitations::closed_by.eq(by),
+    ))
+    .execute(conn)?;
+    Ok(closed == 1)
+}
+
+/// How the invitee names an invitation: by the link's token, or (on the
+/// profile page, where their verified address proves who they are) by id.
+#[derive(Debug, Clone)]
+pub enum InvitationRef {
+    Token(InviteToken),
+    Id(String),
+}
+
+/// Where an invitation stands, as its page explains it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationStatus {
+    Pending,
+    Expired,
+    /// The link was replaced by a newer one (Resend).
+    Replaced,
+    Revoked,
+    Accepted,
+    Declined,
+}
+
+/// An invitation as the invitation page shows it.
+#[derive(Debug, Clone)]
+pub struct InvitationView {
+    pub id: String,
+    pub organization: Organization,
+    pub email: EmailAddress,
+    pub name: Option<String>,
+    pub role: Role,
+    pub inviter_name: String,
+    /// The inviting user, if the invitation came from one (not the command line).
+    pub inviter_id: Option<String>,
+    pub expires_at: NaiveDateTime,
+    pub status: InvitationStatus,
+}
+
+/// Finds the invitation behind a link or id, and where it stands.
+pub fn open(conn: &mut DbConnection, reference: &InvitationRef) -> Result<Option<InvitationView>, Error> {
+    let found: Option<(InvitationRow, Organization, Option<NaiveDateTime>)> = match reference {
+        InvitationRef::Token(token) => invitation_tokens::table
+            .inner_join(invitations::table.inner_join(organizations::table))
+            .filter(invitation_tokens::token_hash.eq(token.hash().as_str()))
+            .select((
+                InvitationRow::as_select(),
+                Organization::as_select(),
+                invitation_tokens::replaced_at,
+            ))
+            .first(conn)
+            .optional()?,
+        InvitationRef::Id(id) => invitations::table
+            .inner_join(organizations::table)
+            .filter(invitations::id.eq(id))
+            .select((InvitationRow::as_select(), Organization::as_select()))
+            .first::<(InvitationRow, Organization)>(conn)
+            .optional()?
+            .map(|(row, org)| (row, org, None)),
+    };
+    let Some((row, organization, replaced_at)) = found else {
+        return Ok(None);
+    };
+    let status = match row.state.as_str() {
+        "accepted" => InvitationStatus::Accepted,
+        "revoked" => InvitationStatus::Revoked,
+        "declined" => InvitationStatus::Declined,
+        _ if replaced_at.is_some() => InvitationStatus::Replaced,
+        _ if row.expires_at <= now() => InvitationStatus::Expired,
+        _ => InvitationStatus::Pending,
+    };
+    Ok(Some(InvitationView {
+        id: row.id,
+        email: EmailAddress::parse(&row.email).map_err(|error| Error::Invalid(error.to_string()))?,
+        role: parse_stored_role(&row.role)?,
+        organization,
+        name: row.name,
+        inviter_name: row.inviter_name,
+        inviter_id: row.invited_by,
+        expires_at: row.expires_at,
+        status,
+    }))
+}
+
+/// Why an invitation cannot be answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// No invitation has this link.
+    Unknown,
+    Expired,
+    Replaced,
+    Revoked,
+    AlreadyAccepted,
+    Declined,
+    /// The signed-in user has not verified the invited address.
+    WrongAccount { invited: String, signed_in_as: String },
+}
+
+/// The answer to "accept this invitation".
+#[derive(Debug, Clone)]
+pub enum AcceptOutcome {
+    Joined { organization: Organization, role: Role },
+    /// The user was already a member; the invitation is used up all the same.
+    AlreadyMember { organization: Organization },
+    Unavailable { invitation: Option<Box<InvitationView>>, reason: Unavailable },
+}
+
+/// Checks that `view` can be answered by `user_id`.
+fn answerable(conn: &mut DbConnection, user_id: &str, view: &InvitationView) -> Result<Option<Unavailable>, Error> {
+    let reason = match view.status {
+        InvitationStatus::Pending => None,
+        InvitationStatus::Expired => Some(Unavailable::Expired),
+        InvitationStatus::Replaced => Some(Unavailable::Replaced),
+        InvitationStatus::Revoked => Some(Unavailable::Revoked),
+        InvitationStatus::Accepted => Some(Unavailable::AlreadyAccepted),
+        InvitationStatus::Declined => Some(Unavailable::Declined),
+    };
+    if reason.is_some() {
+        return Ok(reason);
+    }
+    let verified = users::verified_emails(conn, user_id)?;
+    if verified.contains(&view.email) {
+        return Ok(None);
+    }
+    let signed_in_as = users::find(conn, user_id)?
+        .and_then(|user| EmailAddress::parse(&user.email).ok())
+        .map(|email| email.masked())
+        .unwrap_or_default();
+    Ok(Some(Unavailable::WrongAccount {
+        invited: view.email.masked(),
+        signed_in_as,
+    }))
+}
+
+/// Accepts an invitation for the signed-in user, who must have the invited
+/// address verified. Single use: a second acceptance finds it already accepted.
+pub fn accept(conn: &mut DbConnection, actor: &Actor, reference: &InvitationRef) -> Result<AcceptOutcome, Error> {
+    let Principal::User(user_id) = &actor.principal else {
+        return Err(Error::Invalid("Only a signed-in person can accept an invitation.".to_owned()));
+    };
+    db::write(conn, |conn| {
+        let Some(view) = open(conn, reference)? else {
+            return Ok(AcceptOutcome::Unavailable {
+                invitation: None,
+                reason: Unavailable::Unknown,
+            });
+        };
+        if let Some(reason) = answerable(conn, user_id, &view)? {
+            return Ok(AcceptOutcome::Unavailable {
+                invitation: Some(Box::new(view)),
+                reason,
+            });
+        }
+        let organization = view.organization.clone();
+        db::lock_organization(conn, &organization.id)?;
+        if !close(conn, &view.id, "accepted", Some(user_id))? {
+            return Ok(AcceptOutcome::Unavailable {
+                invitation: Some(Box::new(view)),
+                reason: Unavailable::AlreadyAccepted,
+            });
+        }
+        outbox::cancel_for_invitation(conn, &view.id)?;
+        let who = identify(conn, actor)?;
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: &organization.id,
+                actor: (&who).into(),
+                action: AuditAction::InvitationAccepted,
+                target: view.email.as_str(),
+                before: Some(json!({ "state": PENDING })),
+                after: Some(json!({ "state": "accepted", "role": view.role.as_str() })),
+            },
+        )?;
+        let already: bool = diesel::select(diesel::dsl::exists(
+            memberships::table.find((&organization.id, user_id)),
+        ))
+        .get_result(conn)?;
+        if already {
+            return Ok(AcceptOutcome::AlreadyMember { organization });
+        }
+        super::members::add(conn, &organization, user_id, view.role, view.inviter_id.as_deref(), actor)?;
+        Ok(AcceptOutcome::Joined {
+            organization,
+            role: view.role,
+        })
+    })
+}
+
+/// The answer to "decline this invitation".
+#[derive(Debug, Clone)]
+pub enum DeclineOutcome {
+    Declined { organization: Organization },
+    Unavailable { invitation: Option<Box<InvitationView>>, reason: Unavailable },
+}
+
+/// Declines an invitation addressed to one of the user's verified emails.
+pub fn decline(conn: &mut DbConnection, actor: &Actor, reference: &InvitationRef) -> Result<DeclineOutcome, Error> {
+    let Principal::User(user_id) = &actor.principal else {
+        return Err(Error::Invalid("Only a signed-in person can decline an invitation.".to_owned()));
+    };
+    db::write(conn, |conn| {
+        let Some(view) = open(conn, reference)? else {
+            return Ok(DeclineOutcome::Unavailable {
+                invitation: None,
+                reason: Unavailable::Unknown,
+            });
+        };
+        if let Some(reason) = answerable(conn, user_id, &view)? {
+            return Ok(DeclineOutcome::Unavailable {
+                invitation: Some(Box::new(view)),
+                reason,
+            });
+        }
+        if !close(conn, &view.id, "declined", Some(user_id))? {
+            return Ok(DeclineOutcome::Unavailable {
+                invitation: Some(Box::new(view)),
+                reason: Unavailable::AlreadyAccepted,
+            });
+        }
+        outbox::cancel_for_invitation(conn, &view.id)?;
+        let who = identify(conn, actor)?;
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: &view.organization.id,
+                actor: (&who).into(),
+                action: AuditAction::InvitationDeclined,
+                target: view.email.as_str(),
+                before: Some(json!({ "state": PENDING })),
+                after: Some(json!({ "state": "declined" })),
+            },
+        )?;
+        Ok(DeclineOutcome::Declined {
+            organization: view.organization,
+        })
+    })
+}

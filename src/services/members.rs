@@ -1,0 +1,429 @@
+//! Memberships: who is in an organization, with which role.
+//!
+//! Every path that adds or removes a member comes through [`add`], [`change_role`],
+//! [`remove`] and [`leave`], and each checks the last-owner rule inside the
+//! transaction, under a lock on the organization.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::audit::{self, AuditAction, AuditEvent};
+use super::users::{self, User};
+use super::{Actor, Organization, acting, now, parse_stored_role};
+use crate::db::schema::memberships;
+use crate::db::{self, DbConnection};
+use crate::domain::policy::{self, Action};
+use crate::domain::{EmailAddress, Role};
+use crate::error::Error;
+
+/// A member as the Members page lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    pub avatar_url: Option<String>,
+    pub role: Role,
+    pub joined_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = memberships)]
+struct MemberRow {
+    user_id: String,
+    name: String,
+    email: String,
+    role: String,
+    joined_at: NaiveDateTime,
+}
+
+impl MemberRow {
+    fn into_member(self, avatar_url: Option<String>) -> Result<Member, Error> {
+        Ok(Member {
+            role: parse_stored_role(&self.role)?,
+            user_id: self.user_id,
+            name: self.name,
+            email: self.email,
+            avatar_url,
+            joined_at: self.joined_at,
+        })
+    }
+}
+
+/// Which column the member list is ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    #[default]
+    Name,
+    Email,
+    Joined,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    #[default]
+    Ascending,
+    Descending,
+}
+
+/// What the Members page asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberQuery {
+    /// Matches members whose name or email starts with this text (any case).
+    pub search: Option<String>,
+    pub role: Option<Role>,
+    pub sort: SortKey,
+    pub direction: Direction,
+    /// 1-based.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl Default for MemberQuery {
+    fn default() -> Self {
+        Self {
+            search: None,
+            role: None,
+            sort: SortKey::default(),
+            direction: Direction::default(),
+            page: 1,
+            per_page: 50,
+        }
+    }
+}
+
+/// One page of members and the number that match in all.
+#[derive(Debug, Clone)]
+pub struct MemberPage {
+    pub members: Vec<Member>,
+    pub total: i64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl MemberPage {
+    pub fn page_count(&self) -> u32 {
+        let pages = (self.total.max(0) as u64).div_ceil(u64::from(self.per_page.max(1)));
+        u32::try_from(pages).unwrap_or(u32::MAX).max(1)
+    }
+}
+
+/// The largest page the list serves, whatever is asked.
+pub const MAX_PER_PAGE: u32 = 200;
+
+type MembershipFilter<'a> = diesel::dsl::IntoBoxed<'a, memberships::table, crate::db::MultiBackend>;
+
+fn filtered<'a>(org_id: &'a str, query: &'a MemberQuery, search: Option<&'a (String, String)>) -> MembershipFilter<'a> {
+    let mut selection = memberships::table.filter(memberships::org_id.eq(org_id)).into_boxed();
+    if let Some(role) = query.role {
+        selection = selection.filter(memberships::role.eq(role.as_str()));
+    }
+    if let Some((from, to)) = search {
+        // A range on each key rather than LIKE: both backends turn it into an
+        // index range scan (the Postgres columns compare bytes, COLLATE "C").
+        selection = selection.filter(
+            memberships::name_key
+                .ge(from)
+                .and(memberships::name_key.lt(to))
+                .or(memberships::email.ge(from).and(memberships::email.lt(to))),
+        );
+    }
+    selection
+}
+
+/// One page of an organization's members. The actor must be a member.
+pub fn list(conn: &mut DbConnection, actor: &Actor, org: &Organization, query: &MemberQuery) -> Result<MemberPage, Error> {
+    acting(conn, actor, org)?;
+    let per_page = query.per_page.clamp(1, MAX_PER_PAGE);
+    let page = query.page.max(1);
+    let search = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let from = s.to_lowercase();
+            // Every key that starts with `from` sorts below `from` + U+10FFFF.
+            let to = format!("{from}\u{10FFFF}");
+            (from, to)
+        });
+    let total: i64 = filtered(&org.id, query, search.as_ref()).count().get_result(conn)?;
+    let mut selection = filtered(&org.id, query, search.as_ref());
+    selection = match (query.sort, query.direction) {
+        (SortKey::Name, Direction::Ascending) => selection.order((memberships::name_key.asc(), memberships::user_id.asc())),
+        (SortKey::Name, Direction::Descending) => selection.order((memberships::name_key.desc(), memberships::user_id.desc())),
+        (SortKey::Email, Direction::Ascending) => selection.order(memberships::email.asc()),
+        (SortKey::Email, Direction::Descending) => selection.order(memberships::email.desc()),
+        (SortKey::Joined, Direction::Ascending) => selection.order((memberships::joined_at.asc(), memberships::user_id.asc())),
+        (SortKey::Joined, Direction::Descending) => selection.order((memberships::joined_at.desc(), memberships::user_id.desc())),
+    };
+    let offset = i64::from(page - 1) * i64::from(per_page);
+    let rows: Vec<MemberRow> = selection
+        .select(MemberRow::as_select())
+        .limit(i64::from(per_page))
+        .offset(offset)
+        .load(conn)?;
+    let ids: Vec<&str> = rows.iter().map(|row| row.user_id.as_str()).collect();
+    let avatars: Vec<(String, Option<String>)> = crate::db::schema::users::table
+        .filter(crate::db::schema::users::id.eq_any(&ids))
+        .select((crate::db::schema::users::id, crate::db::schema::users::avatar_url))
+        .load(conn)?;
+    let members = rows
+        .into_iter()
+        .map(|row| {
+            let avatar = avatars.iter().find(|(id, _)| *id == row.user_id).and_then(|(_, url)| url.clone());
+            row.into_member(avatar)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(MemberPage {
+        members,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// How a member is named on the command line: by id or by email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberRef {
+    Id(String),
+    Email(EmailAddress),
+}
+
+impl MemberRef {
+    /// Anything with an `@` is an email; anything else an id.
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        if input.contains('@') {
+            EmailAddress::parse(input)
+                .map(Self::Email)
+                .map_err(|error| Error::Invalid(error.to_string()))
+        } else if input.trim().is_empty() {
+            Err(Error::Invalid("Name a member by id or email.".to_owned()))
+        } else {
+            Ok(Self::Id(input.trim().to_owned()))
+        }
+    }
+}
+
+/// The member of `org` named by `member`, if there is one.
+pub fn find(conn: &mut DbConnection, org: &Organization, member: &MemberRef) -> Result<Member, Error> {
+    let selection = memberships::table.filter(memberships::org_id.eq(&org.id)).into_boxed();
+    let selection = match member {
+        MemberRef::Id(id) => selection.filter(memberships::user_id.eq(id)),
+        MemberRef::Email(email) => selection.filter(memberships::email.eq(email.as_str())),
+    };
+    let row: MemberRow = selection
+        .select(MemberRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("The member"))?;
+    let avatar = users::find(conn, &row.user_id)?.and_then(|user| user.avatar_url);
+    row.into_member(avatar)
+}
+
+fn role_of(conn: &mut DbConnection, org: &Organization, user_id: &str) -> Result<Role, Error> {
+    let role: String = memberships::table
+        .find((&org.id, user_id))
+        .select(memberships::role)
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("The member"))?;
+    parse_stored_role(&role)
+}
+
+/// Refuses a change that would leave `org` with no owner. Call it after
+/// [`db::lock_organization`] in the same transaction.
+fn ensure_another_owner(conn: &mut DbConnection, org: &Organization, user_id: &str) -> Result<(), Error> {
+    let other_owners: i64 = memberships::table
+        .filter(memberships::org_id.eq(&org.id))
+        .filter(memberships::role.eq(Role::Owner.as_str()))
+        .filter(memberships::user_id.ne(user_id))
+        .count()
+        .get_result(conn)?;
+    if other_owners == 0 {
+        Err(Error::LastOwner { org: org.name.clone() })
+    } else {
+        Ok(())
+    }
+}
+
+/// Adds a user to an organization. The one way in: invitations and organization
+/// creation both come through here. Runs in the caller's transaction.
+pub(crate) fn add(
+    conn: &mut DbConnection,
+    org: &Organization,
+    user_id: &str,
+    role: Role,
+    invited_by: Option<&str>,
+    actor: &Actor,
+) -> Result<Member, Error> {
+    db::lock_organization(conn, &org.id)?;
+    let user: User = users::find(conn, user_id)?.ok_or(Error::NotFound("The user"))?;
+    let joined_at = now();
+    diesel::insert_into(memberships::table)
+        .values((
+            memberships::org_id.eq(&org.id),
+            memberships::user_id.eq(user_id),
+            memberships::role.eq(role.as_str()),
+            memberships::joined_at.eq(joined_at),
+            memberships::invited_by.eq(invited_by),
+            memberships::name.eq(&user.name),
+            memberships::name_key.eq(users::name_key(&user.name)),
+            memberships::email.eq(&user.email),
+        ))
+        .execute(conn)
+        .map_err(|error| {
+            if db::is_unique_violation(&error) {
+                Error::Conflict(format!("{} is already a member of {}.", user.email, org.name))
+            } else {
+                error.into()
+            }
+        })?;
+    let who = super::identify(conn, actor)?;
+    audit::record(
+        conn,
+        AuditEvent {
+            org_id: &org.id,
+            actor: (&who).into(),
+            action: AuditAction::MemberAdded,
+            target: &user.email,
+            before: None,
+            after: Some(json!({ "role": role.as_str() })),
+        },
+    )?;
+    Ok(Member {
+        user_id: user.id,
+        name: user.name,
+        email: user.email,
+        avatar_url: user.avatar_url,
+        role,
+        joined_at,
+    })
+}
+
+/// Changes a member's role, as the policy allows and the last-owner rule permits.
+pub fn change_role(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    member: &MemberRef,
+    to: Role,
+) -> Result<Member, Error> {
+    db::write(conn, |conn| {
+        db::lock_organization(conn, &org.id)?;
+        let acting = acting(conn, actor, org)?;
+        let target = find(conn, org, member)?;
+        let own = acting.who.user_id.as_deref() == Some(target.user_id.as_str());
+        policy::authorize(acting.role, Action::ChangeRole { from: target.role, to, own })?;
+        if target.role == to {
+            return Ok(target);
+        }
+        if target.role == Role::Owner {
+            ensure_another_owner(conn, org, &target.user_id)?;
+        }
+        diesel::update(memberships::table.find((&org.id, &target.user_id)))
+            .set(memberships::role.eq(to.as_str()))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: &org.id,
+                actor: (&acting.who).into(),
+                action: AuditAction::RoleChanged,
+                target: &target.email,
+                before: Some(json!({ "role": target.role.as_str() })),
+                after: Some(json!({ "role": to.as_str() })),
+            },
+        )?;
+        Ok(Member { role: to, ..target })
+    })
+}
+
+/// Removes another member, as the policy allows and the last-owner rule permits.
+pub fn remove(conn: &mut DbConnection, actor: &Actor, org: &Organization, member: &MemberRef) -> Result<Member, Error> {
+    db::write(conn, |conn| {
+        db::lock_organization(conn, &org.id)?;
+        let acting = acting(conn, actor, org)?;
+        let target = find(conn, org, member)?;
+        let own = acting.who.user_id.as_deref() == Some(target.user_id.as_str());
+        policy::authorize(acting.role, Action::Remove { role: target.role, own })?;
+        if target.role == Role::Owner {
+            ensure_another_owner(conn, org, &target.user_id)?;
+        }
+        delete(conn, org, &target)?;
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: &org.id,
+                actor: (&acting.who).into(),
+                action: AuditAction::MemberRemoved,
+                target: &target.email,
+                before: Some(json!({ "role": target.role.as_str() })),
+                after: None,
+            },
+        )?;
+        Ok(target)
+    })
+}
+
+/// The actor leaves the organization, unless they are its last owner.
+pub fn leave(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<(), Error> {
+    db::write(conn, |conn| {
+        db::lock_organization(conn, &org.id)?;
+        let acting = acting(conn, actor, org)?;
+        let Some(user_id) = acting.who.user_id.clone() else {
+            return Err(Error::Invalid("The command line is not a member and cannot leave.".to_owned()));
+        };
+        let me = find(conn, org, &MemberRef::Id(user_id))?;
+        if me.role == Role::Owner {
+            ensure_another_owner(conn, org, &me.user_id)?;
+        }
+        delete(conn, org, &me)?;
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: &org.id,
+                actor: (&acting.who).into(),
+                action: AuditAction::MemberLeft,
+                target: &me.email,
+                before: Some(json!({ "role": me.role.as_str() })),
+                after: None,
+            },
+        )
+    })
+}
+
+fn delete(conn: &mut DbConnection, org: &Organization, member: &Member) -> Result<(), Error> {
+    let deleted = diesel::delete(memberships::table.find((&org.id, &member.user_id))).execute(conn)?;
+    if deleted == 1 {
+        Ok(())
+    } else {
+        Err(Error::NotFound("The member"))
+    }
+}
+
+/// The actor's role in the organization (what the console shows and offers).
+pub fn role_of_actor(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<Role, Error> {
+    Ok(acting(conn, actor, org)?.role)
+}
+
+/// Whether `user_id` is a member with the given role; for tests and checks.
+pub fn role(conn: &mut DbConnection, org: &Organization, user_id: &str) -> Result<Option<Role>, Error> {
+    match role_of(conn, org, user_id) {
+        Ok(role) => Ok(Some(role)),
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
+/// Every member, by name: for exports and the command line.
+pub fn all(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<Vec<Member>, Error> {
+    acting(conn, actor, org)?;
+    let rows: Vec<MemberRow> = memberships::table
+        .filter(memberships::org_id.eq(&org.id))
+        .order((memberships::name_key, memberships::user_id))
+        .select(MemberRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(|row| row.into_member(None)).collect()
+}

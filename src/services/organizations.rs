@@ -1,0 +1,128 @@
+//! Organizations: creating them and finding them.
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::audit::{self, AuditAction, AuditEvent};
+use super::invitations::{self, IssuedInvitation};
+use super::members;
+use super::{Actor, Organization, Principal, Settings, new_id, now};
+use crate::db::schema::{memberships, organizations};
+use crate::db::{self, DbConnection};
+use crate::domain::{EmailAddress, OrganizationName, Role, Slug};
+use crate::error::Error;
+
+/// A new organization and the link that lets its first owner in.
+#[derive(Debug)]
+pub struct CreatedWithInvitation {
+    pub organization: Organization,
+    pub invitation: IssuedInvitation,
+}
+
+/// Creates an organization whose first owner is invited by email: how the
+/// operator bootstraps one from the command line.
+pub fn create_with_owner_invitation(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    actor: &Actor,
+    name: &OrganizationName,
+    owner: &EmailAddress,
+) -> Result<CreatedWithInvitation, Error> {
+    db::write(conn, |conn| {
+        let organization = insert(conn, actor, name)?;
+        let invitation = invitations::issue_owner_invitation(conn, settings, actor, &organization, owner)?;
+        Ok(CreatedWithInvitation {
+            organization,
+            invitation,
+        })
+    })
+}
+
+/// Creates an organization with the signed-in user as its owner.
+pub fn create_owned_by(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    name: &OrganizationName,
+) -> Result<Organization, Error> {
+    let Principal::User(user_id) = &actor.principal else {
+        return Err(Error::Invalid("An organization needs an owner who can sign in.".to_owned()));
+    };
+    db::write(conn, |conn| {
+        let organization = insert(conn, actor, name)?;
+        members::add(conn, &organization, user_id, Role::Owner, None, actor)?;
+        Ok(organization)
+    })
+}
+
+fn insert(conn: &mut DbConnection, actor: &Actor, name: &OrganizationName) -> Result<Organization, Error> {
+    let slug = free_slug(conn, &Slug::from_name(name.as_str()))?;
+    let organization = Organization {
+        id: new_id(),
+        name: name.as_str().to_owned(),
+        slug: slug.as_str().to_owned(),
+        created_at: now(),
+    };
+    diesel::insert_into(organizations::table)
+        .values((
+            organizations::id.eq(&organization.id),
+            organizations::name.eq(&organization.name),
+            organizations::slug.eq(&organization.slug),
+            organizations::created_at.eq(organization.created_at),
+        ))
+        .execute(conn)
+        .map_err(|error| {
+            if db::is_unique_violation(&error) {
+                Error::Conflict("Another organization took that name a moment ago; try again.".to_owned())
+            } else {
+                error.into()
+            }
+        })?;
+    let who = super::identify(conn, actor)?;
+    audit::record(
+        conn,
+        AuditEvent {
+            org_id: &organization.id,
+            actor: (&who).into(),
+            action: AuditAction::OrganizationCreated,
+            target: &organization.slug,
+            before: None,
+            after: Some(json!({ "name": organization.name, "slug": organization.slug })),
+        },
+    )?;
+    Ok(organization)
+}
+
+/// The slug itself if free, else the first free "slug-2", "slug-3", …
+fn free_slug(conn: &mut DbConnection, wanted: &Slug) -> Result<Slug, Error> {
+    let taken: Vec<String> = organizations::table
+        .filter(organizations::slug.eq(wanted.as_str()).or(organizations::slug.like(format!("{wanted}-%"))))
+        .select(organizations::slug)
+        .load(conn)?;
+    let candidates = std::iter::once(wanted.clone()).chain((2..).map(|n| wanted.with_suffix(n)));
+    Ok(candidates
+        .into_iter()
+        .find(|candidate| !taken.iter().any(|t| t == candidate.as_str()))
+        .unwrap_or_else(|| wanted.clone()))
+}
+
+pub fn find_by_slug(conn: &mut DbConnection, slug: &Slug) -> Result<Organization, Error> {
+    organizations::table
+        .filter(organizations::slug.eq(slug.as_str()))
+        .select(Organization::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound("The organization"))
+}
+
+/// The organizations a user belongs to, with their role in each, by name.
+pub fn for_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<(Organization, Role)>, Error> {
+    let rows: Vec<(Organization, String)> = organizations::table
+        .inner_join(memberships::table)
+        .filter(memberships::user_id.eq(user_id))
+        .order(organizations::name)
+        .select((Organization::as_select(), memberships::role))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(org, role)| Ok((org, super::parse_stored_role(&role)?)))
+        .collect()
+}
