@@ -26,8 +26,8 @@ pub enum Error {
     LastOwner { org: String },
 
     /// The thing named does not exist (or is not visible to the actor).
-    #[error("{0} was not found.")]
-    NotFound(&'static str),
+    #[error("{0}")]
+    NotFound(String),
 
     /// The change lost a race with another one; trying again will work or explain.
     #[error("{0}")]
@@ -53,7 +53,7 @@ pub enum Error {
 impl From<diesel::result::Error> for Error {
     fn from(source: diesel::result::Error) -> Self {
         match source {
-            diesel::result::Error::NotFound => Error::NotFound("The record"),
+            diesel::result::Error::NotFound => Error::NotFound("The record was not found.".into()),
             other => Error::Database(other),
         }
     }

@@ -180,7 +180,7 @@ pub(crate) fn issue_owner_invitation(
     };
     issue(conn, settings, &who, org, &[&invitee])?
         .pop()
-        .ok_or(Error::NotFound("The invitation"))
+        .ok_or(Error::NotFound("The invitation was not found.".into()))
 }
 
 #[derive(Insertable)]
@@ -436,7 +436,7 @@ fn pending_in_org(conn: &mut DbConnection, org: &Organization, invitation_id: &s
         .select(InvitationRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or(Error::NotFound("The invitation"))?;
+        .ok_or(Error::NotFound("The invitation was not found.".into()))?;
     if row.state != PENDING {
         return Err(Error::Conflict(format!(
             "The invitation for {} was already {}.",

@@ -217,7 +217,13 @@ pub fn find(conn: &mut DbConnection, org: &Organization, member: &MemberRef) -> 
         .select(MemberRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or(Error::NotFound("The member"))?;
+        .ok_or_else(|| {
+            let who = match member {
+                MemberRef::Id(id) => format!("No user with id {id}"),
+                MemberRef::Email(email) => email.to_string(),
+            };
+            Error::NotFound(format!("{who} is not a member of {}.", org.name))
+        })?;
     let avatar = users::find(conn, &row.user_id)?.and_then(|user| user.avatar_url);
     row.into_member(avatar)
 }
@@ -228,7 +234,7 @@ fn role_of(conn: &mut DbConnection, org: &Organization, user_id: &str) -> Result
         .select(memberships::role)
         .first(conn)
         .optional()?
-        .ok_or(Error::NotFound("The member"))?;
+        .ok_or(Error::NotFound("The member was not found.".into()))?;
     parse_stored_role(&role)
 }
 
@@ -259,7 +265,7 @@ pub(crate) fn add(
     actor: &Actor,
 ) -> Result<Member, Error> {
     db::lock_organization(conn, &org.id)?;
-    let user: User = users::find(conn, user_id)?.ok_or(Error::NotFound("The user"))?;
+    let user: User = users::find(conn, user_id)?.ok_or(Error::NotFound("The user was not found.".into()))?;
     let joined_at = now();
     diesel::insert_into(memberships::table)
         .values((
@@ -399,7 +405,7 @@ fn delete(conn: &mut DbConnection, org: &Organization, member: &Member) -> Resul
     if deleted == 1 {
         Ok(())
     } else {
-        Err(Error::NotFound("The member"))
+        Err(Error::NotFound("The member was not found.".into()))
     }
 }
 

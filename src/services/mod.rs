@@ -93,7 +93,7 @@ pub(crate) fn identify(conn: &mut DbConnection, actor: &Actor) -> Result<Identif
     match &actor.principal {
         Principal::CommandLine => Ok(Identified {
             user_id: None,
-            display_name: "The command line".to_owned(),
+            display_name: "An administrator".to_owned(),
             audit_label: COMMAND_LINE.to_owned(),
             email: None,
             client_ip: actor.client_ip,
@@ -104,7 +104,7 @@ pub(crate) fn identify(conn: &mut DbConnection, actor: &Actor) -> Result<Identif
                 .select((users_table::name, users_table::email))
                 .first(conn)
                 .optional()?
-                .ok_or(Error::NotFound("Your account"))?;
+                .ok_or(Error::NotFound("Your account was not found.".into()))?;
             Ok(Identified {
                 user_id: Some(user_id.clone()),
                 display_name: name,

@@ -111,7 +111,7 @@ pub fn find_by_slug(conn: &mut DbConnection, slug: &Slug) -> Result<Organization
         .select(Organization::as_select())
         .first(conn)
         .optional()?
-        .ok_or(Error::NotFound("The organization"))
+        .ok_or_else(|| Error::NotFound(format!("There is no organization “{slug}”.")))
 }
 
 /// The organizations a user belongs to, with their role in each, by name.

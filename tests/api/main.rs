@@ -1,0 +1,11 @@
+//! Rollcall's integration tests: one binary, every test on a fresh database.
+//! `cargo test` runs them on SQLite; with TEST_DATABASE_URL=postgres://… they
+//! run, unchanged, on Postgres.
+
+mod cli;
+mod concurrency;
+mod helpers;
+mod invitations;
+mod members;
+mod permissions;
+mod users;
