@@ -17,7 +17,11 @@ use crate::services::members::{self, MemberRef};
 use crate::services::{Actor, organizations};
 
 #[derive(Debug, Parser)]
-#[command(name = "rollcall", version, about = "Manage who is in your organization and what each member may do.")]
+#[command(
+    name = "rollcall",
+    version,
+    about = "Manage who is in your organization and what each member may do."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub config: Config,
@@ -120,7 +124,8 @@ fn execute(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Org(OrgCommand::Create { name, owner }) => {
-            let name = OrganizationName::parse(&name).map_err(|e| Error::Invalid(format!("Organization name: {e}")))?;
+            let name = OrganizationName::parse(&name)
+                .map_err(|e| Error::Invalid(format!("Organization name: {e}")))?;
             let owner = parse_email(&owner)?;
             let pool = migrated(&config)?;
             let created = organizations::create_with_owner_invitation(
@@ -142,7 +147,12 @@ fn execute(cli: Cli) -> Result<(), Error> {
 fn user(config: &Config, command: UserCommand) -> Result<(), Error> {
     let actor = Actor::command_line();
     match command {
-        UserCommand::Create { org, email, role, name } => {
+        UserCommand::Create {
+            org,
+            email,
+            role,
+            name,
+        } => {
             let invitee = Invitee {
                 email: parse_email(&email)?,
                 role: parse_role(&role)?,
@@ -163,12 +173,17 @@ fn user(config: &Config, command: UserCommand) -> Result<(), Error> {
                     print_link(&issued);
                     Ok(())
                 }
-                Some(InviteOutcome::AlreadyMember) => Err(Error::Conflict(format!("{email} is already a member of {}.", org.name))),
+                Some(InviteOutcome::AlreadyMember) => Err(Error::Conflict(format!(
+                    "{email} is already a member of {}.",
+                    org.name
+                ))),
                 Some(InviteOutcome::AlreadyInvited { .. }) => Err(Error::Conflict(format!(
                     "{email} already has a pending invitation to {}; resend it from the Members page.",
                     org.name
                 ))),
-                Some(InviteOutcome::Duplicate) | None => Err(Error::Conflict(format!("{email} was not invited."))),
+                Some(InviteOutcome::Duplicate) | None => {
+                    Err(Error::Conflict(format!("{email} was not invited.")))
+                }
             }
         }
         UserCommand::List { org, json } => {
@@ -262,7 +277,9 @@ fn parse_email(input: &str) -> Result<EmailAddress, Error> {
 }
 
 fn parse_role(input: &str) -> Result<Role, Error> {
-    input.parse().map_err(|error: crate::domain::InvalidRole| Error::Invalid(error.to_string()))
+    input
+        .parse()
+        .map_err(|error: crate::domain::InvalidRole| Error::Invalid(error.to_string()))
 }
 
 fn parse_slug(input: &str) -> Result<Slug, Error> {

@@ -34,7 +34,12 @@ pub struct Config {
     pub smtp_url: Option<String>,
 
     /// Sender of every email.
-    #[arg(long, env = "ROLLCALL_MAIL_FROM", default_value = "Rollcall <rollcall@localhost>", global = true)]
+    #[arg(
+        long,
+        env = "ROLLCALL_MAIL_FROM",
+        default_value = "Rollcall <rollcall@localhost>",
+        global = true
+    )]
     pub mail_from: String,
 
     /// Where the file outbox writes .eml files.
@@ -47,24 +52,64 @@ pub struct Config {
 
     #[arg(long, env = "ROLLCALL_GITHUB_CLIENT_ID", global = true)]
     pub github_client_id: Option<String>,
-    #[arg(long, env = "ROLLCALL_GITHUB_CLIENT_SECRET", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "ROLLCALL_GITHUB_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
     pub github_client_secret: Option<String>,
-    #[arg(long, env = "ROLLCALL_GITHUB_AUTH_URL", default_value = "https://github.com/login/oauth/authorize", global = true)]
+    #[arg(
+        long,
+        env = "ROLLCALL_GITHUB_AUTH_URL",
+        default_value = "https://github.com/login/oauth/authorize",
+        global = true
+    )]
     pub github_auth_url: String,
-    #[arg(long, env = "ROLLCALL_GITHUB_TOKEN_URL", default_value = "https://github.com/login/oauth/access_token", global = true)]
+    #[arg(
+        long,
+        env = "ROLLCALL_GITHUB_TOKEN_URL",
+        default_value = "https://github.com/login/oauth/access_token",
+        global = true
+    )]
     pub github_token_url: String,
-    #[arg(long, env = "ROLLCALL_GITHUB_API_URL", default_value = "https://api.github.com", global = true)]
+    #[arg(
+        long,
+        env = "ROLLCALL_GITHUB_API_URL",
+        default_value = "https://api.github.com",
+        global = true
+    )]
     pub github_api_url: String,
 
     #[arg(long, env = "ROLLCALL_GOOGLE_CLIENT_ID", global = true)]
     pub google_client_id: Option<String>,
-    #[arg(long, env = "ROLLCALL_GOOGLE_CLIENT_SECRET", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "ROLLCALL_GOOGLE_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
     pub google_client_secret: Option<String>,
-    #[arg(long, env = "ROLLCALL_GOOGLE_AUTH_URL", default_value = "https://accounts.google.com/o/oauth2/v2/auth", global = true)]
+    #[arg(
+        long,
+        env = "ROLLCALL_GOOGLE_AUTH_URL",
+        default_value = "https://accounts.google.com/o/oauth2/v2/auth",
+        global = true
+    )]
     pub google_auth_url: String,
-    #[arg(long, env = "ROLLCALL_GOOGLE_TOKEN_URL", default_value = "https://oauth2.googleapis.com/token", global = true)]
+    #[arg(
+        long,
+        env = "ROLLCALL_GOOGLE_TOKEN_URL",
+        default_value = "https://oauth2.googleapis.com/token",
+        global = true
+    )]
     pub google_token_url: String,
-    #[arg(long, env = "ROLLCALL_GOOGLE_USERINFO_URL", default_value = "https://openidconnect.googleapis.com/v1/userinfo", global = true)]
+    #[arg(
+        long,
+        env = "ROLLCALL_GOOGLE_USERINFO_URL",
+        default_value = "https://openidconnect.googleapis.com/v1/userinfo",
+        global = true
+    )]
     pub google_userinfo_url: String,
 
     /// Development sign-in (type any email): on, off, or unset for automatic
@@ -90,7 +135,8 @@ fn parse_ttl(input: &str) -> Result<Duration, String> {
 }
 
 fn parse_public_url(input: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(input.trim()).map_err(|error| format!("“{input}” is not a URL ({error})"))?;
+    let parsed =
+        url::Url::parse(input.trim()).map_err(|error| format!("“{input}” is not a URL ({error})"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
         return Err(format!("“{input}” must be an http:// or https:// URL"));
     }
@@ -130,7 +176,10 @@ mod tests {
 
     #[test]
     fn public_url_loses_its_trailing_slash() {
-        assert_eq!(parse_public_url("https://rollcall.example.com/").unwrap(), "https://rollcall.example.com");
+        assert_eq!(
+            parse_public_url("https://rollcall.example.com/").unwrap(),
+            "https://rollcall.example.com"
+        );
         assert!(parse_public_url("ftp://x").is_err());
         assert!(parse_public_url("not a url").is_err());
     }

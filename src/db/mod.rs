@@ -36,9 +36,7 @@ pub enum DatabaseUrl {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "DATABASE_URL “{0}” is not supported: use sqlite://FILE, sqlite:///ABSOLUTE/FILE or postgres://…"
-)]
+#[error("DATABASE_URL “{0}” is not supported: use sqlite://FILE, sqlite:///ABSOLUTE/FILE or postgres://…")]
 pub struct InvalidDatabaseUrl(String);
 
 impl DatabaseUrl {
@@ -46,7 +44,10 @@ impl DatabaseUrl {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Self::Postgres(url.to_owned()));
         }
-        match url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        match url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             Some(path) if !path.is_empty() && !path.contains('?') => Ok(Self::Sqlite(path.to_owned())),
             _ => Err(InvalidDatabaseUrl(url.to_owned())),
         }
@@ -69,8 +70,7 @@ impl ManageConnection for ConnectionManager {
                 .map(DbConnection::Postgres)
                 .map_err(r2d2::Error::ConnectionError),
             DatabaseUrl::Sqlite(path) => {
-                let mut conn =
-                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers go on while one writer writes; the busy timeout
                 // makes a second writer wait its turn instead of failing.
                 conn.batch_execute(

@@ -84,7 +84,10 @@ mod tests {
         assert_eq!(PersonName::parse("  Ada  ").unwrap().as_str(), "Ada");
         assert_eq!(PersonName::parse_optional("   "), Ok(None));
         assert_eq!(PersonName::parse("a\nb"), Err(InvalidName::ControlCharacters));
-        assert_eq!(OrganizationName::parse(&"x".repeat(101)), Err(InvalidName::TooLong));
+        assert_eq!(
+            OrganizationName::parse(&"x".repeat(101)),
+            Err(InvalidName::TooLong)
+        );
         assert_eq!(OrganizationName::parse(""), Err(InvalidName::Empty));
     }
 }

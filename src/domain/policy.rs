@@ -232,8 +232,14 @@ mod tests {
         (Permission::RemoveMembers, [true, true, false, false, false]),
         (Permission::ManageOwners, [true, false, false, false, false]),
         (Permission::ViewAuditLog, [true, true, false, false, false]),
-        (Permission::ManageServiceAccounts, [true, true, false, false, false]),
-        (Permission::CreateOperationsTokens, [true, true, true, true, false]),
+        (
+            Permission::ManageServiceAccounts,
+            [true, true, false, false, false],
+        ),
+        (
+            Permission::CreateOperationsTokens,
+            [true, true, true, true, false],
+        ),
         (Permission::CreateInferenceTokens, [true, true, true, true, true]),
         (Permission::ManageOrganization, [true, false, false, false, false]),
         (Permission::PlatformUse, [true, true, true, true, true]),
@@ -254,7 +260,10 @@ mod tests {
 
     #[test]
     fn admins_cannot_touch_owners() {
-        assert_eq!(invitable_roles(Role::Admin), [Role::Admin, Role::Developer, Role::Contributor, Role::Viewer]);
+        assert_eq!(
+            invitable_roles(Role::Admin),
+            [Role::Admin, Role::Developer, Role::Contributor, Role::Viewer]
+        );
         assert_eq!(invitable_roles(Role::Owner), Role::ALL);
         assert!(invitable_roles(Role::Developer).is_empty());
         assert!(assignable_roles(Role::Admin, Role::Owner, false).is_empty());
@@ -265,18 +274,38 @@ mod tests {
     fn nobody_changes_their_own_role_or_removes_themselves() {
         for role in Role::ALL {
             assert_eq!(
-                authorize(role, Action::ChangeRole { from: role, to: Role::Viewer, own: true }),
+                authorize(
+                    role,
+                    Action::ChangeRole {
+                        from: role,
+                        to: Role::Viewer,
+                        own: true
+                    }
+                ),
                 Err(Denied::OwnRole)
             );
-            assert_eq!(authorize(role, Action::Remove { role, own: true }), Err(Denied::OwnRemoval));
+            assert_eq!(
+                authorize(role, Action::Remove { role, own: true }),
+                Err(Denied::OwnRemoval)
+            );
         }
     }
 
     #[test]
     fn refusals_say_who_may() {
         let denied = authorize(Role::Admin, Action::Invite { role: Role::Owner }).unwrap_err();
-        assert_eq!(denied.to_string(), "Only owners can invite, promote, demote or remove owners.");
-        let denied = authorize(Role::Viewer, Action::Remove { role: Role::Viewer, own: false }).unwrap_err();
+        assert_eq!(
+            denied.to_string(),
+            "Only owners can invite, promote, demote or remove owners."
+        );
+        let denied = authorize(
+            Role::Viewer,
+            Action::Remove {
+                role: Role::Viewer,
+                own: false,
+            },
+        )
+        .unwrap_err();
         assert_eq!(denied.to_string(), "Only owners and admins can remove members.");
     }
 }

@@ -6,9 +6,7 @@ use std::fmt;
 pub struct Slug(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "“{0}” is not a valid organization slug: use 2 to 48 lower-case letters, digits and hyphens"
-)]
+#[error("“{0}” is not a valid organization slug: use 2 to 48 lower-case letters, digits and hyphens")]
 pub struct InvalidSlug(pub String);
 
 const MIN_LEN: usize = 2;
@@ -82,7 +80,9 @@ mod tests {
     #[test]
     fn parses_only_url_safe_slugs() {
         assert!(Slug::parse("acme-ai").is_ok());
-        for bad in ["", "a", "Acme", "acme_ai", "-acme", "acme-", "ac--me", "a/b", "../x"] {
+        for bad in [
+            "", "a", "Acme", "acme_ai", "-acme", "acme-", "ac--me", "a/b", "../x",
+        ] {
             assert!(Slug::parse(bad).is_err(), "accepted {bad:?}");
         }
     }

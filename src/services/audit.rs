@@ -129,7 +129,11 @@ pub struct RecordedEvent {
 }
 
 /// An organization's events, newest first.
-pub fn for_organization(conn: &mut DbConnection, org_id: &str, limit: i64) -> Result<Vec<RecordedEvent>, Error> {
+pub fn for_organization(
+    conn: &mut DbConnection,
+    org_id: &str,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, Error> {
     Ok(audit_events::table
         .filter(audit_events::org_id.eq(org_id))
         .order((audit_events::created_at.desc(), audit_events::id.desc()))

@@ -10,7 +10,9 @@ use serde_json::json;
 use super::audit::{self, AuditAction, AuditEvent};
 use super::outbox::{self, Queued};
 use super::users;
-use super::{Actor, Identified, Organization, Principal, Settings, acting, identify, new_id, now, parse_stored_role};
+use super::{
+    Actor, Identified, Organization, Principal, Settings, acting, identify, new_id, now, parse_stored_role,
+};
 use crate::db::schema::{invitation_tokens, invitations, memberships, organizations};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
@@ -43,7 +45,9 @@ pub enum InviteOutcome {
     Invited(IssuedInvitation),
     AlreadyMember,
     /// A pending invitation exists; resend it rather than make a second one.
-    AlreadyInvited { invitation_id: String },
+    AlreadyInvited {
+        invitation_id: String,
+    },
     /// The same address appeared earlier in the batch.
     Duplicate,
 }
@@ -129,7 +133,11 @@ pub fn invite(
         // the same address at once get "already invited", not a crash.
         db::lock_organization(conn, &org.id)?;
         let acting = acting(conn, actor, org)?;
-        for role in invitees.iter().map(|invitee| invitee.role).collect::<HashSet<_>>() {
+        for role in invitees
+            .iter()
+            .map(|invitee| invitee.role)
+            .collect::<HashSet<_>>()
+        {
             policy::authorize(acting.role, Action::Invite { role })?;
         }
         let addresses: Vec<&str> = invitees.iter().map(|invitee| invitee.email.as_str()).collect();
@@ -407,13 +415,19 @@ pub fn pending_for_org(
         .limit(limit)
         .select(InvitationRow::as_select())
         .load(conn)?;
-    let list = rows.into_iter().map(PendingInvitation::try_from).collect::<Result<_, _>>()?;
+    let list = rows
+        .into_iter()
+        .map(PendingInvitation::try_from)
+        .collect::<Result<_, _>>()?;
     Ok((list, total))
 }
 
 /// Pending, unexpired invitations addressed to any of the user's verified
 /// emails, with their organizations: what the profile page offers to accept.
-pub fn pending_for_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<(PendingInvitation, Organization)>, Error> {
+pub fn pending_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Vec<(PendingInvitation, Organization)>, Error> {
     let emails = users::verified_emails(conn, user_id)?;
     let addresses: Vec<&str> = emails.iter().map(EmailAddress::as_str).collect();
     let rows: Vec<(InvitationRow, Organization)> = invitations::table
@@ -429,7 +443,11 @@ pub fn pending_for_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<(P
         .collect()
 }
 
-fn pending_in_org(conn: &mut DbConnection, org: &Organization, invitation_id: &str) -> Result<InvitationRow, Error> {
+fn pending_in_org(
+    conn: &mut DbConnection,
+    org: &Organization,
+    invitation_id: &str,
+) -> Result<InvitationRow, Error> {
     let row: InvitationRow = invitations::table
         .filter(invitations::id.eq(invitation_id))
         .filter(invitations::org_id.eq(&org.id))
@@ -512,8 +530,12 @@ pub fn resend(
                 actor: (&acting.who).into(),
                 action: AuditAction::InvitationResent,
                 target: email.as_str(),
-                before: Some(json!({ "expires_at": row.expires_at.and_utc().to_rfc3339(), "send_count": row.send_count })),
-                after: Some(json!({ "expires_at": expires_at.and_utc().to_rfc3339(), "send_count": row.send_count + 1 })),
+                before: Some(
+                    json!({ "expires_at": row.expires_at.and_utc().to_rfc3339(), "send_count": row.send_count }),
+                ),
+                after: Some(
+                    json!({ "expires_at": expires_at.and_utc().to_rfc3339(), "send_count": row.send_count + 1 }),
+                ),
             },
         )?;
         Ok(issued)
@@ -532,7 +554,12 @@ fn retire_tokens(conn: &mut DbConnection, invitation_id: &str, at: NaiveDateTime
 }
 
 /// Withdraws a pending invitation; its link stops working at once.
-pub fn revoke(conn: &mut DbConnection, actor: &Actor, org: &Organization, invitation_id: &str) -> Result<PendingInvitation, Error> {
+pub fn revoke(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    invitation_id: &str,
+) -> Result<PendingInvitation, Error> {
     db::write(conn, |conn| {
         let acting = acting(conn, actor, org)?;
         let row = pending_in_org(conn, org, invitation_id)?;
@@ -557,7 +584,12 @@ pub fn revoke(conn: &mut DbConnection, actor: &Actor, org: &Organization, invita
 
 /// Moves a pending invitation to a final state. Returns false if another
 /// request closed it first.
-fn close(conn: &mut DbConnection, invitation_id: &str, state: &'static str, by: Option<&str>) -> Result<bool, Error> {
+fn close(
+    conn: &mut DbConnection,
+    invitation_id: &str,
+    state: &'static str,
+    by: Option<&str>,
+) -> Result<bool, Error> {
     let closed = diesel::update(
         invitations::table
             .filter(invitations::id.eq(invitation_id))
@@ -663,20 +695,35 @@ pub enum Unavailable {
     AlreadyAccepted,
     Declined,
     /// The signed-in user has not verified the invited address.
-    WrongAccount { invited: String, signed_in_as: String },
+    WrongAccount {
+        invited: String,
+        signed_in_as: String,
+    },
 }
 
 /// The answer to "accept this invitation".
 #[derive(Debug, Clone)]
 pub enum AcceptOutcome {
-    Joined { organization: Organization, role: Role },
+    Joined {
+        organization: Organization,
+        role: Role,
+    },
     /// The user was already a member; the invitation is used up all the same.
-    AlreadyMember { organization: Organization },
-    Unavailable { invitation: Option<Box<InvitationView>>, reason: Unavailable },
+    AlreadyMember {
+        organization: Organization,
+    },
+    Unavailable {
+        invitation: Option<Box<InvitationView>>,
+        reason: Unavailable,
+    },
 }
 
 /// Checks that `view` can be answered by `user_id`.
-fn answerable(conn: &mut DbConnection, user_id: &str, view: &InvitationView) -> Result<Option<Unavailable>, Error> {
+fn answerable(
+    conn: &mut DbConnection,
+    user_id: &str,
+    view: &InvitationView,
+) -> Result<Option<Unavailable>, Error> {
     let reason = match view.status {
         InvitationStatus::Pending => None,
         InvitationStatus::Expired => Some(Unavailable::Expired),
@@ -704,9 +751,15 @@ fn answerable(conn: &mut DbConnection, user_id: &str, view: &InvitationView) -> 
 
 /// Accepts an invitation for the signed-in user, who must have the invited
 /// address verified. Single use: a second acceptance finds it already accepted.
-pub fn accept(conn: &mut DbConnection, actor: &Actor, reference: &InvitationRef) -> Result<AcceptOutcome, Error> {
+pub fn accept(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    reference: &InvitationRef,
+) -> Result<AcceptOutcome, Error> {
     let Principal::User(user_id) = &actor.principal else {
-        return Err(Error::Invalid("Only a signed-in person can accept an invitation.".to_owned()));
+        return Err(Error::Invalid(
+            "Only a signed-in person can accept an invitation.".to_owned(),
+        ));
     };
     db::write(conn, |conn| {
         let Some(view) = open(conn, reference)? else {
@@ -749,7 +802,14 @@ pub fn accept(conn: &mut DbConnection, actor: &Actor, reference: &InvitationRef)
         if already {
             return Ok(AcceptOutcome::AlreadyMember { organization });
         }
-        super::members::add(conn, &organization, user_id, view.role, view.inviter_id.as_deref(), actor)?;
+        super::members::add(
+            conn,
+            &organization,
+            user_id,
+            view.role,
+            view.inviter_id.as_deref(),
+            actor,
+        )?;
         Ok(AcceptOutcome::Joined {
             organization,
             role: view.role,
@@ -760,14 +820,25 @@ pub fn accept(conn: &mut DbConnection, actor: &Actor, reference: &InvitationRef)
 /// The answer to "decline this invitation".
 #[derive(Debug, Clone)]
 pub enum DeclineOutcome {
-    Declined { organization: Organization },
-    Unavailable { invitation: Option<Box<InvitationView>>, reason: Unavailable },
+    Declined {
+        organization: Organization,
+    },
+    Unavailable {
+        invitation: Option<Box<InvitationView>>,
+        reason: Unavailable,
+    },
 }
 
 /// Declines an invitation addressed to one of the user's verified emails.
-pub fn decline(conn: &mut DbConnection, actor: &Actor, reference: &InvitationRef) -> Result<DeclineOutcome, Error> {
+pub fn decline(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    reference: &InvitationRef,
+) -> Result<DeclineOutcome, Error> {
     let Principal::User(user_id) = &actor.principal else {
-        return Err(Error::Invalid("Only a signed-in person can decline an invitation.".to_owned()));
+        return Err(Error::Invalid(
+            "Only a signed-in person can decline an invitation.".to_owned(),
+        ));
     };
     db::write(conn, |conn| {
         let Some(view) = open(conn, reference)? else {

@@ -114,8 +114,14 @@ pub const MAX_PER_PAGE: u32 = 200;
 
 type MembershipFilter<'a> = diesel::dsl::IntoBoxed<'a, memberships::table, crate::db::MultiBackend>;
 
-fn filtered<'a>(org_id: &'a str, query: &'a MemberQuery, search: Option<&'a (String, String)>) -> MembershipFilter<'a> {
-    let mut selection = memberships::table.filter(memberships::org_id.eq(org_id)).into_boxed();
+fn filtered<'a>(
+    org_id: &'a str,
+    query: &'a MemberQuery,
+    search: Option<&'a (String, String)>,
+) -> MembershipFilter<'a> {
+    let mut selection = memberships::table
+        .filter(memberships::org_id.eq(org_id))
+        .into_boxed();
     if let Some(role) = query.role {
         selection = selection.filter(memberships::role.eq(role.as_str()));
     }
@@ -133,7 +139,12 @@ fn filtered<'a>(org_id: &'a str, query: &'a MemberQuery, search: Option<&'a (Str
 }
 
 /// One page of an organization's members. The actor must be a member.
-pub fn list(conn: &mut DbConnection, actor: &Actor, org: &Organization, query: &MemberQuery) -> Result<MemberPage, Error> {
+pub fn list(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    query: &MemberQuery,
+) -> Result<MemberPage, Error> {
     acting(conn, actor, org)?;
     let per_page = query.per_page.clamp(1, MAX_PER_PAGE);
     let page = query.page.max(1);
@@ -148,15 +159,25 @@ pub fn list(conn: &mut DbConnection, actor: &Actor, org: &Organization, query: &
             let to = format!("{from}\u{10FFFF}");
             (from, to)
         });
-    let total: i64 = filtered(&org.id, query, search.as_ref()).count().get_result(conn)?;
+    let total: i64 = filtered(&org.id, query, search.as_ref())
+        .count()
+        .get_result(conn)?;
     let mut selection = filtered(&org.id, query, search.as_ref());
     selection = match (query.sort, query.direction) {
-        (SortKey::Name, Direction::Ascending) => selection.order((memberships::name_key.asc(), memberships::user_id.asc())),
-        (SortKey::Name, Direction::Descending) => selection.order((memberships::name_key.desc(), memberships::user_id.desc())),
+        (SortKey::Name, Direction::Ascending) => {
+            selection.order((memberships::name_key.asc(), memberships::user_id.asc()))
+        }
+        (SortKey::Name, Direction::Descending) => {
+            selection.order((memberships::name_key.desc(), memberships::user_id.desc()))
+        }
         (SortKey::Email, Direction::Ascending) => selection.order(memberships::email.asc()),
         (SortKey::Email, Direction::Descending) => selection.order(memberships::email.desc()),
-        (SortKey::Joined, Direction::Ascending) => selection.order((memberships::joined_at.asc(), memberships::user_id.asc())),
-        (SortKey::Joined, Direction::Descending) => selection.order((memberships::joined_at.desc(), memberships::user_id.desc())),
+        (SortKey::Joined, Direction::Ascending) => {
+            selection.order((memberships::joined_at.asc(), memberships::user_id.asc()))
+        }
+        (SortKey::Joined, Direction::Descending) => {
+            selection.order((memberships::joined_at.desc(), memberships::user_id.desc()))
+        }
     };
     let offset = i64::from(page - 1) * i64::from(per_page);
     let rows: Vec<MemberRow> = selection
@@ -172,7 +193,10 @@ pub fn list(conn: &mut DbConnection, actor: &Actor, org: &Organization, query: &
     let members = rows
         .into_iter()
         .map(|row| {
-            let avatar = avatars.iter().find(|(id, _)| *id == row.user_id).and_then(|(_, url)| url.clone());
+            let avatar = avatars
+                .iter()
+                .find(|(id, _)| *id == row.user_id)
+                .and_then(|(_, url)| url.clone());
             row.into_member(avatar)
         })
         .collect::<Result<_, _>>()?;
@@ -208,7 +232,9 @@ impl MemberRef {
 
 /// The member of `org` named by `member`, if there is one.
 pub fn find(conn: &mut DbConnection, org: &Organization, member: &MemberRef) -> Result<Member, Error> {
-    let selection = memberships::table.filter(memberships::org_id.eq(&org.id)).into_boxed();
+    let selection = memberships::table
+        .filter(memberships::org_id.eq(&org.id))
+        .into_boxed();
     let selection = match member {
         MemberRef::Id(id) => selection.filter(memberships::user_id.eq(id)),
         MemberRef::Email(email) => selection.filter(memberships::email.eq(email.as_str())),
@@ -248,7 +274,9 @@ fn ensure_another_owner(conn: &mut DbConnection, org: &Organization, user_id: &s
         .count()
         .get_result(conn)?;
     if other_owners == 0 {
-        Err(Error::LastOwner { org: org.name.clone() })
+        Err(Error::LastOwner {
+            org: org.name.clone(),
+        })
     } else {
         Ok(())
     }
@@ -321,7 +349,14 @@ pub fn change_role(
         let acting = acting(conn, actor, org)?;
         let target = find(conn, org, member)?;
         let own = acting.who.user_id.as_deref() == Some(target.user_id.as_str());
-        policy::authorize(acting.role, Action::ChangeRole { from: target.role, to, own })?;
+        policy::authorize(
+            acting.role,
+            Action::ChangeRole {
+                from: target.role,
+                to,
+                own,
+            },
+        )?;
         if target.role == to {
             return Ok(target);
         }
@@ -347,13 +382,24 @@ pub fn change_role(
 }
 
 /// Removes another member, as the policy allows and the last-owner rule permits.
-pub fn remove(conn: &mut DbConnection, actor: &Actor, org: &Organization, member: &MemberRef) -> Result<Member, Error> {
+pub fn remove(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    member: &MemberRef,
+) -> Result<Member, Error> {
     db::write(conn, |conn| {
         db::lock_organization(conn, &org.id)?;
         let acting = acting(conn, actor, org)?;
         let target = find(conn, org, member)?;
         let own = acting.who.user_id.as_deref() == Some(target.user_id.as_str());
-        policy::authorize(acting.role, Action::Remove { role: target.role, own })?;
+        policy::authorize(
+            acting.role,
+            Action::Remove {
+                role: target.role,
+                own,
+            },
+        )?;
         if target.role == Role::Owner {
             ensure_another_owner(conn, org, &target.user_id)?;
         }
@@ -379,7 +425,9 @@ pub fn leave(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Resu
         db::lock_organization(conn, &org.id)?;
         let acting = acting(conn, actor, org)?;
         let Some(user_id) = acting.who.user_id.clone() else {
-            return Err(Error::Invalid("The command line is not a member and cannot leave.".to_owned()));
+            return Err(Error::Invalid(
+                "The command line is not a member and cannot leave.".to_owned(),
+            ));
         };
         let me = find(conn, org, &MemberRef::Id(user_id))?;
         if me.role == Role::Owner {

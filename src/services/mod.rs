@@ -128,7 +128,9 @@ pub(crate) fn acting(conn: &mut DbConnection, actor: &Actor, org: &Organization)
                 .select(memberships::role)
                 .first(conn)
                 .optional()?
-                .ok_or_else(|| Error::NotMember { org: org.name.clone() })?;
+                .ok_or_else(|| Error::NotMember {
+                    org: org.name.clone(),
+                })?;
             parse_stored_role(&role)?
         }
     };
@@ -148,19 +150,19 @@ pub struct Organization {
 /// Roles come out of the database as text that a CHECK constraint keeps valid;
 /// anything else means the database was edited by hand.
 pub(crate) fn parse_stored_role(stored: &str) -> Result<Role, Error> {
-    stored
-        .parse()
-        .map_err(|_| Error::Database(diesel::result::Error::DeserializationError(
+    stored.parse().map_err(|_| {
+        Error::Database(diesel::result::Error::DeserializationError(
             format!("unknown role {stored:?} in the database").into(),
-        )))
+        ))
+    })
 }
 
 /// Now, in UTC, to the microsecond (what both backends keep).
 pub(crate) fn now() -> NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();
-    now.with_nanosecond((now.nanosecond() / 1_000) * 1_000).unwrap_or(now)
+    now.with_nanosecond((now.nanosecond() / 1_000) * 1_000)
+        .unwrap_or(now)
 }
-
 
 /// A new primary key: time-ordered, so recent rows cluster in indexes.
 pub(crate) fn new_id() -> String {

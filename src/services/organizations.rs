@@ -45,7 +45,9 @@ pub fn create_owned_by(
     name: &OrganizationName,
 ) -> Result<Organization, Error> {
     let Principal::User(user_id) = &actor.principal else {
-        return Err(Error::Invalid("An organization needs an owner who can sign in.".to_owned()));
+        return Err(Error::Invalid(
+            "An organization needs an owner who can sign in.".to_owned(),
+        ));
     };
     db::write(conn, |conn| {
         let organization = insert(conn, actor, name)?;
@@ -95,7 +97,11 @@ fn insert(conn: &mut DbConnection, actor: &Actor, name: &OrganizationName) -> Re
 /// The slug itself if free, else the first free "slug-2", "slug-3", …
 fn free_slug(conn: &mut DbConnection, wanted: &Slug) -> Result<Slug, Error> {
     let taken: Vec<String> = organizations::table
-        .filter(organizations::slug.eq(wanted.as_str()).or(organizations::slug.like(format!("{wanted}-%"))))
+        .filter(
+            organizations::slug
+                .eq(wanted.as_str())
+                .or(organizations::slug.like(format!("{wanted}-%"))),
+        )
         .select(organizations::slug)
         .load(conn)?;
     let candidates = std::iter::once(wanted.clone()).chain((2..).map(|n| wanted.with_suffix(n)));

@@ -117,15 +117,24 @@ pub fn sign_in(conn: &mut DbConnection, sign_in: &SignIn) -> Result<User, Error>
         };
         // The provider's list is the truth for this identity: an address that is
         // no longer verified there stops counting here.
-        diesel::delete(identity_emails::table.filter(identity_emails::identity_id.eq(&identity_id))).execute(conn)?;
+        diesel::delete(identity_emails::table.filter(identity_emails::identity_id.eq(&identity_id)))
+            .execute(conn)?;
         let rows: Vec<_> = sign_in
             .verified_emails
             .iter()
-            .map(|email| (identity_emails::identity_id.eq(&identity_id), identity_emails::email.eq(email.as_str())))
+            .map(|email| {
+                (
+                    identity_emails::identity_id.eq(&identity_id),
+                    identity_emails::email.eq(email.as_str()),
+                )
+            })
             .collect();
         db::insert_all!(conn, identity_emails::table, &rows)?;
 
-        let user = users::table.find(&user_id).select(User::as_select()).first(conn)?;
+        let user = users::table
+            .find(&user_id)
+            .select(User::as_select())
+            .first(conn)?;
         let name = match &sign_in.name {
             Some(name) if !name.trim().is_empty() => name.trim().to_owned(),
             _ => user.name.clone(),
@@ -139,10 +148,16 @@ pub fn sign_in(conn: &mut DbConnection, sign_in: &SignIn) -> Result<User, Error>
             .execute(conn)?;
         if name != user.name {
             diesel::update(memberships::table.filter(memberships::user_id.eq(&user_id)))
-                .set((memberships::name.eq(&name), memberships::name_key.eq(name_key(&name))))
+                .set((
+                    memberships::name.eq(&name),
+                    memberships::name_key.eq(name_key(&name)),
+                ))
                 .execute(conn)?;
         }
-        Ok(users::table.find(&user_id).select(User::as_select()).first(conn)?)
+        Ok(users::table
+            .find(&user_id)
+            .select(User::as_select())
+            .first(conn)?)
     })
 }
 
@@ -160,7 +175,11 @@ pub(crate) fn name_key(name: &str) -> String {
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<User>, Error> {
-    Ok(users::table.find(id).select(User::as_select()).first(conn).optional()?)
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// Every address any of the user's identities has verified.
@@ -172,5 +191,8 @@ pub fn verified_emails(conn: &mut DbConnection, user_id: &str) -> Result<Vec<Ema
         .distinct()
         .order(identity_emails::email)
         .load(conn)?;
-    Ok(stored.iter().filter_map(|email| EmailAddress::parse(email).ok()).collect())
+    Ok(stored
+        .iter()
+        .filter_map(|email| EmailAddress::parse(email).ok())
+        .collect())
 }

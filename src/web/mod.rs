@@ -27,7 +27,10 @@ impl Application {
         db::migrate(&mut *pool.get()?)?;
         let listener = TcpListener::bind(config.bind)
             .map_err(|error| Error::Invalid(format!("cannot listen on {}: {error}", config.bind)))?;
-        let port = listener.local_addr().map(|addr| addr.port()).unwrap_or(config.bind.port());
+        let port = listener
+            .local_addr()
+            .map(|addr| addr.port())
+            .unwrap_or(config.bind.port());
         let server = Self::server(listener, pool)?;
         Ok(Self { port, server })
     }
@@ -56,7 +59,9 @@ impl Application {
 
 /// Liveness: the process answers.
 async fn health() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok\n")
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n")
 }
 
 /// `rollcall serve`: runs until interrupted.

@@ -52,13 +52,32 @@ fn the_operator_creates_an_organization_and_manages_its_members() {
     let _owner_link = link_in(&created);
 
     let same_name = rollcall(&db, &["org", "create", "Acme AI", "--owner", "ada@example.com"]);
-    assert!(stdout(&same_name).contains("(acme-ai-2)"), "{}", stdout(&same_name));
+    assert!(
+        stdout(&same_name).contains("(acme-ai-2)"),
+        "{}",
+        stdout(&same_name)
+    );
 
-    let invited = rollcall(&db, &["user", "create", "--org", "acme-ai", "--email", "bob@example.com"]);
+    let invited = rollcall(
+        &db,
+        &["user", "create", "--org", "acme-ai", "--email", "bob@example.com"],
+    );
     assert!(stdout(&invited).contains("Invited bob@example.com as Developer"));
     link_in(&invited);
 
-    let again = rollcall(&db, &["user", "create", "--org", "acme-ai", "--email", "bob@example.com", "--role", "viewer"]);
+    let again = rollcall(
+        &db,
+        &[
+            "user",
+            "create",
+            "--org",
+            "acme-ai",
+            "--email",
+            "bob@example.com",
+            "--role",
+            "viewer",
+        ],
+    );
     assert_refused(&again, "already has a pending invitation");
 
     let list = rollcall(&db, &["user", "list", "--org", "acme-ai", "--json"]);
@@ -70,17 +89,72 @@ fn the_operator_creates_an_organization_and_manages_its_members() {
 #[test]
 fn bad_input_gets_one_clear_line_and_changes_nothing() {
     let db = TestDb::new();
-    assert!(rollcall(&db, &["org", "create", "Acme AI", "--owner", "ada@example.com"]).status.success());
+    assert!(
+        rollcall(&db, &["org", "create", "Acme AI", "--owner", "ada@example.com"])
+            .status
+            .success()
+    );
     let cases: [(&[&str], &str); 9] = [
-        (&["org", "create", "Other", "--owner", "not-an-email"], "not a valid email address"),
-        (&["org", "create", "   ", "--owner", "ada@example.com"], "name cannot be empty"),
-        (&["user", "create", "--org", "acme-ai", "--email", "bob@example.com", "--role", "god"], "is not a role"),
-        (&["user", "create", "--org", "Not A Slug", "--email", "bob@example.com"], "not a valid organization slug"),
-        (&["user", "create", "--org", "nope", "--email", "bob@example.com"], "There is no organization “nope”"),
-        (&["user", "update", "--org", "acme-ai", "bob@example.com", "--role", "admin"], "bob@example.com is not a member of Acme AI"),
-        (&["user", "delete", "--org", "acme-ai", "no-such-id"], "No user with id no-such-id is not a member"),
-        (&["user", "update", "--org", "acme-ai", "x@@y", "--role", "admin"], "not a valid email address"),
-        (&["user", "list", "--org", "acme-ai", "--database-url", "mysql://x"], "is not supported"),
+        (
+            &["org", "create", "Other", "--owner", "not-an-email"],
+            "not a valid email address",
+        ),
+        (
+            &["org", "create", "   ", "--owner", "ada@example.com"],
+            "name cannot be empty",
+        ),
+        (
+            &[
+                "user",
+                "create",
+                "--org",
+                "acme-ai",
+                "--email",
+                "bob@example.com",
+                "--role",
+                "god",
+            ],
+            "is not a role",
+        ),
+        (
+            &[
+                "user",
+                "create",
+                "--org",
+                "Not A Slug",
+                "--email",
+                "bob@example.com",
+            ],
+            "not a valid organization slug",
+        ),
+        (
+            &["user", "create", "--org", "nope", "--email", "bob@example.com"],
+            "There is no organization “nope”",
+        ),
+        (
+            &[
+                "user",
+                "update",
+                "--org",
+                "acme-ai",
+                "bob@example.com",
+                "--role",
+                "admin",
+            ],
+            "bob@example.com is not a member of Acme AI",
+        ),
+        (
+            &["user", "delete", "--org", "acme-ai", "no-such-id"],
+            "No user with id no-such-id is not a member",
+        ),
+        (
+            &["user", "update", "--org", "acme-ai", "x@@y", "--role", "admin"],
+            "not a valid email address",
+        ),
+        (
+            &["user", "list", "--org", "acme-ai", "--database-url", "mysql://x"],
+            "is not supported",
+        ),
     ];
     let before = rollcall(&db, &["user", "list", "--org", "acme-ai", "--json"]);
     for (args, message) in cases {
@@ -95,6 +169,9 @@ fn bad_input_gets_one_clear_line_and_changes_nothing() {
     }
     let after = rollcall(&db, &["user", "list", "--org", "acme-ai", "--json"]);
     assert_eq!(stdout(&before), stdout(&after));
-    let orgs = rollcall(&db, &["user", "create", "--org", "other", "--email", "x@example.com"]);
+    let orgs = rollcall(
+        &db,
+        &["user", "create", "--org", "other", "--email", "x@example.com"],
+    );
     assert_refused(&orgs, "There is no organization “other”");
 }

@@ -43,26 +43,42 @@ fn race(app: &Arc<TestApp>, play: Move) {
                     barrier.wait();
                     let other_ref = MemberRef::Id(other.id.clone());
                     match play {
-                        Move::DemoteEachOther => members::change_role(&mut conn, &as_user(&me), &org, &other_ref, Role::Admin).map(|_| ()),
-                        Move::RemoveEachOther => members::remove(&mut conn, &as_user(&me), &org, &other_ref).map(|_| ()),
-                        Move::BothLeave => members::leave(&mut conn, &as_user(&me), &org),
-                        Move::DemoteAndLeave if i == 0 => {
-                            members::change_role(&mut conn, &Actor::command_line(), &org, &other_ref, Role::Viewer).map(|_| ())
+                        Move::DemoteEachOther => {
+                            members::change_role(&mut conn, &as_user(&me), &org, &other_ref, Role::Admin)
+                                .map(|_| ())
                         }
+                        Move::RemoveEachOther => {
+                            members::remove(&mut conn, &as_user(&me), &org, &other_ref).map(|_| ())
+                        }
+                        Move::BothLeave => members::leave(&mut conn, &as_user(&me), &org),
+                        Move::DemoteAndLeave if i == 0 => members::change_role(
+                            &mut conn,
+                            &Actor::command_line(),
+                            &org,
+                            &other_ref,
+                            Role::Viewer,
+                        )
+                        .map(|_| ()),
                         // The owner the command line is not demoting leaves.
                         Move::DemoteAndLeave => members::leave(&mut conn, &as_user(&other), &org),
                     }
                 })
             })
             .collect();
-        let results: Vec<Result<(), Error>> = handles.into_iter().map(|h| h.join().expect("no panic")).collect();
+        let results: Vec<Result<(), Error>> =
+            handles.into_iter().map(|h| h.join().expect("no panic")).collect();
         let wins = results.iter().filter(|r| r.is_ok()).count();
         for result in &results {
             match result {
                 Ok(()) => {}
                 // The loser is refused by the rule, or (when the winner removed
                 // it first) finds itself no longer a member.
-                Err(Error::LastOwner { .. } | Error::NotMember { .. } | Error::Forbidden(_) | Error::NotFound(_)) => {}
+                Err(
+                    Error::LastOwner { .. }
+                    | Error::NotMember { .. }
+                    | Error::Forbidden(_)
+                    | Error::NotFound(_),
+                ) => {}
                 Err(other) => panic!("{play:?} round {round}: unexpected {other:?}"),
             }
         }
@@ -70,7 +86,10 @@ fn race(app: &Arc<TestApp>, play: Move) {
             &mut app.conn(),
             &Actor::command_line(),
             &org,
-            &MemberQuery { role: Some(Role::Owner), ..Default::default() },
+            &MemberQuery {
+                role: Some(Role::Owner),
+                ..Default::default()
+            },
         )
         .unwrap()
         .total;

@@ -8,7 +8,9 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use rollcall::db::{self, DatabaseUrl, DbPool, PooledConn};
 use rollcall::domain::{EmailAddress, OrganizationName, Role};
-use rollcall::services::invitations::{self, AcceptOutcome, InvitationRef, InviteOutcome, Invitee, IssuedInvitation};
+use rollcall::services::invitations::{
+    self, AcceptOutcome, InvitationRef, InviteOutcome, Invitee, IssuedInvitation,
+};
 use rollcall::services::users::{self, Provider, SignIn, User};
 use rollcall::services::{Actor, Organization, Settings, organizations};
 
@@ -27,7 +29,10 @@ enum Cleanup {
 impl TestDb {
     pub fn new() -> Self {
         let unique = uuid::Uuid::now_v7().simple().to_string();
-        match std::env::var("TEST_DATABASE_URL").ok().filter(|url| !url.is_empty()) {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        {
             Some(base) => {
                 let mut admin = url::Url::parse(&base).expect("TEST_DATABASE_URL is a URL");
                 if admin.path().len() <= 1 {
@@ -35,7 +40,8 @@ impl TestDb {
                 }
                 let name = format!("rollcall_test_{unique}");
                 let mut conn = PgConnection::establish(admin.as_str()).expect("connect to TEST_DATABASE_URL");
-                conn.batch_execute(&format!("CREATE DATABASE {name}")).expect("create the test database");
+                conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("create the test database");
                 let mut url = admin.clone();
                 url.set_path(&format!("/{name}"));
                 Self {
@@ -183,10 +189,17 @@ impl TestApp {
 
     /// Everything a forbidden action must leave alone, in one comparable value.
     pub fn snapshot(&self) -> Vec<i64> {
-        ["memberships", "invitations", "invitation_tokens", "email_outbox", "audit_events", "organizations"]
-            .iter()
-            .map(|table| self.count(table))
-            .collect()
+        [
+            "memberships",
+            "invitations",
+            "invitation_tokens",
+            "email_outbox",
+            "audit_events",
+            "organizations",
+        ]
+        .iter()
+        .map(|table| self.count(table))
+        .collect()
     }
 
     pub fn role_of(&self, org: &Organization, user: &User) -> Option<Role> {

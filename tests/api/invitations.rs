@@ -31,14 +31,23 @@ fn inviting_many_reports_each_address_and_queues_their_emails_together() {
 
     let pasted = "new1@example.com, Member@Example.com\npending@example.com not-an-address new2@example.com new1@example.com";
     let parsed = parse_address_list(pasted);
-    assert_eq!(parsed.iter().filter(|p| p.is_err()).count(), 1, "the invalid one is found at the edge");
+    assert_eq!(
+        parsed.iter().filter(|p| p.is_err()).count(),
+        1,
+        "the invalid one is found at the edge"
+    );
     let batch: Vec<Invitee> = parsed
         .into_iter()
         .flatten()
-        .map(|email| Invitee { email, name: None, role: Role::Developer })
+        .map(|email| Invitee {
+            email,
+            name: None,
+            role: Role::Developer,
+        })
         .collect();
 
-    let outcomes = invitations::invite(&mut app.conn(), &app.settings, &as_user(&owner), &org, &batch).unwrap();
+    let outcomes =
+        invitations::invite(&mut app.conn(), &app.settings, &as_user(&owner), &org, &batch).unwrap();
     let summary: Vec<(&str, &str)> = outcomes
         .iter()
         .map(|(email, outcome)| {
@@ -67,9 +76,15 @@ fn inviting_many_reports_each_address_and_queues_their_emails_together() {
     // Two invitation emails and one confirmation copy for the inviter.
     assert_eq!(app.count("email_outbox"), emails_before + 3);
     let queued = outbox::all(&mut app.conn()).unwrap();
-    let copy = queued.iter().find(|email| email.recipient == "ada@example.com").expect("a copy for the inviter");
+    let copy = queued
+        .iter()
+        .find(|email| email.recipient == "ada@example.com")
+        .expect("a copy for the inviter");
     assert_eq!(copy.subject, "You invited 2 people to Acme AI on Rollcall");
-    let invitation = queued.iter().find(|email| email.recipient == "new2@example.com").unwrap();
+    let invitation = queued
+        .iter()
+        .find(|email| email.recipient == "new2@example.com")
+        .unwrap();
     assert_eq!(invitation.subject, "Ada invited you to Acme AI on Rollcall");
     assert!(invitation.body_text.contains("http://127.0.0.1:9/invite/"));
     assert!(invitation.body_text.contains("as a Developer"));
@@ -96,8 +111,13 @@ fn a_thousand_addresses_are_invited_in_one_go() {
     let (org, owner) = app.org_owned_by("Acme AI", "ada@example.com");
     let text: Vec<String> = (0..1000).map(|i| format!("person{i}@example.com")).collect();
     let batch = invitees(&text.join("\n"), Role::Viewer);
-    let outcomes = invitations::invite(&mut app.conn(), &app.settings, &as_user(&owner), &org, &batch).unwrap();
-    assert!(outcomes.iter().all(|(_, outcome)| matches!(outcome, InviteOutcome::Invited(_))));
+    let outcomes =
+        invitations::invite(&mut app.conn(), &app.settings, &as_user(&owner), &org, &batch).unwrap();
+    assert!(
+        outcomes
+            .iter()
+            .all(|(_, outcome)| matches!(outcome, InviteOutcome::Invited(_)))
+    );
     assert_eq!(app.count("invitations"), 1000);
     assert_eq!(app.count("email_outbox"), 1001);
     let (listed, total) = invitations::pending_for_org(&mut app.conn(), &as_user(&owner), &org, 50).unwrap();
@@ -112,10 +132,14 @@ fn an_admin_cannot_invite_an_owner_and_nothing_is_created() {
     let before = app.snapshot();
     let mut batch = invitees("dev@example.com", Role::Developer);
     batch.extend(invitees("boss@example.com", Role::Owner));
-    let refused = invitations::invite(&mut app.conn(), &app.settings, &as_user(&admin), &org, &batch).unwrap_err();
+    let refused =
+        invitations::invite(&mut app.conn(), &app.settings, &as_user(&admin), &org, &batch).unwrap_err();
     assert!(matches!(refused, Error::Forbidden(_)), "{refused:?}");
     assert_eq!(refused.status(), 403);
-    assert_eq!(refused.to_string(), "Only owners can invite, promote, demote or remove owners.");
+    assert_eq!(
+        refused.to_string(),
+        "Only owners can invite, promote, demote or remove owners."
+    );
     assert_eq!(app.snapshot(), before, "not even the developer was invited");
 }
 
@@ -133,7 +157,9 @@ fn classify_tells_step_two_where_each_address_stands() {
         standings,
         [
             Standing::AlreadyMember,
-            Standing::AlreadyInvited { invitation_id: pending.invitation_id },
+            Standing::AlreadyInvited {
+                invitation_id: pending.invitation_id
+            },
             Standing::New
         ]
     );
@@ -145,12 +171,27 @@ fn accepting_makes_a_member_once_and_only_once() {
     let (org, owner) = app.org_owned_by("Acme AI", "ada@example.com");
     let issued = app.invite(&org, "bob@example.com", Role::Contributor);
     let (bob, outcome) = app.accept(&issued, "bob@example.com");
-    assert!(matches!(outcome, AcceptOutcome::Joined { role: Role::Contributor, .. }), "{outcome:?}");
+    assert!(
+        matches!(
+            outcome,
+            AcceptOutcome::Joined {
+                role: Role::Contributor,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
     assert_eq!(app.role_of(&org, &bob), Some(Role::Contributor));
 
     let again = invitations::accept(&mut app.conn(), &as_user(&bob), &token_of(&issued)).unwrap();
     assert!(
-        matches!(again, AcceptOutcome::Unavailable { reason: Unavailable::AlreadyAccepted, .. }),
+        matches!(
+            again,
+            AcceptOutcome::Unavailable {
+                reason: Unavailable::AlreadyAccepted,
+                ..
+            }
+        ),
         "{again:?}"
     );
     let page = members::list(&mut app.conn(), &as_user(&owner), &org, &Default::default()).unwrap();
@@ -165,14 +206,27 @@ fn only_someone_with_the_invited_address_verified_can_accept_or_decline() {
     let before = app.snapshot();
     let (mallory, outcome) = app.accept(&issued, "mallory@example.com");
     match outcome {
-        AcceptOutcome::Unavailable { reason: Unavailable::WrongAccount { invited, signed_in_as }, .. } => {
+        AcceptOutcome::Unavailable {
+            reason:
+                Unavailable::WrongAccount {
+                    invited,
+                    signed_in_as,
+                },
+            ..
+        } => {
             assert_eq!(invited, "b…@example.com");
             assert_eq!(signed_in_as, "m…@example.com");
         }
         other => panic!("mallory got in: {other:?}"),
     }
     let declined = invitations::decline(&mut app.conn(), &as_user(&mallory), &token_of(&issued)).unwrap();
-    assert!(matches!(declined, DeclineOutcome::Unavailable { reason: Unavailable::WrongAccount { .. }, .. }));
+    assert!(matches!(
+        declined,
+        DeclineOutcome::Unavailable {
+            reason: Unavailable::WrongAccount { .. },
+            ..
+        }
+    ));
     // Only mallory's own sign-in rows were written.
     assert_eq!(app.snapshot(), before);
     assert_eq!(app.role_of(&org, &mallory), None);
@@ -188,7 +242,16 @@ fn an_expired_invitation_is_refused() {
         .execute(&mut *app.conn())
         .unwrap();
     let (bob, outcome) = app.accept(&issued, "bob@example.com");
-    assert!(matches!(outcome, AcceptOutcome::Unavailable { reason: Unavailable::Expired, .. }), "{outcome:?}");
+    assert!(
+        matches!(
+            outcome,
+            AcceptOutcome::Unavailable {
+                reason: Unavailable::Expired,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
     assert_eq!(app.role_of(&org, &bob), None);
 }
 
@@ -203,19 +266,40 @@ fn resend_rotates_the_link_and_restarts_the_expiry() {
         .execute(&mut *app.conn())
         .unwrap();
 
-    let second = invitations::resend(&mut app.conn(), &app.settings, &as_user(&owner), &org, &first.invitation_id).unwrap();
+    let second = invitations::resend(
+        &mut app.conn(),
+        &app.settings,
+        &as_user(&owner),
+        &org,
+        &first.invitation_id,
+    )
+    .unwrap();
     assert_ne!(first.link, second.link);
     assert!(second.expires_at > chrono::Utc::now().naive_utc() + chrono::Duration::days(6));
 
-    let old = invitations::open(&mut app.conn(), &token_of(&first)).unwrap().unwrap();
+    let old = invitations::open(&mut app.conn(), &token_of(&first))
+        .unwrap()
+        .unwrap();
     assert_eq!(old.status, InvitationStatus::Replaced);
     let queued = outbox::all(&mut app.conn()).unwrap();
-    let to_bob: Vec<_> = queued.iter().filter(|email| email.recipient == "bob@example.com").collect();
-    assert_eq!(to_bob.iter().map(|e| e.state.as_str()).collect::<Vec<_>>(), ["cancelled", "queued"]);
+    let to_bob: Vec<_> = queued
+        .iter()
+        .filter(|email| email.recipient == "bob@example.com")
+        .collect();
+    assert_eq!(
+        to_bob.iter().map(|e| e.state.as_str()).collect::<Vec<_>>(),
+        ["cancelled", "queued"]
+    );
     assert!(to_bob[1].body_text.contains(&second.link));
 
     let (bob, refused) = app.accept(&first, "bob@example.com");
-    assert!(matches!(refused, AcceptOutcome::Unavailable { reason: Unavailable::Replaced, .. }));
+    assert!(matches!(
+        refused,
+        AcceptOutcome::Unavailable {
+            reason: Unavailable::Replaced,
+            ..
+        }
+    ));
     let joined = invitations::accept(&mut app.conn(), &as_user(&bob), &token_of(&second)).unwrap();
     assert!(matches!(joined, AcceptOutcome::Joined { .. }));
 }
@@ -227,9 +311,16 @@ fn a_revoked_invitation_cannot_be_accepted() {
     let issued = app.invite(&org, "bob@example.com", Role::Viewer);
     invitations::revoke(&mut app.conn(), &as_user(&owner), &org, &issued.invitation_id).unwrap();
     let (bob, outcome) = app.accept(&issued, "bob@example.com");
-    assert!(matches!(outcome, AcceptOutcome::Unavailable { reason: Unavailable::Revoked, .. }));
+    assert!(matches!(
+        outcome,
+        AcceptOutcome::Unavailable {
+            reason: Unavailable::Revoked,
+            ..
+        }
+    ));
     assert_eq!(app.role_of(&org, &bob), None);
-    let again = invitations::revoke(&mut app.conn(), &as_user(&owner), &org, &issued.invitation_id).unwrap_err();
+    let again =
+        invitations::revoke(&mut app.conn(), &as_user(&owner), &org, &issued.invitation_id).unwrap_err();
     assert_eq!(again.status(), 409);
 }
 
@@ -242,7 +333,13 @@ fn declining_closes_the_invitation() {
     let declined = invitations::decline(&mut app.conn(), &as_user(&bob), &token_of(&issued)).unwrap();
     assert!(matches!(declined, DeclineOutcome::Declined { .. }));
     let outcome = invitations::accept(&mut app.conn(), &as_user(&bob), &token_of(&issued)).unwrap();
-    assert!(matches!(outcome, AcceptOutcome::Unavailable { reason: Unavailable::Declined, .. }));
+    assert!(matches!(
+        outcome,
+        AcceptOutcome::Unavailable {
+            reason: Unavailable::Declined,
+            ..
+        }
+    ));
     assert_eq!(app.role_of(&org, &bob), None);
 }
 
@@ -252,7 +349,13 @@ fn an_unknown_token_is_not_an_invitation() {
     let bob = app.sign_in("bob@example.com");
     let token = InvitationRef::Token(rollcall::domain::InviteToken::generate());
     let outcome = invitations::accept(&mut app.conn(), &as_user(&bob), &token).unwrap();
-    assert!(matches!(outcome, AcceptOutcome::Unavailable { reason: Unavailable::Unknown, invitation: None }));
+    assert!(matches!(
+        outcome,
+        AcceptOutcome::Unavailable {
+            reason: Unavailable::Unknown,
+            invitation: None
+        }
+    ));
 }
 
 #[test]
@@ -269,9 +372,19 @@ fn the_profile_lists_invitations_to_any_verified_address_and_accepts_by_id() {
     orgs.sort();
     assert_eq!(orgs, ["Acme AI", "Other Co"]);
     let (invitation, _) = &pending[0];
-    let outcome = invitations::accept(&mut app.conn(), &as_user(&bob), &InvitationRef::Id(invitation.id.clone())).unwrap();
+    let outcome = invitations::accept(
+        &mut app.conn(),
+        &as_user(&bob),
+        &InvitationRef::Id(invitation.id.clone()),
+    )
+    .unwrap();
     assert!(matches!(outcome, AcceptOutcome::Joined { .. }));
-    assert_eq!(invitations::pending_for_user(&mut app.conn(), &bob.id).unwrap().len(), 1);
+    assert_eq!(
+        invitations::pending_for_user(&mut app.conn(), &bob.id)
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]

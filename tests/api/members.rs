@@ -26,27 +26,64 @@ fn the_member_list_searches_filters_sorts_and_pages_in_the_database() {
 
     let all = list(MemberQuery::default());
     assert_eq!(all.total, 6);
-    assert_eq!(names(&all), ["Ada", "Alan", "Alonzo", "Barbara", "Edsger", "Grace"]);
+    assert_eq!(
+        names(&all),
+        ["Ada", "Alan", "Alonzo", "Barbara", "Edsger", "Grace"]
+    );
 
-    let search = list(MemberQuery { search: Some("AL".into()), ..Default::default() });
+    let search = list(MemberQuery {
+        search: Some("AL".into()),
+        ..Default::default()
+    });
     assert_eq!(names(&search), ["Alan", "Alonzo"]);
-    let by_email = list(MemberQuery { search: Some("alonzo@sam".into()), ..Default::default() });
+    let by_email = list(MemberQuery {
+        search: Some("alonzo@sam".into()),
+        ..Default::default()
+    });
     assert_eq!(names(&by_email), ["Alonzo"]);
-    let nothing = list(MemberQuery { search: Some("zz".into()), ..Default::default() });
+    let nothing = list(MemberQuery {
+        search: Some("zz".into()),
+        ..Default::default()
+    });
     assert_eq!((nothing.total, nothing.members.len()), (0, 0));
 
-    let developers = list(MemberQuery { role: Some(Role::Developer), ..Default::default() });
+    let developers = list(MemberQuery {
+        role: Some(Role::Developer),
+        ..Default::default()
+    });
     assert_eq!(names(&developers), ["Alan", "Alonzo"]);
 
-    let by_email_desc = list(MemberQuery { sort: SortKey::Email, direction: Direction::Descending, ..Default::default() });
-    assert_eq!(names(&by_email_desc), ["Grace", "Edsger", "Barbara", "Alonzo", "Alan", "Ada"]);
+    let by_email_desc = list(MemberQuery {
+        sort: SortKey::Email,
+        direction: Direction::Descending,
+        ..Default::default()
+    });
+    assert_eq!(
+        names(&by_email_desc),
+        ["Grace", "Edsger", "Barbara", "Alonzo", "Alan", "Ada"]
+    );
 
-    let newest = list(MemberQuery { sort: SortKey::Joined, direction: Direction::Descending, ..Default::default() });
+    let newest = list(MemberQuery {
+        sort: SortKey::Joined,
+        direction: Direction::Descending,
+        ..Default::default()
+    });
     assert_eq!(names(&newest)[0], "Edsger");
 
-    let page2 = list(MemberQuery { per_page: 4, page: 2, ..Default::default() });
-    assert_eq!((names(&page2), page2.total, page2.page_count()), (vec!["Edsger", "Grace"], 6, 2));
-    let beyond = list(MemberQuery { per_page: 4, page: 99, ..Default::default() });
+    let page2 = list(MemberQuery {
+        per_page: 4,
+        page: 2,
+        ..Default::default()
+    });
+    assert_eq!(
+        (names(&page2), page2.total, page2.page_count()),
+        (vec!["Edsger", "Grace"], 6, 2)
+    );
+    let beyond = list(MemberQuery {
+        per_page: 4,
+        page: 99,
+        ..Default::default()
+    });
     assert!(beyond.members.is_empty());
 }
 
@@ -55,7 +92,13 @@ fn a_non_member_cannot_list_members() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
     let stranger = app.sign_in("stranger@example.com");
-    let refused = members::list(&mut app.conn(), &as_user(&stranger), &org, &MemberQuery::default()).unwrap_err();
+    let refused = members::list(
+        &mut app.conn(),
+        &as_user(&stranger),
+        &org,
+        &MemberQuery::default(),
+    )
+    .unwrap_err();
     assert!(matches!(refused, Error::NotMember { .. }));
     assert_eq!(refused.status(), 403);
 }
@@ -66,11 +109,25 @@ fn an_admin_changes_a_role_and_it_holds_on_the_next_request() {
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
     let admin = app.member(&org, "admin@example.com", Role::Admin);
     let bob = app.member(&org, "bob@example.com", Role::Viewer);
-    let updated = members::change_role(&mut app.conn(), &as_user(&admin), &org, &MemberRef::Id(bob.id.clone()), Role::Developer).unwrap();
+    let updated = members::change_role(
+        &mut app.conn(),
+        &as_user(&admin),
+        &org,
+        &MemberRef::Id(bob.id.clone()),
+        Role::Developer,
+    )
+    .unwrap();
     assert_eq!(updated.role, Role::Developer);
     assert_eq!(app.role_of(&org, &bob), Some(Role::Developer));
     // Bob's own powers follow at once: a developer still may not invite.
-    let refused = members::change_role(&mut app.conn(), &as_user(&bob), &org, &MemberRef::Id(admin.id.clone()), Role::Viewer).unwrap_err();
+    let refused = members::change_role(
+        &mut app.conn(),
+        &as_user(&bob),
+        &org,
+        &MemberRef::Id(admin.id.clone()),
+        Role::Viewer,
+    )
+    .unwrap_err();
     assert_eq!(refused.status(), 403);
 }
 
@@ -80,8 +137,18 @@ fn nobody_changes_their_own_role() {
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
     app.member(&org, "olga@example.com", Role::Owner);
     let before = app.snapshot();
-    let refused = members::change_role(&mut app.conn(), &as_user(&ada), &org, &MemberRef::Id(ada.id.clone()), Role::Viewer).unwrap_err();
-    assert_eq!(refused.to_string(), "You cannot change your own role; ask another owner or admin.");
+    let refused = members::change_role(
+        &mut app.conn(),
+        &as_user(&ada),
+        &org,
+        &MemberRef::Id(ada.id.clone()),
+        Role::Viewer,
+    )
+    .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "You cannot change your own role; ask another owner or admin."
+    );
     assert_eq!(app.snapshot(), before);
 }
 
@@ -93,11 +160,21 @@ fn the_last_owner_cannot_be_demoted_removed_or_leave() {
 
     let leave = members::leave(&mut app.conn(), &as_user(&ada), &org).unwrap_err();
     assert!(matches!(leave, Error::LastOwner { .. }));
-    assert_eq!(leave.to_string(), "Acme AI must keep at least one owner: make another member an owner first.");
+    assert_eq!(
+        leave.to_string(),
+        "Acme AI must keep at least one owner: make another member an owner first."
+    );
 
     // The command line acts as an owner but obeys the same rule.
     let cli = rollcall::services::Actor::command_line();
-    let demote = members::change_role(&mut app.conn(), &cli, &org, &MemberRef::Id(ada.id.clone()), Role::Admin).unwrap_err();
+    let demote = members::change_role(
+        &mut app.conn(),
+        &cli,
+        &org,
+        &MemberRef::Id(ada.id.clone()),
+        Role::Admin,
+    )
+    .unwrap_err();
     assert!(matches!(demote, Error::LastOwner { .. }));
     let remove = members::remove(&mut app.conn(), &cli, &org, &MemberRef::Id(ada.id.clone())).unwrap_err();
     assert!(matches!(remove, Error::LastOwner { .. }));
@@ -121,7 +198,13 @@ fn any_member_may_leave_and_a_removed_member_loses_access_at_once() {
     members::leave(&mut app.conn(), &as_user(&viewer), &org).unwrap();
     assert_eq!(app.role_of(&org, &viewer), None);
 
-    members::remove(&mut app.conn(), &as_user(&ada), &org, &MemberRef::Id(dev.id.clone())).unwrap();
+    members::remove(
+        &mut app.conn(),
+        &as_user(&ada),
+        &org,
+        &MemberRef::Id(dev.id.clone()),
+    )
+    .unwrap();
     let refused = members::list(&mut app.conn(), &as_user(&dev), &org, &MemberQuery::default()).unwrap_err();
     assert!(matches!(refused, Error::NotMember { .. }));
 }
@@ -131,8 +214,17 @@ fn removing_yourself_is_leaving() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
     let admin = app.member(&org, "admin@example.com", Role::Admin);
-    let refused = members::remove(&mut app.conn(), &as_user(&admin), &org, &MemberRef::Id(admin.id.clone())).unwrap_err();
-    assert_eq!(refused.to_string(), "You cannot remove yourself; use “Leave organization” instead.");
+    let refused = members::remove(
+        &mut app.conn(),
+        &as_user(&admin),
+        &org,
+        &MemberRef::Id(admin.id.clone()),
+    )
+    .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "You cannot remove yourself; use “Leave organization” instead."
+    );
     assert_eq!(app.role_of(&org, &admin), Some(Role::Admin));
 }
 
@@ -141,8 +233,21 @@ fn every_change_is_in_the_audit_log() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
     let bob = app.member(&org, "bob@example.com", Role::Viewer);
-    members::change_role(&mut app.conn(), &as_user(&ada), &org, &MemberRef::Id(bob.id.clone()), Role::Admin).unwrap();
-    members::remove(&mut app.conn(), &as_user(&ada), &org, &MemberRef::Id(bob.id.clone())).unwrap();
+    members::change_role(
+        &mut app.conn(),
+        &as_user(&ada),
+        &org,
+        &MemberRef::Id(bob.id.clone()),
+        Role::Admin,
+    )
+    .unwrap();
+    members::remove(
+        &mut app.conn(),
+        &as_user(&ada),
+        &org,
+        &MemberRef::Id(bob.id.clone()),
+    )
+    .unwrap();
     let events = rollcall::services::audit::for_organization(&mut app.conn(), &org.id, 100).unwrap();
     let actions: Vec<(&str, &str, &str)> = events
         .iter()

@@ -4,10 +4,10 @@
 
 use rollcall::domain::{EmailAddress, Role};
 use rollcall::error::Error;
-use rollcall::services::invitations::{self, IssuedInvitation, Invitee};
+use rollcall::services::Organization;
+use rollcall::services::invitations::{self, Invitee, IssuedInvitation};
 use rollcall::services::members::{self, MemberRef};
 use rollcall::services::users::User;
-use rollcall::services::Organization;
 
 use crate::helpers::{TestApp, as_user};
 
@@ -36,7 +36,9 @@ fn case(app: &TestApp, n: usize, role: Role) -> Case {
 fn expect(app: &TestApp, allowed: bool, result: Result<(), Error>, before: Vec<i64>, what: &str) {
     match (allowed, result) {
         (true, Ok(())) => assert_ne!(app.snapshot(), before, "{what}: allowed but nothing changed"),
-        (false, Err(Error::Forbidden(_))) => assert_eq!(app.snapshot(), before, "{what}: refused but changed something"),
+        (false, Err(Error::Forbidden(_))) => {
+            assert_eq!(app.snapshot(), before, "{what}: refused but changed something")
+        }
         (allowed, result) => panic!("{what}: expected allowed={allowed}, got {result:?}"),
     }
 }
@@ -50,9 +52,21 @@ fn inviting_with_each_role() {
             n += 1;
             let Case { org, actor } = case(&app, n, actor_role);
             let before = app.snapshot();
-            let invitee = Invitee { email: EmailAddress::parse(&format!("new{n}@example.com")).unwrap(), name: None, role };
-            let result = invitations::invite(&mut app.conn(), &app.settings, &as_user(&actor), &org, &[invitee]).map(|_| ());
-            expect(&app, may_manage(actor_role, role == Role::Owner), result, before, &format!("{actor_role:?} invites {role:?}"));
+            let invitee = Invitee {
+                email: EmailAddress::parse(&format!("new{n}@example.com")).unwrap(),
+                name: None,
+                role,
+            };
+            let result =
+                invitations::invite(&mut app.conn(), &app.settings, &as_user(&actor), &org, &[invitee])
+                    .map(|_| ());
+            expect(
+                &app,
+                may_manage(actor_role, role == Role::Owner),
+                result,
+                before,
+                &format!("{actor_role:?} invites {role:?}"),
+            );
         }
     }
 }
@@ -69,16 +83,32 @@ fn resending_and_revoking_each_role() {
             let allowed = may_manage(actor_role, role == Role::Owner);
 
             let before = app.snapshot();
-            let result = invitations::resend(&mut app.conn(), &app.settings, &as_user(&actor), &org, &pending.invitation_id).map(|_| ());
-            expect(&app, allowed, result, before, &format!("{actor_role:?} resends {role:?}"));
+            let result = invitations::resend(
+                &mut app.conn(),
+                &app.settings,
+                &as_user(&actor),
+                &org,
+                &pending.invitation_id,
+            )
+            .map(|_| ());
+            expect(
+                &app,
+                allowed,
+                result,
+                before,
+                &format!("{actor_role:?} resends {role:?}"),
+            );
 
             let before = app.snapshot();
-            let result = invitations::revoke(&mut app.conn(), &as_user(&actor), &org, &pending.invitation_id).map(|_| ());
+            let result = invitations::revoke(&mut app.conn(), &as_user(&actor), &org, &pending.invitation_id)
+                .map(|_| ());
             let after_revoke = app.snapshot();
             match (allowed, result) {
                 (true, Ok(())) => assert_ne!(after_revoke, before),
                 (false, Err(Error::Forbidden(_))) => assert_eq!(after_revoke, before),
-                (allowed, result) => panic!("{actor_role:?} revokes {role:?}: expected {allowed}, got {result:?}"),
+                (allowed, result) => {
+                    panic!("{actor_role:?} revokes {role:?}: expected {allowed}, got {result:?}")
+                }
             }
         }
     }
@@ -95,7 +125,13 @@ fn changing_each_role_to_each_other_role() {
                 let Case { org, actor } = case(&app, n, actor_role);
                 let target = app.member(&org, &format!("target{n}@example.com"), from);
                 let before = app.snapshot();
-                let result = members::change_role(&mut app.conn(), &as_user(&actor), &org, &MemberRef::Id(target.id.clone()), to);
+                let result = members::change_role(
+                    &mut app.conn(),
+                    &as_user(&actor),
+                    &org,
+                    &MemberRef::Id(target.id.clone()),
+                    to,
+                );
                 let allowed = may_manage(actor_role, from == Role::Owner || to == Role::Owner);
                 let what = format!("{actor_role:?} changes {from:?} to {to:?}");
                 match (allowed, result) {
@@ -124,9 +160,21 @@ fn removing_each_role() {
             let Case { org, actor } = case(&app, n, actor_role);
             let target = app.member(&org, &format!("target{n}@example.com"), role);
             let before = app.snapshot();
-            let result = members::remove(&mut app.conn(), &as_user(&actor), &org, &MemberRef::Id(target.id.clone())).map(|_| ());
+            let result = members::remove(
+                &mut app.conn(),
+                &as_user(&actor),
+                &org,
+                &MemberRef::Id(target.id.clone()),
+            )
+            .map(|_| ());
             let allowed = may_manage(actor_role, role == Role::Owner);
-            expect(&app, allowed, result, before, &format!("{actor_role:?} removes {role:?}"));
+            expect(
+                &app,
+                allowed,
+                result,
+                before,
+                &format!("{actor_role:?} removes {role:?}"),
+            );
             let expected = if allowed { None } else { Some(role) };
             assert_eq!(app.role_of(&org, &target), expected);
         }

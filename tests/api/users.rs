@@ -16,19 +16,39 @@ fn sign_in(provider: Provider, subject: &str, emails: &[&str]) -> SignIn {
 #[test]
 fn identities_are_keyed_on_provider_and_subject() {
     let app = TestApp::new();
-    let first = users::sign_in(&mut app.conn(), &sign_in(Provider::GitHub, "42", &["ada@example.com"])).unwrap();
-    let again = users::sign_in(&mut app.conn(), &sign_in(Provider::GitHub, "42", &["ada@example.com"])).unwrap();
+    let first = users::sign_in(
+        &mut app.conn(),
+        &sign_in(Provider::GitHub, "42", &["ada@example.com"]),
+    )
+    .unwrap();
+    let again = users::sign_in(
+        &mut app.conn(),
+        &sign_in(Provider::GitHub, "42", &["ada@example.com"]),
+    )
+    .unwrap();
     assert_eq!(first.id, again.id);
     assert!(again.last_sign_in_at.is_some());
-    let other = users::sign_in(&mut app.conn(), &sign_in(Provider::GitHub, "43", &["eve@example.com"])).unwrap();
+    let other = users::sign_in(
+        &mut app.conn(),
+        &sign_in(Provider::GitHub, "43", &["eve@example.com"]),
+    )
+    .unwrap();
     assert_ne!(first.id, other.id);
 }
 
 #[test]
 fn two_identities_with_one_verified_address_are_one_user() {
     let app = TestApp::new();
-    let github = users::sign_in(&mut app.conn(), &sign_in(Provider::GitHub, "42", &["ada@example.com", "ada@work.example"])).unwrap();
-    let google = users::sign_in(&mut app.conn(), &sign_in(Provider::Google, "g-1", &["ada@work.example"])).unwrap();
+    let github = users::sign_in(
+        &mut app.conn(),
+        &sign_in(Provider::GitHub, "42", &["ada@example.com", "ada@work.example"]),
+    )
+    .unwrap();
+    let google = users::sign_in(
+        &mut app.conn(),
+        &sign_in(Provider::Google, "g-1", &["ada@work.example"]),
+    )
+    .unwrap();
     assert_eq!(github.id, google.id);
     let emails = users::verified_emails(&mut app.conn(), &github.id).unwrap();
     let emails: Vec<&str> = emails.iter().map(EmailAddress::as_str).collect();
@@ -38,8 +58,16 @@ fn two_identities_with_one_verified_address_are_one_user() {
 #[test]
 fn an_address_no_longer_verified_stops_counting() {
     let app = TestApp::new();
-    let user = users::sign_in(&mut app.conn(), &sign_in(Provider::GitHub, "42", &["ada@example.com", "old@example.com"])).unwrap();
-    users::sign_in(&mut app.conn(), &sign_in(Provider::GitHub, "42", &["ada@example.com"])).unwrap();
+    let user = users::sign_in(
+        &mut app.conn(),
+        &sign_in(Provider::GitHub, "42", &["ada@example.com", "old@example.com"]),
+    )
+    .unwrap();
+    users::sign_in(
+        &mut app.conn(),
+        &sign_in(Provider::GitHub, "42", &["ada@example.com"]),
+    )
+    .unwrap();
     let emails = users::verified_emails(&mut app.conn(), &user.id).unwrap();
     assert_eq!(emails.len(), 1);
 }
