@@ -701,23 +701,6 @@ pub enum Unavailable {
     },
 }
 
-/// The answer to "accept this invitation".
-#[derive(Debug, Clone)]
-pub enum AcceptOutcome {
-    Joined {
-        organization: Organization,
-        role: Role,
-    },
-    /// The user was already a member; the invitation is used up all the same.
-    AlreadyMember {
-        organization: Organization,
-    },
-    Unavailable {
-        invitation: Option<Box<InvitationView>>,
-        reason: Unavailable,
-    },
-}
-
 /// Checks that `view` can be answered by `user_id`.
 fn answerable(
     conn: &mut DbConnection,
@@ -749,6 +732,94 @@ fn answerable(
     }))
 }
 
+/// The signed-in user behind `actor`: only a person answers an invitation.
+fn signed_in(actor: &Actor) -> Result<&str, Error> {
+    match &actor.principal {
+        Principal::User(id) => Ok(id),
+        Principal::CommandLine => Err(Error::Invalid(
+            "Only a signed-in person can answer an invitation.".to_owned(),
+        )),
+    }
+}
+
+/// An invitation that could not be answered, and why.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub invitation: Option<Box<InvitationView>>,
+    pub reason: Unavailable,
+}
+
+/// The invitee's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Accept,
+    Decline,
+}
+
+/// Records the signed-in user's answer to an invitation, in the caller's
+/// transaction: finds it, checks that it is pending and addressed to one of
+/// the user's verified addresses, closes it (once: a conditional update) and
+/// records the event.
+fn answer(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    reference: &InvitationRef,
+    answer: Answer,
+) -> Result<Result<InvitationView, Refusal>, Error> {
+    let user_id = signed_in(actor)?;
+    let Some(view) = open(conn, reference)? else {
+        return Ok(Err(Refusal {
+            invitation: None,
+            reason: Unavailable::Unknown,
+        }));
+    };
+    if let Some(reason) = answerable(conn, user_id, &view)? {
+        return Ok(Err(Refusal {
+            invitation: Some(Box::new(view)),
+            reason,
+        }));
+    }
+    db::lock_organization(conn, &view.organization.id)?;
+    let (state, action) = match answer {
+        Answer::Accept => ("accepted", AuditAction::InvitationAccepted),
+        Answer::Decline => ("declined", AuditAction::InvitationDeclined),
+    };
+    if !close(conn, &view.id, state, Some(user_id))? {
+        return Ok(Err(Refusal {
+            invitation: Some(Box::new(view)),
+            reason: Unavailable::AlreadyAccepted,
+        }));
+    }
+    outbox::cancel_for_invitation(conn, &view.id)?;
+    let who = identify(conn, actor)?;
+    audit::record(
+        conn,
+        AuditEvent {
+            org_id: &view.organization.id,
+            actor: (&who).into(),
+            action,
+            target: view.email.as_str(),
+            before: Some(json!({ "state": PENDING })),
+            after: Some(json!({ "state": state, "role": view.role.as_str() })),
+        },
+    )?;
+    Ok(Ok(view))
+}
+
+/// The answer to "accept this invitation".
+#[derive(Debug, Clone)]
+pub enum AcceptOutcome {
+    Joined {
+        organization: Organization,
+        role: Role,
+    },
+    /// The user was already a member; the invitation is used up all the same.
+    AlreadyMember {
+        organization: Organization,
+    },
+    Unavailable(Refusal),
+}
+
 /// Accepts an invitation for the signed-in user, who must have the invited
 /// address verified. Single use: a second acceptance finds it already accepted.
 pub fn accept(
@@ -756,45 +827,13 @@ pub fn accept(
     actor: &Actor,
     reference: &InvitationRef,
 ) -> Result<AcceptOutcome, Error> {
-    let Principal::User(user_id) = &actor.principal else {
-        return Err(Error::Invalid(
-            "Only a signed-in person can accept an invitation.".to_owned(),
-        ));
-    };
     db::write(conn, |conn| {
-        let Some(view) = open(conn, reference)? else {
-            return Ok(AcceptOutcome::Unavailable {
-                invitation: None,
-                reason: Unavailable::Unknown,
-            });
+        let view = match answer(conn, actor, reference, Answer::Accept)? {
+            Ok(view) => view,
+            Err(refusal) => return Ok(AcceptOutcome::Unavailable(refusal)),
         };
-        if let Some(reason) = answerable(conn, user_id, &view)? {
-            return Ok(AcceptOutcome::Unavailable {
-                invitation: Some(Box::new(view)),
-                reason,
-            });
-        }
-        let organization = view.organization.clone();
-        db::lock_organization(conn, &organization.id)?;
-        if !close(conn, &view.id, "accepted", Some(user_id))? {
-            return Ok(AcceptOutcome::Unavailable {
-                invitation: Some(Box::new(view)),
-                reason: Unavailable::AlreadyAccepted,
-            });
-        }
-        outbox::cancel_for_invitation(conn, &view.id)?;
-        let who = identify(conn, actor)?;
-        audit::record(
-            conn,
-            AuditEvent {
-                org_id: &organization.id,
-                actor: (&who).into(),
-                action: AuditAction::InvitationAccepted,
-                target: view.email.as_str(),
-                before: Some(json!({ "state": PENDING })),
-                after: Some(json!({ "state": "accepted", "role": view.role.as_str() })),
-            },
-        )?;
+        let organization = view.organization;
+        let user_id = signed_in(actor)?;
         let already: bool = diesel::select(diesel::dsl::exists(
             memberships::table.find((&organization.id, user_id)),
         ))
@@ -820,13 +859,8 @@ pub fn accept(
 /// The answer to "decline this invitation".
 #[derive(Debug, Clone)]
 pub enum DeclineOutcome {
-    Declined {
-        organization: Organization,
-    },
-    Unavailable {
-        invitation: Option<Box<InvitationView>>,
-        reason: Unavailable,
-    },
+    Declined { organization: Organization },
+    Unavailable(Refusal),
 }
 
 /// Declines an invitation addressed to one of the user's verified emails.
@@ -835,45 +869,12 @@ pub fn decline(
     actor: &Actor,
     reference: &InvitationRef,
 ) -> Result<DeclineOutcome, Error> {
-    let Principal::User(user_id) = &actor.principal else {
-        return Err(Error::Invalid(
-            "Only a signed-in person can decline an invitation.".to_owned(),
-        ));
-    };
     db::write(conn, |conn| {
-        let Some(view) = open(conn, reference)? else {
-            return Ok(DeclineOutcome::Unavailable {
-                invitation: None,
-                reason: Unavailable::Unknown,
-            });
-        };
-        if let Some(reason) = answerable(conn, user_id, &view)? {
-            return Ok(DeclineOutcome::Unavailable {
-                invitation: Some(Box::new(view)),
-                reason,
-            });
-        }
-        if !close(conn, &view.id, "declined", Some(user_id))? {
-            return Ok(DeclineOutcome::Unavailable {
-                invitation: Some(Box::new(view)),
-                reason: Unavailable::AlreadyAccepted,
-            });
-        }
-        outbox::cancel_for_invitation(conn, &view.id)?;
-        let who = identify(conn, actor)?;
-        audit::record(
-            conn,
-            AuditEvent {
-                org_id: &view.organization.id,
-                actor: (&who).into(),
-                action: AuditAction::InvitationDeclined,
-                target: view.email.as_str(),
-                before: Some(json!({ "state": PENDING })),
-                after: Some(json!({ "state": "declined" })),
+        Ok(match answer(conn, actor, reference, Answer::Decline)? {
+            Ok(view) => DeclineOutcome::Declined {
+                organization: view.organization,
             },
-        )?;
-        Ok(DeclineOutcome::Declined {
-            organization: view.organization,
+            Err(refusal) => DeclineOutcome::Unavailable(refusal),
         })
     })
 }

@@ -400,21 +400,7 @@ pub fn remove(
                 own,
             },
         )?;
-        if target.role == Role::Owner {
-            ensure_another_owner(conn, org, &target.user_id)?;
-        }
-        delete(conn, org, &target)?;
-        audit::record(
-            conn,
-            AuditEvent {
-                org_id: &org.id,
-                actor: (&acting.who).into(),
-                action: AuditAction::MemberRemoved,
-                target: &target.email,
-                before: Some(json!({ "role": target.role.as_str() })),
-                after: None,
-            },
-        )?;
+        take_out(conn, org, &acting, &target, AuditAction::MemberRemoved)?;
         Ok(target)
     })
 }
@@ -430,22 +416,34 @@ pub fn leave(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Resu
             ));
         };
         let me = find(conn, org, &MemberRef::Id(user_id))?;
-        if me.role == Role::Owner {
-            ensure_another_owner(conn, org, &me.user_id)?;
-        }
-        delete(conn, org, &me)?;
-        audit::record(
-            conn,
-            AuditEvent {
-                org_id: &org.id,
-                actor: (&acting.who).into(),
-                action: AuditAction::MemberLeft,
-                target: &me.email,
-                before: Some(json!({ "role": me.role.as_str() })),
-                after: None,
-            },
-        )
+        take_out(conn, org, &acting, &me, AuditAction::MemberLeft)
     })
+}
+
+/// Deletes a membership unless it is the organization's last owner's, and
+/// records why it went. Runs after [`db::lock_organization`].
+fn take_out(
+    conn: &mut DbConnection,
+    org: &Organization,
+    acting: &super::Acting,
+    member: &Member,
+    action: AuditAction,
+) -> Result<(), Error> {
+    if member.role == Role::Owner {
+        ensure_another_owner(conn, org, &member.user_id)?;
+    }
+    delete(conn, org, member)?;
+    audit::record(
+        conn,
+        AuditEvent {
+            org_id: &org.id,
+            actor: (&acting.who).into(),
+            action,
+            target: &member.email,
+            before: Some(json!({ "role": member.role.as_str() })),
+            after: None,
+        },
+    )
 }
 
 fn delete(conn: &mut DbConnection, org: &Organization, member: &Member) -> Result<(), Error> {

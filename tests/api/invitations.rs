@@ -3,8 +3,8 @@ use rollcall::db::schema::invitations as invitations_table;
 use rollcall::domain::{EmailAddress, Role, parse_address_list};
 use rollcall::error::Error;
 use rollcall::services::invitations::{
-    self, AcceptOutcome, DeclineOutcome, InvitationRef, InvitationStatus, InviteOutcome, Invitee, Standing,
-    Unavailable,
+    self, AcceptOutcome, DeclineOutcome, InvitationRef, InvitationStatus, InviteOutcome, Invitee, Refusal,
+    Standing, Unavailable,
 };
 use rollcall::services::{members, outbox};
 
@@ -187,10 +187,10 @@ fn accepting_makes_a_member_once_and_only_once() {
     assert!(
         matches!(
             again,
-            AcceptOutcome::Unavailable {
+            AcceptOutcome::Unavailable(Refusal {
                 reason: Unavailable::AlreadyAccepted,
                 ..
-            }
+            })
         ),
         "{again:?}"
     );
@@ -206,14 +206,14 @@ fn only_someone_with_the_invited_address_verified_can_accept_or_decline() {
     let before = app.snapshot();
     let (mallory, outcome) = app.accept(&issued, "mallory@example.com");
     match outcome {
-        AcceptOutcome::Unavailable {
+        AcceptOutcome::Unavailable(Refusal {
             reason:
                 Unavailable::WrongAccount {
                     invited,
                     signed_in_as,
                 },
             ..
-        } => {
+        }) => {
             assert_eq!(invited, "b…@example.com");
             assert_eq!(signed_in_as, "m…@example.com");
         }
@@ -222,10 +222,10 @@ fn only_someone_with_the_invited_address_verified_can_accept_or_decline() {
     let declined = invitations::decline(&mut app.conn(), &as_user(&mallory), &token_of(&issued)).unwrap();
     assert!(matches!(
         declined,
-        DeclineOutcome::Unavailable {
+        DeclineOutcome::Unavailable(Refusal {
             reason: Unavailable::WrongAccount { .. },
             ..
-        }
+        })
     ));
     // Only mallory's own sign-in rows were written.
     assert_eq!(app.snapshot(), before);
@@ -245,10 +245,10 @@ fn an_expired_invitation_is_refused() {
     assert!(
         matches!(
             outcome,
-            AcceptOutcome::Unavailable {
+            AcceptOutcome::Unavailable(Refusal {
                 reason: Unavailable::Expired,
                 ..
-            }
+            })
         ),
         "{outcome:?}"
     );
@@ -295,10 +295,10 @@ fn resend_rotates_the_link_and_restarts_the_expiry() {
     let (bob, refused) = app.accept(&first, "bob@example.com");
     assert!(matches!(
         refused,
-        AcceptOutcome::Unavailable {
+        AcceptOutcome::Unavailable(Refusal {
             reason: Unavailable::Replaced,
             ..
-        }
+        })
     ));
     let joined = invitations::accept(&mut app.conn(), &as_user(&bob), &token_of(&second)).unwrap();
     assert!(matches!(joined, AcceptOutcome::Joined { .. }));
@@ -313,10 +313,10 @@ fn a_revoked_invitation_cannot_be_accepted() {
     let (bob, outcome) = app.accept(&issued, "bob@example.com");
     assert!(matches!(
         outcome,
-        AcceptOutcome::Unavailable {
+        AcceptOutcome::Unavailable(Refusal {
             reason: Unavailable::Revoked,
             ..
-        }
+        })
     ));
     assert_eq!(app.role_of(&org, &bob), None);
     let again =
@@ -335,10 +335,10 @@ fn declining_closes_the_invitation() {
     let outcome = invitations::accept(&mut app.conn(), &as_user(&bob), &token_of(&issued)).unwrap();
     assert!(matches!(
         outcome,
-        AcceptOutcome::Unavailable {
+        AcceptOutcome::Unavailable(Refusal {
             reason: Unavailable::Declined,
             ..
-        }
+        })
     ));
     assert_eq!(app.role_of(&org, &bob), None);
 }
@@ -351,10 +351,10 @@ fn an_unknown_token_is_not_an_invitation() {
     let outcome = invitations::accept(&mut app.conn(), &as_user(&bob), &token).unwrap();
     assert!(matches!(
         outcome,
-        AcceptOutcome::Unavailable {
+        AcceptOutcome::Unavailable(Refusal {
             reason: Unavailable::Unknown,
             invitation: None
-        }
+        })
     ));
 }
 
