@@ -8,4 +8,5 @@ mod helpers;
 mod invitations;
 mod members;
 mod permissions;
+mod settings;
 mod users;
