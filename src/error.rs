@@ -33,6 +33,17 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
 
+    /// The request needs a signed-in user; `next` is where to return after.
+    #[error("Sign in to continue.")]
+    SignInRequired { next: String },
+
+    /// A state-changing request without the session's CSRF token.
+    #[error("This form has expired or did not come from this page. Reload the page and try again.")]
+    CsrfRejected,
+
+    #[error("The request is too large. Send fewer addresses at a time (at most {limit}).")]
+    TooLarge { limit: &'static str },
+
     #[error("the database is unavailable: {0}")]
     DatabaseUnavailable(String),
 
@@ -70,7 +81,9 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::Invalid(_) => 422,
-            Error::Forbidden(_) | Error::NotMember { .. } => 403,
+            Error::SignInRequired { .. } => 401,
+            Error::Forbidden(_) | Error::NotMember { .. } | Error::CsrfRejected => 403,
+            Error::TooLarge { .. } => 413,
             Error::NotFound(_) => 404,
             Error::LastOwner { .. } | Error::Conflict(_) => 409,
             Error::DatabaseUnavailable(_) => 503,

@@ -878,3 +878,19 @@ pub fn decline(
         })
     })
 }
+
+/// One pending invitation of the organization, if it is still pending.
+pub fn find_pending(
+    conn: &mut DbConnection,
+    org: &Organization,
+    invitation_id: &str,
+) -> Result<Option<PendingInvitation>, Error> {
+    let row: Option<InvitationRow> = invitations::table
+        .filter(invitations::id.eq(invitation_id))
+        .filter(invitations::org_id.eq(&org.id))
+        .filter(invitations::state.eq(PENDING))
+        .select(InvitationRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(PendingInvitation::try_from).transpose()
+}

@@ -479,3 +479,13 @@ pub fn all(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result
         .load(conn)?;
     rows.into_iter().map(|row| row.into_member(None)).collect()
 }
+
+/// Whether the actor could leave now: the check the Leave dialog shows before
+/// anyone presses the button. [`leave`] checks again under the lock.
+pub fn check_leave(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<(), Error> {
+    let acting = acting(conn, actor, org)?;
+    match acting.who.user_id {
+        Some(user_id) if acting.role == Role::Owner => ensure_another_owner(conn, org, &user_id),
+        _ => Ok(()),
+    }
+}

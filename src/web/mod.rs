@@ -1,13 +1,64 @@
-//! HTTP: the server, its routes and pages.
+//! HTTP: the server, its routes, and how answers are shaped (a full page, or
+//! for htmx the fragment to swap).
+
+mod assets;
+mod context;
+mod errors;
+mod form;
+mod pages;
+mod session;
+mod views;
 
 use std::net::TcpListener;
 
+use actix_session::SessionMiddleware;
+use actix_session::config::CookieContentSecurity;
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
+use actix_web::http::header::{self, ContentType};
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 
 use crate::config::Config;
-use crate::db::{self, DatabaseUrl, DbPool};
+use crate::db::{self, DatabaseUrl, DbConnection, DbPool};
 use crate::error::Error;
+use crate::services::{Settings, organizations, settings};
+
+pub use form::MAX_FORM_BYTES;
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub pool: DbPool,
+    pub settings: Settings,
+    pub dev_login: bool,
+    pub google: bool,
+    pub github: bool,
+}
+
+impl AppState {
+    /// Runs blocking database work off the async workers.
+    pub async fn db<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|error| Error::DatabaseUnavailable(error.to_string()))?
+    }
+}
+
+/// Whether the development sign-in is offered: as configured, or by default
+/// only when no provider is configured and the server listens on loopback.
+pub fn dev_login_enabled(config: &Config) -> bool {
+    let providers = config.google_client_id.is_some() || config.github_client_id.is_some();
+    config.dev_login.unwrap_or(!providers && config.bind.ip().is_loopback())
+}
 
 /// A configured server bound to its listener, not yet running.
 pub struct Application {
@@ -24,28 +75,55 @@ impl Application {
             DatabaseUrl::Postgres(_) => 16,
         };
         let pool = db::connect(&config.database_url, pool_size)?;
-        db::migrate(&mut *pool.get()?)?;
+        let mut conn = pool.get()?;
+        db::migrate(&mut conn)?;
+        let (key, source) = settings::session_key(&mut conn, config.session_key.as_deref())?;
+        drop(conn);
+        match source {
+            settings::KeySource::Generated => tracing::warn!(
+                "ROLLCALL_SESSION_KEY is not set: generated a session key and kept it in the database"
+            ),
+            settings::KeySource::Stored => {
+                tracing::warn!("ROLLCALL_SESSION_KEY is not set: using the session key kept in the database")
+            }
+            settings::KeySource::Configured => {}
+        }
+        let dev_login = dev_login_enabled(&config);
+        if dev_login {
+            tracing::warn!("development sign-in is on: anyone who reaches this server can sign in as anyone");
+        }
         let listener = TcpListener::bind(config.bind)
             .map_err(|error| Error::Invalid(format!("cannot listen on {}: {error}", config.bind)))?;
-        let port = listener
-            .local_addr()
-            .map(|addr| addr.port())
-            .unwrap_or(config.bind.port());
-        let server = Self::server(listener, pool)?;
-        Ok(Self { port, server })
-    }
-
-    fn server(listener: TcpListener, pool: DbPool) -> Result<Server, Error> {
-        let pool = web::Data::new(pool);
+        let port = listener.local_addr().map(|addr| addr.port()).unwrap_or(config.bind.port());
+        let state = web::Data::new(AppState {
+            pool,
+            settings: config.service_settings(),
+            dev_login,
+            google: config.google_client_id.is_some(),
+            github: config.github_client_id.is_some(),
+        });
+        let secure_cookies = config.public_url.starts_with("https://");
+        let key = Key::from(&key);
         let server = HttpServer::new(move || {
+            let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                .cookie_name("rollcall".to_owned())
+                .cookie_secure(secure_cookies)
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_content_security(CookieContentSecurity::Private)
+                .build();
             App::new()
-                .app_data(pool.clone())
-                .route("/healthz", web::get().to(health))
+                .app_data(state.clone())
+                .wrap(from_fn(errors::htmx_adapter))
+                .wrap(sessions)
+                .wrap(security_headers())
+                .configure(routes)
+                .default_service(web::to(errors::not_found))
         })
         .listen(listener)
         .map_err(|error| Error::Invalid(format!("cannot serve: {error}")))?
         .run();
-        Ok(server)
+        Ok(Self { port, server })
     }
 
     pub fn port(&self) -> u16 {
@@ -57,19 +135,80 @@ impl Application {
     }
 }
 
+/// Headers on every answer. No inline script or style anywhere, so the policy
+/// allows none; invitation tokens live in URLs, so no page sends a Referer.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; \
+             object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+        ))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    use pages::{auth, invitations, members, profile};
+    cfg.route("/healthz", web::get().to(health))
+        .service(assets::scope())
+        .route("/", web::get().to(profile::home))
+        .route("/login", web::get().to(auth::login_page))
+        .route("/login/dev", web::post().to(auth::dev_sign_in))
+        .route("/logout", web::post().to(auth::sign_out))
+        .route("/profile", web::get().to(profile::page))
+        .route("/profile/invitations/{id}/accept", web::post().to(profile::accept))
+        .route("/profile/invitations/{id}/decline", web::post().to(profile::decline))
+        .route("/switch", web::get().to(profile::switch))
+        .route("/orgs", web::post().to(profile::create_org))
+        .route("/orgs/{slug}", web::get().to(members::org_home))
+        .route("/orgs/{slug}/members", web::get().to(members::page))
+        .route("/orgs/{slug}/roles", web::get().to(members::roles))
+        .route("/orgs/{slug}/members/{user_id}/role", web::get().to(members::role_dialog))
+        .route("/orgs/{slug}/members/{user_id}/role", web::post().to(members::change_role))
+        .route("/orgs/{slug}/members/{user_id}/remove", web::get().to(members::remove_dialog))
+        .route("/orgs/{slug}/members/{user_id}/remove", web::post().to(members::remove))
+        .route("/orgs/{slug}/leave", web::get().to(members::leave_dialog))
+        .route("/orgs/{slug}/leave", web::post().to(members::leave))
+        .route("/orgs/{slug}/invitations/new", web::get().to(invitations::step_one))
+        .route("/orgs/{slug}/invitations/review", web::post().to(invitations::review))
+        .route("/orgs/{slug}/invitations", web::post().to(invitations::send))
+        .route("/orgs/{slug}/invitations/{id}/resend", web::post().to(invitations::resend))
+        .route("/orgs/{slug}/invitations/{id}/revoke", web::post().to(invitations::revoke));
+}
+
 /// Liveness: the process answers.
 async fn health() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .body("ok\n")
+    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok\n")
+}
+
+/// An HTML answer.
+pub fn html(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status).insert_header(ContentType::html()).body(body)
+}
+
+/// "See other": where a form post goes next. For htmx, the adapter turns it
+/// into a client-side redirect.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+/// Looks up an organization from a path segment; a malformed slug cannot
+/// name one, so it is simply not found.
+pub fn find_org(conn: &mut DbConnection, slug: &str) -> Result<crate::services::Organization, Error> {
+    let slug = crate::domain::Slug::parse(slug)
+        .map_err(|_| Error::NotFound(format!("There is no organization “{slug}”.")))?;
+    organizations::find_by_slug(conn, &slug)
 }
 
 /// `rollcall serve`: runs until interrupted.
 pub fn serve(config: Config) -> Result<(), Error> {
     actix_web::rt::System::new().block_on(async move {
         let bind = config.bind;
+        let public_url = config.public_url.clone();
         let app = Application::build(config)?;
-        tracing::info!(%bind, port = app.port(), "Rollcall is listening");
+        tracing::info!(%bind, port = app.port(), %public_url, "Rollcall is listening");
         app.run_until_stopped()
             .await
             .map_err(|error| Error::Invalid(format!("the server stopped: {error}")))

@@ -1,0 +1,102 @@
+//! Errors as pages, and as notices for htmx.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+
+use super::views::{ErrorNotice, ErrorPage, render};
+use super::{context, html};
+use crate::error::Error;
+
+/// The words shown for an error, kept on the response so that the htmx adapter
+/// can turn a page into a notice.
+#[derive(Debug, Clone)]
+struct ShownMessage(String);
+
+fn title(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        403 => "Not allowed",
+        404 => "Not found",
+        409 => "That cannot be done",
+        410 => "This link no longer works",
+        413 => "Too large",
+        422 => "Please check what you entered",
+        503 => "Temporarily unavailable",
+        _ => "Something went wrong",
+    }
+}
+
+/// A full error page with `status` and `message`.
+pub fn error_page(status: StatusCode, message: String) -> HttpResponse {
+    let page = ErrorPage {
+        title: title(status),
+        message: message.clone(),
+    };
+    let body = render(&page, "the error page").unwrap_or_else(|_| message.clone());
+    let mut response = html(status, body);
+    response.extensions_mut().insert(ShownMessage(message));
+    response
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Error::SignInRequired { next } = self {
+            let query = url::form_urlencoded::Serializer::new(String::new()).append_pair("next", next).finish();
+            return super::see_other(&format!("/login?{query}"));
+        }
+        let message = if self.is_refusal() {
+            self.to_string()
+        } else {
+            tracing::error!(error = %self, cause = ?self, "request failed");
+            "Something went wrong on our side and nothing was changed. Please try again in a moment.".to_owned()
+        };
+        error_page(self.status_code(), message)
+    }
+}
+
+/// Unknown routes.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    let path = req.path().chars().take(200).collect::<String>();
+    error_page(StatusCode::NOT_FOUND, format!("There is nothing at {path}. Check the address, or start from your organizations."))
+}
+
+/// Adapts answers for htmx: an error page becomes a notice at the top of the
+/// page (and closes any open dialog); a redirect becomes a client-side one.
+pub async fn htmx_adapter(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let htmx = context::is_htmx(req.request());
+    let response = next.call(req).await?.map_into_boxed_body();
+    if !htmx {
+        return Ok(response);
+    }
+    let status = response.status();
+    if status == StatusCode::SEE_OTHER {
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("/")
+            .to_owned();
+        return Ok(response.into_response(HttpResponse::Ok().insert_header(("HX-Redirect", location)).finish()));
+    }
+    let shown = response.response().extensions().get::<ShownMessage>().cloned();
+    if let Some(ShownMessage(message)) = shown {
+        let body = render(&ErrorNotice { message: message.clone() }, "the error notice").unwrap_or(message);
+        let notice = HttpResponse::build(status)
+            .insert_header(header::ContentType::html())
+            .insert_header(("HX-Retarget", "#notices"))
+            .insert_header(("HX-Reswap", "innerHTML"))
+            .insert_header(("HX-Trigger", "closeDialog"))
+            .body(body);
+        return Ok(response.into_response(notice));
+    }
+    Ok(response)
+}

@@ -1,0 +1,95 @@
+//! The one way a state-changing request's body is read: a size limit, URL
+//! encoding, and the CSRF check, before any handler runs.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+
+use super::session::SessionState;
+use crate::error::Error;
+
+/// Bodies above this are refused with 413: enough for 2,000 invitation rows.
+pub const MAX_FORM_BYTES: usize = 512 * 1024;
+
+/// The form field and the header (set by htmx) that carry the CSRF token.
+pub const CSRF_FIELD: &str = "csrf_token";
+pub const CSRF_HEADER: &str = "X-CSRF-Token";
+
+/// A posted form whose CSRF token matched the session's.
+#[derive(Debug, Clone, Default)]
+pub struct Form {
+    fields: Vec<(String, String)>,
+}
+
+impl Form {
+    /// The first value of a field.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// A field's value, or "" when absent.
+    pub fn text(&self, name: &str) -> &str {
+        self.get(name).unwrap_or_default()
+    }
+
+    /// Every value of a repeated field, in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.fields
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .collect()
+    }
+}
+
+impl FromRequest for Form {
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let declared = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.parse::<usize>().ok());
+            if declared.is_some_and(|length| length > MAX_FORM_BYTES) {
+                return Err(Error::TooLarge { limit: "512 KiB" });
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| Error::Invalid("The form could not be read; try again.".to_owned()))?;
+                if body.len() + chunk.len() > MAX_FORM_BYTES {
+                    return Err(Error::TooLarge { limit: "512 KiB" });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let is_form = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .is_none_or(|value| value.starts_with("application/x-www-form-urlencoded"));
+            if !is_form {
+                return Err(Error::Invalid(
+                    "Send the form as application/x-www-form-urlencoded.".to_owned(),
+                ));
+            }
+            let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+            let form = Form { fields };
+            let session = SessionState::from_http(&req);
+            let presented = req
+                .headers()
+                .get(CSRF_HEADER)
+                .and_then(|value| value.to_str().ok())
+                .or_else(|| form.get(CSRF_FIELD));
+            match presented {
+                Some(token) if session.csrf_matches(token) => Ok(form),
+                _ => Err(Error::CsrfRejected),
+            }
+        })
+    }
+}

@@ -1,0 +1,349 @@
+//! The invite dialog (paste addresses, review each row, send), and resending
+//! and revoking pending invitations.
+
+use std::collections::HashSet;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+
+use super::{OrgContext, dialog, dialog_with_status};
+use crate::domain::policy::{self, Action};
+use crate::domain::{EmailAddress, PersonName, Role, parse_address_list};
+use crate::error::Error;
+use crate::services::invitations::{self, InviteOutcome, Invitee, Standing};
+use crate::services::{Actor, now};
+use crate::web::context::SignedIn;
+use crate::web::form::Form;
+use crate::web::session::{Flash, FlashKind, SharedLink};
+use crate::web::views::{
+    InvitationRowFragment, InvitationRowView, InvitationsSent, InviteRowView, InviteStepOne, InviteStepTwo,
+    NoticeFragment, NoticesOob, OrgView, PendingList, render,
+};
+use crate::web::{AppState, html, see_other};
+
+/// The most addresses one dialog takes.
+pub const MAX_ROWS: usize = 2000;
+/// Links carried to the next page in the session cookie, which must stay small.
+const LINKS_IN_COOKIE: usize = 10;
+
+/// The roles the viewer may invite with, refusing viewers who may invite no one.
+fn invitable(role: Role) -> Result<Vec<Role>, Error> {
+    let roles = policy::invitable_roles(role);
+    if roles.is_empty() {
+        policy::authorize(role, Action::Invite { role: Role::Viewer })?;
+    }
+    Ok(roles)
+}
+
+fn default_role(roles: &[Role]) -> Role {
+    if roles.contains(&Role::Developer) {
+        Role::Developer
+    } else {
+        roles.last().copied().unwrap_or(Role::Viewer)
+    }
+}
+
+async fn load(state: &AppState, signed: &SignedIn, slug: String) -> Result<OrgContext, Error> {
+    let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
+    state.db(move |conn| OrgContext::load(conn, &actor, &user_id, &slug)).await
+}
+
+/// Step 1: paste addresses and pick a default role.
+pub async fn step_one(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let context = load(&state, &signed, path.into_inner()).await?;
+    let roles = invitable(context.role)?;
+    let csrf = signed.session.csrf_token();
+    let org = OrgView::from(&context.org);
+    dialog(&state, &signed, context, "Invite members", |standalone| {
+        let default_role = default_role(&roles);
+        render(
+            &InviteStepOne {
+                standalone,
+                csrf,
+                org,
+                emails: String::new(),
+                roles,
+                default_role,
+                error: None,
+                max_rows: MAX_ROWS,
+            },
+            "the invite dialog",
+        )
+    })
+}
+
+/// A row as typed, before checking.
+struct Draft {
+    email: String,
+    name: String,
+    role: Role,
+}
+
+/// Reads the rows of step 2 (`email`, `name`, `row_role`, repeated), leaving
+/// out the one whose Remove button was pressed.
+fn drafts_from_rows(form: &Form, allowed: &[Role]) -> Result<Vec<Draft>, Error> {
+    let emails = form.all("email");
+    let names = form.all("name");
+    let roles = form.all("row_role");
+    let removed: Option<usize> = form.get("remove").and_then(|index| index.parse().ok());
+    let fallback = default_role(allowed);
+    emails
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| Some(*index) != removed)
+        .map(|(index, email)| {
+            let role = match roles.get(index) {
+                Some(role) => role.parse().map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?,
+                None => fallback,
+            };
+            Ok(Draft {
+                email: email.trim().to_owned(),
+                name: names.get(index).map(|name| name.trim().to_owned()).unwrap_or_default(),
+                role,
+            })
+        })
+        .collect()
+}
+
+/// Checks each row: a valid address, listed once, not a member, not invited,
+/// a valid name. Returns the rows as step 2 shows them, and the invitees when
+/// nothing blocks sending.
+async fn check_rows(
+    state: &AppState,
+    actor: &Actor,
+    context: &OrgContext,
+    drafts: Vec<Draft>,
+) -> Result<(Vec<InviteRowView>, Vec<Invitee>, bool), Error> {
+    let parsed: Vec<Result<EmailAddress, _>> = drafts.iter().map(|draft| EmailAddress::parse(&draft.email)).collect();
+    let valid: Vec<EmailAddress> = parsed.iter().flatten().cloned().collect();
+    let (actor, org) = (actor.clone(), context.org.clone());
+    let standings = state.db(move |conn| invitations::classify(conn, &actor, &org, &valid)).await?;
+    let mut standings = standings.into_iter();
+    let mut seen = HashSet::new();
+    let mut rows = Vec::with_capacity(drafts.len());
+    let mut invitees = Vec::new();
+    let mut blocked = false;
+    for (draft, email) in drafts.into_iter().zip(parsed) {
+        let name = PersonName::parse_optional(&draft.name);
+        let name_problem = name.as_ref().err().map(ToString::to_string);
+        let mut resend = None;
+        let problem = match &email {
+            Err(_) => Some("This is not a valid email address.".to_owned()),
+            Ok(address) => match standings.next() {
+                _ if !seen.insert(address.clone()) => Some("Listed twice.".to_owned()),
+                Some(Standing::AlreadyMember) => Some(format!("Already a member of {}.", context.org.name)),
+                Some(Standing::AlreadyInvited { invitation_id }) => {
+                    resend = Some(invitation_id);
+                    Some("Already invited.".to_owned())
+                }
+                Some(Standing::New) | None => None,
+            },
+        };
+        blocked |= problem.is_some() || name_problem.is_some();
+        if let (Ok(email), Ok(name), None) = (&email, &name, &problem) {
+            invitees.push(Invitee {
+                email: email.clone(),
+                name: name.clone(),
+                role: draft.role,
+            });
+        }
+        rows.push(InviteRowView {
+            email: draft.email,
+            name: draft.name,
+            role: draft.role,
+            problem,
+            name_problem,
+            resend,
+        });
+    }
+    Ok((rows, invitees, blocked))
+}
+
+/// Step 2: one row per address, each with its problems.
+pub async fn review(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+    form: Form,
+) -> Result<HttpResponse, Error> {
+    let context = load(&state, &signed, path.into_inner()).await?;
+    let roles = invitable(context.role)?;
+    let csrf = signed.session.csrf_token();
+    let drafts = match form.get("emails") {
+        Some(text) => {
+            let role: Role = form
+                .text("role")
+                .parse()
+                .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?;
+            let parsed = parse_address_list(text);
+            let problem = if parsed.is_empty() {
+                Some("Enter at least one email address.".to_owned())
+            } else if parsed.len() > MAX_ROWS {
+                Some(format!("That is {} addresses; invite at most {MAX_ROWS} at a time.", parsed.len()))
+            } else {
+                None
+            };
+            if let Some(error) = problem {
+                let org = OrgView::from(&context.org);
+                let emails = text.to_owned();
+                return dialog_with_status(&state, &signed, context, "Invite members", StatusCode::UNPROCESSABLE_ENTITY, |standalone| {
+                    render(
+                        &InviteStepOne { standalone, csrf, org, emails, roles, default_role: role, error: Some(error), max_rows: MAX_ROWS },
+                        "the invite dialog",
+                    )
+                });
+            }
+            let typed: Vec<String> = text
+                .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+                .filter(|part| !part.is_empty())
+                .map(str::to_owned)
+                .collect();
+            typed.into_iter().map(|email| Draft { email, name: String::new(), role }).collect()
+        }
+        None => drafts_from_rows(&form, &roles)?,
+    };
+    let (rows, _, _) = check_rows(&state, &signed.actor, &context, drafts).await?;
+    let org = OrgView::from(&context.org);
+    dialog(&state, &signed, context, "Invite members", |standalone| {
+        render(&InviteStepTwo { standalone, csrf, org, rows, roles, error: None }, "the invite dialog")
+    })
+}
+
+/// Send: creates every invitation in one transaction and queues the emails.
+/// Rows with problems send the dialog back (422) with nothing created.
+pub async fn send(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+    form: Form,
+) -> Result<HttpResponse, Error> {
+    let context = load(&state, &signed, path.into_inner()).await?;
+    let roles = invitable(context.role)?;
+    let csrf = signed.session.csrf_token();
+    let drafts = drafts_from_rows(&form, &roles)?;
+    if drafts.len() > MAX_ROWS {
+        return Err(Error::Invalid(format!("Invite at most {MAX_ROWS} addresses at a time.")));
+    }
+    let (rows, invitees, blocked) = check_rows(&state, &signed.actor, &context, drafts).await?;
+    if blocked || invitees.is_empty() {
+        let error = if rows.is_empty() {
+            "Add at least one address.".to_owned()
+        } else {
+            "Fix or remove the highlighted rows, then send again.".to_owned()
+        };
+        let org = OrgView::from(&context.org);
+        return dialog_with_status(&state, &signed, context, "Invite members", StatusCode::UNPROCESSABLE_ENTITY, |standalone| {
+            render(&InviteStepTwo { standalone, csrf, org, rows, roles, error: Some(error) }, "the invite dialog")
+        });
+    }
+    let (actor, org, settings) = (signed.actor.clone(), context.org.clone(), state.settings.clone());
+    let viewer_role = context.role;
+    let (outcomes, pending) = state
+        .db(move |conn| {
+            let outcomes = invitations::invite(conn, &settings, &actor, &org, &invitees)?;
+            let (pending, total) = invitations::pending_for_org(conn, &actor, &org, 50)?;
+            let at = now();
+            let rows = pending.iter().map(|p| InvitationRowView::new(p, viewer_role, at)).collect();
+            Ok((outcomes, PendingList { rows, total }))
+        })
+        .await?;
+    let mut links = Vec::new();
+    let mut skipped = Vec::new();
+    for (email, outcome) in outcomes {
+        match outcome {
+            InviteOutcome::Invited(issued) => links.push(SharedLink { email: email.to_string(), link: issued.link }),
+            InviteOutcome::AlreadyMember => skipped.push(format!("{email}: already a member")),
+            InviteOutcome::AlreadyInvited { .. } => skipped.push(format!("{email}: already invited")),
+            InviteOutcome::Duplicate => skipped.push(format!("{email}: listed twice")),
+        }
+    }
+    let count = links.len();
+    let people = if count == 1 { "person".to_owned() } else { format!("{} people", crate::web::views::thousands(count as i64)) };
+    let message = if count == 1 {
+        format!("Invited {} to {}.", links[0].email, context.org.name)
+    } else {
+        format!("Invited {people} to {}.", context.org.name)
+    };
+    let org = OrgView::from(&context.org);
+    if !signed.htmx {
+        let mut flash = Flash::ok(message);
+        if count <= LINKS_IN_COOKIE {
+            flash.links = links;
+        }
+        signed.session.push_flash(flash);
+        return Ok(see_other(&format!("/orgs/{}/members", org.slug)));
+    }
+    let sent = InvitationsSent {
+        csrf,
+        org,
+        flash: Flash { kind: FlashKind::Ok, message, links },
+        skipped,
+        pending,
+    };
+    Ok(html(StatusCode::OK, render(&sent, "the invitations sent dialog")?))
+}
+
+/// Resends an invitation with a new link; the old one stops working.
+pub async fn resend(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<(String, String)>,
+    _form: Form,
+) -> Result<HttpResponse, Error> {
+    let (slug, invitation_id) = path.into_inner();
+    let (actor, settings) = (signed.actor.clone(), state.settings.clone());
+    let (org, issued, row) = state
+        .db(move |conn| {
+            let org = crate::web::find_org(conn, &slug)?;
+            let issued = invitations::resend(conn, &settings, &actor, &org, &invitation_id)?;
+            let viewer_role = crate::services::members::role_of_actor(conn, &actor, &org)?;
+            let row = invitations::find_pending(conn, &org, &invitation_id)?
+                .map(|pending| InvitationRowView::new(&pending, viewer_role, now()));
+            Ok((org, issued, row))
+        })
+        .await?;
+    let mut flash = Flash::ok(format!(
+        "Sent a new invitation to {}; the previous link no longer works.",
+        issued.email
+    ));
+    flash.links = vec![SharedLink { email: issued.email.to_string(), link: issued.link }];
+    if !signed.htmx {
+        signed.session.push_flash(flash);
+        return Ok(see_other(&format!("/orgs/{}/members", org.slug)));
+    }
+    let mut body = render(&NoticeFragment { flash }, "the notice")?;
+    if let Some(mut invitation) = row {
+        invitation.oob = true;
+        let fragment = InvitationRowFragment { org: OrgView::from(&org), csrf: signed.session.csrf_token(), invitation };
+        body += &render(&fragment, "the invitation row")?;
+    }
+    Ok(html(StatusCode::OK, body))
+}
+
+/// Revokes an invitation; htmx swaps its row for nothing.
+pub async fn revoke(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<(String, String)>,
+    _form: Form,
+) -> Result<HttpResponse, Error> {
+    let (slug, invitation_id) = path.into_inner();
+    let actor = signed.actor.clone();
+    let (org, revoked) = state
+        .db(move |conn| {
+            let org = crate::web::find_org(conn, &slug)?;
+            let revoked = invitations::revoke(conn, &actor, &org, &invitation_id)?;
+            Ok((org, revoked))
+        })
+        .await?;
+    let flash = Flash::ok(format!("Revoked the invitation for {}; its link no longer works.", revoked.email));
+    if !signed.htmx {
+        signed.session.push_flash(flash);
+        return Ok(see_other(&format!("/orgs/{}/members", org.slug)));
+    }
+    Ok(html(StatusCode::OK, render(&NoticesOob { flashes: vec![flash] }, "the notice")?))
+}

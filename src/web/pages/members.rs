@@ -1,0 +1,320 @@
+//! The Members page, the Roles page, and the change-role, remove and leave dialogs.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{OrgContext, dialog, layout, query_pairs};
+use crate::domain::policy::{self, Action};
+use crate::domain::Role;
+use crate::error::Error;
+use crate::services::members::{self, Direction, MemberQuery, MemberRef, SortKey};
+use crate::services::{invitations, now};
+use crate::web::context::{SignedIn, htmx_target};
+use crate::web::form::Form;
+use crate::web::session::Flash;
+use crate::web::views::{
+    ChangeRoleDialog, InvitationRowView, LeaveDialog, MemberRowFragment, MemberRowView, MembersPage,
+    MembersTable, MembersTableFragment, NoticesOob, OrgView, PendingList, RolesPage, render,
+};
+use crate::web::{AppState, html, see_other};
+
+/// How many pending invitations the Members page lists.
+const PENDING_SHOWN: i64 = 50;
+
+/// Reads the member list's query string. Unknown sort keys fall back to the
+/// default; a role or page that cannot be understood is refused.
+fn member_query(req: &HttpRequest) -> Result<MemberQuery, Error> {
+    let mut query = MemberQuery::default();
+    for (key, value) in query_pairs(req.query_string()) {
+        let value = value.trim();
+        match key.as_str() {
+            "q" if !value.is_empty() => query.search = Some(value.chars().take(200).collect()),
+            "role" if !value.is_empty() => {
+                query.role = Some(value.parse().map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?)
+            }
+            "sort" => {
+                query.sort = match value {
+                    "email" => SortKey::Email,
+                    "joined" => SortKey::Joined,
+                    _ => SortKey::Name,
+                }
+            }
+            "dir" => {
+                query.direction = if value == "desc" { Direction::Descending } else { Direction::Ascending }
+            }
+            "page" if !value.is_empty() => {
+                query.page = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|page| *page >= 1)
+                    .ok_or_else(|| Error::Invalid(format!("“{value}” is not a page number.")))?
+            }
+            _ => {}
+        }
+    }
+    Ok(query)
+}
+
+/// `/orgs/{slug}`: the organization's home is its member list.
+pub async fn org_home(path: web::Path<String>) -> HttpResponse {
+    see_other(&format!("/orgs/{}/members", urlencode(&path)))
+}
+
+fn urlencode(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+}
+
+enum MembersView {
+    Table(MembersTableFragment),
+    Page {
+        context: OrgContext,
+        table: MembersTable,
+        pending: PendingList,
+    },
+}
+
+/// The Members page; for htmx searches, sorts and pages, just the table.
+pub async fn page(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
+    let query = member_query(&req)?;
+    let table_only = signed.htmx && htmx_target(&req) == Some("members-table");
+    let slug = path.into_inner();
+    let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
+    let view = state
+        .db(move |conn| {
+            let context = OrgContext::load(conn, &actor, &user_id, &slug)?;
+            let listed = members::list(conn, &actor, &context.org, &query)?;
+            let table = MembersTable::new(&context.org, &query, &listed, &user_id, context.role);
+            if table_only {
+                let org = OrgView::from(&context.org);
+                return Ok(MembersView::Table(MembersTableFragment { org, table }));
+            }
+            let (pending, total) = invitations::pending_for_org(conn, &actor, &context.org, PENDING_SHOWN)?;
+            let at = now();
+            let rows = pending.iter().map(|p| InvitationRowView::new(p, context.role, at)).collect();
+            Ok(MembersView::Page {
+                context,
+                table,
+                pending: PendingList { rows, total },
+            })
+        })
+        .await?;
+    match view {
+        MembersView::Table(fragment) => Ok(html(StatusCode::OK, render(&fragment, "the member table")?)),
+        MembersView::Page { context, table, pending } => {
+            let page = MembersPage {
+                layout: layout(
+                    &state,
+                    &signed.session,
+                    format!("Members of {}", context.org.name),
+                    Some(&signed.user),
+                    context.orgs,
+                    Some(&context.org.slug),
+                ),
+                csrf: signed.session.csrf_token(),
+                can_invite: !policy::invitable_roles(context.role).is_empty(),
+                roles: Role::ALL.to_vec(),
+                org: OrgView::from(&context.org),
+                table,
+                pending,
+            };
+            Ok(html(StatusCode::OK, render(&page, "the Members page")?))
+        }
+    }
+}
+
+/// The Roles page: the permission table, rendered from the policy.
+pub async fn roles(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let slug = path.into_inner();
+    let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
+    let context = state.db(move |conn| OrgContext::load(conn, &actor, &user_id, &slug)).await?;
+    let page = RolesPage {
+        layout: layout(
+            &state,
+            &signed.session,
+            format!("Roles in {}", context.org.name),
+            Some(&signed.user),
+            context.orgs,
+            Some(&context.org.slug),
+        ),
+        org: OrgView::from(&context.org),
+        roles: Role::ALL.to_vec(),
+        rows: RolesPage::rows(),
+    };
+    Ok(html(StatusCode::OK, render(&page, "the Roles page")?))
+}
+
+/// Loads the organization and the member a dialog is about.
+async fn member_in_org(
+    state: &AppState,
+    signed: &SignedIn,
+    slug: String,
+    member_id: String,
+) -> Result<(OrgContext, members::Member), Error> {
+    let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
+    state
+        .db(move |conn| {
+            let context = OrgContext::load(conn, &actor, &user_id, &slug)?;
+            let member = members::find(conn, &context.org, &MemberRef::Id(member_id))?;
+            Ok((context, member))
+        })
+        .await
+}
+
+/// The Change role dialog, offering only the roles the viewer may grant.
+pub async fn role_dialog(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (slug, member_id) = path.into_inner();
+    let (context, member) = member_in_org(&state, &signed, slug, member_id).await?;
+    let own = member.user_id == signed.user.id;
+    let roles = policy::assignable_roles(context.role, member.role, own);
+    if !roles.iter().any(|role| *role != member.role) {
+        let to = if member.role == Role::Viewer { Role::Contributor } else { Role::Viewer };
+        policy::authorize(context.role, Action::ChangeRole { from: member.role, to, own })?;
+    }
+    let csrf = signed.session.csrf_token();
+    let org = OrgView::from(&context.org);
+    dialog(&state, &signed, context, "Change role", |standalone| {
+        render(&ChangeRoleDialog { standalone, csrf, org, member, roles }, "the Change role dialog")
+    })
+}
+
+/// Changes a member's role; htmx gets the updated row.
+pub async fn change_role(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<(String, String)>,
+    form: Form,
+) -> Result<HttpResponse, Error> {
+    let (slug, member_id) = path.into_inner();
+    let role: Role = form
+        .text("role")
+        .parse()
+        .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?;
+    let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
+    let (context, member) = state
+        .db(move |conn| {
+            let org = crate::web::find_org(conn, &slug)?;
+            let member = members::change_role(conn, &actor, &org, &MemberRef::Id(member_id), role)?;
+            let viewer_role = members::role_of_actor(conn, &actor, &org)?;
+            Ok(((org, viewer_role), member))
+        })
+        .await?;
+    let (org, viewer_role) = context;
+    let flash = Flash::ok(format!("{} is now {} of {}.", member.name, member.role.label(), org.name));
+    if !signed.htmx {
+        signed.session.push_flash(flash);
+        return Ok(see_other(&format!("/orgs/{}/members", org.slug)));
+    }
+    let row = MemberRowFragment {
+        org: OrgView::from(&org),
+        row: MemberRowView::new(&member, &user_id, viewer_role),
+    };
+    let body = render(&row, "the member row")? + &render(&NoticesOob { flashes: vec![flash] }, "the notice")?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("HX-Trigger", "closeDialog"))
+        .body(body))
+}
+
+/// The Remove access confirmation.
+pub async fn remove_dialog(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let (slug, member_id) = path.into_inner();
+    let (context, member) = member_in_org(&state, &signed, slug, member_id).await?;
+    let own = member.user_id == signed.user.id;
+    policy::authorize(context.role, Action::Remove { role: member.role, own })?;
+    let csrf = signed.session.csrf_token();
+    let org = OrgView::from(&context.org);
+    dialog(&state, &signed, context, "Remove access", |standalone| {
+        render(&crate::web::views::RemoveDialog { standalone, csrf, org, member }, "the Remove access dialog")
+    })
+}
+
+/// Removes a member; htmx swaps their row for nothing.
+pub async fn remove(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<(String, String)>,
+    _form: Form,
+) -> Result<HttpResponse, Error> {
+    let (slug, member_id) = path.into_inner();
+    let actor = signed.actor.clone();
+    let (org, member) = state
+        .db(move |conn| {
+            let org = crate::web::find_org(conn, &slug)?;
+            let member = members::remove(conn, &actor, &org, &MemberRef::Id(member_id))?;
+            Ok((org, member))
+        })
+        .await?;
+    let flash = Flash::ok(format!("{} no longer has access to {}.", member.name, org.name));
+    if !signed.htmx {
+        signed.session.push_flash(flash);
+        return Ok(see_other(&format!("/orgs/{}/members", org.slug)));
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("HX-Trigger", "closeDialog"))
+        .body(render(&NoticesOob { flashes: vec![flash] }, "the notice")?))
+}
+
+/// The Leave organization confirmation; for the last owner, the reason they
+/// cannot leave and what to do instead.
+pub async fn leave_dialog(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let slug = path.into_inner();
+    let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
+    let (context, refusal) = state
+        .db(move |conn| {
+            let context = OrgContext::load(conn, &actor, &user_id, &slug)?;
+            let refusal = match members::check_leave(conn, &actor, &context.org) {
+                Ok(()) => None,
+                Err(error @ Error::LastOwner { .. }) => Some(error.to_string()),
+                Err(other) => return Err(other),
+            };
+            Ok((context, refusal))
+        })
+        .await?;
+    let csrf = signed.session.csrf_token();
+    let org = OrgView::from(&context.org);
+    dialog(&state, &signed, context, "Leave organization", |standalone| {
+        render(&LeaveDialog { standalone, csrf, org, refusal }, "the Leave organization dialog")
+    })
+}
+
+/// Leaves the organization and lands on the profile.
+pub async fn leave(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+    _form: Form,
+) -> Result<HttpResponse, Error> {
+    let slug = path.into_inner();
+    let actor = signed.actor.clone();
+    let org = state
+        .db(move |conn| {
+            let org = crate::web::find_org(conn, &slug)?;
+            members::leave(conn, &actor, &org)?;
+            Ok(org)
+        })
+        .await?;
+    signed.session.push_flash(Flash::ok(format!("You left {}.", org.name)));
+    Ok(see_other("/profile"))
+}

@@ -1,0 +1,112 @@
+//! The handlers: extract, call a service, render.
+
+pub mod auth;
+pub mod invitations;
+pub mod members;
+pub mod profile;
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+
+use super::context::SignedIn;
+use super::session::SessionState;
+use super::views::{DialogPage, Layout, OrgChoice, UserView, render};
+use super::{AppState, find_org, html};
+use crate::db::DbConnection;
+use crate::domain::Role;
+use crate::error::Error;
+use crate::services::users::User;
+use crate::services::{Actor, Organization, members as member_service, organizations};
+
+/// An organization as seen by the signed-in member: the organization, their
+/// role in it now, and their organizations for the switcher.
+pub struct OrgContext {
+    pub org: Organization,
+    pub role: Role,
+    pub orgs: Vec<OrgChoice>,
+}
+
+impl OrgContext {
+    pub fn load(conn: &mut DbConnection, actor: &Actor, user_id: &str, slug: &str) -> Result<Self, Error> {
+        let org = find_org(conn, slug)?;
+        let role = member_service::role_of_actor(conn, actor, &org)?;
+        Ok(Self {
+            org,
+            role,
+            orgs: switcher(conn, user_id)?,
+        })
+    }
+}
+
+/// The user's organizations, for the header's switcher.
+pub fn switcher(conn: &mut DbConnection, user_id: &str) -> Result<Vec<OrgChoice>, Error> {
+    Ok(organizations::for_user(conn, user_id)?
+        .into_iter()
+        .map(|(org, _)| OrgChoice {
+            name: org.name,
+            slug: org.slug,
+        })
+        .collect())
+}
+
+/// The frame of a full page.
+pub fn layout(
+    state: &AppState,
+    session: &SessionState,
+    title: impl Into<String>,
+    user: Option<&User>,
+    orgs: Vec<OrgChoice>,
+    current_org: Option<&str>,
+) -> Layout {
+    Layout {
+        title: title.into(),
+        csrf: session.csrf_token(),
+        user: user.map(UserView::from),
+        orgs,
+        current_org: current_org.map(str::to_owned),
+        dev_banner: state.dev_login,
+        flashes: session.take_flashes(),
+    }
+}
+
+/// A dialog: alone for htmx, which opens it over the page; inside a full page
+/// without JavaScript.
+pub fn dialog(
+    state: &AppState,
+    signed: &SignedIn,
+    context: OrgContext,
+    title: &str,
+    render_dialog: impl FnOnce(bool) -> Result<String, Error>,
+) -> Result<HttpResponse, Error> {
+    dialog_with_status(state, signed, context, title, StatusCode::OK, render_dialog)
+}
+
+pub fn dialog_with_status(
+    state: &AppState,
+    signed: &SignedIn,
+    context: OrgContext,
+    title: &str,
+    status: StatusCode,
+    render_dialog: impl FnOnce(bool) -> Result<String, Error>,
+) -> Result<HttpResponse, Error> {
+    if signed.htmx {
+        return Ok(html(status, render_dialog(false)?));
+    }
+    let page = DialogPage {
+        layout: layout(
+            state,
+            &signed.session,
+            title,
+            Some(&signed.user),
+            context.orgs,
+            Some(&context.org.slug),
+        ),
+        dialog: render_dialog(true)?,
+    };
+    Ok(html(status, render(&page, "the dialog page")?))
+}
+
+/// The pairs of a URL's query string; malformed encodings decode leniently.
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+}

@@ -1,0 +1,160 @@
+//! Home, the profile (my organizations, invitations for me, create an
+//! organization) and the organization switcher.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{layout, query_pairs, switcher};
+use crate::domain::{OrganizationName, Slug};
+use crate::error::Error;
+use crate::services::invitations::{self, AcceptOutcome, DeclineOutcome, InvitationRef, Unavailable};
+use crate::services::organizations;
+use crate::web::context::SignedIn;
+use crate::web::form::Form;
+use crate::web::session::{Flash, FlashKind, SessionState};
+use crate::web::views::{MembershipView, ProfileInvitation, ProfilePage, date_time, render};
+use crate::web::{AppState, html, see_other};
+
+/// `/`: the profile when signed in, else the sign-in page.
+pub async fn home(session: SessionState) -> HttpResponse {
+    if session.user_id().is_some() { see_other("/profile") } else { see_other("/login") }
+}
+
+async fn render_profile(
+    state: &AppState,
+    signed: &SignedIn,
+    new_org_name: String,
+    new_org_error: Option<String>,
+) -> Result<HttpResponse, Error> {
+    let user_id = signed.user.id.clone();
+    let (memberships, invitations, orgs) = state
+        .db(move |conn| {
+            let memberships: Vec<MembershipView> = organizations::for_user(conn, &user_id)?
+                .into_iter()
+                .map(|(org, role)| MembershipView { name: org.name, slug: org.slug, role })
+                .collect();
+            let invitations: Vec<ProfileInvitation> = invitations::pending_for_user(conn, &user_id)?
+                .into_iter()
+                .map(|(invitation, org)| ProfileInvitation {
+                    id: invitation.id,
+                    org_name: org.name,
+                    role: invitation.role,
+                    inviter_name: invitation.inviter_name,
+                    email: invitation.email,
+                    expires: date_time(invitation.expires_at),
+                })
+                .collect();
+            Ok((memberships, invitations, switcher(conn, &user_id)?))
+        })
+        .await?;
+    let status = if new_org_error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = ProfilePage {
+        layout: layout(state, &signed.session, "Your organizations", Some(&signed.user), orgs, None),
+        email: signed.user.email.clone(),
+        memberships,
+        invitations,
+        new_org_name,
+        new_org_error,
+    };
+    Ok(html(status, render(&page, "the profile page")?))
+}
+
+/// The profile: my organizations and roles, invitations for me, Create organization.
+pub async fn page(state: web::Data<AppState>, signed: SignedIn) -> Result<HttpResponse, Error> {
+    render_profile(&state, &signed, String::new(), None).await
+}
+
+/// Creates an organization owned by the signed-in user.
+pub async fn create_org(state: web::Data<AppState>, signed: SignedIn, form: Form) -> Result<HttpResponse, Error> {
+    let typed = form.text("name").to_owned();
+    let name = match OrganizationName::parse(&typed) {
+        Ok(name) => name,
+        Err(error) => return render_profile(&state, &signed, typed, Some(format!("Organization name: {error}."))).await,
+    };
+    let actor = signed.actor.clone();
+    let org = state.db(move |conn| organizations::create_owned_by(conn, &actor, &name)).await?;
+    signed.session.push_flash(Flash::ok(format!("Created {}. You are its owner: invite your team.", org.name)));
+    Ok(see_other(&format!("/orgs/{}/members", org.slug)))
+}
+
+/// What to tell someone whose invitation cannot be answered.
+pub fn unavailable_message(reason: &Unavailable, org: Option<&str>, inviter: Option<&str>) -> String {
+    let org = org.unwrap_or("the organization");
+    let ask = match inviter {
+        Some(inviter) => format!("Ask {inviter} (or another admin of {org}) for a new one."),
+        None => format!("Ask an owner or admin of {org} for a new one."),
+    };
+    match reason {
+        Unavailable::Unknown => "This invitation link is not valid. Check that it was copied completely.".to_owned(),
+        Unavailable::Expired => format!("This invitation to {org} has expired. {ask}"),
+        Unavailable::Replaced => format!("This invitation to {org} was replaced by a newer one; use the link in the most recent email."),
+        Unavailable::Revoked => format!("This invitation to {org} was withdrawn. {ask}"),
+        Unavailable::AlreadyAccepted => format!("This invitation to {org} has already been used."),
+        Unavailable::Declined => format!("This invitation to {org} was declined. {ask}"),
+        Unavailable::WrongAccount { invited, signed_in_as } => format!(
+            "This invitation is for {invited}; you are signed in as {signed_in_as}. Sign in with an account that has {invited} verified."
+        ),
+    }
+}
+
+fn refusal_flash(refusal: &invitations::Refusal) -> Flash {
+    let org = refusal.invitation.as_ref().map(|view| view.organization.name.as_str());
+    let inviter = refusal.invitation.as_ref().map(|view| view.inviter_name.as_str());
+    Flash { kind: FlashKind::Error, message: unavailable_message(&refusal.reason, org, inviter), links: Vec::new() }
+}
+
+/// Accepts, from the profile, an invitation to one of my verified addresses.
+pub async fn accept(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+    _form: Form,
+) -> Result<HttpResponse, Error> {
+    let reference = InvitationRef::Id(path.into_inner());
+    let actor = signed.actor.clone();
+    let outcome = state.db(move |conn| invitations::accept(conn, &actor, &reference)).await?;
+    match outcome {
+        AcceptOutcome::Joined { organization, role } => {
+            signed.session.push_flash(Flash::ok(format!("You joined {} as {}.", organization.name, role.label())));
+            Ok(see_other(&format!("/orgs/{}/members", organization.slug)))
+        }
+        AcceptOutcome::AlreadyMember { organization } => {
+            signed.session.push_flash(Flash::ok(format!("You are already a member of {}.", organization.name)));
+            Ok(see_other(&format!("/orgs/{}/members", organization.slug)))
+        }
+        AcceptOutcome::Unavailable(refusal) => {
+            signed.session.push_flash(refusal_flash(&refusal));
+            Ok(see_other("/profile"))
+        }
+    }
+}
+
+/// Declines, from the profile, an invitation to one of my verified addresses.
+pub async fn decline(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+    _form: Form,
+) -> Result<HttpResponse, Error> {
+    let reference = InvitationRef::Id(path.into_inner());
+    let actor = signed.actor.clone();
+    let outcome = state.db(move |conn| invitations::decline(conn, &actor, &reference)).await?;
+    let flash = match outcome {
+        DeclineOutcome::Declined { organization } => Flash::ok(format!("You declined the invitation to {}.", organization.name)),
+        DeclineOutcome::Unavailable(refusal) => refusal_flash(&refusal),
+    };
+    signed.session.push_flash(flash);
+    Ok(see_other("/profile"))
+}
+
+/// The organization switcher: `/switch?org=SLUG` goes to that organization.
+pub async fn switch(req: HttpRequest, _signed: SignedIn) -> HttpResponse {
+    let wanted = query_pairs(req.query_string())
+        .into_iter()
+        .find(|(key, _)| key == "org")
+        .map(|(_, value)| value);
+    match wanted.as_deref().map(Slug::parse) {
+        Some(Ok(slug)) => see_other(&format!("/orgs/{slug}/members")),
+        _ => see_other("/profile"),
+    }
+}

@@ -1,0 +1,526 @@
+//! What the templates show: view models built from domain results, and the
+//! template structs. Permissions are decided here by asking the policy, never
+//! in the templates.
+
+use askama::Template;
+use chrono::NaiveDateTime;
+
+use super::session::Flash;
+use crate::domain::Role;
+use crate::domain::policy::{self, Action};
+use crate::error::Error;
+use crate::services::Organization;
+use crate::services::invitations::PendingInvitation;
+use crate::services::members::{Direction, Member, MemberPage, MemberQuery, SortKey};
+use crate::services::users::User;
+
+/// Renders a template, or explains which one failed.
+pub fn render(template: &impl Template, what: &'static str) -> Result<String, Error> {
+    template.render().map_err(|source| Error::Template { what, source })
+}
+
+/// "22 Nov 2026"
+pub fn date(at: NaiveDateTime) -> String {
+    at.format("%-d %b %Y").to_string()
+}
+
+/// "22 Nov 2026, 14:05 UTC"
+pub fn date_time(at: NaiveDateTime) -> String {
+    at.format("%-d %b %Y, %H:%M UTC").to_string()
+}
+
+pub fn iso(at: NaiveDateTime) -> String {
+    at.and_utc().to_rfc3339()
+}
+
+fn initial(name: &str) -> String {
+    name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default()
+}
+
+/// The signed-in user, as the header shows them.
+#[derive(Debug, Clone)]
+pub struct UserView {
+    pub name: String,
+    pub email: String,
+    pub avatar_url: Option<String>,
+    pub initial: String,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            name: user.name.clone(),
+            email: user.email.clone(),
+            avatar_url: user.avatar_url.clone(),
+            initial: initial(&user.name),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OrgChoice {
+    pub name: String,
+    pub slug: String,
+}
+
+/// What every full page needs: the header, the banner, the notices.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub title: String,
+    pub csrf: String,
+    pub user: Option<UserView>,
+    pub orgs: Vec<OrgChoice>,
+    pub current_org: Option<String>,
+    pub dev_banner: bool,
+    pub flashes: Vec<Flash>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrgView {
+    pub name: String,
+    pub slug: String,
+}
+
+impl From<&Organization> for OrgView {
+    fn from(org: &Organization) -> Self {
+        Self {
+            name: org.name.clone(),
+            slug: org.slug.clone(),
+        }
+    }
+}
+
+/// One row of the member table, with what the viewer may do to it.
+#[derive(Debug, Clone)]
+pub struct MemberRowView {
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    pub avatar_url: Option<String>,
+    pub initial: String,
+    pub role: Role,
+    pub joined: String,
+    pub joined_iso: String,
+    pub is_me: bool,
+    pub can_change_role: bool,
+    pub can_remove: bool,
+}
+
+impl MemberRowView {
+    pub fn new(member: &Member, viewer_id: &str, viewer_role: Role) -> Self {
+        let own = member.user_id == viewer_id;
+        let can_change_role = policy::assignable_roles(viewer_role, member.role, own)
+            .iter()
+            .any(|role| *role != member.role);
+        let can_remove = policy::authorize(viewer_role, Action::Remove { role: member.role, own }).is_ok();
+        Self {
+            user_id: member.user_id.clone(),
+            name: member.name.clone(),
+            email: member.email.clone(),
+            avatar_url: member.avatar_url.clone(),
+            initial: initial(&member.name),
+            role: member.role,
+            joined: date(member.joined_at),
+            joined_iso: iso(member.joined_at),
+            is_me: own,
+            can_change_role,
+            can_remove,
+        }
+    }
+}
+
+/// The member list's query, as it appears in links.
+#[derive(Debug, Clone)]
+pub struct Filters {
+    pub base: String,
+    pub q: String,
+    pub role: String,
+    pub sort: &'static str,
+    pub dir: &'static str,
+}
+
+impl Filters {
+    pub fn new(org_slug: &str, query: &MemberQuery) -> Self {
+        Self {
+            base: format!("/orgs/{org_slug}/members"),
+            q: query.search.clone().unwrap_or_default(),
+            role: query.role.map(|role| role.as_str().to_owned()).unwrap_or_default(),
+            sort: match query.sort {
+                SortKey::Name => "name",
+                SortKey::Email => "email",
+                SortKey::Joined => "joined",
+            },
+            dir: match query.direction {
+                Direction::Ascending => "asc",
+                Direction::Descending => "desc",
+            },
+        }
+    }
+
+    fn link(&self, sort: &str, dir: &str, page: u32) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if !self.q.is_empty() {
+            query.append_pair("q", &self.q);
+        }
+        if !self.role.is_empty() {
+            query.append_pair("role", &self.role);
+        }
+        query.append_pair("sort", sort).append_pair("dir", dir);
+        if page > 1 {
+            query.append_pair("page", &page.to_string());
+        }
+        format!("{}?{}", self.base, query.finish())
+    }
+
+    /// The link a column header leads to: sort by it, or flip the direction.
+    pub fn sort_link(&self, column: &str) -> String {
+        let dir = if self.sort == column && self.dir == "asc" { "desc" } else { "asc" };
+        self.link(column, dir, 1)
+    }
+
+    pub fn page_link(&self, page: u32) -> String {
+        self.link(self.sort, self.dir, page)
+    }
+
+    pub fn aria_sort(&self, column: &str) -> &'static str {
+        match (self.sort == column, self.dir) {
+            (false, _) => "none",
+            (true, "desc") => "descending",
+            (true, _) => "ascending",
+        }
+    }
+
+    pub fn arrow(&self, column: &str) -> &'static str {
+        match (self.sort == column, self.dir) {
+            (false, _) => "",
+            (true, "desc") => " ↓",
+            (true, _) => " ↑",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MembersTable {
+    pub rows: Vec<MemberRowView>,
+    pub filters: Filters,
+    pub total: i64,
+    pub page: u32,
+    pub page_count: u32,
+    pub per_page: u32,
+}
+
+impl MembersTable {
+    pub fn new(org: &Organization, query: &MemberQuery, page: &MemberPage, viewer_id: &str, viewer_role: Role) -> Self {
+        Self {
+            rows: page.members.iter().map(|m| MemberRowView::new(m, viewer_id, viewer_role)).collect(),
+            filters: Filters::new(&org.slug, query),
+            total: page.total,
+            page: page.page,
+            page_count: page.page_count(),
+            per_page: page.per_page,
+        }
+    }
+
+    /// "1,234 members" or "Showing 51–100 of 1,234 members".
+    pub fn summary(&self) -> String {
+        let noun = if self.total == 1 { "member" } else { "members" };
+        let filtered = !self.filters.q.is_empty() || !self.filters.role.is_empty();
+        let matching = if filtered { " matching" } else { "" };
+        if self.page_count <= 1 {
+            return format!("{}{matching} {noun}", thousands(self.total));
+        }
+        let first = i64::from(self.page - 1) * i64::from(self.per_page) + 1;
+        let last = (first + self.rows.len() as i64 - 1).max(first);
+        format!("Showing {}–{} of {}{matching} {noun}", thousands(first), thousands(last), thousands(self.total))
+    }
+}
+
+/// 1234567 → "1,234,567".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// A pending invitation as its row shows it.
+#[derive(Debug, Clone)]
+pub struct InvitationRowView {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+    pub inviter_name: String,
+    pub sent: String,
+    pub sent_iso: String,
+    pub send_count: i32,
+    pub expires: String,
+    pub expired: bool,
+    pub delivery: String,
+    pub delivery_label: &'static str,
+    pub can_manage: bool,
+    /// Rendered as an out-of-band swap (after a resend).
+    pub oob: bool,
+}
+
+impl InvitationRowView {
+    pub fn new(invitation: &PendingInvitation, viewer_role: Role, now: NaiveDateTime) -> Self {
+        Self {
+            id: invitation.id.clone(),
+            email: invitation.email.clone(),
+            name: invitation.name.clone(),
+            role: invitation.role,
+            inviter_name: invitation.inviter_name.clone(),
+            sent: date_time(invitation.last_sent_at),
+            sent_iso: iso(invitation.last_sent_at),
+            send_count: invitation.send_count,
+            expires: date_time(invitation.expires_at),
+            expired: invitation.is_expired(now),
+            delivery: invitation.delivery.clone(),
+            delivery_label: match invitation.delivery.as_str() {
+                "sent" => "Sent",
+                "retrying" => "Delivery pending, retrying",
+                "failed" => "Delivery failed",
+                _ => "Queued",
+            },
+            can_manage: policy::authorize(viewer_role, Action::ManageInvitation { role: invitation.role }).is_ok(),
+            oob: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PendingList {
+    pub rows: Vec<InvitationRowView>,
+    pub total: i64,
+}
+
+#[derive(Template)]
+#[template(path = "members/page.html")]
+pub struct MembersPage {
+    pub layout: Layout,
+    pub csrf: String,
+    pub org: OrgView,
+    pub can_invite: bool,
+    pub roles: Vec<Role>,
+    pub table: MembersTable,
+    pub pending: PendingList,
+}
+
+#[derive(Template)]
+#[template(path = "members/table.html")]
+pub struct MembersTableFragment {
+    pub org: OrgView,
+    pub table: MembersTable,
+}
+
+#[derive(Template)]
+#[template(path = "members/row.html")]
+pub struct MemberRowFragment {
+    pub org: OrgView,
+    pub row: MemberRowView,
+}
+
+#[derive(Template)]
+#[template(path = "invitations/row.html")]
+pub struct InvitationRowFragment {
+    pub org: OrgView,
+    pub csrf: String,
+    pub invitation: InvitationRowView,
+}
+
+#[derive(Template)]
+#[template(path = "partials/notice_oob.html")]
+pub struct NoticesOob {
+    pub flashes: Vec<Flash>,
+}
+
+#[derive(Template)]
+#[template(path = "partials/notice.html")]
+pub struct NoticeFragment {
+    pub flash: Flash,
+}
+
+#[derive(Template)]
+#[template(path = "dialog_page.html")]
+pub struct DialogPage {
+    pub layout: Layout,
+    pub dialog: String,
+}
+
+#[derive(Template)]
+#[template(path = "invitations/new.html")]
+pub struct InviteStepOne {
+    pub standalone: bool,
+    pub csrf: String,
+    pub org: OrgView,
+    pub emails: String,
+    pub roles: Vec<Role>,
+    pub default_role: Role,
+    pub error: Option<String>,
+    pub max_rows: usize,
+}
+
+/// A row of the invite dialog's second step.
+#[derive(Debug, Clone)]
+pub struct InviteRowView {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub problem: Option<String>,
+    pub name_problem: Option<String>,
+    /// The pending invitation to offer to resend instead.
+    pub resend: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "invitations/review.html")]
+pub struct InviteStepTwo {
+    pub standalone: bool,
+    pub csrf: String,
+    pub org: OrgView,
+    pub rows: Vec<InviteRowView>,
+    pub roles: Vec<Role>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "invitations/sent.html")]
+pub struct InvitationsSent {
+    pub csrf: String,
+    pub org: OrgView,
+    pub flash: Flash,
+    pub skipped: Vec<String>,
+    pub pending: PendingList,
+}
+
+#[derive(Template)]
+#[template(path = "members/role.html")]
+pub struct ChangeRoleDialog {
+    pub standalone: bool,
+    pub csrf: String,
+    pub org: OrgView,
+    pub member: Member,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Template)]
+#[template(path = "members/remove.html")]
+pub struct RemoveDialog {
+    pub standalone: bool,
+    pub csrf: String,
+    pub org: OrgView,
+    pub member: Member,
+}
+
+#[derive(Template)]
+#[template(path = "members/leave.html")]
+pub struct LeaveDialog {
+    pub standalone: bool,
+    pub csrf: String,
+    pub org: OrgView,
+    pub refusal: Option<String>,
+}
+
+/// A membership on the profile page.
+#[derive(Debug, Clone)]
+pub struct MembershipView {
+    pub name: String,
+    pub slug: String,
+    pub role: Role,
+}
+
+/// An invitation on the profile page.
+#[derive(Debug, Clone)]
+pub struct ProfileInvitation {
+    pub id: String,
+    pub org_name: String,
+    pub role: Role,
+    pub inviter_name: String,
+    pub email: String,
+    pub expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "profile/page.html")]
+pub struct ProfilePage {
+    pub layout: Layout,
+    pub email: String,
+    pub memberships: Vec<MembershipView>,
+    pub invitations: Vec<ProfileInvitation>,
+    pub new_org_name: String,
+    pub new_org_error: Option<String>,
+}
+
+/// A row of the Roles page: a permission and, per role, whether it is granted.
+#[derive(Debug, Clone)]
+pub struct PolicyRow {
+    pub description: &'static str,
+    pub allowed: Vec<bool>,
+}
+
+#[derive(Template)]
+#[template(path = "roles/page.html")]
+pub struct RolesPage {
+    pub layout: Layout,
+    pub org: OrgView,
+    pub roles: Vec<Role>,
+    pub rows: Vec<PolicyRow>,
+}
+
+impl RolesPage {
+    pub fn rows() -> Vec<PolicyRow> {
+        policy::TABLE
+            .iter()
+            .map(|grant| PolicyRow {
+                description: grant.description,
+                allowed: Role::ALL.iter().map(|role| grant.permission.allows(*role)).collect(),
+            })
+            .collect()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+pub struct LoginPage {
+    pub layout: Layout,
+    pub google: bool,
+    pub github: bool,
+    pub dev_login: bool,
+    pub next: String,
+    pub next_query: String,
+    pub email: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "errors/page.html")]
+pub struct ErrorPage {
+    pub title: &'static str,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "errors/notice.html")]
+pub struct ErrorNotice {
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(100000), "100,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}

@@ -1,0 +1,61 @@
+// Rollcall's only script of its own: opens the dialogs that htmx loads into
+// #modal, closes them, and gives focus back to what opened them. Everything
+// works without it (and without htmx) through full pages.
+(function () {
+  "use strict";
+
+  var opener = null;
+
+  function modal() {
+    return document.getElementById("modal");
+  }
+
+  document.addEventListener("click", function (event) {
+    var trigger = event.target.closest("[hx-target='#modal']");
+    if (trigger && !trigger.closest("dialog")) {
+      opener = trigger;
+    }
+    var closer = event.target.closest("[data-close]");
+    if (closer) {
+      var dialog = closer.closest("dialog");
+      if (dialog && dialog.hasAttribute("data-modal")) {
+        event.preventDefault();
+        dialog.close();
+      }
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "modal") {
+      return;
+    }
+    var dialog = target.querySelector("dialog");
+    if (!dialog) {
+      return;
+    }
+    dialog.setAttribute("data-modal", "");
+    dialog.removeAttribute("open");
+    dialog.showModal();
+    var first = dialog.querySelector("[aria-invalid='true'], [autofocus], input, select, textarea, button, a[href]");
+    if (first) {
+      first.focus();
+    }
+    dialog.addEventListener("close", function () {
+      var container = modal();
+      if (container && container.contains(dialog)) {
+        container.innerHTML = "";
+      }
+      if (opener && document.contains(opener)) {
+        opener.focus();
+      }
+    }, { once: true });
+  });
+
+  document.addEventListener("closeDialog", function () {
+    var dialog = document.querySelector("#modal dialog");
+    if (dialog && dialog.open) {
+      dialog.close();
+    }
+  });
+})();
