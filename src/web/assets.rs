@@ -17,8 +17,14 @@ fn asset(body: &'static str, content_type: &'static str) -> HttpResponse {
 
 pub fn scope() -> Scope {
     web::scope("/static")
-        .route("/app.css", web::get().to(|| async { asset(APP_CSS, "text/css; charset=utf-8") }))
-        .route("/app.js", web::get().to(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }))
+        .route(
+            "/app.css",
+            web::get().to(|| async { asset(APP_CSS, "text/css; charset=utf-8") }),
+        )
+        .route(
+            "/app.js",
+            web::get().to(|| async { asset(APP_JS, "text/javascript; charset=utf-8") }),
+        )
         .route(
             "/vendor/htmx.min.js",
             web::get().to(|| async { asset(HTMX_JS, "text/javascript; charset=utf-8") }),

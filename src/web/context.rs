@@ -29,7 +29,9 @@ pub fn is_htmx(req: &HttpRequest) -> bool {
 
 /// The id of the element htmx will swap the answer into.
 pub fn htmx_target(req: &HttpRequest) -> Option<&str> {
-    req.headers().get("HX-Target").and_then(|value| value.to_str().ok())
+    req.headers()
+        .get("HX-Target")
+        .and_then(|value| value.to_str().ok())
 }
 
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {

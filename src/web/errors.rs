@@ -47,14 +47,17 @@ impl ResponseError for Error {
 
     fn error_response(&self) -> HttpResponse {
         if let Error::SignInRequired { next } = self {
-            let query = url::form_urlencoded::Serializer::new(String::new()).append_pair("next", next).finish();
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", next)
+                .finish();
             return super::see_other(&format!("/login?{query}"));
         }
         let message = if self.is_refusal() {
             self.to_string()
         } else {
             tracing::error!(error = %self, cause = ?self, "request failed");
-            "Something went wrong on our side and nothing was changed. Please try again in a moment.".to_owned()
+            "Something went wrong on our side and nothing was changed. Please try again in a moment."
+                .to_owned()
         };
         error_page(self.status_code(), message)
     }
@@ -63,7 +66,10 @@ impl ResponseError for Error {
 /// Unknown routes.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     let path = req.path().chars().take(200).collect::<String>();
-    error_page(StatusCode::NOT_FOUND, format!("There is nothing at {path}. Check the address, or start from your organizations."))
+    error_page(
+        StatusCode::NOT_FOUND,
+        format!("There is nothing at {path}. Check the address, or start from your organizations."),
+    )
 }
 
 /// Adapts answers for htmx: an error page becomes a notice at the top of the
@@ -85,11 +91,21 @@ pub async fn htmx_adapter(
             .and_then(|value| value.to_str().ok())
             .unwrap_or("/")
             .to_owned();
-        return Ok(response.into_response(HttpResponse::Ok().insert_header(("HX-Redirect", location)).finish()));
+        return Ok(response.into_response(
+            HttpResponse::Ok()
+                .insert_header(("HX-Redirect", location))
+                .finish(),
+        ));
     }
     let shown = response.response().extensions().get::<ShownMessage>().cloned();
     if let Some(ShownMessage(message)) = shown {
-        let body = render(&ErrorNotice { message: message.clone() }, "the error notice").unwrap_or(message);
+        let body = render(
+            &ErrorNotice {
+                message: message.clone(),
+            },
+            "the error notice",
+        )
+        .unwrap_or(message);
         let notice = HttpResponse::build(status)
             .insert_header(header::ContentType::html())
             .insert_header(("HX-Retarget", "#notices"))

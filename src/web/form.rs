@@ -26,7 +26,10 @@ pub struct Form {
 impl Form {
     /// The first value of a field.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.fields
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     /// A field's value, or "" when absent.
@@ -62,7 +65,8 @@ impl FromRequest for Form {
             }
             let mut body = Vec::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| Error::Invalid("The form could not be read; try again.".to_owned()))?;
+                let chunk =
+                    chunk.map_err(|_| Error::Invalid("The form could not be read; try again.".to_owned()))?;
                 if body.len() + chunk.len() > MAX_FORM_BYTES {
                     return Err(Error::TooLarge { limit: "512 KiB" });
                 }

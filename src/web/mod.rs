@@ -57,7 +57,9 @@ impl AppState {
 /// only when no provider is configured and the server listens on loopback.
 pub fn dev_login_enabled(config: &Config) -> bool {
     let providers = config.google_client_id.is_some() || config.github_client_id.is_some();
-    config.dev_login.unwrap_or(!providers && config.bind.ip().is_loopback())
+    config
+        .dev_login
+        .unwrap_or(!providers && config.bind.ip().is_loopback())
 }
 
 /// A configured server bound to its listener, not yet running.
@@ -94,7 +96,10 @@ impl Application {
         }
         let listener = TcpListener::bind(config.bind)
             .map_err(|error| Error::Invalid(format!("cannot listen on {}: {error}", config.bind)))?;
-        let port = listener.local_addr().map(|addr| addr.port()).unwrap_or(config.bind.port());
+        let port = listener
+            .local_addr()
+            .map(|addr| addr.port())
+            .unwrap_or(config.bind.port());
         let state = web::Data::new(AppState {
             pool,
             settings: config.service_settings(),
@@ -158,40 +163,76 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login/dev", web::post().to(auth::dev_sign_in))
         .route("/logout", web::post().to(auth::sign_out))
         .route("/profile", web::get().to(profile::page))
-        .route("/profile/invitations/{id}/accept", web::post().to(profile::accept))
-        .route("/profile/invitations/{id}/decline", web::post().to(profile::decline))
+        .route(
+            "/profile/invitations/{id}/accept",
+            web::post().to(profile::accept),
+        )
+        .route(
+            "/profile/invitations/{id}/decline",
+            web::post().to(profile::decline),
+        )
         .route("/switch", web::get().to(profile::switch))
         .route("/orgs", web::post().to(profile::create_org))
         .route("/orgs/{slug}", web::get().to(members::org_home))
         .route("/orgs/{slug}/members", web::get().to(members::page))
         .route("/orgs/{slug}/roles", web::get().to(members::roles))
-        .route("/orgs/{slug}/members/{user_id}/role", web::get().to(members::role_dialog))
-        .route("/orgs/{slug}/members/{user_id}/role", web::post().to(members::change_role))
-        .route("/orgs/{slug}/members/{user_id}/remove", web::get().to(members::remove_dialog))
-        .route("/orgs/{slug}/members/{user_id}/remove", web::post().to(members::remove))
+        .route(
+            "/orgs/{slug}/members/{user_id}/role",
+            web::get().to(members::role_dialog),
+        )
+        .route(
+            "/orgs/{slug}/members/{user_id}/role",
+            web::post().to(members::change_role),
+        )
+        .route(
+            "/orgs/{slug}/members/{user_id}/remove",
+            web::get().to(members::remove_dialog),
+        )
+        .route(
+            "/orgs/{slug}/members/{user_id}/remove",
+            web::post().to(members::remove),
+        )
         .route("/orgs/{slug}/leave", web::get().to(members::leave_dialog))
         .route("/orgs/{slug}/leave", web::post().to(members::leave))
-        .route("/orgs/{slug}/invitations/new", web::get().to(invitations::step_one))
-        .route("/orgs/{slug}/invitations/review", web::post().to(invitations::review))
+        .route(
+            "/orgs/{slug}/invitations/new",
+            web::get().to(invitations::step_one),
+        )
+        .route(
+            "/orgs/{slug}/invitations/review",
+            web::post().to(invitations::review),
+        )
         .route("/orgs/{slug}/invitations", web::post().to(invitations::send))
-        .route("/orgs/{slug}/invitations/{id}/resend", web::post().to(invitations::resend))
-        .route("/orgs/{slug}/invitations/{id}/revoke", web::post().to(invitations::revoke));
+        .route(
+            "/orgs/{slug}/invitations/{id}/resend",
+            web::post().to(invitations::resend),
+        )
+        .route(
+            "/orgs/{slug}/invitations/{id}/revoke",
+            web::post().to(invitations::revoke),
+        );
 }
 
 /// Liveness: the process answers.
 async fn health() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok\n")
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n")
 }
 
 /// An HTML answer.
 pub fn html(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status).insert_header(ContentType::html()).body(body)
+    HttpResponse::build(status)
+        .insert_header(ContentType::html())
+        .body(body)
 }
 
 /// "See other": where a form post goes next. For htmx, the adapter turns it
 /// into a client-side redirect.
 pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
 }
 
 /// Looks up an organization from a path segment; a malformed slug cannot

@@ -117,7 +117,10 @@ impl SessionState {
     }
 
     pub fn take_flashes(&self) -> Vec<Flash> {
-        self.0.remove_as::<Vec<Flash>>(FLASH).and_then(Result::ok).unwrap_or_default()
+        self.0
+            .remove_as::<Vec<Flash>>(FLASH)
+            .and_then(Result::ok)
+            .unwrap_or_default()
     }
 }
 

@@ -16,7 +16,9 @@ use crate::services::users::User;
 
 /// Renders a template, or explains which one failed.
 pub fn render(template: &impl Template, what: &'static str) -> Result<String, Error> {
-    template.render().map_err(|source| Error::Template { what, source })
+    template
+        .render()
+        .map_err(|source| Error::Template { what, source })
 }
 
 /// "22 Nov 2026"
@@ -34,7 +36,10 @@ pub fn iso(at: NaiveDateTime) -> String {
 }
 
 fn initial(name: &str) -> String {
-    name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default()
+    name.chars()
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default()
 }
 
 /// The signed-in user, as the header shows them.
@@ -112,7 +117,14 @@ impl MemberRowView {
         let can_change_role = policy::assignable_roles(viewer_role, member.role, own)
             .iter()
             .any(|role| *role != member.role);
-        let can_remove = policy::authorize(viewer_role, Action::Remove { role: member.role, own }).is_ok();
+        let can_remove = policy::authorize(
+            viewer_role,
+            Action::Remove {
+                role: member.role,
+                own,
+            },
+        )
+        .is_ok();
         Self {
             user_id: member.user_id.clone(),
             name: member.name.clone(),
@@ -144,7 +156,10 @@ impl Filters {
         Self {
             base: format!("/orgs/{org_slug}/members"),
             q: query.search.clone().unwrap_or_default(),
-            role: query.role.map(|role| role.as_str().to_owned()).unwrap_or_default(),
+            role: query
+                .role
+                .map(|role| role.as_str().to_owned())
+                .unwrap_or_default(),
             sort: match query.sort {
                 SortKey::Name => "name",
                 SortKey::Email => "email",
@@ -174,7 +189,11 @@ impl Filters {
 
     /// The link a column header leads to: sort by it, or flip the direction.
     pub fn sort_link(&self, column: &str) -> String {
-        let dir = if self.sort == column && self.dir == "asc" { "desc" } else { "asc" };
+        let dir = if self.sort == column && self.dir == "asc" {
+            "desc"
+        } else {
+            "asc"
+        };
         self.link(column, dir, 1)
     }
 
@@ -210,9 +229,19 @@ pub struct MembersTable {
 }
 
 impl MembersTable {
-    pub fn new(org: &Organization, query: &MemberQuery, page: &MemberPage, viewer_id: &str, viewer_role: Role) -> Self {
+    pub fn new(
+        org: &Organization,
+        query: &MemberQuery,
+        page: &MemberPage,
+        viewer_id: &str,
+        viewer_role: Role,
+    ) -> Self {
         Self {
-            rows: page.members.iter().map(|m| MemberRowView::new(m, viewer_id, viewer_role)).collect(),
+            rows: page
+                .members
+                .iter()
+                .map(|m| MemberRowView::new(m, viewer_id, viewer_role))
+                .collect(),
             filters: Filters::new(&org.slug, query),
             total: page.total,
             page: page.page,
@@ -231,7 +260,12 @@ impl MembersTable {
         }
         let first = i64::from(self.page - 1) * i64::from(self.per_page) + 1;
         let last = (first + self.rows.len() as i64 - 1).max(first);
-        format!("Showing {}–{} of {}{matching} {noun}", thousands(first), thousands(last), thousands(self.total))
+        format!(
+            "Showing {}–{} of {}{matching} {noun}",
+            thousands(first),
+            thousands(last),
+            thousands(self.total)
+        )
     }
 }
 
@@ -240,7 +274,7 @@ pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -288,7 +322,13 @@ impl InvitationRowView {
                 "failed" => "Delivery failed",
                 _ => "Queued",
             },
-            can_manage: policy::authorize(viewer_role, Action::ManageInvitation { role: invitation.role }).is_ok(),
+            can_manage: policy::authorize(
+                viewer_role,
+                Action::ManageInvitation {
+                    role: invitation.role,
+                },
+            )
+            .is_ok(),
             oob: false,
         }
     }
@@ -479,7 +519,10 @@ impl RolesPage {
             .iter()
             .map(|grant| PolicyRow {
                 description: grant.description,
-                allowed: Role::ALL.iter().map(|role| grant.permission.allows(*role)).collect(),
+                allowed: Role::ALL
+                    .iter()
+                    .map(|role| grant.permission.allows(*role))
+                    .collect(),
             })
             .collect()
     }

@@ -106,6 +106,11 @@ impl TestApp {
         }
     }
 
+    /// The DATABASE_URL of this test's database.
+    pub fn database_url(&self) -> &str {
+        &self._database.raw_url
+    }
+
     pub fn conn(&self) -> PooledConn {
         self.pool.get().expect("a connection")
     }
@@ -200,6 +205,20 @@ impl TestApp {
         .iter()
         .map(|table| self.count(table))
         .collect()
+    }
+
+    pub fn org(&self, slug: &str) -> Organization {
+        organizations::find_by_slug(&mut self.conn(), &rollcall::domain::Slug::parse(slug).unwrap())
+            .expect("the organization")
+    }
+
+    pub fn user_by_email(&self, email: &str) -> User {
+        use rollcall::db::schema::users;
+        users::table
+            .filter(users::email.eq(email))
+            .select(User::as_select())
+            .first(&mut *self.conn())
+            .expect("the user")
     }
 
     pub fn role_of(&self, org: &Organization, user: &User) -> Option<Role> {

@@ -4,7 +4,9 @@
 
 mod cli;
 mod concurrency;
+mod console;
 mod helpers;
+mod http;
 mod invitations;
 mod members;
 mod permissions;

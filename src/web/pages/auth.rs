@@ -15,7 +15,10 @@ use crate::web::{AppState, html, see_other};
 
 /// A `next` target is only ever a local path: "/x", never "//host" or "https://…".
 pub fn local_path(next: &str) -> Option<&str> {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.contains(['\r', '\n']);
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.contains(['\r', '\n']);
     local.then_some(next)
 }
 
@@ -29,9 +32,18 @@ fn render_login(
     let next_query = if next == "/" {
         String::new()
     } else {
-        format!("?{}", url::form_urlencoded::Serializer::new(String::new()).append_pair("next", next).finish())
+        format!(
+            "?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", next)
+                .finish()
+        )
     };
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     let page = LoginPage {
         layout: layout(state, session, "Sign in", None, Vec::new(), None),
         google: state.google,
@@ -46,7 +58,11 @@ fn render_login(
 }
 
 /// The sign-in page.
-pub async fn login_page(state: web::Data<AppState>, session: SessionState, req: HttpRequest) -> Result<HttpResponse, Error> {
+pub async fn login_page(
+    state: web::Data<AppState>,
+    session: SessionState,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
     let next = query_pairs(req.query_string())
         .into_iter()
         .find(|(key, _)| key == "next")
@@ -59,9 +75,15 @@ pub async fn login_page(state: web::Data<AppState>, session: SessionState, req: 
 }
 
 /// The development sign-in: trusts the typed address as verified.
-pub async fn dev_sign_in(state: web::Data<AppState>, session: SessionState, form: Form) -> Result<HttpResponse, Error> {
+pub async fn dev_sign_in(
+    state: web::Data<AppState>,
+    session: SessionState,
+    form: Form,
+) -> Result<HttpResponse, Error> {
     if !state.dev_login {
-        return Err(Error::NotFound("The development sign-in is off on this server.".to_owned()));
+        return Err(Error::NotFound(
+            "The development sign-in is off on this server.".to_owned(),
+        ));
     }
     let next = local_path(form.text("next")).unwrap_or("/").to_owned();
     let typed = form.text("email").to_owned();
@@ -93,8 +115,17 @@ mod tests {
 
     #[test]
     fn next_is_only_ever_a_local_path() {
-        assert_eq!(local_path("/orgs/acme/members?page=2"), Some("/orgs/acme/members?page=2"));
-        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "evil", ""] {
+        assert_eq!(
+            local_path("/orgs/acme/members?page=2"),
+            Some("/orgs/acme/members?page=2")
+        );
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "evil",
+            "",
+        ] {
             assert_eq!(local_path(bad), None, "{bad:?}");
         }
     }

@@ -45,7 +45,9 @@ fn default_role(roles: &[Role]) -> Role {
 
 async fn load(state: &AppState, signed: &SignedIn, slug: String) -> Result<OrgContext, Error> {
     let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
-    state.db(move |conn| OrgContext::load(conn, &actor, &user_id, &slug)).await
+    state
+        .db(move |conn| OrgContext::load(conn, &actor, &user_id, &slug))
+        .await
 }
 
 /// Step 1: paste addresses and pick a default role.
@@ -97,12 +99,17 @@ fn drafts_from_rows(form: &Form, allowed: &[Role]) -> Result<Vec<Draft>, Error> 
         .filter(|(index, _)| Some(*index) != removed)
         .map(|(index, email)| {
             let role = match roles.get(index) {
-                Some(role) => role.parse().map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?,
+                Some(role) => role
+                    .parse()
+                    .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?,
                 None => fallback,
             };
             Ok(Draft {
                 email: email.trim().to_owned(),
-                name: names.get(index).map(|name| name.trim().to_owned()).unwrap_or_default(),
+                name: names
+                    .get(index)
+                    .map(|name| name.trim().to_owned())
+                    .unwrap_or_default(),
                 role,
             })
         })
@@ -118,10 +125,15 @@ async fn check_rows(
     context: &OrgContext,
     drafts: Vec<Draft>,
 ) -> Result<(Vec<InviteRowView>, Vec<Invitee>, bool), Error> {
-    let parsed: Vec<Result<EmailAddress, _>> = drafts.iter().map(|draft| EmailAddress::parse(&draft.email)).collect();
+    let parsed: Vec<Result<EmailAddress, _>> = drafts
+        .iter()
+        .map(|draft| EmailAddress::parse(&draft.email))
+        .collect();
     let valid: Vec<EmailAddress> = parsed.iter().flatten().cloned().collect();
     let (actor, org) = (actor.clone(), context.org.clone());
-    let standings = state.db(move |conn| invitations::classify(conn, &actor, &org, &valid)).await?;
+    let standings = state
+        .db(move |conn| invitations::classify(conn, &actor, &org, &valid))
+        .await?;
     let mut standings = standings.into_iter();
     let mut seen = HashSet::new();
     let mut rows = Vec::with_capacity(drafts.len());
@@ -183,33 +195,69 @@ pub async fn review(
             let problem = if parsed.is_empty() {
                 Some("Enter at least one email address.".to_owned())
             } else if parsed.len() > MAX_ROWS {
-                Some(format!("That is {} addresses; invite at most {MAX_ROWS} at a time.", parsed.len()))
+                Some(format!(
+                    "That is {} addresses; invite at most {MAX_ROWS} at a time.",
+                    parsed.len()
+                ))
             } else {
                 None
             };
             if let Some(error) = problem {
                 let org = OrgView::from(&context.org);
                 let emails = text.to_owned();
-                return dialog_with_status(&state, &signed, context, "Invite members", StatusCode::UNPROCESSABLE_ENTITY, |standalone| {
-                    render(
-                        &InviteStepOne { standalone, csrf, org, emails, roles, default_role: role, error: Some(error), max_rows: MAX_ROWS },
-                        "the invite dialog",
-                    )
-                });
+                return dialog_with_status(
+                    &state,
+                    &signed,
+                    context,
+                    "Invite members",
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    |standalone| {
+                        render(
+                            &InviteStepOne {
+                                standalone,
+                                csrf,
+                                org,
+                                emails,
+                                roles,
+                                default_role: role,
+                                error: Some(error),
+                                max_rows: MAX_ROWS,
+                            },
+                            "the invite dialog",
+                        )
+                    },
+                );
             }
             let typed: Vec<String> = text
                 .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
                 .filter(|part| !part.is_empty())
                 .map(str::to_owned)
                 .collect();
-            typed.into_iter().map(|email| Draft { email, name: String::new(), role }).collect()
+            typed
+                .into_iter()
+                .map(|email| Draft {
+                    email,
+                    name: String::new(),
+                    role,
+                })
+                .collect()
         }
         None => drafts_from_rows(&form, &roles)?,
     };
     let (rows, _, _) = check_rows(&state, &signed.actor, &context, drafts).await?;
     let org = OrgView::from(&context.org);
     dialog(&state, &signed, context, "Invite members", |standalone| {
-        render(&InviteStepTwo { standalone, csrf, org, rows, roles, error: None }, "the invite dialog")
+        render(
+            &InviteStepTwo {
+                standalone,
+                csrf,
+                org,
+                rows,
+                roles,
+                error: None,
+            },
+            "the invite dialog",
+        )
     })
 }
 
@@ -226,7 +274,9 @@ pub async fn send(
     let csrf = signed.session.csrf_token();
     let drafts = drafts_from_rows(&form, &roles)?;
     if drafts.len() > MAX_ROWS {
-        return Err(Error::Invalid(format!("Invite at most {MAX_ROWS} addresses at a time.")));
+        return Err(Error::Invalid(format!(
+            "Invite at most {MAX_ROWS} addresses at a time."
+        )));
     }
     let (rows, invitees, blocked) = check_rows(&state, &signed.actor, &context, drafts).await?;
     if blocked || invitees.is_empty() {
@@ -236,9 +286,26 @@ pub async fn send(
             "Fix or remove the highlighted rows, then send again.".to_owned()
         };
         let org = OrgView::from(&context.org);
-        return dialog_with_status(&state, &signed, context, "Invite members", StatusCode::UNPROCESSABLE_ENTITY, |standalone| {
-            render(&InviteStepTwo { standalone, csrf, org, rows, roles, error: Some(error) }, "the invite dialog")
-        });
+        return dialog_with_status(
+            &state,
+            &signed,
+            context,
+            "Invite members",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            |standalone| {
+                render(
+                    &InviteStepTwo {
+                        standalone,
+                        csrf,
+                        org,
+                        rows,
+                        roles,
+                        error: Some(error),
+                    },
+                    "the invite dialog",
+                )
+            },
+        );
     }
     let (actor, org, settings) = (signed.actor.clone(), context.org.clone(), state.settings.clone());
     let viewer_role = context.role;
@@ -247,7 +314,10 @@ pub async fn send(
             let outcomes = invitations::invite(conn, &settings, &actor, &org, &invitees)?;
             let (pending, total) = invitations::pending_for_org(conn, &actor, &org, 50)?;
             let at = now();
-            let rows = pending.iter().map(|p| InvitationRowView::new(p, viewer_role, at)).collect();
+            let rows = pending
+                .iter()
+                .map(|p| InvitationRowView::new(p, viewer_role, at))
+                .collect();
             Ok((outcomes, PendingList { rows, total }))
         })
         .await?;
@@ -255,14 +325,21 @@ pub async fn send(
     let mut skipped = Vec::new();
     for (email, outcome) in outcomes {
         match outcome {
-            InviteOutcome::Invited(issued) => links.push(SharedLink { email: email.to_string(), link: issued.link }),
+            InviteOutcome::Invited(issued) => links.push(SharedLink {
+                email: email.to_string(),
+                link: issued.link,
+            }),
             InviteOutcome::AlreadyMember => skipped.push(format!("{email}: already a member")),
             InviteOutcome::AlreadyInvited { .. } => skipped.push(format!("{email}: already invited")),
             InviteOutcome::Duplicate => skipped.push(format!("{email}: listed twice")),
         }
     }
     let count = links.len();
-    let people = if count == 1 { "person".to_owned() } else { format!("{} people", crate::web::views::thousands(count as i64)) };
+    let people = if count == 1 {
+        "person".to_owned()
+    } else {
+        format!("{} people", crate::web::views::thousands(count as i64))
+    };
     let message = if count == 1 {
         format!("Invited {} to {}.", links[0].email, context.org.name)
     } else {
@@ -280,11 +357,18 @@ pub async fn send(
     let sent = InvitationsSent {
         csrf,
         org,
-        flash: Flash { kind: FlashKind::Ok, message, links },
+        flash: Flash {
+            kind: FlashKind::Ok,
+            message,
+            links,
+        },
         skipped,
         pending,
     };
-    Ok(html(StatusCode::OK, render(&sent, "the invitations sent dialog")?))
+    Ok(html(
+        StatusCode::OK,
+        render(&sent, "the invitations sent dialog")?,
+    ))
 }
 
 /// Resends an invitation with a new link; the old one stops working.
@@ -310,7 +394,10 @@ pub async fn resend(
         "Sent a new invitation to {}; the previous link no longer works.",
         issued.email
     ));
-    flash.links = vec![SharedLink { email: issued.email.to_string(), link: issued.link }];
+    flash.links = vec![SharedLink {
+        email: issued.email.to_string(),
+        link: issued.link,
+    }];
     if !signed.htmx {
         signed.session.push_flash(flash);
         return Ok(see_other(&format!("/orgs/{}/members", org.slug)));
@@ -318,7 +405,11 @@ pub async fn resend(
     let mut body = render(&NoticeFragment { flash }, "the notice")?;
     if let Some(mut invitation) = row {
         invitation.oob = true;
-        let fragment = InvitationRowFragment { org: OrgView::from(&org), csrf: signed.session.csrf_token(), invitation };
+        let fragment = InvitationRowFragment {
+            org: OrgView::from(&org),
+            csrf: signed.session.csrf_token(),
+            invitation,
+        };
         body += &render(&fragment, "the invitation row")?;
     }
     Ok(html(StatusCode::OK, body))
@@ -340,10 +431,16 @@ pub async fn revoke(
             Ok((org, revoked))
         })
         .await?;
-    let flash = Flash::ok(format!("Revoked the invitation for {}; its link no longer works.", revoked.email));
+    let flash = Flash::ok(format!(
+        "Revoked the invitation for {}; its link no longer works.",
+        revoked.email
+    ));
     if !signed.htmx {
         signed.session.push_flash(flash);
         return Ok(see_other(&format!("/orgs/{}/members", org.slug)));
     }
-    Ok(html(StatusCode::OK, render(&NoticesOob { flashes: vec![flash] }, "the notice")?))
+    Ok(html(
+        StatusCode::OK,
+        render(&NoticesOob { flashes: vec![flash] }, "the notice")?,
+    ))
 }

@@ -4,8 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{OrgContext, dialog, layout, query_pairs};
-use crate::domain::policy::{self, Action};
 use crate::domain::Role;
+use crate::domain::policy::{self, Action};
 use crate::error::Error;
 use crate::services::members::{self, Direction, MemberQuery, MemberRef, SortKey};
 use crate::services::{invitations, now};
@@ -30,7 +30,11 @@ fn member_query(req: &HttpRequest) -> Result<MemberQuery, Error> {
         match key.as_str() {
             "q" if !value.is_empty() => query.search = Some(value.chars().take(200).collect()),
             "role" if !value.is_empty() => {
-                query.role = Some(value.parse().map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?)
+                query.role = Some(
+                    value
+                        .parse()
+                        .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?,
+                )
             }
             "sort" => {
                 query.sort = match value {
@@ -40,7 +44,11 @@ fn member_query(req: &HttpRequest) -> Result<MemberQuery, Error> {
                 }
             }
             "dir" => {
-                query.direction = if value == "desc" { Direction::Descending } else { Direction::Ascending }
+                query.direction = if value == "desc" {
+                    Direction::Descending
+                } else {
+                    Direction::Ascending
+                }
             }
             "page" if !value.is_empty() => {
                 query.page = value
@@ -95,7 +103,10 @@ pub async fn page(
             }
             let (pending, total) = invitations::pending_for_org(conn, &actor, &context.org, PENDING_SHOWN)?;
             let at = now();
-            let rows = pending.iter().map(|p| InvitationRowView::new(p, context.role, at)).collect();
+            let rows = pending
+                .iter()
+                .map(|p| InvitationRowView::new(p, context.role, at))
+                .collect();
             Ok(MembersView::Page {
                 context,
                 table,
@@ -105,7 +116,11 @@ pub async fn page(
         .await?;
     match view {
         MembersView::Table(fragment) => Ok(html(StatusCode::OK, render(&fragment, "the member table")?)),
-        MembersView::Page { context, table, pending } => {
+        MembersView::Page {
+            context,
+            table,
+            pending,
+        } => {
             let page = MembersPage {
                 layout: layout(
                     &state,
@@ -135,7 +150,9 @@ pub async fn roles(
 ) -> Result<HttpResponse, Error> {
     let slug = path.into_inner();
     let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
-    let context = state.db(move |conn| OrgContext::load(conn, &actor, &user_id, &slug)).await?;
+    let context = state
+        .db(move |conn| OrgContext::load(conn, &actor, &user_id, &slug))
+        .await?;
     let page = RolesPage {
         layout: layout(
             &state,
@@ -180,13 +197,33 @@ pub async fn role_dialog(
     let own = member.user_id == signed.user.id;
     let roles = policy::assignable_roles(context.role, member.role, own);
     if !roles.iter().any(|role| *role != member.role) {
-        let to = if member.role == Role::Viewer { Role::Contributor } else { Role::Viewer };
-        policy::authorize(context.role, Action::ChangeRole { from: member.role, to, own })?;
+        let to = if member.role == Role::Viewer {
+            Role::Contributor
+        } else {
+            Role::Viewer
+        };
+        policy::authorize(
+            context.role,
+            Action::ChangeRole {
+                from: member.role,
+                to,
+                own,
+            },
+        )?;
     }
     let csrf = signed.session.csrf_token();
     let org = OrgView::from(&context.org);
     dialog(&state, &signed, context, "Change role", |standalone| {
-        render(&ChangeRoleDialog { standalone, csrf, org, member, roles }, "the Change role dialog")
+        render(
+            &ChangeRoleDialog {
+                standalone,
+                csrf,
+                org,
+                member,
+                roles,
+            },
+            "the Change role dialog",
+        )
     })
 }
 
@@ -212,7 +249,12 @@ pub async fn change_role(
         })
         .await?;
     let (org, viewer_role) = context;
-    let flash = Flash::ok(format!("{} is now {} of {}.", member.name, member.role.label(), org.name));
+    let flash = Flash::ok(format!(
+        "{} is now {} of {}.",
+        member.name,
+        member.role.label(),
+        org.name
+    ));
     if !signed.htmx {
         signed.session.push_flash(flash);
         return Ok(see_other(&format!("/orgs/{}/members", org.slug)));
@@ -237,11 +279,25 @@ pub async fn remove_dialog(
     let (slug, member_id) = path.into_inner();
     let (context, member) = member_in_org(&state, &signed, slug, member_id).await?;
     let own = member.user_id == signed.user.id;
-    policy::authorize(context.role, Action::Remove { role: member.role, own })?;
+    policy::authorize(
+        context.role,
+        Action::Remove {
+            role: member.role,
+            own,
+        },
+    )?;
     let csrf = signed.session.csrf_token();
     let org = OrgView::from(&context.org);
     dialog(&state, &signed, context, "Remove access", |standalone| {
-        render(&crate::web::views::RemoveDialog { standalone, csrf, org, member }, "the Remove access dialog")
+        render(
+            &crate::web::views::RemoveDialog {
+                standalone,
+                csrf,
+                org,
+                member,
+            },
+            "the Remove access dialog",
+        )
     })
 }
 
@@ -295,7 +351,15 @@ pub async fn leave_dialog(
     let csrf = signed.session.csrf_token();
     let org = OrgView::from(&context.org);
     dialog(&state, &signed, context, "Leave organization", |standalone| {
-        render(&LeaveDialog { standalone, csrf, org, refusal }, "the Leave organization dialog")
+        render(
+            &LeaveDialog {
+                standalone,
+                csrf,
+                org,
+                refusal,
+            },
+            "the Leave organization dialog",
+        )
     })
 }
 
@@ -315,6 +379,8 @@ pub async fn leave(
             Ok(org)
         })
         .await?;
-    signed.session.push_flash(Flash::ok(format!("You left {}.", org.name)));
+    signed
+        .session
+        .push_flash(Flash::ok(format!("You left {}.", org.name)));
     Ok(see_other("/profile"))
 }

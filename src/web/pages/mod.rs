@@ -108,5 +108,7 @@ pub fn dialog_with_status(
 
 /// The pairs of a URL's query string; malformed encodings decode leniently.
 pub fn query_pairs(query: &str) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
 }

@@ -17,7 +17,11 @@ use crate::web::{AppState, html, see_other};
 
 /// `/`: the profile when signed in, else the sign-in page.
 pub async fn home(session: SessionState) -> HttpResponse {
-    if session.user_id().is_some() { see_other("/profile") } else { see_other("/login") }
+    if session.user_id().is_some() {
+        see_other("/profile")
+    } else {
+        see_other("/login")
+    }
 }
 
 async fn render_profile(
@@ -31,7 +35,11 @@ async fn render_profile(
         .db(move |conn| {
             let memberships: Vec<MembershipView> = organizations::for_user(conn, &user_id)?
                 .into_iter()
-                .map(|(org, role)| MembershipView { name: org.name, slug: org.slug, role })
+                .map(|(org, role)| MembershipView {
+                    name: org.name,
+                    slug: org.slug,
+                    role,
+                })
                 .collect();
             let invitations: Vec<ProfileInvitation> = invitations::pending_for_user(conn, &user_id)?
                 .into_iter()
@@ -47,9 +55,20 @@ async fn render_profile(
             Ok((memberships, invitations, switcher(conn, &user_id)?))
         })
         .await?;
-    let status = if new_org_error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if new_org_error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     let page = ProfilePage {
-        layout: layout(state, &signed.session, "Your organizations", Some(&signed.user), orgs, None),
+        layout: layout(
+            state,
+            &signed.session,
+            "Your organizations",
+            Some(&signed.user),
+            orgs,
+            None,
+        ),
         email: signed.user.email.clone(),
         memberships,
         invitations,
@@ -65,15 +84,32 @@ pub async fn page(state: web::Data<AppState>, signed: SignedIn) -> Result<HttpRe
 }
 
 /// Creates an organization owned by the signed-in user.
-pub async fn create_org(state: web::Data<AppState>, signed: SignedIn, form: Form) -> Result<HttpResponse, Error> {
+pub async fn create_org(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    form: Form,
+) -> Result<HttpResponse, Error> {
     let typed = form.text("name").to_owned();
     let name = match OrganizationName::parse(&typed) {
         Ok(name) => name,
-        Err(error) => return render_profile(&state, &signed, typed, Some(format!("Organization name: {error}."))).await,
+        Err(error) => {
+            return render_profile(
+                &state,
+                &signed,
+                typed,
+                Some(format!("Organization name: {error}.")),
+            )
+            .await;
+        }
     };
     let actor = signed.actor.clone();
-    let org = state.db(move |conn| organizations::create_owned_by(conn, &actor, &name)).await?;
-    signed.session.push_flash(Flash::ok(format!("Created {}. You are its owner: invite your team.", org.name)));
+    let org = state
+        .db(move |conn| organizations::create_owned_by(conn, &actor, &name))
+        .await?;
+    signed.session.push_flash(Flash::ok(format!(
+        "Created {}. You are its owner: invite your team.",
+        org.name
+    )));
     Ok(see_other(&format!("/orgs/{}/members", org.slug)))
 }
 
@@ -85,22 +121,36 @@ pub fn unavailable_message(reason: &Unavailable, org: Option<&str>, inviter: Opt
         None => format!("Ask an owner or admin of {org} for a new one."),
     };
     match reason {
-        Unavailable::Unknown => "This invitation link is not valid. Check that it was copied completely.".to_owned(),
+        Unavailable::Unknown => {
+            "This invitation link is not valid. Check that it was copied completely.".to_owned()
+        }
         Unavailable::Expired => format!("This invitation to {org} has expired. {ask}"),
-        Unavailable::Replaced => format!("This invitation to {org} was replaced by a newer one; use the link in the most recent email."),
+        Unavailable::Replaced => format!(
+            "This invitation to {org} was replaced by a newer one; use the link in the most recent email."
+        ),
         Unavailable::Revoked => format!("This invitation to {org} was withdrawn. {ask}"),
         Unavailable::AlreadyAccepted => format!("This invitation to {org} has already been used."),
         Unavailable::Declined => format!("This invitation to {org} was declined. {ask}"),
-        Unavailable::WrongAccount { invited, signed_in_as } => format!(
+        Unavailable::WrongAccount {
+            invited,
+            signed_in_as,
+        } => format!(
             "This invitation is for {invited}; you are signed in as {signed_in_as}. Sign in with an account that has {invited} verified."
         ),
     }
 }
 
 fn refusal_flash(refusal: &invitations::Refusal) -> Flash {
-    let org = refusal.invitation.as_ref().map(|view| view.organization.name.as_str());
+    let org = refusal
+        .invitation
+        .as_ref()
+        .map(|view| view.organization.name.as_str());
     let inviter = refusal.invitation.as_ref().map(|view| view.inviter_name.as_str());
-    Flash { kind: FlashKind::Error, message: unavailable_message(&refusal.reason, org, inviter), links: Vec::new() }
+    Flash {
+        kind: FlashKind::Error,
+        message: unavailable_message(&refusal.reason, org, inviter),
+        links: Vec::new(),
+    }
 }
 
 /// Accepts, from the profile, an invitation to one of my verified addresses.
@@ -112,14 +162,23 @@ pub async fn accept(
 ) -> Result<HttpResponse, Error> {
     let reference = InvitationRef::Id(path.into_inner());
     let actor = signed.actor.clone();
-    let outcome = state.db(move |conn| invitations::accept(conn, &actor, &reference)).await?;
+    let outcome = state
+        .db(move |conn| invitations::accept(conn, &actor, &reference))
+        .await?;
     match outcome {
         AcceptOutcome::Joined { organization, role } => {
-            signed.session.push_flash(Flash::ok(format!("You joined {} as {}.", organization.name, role.label())));
+            signed.session.push_flash(Flash::ok(format!(
+                "You joined {} as {}.",
+                organization.name,
+                role.label()
+            )));
             Ok(see_other(&format!("/orgs/{}/members", organization.slug)))
         }
         AcceptOutcome::AlreadyMember { organization } => {
-            signed.session.push_flash(Flash::ok(format!("You are already a member of {}.", organization.name)));
+            signed.session.push_flash(Flash::ok(format!(
+                "You are already a member of {}.",
+                organization.name
+            )));
             Ok(see_other(&format!("/orgs/{}/members", organization.slug)))
         }
         AcceptOutcome::Unavailable(refusal) => {
@@ -138,9 +197,13 @@ pub async fn decline(
 ) -> Result<HttpResponse, Error> {
     let reference = InvitationRef::Id(path.into_inner());
     let actor = signed.actor.clone();
-    let outcome = state.db(move |conn| invitations::decline(conn, &actor, &reference)).await?;
+    let outcome = state
+        .db(move |conn| invitations::decline(conn, &actor, &reference))
+        .await?;
     let flash = match outcome {
-        DeclineOutcome::Declined { organization } => Flash::ok(format!("You declined the invitation to {}.", organization.name)),
+        DeclineOutcome::Declined { organization } => {
+            Flash::ok(format!("You declined the invitation to {}.", organization.name))
+        }
         DeclineOutcome::Unavailable(refusal) => refusal_flash(&refusal),
     };
     signed.session.push_flash(flash);

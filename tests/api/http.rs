@@ -1,0 +1,228 @@
+//! The server on a random loopback port, and a cookie-keeping client that
+//! behaves like a browser with or without htmx.
+
+use std::sync::mpsc;
+use std::thread;
+
+use clap::Parser;
+use rollcall::cli::Cli;
+use rollcall::web::Application;
+
+use crate::helpers::TestApp;
+
+/// A running server over the test app's database.
+pub struct TestServer {
+    pub app: TestApp,
+    pub base: String,
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server; `extra` are additional command-line flags.
+    pub fn start_with(extra: &[&str]) -> Self {
+        let app = TestApp::new();
+        let mut args = vec![
+            "rollcall".to_owned(),
+            "--database-url".to_owned(),
+            app.database_url().to_owned(),
+            "--bind".to_owned(),
+            "127.0.0.1:0".to_owned(),
+            "--public-url".to_owned(),
+            "http://127.0.0.1:9".to_owned(),
+        ];
+        if !extra.contains(&"--dev-login") {
+            args.extend(["--dev-login".to_owned(), "on".to_owned()]);
+        }
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        let config = Cli::try_parse_from(args).expect("valid flags").config;
+        let (ports, port) = mpsc::channel();
+        thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = Application::build(config).expect("build the server");
+                ports.send(server.port()).expect("report the port");
+                server.run_until_stopped().await.expect("serve");
+            })
+        });
+        let port = port.recv().expect("the server started");
+        Self {
+            app,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// A new browser with no cookies.
+    pub fn browser(&self) -> Browser {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Browser {
+            agent,
+            base: self.base.clone(),
+            csrf: String::new(),
+        }
+    }
+
+    /// A browser signed in through the development sign-in.
+    pub fn signed_in(&self, email: &str) -> Browser {
+        let mut browser = self.browser();
+        browser.sign_in(email);
+        browser
+    }
+}
+
+/// An answer: status, a few headers, the body.
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub hx_redirect: Option<String>,
+    pub hx_retarget: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Page {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn contains(&self, text: &str) -> bool {
+        self.body.contains(text)
+    }
+
+    #[track_caller]
+    pub fn assert_contains(&self, text: &str) {
+        assert!(
+            self.body.contains(text),
+            "expected {text:?} in ({}) {}",
+            self.status,
+            self.body
+        );
+    }
+
+    /// The value of the first `csrf_token` hidden field.
+    pub fn csrf(&self) -> Option<String> {
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = self.body.find(marker)? + marker.len();
+        let end = self.body[start..].find('"')? + start;
+        Some(self.body[start..end].to_owned())
+    }
+}
+
+pub struct Browser {
+    agent: ureq::Agent,
+    base: String,
+    pub csrf: String,
+}
+
+fn page(mut response: ureq::http::Response<ureq::Body>) -> Page {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let location = header("location");
+    let hx_redirect = header("hx-redirect");
+    let hx_retarget = header("hx-retarget");
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    Page {
+        status,
+        location,
+        hx_redirect,
+        hx_retarget,
+        headers,
+        body,
+    }
+}
+
+impl Browser {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get(&mut self, path: &str) -> Page {
+        let page = page(self.agent.get(self.url(path)).call().expect("GET"));
+        if let Some(token) = page.csrf() {
+            self.csrf = token;
+        }
+        page
+    }
+
+    /// A GET as htmx makes it, aimed at the element `target`.
+    pub fn hx_get(&mut self, path: &str, target: &str) -> Page {
+        page(
+            self.agent
+                .get(self.url(path))
+                .header("HX-Request", "true")
+                .header("HX-Target", target)
+                .call()
+                .expect("GET"),
+        )
+    }
+
+    /// A form post without JavaScript: the CSRF token goes in the form.
+    pub fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &self.csrf)];
+        form.extend_from_slice(fields);
+        page(self.agent.post(self.url(path)).send_form(form).expect("POST"))
+    }
+
+    /// A post as htmx makes it: the CSRF token in a header.
+    pub fn hx_post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        page(
+            self.agent
+                .post(self.url(path))
+                .header("HX-Request", "true")
+                .header("X-CSRF-Token", &self.csrf)
+                .send_form(fields.to_vec())
+                .expect("POST"),
+        )
+    }
+
+    /// A post with no CSRF token at all, as a forged cross-site form would be.
+    pub fn post_without_csrf(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        page(
+            self.agent
+                .post(self.url(path))
+                .send_form(fields.to_vec())
+                .expect("POST"),
+        )
+    }
+
+    /// A post with a raw body of the given size.
+    pub fn post_bytes(&mut self, path: &str, body: Vec<u8>) -> Page {
+        page(
+            self.agent
+                .post(self.url(path))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .header("X-CSRF-Token", &self.csrf)
+                .send(&body[..])
+                .expect("POST"),
+        )
+    }
+
+    pub fn sign_in(&mut self, email: &str) {
+        let login = self.get("/login");
+        assert_eq!(login.status, 200);
+        let signed = self.post("/login/dev", &[("email", email), ("next", "/profile")]);
+        assert_eq!(signed.status, 303, "{}", signed.body);
+        let profile = self.get("/profile");
+        assert_eq!(profile.status, 200, "{}", profile.body);
+    }
+}
