@@ -37,9 +37,13 @@
     dialog.setAttribute("data-modal", "");
     dialog.removeAttribute("open");
     dialog.showModal();
-    var first = dialog.querySelector("[aria-invalid='true'], [autofocus], input, select, textarea, button, a[href]");
-    if (first) {
-      first.focus();
+    var preferred = ["[aria-invalid='true']", "[autofocus]", "input, select, textarea, button, a[href]"];
+    for (var i = 0; i < preferred.length; i++) {
+      var first = dialog.querySelector(preferred[i]);
+      if (first) {
+        first.focus();
+        break;
+      }
     }
     dialog.addEventListener("close", function () {
       var container = modal();
