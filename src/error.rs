@@ -21,6 +21,10 @@ pub enum Error {
     #[error("You are not a member of {org}. Ask one of its owners or admins to invite you.")]
     NotMember { org: String },
 
+    /// The actor was a member, and was removed or left.
+    #[error("You are no longer a member of {org}. Ask one of its owners or admins if you need access again.")]
+    NoLongerMember { org: String },
+
     /// The change would leave an organization without an owner.
     #[error("{org} must keep at least one owner: make another member an owner first.")]
     LastOwner { org: String },
@@ -82,7 +86,10 @@ impl Error {
         match self {
             Error::Invalid(_) => 422,
             Error::SignInRequired { .. } => 401,
-            Error::Forbidden(_) | Error::NotMember { .. } | Error::CsrfRejected => 403,
+            Error::Forbidden(_)
+            | Error::NotMember { .. }
+            | Error::NoLongerMember { .. }
+            | Error::CsrfRejected => 403,
             Error::TooLarge { .. } => 413,
             Error::NotFound(_) => 404,
             Error::LastOwner { .. } | Error::Conflict(_) => 409,

@@ -124,18 +124,40 @@ pub(crate) fn acting(conn: &mut DbConnection, actor: &Actor, org: &Organization)
     let role = match &who.user_id {
         None => Role::Owner,
         Some(user_id) => {
-            let role: String = memberships::table
+            let role: Option<String> = memberships::table
                 .find((&org.id, user_id))
                 .select(memberships::role)
                 .first(conn)
-                .optional()?
-                .ok_or_else(|| Error::NotMember {
-                    org: org.name.clone(),
-                })?;
-            parse_stored_role(&role)?
+                .optional()?;
+            match role {
+                Some(role) => parse_stored_role(&role)?,
+                None => return Err(not_a_member(conn, &who, org)?),
+            }
         }
     };
     Ok(Acting { who, role })
+}
+
+/// The refusal for someone who is not a member: "no longer" when the audit
+/// log shows they were removed or left, so they know what happened.
+fn not_a_member(conn: &mut DbConnection, who: &Identified, org: &Organization) -> Result<Error, Error> {
+    use crate::db::schema::audit_events;
+    let departed: bool = diesel::select(diesel::dsl::exists(
+        audit_events::table
+            .filter(audit_events::org_id.eq(&org.id))
+            .filter(audit_events::target.eq(&who.audit_label))
+            .filter(audit_events::action.eq_any([
+                audit::AuditAction::MemberRemoved.as_str(),
+                audit::AuditAction::MemberLeft.as_str(),
+            ])),
+    ))
+    .get_result(conn)?;
+    let org = org.name.clone();
+    Ok(if departed {
+        Error::NoLongerMember { org }
+    } else {
+        Error::NotMember { org }
+    })
 }
 
 /// An organization as stored.

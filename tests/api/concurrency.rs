@@ -76,6 +76,7 @@ fn race(app: &Arc<TestApp>, play: Move) {
                 Err(
                     Error::LastOwner { .. }
                     | Error::NotMember { .. }
+                    | Error::NoLongerMember { .. }
                     | Error::Forbidden(_)
                     | Error::NotFound(_),
                 ) => {}

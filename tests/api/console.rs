@@ -404,7 +404,7 @@ fn removing_a_member_takes_away_access_at_once() {
 
     let locked_out = bob_browser.get("/orgs/acme-ai/members");
     assert_eq!(locked_out.status, 403);
-    locked_out.assert_contains("not a member of Acme AI");
+    locked_out.assert_contains("You are no longer a member of Acme AI.");
 }
 
 #[test]

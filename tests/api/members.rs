@@ -206,7 +206,7 @@ fn any_member_may_leave_and_a_removed_member_loses_access_at_once() {
     )
     .unwrap();
     let refused = members::list(&mut app.conn(), &as_user(&dev), &org, &MemberQuery::default()).unwrap_err();
-    assert!(matches!(refused, Error::NotMember { .. }));
+    assert!(matches!(refused, Error::NoLongerMember { .. }));
 }
 
 #[test]
