@@ -3,7 +3,7 @@
 
 Builds Rollcall, starts it on a scratch SQLite database with the development
 sign-in, fills an organization through the real console (sign in, create,
-invite, accept), and saves docs/members.png and docs/invite-dialog.png.
+invite, accept), and saves docs/members.png, docs/invite-dialog.png and docs/members-narrow.png.
 
 Needs Debian's chromium and chromium-driver. Usage: python3 scripts/screenshots.py
 """
@@ -94,6 +94,9 @@ class Browser:
             out.write(png)
         print(f"wrote {os.path.relpath(path, ROOT)}")
 
+    def resize(self, width, height):
+        call("POST", f"{self.base}/window/rect", {"width": width, "height": height})
+
     def quit(self):
         call("DELETE", self.base)
 
@@ -149,6 +152,10 @@ def main():
         browser.wait_for("#modal #review-title")
         time.sleep(0.3)
         browser.screenshot(os.path.join(ROOT, "docs", "invite-dialog.png"))
+        browser.resize(390, 844)
+        browser.go("/orgs/acme-ai/members")
+        browser.wait_for("#members-table")
+        browser.screenshot(os.path.join(ROOT, "docs", "members-narrow.png"))
         browser.quit()
     finally:
         server.terminate()

@@ -255,3 +255,27 @@ pub fn serve(config: Config) -> Result<(), Error> {
             .map_err(|error| Error::Invalid(format!("the server stopped: {error}")))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::dev_login_enabled;
+    use crate::cli::Cli;
+
+    fn config(args: &[&str]) -> crate::config::Config {
+        let mut all = vec!["rollcall"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).expect("valid flags").config
+    }
+
+    #[test]
+    fn development_sign_in_is_on_only_on_loopback_without_providers_unless_forced() {
+        assert!(dev_login_enabled(&config(&["--bind", "127.0.0.1:8080"])));
+        assert!(dev_login_enabled(&config(&["--bind", "[::1]:8080"])));
+        assert!(!dev_login_enabled(&config(&["--bind", "0.0.0.0:8080"])));
+        assert!(!dev_login_enabled(&config(&["--bind", "127.0.0.1:8080", "--github-client-id", "x"])));
+        assert!(dev_login_enabled(&config(&["--bind", "0.0.0.0:8080", "--dev-login", "on"])));
+        assert!(!dev_login_enabled(&config(&["--bind", "127.0.0.1:8080", "--dev-login", "off"])));
+    }
+}
