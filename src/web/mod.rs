@@ -274,8 +274,23 @@ mod tests {
         assert!(dev_login_enabled(&config(&["--bind", "127.0.0.1:8080"])));
         assert!(dev_login_enabled(&config(&["--bind", "[::1]:8080"])));
         assert!(!dev_login_enabled(&config(&["--bind", "0.0.0.0:8080"])));
-        assert!(!dev_login_enabled(&config(&["--bind", "127.0.0.1:8080", "--github-client-id", "x"])));
-        assert!(dev_login_enabled(&config(&["--bind", "0.0.0.0:8080", "--dev-login", "on"])));
-        assert!(!dev_login_enabled(&config(&["--bind", "127.0.0.1:8080", "--dev-login", "off"])));
+        assert!(!dev_login_enabled(&config(&[
+            "--bind",
+            "127.0.0.1:8080",
+            "--github-client-id",
+            "x"
+        ])));
+        assert!(dev_login_enabled(&config(&[
+            "--bind",
+            "0.0.0.0:8080",
+            "--dev-login",
+            "on"
+        ])));
+        assert!(!dev_login_enabled(&config(&[
+            "--bind",
+            "127.0.0.1:8080",
+            "--dev-login",
+            "off"
+        ])));
     }
 }
