@@ -90,3 +90,121 @@ pub fn all(conn: &mut DbConnection) -> Result<Vec<OutboxEmail>, Error> {
         .select(OutboxEmail::as_select())
         .load(conn)?)
 }
+
+/// An email claimed for delivery by one worker.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = email_outbox)]
+pub struct ClaimedEmail {
+    pub id: String,
+    pub invitation_id: Option<String>,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` due emails for `lease`: other workers (in this
+/// process or another) skip them until it runs out, so a worker that dies
+/// mid-send only delays an email, and delivery stays at least once.
+pub fn claim_due(
+    conn: &mut DbConnection,
+    limit: i64,
+    lease: chrono::Duration,
+) -> Result<Vec<ClaimedEmail>, Error> {
+    crate::db::write(conn, |conn| {
+        let at = now();
+        let due = || {
+            email_outbox::table
+                .filter(email_outbox::state.eq("queued"))
+                .filter(email_outbox::next_attempt_at.le(at))
+                .order(email_outbox::next_attempt_at)
+                .limit(limit)
+        };
+        let claimed: Vec<ClaimedEmail> = match conn {
+            // Rows another server is claiming right now are skipped, not waited for.
+            DbConnection::Postgres(pg) => due()
+                .for_update()
+                .skip_locked()
+                .select(ClaimedEmail::as_select())
+                .load(pg)?,
+            // SQLite has one writer at a time: the write lock is the claim.
+            DbConnection::Sqlite(sqlite) => due().select(ClaimedEmail::as_select()).load(sqlite)?,
+        };
+        let ids: Vec<&str> = claimed.iter().map(|email| email.id.as_str()).collect();
+        diesel::update(email_outbox::table.filter(email_outbox::id.eq_any(&ids)))
+            .set(email_outbox::next_attempt_at.eq(at + lease))
+            .execute(conn)?;
+        Ok(claimed)
+    })
+}
+
+/// Records a delivery. The bodies, which carry the invitation link, are erased:
+/// once sent, the database no longer holds the secret.
+pub fn mark_sent(conn: &mut DbConnection, email: &ClaimedEmail) -> Result<(), Error> {
+    crate::db::write(conn, |conn| {
+        let updated = diesel::update(
+            email_outbox::table
+                .filter(email_outbox::id.eq(&email.id))
+                .filter(email_outbox::state.eq("queued")),
+        )
+        .set((
+            email_outbox::state.eq("sent"),
+            email_outbox::sent_at.eq(now()),
+            email_outbox::attempts.eq(email.attempts + 1),
+            email_outbox::body_text.eq(""),
+            email_outbox::body_html.eq(""),
+            email_outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+        if updated == 1 {
+            set_delivery(conn, email, "sent")?;
+        }
+        Ok(())
+    })
+}
+
+/// Attempts after which an invitation shows "delivery failed" (it is still retried).
+const FAILED_AFTER: i32 = 5;
+
+/// Records a failed attempt and when to try again: 2 s, 4 s, 8 s … up to 10 minutes.
+pub fn mark_failed(conn: &mut DbConnection, email: &ClaimedEmail, error: &str) -> Result<(), Error> {
+    crate::db::write(conn, |conn| {
+        let attempts = email.attempts + 1;
+        let delay = chrono::Duration::seconds((2_i64 << attempts.clamp(0, 9)).min(600));
+        let updated = diesel::update(
+            email_outbox::table
+                .filter(email_outbox::id.eq(&email.id))
+                .filter(email_outbox::state.eq("queued")),
+        )
+        .set((
+            email_outbox::attempts.eq(attempts),
+            email_outbox::next_attempt_at.eq(now() + delay),
+            email_outbox::last_error.eq(error.chars().take(500).collect::<String>()),
+        ))
+        .execute(conn)?;
+        if updated == 1 {
+            let state = if attempts >= FAILED_AFTER {
+                "failed"
+            } else {
+                "retrying"
+            };
+            set_delivery(conn, email, state)?;
+        }
+        Ok(())
+    })
+}
+
+fn set_delivery(conn: &mut DbConnection, email: &ClaimedEmail, state: &'static str) -> Result<(), Error> {
+    use crate::db::schema::invitations;
+    if let Some(invitation_id) = &email.invitation_id {
+        diesel::update(
+            invitations::table
+                .filter(invitations::id.eq(invitation_id))
+                .filter(invitations::state.eq("pending")),
+        )
+        .set(invitations::delivery.eq(state))
+        .execute(conn)?;
+    }
+    Ok(())
+}

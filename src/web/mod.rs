@@ -94,6 +94,9 @@ impl Application {
         if dev_login {
             tracing::warn!("development sign-in is on: anyone who reaches this server can sign in as anyone");
         }
+        let mailer = crate::mail::Mailer::from_config(&config)?;
+        tracing::info!(to = %mailer.describe(), "emails are delivered");
+        crate::mail::worker::spawn(pool.clone(), mailer);
         let listener = TcpListener::bind(config.bind)
             .map_err(|error| Error::Invalid(format!("cannot listen on {}: {error}", config.bind)))?;
         let port = listener

@@ -1,0 +1,117 @@
+//! Where emails go: an SMTP server (plain, STARTTLS or TLS, from
+//! ROLLCALL_SMTP_URL), or by default `.eml` files in the outbox directory.
+
+use std::path::PathBuf;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::services::outbox::ClaimedEmail;
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files {
+        transport: AsyncFileTransport<Tokio1Executor>,
+        dir: PathBuf,
+    },
+}
+
+/// Sends the outbox's emails from the configured sender.
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    public_url: String,
+}
+
+impl Mailer {
+    pub fn from_config(config: &Config) -> Result<Self, Error> {
+        let from: Mailbox = config.mail_from.parse().map_err(|error| {
+            Error::Invalid(format!(
+                "ROLLCALL_MAIL_FROM “{}” is not a mailbox: {error}",
+                config.mail_from
+            ))
+        })?;
+        let transport = match &config.smtp_url {
+            Some(url) => Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|error| Error::Invalid(format!("ROLLCALL_SMTP_URL is not usable: {error}")))?
+                    .build(),
+            ),
+            None => {
+                std::fs::create_dir_all(&config.outbox_dir).map_err(|error| {
+                    Error::Invalid(format!(
+                        "cannot create the outbox directory {}: {error}",
+                        config.outbox_dir.display()
+                    ))
+                })?;
+                Transport::Files {
+                    transport: AsyncFileTransport::new(&config.outbox_dir),
+                    dir: config.outbox_dir.clone(),
+                }
+            }
+        };
+        Ok(Self {
+            transport,
+            from,
+            public_url: config.public_url.clone(),
+        })
+    }
+
+    /// Where emails go, for the log at start.
+    pub fn describe(&self) -> String {
+        match &self.transport {
+            Transport::Smtp(_) => "SMTP".to_owned(),
+            Transport::Files { dir, .. } => format!(".eml files in {}", dir.display()),
+        }
+    }
+
+    fn message(&self, email: &ClaimedEmail) -> Result<Message, String> {
+        let to: Mailbox = email
+            .recipient
+            .parse()
+            .map_err(|error| format!("bad recipient {}: {error}", email.recipient))?;
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(email.subject.clone())
+            .multipart(MultiPart::alternative_plain_html(
+                email.body_text.clone(),
+                email.body_html.clone(),
+            ))
+            .map_err(|error| format!("cannot build the message: {error}"))
+    }
+
+    /// Sends one email; the error says why it did not go.
+    pub async fn send(&self, email: &ClaimedEmail) -> Result<(), String> {
+        let message = self.message(email)?;
+        match &self.transport {
+            Transport::Smtp(smtp) => smtp
+                .send(message)
+                .await
+                .map(drop)
+                .map_err(|error| error.to_string()),
+            Transport::Files { transport, dir } => {
+                let id = transport.send(message).await.map_err(|error| error.to_string())?;
+                let path = dir.join(format!("{id}.eml"));
+                // Without SMTP the file outbox is a development setup: the link
+                // in the log is how a developer follows an invitation.
+                match self.accept_link(&email.body_text) {
+                    Some(link) => {
+                        tracing::info!(to = %email.recipient, path = %path.display(), %link, "invitation written to the outbox")
+                    }
+                    None => {
+                        tracing::info!(to = %email.recipient, path = %path.display(), "email written to the outbox")
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn accept_link<'a>(&self, text: &'a str) -> Option<&'a str> {
+        let prefix = format!("{}/invite/", self.public_url);
+        text.lines().map(str::trim).find(|line| line.starts_with(&prefix))
+    }
+}
