@@ -41,6 +41,18 @@ pub enum Error {
     #[error("Sign in to continue.")]
     SignInRequired { next: String },
 
+    /// A sign-in with a provider did not complete; the words say why.
+    #[error("{0}")]
+    SignInFailed(String),
+
+    /// An invitation that can no longer be answered (expired, revoked, used…).
+    #[error("{0}")]
+    Gone(String),
+
+    /// The signed-in account is not the one an invitation is addressed to.
+    #[error("{0}")]
+    WrongAccount(String),
+
     /// A state-changing request without the session's CSRF token.
     #[error("This form has expired or did not come from this page. Reload the page and try again.")]
     CsrfRejected,
@@ -85,11 +97,14 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::Invalid(_) => 422,
+            Error::SignInFailed(_) => 400,
+            Error::Gone(_) => 410,
             Error::SignInRequired { .. } => 401,
             Error::Forbidden(_)
             | Error::NotMember { .. }
             | Error::NoLongerMember { .. }
-            | Error::CsrfRejected => 403,
+            | Error::CsrfRejected
+            | Error::WrongAccount(_) => 403,
             Error::TooLarge { .. } => 413,
             Error::NotFound(_) => 404,
             Error::LastOwner { .. } | Error::Conflict(_) => 409,

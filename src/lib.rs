@@ -1,6 +1,7 @@
 //! Rollcall: a self-hosted console to manage who is in an organization and what
 //! each member may do.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;

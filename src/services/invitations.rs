@@ -701,8 +701,10 @@ pub enum Unavailable {
     },
 }
 
-/// Checks that `view` can be answered by `user_id`.
-fn answerable(
+/// Checks that `view` can be answered by `user_id`: pending, and addressed to
+/// one of their verified addresses. The invitation page asks before offering
+/// the buttons; accepting and declining ask again inside their transaction.
+pub fn answerable(
     conn: &mut DbConnection,
     user_id: &str,
     view: &InvitationView,

@@ -32,8 +32,7 @@ pub struct AppState {
     pub pool: DbPool,
     pub settings: Settings,
     pub dev_login: bool,
-    pub google: bool,
-    pub github: bool,
+    pub providers: crate::auth::Providers,
 }
 
 impl AppState {
@@ -94,6 +93,7 @@ impl Application {
         if dev_login {
             tracing::warn!("development sign-in is on: anyone who reaches this server can sign in as anyone");
         }
+        let providers = crate::auth::Providers::from_config(&config)?;
         let mailer = crate::mail::Mailer::from_config(&config)?;
         tracing::info!(to = %mailer.describe(), "emails are delivered");
         crate::mail::worker::spawn(pool.clone(), mailer);
@@ -107,8 +107,7 @@ impl Application {
             pool,
             settings: config.service_settings(),
             dev_login,
-            google: config.google_client_id.is_some(),
-            github: config.github_client_id.is_some(),
+            providers,
         });
         let secure_cookies = config.public_url.starts_with("https://");
         let key = Key::from(&key);
@@ -158,13 +157,20 @@ fn security_headers() -> DefaultHeaders {
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    use pages::{auth, invitations, members, profile};
+    use pages::{auth, invitation, invitations, members, profile};
     cfg.route("/healthz", web::get().to(health))
         .service(assets::scope())
         .route("/", web::get().to(profile::home))
         .route("/login", web::get().to(auth::login_page))
         .route("/login/dev", web::post().to(auth::dev_sign_in))
         .route("/logout", web::post().to(auth::sign_out))
+        .route("/auth/{provider}", web::get().to(auth::start))
+        .route("/auth/{provider}/callback", web::get().to(auth::callback))
+        .route("/invite/{token}", web::get().to(invitation::open))
+        .route("/invitation", web::get().to(invitation::current))
+        .route("/invitation/accept", web::post().to(invitation::accept))
+        .route("/invitation/decline", web::post().to(invitation::decline))
+        .route("/invitation/switch", web::post().to(invitation::switch_account))
         .route("/profile", web::get().to(profile::page))
         .route(
             "/profile/invitations/{id}/accept",

@@ -14,6 +14,17 @@ use serde::{Deserialize, Serialize};
 const USER_ID: &str = "uid";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
+const OAUTH: &str = "oauth";
+const INVITATION: &str = "invitation";
+
+/// A sign-in in progress with a provider: what the callback must match.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingSignIn {
+    pub provider: String,
+    pub state: String,
+    pub verifier: String,
+    pub next: String,
+}
 
 /// A notice shown once, on the next page: "Invited 3 people", with the links
 /// to share when the invitations were few enough to fit in the cookie.
@@ -90,6 +101,37 @@ impl SessionState {
         self.0.purge();
     }
 
+    /// Signs out but keeps the invitation being answered, to sign in with
+    /// another account.
+    pub fn switch_account(&self) {
+        self.0.remove(USER_ID);
+        self.0.remove(CSRF);
+        self.0.renew();
+    }
+
+    pub fn begin_sign_in(&self, pending: &PendingSignIn) {
+        let _ = self.0.insert(OAUTH, pending);
+    }
+
+    /// The sign-in in progress, removed: a state is checked once.
+    pub fn take_sign_in(&self) -> Option<PendingSignIn> {
+        self.0.remove_as::<PendingSignIn>(OAUTH).and_then(Result::ok)
+    }
+
+    /// Remembers the invitation being answered, so that it survives the
+    /// round trip through a provider's sign-in on the server side.
+    pub fn set_invitation(&self, token: &str) {
+        let _ = self.0.insert(INVITATION, token);
+    }
+
+    pub fn invitation(&self) -> Option<String> {
+        self.0.get(INVITATION).ok().flatten()
+    }
+
+    pub fn clear_invitation(&self) {
+        self.0.remove(INVITATION);
+    }
+
     /// The session's CSRF token, made on first use.
     pub fn csrf_token(&self) -> String {
         if let Some(token) = self.0.get::<String>(CSRF).ok().flatten() {
@@ -108,6 +150,11 @@ impl SessionState {
             Some(expected) => constant_time_eq(expected.as_bytes(), candidate.as_bytes()),
             None => false,
         }
+    }
+
+    /// Compares secrets without leaking where they differ through timing.
+    pub fn secrets_match(expected: &str, candidate: &str) -> bool {
+        constant_time_eq(expected.as_bytes(), candidate.as_bytes())
     }
 
     pub fn push_flash(&self, flash: Flash) {

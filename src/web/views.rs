@@ -542,6 +542,24 @@ pub struct LoginPage {
 }
 
 #[derive(Template)]
+#[template(path = "invitations/page.html")]
+pub struct InvitationPage {
+    pub layout: Layout,
+    pub invitation_id: String,
+    pub org: String,
+    pub inviter: String,
+    pub role: Role,
+    pub email: String,
+    pub expires: String,
+    pub signed_out: bool,
+    pub can_answer: bool,
+    pub wrong_account: Option<String>,
+    pub google: bool,
+    pub github: bool,
+    pub dev_login: bool,
+}
+
+#[derive(Template)]
 #[template(path = "errors/page.html")]
 pub struct ErrorPage {
     pub title: &'static str,

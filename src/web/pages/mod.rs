@@ -1,6 +1,7 @@
 //! The handlers: extract, call a service, render.
 
 pub mod auth;
+pub mod invitation;
 pub mod invitations;
 pub mod members;
 pub mod profile;

@@ -1,0 +1,239 @@
+//! The invitation page, `/invite/{token}`: the link in the email. Opening it
+//! never accepts anything (mail scanners follow links); it remembers the
+//! invitation in the session so that it survives signing in, and offers what
+//! fits who is looking. Accepting and declining are CSRF-protected posts.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{layout, switcher};
+use crate::auth::ProviderKind;
+use crate::domain::InviteToken;
+use crate::error::Error;
+use crate::services::invitations::{
+    self, AcceptOutcome, DeclineOutcome, InvitationRef, InvitationStatus, InvitationView, Refusal,
+    Unavailable,
+};
+use crate::services::{Actor, users};
+use crate::web::context::client_ip;
+use crate::web::form::Form;
+use crate::web::pages::profile::unavailable_message;
+use crate::web::session::{Flash, SessionState};
+use crate::web::views::{InvitationPage, date_time, render};
+use crate::web::{AppState, html, see_other};
+
+/// Why an invitation link cannot be used: 410 for links that worked once,
+/// 403 for the wrong account, 404 for links that never worked.
+fn refusal_error(reason: &Unavailable, view: Option<&InvitationView>) -> Error {
+    let org = view.map(|view| view.organization.name.as_str());
+    let inviter = view.map(|view| view.inviter_name.as_str());
+    let message = unavailable_message(reason, org, inviter);
+    match reason {
+        Unavailable::Unknown => Error::NotFound(message),
+        Unavailable::WrongAccount { .. } => Error::WrongAccount(message),
+        Unavailable::Expired
+        | Unavailable::Replaced
+        | Unavailable::Revoked
+        | Unavailable::AlreadyAccepted
+        | Unavailable::Declined => Error::Gone(message),
+    }
+}
+
+fn status_reason(status: InvitationStatus) -> Option<Unavailable> {
+    match status {
+        InvitationStatus::Pending => None,
+        InvitationStatus::Expired => Some(Unavailable::Expired),
+        InvitationStatus::Replaced => Some(Unavailable::Replaced),
+        InvitationStatus::Revoked => Some(Unavailable::Revoked),
+        InvitationStatus::Accepted => Some(Unavailable::AlreadyAccepted),
+        InvitationStatus::Declined => Some(Unavailable::Declined),
+    }
+}
+
+/// `/invite/{token}`: remembers the invitation and shows it.
+pub async fn open(
+    state: web::Data<AppState>,
+    session: SessionState,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let token = InviteToken::parse(&path).map_err(|_| refusal_error(&Unavailable::Unknown, None))?;
+    session.set_invitation(token.expose());
+    show(&state, &session, token).await
+}
+
+/// `/invitation`: the invitation remembered in the session (after signing in).
+pub async fn current(state: web::Data<AppState>, session: SessionState) -> Result<HttpResponse, Error> {
+    match remembered(&session) {
+        Some(token) => show(&state, &session, token).await,
+        None => Ok(see_other("/profile")),
+    }
+}
+
+fn remembered(session: &SessionState) -> Option<InviteToken> {
+    session
+        .invitation()
+        .and_then(|token| InviteToken::parse(&token).ok())
+}
+
+async fn show(state: &AppState, session: &SessionState, token: InviteToken) -> Result<HttpResponse, Error> {
+    let user_id = session.user_id();
+    let lookup = user_id.clone();
+    let (view, user, problem, orgs) = state
+        .db(move |conn| {
+            let Some(view) = invitations::open(conn, &InvitationRef::Token(token))? else {
+                return Err(refusal_error(&Unavailable::Unknown, None));
+            };
+            if let Some(reason) = status_reason(view.status) {
+                return Err(refusal_error(&reason, Some(&view)));
+            }
+            let user = match &lookup {
+                Some(id) => users::find(conn, id)?,
+                None => None,
+            };
+            let problem = match &user {
+                Some(user) => invitations::answerable(conn, &user.id, &view)?,
+                None => None,
+            };
+            let orgs = match &user {
+                Some(user) => switcher(conn, &user.id)?,
+                None => Vec::new(),
+            };
+            Ok((view, user, problem, orgs))
+        })
+        .await?;
+    let wrong_account = problem
+        .as_ref()
+        .map(|reason| unavailable_message(reason, Some(&view.organization.name), Some(&view.inviter_name)));
+    let page = InvitationPage {
+        layout: layout(
+            state,
+            session,
+            format!("Invitation to {}", view.organization.name),
+            user.as_ref(),
+            orgs,
+            None,
+        ),
+        invitation_id: view.id.clone(),
+        org: view.organization.name.clone(),
+        inviter: view.inviter_name.clone(),
+        role: view.role,
+        email: view.email.to_string(),
+        expires: date_time(view.expires_at),
+        signed_out: user.is_none(),
+        can_answer: user.is_some() && problem.is_none(),
+        wrong_account,
+        google: state.providers.has(ProviderKind::Google),
+        github: state.providers.has(ProviderKind::GitHub),
+        dev_login: state.dev_login,
+    };
+    Ok(html(StatusCode::OK, render(&page, "the invitation page")?))
+}
+
+/// The signed-in user answering the remembered invitation, checking that it is
+/// the one the page showed.
+fn answering(session: &SessionState, form: &Form, req: &HttpRequest) -> Result<(Actor, InviteToken), Error> {
+    let Some(user_id) = session.user_id() else {
+        return Err(Error::SignInRequired {
+            next: "/invitation".to_owned(),
+        });
+    };
+    let token = remembered(session).ok_or_else(|| {
+        Error::Conflict("There is no invitation in progress. Open the link from the email again.".to_owned())
+    })?;
+    if form.text("invitation_id").is_empty() {
+        return Err(Error::Invalid(
+            "The form is missing the invitation. Open the link again.".to_owned(),
+        ));
+    }
+    Ok((Actor::user(user_id, client_ip(req)), token))
+}
+
+/// The invitation remembered now must be the one whose page was answered.
+fn check_same(view_id: Option<&str>, expected: &str) -> Result<(), Error> {
+    match view_id {
+        Some(id) if id != expected => Err(Error::Conflict(
+            "You opened another invitation in the meantime. Open the link of the one you want to answer again."
+                .to_owned(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn refusal(refusal: &Refusal) -> Error {
+    refusal_error(&refusal.reason, refusal.invitation.as_deref())
+}
+
+/// Accept invitation.
+pub async fn accept(
+    state: web::Data<AppState>,
+    session: SessionState,
+    form: Form,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
+    let (actor, token) = answering(&session, &form, &req)?;
+    let expected = form.text("invitation_id").to_owned();
+    let outcome = state
+        .db(move |conn| {
+            let reference = InvitationRef::Token(token);
+            let current = invitations::open(conn, &reference)?;
+            check_same(current.as_ref().map(|view| view.id.as_str()), &expected)?;
+            invitations::accept(conn, &actor, &reference)
+        })
+        .await?;
+    match outcome {
+        AcceptOutcome::Joined { organization, role } => {
+            session.clear_invitation();
+            session.push_flash(Flash::ok(format!(
+                "Welcome to {}. You joined as {}.",
+                organization.name,
+                role.label()
+            )));
+            Ok(see_other(&format!("/orgs/{}/members", organization.slug)))
+        }
+        AcceptOutcome::AlreadyMember { organization } => {
+            session.clear_invitation();
+            session.push_flash(Flash::ok(format!(
+                "You are already a member of {}.",
+                organization.name
+            )));
+            Ok(see_other(&format!("/orgs/{}/members", organization.slug)))
+        }
+        AcceptOutcome::Unavailable(refused) => Err(refusal(&refused)),
+    }
+}
+
+/// Decline.
+pub async fn decline(
+    state: web::Data<AppState>,
+    session: SessionState,
+    form: Form,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
+    let (actor, token) = answering(&session, &form, &req)?;
+    let expected = form.text("invitation_id").to_owned();
+    let outcome = state
+        .db(move |conn| {
+            let reference = InvitationRef::Token(token);
+            let current = invitations::open(conn, &reference)?;
+            check_same(current.as_ref().map(|view| view.id.as_str()), &expected)?;
+            invitations::decline(conn, &actor, &reference)
+        })
+        .await?;
+    match outcome {
+        DeclineOutcome::Declined { organization } => {
+            session.clear_invitation();
+            session.push_flash(Flash::ok(format!(
+                "You declined the invitation to {}.",
+                organization.name
+            )));
+            Ok(see_other("/profile"))
+        }
+        DeclineOutcome::Unavailable(refused) => Err(refusal(&refused)),
+    }
+}
+
+/// "Sign in with another account": signs out, keeping the invitation.
+pub async fn switch_account(session: SessionState, _form: Form) -> HttpResponse {
+    session.switch_account();
+    see_other("/invitation")
+}
