@@ -24,14 +24,20 @@ impl TestServer {
     /// Starts a server; `extra` are additional command-line flags.
     pub fn start_with(extra: &[&str]) -> Self {
         let app = TestApp::new();
+        // The public URL (in emails and OAuth redirects) must name the real
+        // port, so the port is picked before the server starts.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
         let mut args = vec![
             "rollcall".to_owned(),
             "--database-url".to_owned(),
             app.database_url().to_owned(),
             "--bind".to_owned(),
-            "127.0.0.1:0".to_owned(),
+            format!("127.0.0.1:{port}"),
             "--public-url".to_owned(),
-            "http://127.0.0.1:9".to_owned(),
+            format!("http://127.0.0.1:{port}"),
         ];
         if !extra.contains(&"--dev-login") {
             args.extend(["--dev-login".to_owned(), "on".to_owned()]);
@@ -153,7 +159,22 @@ fn page(mut response: ureq::http::Response<ureq::Body>) -> Page {
 
 impl Browser {
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        if path.starts_with("http://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    /// Follows redirects (to this server or another) until an answer that is not one.
+    pub fn follow(&mut self, mut page: Page) -> Page {
+        for _ in 0..10 {
+            match (page.status, page.location.clone()) {
+                (301 | 302 | 303 | 307, Some(location)) => page = self.get(&location),
+                _ => return page,
+            }
+        }
+        page
     }
 
     pub fn get(&mut self, path: &str) -> Page {

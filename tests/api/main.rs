@@ -5,10 +5,12 @@
 mod cli;
 mod concurrency;
 mod console;
+mod fakes;
 mod helpers;
 mod http;
 mod invitations;
 mod members;
 mod permissions;
 mod settings;
+mod signin;
 mod users;
