@@ -23,7 +23,11 @@ impl TestServer {
 
     /// Starts a server; `extra` are additional command-line flags.
     pub fn start_with(extra: &[&str]) -> Self {
-        let app = TestApp::new();
+        Self::start_on(TestApp::new(), extra)
+    }
+
+    /// Starts a server over an existing test database.
+    pub fn start_on(app: TestApp, extra: &[&str]) -> Self {
         // The public URL (in emails and OAuth redirects) must name the real
         // port, so the port is picked before the server starts.
         let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -356,3 +356,44 @@ fn with_smtp_down_invitations_are_created_and_go_out_when_it_is_back() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn declining_from_the_page_closes_the_invitation() {
+    let world = world();
+    ada_invites(&world, "bob@example.com", "developer");
+    let link = world.smtp.wait_for("bob@example.com", WAIT).link().unwrap();
+    let mut bob = world.server.browser();
+    bob.get(&link);
+    let back = sign_in_with(
+        &world,
+        &mut bob,
+        "github",
+        Account::github(5, "bob", &[("bob@example.com", true, true)]),
+    );
+    let declined = bob.post("/invitation/decline", &[("invitation_id", &invitation_id(&back))]);
+    assert_eq!(
+        (declined.status, declined.location.as_deref()),
+        (303, Some("/profile"))
+    );
+    bob.get("/profile")
+        .assert_contains("You declined the invitation to Acme AI.");
+    let again = world.server.browser().get(&link);
+    assert_eq!(again.status, 410);
+    again.assert_contains("was declined");
+    assert_eq!(world.server.app.count("memberships"), 1);
+}
+
+#[test]
+fn emails_queued_while_no_server_runs_go_out_when_one_starts() {
+    let app = crate::helpers::TestApp::new();
+    let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
+    let issued = app.invite(&org, "bob@example.com", rollcall::domain::Role::Viewer);
+    let smtp = SmtpSink::start();
+    let _server = TestServer::start_on(app, &["--smtp-url", &smtp.url()]);
+    let mail = smtp.wait_for("bob@example.com", WAIT);
+    assert_eq!(
+        mail.link(),
+        Some(issued.link),
+        "the email written before the server started"
+    );
+}
