@@ -28,6 +28,7 @@ pub enum Account {
     GitHub {
         id: u64,
         login: String,
+        name: Option<String>,
         emails: Vec<(String, bool, bool)>,
     },
 }
@@ -47,7 +48,30 @@ impl Account {
         Self::GitHub {
             id,
             login: login.into(),
+            name: None,
             emails: emails.iter().map(|(e, v, p)| ((*e).to_owned(), *v, *p)).collect(),
+        }
+    }
+
+    /// The account's display name at the provider.
+    pub fn named(self, display: &str) -> Self {
+        match self {
+            Self::Google {
+                sub, email, verified, ..
+            } => Self::Google {
+                sub,
+                email,
+                verified,
+                name: display.into(),
+            },
+            Self::GitHub {
+                id, login, emails, ..
+            } => Self::GitHub {
+                id,
+                login,
+                name: Some(display.into()),
+                emails,
+            },
         }
     }
 }
@@ -211,8 +235,8 @@ async fn google_userinfo(req: HttpRequest, state: web::Data<Mutex<ProviderState>
 
 async fn github_user(req: HttpRequest, state: web::Data<Mutex<ProviderState>>) -> HttpResponse {
     match bearer(&req, &state) {
-        Some(Account::GitHub { id, login, .. }) => HttpResponse::Ok().json(json!({
-            "id": id, "login": login, "name": null, "avatar_url": "https://avatars.example/u.png"
+        Some(Account::GitHub { id, login, name, .. }) => HttpResponse::Ok().json(json!({
+            "id": id, "login": login, "name": name, "avatar_url": null
         })),
         _ => HttpResponse::Unauthorized().finish(),
     }

@@ -1,0 +1,630 @@
+//! A real browser drives the whole story: Debian's headless Chromium through
+//! chromedriver (WebDriver, from Rust with fantoccini), against the server on
+//! loopback with the fake providers and the SMTP sink. Once with JavaScript
+//! (dialogs, htmx swaps, axe-core on every screen), once without (full pages).
+//!
+//! In CI a missing browser fails; elsewhere these tests say how to install
+//! it and skip. With ROLLCALL_SCREENSHOTS=1 the story also refreshes the
+//! screenshots in docs/.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+use crate::fakes::{Account, FakeProviders, SmtpSink};
+use crate::http::TestServer;
+
+const AXE: &str = include_str!("../vendor/axe.min.js");
+const WAIT: Duration = Duration::from_secs(30);
+const ESCAPE: &str = "\u{E00C}";
+
+/// chromedriver, running for one test.
+struct Driver {
+    process: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn find_program(env: &str, candidates: &[&str]) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
+        return Some(PathBuf::from(path));
+    }
+    candidates.iter().map(PathBuf::from).find(|path| path.exists())
+}
+
+/// Starts chromedriver, or explains why not: a failure in CI, a skip elsewhere.
+fn driver() -> Option<(Driver, PathBuf)> {
+    let chromedriver = find_program(
+        "CHROMEDRIVER",
+        &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
+    );
+    let chromium = find_program("CHROMIUM", &["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
+    let (Some(chromedriver), Some(chromium)) = (chromedriver, chromium) else {
+        let help =
+            "the browser tests need Chromium and chromedriver: apt-get install chromium chromium-driver";
+        assert!(std::env::var_os("CI").is_none(), "{help}");
+        eprintln!("skipped: {help}");
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let process = Command::new(&chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + WAIT;
+    while ureq::get(&format!("{url}/status")).call().is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some((Driver { process, url }, chromium))
+}
+
+/// One person's browser: its own profile, so its own cookies.
+struct Person {
+    client: Client,
+    base: String,
+    /// Runs axe-core on every screen this person sees.
+    audit: bool,
+}
+
+async fn open_browser(driver: &Driver, chromium: &PathBuf, base: &str, javascript: bool) -> Person {
+    let mut options = json!({
+        "binary": chromium,
+        "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--window-size=1280,860", "--force-device-scale-factor=1",
+        ],
+    });
+    if !javascript {
+        options["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
+    }
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("browserName".into(), json!("chrome"));
+    capabilities.insert("goog:chromeOptions".into(), options);
+    let client = ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("open a browser session");
+    Person {
+        client,
+        base: base.to_owned(),
+        audit: javascript,
+    }
+}
+
+impl Person {
+    async fn go(&self, path_or_url: &str) {
+        let url = if path_or_url.starts_with("http") {
+            path_or_url.to_owned()
+        } else {
+            format!("{}{path_or_url}", self.base)
+        };
+        self.client.goto(&url).await.expect("navigate");
+        self.check_accessibility(path_or_url).await;
+    }
+
+    async fn wait(&self, css: &str) -> Element {
+        match self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(element) => element,
+            Err(error) => {
+                let page = self.client.source().await.unwrap_or_default();
+                panic!("{css} never appeared: {error}\n{page}")
+            }
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        self.wait(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|error| panic!("click {css}: {error}"));
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let element = self.wait(css).await;
+        element.clear().await.expect("clear");
+        element.send_keys(text).await.expect("type");
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.wait(css).await.text().await.expect("text")
+    }
+
+    async fn script(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.expect("run a script")
+    }
+
+    /// Waits until `css` matches nothing.
+    async fn wait_gone(&self, css: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("find")
+            .is_empty()
+        {
+            assert!(Instant::now() < deadline, "{css} never went away");
+            tokio_sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the page body contains `text`.
+    async fn wait_text(&self, text: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let body = self
+                .script("return document.body ? document.body.innerText : ''")
+                .await;
+            if body.as_str().is_some_and(|body| body.contains(text)) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never saw {text:?} in:\n{body}");
+            tokio_sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn path(&self) -> String {
+        self.client.current_url().await.expect("a URL").path().to_owned()
+    }
+
+    /// axe-core on the current screen: no serious or critical violation.
+    async fn check_accessibility(&self, screen: &str) {
+        if !self.audit {
+            return;
+        }
+        self.client.execute(AXE, vec![]).await.expect("load axe-core");
+        let violations = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 // A dialog fades in; contrast is judged once it has finished.
+                 Promise.all(document.getAnimations().map(a => a.finished))
+                   .then(() => axe.run(document, { resultTypes: ['violations'] }))
+                   .then(r => done(r.violations
+                     .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                     .map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+                   .catch(e => done(['axe failed: ' + e]));",
+                vec![],
+            )
+            .await
+            .expect("run axe-core");
+        let violations: Vec<String> = serde_json::from_value(violations).unwrap_or_default();
+        assert!(
+            violations.is_empty(),
+            "accessibility of {screen}:\n{}",
+            violations.join("\n")
+        );
+    }
+
+    /// The open dialog traps focus: the focused element is inside it.
+    async fn assert_focus_in_dialog(&self) {
+        let inside = self
+            .script("const d = document.querySelector('#modal dialog[open]'); return !!d && d.contains(document.activeElement);")
+            .await;
+        assert_eq!(inside, Value::Bool(true), "focus is not inside the open dialog");
+    }
+
+    async fn screenshot(&self, name: &str) {
+        if std::env::var_os("ROLLCALL_SCREENSHOTS").is_none() {
+            return;
+        }
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs").join(name);
+        std::fs::write(&path, png).expect("write the screenshot");
+        eprintln!("wrote {}", path.display());
+    }
+
+    async fn sign_in_with(&self, providers: &FakeProviders, button: &str, account: Account) {
+        providers.will_sign_in(account);
+        self.click(button).await;
+    }
+}
+
+async fn tokio_sleep(duration: Duration) {
+    actix_web::rt::time::sleep(duration).await;
+}
+
+struct Story {
+    server: TestServer,
+    providers: FakeProviders,
+    smtp: SmtpSink,
+}
+
+fn story() -> Story {
+    let providers = FakeProviders::start();
+    let smtp = SmtpSink::start();
+    let mut flags = providers.flags();
+    flags.extend([
+        "--smtp-url".to_owned(),
+        smtp.url(),
+        "--dev-login".to_owned(),
+        "off".to_owned(),
+    ]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    Story {
+        server: TestServer::start_with(&flags),
+        providers,
+        smtp,
+    }
+}
+
+/// `rollcall org create`, as the operator runs it; returns the first owner's link.
+fn operator_creates_acme(story: &Story) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args(["org", "create", "Acme AI", "--owner", "ada@example.com"])
+        .env("DATABASE_URL", story.server.app.database_url())
+        .env("ROLLCALL_PUBLIC_URL", &story.server.base)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run rollcall org create");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find(|line| line.contains("/invite/"))
+        .expect("the link")
+        .trim()
+        .to_owned()
+}
+
+fn ada() -> Account {
+    Account::google("ada-sub", "ada@example.com", true).named("Ada Lovelace")
+}
+fn bob() -> Account {
+    Account::github(101, "bob", &[("bob@example.com", true, true)]).named("Bob Kahn")
+}
+fn dave() -> Account {
+    Account::github(104, "dave", &[("dave@example.com", true, true)]).named("Dave Clark")
+}
+
+/// Opens an emailed link and accepts it after signing in with `button`.
+async fn accept_from_email(person: &Person, story: &Story, email: &str, button: &str, account: Account) {
+    let link = story
+        .smtp
+        .wait_for(email, WAIT)
+        .link()
+        .expect("a link in the email");
+    person.go(&link).await;
+    person.wait_text("Join Acme AI on Rollcall").await;
+    person.sign_in_with(&story.providers, button, account).await;
+    person.wait("form[action='/invitation/accept'] button").await;
+    person.check_accessibility("the invitation page, signed in").await;
+    person.click("form[action='/invitation/accept'] button").await;
+    person.wait("#members-table").await;
+    person.wait_text("Welcome to Acme AI.").await;
+}
+
+#[test]
+fn the_whole_story_with_javascript() {
+    let Some((driver, chromium)) = driver() else {
+        return;
+    };
+    actix_web::rt::System::new().block_on(async move {
+        let story = story();
+        let base = story.server.base.clone();
+        let ada_browser = open_browser(&driver, &chromium, &base, true).await;
+        let ada_page = &ada_browser;
+
+        // The operator's link brings the first owner in.
+        let link = operator_creates_acme(&story);
+        ada_page.go(&link).await;
+        ada_page.wait_text("Join Acme AI on Rollcall").await;
+        ada_page
+            .sign_in_with(&story.providers, "a[href^='/auth/google']", ada())
+            .await;
+        ada_page.wait("form[action='/invitation/accept'] button").await;
+        ada_page.click("form[action='/invitation/accept'] button").await;
+        ada_page.wait("#members-table").await;
+        assert_eq!(ada_page.path().await, "/orgs/acme-ai/members");
+        ada_page.check_accessibility("the Members page").await;
+
+        // Invite three, one mistyped; fix it in step 2; send.
+        ada_page.click("a[href$='/invitations/new']").await;
+        ada_page.wait("#modal dialog[open] #invite-emails").await;
+        ada_page.assert_focus_in_dialog().await;
+        ada_page.check_accessibility("the invite dialog, step 1").await;
+        ada_page
+            .fill(
+                "#invite-emails",
+                "bob@example.com, carol@example\ndave@example.com",
+            )
+            .await;
+        ada_page.click("#modal button.primary").await;
+        ada_page.wait("#modal #review-title").await;
+        ada_page.wait_text("This is not a valid email address.").await;
+        ada_page.assert_focus_in_dialog().await;
+        ada_page.check_accessibility("the invite dialog, step 2").await;
+        ada_page.screenshot("invite-dialog.png").await;
+        ada_page.fill("#email-1", "carol@example.com").await;
+        ada_page.click("#modal button.primary").await;
+        ada_page.wait("#modal #sent-title").await;
+        ada_page.wait_text("Invited 3 people to Acme AI.").await;
+        ada_page.check_accessibility("the invitations-sent dialog").await;
+        ada_page.click("#modal a[data-close]").await;
+        ada_page.wait_gone("#modal dialog").await;
+        ada_page.wait_text("bob@example.com").await;
+
+        // Bob opens the real email in his own browser and joins with GitHub;
+        // Dave too, for later.
+        let bob_browser = open_browser(&driver, &chromium, &base, true).await;
+        accept_from_email(
+            &bob_browser,
+            &story,
+            "bob@example.com",
+            "a[href^='/auth/github']",
+            bob(),
+        )
+        .await;
+        let dave_browser = open_browser(&driver, &chromium, &base, true).await;
+        accept_from_email(
+            &dave_browser,
+            &story,
+            "dave@example.com",
+            "a[href^='/auth/github']",
+            dave(),
+        )
+        .await;
+
+        // Ada changes Bob's role in the modal: the row updates, the page stays.
+        let bob_id = story.server.app.user_by_email("bob@example.com").id;
+        let dave_id = story.server.app.user_by_email("dave@example.com").id;
+        ada_page.go("/orgs/acme-ai/members").await;
+        ada_page.wait(&format!("#member-{bob_id}")).await;
+        ada_page.screenshot("members.png").await;
+        ada_page.script("window.rollcallStayed = true").await;
+        ada_page
+            .click(&format!("#member-{bob_id} a[href$='/role']"))
+            .await;
+        ada_page.wait("#modal dialog[open] #new-role").await;
+        ada_page.assert_focus_in_dialog().await;
+        ada_page.check_accessibility("the Change role dialog").await;
+        ada_page
+            .wait("#new-role")
+            .await
+            .select_by_value("admin")
+            .await
+            .expect("choose a role");
+        ada_page.click("#modal button.primary").await;
+        ada_page.wait_gone("#modal dialog").await;
+        let deadline = Instant::now() + WAIT;
+        while ada_page.text(&format!("#member-{bob_id} .role-badge")).await != "Admin" {
+            assert!(Instant::now() < deadline, "the row never showed Admin");
+            tokio_sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            ada_page.script("return window.rollcallStayed === true").await,
+            Value::Bool(true),
+            "no page reload"
+        );
+        ada_page.wait_text("Bob Kahn is now Admin of Acme AI.").await;
+
+        // Ada removes Bob: the row goes away.
+        ada_page
+            .click(&format!("#member-{bob_id} a[href$='/remove']"))
+            .await;
+        ada_page.wait("#modal dialog[open] button.danger").await;
+        ada_page.wait_text("Remove Bob Kahn from Acme AI?").await;
+        ada_page.check_accessibility("the Remove access dialog").await;
+        ada_page.click("#modal button.danger").await;
+        ada_page.wait_gone(&format!("#member-{bob_id}")).await;
+        assert_eq!(
+            ada_page.script("return window.rollcallStayed === true").await,
+            Value::Bool(true)
+        );
+
+        // The last owner cannot leave, and is told why; Escape closes the
+        // dialog and gives focus back to the button that opened it.
+        ada_page.click("a[href$='/leave']").await;
+        ada_page.wait("#modal dialog[open] .notice-warn").await;
+        ada_page.wait_text("make another member an owner first").await;
+        assert!(
+            ada_page
+                .client
+                .find_all(Locator::Css("#modal button.danger"))
+                .await
+                .expect("find")
+                .is_empty()
+        );
+        ada_page
+            .check_accessibility("the Leave dialog of the last owner")
+            .await;
+        ada_page
+            .client
+            .active_element()
+            .await
+            .expect("focus")
+            .send_keys(ESCAPE)
+            .await
+            .expect("Escape");
+        ada_page.wait_gone("#modal dialog").await;
+        let focused = ada_page
+            .script("return document.activeElement.getAttribute('href')")
+            .await;
+        assert!(
+            focused.as_str().is_some_and(|href| href.ends_with("/leave")),
+            "focus returned to {focused}"
+        );
+
+        // Promote Dave to owner; now Ada can leave, and lands on her profile.
+        ada_page
+            .click(&format!("#member-{dave_id} a[href$='/role']"))
+            .await;
+        ada_page
+            .wait("#new-role")
+            .await
+            .select_by_value("owner")
+            .await
+            .expect("choose a role");
+        ada_page.click("#modal button.primary").await;
+        ada_page.wait_text("Dave Clark is now Owner of Acme AI.").await;
+        ada_page.click("a[href$='/leave']").await;
+        ada_page.wait("#modal dialog[open] button.danger").await;
+        ada_page.click("#modal button.danger").await;
+        ada_page.wait_text("You left Acme AI.").await;
+        assert_eq!(ada_page.path().await, "/profile");
+        ada_page.check_accessibility("the profile").await;
+        ada_page.go("/orgs/acme-ai/roles").await;
+        ada_page.wait_text("You are no longer a member of Acme AI.").await;
+
+        dave_browser.go("/orgs/acme-ai/roles").await;
+        dave_browser.wait(".policy").await;
+        dave_browser
+            .client
+            .set_window_size(390, 844)
+            .await
+            .expect("resize");
+        dave_browser.go("/orgs/acme-ai/members").await;
+        dave_browser.wait("#members-table").await;
+        dave_browser.screenshot("members-narrow.png").await;
+
+        for person in [ada_browser, bob_browser, dave_browser] {
+            let _ = person.client.close().await;
+        }
+    });
+}
+
+#[test]
+fn the_main_story_without_javascript() {
+    let Some((driver, chromium)) = driver() else {
+        return;
+    };
+    actix_web::rt::System::new().block_on(async move {
+        let story = story();
+        let base = story.server.base.clone();
+        let ada_page = open_browser(&driver, &chromium, &base, false).await;
+        let link = operator_creates_acme(&story);
+        ada_page.go(&link).await;
+        ada_page
+            .sign_in_with(&story.providers, "a[href^='/auth/google']", ada())
+            .await;
+        ada_page.click("form[action='/invitation/accept'] button").await;
+        ada_page.wait("#members-table").await;
+
+        // The invite dialog as pages.
+        ada_page.click("a[href$='/invitations/new']").await;
+        ada_page.wait("dialog[open] #invite-emails").await;
+        assert_eq!(ada_page.path().await, "/orgs/acme-ai/invitations/new");
+        ada_page
+            .fill(
+                "#invite-emails",
+                "bob@example.com, carol@example\ndave@example.com",
+            )
+            .await;
+        ada_page.click("dialog button.primary").await;
+        ada_page.wait_text("This is not a valid email address.").await;
+        ada_page.fill("#email-1", "carol@example.com").await;
+        ada_page.click("dialog button.primary").await;
+        ada_page.wait_text("Invited 3 people to Acme AI.").await;
+        assert_eq!(ada_page.path().await, "/orgs/acme-ai/members");
+
+        let bob_page = open_browser(&driver, &chromium, &base, false).await;
+        accept_from_email(
+            &bob_page,
+            &story,
+            "bob@example.com",
+            "a[href^='/auth/github']",
+            bob(),
+        )
+        .await;
+        let dave_page = open_browser(&driver, &chromium, &base, false).await;
+        accept_from_email(
+            &dave_page,
+            &story,
+            "dave@example.com",
+            "a[href^='/auth/github']",
+            dave(),
+        )
+        .await;
+        let bob_id = story.server.app.user_by_email("bob@example.com").id;
+        let dave_id = story.server.app.user_by_email("dave@example.com").id;
+
+        ada_page.go("/orgs/acme-ai/members").await;
+        ada_page
+            .click(&format!("#member-{bob_id} a[href$='/role']"))
+            .await;
+        ada_page
+            .wait("#new-role")
+            .await
+            .select_by_value("admin")
+            .await
+            .expect("choose a role");
+        ada_page.click("dialog button.primary").await;
+        ada_page.wait_text("Bob Kahn is now Admin of Acme AI.").await;
+        assert_eq!(
+            ada_page.text(&format!("#member-{bob_id} .role-badge")).await,
+            "Admin"
+        );
+
+        ada_page
+            .click(&format!("#member-{bob_id} a[href$='/remove']"))
+            .await;
+        ada_page.click("dialog button.danger").await;
+        ada_page
+            .wait_text("Bob Kahn no longer has access to Acme AI.")
+            .await;
+        ada_page.wait_gone(&format!("#member-{bob_id}")).await;
+
+        ada_page.click("a[href$='/leave']").await;
+        ada_page.wait_text("make another member an owner first").await;
+        assert!(
+            ada_page
+                .client
+                .find_all(Locator::Css("dialog button.danger"))
+                .await
+                .expect("find")
+                .is_empty()
+        );
+
+        ada_page.go("/orgs/acme-ai/members").await;
+        ada_page
+            .click(&format!("#member-{dave_id} a[href$='/role']"))
+            .await;
+        ada_page
+            .wait("#new-role")
+            .await
+            .select_by_value("owner")
+            .await
+            .expect("choose a role");
+        ada_page.click("dialog button.primary").await;
+        ada_page.wait_text("Dave Clark is now Owner of Acme AI.").await;
+        ada_page.click("a[href$='/leave']").await;
+        ada_page.click("dialog button.danger").await;
+        ada_page.wait_text("You left Acme AI.").await;
+        assert_eq!(ada_page.path().await, "/profile");
+
+        for person in [ada_page, bob_page, dave_page] {
+            let _ = person.client.close().await;
+        }
+    });
+}
