@@ -14,7 +14,7 @@ use crate::domain::{EmailAddress, OrganizationName, PersonName, Role, Slug};
 use crate::error::Error;
 use crate::services::invitations::{self, InviteOutcome, Invitee};
 use crate::services::members::{self, MemberRef};
-use crate::services::{Actor, organizations};
+use crate::services::{Actor, organizations, seed};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -42,6 +42,23 @@ pub enum Command {
     /// Manage an organization's members and invitations.
     #[command(subcommand)]
     User(UserCommand),
+    /// Tools for developing and measuring Rollcall.
+    #[command(subcommand, hide = true)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Add synthetic members and pending invitations to an organization, for benchmarks.
+    Seed {
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value_t = 0)]
+        members: u64,
+        /// Invited through the usual path, so their emails are queued too.
+        #[arg(long, default_value_t = 0)]
+        invitations: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +158,38 @@ fn execute(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::User(command) => user(&config, command),
+        Command::Dev(DevCommand::Seed {
+            org,
+            members: member_count,
+            invitations: invitation_count,
+        }) => {
+            let slug = parse_slug(&org)?;
+            let pool = migrated(&config)?;
+            let conn = &mut pool.get()?;
+            let org = organizations::find_by_slug(conn, &slug)?;
+            let members = seed::members(conn, &org, member_count)?;
+            let actor = Actor::command_line();
+            let (_, already) = invitations::pending_for_org(conn, &actor, &org, 0)?;
+            let first = u64::try_from(already).unwrap_or_default();
+            let invitees: Vec<Invitee> = (first..first + invitation_count)
+                .map(|n| {
+                    Ok(Invitee {
+                        email: parse_email(&format!("invitee.{n}@example.org"))?,
+                        name: None,
+                        role: if n % 2 == 0 { Role::Developer } else { Role::Viewer },
+                    })
+                })
+                .collect::<Result<_, Error>>()?;
+            for batch in invitees.chunks(1_000) {
+                invitations::invite(conn, &config.service_settings(), &actor, &org, batch)?;
+            }
+            let (_, pending) = invitations::pending_for_org(conn, &actor, &org, 0)?;
+            println!(
+                "{} has {members} members and {pending} pending invitations.",
+                org.name
+            );
+            Ok(())
+        }
     }
 }
 

@@ -52,6 +52,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Kept by triggers on `memberships` (see the member_counts migration).
+    membership_counts (org_id, role) {
+        org_id -> Text,
+        role -> Text,
+        members -> BigInt,
+    }
+}
+
+diesel::table! {
     invitations (id) {
         id -> Text,
         org_id -> Text,
@@ -131,6 +140,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     identities,
     identity_emails,
     memberships,
+    membership_counts,
     invitations,
     invitation_tokens,
     email_outbox,

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::audit::{self, AuditAction, AuditEvent};
 use super::users::{self, User};
 use super::{Actor, Organization, acting, now, parse_stored_role};
-use crate::db::schema::memberships;
+use crate::db::schema::{membership_counts, memberships};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, Role};
@@ -138,6 +138,56 @@ fn filtered<'a>(
     selection
 }
 
+impl Direction {
+    fn reversed(self) -> Self {
+        match self {
+            Self::Ascending => Self::Descending,
+            Self::Descending => Self::Ascending,
+        }
+    }
+}
+
+/// Orders the selection. With a search, the matches are few and come from the
+/// name and email indexes, and the database should sort just them; ordered by
+/// a bare column, SQLite would instead walk that column's whole index and
+/// test every member. `|| ''` keeps the order and hides the column.
+fn ordered<'a>(
+    selection: MembershipFilter<'a>,
+    sort: SortKey,
+    direction: Direction,
+    searching: bool,
+) -> MembershipFilter<'a> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Text;
+    let column = match sort {
+        SortKey::Name => "name_key",
+        SortKey::Email => "email",
+        SortKey::Joined => "joined_at",
+    };
+    let key = if searching {
+        format!("{column} || ''")
+    } else {
+        column.to_owned()
+    };
+    match direction {
+        Direction::Ascending => selection.order((sql::<Text>(&key).asc(), memberships::user_id.asc())),
+        Direction::Descending => selection.order((sql::<Text>(&key).desc(), memberships::user_id.desc())),
+    }
+}
+
+/// How many members the organization has, in one role or in all: read from
+/// the counts the database keeps, not counted.
+fn counted(conn: &mut DbConnection, org_id: &str, role: Option<Role>) -> Result<i64, Error> {
+    let mut counts = membership_counts::table
+        .filter(membership_counts::org_id.eq(org_id))
+        .select(membership_counts::members)
+        .into_boxed();
+    if let Some(role) = role {
+        counts = counts.filter(membership_counts::role.eq(role.as_str()));
+    }
+    Ok(counts.load::<i64>(conn)?.into_iter().sum())
+}
+
 /// One page of an organization's members. The actor must be a member.
 pub fn list(
     conn: &mut DbConnection,
@@ -159,32 +209,41 @@ pub fn list(
             let to = format!("{from}\u{10FFFF}");
             (from, to)
         });
-    let total: i64 = filtered(&org.id, query, search.as_ref())
-        .count()
-        .get_result(conn)?;
-    let mut selection = filtered(&org.id, query, search.as_ref());
-    selection = match (query.sort, query.direction) {
-        (SortKey::Name, Direction::Ascending) => {
-            selection.order((memberships::name_key.asc(), memberships::user_id.asc()))
-        }
-        (SortKey::Name, Direction::Descending) => {
-            selection.order((memberships::name_key.desc(), memberships::user_id.desc()))
-        }
-        (SortKey::Email, Direction::Ascending) => selection.order(memberships::email.asc()),
-        (SortKey::Email, Direction::Descending) => selection.order(memberships::email.desc()),
-        (SortKey::Joined, Direction::Ascending) => {
-            selection.order((memberships::joined_at.asc(), memberships::user_id.asc()))
-        }
-        (SortKey::Joined, Direction::Descending) => {
-            selection.order((memberships::joined_at.desc(), memberships::user_id.desc()))
-        }
+    let total = match &search {
+        None => counted(conn, &org.id, query.role)?,
+        Some(range) => filtered(&org.id, query, Some(range)).count().get_result(conn)?,
     };
-    let offset = i64::from(page - 1) * i64::from(per_page);
-    let rows: Vec<MemberRow> = selection
-        .select(MemberRow::as_select())
-        .limit(i64::from(per_page))
-        .offset(offset)
-        .load(conn)?;
+    let skipped = i64::from(page - 1) * i64::from(per_page);
+    let wanted = i64::from(per_page).min(total - skipped);
+    if wanted <= 0 {
+        return Ok(MemberPage {
+            members: Vec::new(),
+            total,
+            page,
+            per_page,
+        });
+    }
+    // Past the middle, read from the other end: an OFFSET costs as many index
+    // entries as it skips, so the last page is then as quick as the first.
+    let from_end = skipped > total / 2;
+    let (direction, offset) = if from_end {
+        (query.direction.reversed(), total - skipped - wanted)
+    } else {
+        (query.direction, skipped)
+    };
+    let mut rows: Vec<MemberRow> = ordered(
+        filtered(&org.id, query, search.as_ref()),
+        query.sort,
+        direction,
+        search.is_some(),
+    )
+    .select(MemberRow::as_select())
+    .limit(wanted)
+    .offset(offset)
+    .load(conn)?;
+    if from_end {
+        rows.reverse();
+    }
     let ids: Vec<&str> = rows.iter().map(|row| row.user_id.as_str()).collect();
     let avatars: Vec<(String, Option<String>)> = crate::db::schema::users::table
         .filter(crate::db::schema::users::id.eq_any(&ids))

@@ -8,6 +8,7 @@ pub mod invitations;
 pub mod members;
 pub mod organizations;
 pub mod outbox;
+pub mod seed;
 pub mod settings;
 pub mod users;
 

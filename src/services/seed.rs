@@ -1,0 +1,177 @@
+//! Synthetic members for benchmarks and demonstrations (`rollcall dev seed`).
+//!
+//! Adding 100,000 members one [`super::members::add`] at a time would take
+//! minutes, so this writes users and memberships in multi-row inserts inside
+//! one transaction. It adds only non-owners, so no organization rule can be
+//! broken by it; it writes no audit events, because nobody was invited.
+
+use chrono::Duration;
+use diesel::prelude::*;
+
+use super::users::name_key;
+use super::{INSERT_CHUNK, Organization, new_id, now};
+use crate::db::schema::{memberships, users};
+use crate::db::{self, DbConnection};
+use crate::domain::Role;
+use crate::error::Error;
+
+const FIRST_NAMES: [&str; 32] = [
+    "Ada",
+    "Alan",
+    "Barbara",
+    "Claude",
+    "Dennis",
+    "Donald",
+    "Edsger",
+    "Frances",
+    "Grace",
+    "Guido",
+    "Hedy",
+    "Ivan",
+    "Jean",
+    "John",
+    "Ken",
+    "Leslie",
+    "Linus",
+    "Margaret",
+    "Niklaus",
+    "Radia",
+    "Rosalind",
+    "Sophie",
+    "Tim",
+    "Vint",
+    "Whitfield",
+    "Yukihiro",
+    "Zhang",
+    "Karen",
+    "Lynn",
+    "Mary",
+    "Katherine",
+    "Shafi",
+];
+
+const LAST_NAMES: [&str; 32] = [
+    "Lovelace",
+    "Turing",
+    "Liskov",
+    "Shannon",
+    "Ritchie",
+    "Knuth",
+    "Dijkstra",
+    "Allen",
+    "Hopper",
+    "Rossum",
+    "Lamarr",
+    "Sutherland",
+    "Sammet",
+    "McCarthy",
+    "Thompson",
+    "Lamport",
+    "Torvalds",
+    "Hamilton",
+    "Wirth",
+    "Perlman",
+    "Franklin",
+    "Wilson",
+    "Berners-Lee",
+    "Cerf",
+    "Diffie",
+    "Matsumoto",
+    "Wei",
+    "Jones",
+    "Conway",
+    "Keller",
+    "Johnson",
+    "Goldwasser",
+];
+
+/// The role of the `n`th synthetic member: a few admins, the rest spread over
+/// developers, contributors and viewers, as in a large organization.
+fn role_of(n: u64) -> Role {
+    match n % 100 {
+        0 => Role::Admin,
+        1..=30 => Role::Developer,
+        31..=55 => Role::Contributor,
+        _ => Role::Viewer,
+    }
+}
+
+/// The name and address of the `n`th synthetic member.
+fn person(n: u64) -> (String, String) {
+    let first = FIRST_NAMES[(n % 32) as usize];
+    let last = LAST_NAMES[((n / 32) % 32) as usize];
+    let name = format!("{first} {last}");
+    let email = format!("{}.{}.{n}@example.com", first.to_lowercase(), last.to_lowercase());
+    (name, email)
+}
+
+/// Adds `count` synthetic members to the organization; returns how many it has now.
+pub fn members(conn: &mut DbConnection, org: &Organization, count: u64) -> Result<i64, Error> {
+    db::write(conn, |conn| {
+        db::lock_organization(conn, &org.id)?;
+        let existing: i64 = memberships::table
+            .filter(memberships::org_id.eq(&org.id))
+            .count()
+            .get_result(conn)?;
+        let first = u64::try_from(existing).unwrap_or_default();
+        let at = now();
+        let mut start = first;
+        while start < first + count {
+            let end = (start + INSERT_CHUNK as u64).min(first + count);
+            let people: Vec<(String, String, String)> = (start..end)
+                .map(|n| {
+                    let (name, email) = person(n);
+                    (new_id(), name, email)
+                })
+                .collect();
+            let user_rows: Vec<_> = people
+                .iter()
+                .map(|(id, name, email)| {
+                    (
+                        users::id.eq(id),
+                        users::name.eq(name),
+                        users::email.eq(email),
+                        users::created_at.eq(at),
+                    )
+                })
+                .collect();
+            db::insert_all!(conn, users::table, &user_rows)?;
+            let membership_rows: Vec<_> = people
+                .iter()
+                .zip(start..end)
+                .map(|((id, name, email), n)| {
+                    (
+                        memberships::org_id.eq(&org.id),
+                        memberships::user_id.eq(id),
+                        memberships::role.eq(role_of(n).as_str()),
+                        memberships::joined_at.eq(at - Duration::seconds(n as i64)),
+                        memberships::name.eq(name),
+                        memberships::name_key.eq(name_key(name)),
+                        memberships::email.eq(email),
+                    )
+                })
+                .collect();
+            db::insert_all!(conn, memberships::table, &membership_rows)?;
+            start = end;
+        }
+        Ok(existing + count as i64)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::EmailAddress;
+
+    #[test]
+    fn synthetic_people_have_valid_distinct_addresses() {
+        let addresses: std::collections::HashSet<String> = (0..5_000).map(|n| person(n).1).collect();
+        assert_eq!(addresses.len(), 5_000);
+        assert!(addresses.iter().all(|email| EmailAddress::parse(email).is_ok()));
+    }
+
+    #[test]
+    fn seeds_no_owners() {
+        assert!((0..1_000).all(|n| role_of(n) != Role::Owner));
+    }
+}
