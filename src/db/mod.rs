@@ -3,6 +3,8 @@
 
 pub mod schema;
 
+use std::cell::Cell;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -99,6 +101,9 @@ impl ManageConnection for ConnectionManager {
 pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<DbPool, Error> {
     Pool::builder()
         .max_size(max_size)
+        // A query on every checkout doubles the cost of a short request; a
+        // connection that broke is found by `has_broken` and dropped instead.
+        .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(10))
         .build(ConnectionManager { url: url.clone() })
         .map_err(|source| Error::DatabaseUnavailable(source.to_string()))
@@ -123,14 +128,50 @@ pub fn migrate(conn: &mut DbConnection) -> Result<(), Error> {
     Ok(())
 }
 
+/// One SQLite writer at a time in this process. SQLite allows one anyway; a
+/// queue on a mutex wakes the next writer at once, where the busy timeout
+/// polls with growing sleeps (hundreds of milliseconds under load).
+static SQLITE_WRITER: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    /// Whether this thread holds [`SQLITE_WRITER`]: a nested [`write`] goes on.
+    static HOLDS_SQLITE_WRITER: Cell<bool> = const { Cell::new(false) };
+}
+
+struct WriterTurn {
+    _guard: MutexGuard<'static, ()>,
+}
+
+impl WriterTurn {
+    fn take() -> Option<Self> {
+        if HOLDS_SQLITE_WRITER.get() {
+            return None;
+        }
+        let guard = SQLITE_WRITER.lock().unwrap_or_else(PoisonError::into_inner);
+        HOLDS_SQLITE_WRITER.set(true);
+        Some(Self { _guard: guard })
+    }
+}
+
+impl Drop for WriterTurn {
+    fn drop(&mut self) {
+        HOLDS_SQLITE_WRITER.set(false);
+    }
+}
+
 /// Runs `f` in a transaction that may write.
 ///
 /// On SQLite the transaction takes the write lock before anything else, so that
-/// concurrent writers queue on the busy timeout instead of failing half-way.
+/// concurrent writers queue instead of failing half-way: behind each other in
+/// this process, on the busy timeout against other processes.
 pub fn write<T>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> Result<T, Error>,
 ) -> Result<T, Error> {
+    let _turn = match conn {
+        DbConnection::Sqlite(_) => WriterTurn::take(),
+        DbConnection::Postgres(_) => None,
+    };
     conn.transaction(|conn| {
         if let DbConnection::Sqlite(sqlite) = conn {
             sqlite.batch_execute("UPDATE write_lock SET generation = generation + 1")?;

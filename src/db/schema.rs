@@ -48,15 +48,24 @@ diesel::table! {
         name -> Text,
         name_key -> Text,
         email -> Text,
+        avatar_url -> Nullable<Text>,
     }
 }
 
 diesel::table! {
-    /// Kept by triggers on `memberships` (see the member_counts migration).
+    /// Kept by triggers on `memberships` (see the counts migration).
     membership_counts (org_id, role) {
         org_id -> Text,
         role -> Text,
         members -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Kept by triggers on `invitations` (see the counts migration).
+    pending_invitation_counts (org_id) {
+        org_id -> Text,
+        pending -> BigInt,
     }
 }
 
@@ -141,6 +150,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     identity_emails,
     memberships,
     membership_counts,
+    pending_invitation_counts,
     invitations,
     invitation_tokens,
     email_outbox,

@@ -13,7 +13,9 @@ use super::users;
 use super::{
     Actor, Identified, Organization, Principal, Settings, acting, identify, new_id, now, parse_stored_role,
 };
-use crate::db::schema::{invitation_tokens, invitations, memberships, organizations};
+use crate::db::schema::{
+    invitation_tokens, invitations, memberships, organizations, pending_invitation_counts,
+};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, InviteToken, PersonName, Role};
@@ -409,7 +411,13 @@ pub fn pending_for_org(
     let pending = invitations::table
         .filter(invitations::org_id.eq(&org.id))
         .filter(invitations::state.eq(PENDING));
-    let total: i64 = pending.count().get_result(conn)?;
+    // Kept by the database as invitations come and go; no row means none.
+    let total: i64 = pending_invitation_counts::table
+        .find(&org.id)
+        .select(pending_invitation_counts::pending)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0);
     let rows: Vec<InvitationRow> = pending
         .order((invitations::created_at.desc(), invitations::id.desc()))
         .limit(limit)

@@ -36,16 +36,17 @@ struct MemberRow {
     email: String,
     role: String,
     joined_at: NaiveDateTime,
+    avatar_url: Option<String>,
 }
 
 impl MemberRow {
-    fn into_member(self, avatar_url: Option<String>) -> Result<Member, Error> {
+    fn into_member(self) -> Result<Member, Error> {
         Ok(Member {
             role: parse_stored_role(&self.role)?,
             user_id: self.user_id,
             name: self.name,
             email: self.email,
-            avatar_url,
+            avatar_url: self.avatar_url,
             joined_at: self.joined_at,
         })
     }
@@ -244,20 +245,9 @@ pub fn list(
     if from_end {
         rows.reverse();
     }
-    let ids: Vec<&str> = rows.iter().map(|row| row.user_id.as_str()).collect();
-    let avatars: Vec<(String, Option<String>)> = crate::db::schema::users::table
-        .filter(crate::db::schema::users::id.eq_any(&ids))
-        .select((crate::db::schema::users::id, crate::db::schema::users::avatar_url))
-        .load(conn)?;
     let members = rows
         .into_iter()
-        .map(|row| {
-            let avatar = avatars
-                .iter()
-                .find(|(id, _)| *id == row.user_id)
-                .and_then(|(_, url)| url.clone());
-            row.into_member(avatar)
-        })
+        .map(MemberRow::into_member)
         .collect::<Result<_, _>>()?;
     Ok(MemberPage {
         members,
@@ -309,8 +299,7 @@ pub fn find(conn: &mut DbConnection, org: &Organization, member: &MemberRef) -> 
             };
             Error::NotFound(format!("{who} is not a member of {}.", org.name))
         })?;
-    let avatar = users::find(conn, &row.user_id)?.and_then(|user| user.avatar_url);
-    row.into_member(avatar)
+    row.into_member()
 }
 
 fn role_of(conn: &mut DbConnection, org: &Organization, user_id: &str) -> Result<Role, Error> {
@@ -364,6 +353,7 @@ pub(crate) fn add(
             memberships::name.eq(&user.name),
             memberships::name_key.eq(users::name_key(&user.name)),
             memberships::email.eq(&user.email),
+            memberships::avatar_url.eq(&user.avatar_url),
         ))
         .execute(conn)
         .map_err(|error| {
@@ -536,7 +526,7 @@ pub fn all(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result
         .order((memberships::name_key, memberships::user_id))
         .select(MemberRow::as_select())
         .load(conn)?;
-    rows.into_iter().map(|row| row.into_member(None)).collect()
+    rows.into_iter().map(MemberRow::into_member).collect()
 }
 
 /// Whether the actor could leave now: the check the Leave dialog shows before

@@ -139,18 +139,21 @@ pub fn sign_in(conn: &mut DbConnection, sign_in: &SignIn) -> Result<User, Error>
             Some(name) if !name.trim().is_empty() => name.trim().to_owned(),
             _ => user.name.clone(),
         };
+        let avatar_url = sign_in.avatar_url.as_ref().or(user.avatar_url.as_ref());
         diesel::update(users::table.find(&user_id))
             .set((
                 users::name.eq(&name),
-                users::avatar_url.eq(sign_in.avatar_url.as_ref().or(user.avatar_url.as_ref())),
+                users::avatar_url.eq(avatar_url),
                 users::last_sign_in_at.eq(at),
             ))
             .execute(conn)?;
-        if name != user.name {
+        // The member list reads name and avatar from the memberships.
+        if name != user.name || avatar_url != user.avatar_url.as_ref() {
             diesel::update(memberships::table.filter(memberships::user_id.eq(&user_id)))
                 .set((
                     memberships::name.eq(&name),
                     memberships::name_key.eq(name_key(&name)),
+                    memberships::avatar_url.eq(avatar_url),
                 ))
                 .execute(conn)?;
         }

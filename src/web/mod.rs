@@ -61,6 +61,9 @@ pub fn dev_login_enabled(config: &Config) -> bool {
         .unwrap_or(!providers && config.bind.ip().is_loopback())
 }
 
+/// Threads per worker for blocking database work (see [`AppState::db`]).
+const BLOCKING_THREADS_PER_WORKER: usize = 4;
+
 /// A configured server bound to its listener, not yet running.
 pub struct Application {
     port: u16,
@@ -127,6 +130,9 @@ impl Application {
                 .configure(routes)
                 .default_service(web::to(errors::not_found))
         })
+        // Database work runs on each worker's blocking threads; more threads
+        // than pooled connections would only queue, switch and hold memory.
+        .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER.min(pool_size as usize))
         .listen(listener)
         .map_err(|error| Error::Invalid(format!("cannot serve: {error}")))?
         .run();

@@ -3,7 +3,7 @@
 //! in the templates.
 
 use askama::Template;
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime, Timelike};
 
 use super::session::Flash;
 use crate::domain::Role;
@@ -21,14 +21,19 @@ pub fn render(template: &impl Template, what: &'static str) -> Result<String, Er
         .map_err(|source| Error::Template { what, source })
 }
 
-/// "22 Nov 2026"
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// "22 Nov 2026". Written out rather than through a strftime pattern, which
+/// would be parsed again for each of the hundred dates on a Members page.
 pub fn date(at: NaiveDateTime) -> String {
-    at.format("%-d %b %Y").to_string()
+    format!("{} {} {}", at.day(), MONTHS[at.month0() as usize % 12], at.year())
 }
 
 /// "22 Nov 2026, 14:05 UTC"
 pub fn date_time(at: NaiveDateTime) -> String {
-    at.format("%-d %b %Y, %H:%M UTC").to_string()
+    format!("{}, {:02}:{:02} UTC", date(at), at.hour(), at.minute())
 }
 
 pub fn iso(at: NaiveDateTime) -> String {

@@ -270,3 +270,100 @@ fn every_change_is_in_the_audit_log() {
     assert_eq!(role_change.before_state.as_deref(), Some(r#"{"role":"viewer"}"#));
     assert_eq!(role_change.after_state.as_deref(), Some(r#"{"role":"admin"}"#));
 }
+
+/// Pages past the middle are read from the other end; every page, in every
+/// order, with and without a filter, must still be the same slice of the list.
+#[test]
+fn every_page_is_the_same_slice_of_the_list_from_either_end() {
+    let app = TestApp::new();
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    rollcall::services::seed::members(&mut app.conn(), &org, 37).unwrap();
+    let me = as_user(&ada);
+    let list = |query: &MemberQuery| members::list(&mut app.conn(), &me, &org, query).unwrap();
+    for sort in [SortKey::Name, SortKey::Email, SortKey::Joined] {
+        for direction in [Direction::Ascending, Direction::Descending] {
+            for (search, role) in [(None, None), (None, Some(Role::Developer)), (Some("ada"), None)] {
+                let query = MemberQuery {
+                    search: search.map(str::to_owned),
+                    role,
+                    sort,
+                    direction,
+                    page: 1,
+                    per_page: 200,
+                };
+                let whole = list(&query);
+                assert_eq!(whole.members.len() as i64, whole.total);
+                let mut paged = Vec::new();
+                for page in 1..=(whole.total as u32).div_ceil(5) {
+                    let slice = list(&MemberQuery {
+                        page,
+                        per_page: 5,
+                        ..query.clone()
+                    });
+                    assert_eq!(slice.total, whole.total);
+                    paged.extend(slice.members);
+                }
+                let names =
+                    |list: &[members::Member]| list.iter().map(|m| m.name.clone()).collect::<Vec<_>>();
+                assert_eq!(
+                    names(&paged),
+                    names(&whole.members),
+                    "{sort:?} {direction:?} {search:?} {role:?}"
+                );
+                assert_eq!(paged, whole.members);
+            }
+        }
+    }
+}
+
+/// The totals come from counts the database keeps; they follow every change.
+#[test]
+fn member_and_invitation_totals_follow_every_change() {
+    let app = TestApp::new();
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let me = as_user(&ada);
+    let bob = app.member(&org, "bob@example.com", Role::Viewer);
+    let cleo = app.member(&org, "cleo@example.com", Role::Viewer);
+    let total = |role: Option<Role>| {
+        let query = MemberQuery {
+            role,
+            ..Default::default()
+        };
+        members::list(&mut app.conn(), &me, &org, &query).unwrap().total
+    };
+    let pending = || {
+        rollcall::services::invitations::pending_for_org(&mut app.conn(), &me, &org, 0)
+            .unwrap()
+            .1
+    };
+    assert_eq!(
+        (total(None), total(Some(Role::Viewer)), total(Some(Role::Owner))),
+        (3, 2, 1)
+    );
+
+    members::change_role(
+        &mut app.conn(),
+        &me,
+        &org,
+        &MemberRef::Id(bob.id.clone()),
+        Role::Admin,
+    )
+    .unwrap();
+    assert_eq!(
+        (total(None), total(Some(Role::Viewer)), total(Some(Role::Admin))),
+        (3, 1, 1)
+    );
+
+    members::remove(&mut app.conn(), &me, &org, &MemberRef::Id(cleo.id.clone())).unwrap();
+    assert_eq!((total(None), total(Some(Role::Viewer))), (2, 0));
+
+    members::leave(&mut app.conn(), &as_user(&bob), &org).unwrap();
+    assert_eq!((total(None), total(Some(Role::Admin))), (1, 0));
+
+    assert_eq!(pending(), 0);
+    let dan = app.invite(&org, "dan@example.com", Role::Developer);
+    app.invite(&org, "eve@example.com", Role::Developer);
+    assert_eq!(pending(), 2);
+    app.accept(&dan, "dan@example.com");
+    assert_eq!((pending(), total(None), total(Some(Role::Developer))), (1, 2, 1));
+}

@@ -1,5 +1,10 @@
-DROP INDEX invitations_by_org_state;
+ALTER TABLE memberships DROP COLUMN avatar_url;
+DROP INDEX invitations_pending_by_org;
 CREATE INDEX invitations_pending_by_org ON invitations (org_id, created_at) WHERE state = 'pending';
+DROP TRIGGER invitations_count_update;
+DROP TRIGGER invitations_count_delete;
+DROP TRIGGER invitations_count_insert;
+DROP TABLE pending_invitation_counts;
 DROP TRIGGER memberships_count_update;
 DROP TRIGGER memberships_count_delete;
 DROP TRIGGER memberships_count_insert;

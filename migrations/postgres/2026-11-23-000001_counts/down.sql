@@ -1,0 +1,13 @@
+ALTER TABLE memberships DROP COLUMN avatar_url;
+DROP INDEX invitations_pending_by_org;
+CREATE INDEX invitations_pending_by_org ON invitations (org_id, created_at) WHERE state = 'pending';
+DROP TRIGGER invitations_count_update ON invitations;
+DROP TRIGGER invitations_count_delete ON invitations;
+DROP TRIGGER invitations_count_insert ON invitations;
+DROP FUNCTION count_pending_invitations();
+DROP TABLE pending_invitation_counts;
+DROP TRIGGER memberships_count_update ON memberships;
+DROP TRIGGER memberships_count_delete ON memberships;
+DROP TRIGGER memberships_count_insert ON memberships;
+DROP FUNCTION count_memberships();
+DROP TABLE membership_counts;
