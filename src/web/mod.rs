@@ -21,7 +21,7 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 
 use crate::config::Config;
-use crate::db::{self, DatabaseUrl, DbConnection, DbPool};
+use crate::db::{self, DbConnection, DbPool};
 use crate::error::Error;
 use crate::services::{Settings, organizations, settings};
 
@@ -74,10 +74,9 @@ impl Application {
     /// Connects to the database, applies migrations and binds the listener
     /// (port 0 picks a free port, which tests use).
     pub fn build(config: Config) -> Result<Self, Error> {
-        let pool_size = match config.database_url {
-            DatabaseUrl::Sqlite(_) => 8,
-            DatabaseUrl::Postgres(_) => 16,
-        };
+        // Enough for every blocking thread of two workers; more connections
+        // than cores doing work only add switching (see BENCHMARKS.md).
+        let pool_size = 8;
         let pool = db::connect(&config.database_url, pool_size)?;
         let mut conn = pool.get()?;
         db::migrate(&mut conn)?;
