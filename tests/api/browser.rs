@@ -325,6 +325,26 @@ async fn accept_from_email(person: &Person, story: &Story, email: &str, button: 
     person.wait_text("Welcome to Acme AI.").await;
 }
 
+/// Bob and Dave each open their email in their own browser and join with
+/// GitHub; returns their browsers and user ids.
+async fn bob_and_dave_join(
+    driver: &Driver,
+    chromium: &PathBuf,
+    story: &Story,
+    javascript: bool,
+) -> ((Person, String), (Person, String)) {
+    let base = &story.server.base;
+    let mut joined = Vec::new();
+    for (email, account) in [("bob@example.com", bob()), ("dave@example.com", dave())] {
+        let person = open_browser(driver, chromium, base, javascript).await;
+        accept_from_email(&person, story, email, "a[href^='/auth/github']", account).await;
+        joined.push((person, story.server.app.user_by_email(email).id));
+    }
+    let dave = joined.pop().expect("Dave joined");
+    let bob = joined.pop().expect("Bob joined");
+    (bob, dave)
+}
+
 #[test]
 fn the_whole_story_with_javascript() {
     let Some((driver, chromium)) = driver() else {
@@ -377,28 +397,10 @@ fn the_whole_story_with_javascript() {
 
         // Bob opens the real email in his own browser and joins with GitHub;
         // Dave too, for later.
-        let bob_browser = open_browser(&driver, &chromium, &base, true).await;
-        accept_from_email(
-            &bob_browser,
-            &story,
-            "bob@example.com",
-            "a[href^='/auth/github']",
-            bob(),
-        )
-        .await;
-        let dave_browser = open_browser(&driver, &chromium, &base, true).await;
-        accept_from_email(
-            &dave_browser,
-            &story,
-            "dave@example.com",
-            "a[href^='/auth/github']",
-            dave(),
-        )
-        .await;
+        let ((bob_browser, bob_id), (dave_browser, dave_id)) =
+            bob_and_dave_join(&driver, &chromium, &story, true).await;
 
         // Ada changes Bob's role in the modal: the row updates, the page stays.
-        let bob_id = story.server.app.user_by_email("bob@example.com").id;
-        let dave_id = story.server.app.user_by_email("dave@example.com").id;
         ada_page.go("/orgs/acme-ai/members").await;
         ada_page.wait(&format!("#member-{bob_id}")).await;
         ada_page.screenshot("members.png").await;
@@ -548,26 +550,8 @@ fn the_main_story_without_javascript() {
         ada_page.wait_text("Invited 3 people to Acme AI.").await;
         assert_eq!(ada_page.path().await, "/orgs/acme-ai/members");
 
-        let bob_page = open_browser(&driver, &chromium, &base, false).await;
-        accept_from_email(
-            &bob_page,
-            &story,
-            "bob@example.com",
-            "a[href^='/auth/github']",
-            bob(),
-        )
-        .await;
-        let dave_page = open_browser(&driver, &chromium, &base, false).await;
-        accept_from_email(
-            &dave_page,
-            &story,
-            "dave@example.com",
-            "a[href^='/auth/github']",
-            dave(),
-        )
-        .await;
-        let bob_id = story.server.app.user_by_email("bob@example.com").id;
-        let dave_id = story.server.app.user_by_email("dave@example.com").id;
+        let ((bob_page, bob_id), (dave_page, dave_id)) =
+            bob_and_dave_join(&driver, &chromium, &story, false).await;
 
         ada_page.go("/orgs/acme-ai/members").await;
         ada_page
