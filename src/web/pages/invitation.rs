@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{layout, switcher};
 use crate::auth::ProviderKind;
+use crate::db::DbConnection;
 use crate::domain::InviteToken;
 use crate::error::Error;
 use crate::services::invitations::{
@@ -149,8 +150,9 @@ fn answering(session: &SessionState, form: &Form, req: &HttpRequest) -> Result<(
 }
 
 /// The invitation remembered now must be the one whose page was answered.
-fn check_same(view_id: Option<&str>, expected: &str) -> Result<(), Error> {
-    match view_id {
+fn check_same(conn: &mut DbConnection, reference: &InvitationRef, expected: &str) -> Result<(), Error> {
+    let current = invitations::open(conn, reference)?;
+    match current.as_ref().map(|view| view.id.as_str()) {
         Some(id) if id != expected => Err(Error::Conflict(
             "You opened another invitation in the meantime. Open the link of the one you want to answer again."
                 .to_owned(),
@@ -175,8 +177,7 @@ pub async fn accept(
     let outcome = state
         .db(move |conn| {
             let reference = InvitationRef::Token(token);
-            let current = invitations::open(conn, &reference)?;
-            check_same(current.as_ref().map(|view| view.id.as_str()), &expected)?;
+            check_same(conn, &reference, &expected)?;
             invitations::accept(conn, &actor, &reference)
         })
         .await?;
@@ -214,8 +215,7 @@ pub async fn decline(
     let outcome = state
         .db(move |conn| {
             let reference = InvitationRef::Token(token);
-            let current = invitations::open(conn, &reference)?;
-            check_same(current.as_ref().map(|view| view.id.as_str()), &expected)?;
+            check_same(conn, &reference, &expected)?;
             invitations::decline(conn, &actor, &reference)
         })
         .await?;
