@@ -9,6 +9,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 const USER_ID: &str = "uid";
@@ -115,7 +116,7 @@ impl SessionState {
 
     /// The sign-in in progress, removed: a state is checked once.
     pub fn take_sign_in(&self) -> Option<PendingSignIn> {
-        self.0.remove_as::<PendingSignIn>(OAUTH).and_then(Result::ok)
+        self.take(OAUTH)
     }
 
     /// Remembers the invitation being answered, so that it survives the
@@ -129,7 +130,7 @@ impl SessionState {
     }
 
     pub fn clear_invitation(&self) {
-        self.0.remove(INVITATION);
+        self.take::<String>(INVITATION);
     }
 
     /// The session's CSRF token, made on first use.
@@ -164,10 +165,17 @@ impl SessionState {
     }
 
     pub fn take_flashes(&self) -> Vec<Flash> {
-        self.0
-            .remove_as::<Vec<Flash>>(FLASH)
-            .and_then(Result::ok)
-            .unwrap_or_default()
+        self.take(FLASH).unwrap_or_default()
+    }
+
+    /// Removes and returns a value. Only a key that is there is removed: any
+    /// removal marks the session changed, and a changed session is encrypted
+    /// and sent again with the response.
+    fn take<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        if !self.0.contains_key(key) {
+            return None;
+        }
+        self.0.remove_as::<T>(key).and_then(Result::ok)
     }
 }
 

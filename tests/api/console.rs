@@ -123,7 +123,13 @@ fn security_headers_are_on_every_answer() {
     let not_found = browser.get("/nowhere");
     assert_eq!(not_found.status, 404);
     not_found.assert_contains("There is nothing at /nowhere");
-    let cookie = browser
+    assert_eq!(
+        browser.get("/login").header("set-cookie"),
+        None,
+        "a session that has not changed is not sent again"
+    );
+    let cookie = server
+        .browser()
         .get("/login")
         .header("set-cookie")
         .unwrap_or_default()
