@@ -169,7 +169,7 @@ fn execute(cli: Cli) -> Result<(), Error> {
             let org = organizations::find_by_slug(conn, &slug)?;
             let members = seed::members(conn, &org, member_count)?;
             let actor = Actor::command_line();
-            let (_, already) = invitations::pending_for_org(conn, &actor, &org, 0)?;
+            let already = invitations::pending_for_org(conn, &actor, &org, 1, 0)?.total;
             let first = u64::try_from(already).unwrap_or_default();
             let invitees: Vec<Invitee> = (first..first + invitation_count)
                 .map(|n| {
@@ -183,7 +183,7 @@ fn execute(cli: Cli) -> Result<(), Error> {
             for batch in invitees.chunks(1_000) {
                 invitations::invite(conn, &config.service_settings(), &actor, &org, batch)?;
             }
-            let (_, pending) = invitations::pending_for_org(conn, &actor, &org, 0)?;
+            let pending = invitations::pending_for_org(conn, &actor, &org, 1, 0)?.total;
             println!(
                 "{} has {members} members and {pending} pending invitations.",
                 org.name

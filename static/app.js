@@ -11,8 +11,10 @@
   }
 
   document.addEventListener("click", function (event) {
-    var trigger = event.target.closest("[hx-target='#modal']");
-    if (trigger && !trigger.closest("dialog")) {
+    // What opens a dialog: a link or button in, or itself, an element whose
+    // htmx target is the dialog container.
+    var trigger = event.target.closest("a[href], button");
+    if (trigger && trigger.closest("[hx-target='#modal']") && !trigger.closest("dialog")) {
       opener = trigger;
     }
     var closer = event.target.closest("[data-close]");

@@ -399,18 +399,31 @@ impl TryFrom<InvitationRow> for PendingInvitation {
     }
 }
 
-/// The organization's pending invitations, newest first, at most `limit` of
-/// them, with the total count.
+/// A page of an organization's pending invitations, newest first.
+#[derive(Debug, Clone)]
+pub struct PendingPage {
+    pub invitations: Vec<PendingInvitation>,
+    pub total: i64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl PendingPage {
+    pub fn page_count(&self) -> u32 {
+        super::page_count(self.total, self.per_page)
+    }
+}
+
+/// The organization's pending invitations, newest first: page `page` of
+/// `per_page` rows (none for a `per_page` of 0, which asks only the total).
 pub fn pending_for_org(
     conn: &mut DbConnection,
     actor: &Actor,
     org: &Organization,
-    limit: i64,
-) -> Result<(Vec<PendingInvitation>, i64), Error> {
+    page: u32,
+    per_page: u32,
+) -> Result<PendingPage, Error> {
     acting(conn, actor, org)?;
-    let pending = invitations::table
-        .filter(invitations::org_id.eq(&org.id))
-        .filter(invitations::state.eq(PENDING));
     // Kept by the database as invitations come and go; no row means none.
     let total: i64 = pending_invitation_counts::table
         .find(&org.id)
@@ -418,16 +431,29 @@ pub fn pending_for_org(
         .first(conn)
         .optional()?
         .unwrap_or(0);
-    let rows: Vec<InvitationRow> = pending
-        .order((invitations::created_at.desc(), invitations::id.desc()))
-        .limit(limit)
-        .select(InvitationRow::as_select())
-        .load(conn)?;
-    let list = rows
-        .into_iter()
-        .map(PendingInvitation::try_from)
-        .collect::<Result<_, _>>()?;
-    Ok((list, total))
+    let page = page.max(1);
+    let skipped = i64::from(page - 1) * i64::from(per_page);
+    let invitations = if per_page == 0 || skipped >= total {
+        Vec::new()
+    } else {
+        let rows: Vec<InvitationRow> = invitations::table
+            .filter(invitations::org_id.eq(&org.id))
+            .filter(invitations::state.eq(PENDING))
+            .order((invitations::created_at.desc(), invitations::id.desc()))
+            .limit(i64::from(per_page))
+            .offset(skipped)
+            .select(InvitationRow::as_select())
+            .load(conn)?;
+        rows.into_iter()
+            .map(PendingInvitation::try_from)
+            .collect::<Result<_, _>>()?
+    };
+    Ok(PendingPage {
+        invitations,
+        total,
+        page,
+        per_page,
+    })
 }
 
 /// Pending, unexpired invitations addressed to any of the user's verified

@@ -105,8 +105,7 @@ pub struct MemberPage {
 
 impl MemberPage {
     pub fn page_count(&self) -> u32 {
-        let pages = (self.total.max(0) as u64).div_ceil(u64::from(self.per_page.max(1)));
-        u32::try_from(pages).unwrap_or(u32::MAX).max(1)
+        super::page_count(self.total, self.per_page)
     }
 }
 

@@ -118,6 +118,13 @@ pub(crate) fn identify(conn: &mut DbConnection, actor: &Actor) -> Result<Identif
     }
 }
 
+/// How many pages `total` rows fill, `per_page` to a page; at least one, so
+/// that an empty list still has a page to show.
+pub fn page_count(total: i64, per_page: u32) -> u32 {
+    let pages = (total.max(0) as u64).div_ceil(u64::from(per_page.max(1)));
+    u32::try_from(pages).unwrap_or(u32::MAX).max(1)
+}
+
 /// Reads the actor's current role in the organization, refusing non-members.
 /// The command line acts as an owner.
 pub(crate) fn acting(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<Acting, Error> {

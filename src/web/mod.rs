@@ -216,6 +216,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/orgs/{slug}/invitations/review",
             web::post().to(invitations::review),
         )
+        .route("/orgs/{slug}/invitations", web::get().to(invitations::list))
         .route("/orgs/{slug}/invitations", web::post().to(invitations::send))
         .route(
             "/orgs/{slug}/invitations/{id}/resend",

@@ -10,7 +10,7 @@ use crate::domain::Role;
 use crate::domain::policy::{self, Action};
 use crate::error::Error;
 use crate::services::Organization;
-use crate::services::invitations::PendingInvitation;
+use crate::services::invitations::{PendingInvitation, PendingPage};
 use crate::services::members::{Direction, Member, MemberPage, MemberQuery, SortKey};
 use crate::services::users::User;
 
@@ -36,8 +36,17 @@ pub fn date_time(at: NaiveDateTime) -> String {
     format!("{}, {:02}:{:02} UTC", date(at), at.hour(), at.minute())
 }
 
+/// "2026-11-22T14:05:09Z", for `<time datetime>`; written out for the same reason.
 pub fn iso(at: NaiveDateTime) -> String {
-    at.and_utc().to_rfc3339()
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
 }
 
 fn initial(name: &str) -> String {
@@ -339,10 +348,40 @@ impl InvitationRowView {
     }
 }
 
+/// Pending invitations as a page shows them: the newest few under the member
+/// table, or a page of them all on the invitations page, with a pager.
 #[derive(Debug, Clone)]
 pub struct PendingList {
     pub rows: Vec<InvitationRowView>,
     pub total: i64,
+    pub page: u32,
+    pub page_count: u32,
+    pub paged: bool,
+}
+
+impl PendingList {
+    pub fn new(page: &PendingPage, viewer_role: Role, now: NaiveDateTime, paged: bool) -> Self {
+        Self {
+            rows: page
+                .invitations
+                .iter()
+                .map(|invitation| InvitationRowView::new(invitation, viewer_role, now))
+                .collect(),
+            total: page.total,
+            page: page.page,
+            page_count: page.page_count(),
+            paged,
+        }
+    }
+
+    /// Whether some pending invitations are not in the rows shown.
+    pub fn has_more(&self) -> bool {
+        self.total > self.rows.len() as i64
+    }
+
+    pub fn total_text(&self) -> String {
+        thousands(self.total)
+    }
 }
 
 #[derive(Template)]
@@ -354,6 +393,15 @@ pub struct MembersPage {
     pub can_invite: bool,
     pub roles: Vec<Role>,
     pub table: MembersTable,
+    pub pending: PendingList,
+}
+
+#[derive(Template)]
+#[template(path = "invitations/list.html")]
+pub struct InvitationsPage {
+    pub layout: Layout,
+    pub csrf: String,
+    pub org: OrgView,
     pub pending: PendingList,
 }
 
@@ -579,7 +627,7 @@ pub struct ErrorNotice {
 
 #[cfg(test)]
 mod tests {
-    use super::thousands;
+    use super::{date_time, iso, thousands};
 
     #[test]
     fn groups_thousands() {
@@ -588,5 +636,14 @@ mod tests {
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(100000), "100,000");
         assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn writes_dates_for_people_and_for_machines() {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 3, 7)
+            .and_then(|day| day.and_hms_micro_opt(9, 5, 2, 123_456))
+            .expect("a valid date");
+        assert_eq!(date_time(at), "7 Mar 2026, 09:05 UTC");
+        assert_eq!(iso(at), "2026-03-07T09:05:02Z");
     }
 }

@@ -409,6 +409,11 @@ fn the_whole_story_with_javascript() {
             .click(&format!("#member-{bob_id} a[href$='/role']"))
             .await;
         ada_page.wait("#modal dialog[open] #new-role").await;
+        assert_eq!(
+            ada_page.script("return location.pathname").await,
+            Value::String("/orgs/acme-ai/members".to_owned()),
+            "a dialog leaves the address alone"
+        );
         ada_page.assert_focus_in_dialog().await;
         ada_page.check_accessibility("the Change role dialog").await;
         ada_page

@@ -320,6 +320,53 @@ fn a_thousand_addresses_in_one_paste() {
 }
 
 #[test]
+fn pending_invitations_are_listed_a_page_at_a_time() {
+    let (server, mut ada) = acme();
+    let org = server.app.org("acme-ai");
+    for n in 0..60 {
+        server
+            .app
+            .invite(&org, &format!("invitee{n:02}@example.com"), Role::Viewer);
+    }
+    let rows = |page: &crate::http::Page| page.body.matches("<tr id=\"invitation-").count();
+
+    let members = ada.get("/orgs/acme-ai/members");
+    assert_eq!(rows(&members), 10);
+    members.assert_contains("invitee59@example.com");
+    members.assert_contains("Showing the 10 most recent of 60.");
+    members.assert_contains("href=\"/orgs/acme-ai/invitations\"");
+
+    let newest = ada.get("/orgs/acme-ai/invitations");
+    assert_eq!((newest.status, rows(&newest)), (200, 50));
+    newest.assert_contains("Pending invitations <span class=\"muted\">(60)</span>");
+    newest.assert_contains("Page 1 of 2");
+    newest.assert_contains("href=\"/orgs/acme-ai/invitations?page=2\">Older</a>");
+    assert!(newest.contains("invitee59@example.com") && !newest.contains("invitee00@example.com"));
+
+    let oldest = ada.get("/orgs/acme-ai/invitations?page=2");
+    assert_eq!((oldest.status, rows(&oldest)), (200, 10));
+    oldest.assert_contains("invitee00@example.com");
+    oldest.assert_contains("href=\"/orgs/acme-ai/invitations?page=1\">Newer</a>");
+    ada.get("/orgs/acme-ai/invitations?page=9")
+        .assert_contains("No pending invitations on this page.");
+    for bad in ["0", "two", "-1"] {
+        let refused = ada.get(&format!("/orgs/acme-ai/invitations?page={bad}"));
+        assert_eq!(refused.status, 422, "page={bad}");
+        refused.assert_contains("is not a page number");
+    }
+
+    let mut viewer = join(&server, "vera@example.com", Role::Viewer);
+    let seen = viewer.get("/orgs/acme-ai/invitations");
+    assert_eq!((seen.status, rows(&seen)), (200, 50));
+    assert!(!seen.contains("/revoke") && !seen.contains("/resend"));
+    let outsider = server
+        .signed_in("eve@example.com")
+        .get("/orgs/acme-ai/invitations");
+    assert_eq!(outsider.status, 403);
+    assert!(!outsider.contains("invitee"));
+}
+
+#[test]
 fn oversized_bodies_are_refused_with_413() {
     let (server, mut ada) = acme();
     let before = server.app.snapshot();

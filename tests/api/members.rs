@@ -332,9 +332,9 @@ fn member_and_invitation_totals_follow_every_change() {
         members::list(&mut app.conn(), &me, &org, &query).unwrap().total
     };
     let pending = || {
-        rollcall::services::invitations::pending_for_org(&mut app.conn(), &me, &org, 0)
+        rollcall::services::invitations::pending_for_org(&mut app.conn(), &me, &org, 1, 0)
             .unwrap()
-            .1
+            .total
     };
     assert_eq!(
         (total(None), total(Some(Role::Viewer)), total(Some(Role::Owner))),

@@ -1,12 +1,14 @@
-//! The invite dialog (paste addresses, review each row, send), and resending
-//! and revoking pending invitations.
+//! The pending invitations page, the invite dialog (paste addresses, review
+//! each row, send), and resending and revoking pending invitations.
 
 use std::collections::HashSet;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{OrgContext, dialog, dialog_with_status};
+use super::{
+    OrgContext, PENDING_ON_MEMBERS_PAGE, dialog, dialog_with_status, layout, page_number, query_pairs,
+};
 use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, PersonName, Role, parse_address_list};
 use crate::error::Error;
@@ -16,13 +18,15 @@ use crate::web::context::SignedIn;
 use crate::web::form::Form;
 use crate::web::session::{Flash, FlashKind, SharedLink};
 use crate::web::views::{
-    InvitationRowFragment, InvitationRowView, InvitationsSent, InviteRowView, InviteStepOne, InviteStepTwo,
-    NoticeFragment, NoticesOob, OrgView, PendingList, render,
+    InvitationRowFragment, InvitationRowView, InvitationsPage, InvitationsSent, InviteRowView, InviteStepOne,
+    InviteStepTwo, NoticeFragment, NoticesOob, OrgView, PendingList, render,
 };
 use crate::web::{AppState, html, see_other};
 
 /// The most addresses one dialog takes.
 pub const MAX_ROWS: usize = 2000;
+/// Pending invitations on each page of the invitations page.
+const PENDING_PER_PAGE: u32 = 50;
 /// Links carried to the next page in the session cookie, which must stay small.
 const LINKS_IN_COOKIE: usize = 10;
 
@@ -48,6 +52,45 @@ async fn load(state: &AppState, signed: &SignedIn, slug: String) -> Result<OrgCo
     state
         .db(move |conn| OrgContext::load(conn, &actor, &user_id, &slug))
         .await
+}
+
+/// Every pending invitation of the organization, newest first, a page at a time.
+pub async fn list(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
+    let mut page = 1;
+    for (key, value) in query_pairs(req.query_string()) {
+        if key == "page" && !value.trim().is_empty() {
+            page = page_number(value.trim())?;
+        }
+    }
+    let slug = path.into_inner();
+    let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
+    let (context, pending) = state
+        .db(move |conn| {
+            let context = OrgContext::load(conn, &actor, &user_id, &slug)?;
+            let listed = invitations::pending_for_org(conn, &actor, &context.org, page, PENDING_PER_PAGE)?;
+            let pending = PendingList::new(&listed, context.role, now(), true);
+            Ok((context, pending))
+        })
+        .await?;
+    let page = InvitationsPage {
+        layout: layout(
+            &state,
+            &signed.session,
+            format!("Pending invitations in {}", context.org.name),
+            Some(&signed.user),
+            context.orgs,
+            Some(&context.org.slug),
+        ),
+        csrf: signed.session.csrf_token(),
+        org: OrgView::from(&context.org),
+        pending,
+    };
+    Ok(html(StatusCode::OK, render(&page, "the invitations page")?))
 }
 
 /// Step 1: paste addresses and pick a default role.
@@ -312,13 +355,8 @@ pub async fn send(
     let (outcomes, pending) = state
         .db(move |conn| {
             let outcomes = invitations::invite(conn, &settings, &actor, &org, &invitees)?;
-            let (pending, total) = invitations::pending_for_org(conn, &actor, &org, 50)?;
-            let at = now();
-            let rows = pending
-                .iter()
-                .map(|p| InvitationRowView::new(p, viewer_role, at))
-                .collect();
-            Ok((outcomes, PendingList { rows, total }))
+            let newest = invitations::pending_for_org(conn, &actor, &org, 1, PENDING_ON_MEMBERS_PAGE)?;
+            Ok((outcomes, PendingList::new(&newest, viewer_role, now(), false)))
         })
         .await?;
     let mut links = Vec::new();

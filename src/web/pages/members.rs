@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{OrgContext, dialog, layout, query_pairs};
+use super::{OrgContext, PENDING_ON_MEMBERS_PAGE, dialog, layout, page_number, query_pairs};
 use crate::domain::Role;
 use crate::domain::policy::{self, Action};
 use crate::error::Error;
@@ -13,13 +13,10 @@ use crate::web::context::{SignedIn, htmx_target};
 use crate::web::form::Form;
 use crate::web::session::Flash;
 use crate::web::views::{
-    ChangeRoleDialog, InvitationRowView, LeaveDialog, MemberRowFragment, MemberRowView, MembersPage,
-    MembersTable, MembersTableFragment, NoticesOob, OrgView, PendingList, RolesPage, render,
+    ChangeRoleDialog, LeaveDialog, MemberRowFragment, MemberRowView, MembersPage, MembersTable,
+    MembersTableFragment, NoticesOob, OrgView, PendingList, RolesPage, render,
 };
 use crate::web::{AppState, html, see_other};
-
-/// How many pending invitations the Members page lists.
-const PENDING_SHOWN: i64 = 50;
 
 /// Reads the member list's query string. Unknown sort keys fall back to the
 /// default; a role or page that cannot be understood is refused.
@@ -50,13 +47,7 @@ fn member_query(req: &HttpRequest) -> Result<MemberQuery, Error> {
                     Direction::Ascending
                 }
             }
-            "page" if !value.is_empty() => {
-                query.page = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|page| *page >= 1)
-                    .ok_or_else(|| Error::Invalid(format!("“{value}” is not a page number.")))?
-            }
+            "page" if !value.is_empty() => query.page = page_number(value)?,
             _ => {}
         }
     }
@@ -101,16 +92,13 @@ pub async fn page(
                 let org = OrgView::from(&context.org);
                 return Ok(MembersView::Table(MembersTableFragment { org, table }));
             }
-            let (pending, total) = invitations::pending_for_org(conn, &actor, &context.org, PENDING_SHOWN)?;
-            let at = now();
-            let rows = pending
-                .iter()
-                .map(|p| InvitationRowView::new(p, context.role, at))
-                .collect();
+            let newest =
+                invitations::pending_for_org(conn, &actor, &context.org, 1, PENDING_ON_MEMBERS_PAGE)?;
+            let pending = PendingList::new(&newest, context.role, now(), false);
             Ok(MembersView::Page {
                 context,
                 table,
-                pending: PendingList { rows, total },
+                pending,
             })
         })
         .await?;

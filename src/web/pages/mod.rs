@@ -19,6 +19,19 @@ use crate::error::Error;
 use crate::services::users::User;
 use crate::services::{Actor, Organization, members as member_service, organizations};
 
+/// How many of the newest pending invitations the Members page shows; the
+/// invitations page lists them all.
+pub const PENDING_ON_MEMBERS_PAGE: u32 = 10;
+
+/// A `page` query parameter: a whole number from 1.
+pub fn page_number(value: &str) -> Result<u32, Error> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|page| *page >= 1)
+        .ok_or_else(|| Error::Invalid(format!("“{value}” is not a page number.")))
+}
+
 /// An organization as seen by the signed-in member: the organization, their
 /// role in it now, and their organizations for the switcher.
 pub struct OrgContext {
