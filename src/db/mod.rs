@@ -1,6 +1,7 @@
 //! The database: one connection type over SQLite and Postgres, chosen at run
 //! time from `DATABASE_URL`, a pool, embedded migrations and write transactions.
 
+pub mod literal;
 pub mod schema;
 
 use std::cell::Cell;

@@ -16,7 +16,7 @@ use super::{
 use crate::db::schema::{
     invitation_tokens, invitations, memberships, organizations, pending_invitation_counts,
 };
-use crate::db::{self, DbConnection};
+use crate::db::{self, DbConnection, literal};
 use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, InviteToken, PersonName, Role};
 use crate::error::Error;
@@ -63,7 +63,7 @@ pub enum Standing {
     AlreadyInvited { invitation_id: String },
 }
 
-const PENDING: &str = "pending";
+const PENDING: &str = literal::Pending::TEXT;
 
 /// Looks up, in chunks, which of `emails` are members and which have a pending
 /// invitation.
@@ -83,7 +83,7 @@ fn standings(
         members.extend(found);
         let invited: Vec<(String, String)> = invitations::table
             .filter(invitations::org_id.eq(&org.id))
-            .filter(invitations::state.eq(PENDING))
+            .filter(invitations::state.eq(literal::Pending))
             .filter(invitations::email.eq_any(chunk))
             .select((invitations::email, invitations::id))
             .load(conn)?;
@@ -438,7 +438,7 @@ pub fn pending_for_org(
     } else {
         let rows: Vec<InvitationRow> = invitations::table
             .filter(invitations::org_id.eq(&org.id))
-            .filter(invitations::state.eq(PENDING))
+            .filter(invitations::state.eq(literal::Pending))
             .order((invitations::created_at.desc(), invitations::id.desc()))
             .limit(i64::from(per_page))
             .offset(skipped)
@@ -467,7 +467,7 @@ pub fn pending_for_user(
     let rows: Vec<(InvitationRow, Organization)> = invitations::table
         .inner_join(organizations::table)
         .filter(invitations::email.eq_any(&addresses))
-        .filter(invitations::state.eq(PENDING))
+        .filter(invitations::state.eq(literal::Pending))
         .filter(invitations::expires_at.gt(now()))
         .order(invitations::created_at.desc())
         .select((InvitationRow::as_select(), Organization::as_select()))
@@ -627,7 +627,7 @@ fn close(
     let closed = diesel::update(
         invitations::table
             .filter(invitations::id.eq(invitation_id))
-            .filter(invitations::state.eq(PENDING)),
+            .filter(invitations::state.eq(literal::Pending)),
     )
     .set((
         invitations::state.eq(state),
@@ -924,7 +924,7 @@ pub fn find_pending(
     let row: Option<InvitationRow> = invitations::table
         .filter(invitations::id.eq(invitation_id))
         .filter(invitations::org_id.eq(&org.id))
-        .filter(invitations::state.eq(PENDING))
+        .filter(invitations::state.eq(literal::Pending))
         .select(InvitationRow::as_select())
         .first(conn)
         .optional()?;

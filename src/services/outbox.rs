@@ -5,8 +5,8 @@
 use diesel::prelude::*;
 
 use super::{new_id, now};
-use crate::db::DbConnection;
 use crate::db::schema::email_outbox;
+use crate::db::{DbConnection, literal};
 use crate::error::Error;
 use crate::mail::OutgoingEmail;
 
@@ -45,7 +45,7 @@ pub(crate) fn enqueue_all<'a>(
             subject: &queued.email.subject,
             body_text: &queued.email.text,
             body_html: &queued.email.html,
-            state: "queued",
+            state: literal::Queued::TEXT,
             attempts: 0,
             next_attempt_at: at,
             created_at: at,
@@ -63,7 +63,7 @@ pub(crate) fn cancel_for_invitation(conn: &mut DbConnection, invitation_id: &str
     diesel::update(
         email_outbox::table
             .filter(email_outbox::invitation_id.eq(invitation_id))
-            .filter(email_outbox::state.eq("queued")),
+            .filter(email_outbox::state.eq(literal::Queued)),
     )
     .set(email_outbox::state.eq("cancelled"))
     .execute(conn)?;
@@ -116,7 +116,7 @@ pub fn claim_due(
         let at = now();
         let due = || {
             email_outbox::table
-                .filter(email_outbox::state.eq("queued"))
+                .filter(email_outbox::state.eq(literal::Queued))
                 .filter(email_outbox::next_attempt_at.le(at))
                 .order(email_outbox::next_attempt_at)
                 .limit(limit)
@@ -146,7 +146,7 @@ pub fn mark_sent(conn: &mut DbConnection, email: &ClaimedEmail) -> Result<(), Er
         let updated = diesel::update(
             email_outbox::table
                 .filter(email_outbox::id.eq(&email.id))
-                .filter(email_outbox::state.eq("queued")),
+                .filter(email_outbox::state.eq(literal::Queued)),
         )
         .set((
             email_outbox::state.eq("sent"),
@@ -175,7 +175,7 @@ pub fn mark_failed(conn: &mut DbConnection, email: &ClaimedEmail, error: &str) -
         let updated = diesel::update(
             email_outbox::table
                 .filter(email_outbox::id.eq(&email.id))
-                .filter(email_outbox::state.eq("queued")),
+                .filter(email_outbox::state.eq(literal::Queued)),
         )
         .set((
             email_outbox::attempts.eq(attempts),
@@ -201,7 +201,7 @@ fn set_delivery(conn: &mut DbConnection, email: &ClaimedEmail, state: &'static s
         diesel::update(
             invitations::table
                 .filter(invitations::id.eq(invitation_id))
-                .filter(invitations::state.eq("pending")),
+                .filter(invitations::state.eq(literal::Pending)),
         )
         .set(invitations::delivery.eq(state))
         .execute(conn)?;
