@@ -3,6 +3,7 @@
 
 pub mod literal;
 pub mod schema;
+pub mod timestamp;
 
 use std::cell::Cell;
 use std::sync::{Mutex, MutexGuard, PoisonError};

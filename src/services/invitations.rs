@@ -12,6 +12,7 @@ use super::outbox::{self, Queued};
 use super::users;
 use super::{
     Actor, Identified, Organization, Principal, Settings, acting, identify, new_id, now, parse_stored_role,
+    role_in,
 };
 use crate::db::schema::{
     invitation_tokens, invitations, memberships, organizations, pending_invitation_counts,
@@ -350,8 +351,11 @@ struct InvitationRow {
     role: String,
     invited_by: Option<String>,
     inviter_name: String,
+    #[diesel(deserialize_as = crate::db::timestamp::StoredTime)]
     created_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::timestamp::StoredTime)]
     expires_at: NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::timestamp::StoredTime)]
     last_sent_at: NaiveDateTime,
     send_count: i32,
     delivery: String,
@@ -423,7 +427,7 @@ pub fn pending_for_org(
     page: u32,
     per_page: u32,
 ) -> Result<PendingPage, Error> {
-    acting(conn, actor, org)?;
+    role_in(conn, actor, org)?;
     // Kept by the database as invitations come and go; no row means none.
     let total: i64 = pending_invitation_counts::table
         .find(&org.id)

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::audit::{self, AuditAction, AuditEvent};
 use super::users::{self, User};
-use super::{Actor, Organization, acting, now, parse_stored_role};
+use super::{Actor, Organization, acting, now, parse_stored_role, role_in};
 use crate::db::schema::{membership_counts, memberships};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
@@ -35,6 +35,7 @@ struct MemberRow {
     name: String,
     email: String,
     role: String,
+    #[diesel(deserialize_as = crate::db::timestamp::StoredTime)]
     joined_at: NaiveDateTime,
     avatar_url: Option<String>,
 }
@@ -195,7 +196,7 @@ pub fn list(
     org: &Organization,
     query: &MemberQuery,
 ) -> Result<MemberPage, Error> {
-    acting(conn, actor, org)?;
+    role_in(conn, actor, org)?;
     let per_page = query.per_page.clamp(1, MAX_PER_PAGE);
     let page = query.page.max(1);
     let search = query
@@ -505,7 +506,7 @@ fn delete(conn: &mut DbConnection, org: &Organization, member: &Member) -> Resul
 
 /// The actor's role in the organization (what the console shows and offers).
 pub fn role_of_actor(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<Role, Error> {
-    Ok(acting(conn, actor, org)?.role)
+    role_in(conn, actor, org)
 }
 
 /// Whether `user_id` is a member with the given role; for tests and checks.
@@ -519,7 +520,7 @@ pub fn role(conn: &mut DbConnection, org: &Organization, user_id: &str) -> Resul
 
 /// Every member, by name: for exports and the command line.
 pub fn all(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<Vec<Member>, Error> {
-    acting(conn, actor, org)?;
+    role_in(conn, actor, org)?;
     let rows: Vec<MemberRow> = memberships::table
         .filter(memberships::org_id.eq(&org.id))
         .order((memberships::name_key, memberships::user_id))

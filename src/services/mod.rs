@@ -127,22 +127,29 @@ pub fn page_count(total: i64, per_page: u32) -> u32 {
 
 /// Reads the actor's current role in the organization, refusing non-members.
 /// The command line acts as an owner.
+pub(crate) fn role_in(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<Role, Error> {
+    let Principal::User(user_id) = &actor.principal else {
+        return Ok(Role::Owner);
+    };
+    let role: Option<String> = memberships::table
+        .find((&org.id, user_id))
+        .select(memberships::role)
+        .first(conn)
+        .optional()?;
+    match role {
+        Some(role) => parse_stored_role(&role),
+        None => {
+            let who = identify(conn, actor)?;
+            Err(not_a_member(conn, &who, org)?)
+        }
+    }
+}
+
+/// The actor, identified, with their current role in the organization;
+/// refuses non-members.
 pub(crate) fn acting(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<Acting, Error> {
     let who = identify(conn, actor)?;
-    let role = match &who.user_id {
-        None => Role::Owner,
-        Some(user_id) => {
-            let role: Option<String> = memberships::table
-                .find((&org.id, user_id))
-                .select(memberships::role)
-                .first(conn)
-                .optional()?;
-            match role {
-                Some(role) => parse_stored_role(&role)?,
-                None => return Err(not_a_member(conn, &who, org)?),
-            }
-        }
-    };
+    let role = role_in(conn, actor, org)?;
     Ok(Acting { who, role })
 }
 
@@ -175,6 +182,7 @@ pub struct Organization {
     pub id: String,
     pub name: String,
     pub slug: String,
+    #[diesel(deserialize_as = crate::db::timestamp::StoredTime)]
     pub created_at: NaiveDateTime,
 }
 

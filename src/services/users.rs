@@ -17,6 +17,7 @@ pub struct User {
     pub name: String,
     pub email: String,
     pub avatar_url: Option<String>,
+    #[diesel(deserialize_as = crate::db::timestamp::StoredTime)]
     pub created_at: NaiveDateTime,
     pub last_sign_in_at: Option<NaiveDateTime>,
 }
