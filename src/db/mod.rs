@@ -5,7 +5,7 @@ pub mod literal;
 pub mod schema;
 pub mod timestamp;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -73,19 +73,7 @@ impl ManageConnection for ConnectionManager {
             DatabaseUrl::Postgres(url) => PgConnection::establish(url)
                 .map(DbConnection::Postgres)
                 .map_err(r2d2::Error::ConnectionError),
-            DatabaseUrl::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
-                // WAL lets readers go on while one writer writes; the busy timeout
-                // makes a second writer wait its turn instead of failing.
-                conn.batch_execute(
-                    "PRAGMA journal_mode = WAL;
-                     PRAGMA synchronous = NORMAL;
-                     PRAGMA foreign_keys = ON;
-                     PRAGMA busy_timeout = 10000;",
-                )
-                .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConnection::Sqlite(conn))
-            }
+            DatabaseUrl::Sqlite(path) => open_sqlite(path, ""),
         }
     }
 
@@ -96,6 +84,61 @@ impl ManageConnection for ConnectionManager {
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
         false
     }
+}
+
+/// Opens the SQLite file at `path` and sets the connection up, then runs `extra` pragmas.
+fn open_sqlite(path: &str, extra: &str) -> Result<DbConnection, r2d2::Error> {
+    let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+    // WAL lets readers go on while one writer writes; the busy timeout
+    // makes a second writer wait its turn instead of failing.
+    conn.batch_execute(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;",
+    )
+    .and_then(|()| conn.batch_execute(extra))
+    .map_err(r2d2::Error::QueryError)?;
+    Ok(DbConnection::Sqlite(conn))
+}
+
+thread_local! {
+    /// This thread's read-only connection to an SQLite file, and the file's path.
+    static SQLITE_READER: RefCell<Option<(String, DbConnection)>> = const { RefCell::new(None) };
+}
+
+/// Runs `work` in one read transaction on this thread's own read-only
+/// connection to the SQLite file at `path`, opened on first use.
+///
+/// This is how the web workers read: in WAL mode a reader never waits for a
+/// lock, and a page's reads take less time than handing them to another thread
+/// and back. One transaction makes them one snapshot, and takes the file's
+/// shared lock once rather than once per statement. The connection refuses
+/// writes (`query_only`), so nothing can write outside [`write`]'s queue.
+pub fn read_sqlite_here<T>(
+    path: &str,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, Error>,
+) -> Result<T, Error> {
+    SQLITE_READER.with(|reader| {
+        let mut reader = reader
+            .try_borrow_mut()
+            .map_err(|_| Error::DatabaseUnavailable("a read started inside another read".to_owned()))?;
+        if !matches!(&*reader, Some((open, _)) if open == path) {
+            let conn = open_sqlite(path, "PRAGMA query_only = ON;")
+                .map_err(|source| Error::DatabaseUnavailable(source.to_string()))?;
+            *reader = Some((path.to_owned(), conn));
+        }
+        let Some((_, conn)) = reader.as_mut() else {
+            return Err(Error::DatabaseUnavailable("no connection".to_owned()));
+        };
+        let result = conn.transaction(work);
+        // Refusals (not found, not a member) leave the connection as it was;
+        // after a database error, the next read starts on a fresh one.
+        if matches!(result, Err(Error::Database(_))) {
+            *reader = None;
+        }
+        result
+    })
 }
 
 /// Opens a pool on `url`. Fails at once, with the reason, if the database
@@ -241,6 +284,32 @@ mod tests {
         ));
         for bad in ["", "mysql://x", "rollcall.db", "sqlite://"] {
             assert!(DatabaseUrl::parse(bad).is_err(), "accepted {bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_worker_reader_sees_writes_and_refuses_to_write() {
+        let path = std::env::temp_dir().join(format!("rollcall-reader-{}.db", std::process::id()));
+        let path = path.to_string_lossy().into_owned();
+        let mut writer = open_sqlite(&path, "CREATE TABLE notes (body TEXT NOT NULL);").expect("open");
+        let count = |conn: &mut DbConnection| -> Result<i64, Error> {
+            Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "(SELECT COUNT(*) FROM notes)",
+            ))
+            .get_result(conn)?)
+        };
+        assert_eq!(read_sqlite_here(&path, count).expect("read"), 0);
+        writer
+            .batch_execute("INSERT INTO notes VALUES ('one')")
+            .expect("insert");
+        assert_eq!(read_sqlite_here(&path, count).expect("read"), 1);
+        let refused = read_sqlite_here(&path, |conn| {
+            Ok(conn.batch_execute("INSERT INTO notes VALUES ('two')")?)
+        });
+        assert!(refused.is_err(), "the reader wrote");
+        assert_eq!(read_sqlite_here(&path, count).expect("read after a refusal"), 1);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
         }
     }
 }

@@ -1,25 +1,77 @@
 //! What a request carries: who is signed in (read from the database on every
-//! request), whether htmx asked for a fragment, and where it came from.
+//! request, with the request's own database work), whether htmx asked for a
+//! fragment, and where it came from.
 
 use std::net::IpAddr;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
-use futures_util::future::LocalBoxFuture;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::future::{Ready, ready};
 
 use super::AppState;
 use super::session::SessionState;
+use crate::db::DbConnection;
 use crate::error::Error;
 use crate::services::Actor;
 use crate::services::users::{self, User};
 
-/// The signed-in user. Extracting it from a request without a session (or
-/// whose user no longer exists) answers "sign in first".
+/// A request with a signed-in session. Extracting it from a request without
+/// one answers "sign in first"; so does [`SignedIn::read`] or
+/// [`SignedIn::write`] when the session's user no longer exists.
 pub struct SignedIn {
-    pub user: User,
+    pub user_id: String,
     pub actor: Actor,
     pub session: SessionState,
     pub htmx: bool,
+    next: String,
+}
+
+impl SignedIn {
+    /// Reads the signed-in user, then does `work`, which only reads, in the
+    /// same visit to the database (see [`AppState::read`]).
+    pub async fn read<T, F>(&self, state: &AppState, work: F) -> Result<(User, T), Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &User) -> Result<T, Error> + Send + 'static,
+    {
+        let user_id = self.user_id.clone();
+        let found = state.read(move |conn| with_user(conn, &user_id, work)).await?;
+        self.present(found)
+    }
+
+    /// Reads the signed-in user, then does `work`, which may write, on the
+    /// blocking threads (see [`AppState::db`]).
+    pub async fn write<T, F>(&self, state: &AppState, work: F) -> Result<(User, T), Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &User) -> Result<T, Error> + Send + 'static,
+    {
+        let user_id = self.user_id.clone();
+        let found = state.db(move |conn| with_user(conn, &user_id, work)).await?;
+        self.present(found)
+    }
+
+    /// A session whose user is gone is over.
+    fn present<T>(&self, found: Option<(User, T)>) -> Result<(User, T), Error> {
+        found.ok_or_else(|| {
+            self.session.sign_out();
+            Error::SignInRequired {
+                next: self.next.clone(),
+            }
+        })
+    }
+}
+
+fn with_user<T>(
+    conn: &mut DbConnection,
+    user_id: &str,
+    work: impl FnOnce(&mut DbConnection, &User) -> Result<T, Error>,
+) -> Result<Option<(User, T)>, Error> {
+    let Some(user) = users::find(conn, user_id)? else {
+        return Ok(None);
+    };
+    let done = work(conn, &user)?;
+    Ok(Some((user, done)))
 }
 
 /// Whether the request came from htmx, wanting a fragment rather than a page.
@@ -48,32 +100,20 @@ fn here(req: &HttpRequest) -> String {
 
 impl FromRequest for SignedIn {
     type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<Self, Error>>;
+    type Future = Ready<Result<Self, Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let session = SessionState::from_http(&req);
-            let next = here(&req);
-            let Some(user_id) = session.user_id() else {
-                return Err(Error::SignInRequired { next });
-            };
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| Error::Invalid("the application state is missing".to_owned()))?
-                .clone();
-            let lookup = user_id.clone();
-            let user = state.db(move |conn| users::find(conn, &lookup)).await?;
-            let Some(user) = user else {
-                session.sign_out();
-                return Err(Error::SignInRequired { next });
-            };
-            Ok(SignedIn {
-                actor: Actor::user(&user.id, client_ip(&req)),
-                user,
+        let session = SessionState::from_http(req);
+        let next = here(req);
+        ready(match session.user_id() {
+            Some(user_id) => Ok(SignedIn {
+                actor: Actor::user(&user_id, client_ip(req)),
+                user_id,
                 session,
-                htmx: is_htmx(&req),
-            })
+                htmx: is_htmx(req),
+                next,
+            }),
+            None => Err(Error::SignInRequired { next }),
         })
     }
 }

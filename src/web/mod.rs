@@ -21,7 +21,7 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 
 use crate::config::Config;
-use crate::db::{self, DbConnection, DbPool};
+use crate::db::{self, DatabaseUrl, DbConnection, DbPool};
 use crate::error::Error;
 use crate::services::{Settings, organizations, settings};
 
@@ -30,6 +30,7 @@ pub use form::MAX_FORM_BYTES;
 /// Everything the handlers share.
 pub struct AppState {
     pub pool: DbPool,
+    pub database: DatabaseUrl,
     pub settings: Settings,
     pub dev_login: bool,
     pub providers: crate::auth::Providers,
@@ -49,6 +50,21 @@ impl AppState {
         })
         .await
         .map_err(|error| Error::DatabaseUnavailable(error.to_string()))?
+    }
+
+    /// Runs database work that only reads. On SQLite it runs right here on
+    /// the worker, on the worker's own connection (see
+    /// [`db::read_sqlite_here`]); on Postgres, whose answers come over a
+    /// socket, it goes to the blocking threads like [`Self::db`].
+    pub async fn read<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
+    {
+        match &self.database {
+            DatabaseUrl::Sqlite(path) => db::read_sqlite_here(path, work),
+            DatabaseUrl::Postgres(_) => self.db(work).await,
+        }
     }
 }
 
@@ -107,6 +123,7 @@ impl Application {
             .unwrap_or(config.bind.port());
         let state = web::Data::new(AppState {
             pool,
+            database: config.database_url.clone(),
             settings: config.service_settings(),
             dev_login,
             providers,

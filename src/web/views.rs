@@ -126,7 +126,7 @@ pub struct MemberRowView {
 }
 
 impl MemberRowView {
-    pub fn new(member: &Member, viewer_id: &str, viewer_role: Role) -> Self {
+    pub fn new(member: Member, viewer_id: &str, viewer_role: Role) -> Self {
         let own = member.user_id == viewer_id;
         let can_change_role = policy::assignable_roles(viewer_role, member.role, own)
             .iter()
@@ -140,11 +140,11 @@ impl MemberRowView {
         )
         .is_ok();
         Self {
-            user_id: member.user_id.clone(),
-            name: member.name.clone(),
-            email: member.email.clone(),
-            avatar_url: member.avatar_url.clone(),
             initial: initial(&member.name),
+            user_id: member.user_id,
+            name: member.name,
+            email: member.email,
+            avatar_url: member.avatar_url,
             role: member.role,
             joined: date(member.joined_at),
             joined_iso: iso(member.joined_at),
@@ -246,21 +246,21 @@ impl MembersTable {
     pub fn new(
         org: &Organization,
         query: &MemberQuery,
-        page: &MemberPage,
+        page: MemberPage,
         viewer_id: &str,
         viewer_role: Role,
     ) -> Self {
         Self {
-            rows: page
-                .members
-                .iter()
-                .map(|m| MemberRowView::new(m, viewer_id, viewer_role))
-                .collect(),
             filters: Filters::new(&org.slug, query),
             total: page.total,
             page: page.page,
             page_count: page.page_count(),
             per_page: page.per_page,
+            rows: page
+                .members
+                .into_iter()
+                .map(|m| MemberRowView::new(m, viewer_id, viewer_role))
+                .collect(),
         }
     }
 

@@ -69,6 +69,29 @@ fn signing_in_and_out() {
 }
 
 #[test]
+fn a_session_whose_account_is_gone_is_signed_out() {
+    use diesel::prelude::*;
+    let (server, mut ada) = acme();
+    let ada_id = user_id(&server, "ada@example.com");
+    diesel::delete(rollcall::db::schema::users::table.find(&ada_id))
+        .execute(&mut server.app.conn())
+        .expect("delete the account");
+
+    let members = ada.get("/orgs/acme-ai/members");
+    assert_eq!(members.status, 303);
+    assert_eq!(
+        members.location.as_deref(),
+        Some("/login?next=%2Forgs%2Facme-ai%2Fmembers")
+    );
+    let profile = ada.get("/profile");
+    assert_eq!(profile.location.as_deref(), Some("/login?next=%2Fprofile"));
+    let created = ada.post("/orgs", &[("name", "Acme Two")]);
+    assert_ne!(created.status, 200);
+    assert_ne!(created.location.as_deref(), Some("/orgs/acme-two/members"));
+    assert_eq!(server.app.count("organizations"), 1, "nothing was created");
+}
+
+#[test]
 fn development_sign_in_is_off_when_asked() {
     let server = TestServer::start_with(&["--dev-login", "off"]);
     let mut browser = server.browser();

@@ -80,7 +80,7 @@ async fn show(state: &AppState, session: &SessionState, token: InviteToken) -> R
     let user_id = session.user_id();
     let lookup = user_id.clone();
     let (view, user, problem, orgs) = state
-        .db(move |conn| {
+        .read(move |conn| {
             let Some(view) = invitations::open(conn, &InvitationRef::Token(token))? else {
                 return Err(refusal_error(&Unavailable::Unknown, None));
             };

@@ -13,6 +13,7 @@ use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, PersonName, Role, parse_address_list};
 use crate::error::Error;
 use crate::services::invitations::{self, InviteOutcome, Invitee, Standing};
+use crate::services::users::User;
 use crate::services::{Actor, now};
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
@@ -47,10 +48,12 @@ fn default_role(roles: &[Role]) -> Role {
     }
 }
 
-async fn load(state: &AppState, signed: &SignedIn, slug: String) -> Result<OrgContext, Error> {
-    let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
-    state
-        .db(move |conn| OrgContext::load(conn, &actor, &user_id, &slug))
+async fn load(state: &AppState, signed: &SignedIn, slug: String) -> Result<(User, OrgContext), Error> {
+    let actor = signed.actor.clone();
+    signed
+        .read(state, move |conn, user| {
+            OrgContext::load(conn, &actor, user, &slug)
+        })
         .await
 }
 
@@ -68,10 +71,10 @@ pub async fn list(
         }
     }
     let slug = path.into_inner();
-    let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
-    let (context, pending) = state
-        .db(move |conn| {
-            let context = OrgContext::load(conn, &actor, &user_id, &slug)?;
+    let actor = signed.actor.clone();
+    let (user, (context, pending)) = signed
+        .read(&state, move |conn, user| {
+            let context = OrgContext::load(conn, &actor, user, &slug)?;
             let listed = invitations::pending_for_org(conn, &actor, &context.org, page, PENDING_PER_PAGE)?;
             let pending = PendingList::new(&listed, context.role, now(), true);
             Ok((context, pending))
@@ -82,7 +85,7 @@ pub async fn list(
             &state,
             &signed.session,
             format!("Pending invitations in {}", context.org.name),
-            Some(&signed.user),
+            Some(&user),
             context.orgs,
             Some(&context.org.slug),
         ),
@@ -99,11 +102,11 @@ pub async fn step_one(
     signed: SignedIn,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let context = load(&state, &signed, path.into_inner()).await?;
+    let (user, context) = load(&state, &signed, path.into_inner()).await?;
     let roles = invitable(context.role)?;
     let csrf = signed.session.csrf_token();
     let org = OrgView::from(&context.org);
-    dialog(&state, &signed, context, "Invite members", |standalone| {
+    dialog(&state, &signed, &user, context, "Invite members", |standalone| {
         let default_role = default_role(&roles);
         render(
             &InviteStepOne {
@@ -175,7 +178,7 @@ async fn check_rows(
     let valid: Vec<EmailAddress> = parsed.iter().flatten().cloned().collect();
     let (actor, org) = (actor.clone(), context.org.clone());
     let standings = state
-        .db(move |conn| invitations::classify(conn, &actor, &org, &valid))
+        .read(move |conn| invitations::classify(conn, &actor, &org, &valid))
         .await?;
     let mut standings = standings.into_iter();
     let mut seen = HashSet::new();
@@ -225,7 +228,7 @@ pub async fn review(
     path: web::Path<String>,
     form: Form,
 ) -> Result<HttpResponse, Error> {
-    let context = load(&state, &signed, path.into_inner()).await?;
+    let (user, context) = load(&state, &signed, path.into_inner()).await?;
     let roles = invitable(context.role)?;
     let csrf = signed.session.csrf_token();
     let drafts = match form.get("emails") {
@@ -251,6 +254,7 @@ pub async fn review(
                 return dialog_with_status(
                     &state,
                     &signed,
+                    &user,
                     context,
                     "Invite members",
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -289,7 +293,7 @@ pub async fn review(
     };
     let (rows, _, _) = check_rows(&state, &signed.actor, &context, drafts).await?;
     let org = OrgView::from(&context.org);
-    dialog(&state, &signed, context, "Invite members", |standalone| {
+    dialog(&state, &signed, &user, context, "Invite members", |standalone| {
         render(
             &InviteStepTwo {
                 standalone,
@@ -312,7 +316,7 @@ pub async fn send(
     path: web::Path<String>,
     form: Form,
 ) -> Result<HttpResponse, Error> {
-    let context = load(&state, &signed, path.into_inner()).await?;
+    let (user, context) = load(&state, &signed, path.into_inner()).await?;
     let roles = invitable(context.role)?;
     let csrf = signed.session.csrf_token();
     let drafts = drafts_from_rows(&form, &roles)?;
@@ -332,6 +336,7 @@ pub async fn send(
         return dialog_with_status(
             &state,
             &signed,
+            &user,
             context,
             "Invite members",
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -418,8 +423,8 @@ pub async fn resend(
 ) -> Result<HttpResponse, Error> {
     let (slug, invitation_id) = path.into_inner();
     let (actor, settings) = (signed.actor.clone(), state.settings.clone());
-    let (org, issued, row) = state
-        .db(move |conn| {
+    let (_, (org, issued, row)) = signed
+        .write(&state, move |conn, _| {
             let org = crate::web::find_org(conn, &slug)?;
             let issued = invitations::resend(conn, &settings, &actor, &org, &invitation_id)?;
             let viewer_role = crate::services::members::role_of_actor(conn, &actor, &org)?;
@@ -462,8 +467,8 @@ pub async fn revoke(
 ) -> Result<HttpResponse, Error> {
     let (slug, invitation_id) = path.into_inner();
     let actor = signed.actor.clone();
-    let (org, revoked) = state
-        .db(move |conn| {
+    let (_, (org, revoked)) = signed
+        .write(&state, move |conn, _| {
             let org = crate::web::find_org(conn, &slug)?;
             let revoked = invitations::revoke(conn, &actor, &org, &invitation_id)?;
             Ok((org, revoked))

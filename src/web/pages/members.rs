@@ -8,6 +8,7 @@ use crate::domain::Role;
 use crate::domain::policy::{self, Action};
 use crate::error::Error;
 use crate::services::members::{self, Direction, MemberQuery, MemberRef, SortKey};
+use crate::services::users::User;
 use crate::services::{invitations, now};
 use crate::web::context::{SignedIn, htmx_target};
 use crate::web::form::Form;
@@ -82,12 +83,12 @@ pub async fn page(
     let query = member_query(&req)?;
     let table_only = signed.htmx && htmx_target(&req) == Some("members-table");
     let slug = path.into_inner();
-    let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
-    let view = state
-        .db(move |conn| {
-            let context = OrgContext::load(conn, &actor, &user_id, &slug)?;
+    let actor = signed.actor.clone();
+    let (user, view) = signed
+        .read(&state, move |conn, user| {
+            let context = OrgContext::load(conn, &actor, user, &slug)?;
             let listed = members::list(conn, &actor, &context.org, &query)?;
-            let table = MembersTable::new(&context.org, &query, &listed, &user_id, context.role);
+            let table = MembersTable::new(&context.org, &query, listed, &user.id, context.role);
             if table_only {
                 let org = OrgView::from(&context.org);
                 return Ok(MembersView::Table(MembersTableFragment { org, table }));
@@ -114,7 +115,7 @@ pub async fn page(
                     &state,
                     &signed.session,
                     format!("Members of {}", context.org.name),
-                    Some(&signed.user),
+                    Some(&user),
                     context.orgs,
                     Some(&context.org.slug),
                 ),
@@ -137,16 +138,18 @@ pub async fn roles(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let slug = path.into_inner();
-    let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
-    let context = state
-        .db(move |conn| OrgContext::load(conn, &actor, &user_id, &slug))
+    let actor = signed.actor.clone();
+    let (user, context) = signed
+        .read(&state, move |conn, user| {
+            OrgContext::load(conn, &actor, user, &slug)
+        })
         .await?;
     let page = RolesPage {
         layout: layout(
             &state,
             &signed.session,
             format!("Roles in {}", context.org.name),
-            Some(&signed.user),
+            Some(&user),
             context.orgs,
             Some(&context.org.slug),
         ),
@@ -163,11 +166,11 @@ async fn member_in_org(
     signed: &SignedIn,
     slug: String,
     member_id: String,
-) -> Result<(OrgContext, members::Member), Error> {
-    let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
-    state
-        .db(move |conn| {
-            let context = OrgContext::load(conn, &actor, &user_id, &slug)?;
+) -> Result<(User, (OrgContext, members::Member)), Error> {
+    let actor = signed.actor.clone();
+    signed
+        .read(state, move |conn, user| {
+            let context = OrgContext::load(conn, &actor, user, &slug)?;
             let member = members::find(conn, &context.org, &MemberRef::Id(member_id))?;
             Ok((context, member))
         })
@@ -181,8 +184,8 @@ pub async fn role_dialog(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let (slug, member_id) = path.into_inner();
-    let (context, member) = member_in_org(&state, &signed, slug, member_id).await?;
-    let own = member.user_id == signed.user.id;
+    let (user, (context, member)) = member_in_org(&state, &signed, slug, member_id).await?;
+    let own = member.user_id == user.id;
     let roles = policy::assignable_roles(context.role, member.role, own);
     if !roles.iter().any(|role| *role != member.role) {
         let to = if member.role == Role::Viewer {
@@ -201,7 +204,7 @@ pub async fn role_dialog(
     }
     let csrf = signed.session.csrf_token();
     let org = OrgView::from(&context.org);
-    dialog(&state, &signed, context, "Change role", |standalone| {
+    dialog(&state, &signed, &user, context, "Change role", |standalone| {
         render(
             &ChangeRoleDialog {
                 standalone,
@@ -227,9 +230,9 @@ pub async fn change_role(
         .text("role")
         .parse()
         .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?;
-    let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
-    let (context, member) = state
-        .db(move |conn| {
+    let actor = signed.actor.clone();
+    let (_, (context, member)) = signed
+        .write(&state, move |conn, _| {
             let org = crate::web::find_org(conn, &slug)?;
             let member = members::change_role(conn, &actor, &org, &MemberRef::Id(member_id), role)?;
             let viewer_role = members::role_of_actor(conn, &actor, &org)?;
@@ -249,7 +252,7 @@ pub async fn change_role(
     }
     let row = MemberRowFragment {
         org: OrgView::from(&org),
-        row: MemberRowView::new(&member, &user_id, viewer_role),
+        row: MemberRowView::new(member, &signed.user_id, viewer_role),
     };
     let body = render(&row, "the member row")? + &render(&NoticesOob { flashes: vec![flash] }, "the notice")?;
     Ok(HttpResponse::Ok()
@@ -265,8 +268,8 @@ pub async fn remove_dialog(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let (slug, member_id) = path.into_inner();
-    let (context, member) = member_in_org(&state, &signed, slug, member_id).await?;
-    let own = member.user_id == signed.user.id;
+    let (user, (context, member)) = member_in_org(&state, &signed, slug, member_id).await?;
+    let own = member.user_id == user.id;
     policy::authorize(
         context.role,
         Action::Remove {
@@ -276,7 +279,7 @@ pub async fn remove_dialog(
     )?;
     let csrf = signed.session.csrf_token();
     let org = OrgView::from(&context.org);
-    dialog(&state, &signed, context, "Remove access", |standalone| {
+    dialog(&state, &signed, &user, context, "Remove access", |standalone| {
         render(
             &crate::web::views::RemoveDialog {
                 standalone,
@@ -298,8 +301,8 @@ pub async fn remove(
 ) -> Result<HttpResponse, Error> {
     let (slug, member_id) = path.into_inner();
     let actor = signed.actor.clone();
-    let (org, member) = state
-        .db(move |conn| {
+    let (_, (org, member)) = signed
+        .write(&state, move |conn, _| {
             let org = crate::web::find_org(conn, &slug)?;
             let member = members::remove(conn, &actor, &org, &MemberRef::Id(member_id))?;
             Ok((org, member))
@@ -324,10 +327,10 @@ pub async fn leave_dialog(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let slug = path.into_inner();
-    let (actor, user_id) = (signed.actor.clone(), signed.user.id.clone());
-    let (context, refusal) = state
-        .db(move |conn| {
-            let context = OrgContext::load(conn, &actor, &user_id, &slug)?;
+    let actor = signed.actor.clone();
+    let (user, (context, refusal)) = signed
+        .read(&state, move |conn, user| {
+            let context = OrgContext::load(conn, &actor, user, &slug)?;
             let refusal = match members::check_leave(conn, &actor, &context.org) {
                 Ok(()) => None,
                 Err(error @ Error::LastOwner { .. }) => Some(error.to_string()),
@@ -338,17 +341,24 @@ pub async fn leave_dialog(
         .await?;
     let csrf = signed.session.csrf_token();
     let org = OrgView::from(&context.org);
-    dialog(&state, &signed, context, "Leave organization", |standalone| {
-        render(
-            &LeaveDialog {
-                standalone,
-                csrf,
-                org,
-                refusal,
-            },
-            "the Leave organization dialog",
-        )
-    })
+    dialog(
+        &state,
+        &signed,
+        &user,
+        context,
+        "Leave organization",
+        |standalone| {
+            render(
+                &LeaveDialog {
+                    standalone,
+                    csrf,
+                    org,
+                    refusal,
+                },
+                "the Leave organization dialog",
+            )
+        },
+    )
 }
 
 /// Leaves the organization and lands on the profile.
@@ -360,8 +370,8 @@ pub async fn leave(
 ) -> Result<HttpResponse, Error> {
     let slug = path.into_inner();
     let actor = signed.actor.clone();
-    let org = state
-        .db(move |conn| {
+    let (_, org) = signed
+        .write(&state, move |conn, _| {
             let org = crate::web::find_org(conn, &slug)?;
             members::leave(conn, &actor, &org)?;
             Ok(org)

@@ -41,13 +41,13 @@ pub struct OrgContext {
 }
 
 impl OrgContext {
-    pub fn load(conn: &mut DbConnection, actor: &Actor, user_id: &str, slug: &str) -> Result<Self, Error> {
+    pub fn load(conn: &mut DbConnection, actor: &Actor, user: &User, slug: &str) -> Result<Self, Error> {
         let org = find_org(conn, slug)?;
         let role = member_service::role_of_actor(conn, actor, &org)?;
         Ok(Self {
             org,
             role,
-            orgs: switcher(conn, user_id)?,
+            orgs: switcher(conn, &user.id)?,
         })
     }
 }
@@ -88,16 +88,18 @@ pub fn layout(
 pub fn dialog(
     state: &AppState,
     signed: &SignedIn,
+    user: &User,
     context: OrgContext,
     title: &str,
     render_dialog: impl FnOnce(bool) -> Result<String, Error>,
 ) -> Result<HttpResponse, Error> {
-    dialog_with_status(state, signed, context, title, StatusCode::OK, render_dialog)
+    dialog_with_status(state, signed, user, context, title, StatusCode::OK, render_dialog)
 }
 
 pub fn dialog_with_status(
     state: &AppState,
     signed: &SignedIn,
+    user: &User,
     context: OrgContext,
     title: &str,
     status: StatusCode,
@@ -111,7 +113,7 @@ pub fn dialog_with_status(
             state,
             &signed.session,
             title,
-            Some(&signed.user),
+            Some(user),
             context.orgs,
             Some(&context.org.slug),
         ),

@@ -30,10 +30,9 @@ async fn render_profile(
     new_org_name: String,
     new_org_error: Option<String>,
 ) -> Result<HttpResponse, Error> {
-    let user_id = signed.user.id.clone();
-    let (memberships, invitations, orgs) = state
-        .db(move |conn| {
-            let memberships: Vec<MembershipView> = organizations::for_user(conn, &user_id)?
+    let (user, (memberships, invitations, orgs)) = signed
+        .read(state, move |conn, user| {
+            let memberships: Vec<MembershipView> = organizations::for_user(conn, &user.id)?
                 .into_iter()
                 .map(|(org, role)| MembershipView {
                     name: org.name,
@@ -41,7 +40,7 @@ async fn render_profile(
                     role,
                 })
                 .collect();
-            let invitations: Vec<ProfileInvitation> = invitations::pending_for_user(conn, &user_id)?
+            let invitations: Vec<ProfileInvitation> = invitations::pending_for_user(conn, &user.id)?
                 .into_iter()
                 .map(|(invitation, org)| ProfileInvitation {
                     id: invitation.id,
@@ -52,7 +51,7 @@ async fn render_profile(
                     expires: date_time(invitation.expires_at),
                 })
                 .collect();
-            Ok((memberships, invitations, switcher(conn, &user_id)?))
+            Ok((memberships, invitations, switcher(conn, &user.id)?))
         })
         .await?;
     let status = if new_org_error.is_some() {
@@ -65,11 +64,11 @@ async fn render_profile(
             state,
             &signed.session,
             "Your organizations",
-            Some(&signed.user),
+            Some(&user),
             orgs,
             None,
         ),
-        email: signed.user.email.clone(),
+        email: user.email.clone(),
         memberships,
         invitations,
         new_org_name,
@@ -103,8 +102,10 @@ pub async fn create_org(
         }
     };
     let actor = signed.actor.clone();
-    let org = state
-        .db(move |conn| organizations::create_owned_by(conn, &actor, &name))
+    let (_, org) = signed
+        .write(&state, move |conn, _| {
+            organizations::create_owned_by(conn, &actor, &name)
+        })
         .await?;
     signed.session.push_flash(Flash::ok(format!(
         "Created {}. You are its owner: invite your team.",
@@ -162,8 +163,10 @@ pub async fn accept(
 ) -> Result<HttpResponse, Error> {
     let reference = InvitationRef::Id(path.into_inner());
     let actor = signed.actor.clone();
-    let outcome = state
-        .db(move |conn| invitations::accept(conn, &actor, &reference))
+    let (_, outcome) = signed
+        .write(&state, move |conn, _| {
+            invitations::accept(conn, &actor, &reference)
+        })
         .await?;
     match outcome {
         AcceptOutcome::Joined { organization, role } => {
@@ -197,8 +200,10 @@ pub async fn decline(
 ) -> Result<HttpResponse, Error> {
     let reference = InvitationRef::Id(path.into_inner());
     let actor = signed.actor.clone();
-    let outcome = state
-        .db(move |conn| invitations::decline(conn, &actor, &reference))
+    let (_, outcome) = signed
+        .write(&state, move |conn, _| {
+            invitations::decline(conn, &actor, &reference)
+        })
         .await?;
     let flash = match outcome {
         DeclineOutcome::Declined { organization } => {
