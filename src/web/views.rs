@@ -14,40 +14,134 @@ use crate::services::invitations::{PendingInvitation, PendingPage};
 use crate::services::members::{Direction, Member, MemberPage, MemberQuery, SortKey};
 use crate::services::users::User;
 
+/// Room for a whole Members page, so that it is not copied as it grows. Only
+/// what is written is ever touched, so a small fragment costs no more.
+const RENDER_CAPACITY: usize = 64 * 1024;
+
 /// Renders a template, or explains which one failed.
-pub fn render(template: &impl Template, what: &'static str) -> Result<String, Error> {
+pub fn render<T: Template>(template: &T, what: &'static str) -> Result<String, Error> {
+    let mut out = String::with_capacity(RENDER_CAPACITY.max(T::SIZE_HINT));
     template
-        .render()
-        .map_err(|source| Error::Template { what, source })
+        .render_into(&mut out)
+        .map_err(|source| Error::Template { what, source })?;
+    Ok(out)
 }
 
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// "22 Nov 2026". Written out rather than through a strftime pattern, which
-/// would be parsed again for each of the hundred dates on a Members page.
-pub fn date(at: NaiveDateTime) -> String {
-    format!("{} {} {}", at.day(), MONTHS[at.month0() as usize % 12], at.year())
+/// A day for people: "22 Nov 2026".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Day(pub NaiveDateTime);
+
+/// A moment for people: "22 Nov 2026, 14:05 UTC".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayTime(pub NaiveDateTime);
+
+/// A moment for machines, as `<time datetime>` wants it: "2026-11-22T14:05:09Z".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Iso(pub NaiveDateTime);
+
+/// Up to 32 bytes of ASCII written on the stack. A Members page writes a
+/// hundred dates; written out like this, rather than through format patterns,
+/// they cost next to nothing.
+struct Ascii {
+    bytes: [u8; 32],
+    len: usize,
 }
 
-/// "22 Nov 2026, 14:05 UTC"
-pub fn date_time(at: NaiveDateTime) -> String {
-    format!("{}, {:02}:{:02} UTC", date(at), at.hour(), at.minute())
+impl Ascii {
+    fn new() -> Self {
+        Self {
+            bytes: [0; 32],
+            len: 0,
+        }
+    }
+
+    fn text(&mut self, text: &str) -> &mut Self {
+        let end = (self.len + text.len()).min(self.bytes.len());
+        self.bytes[self.len..end].copy_from_slice(&text.as_bytes()[..end - self.len]);
+        self.len = end;
+        self
+    }
+
+    /// `value` in decimal, with leading zeros to `width` digits.
+    fn number(&mut self, value: u32, width: usize) -> &mut Self {
+        let mut digits = [b'0'; 10];
+        let mut rest = value;
+        let mut count = 0;
+        while count < digits.len() && (rest > 0 || count < width.max(1)) {
+            digits[digits.len() - 1 - count] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            count += 1;
+        }
+        for &digit in &digits[digits.len() - count..] {
+            if self.len < self.bytes.len() {
+                self.bytes[self.len] = digit;
+                self.len += 1;
+            }
+        }
+        self
+    }
+
+    fn day(&mut self, at: NaiveDateTime) -> &mut Self {
+        self.number(at.day(), 1)
+            .text(" ")
+            .text(MONTHS[at.month0() as usize % 12])
+            .text(" ")
+            .number(at.year().unsigned_abs(), 4)
+    }
+
+    fn write(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only ASCII is ever written in.
+        f.write_str(std::str::from_utf8(&self.bytes[..self.len]).map_err(|_| std::fmt::Error)?)
+    }
 }
 
-/// "2026-11-22T14:05:09Z", for `<time datetime>`; written out for the same reason.
-pub fn iso(at: NaiveDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        at.year(),
-        at.month(),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
+impl std::fmt::Display for Day {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ascii::new().day(self.0).write(f)
+    }
 }
+
+impl std::fmt::Display for DayTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ascii::new()
+            .day(self.0)
+            .text(", ")
+            .number(self.0.hour(), 2)
+            .text(":")
+            .number(self.0.minute(), 2)
+            .text(" UTC")
+            .write(f)
+    }
+}
+
+impl std::fmt::Display for Iso {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = self.0;
+        Ascii::new()
+            .number(at.year().unsigned_abs(), 4)
+            .text("-")
+            .number(at.month(), 2)
+            .text("-")
+            .number(at.day(), 2)
+            .text("T")
+            .number(at.hour(), 2)
+            .text(":")
+            .number(at.minute(), 2)
+            .text(":")
+            .number(at.second(), 2)
+            .text("Z")
+            .write(f)
+    }
+}
+
+// Digits, letters, spaces and punctuation that is not markup: nothing to escape.
+impl askama::filters::HtmlSafe for Day {}
+impl askama::filters::HtmlSafe for DayTime {}
+impl askama::filters::HtmlSafe for Iso {}
 
 fn initial(name: &str) -> String {
     name.chars()
@@ -118,8 +212,8 @@ pub struct MemberRowView {
     pub avatar_url: Option<String>,
     pub initial: String,
     pub role: Role,
-    pub joined: String,
-    pub joined_iso: String,
+    pub joined: Day,
+    pub joined_iso: Iso,
     pub is_me: bool,
     pub can_change_role: bool,
     pub can_remove: bool,
@@ -146,8 +240,8 @@ impl MemberRowView {
             email: member.email,
             avatar_url: member.avatar_url,
             role: member.role,
-            joined: date(member.joined_at),
-            joined_iso: iso(member.joined_at),
+            joined: Day(member.joined_at),
+            joined_iso: Iso(member.joined_at),
             is_me: own,
             can_change_role,
             can_remove,
@@ -304,10 +398,10 @@ pub struct InvitationRowView {
     pub name: Option<String>,
     pub role: Role,
     pub inviter_name: String,
-    pub sent: String,
-    pub sent_iso: String,
+    pub sent: DayTime,
+    pub sent_iso: Iso,
     pub send_count: i32,
-    pub expires: String,
+    pub expires: DayTime,
     pub expired: bool,
     pub delivery: String,
     pub delivery_label: &'static str,
@@ -324,10 +418,10 @@ impl InvitationRowView {
             name: invitation.name.clone(),
             role: invitation.role,
             inviter_name: invitation.inviter_name.clone(),
-            sent: date_time(invitation.last_sent_at),
-            sent_iso: iso(invitation.last_sent_at),
+            sent: DayTime(invitation.last_sent_at),
+            sent_iso: Iso(invitation.last_sent_at),
             send_count: invitation.send_count,
-            expires: date_time(invitation.expires_at),
+            expires: DayTime(invitation.expires_at),
             expired: invitation.is_expired(now),
             delivery: invitation.delivery.clone(),
             delivery_label: match invitation.delivery.as_str() {
@@ -536,7 +630,7 @@ pub struct ProfileInvitation {
     pub role: Role,
     pub inviter_name: String,
     pub email: String,
-    pub expires: String,
+    pub expires: DayTime,
 }
 
 #[derive(Template)]
@@ -603,7 +697,7 @@ pub struct InvitationPage {
     pub inviter: String,
     pub role: Role,
     pub email: String,
-    pub expires: String,
+    pub expires: DayTime,
     pub signed_out: bool,
     pub can_answer: bool,
     pub wrong_account: Option<String>,
@@ -627,7 +721,7 @@ pub struct ErrorNotice {
 
 #[cfg(test)]
 mod tests {
-    use super::{date_time, iso, thousands};
+    use super::{Day, DayTime, Iso, thousands};
 
     #[test]
     fn groups_thousands() {
@@ -643,7 +737,13 @@ mod tests {
         let at = chrono::NaiveDate::from_ymd_opt(2026, 3, 7)
             .and_then(|day| day.and_hms_micro_opt(9, 5, 2, 123_456))
             .expect("a valid date");
-        assert_eq!(date_time(at), "7 Mar 2026, 09:05 UTC");
-        assert_eq!(iso(at), "2026-03-07T09:05:02Z");
+        assert_eq!(Day(at).to_string(), "7 Mar 2026");
+        assert_eq!(DayTime(at).to_string(), "7 Mar 2026, 09:05 UTC");
+        assert_eq!(Iso(at).to_string(), "2026-03-07T09:05:02Z");
+        let late = chrono::NaiveDate::from_ymd_opt(12026, 12, 31)
+            .and_then(|day| day.and_hms_opt(23, 59, 59))
+            .expect("a valid date");
+        assert_eq!(DayTime(late).to_string(), "31 Dec 12026, 23:59 UTC");
+        assert_eq!(Iso(late).to_string(), "12026-12-31T23:59:59Z");
     }
 }

@@ -20,7 +20,7 @@ use crate::web::context::client_ip;
 use crate::web::form::Form;
 use crate::web::pages::profile::unavailable_message;
 use crate::web::session::{Flash, SessionState};
-use crate::web::views::{InvitationPage, date_time, render};
+use crate::web::views::{DayTime, InvitationPage, render};
 use crate::web::{AppState, html, see_other};
 
 /// Why an invitation link cannot be used: 410 for links that worked once,
@@ -119,7 +119,7 @@ async fn show(state: &AppState, session: &SessionState, token: InviteToken) -> R
         inviter: view.inviter_name.clone(),
         role: view.role,
         email: view.email.to_string(),
-        expires: date_time(view.expires_at),
+        expires: DayTime(view.expires_at),
         signed_out: user.is_none(),
         can_answer: user.is_some() && problem.is_none(),
         wrong_account,

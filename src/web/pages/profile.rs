@@ -12,7 +12,7 @@ use crate::services::organizations;
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
 use crate::web::session::{Flash, FlashKind, SessionState};
-use crate::web::views::{MembershipView, ProfileInvitation, ProfilePage, date_time, render};
+use crate::web::views::{DayTime, MembershipView, ProfileInvitation, ProfilePage, render};
 use crate::web::{AppState, html, see_other};
 
 /// `/`: the profile when signed in, else the sign-in page.
@@ -48,7 +48,7 @@ async fn render_profile(
                     role: invitation.role,
                     inviter_name: invitation.inviter_name,
                     email: invitation.email,
-                    expires: date_time(invitation.expires_at),
+                    expires: DayTime(invitation.expires_at),
                 })
                 .collect();
             Ok((memberships, invitations, switcher(conn, &user.id)?))
