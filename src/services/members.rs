@@ -12,6 +12,7 @@ use super::audit::{self, AuditAction, AuditEvent};
 use super::users::{self, User};
 use super::{Actor, Organization, acting, now, parse_stored_role, role_in};
 use crate::db::schema::{membership_counts, memberships};
+use crate::db::literal::Unindexed;
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, Role};
@@ -148,31 +149,33 @@ impl Direction {
     }
 }
 
-/// Orders the selection. With a search, the matches are few and come from the
-/// name and email indexes, and the database should sort just them; ordered by
-/// a bare column, SQLite would instead walk that column's whole index and
-/// test every member. `|| ''` keeps the order and hides the column.
+/// Orders the selection, ties broken by user id. With a search, the matches
+/// come from the name and email indexes and the database should sort just
+/// them (see [`Unindexed`]).
 fn ordered<'a>(
     selection: MembershipFilter<'a>,
     sort: SortKey,
     direction: Direction,
     searching: bool,
 ) -> MembershipFilter<'a> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::Text;
-    let column = match sort {
-        SortKey::Name => "name_key",
-        SortKey::Email => "email",
-        SortKey::Joined => "joined_at",
-    };
-    let key = if searching {
-        format!("{column} || ''")
-    } else {
-        column.to_owned()
-    };
+    use memberships::{email, joined_at, name_key};
+    match (sort, searching) {
+        (SortKey::Name, false) => order_by(selection, name_key, direction),
+        (SortKey::Name, true) => order_by(selection, Unindexed(name_key), direction),
+        (SortKey::Email, false) => order_by(selection, email, direction),
+        (SortKey::Email, true) => order_by(selection, Unindexed(email), direction),
+        (SortKey::Joined, false) => order_by(selection, joined_at, direction),
+        (SortKey::Joined, true) => order_by(selection, Unindexed(joined_at), direction),
+    }
+}
+
+fn order_by<'a, K>(selection: MembershipFilter<'a>, key: K, direction: Direction) -> MembershipFilter<'a>
+where
+    K: ExpressionMethods + AppearsOnTable<memberships::table> + diesel::query_builder::QueryFragment<crate::db::MultiBackend> + Send + 'a,
+{
     match direction {
-        Direction::Ascending => selection.order((sql::<Text>(&key).asc(), memberships::user_id.asc())),
-        Direction::Descending => selection.order((sql::<Text>(&key).desc(), memberships::user_id.desc())),
+        Direction::Ascending => selection.order((key.asc(), memberships::user_id.asc())),
+        Direction::Descending => selection.order((key.desc(), memberships::user_id.desc())),
     }
 }
 
