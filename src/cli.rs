@@ -14,7 +14,7 @@ use crate::domain::{EmailAddress, OrganizationName, PersonName, Role, Slug};
 use crate::error::Error;
 use crate::services::invitations::{self, InviteOutcome, Invitee};
 use crate::services::members::{self, MemberRef};
-use crate::services::{Actor, organizations, seed};
+use crate::services::{Actor, Viewer, organizations, seed};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -166,10 +166,11 @@ fn execute(cli: Cli) -> Result<(), Error> {
             let slug = parse_slug(&org)?;
             let pool = migrated(&config)?;
             let conn = &mut pool.get()?;
-            let org = organizations::find_by_slug(conn, &slug)?;
-            let members = seed::members(conn, &org, member_count)?;
             let actor = Actor::command_line();
-            let already = invitations::pending_for_org(conn, &actor, &org, 1, 0)?.total;
+            let viewer = Viewer::open(conn, &actor, &slug)?;
+            let org = &viewer.org;
+            let members = seed::members(conn, org, member_count)?;
+            let already = invitations::pending_for_org(conn, &viewer, 1, 0)?.total;
             let first = u64::try_from(already).unwrap_or_default();
             let invitees: Vec<Invitee> = (first..first + invitation_count)
                 .map(|n| {
@@ -181,9 +182,9 @@ fn execute(cli: Cli) -> Result<(), Error> {
                 })
                 .collect::<Result<_, Error>>()?;
             for batch in invitees.chunks(1_000) {
-                invitations::invite(conn, &config.service_settings(), &actor, &org, batch)?;
+                invitations::invite(conn, &config.service_settings(), &actor, org, batch)?;
             }
-            let pending = invitations::pending_for_org(conn, &actor, &org, 1, 0)?.total;
+            let pending = invitations::pending_for_org(conn, &viewer, 1, 0)?.total;
             println!(
                 "{} has {members} members and {pending} pending invitations.",
                 org.name

@@ -11,8 +11,8 @@ use super::audit::{self, AuditAction, AuditEvent};
 use super::outbox::{self, Queued};
 use super::users;
 use super::{
-    Actor, Identified, Organization, Principal, Settings, acting, identify, new_id, now, parse_stored_role,
-    role_in,
+    Actor, Identified, Organization, Principal, Settings, Viewer, acting, identify, new_id, now,
+    parse_stored_role,
 };
 use crate::db::schema::{
     invitation_tokens, invitations, memberships, organizations, pending_invitation_counts,
@@ -422,12 +422,11 @@ impl PendingPage {
 /// `per_page` rows (none for a `per_page` of 0, which asks only the total).
 pub fn pending_for_org(
     conn: &mut DbConnection,
-    actor: &Actor,
-    org: &Organization,
+    viewer: &Viewer,
     page: u32,
     per_page: u32,
 ) -> Result<PendingPage, Error> {
-    role_in(conn, actor, org)?;
+    let org = &viewer.org;
     // Kept by the database as invitations come and go; no row means none.
     let total: i64 = pending_invitation_counts::table
         .find(&org.id)

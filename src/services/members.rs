@@ -10,9 +10,9 @@ use serde_json::json;
 
 use super::audit::{self, AuditAction, AuditEvent};
 use super::users::{self, User};
-use super::{Actor, Organization, acting, now, parse_stored_role, role_in};
-use crate::db::schema::{membership_counts, memberships};
+use super::{Actor, Organization, Viewer, acting, now, parse_stored_role, role_in};
 use crate::db::literal::Unindexed;
+use crate::db::schema::{membership_counts, memberships};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, Role};
@@ -171,7 +171,11 @@ fn ordered<'a>(
 
 fn order_by<'a, K>(selection: MembershipFilter<'a>, key: K, direction: Direction) -> MembershipFilter<'a>
 where
-    K: ExpressionMethods + AppearsOnTable<memberships::table> + diesel::query_builder::QueryFragment<crate::db::MultiBackend> + Send + 'a,
+    K: ExpressionMethods
+        + AppearsOnTable<memberships::table>
+        + diesel::query_builder::QueryFragment<crate::db::MultiBackend>
+        + Send
+        + 'a,
 {
     match direction {
         Direction::Ascending => selection.order((key.asc(), memberships::user_id.asc())),
@@ -192,14 +196,9 @@ fn counted(conn: &mut DbConnection, org_id: &str, role: Option<Role>) -> Result<
     Ok(counts.load::<i64>(conn)?.into_iter().sum())
 }
 
-/// One page of an organization's members. The actor must be a member.
-pub fn list(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    org: &Organization,
-    query: &MemberQuery,
-) -> Result<MemberPage, Error> {
-    role_in(conn, actor, org)?;
+/// One page of an organization's members, as a member sees them.
+pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Result<MemberPage, Error> {
+    let org = &viewer.org;
     let per_page = query.per_page.clamp(1, MAX_PER_PAGE);
     let page = query.page.max(1);
     let search = query

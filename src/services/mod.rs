@@ -20,7 +20,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{self, memberships, users as users_table};
-use crate::domain::Role;
+use crate::domain::{Role, Slug};
 use crate::error::Error;
 
 /// What the services need to know about the deployment.
@@ -151,6 +151,56 @@ pub(crate) fn acting(conn: &mut DbConnection, actor: &Actor, org: &Organization)
     let who = identify(conn, actor)?;
     let role = role_in(conn, actor, org)?;
     Ok(Acting { who, role })
+}
+
+/// An organization as one of its members sees it: the organization and the
+/// member's role in it now. Only [`Viewer::open`] and [`Viewer::of`] make one,
+/// and both refuse non-members, so a function given a `Viewer` knows the actor
+/// may read the organization and does not ask the database again.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Viewer {
+    pub org: Organization,
+    pub role: Role,
+}
+
+impl Viewer {
+    /// The organization named `slug` and the actor's role in it, read in one
+    /// query. The command line acts as an owner.
+    pub fn open(conn: &mut DbConnection, actor: &Actor, slug: &Slug) -> Result<Self, Error> {
+        use schema::organizations as orgs;
+        let Principal::User(user_id) = &actor.principal else {
+            let org = organizations::find_by_slug(conn, slug)?;
+            return Self::of(conn, actor, org);
+        };
+        let found: Option<(Organization, Option<String>)> = orgs::table
+            .left_join(
+                memberships::table.on(memberships::org_id
+                    .eq(orgs::id)
+                    .and(memberships::user_id.eq(user_id))),
+            )
+            .filter(orgs::slug.eq(slug.as_str()))
+            .select((Organization::as_select(), memberships::role.nullable()))
+            .first(conn)
+            .optional()?;
+        match found {
+            None => Err(organizations::not_found(slug)),
+            Some((org, Some(role))) => Ok(Self {
+                org,
+                role: parse_stored_role(&role)?,
+            }),
+            Some((org, None)) => {
+                let who = identify(conn, actor)?;
+                Err(not_a_member(conn, &who, &org)?)
+            }
+        }
+    }
+
+    /// The actor's view of an organization already read.
+    pub fn of(conn: &mut DbConnection, actor: &Actor, org: Organization) -> Result<Self, Error> {
+        let role = role_in(conn, actor, &org)?;
+        Ok(Self { org, role })
+    }
 }
 
 /// The refusal for someone who is not a member: "no longer" when the audit

@@ -117,7 +117,12 @@ pub fn find_by_slug(conn: &mut DbConnection, slug: &Slug) -> Result<Organization
         .select(Organization::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| Error::NotFound(format!("There is no organization “{slug}”.")))
+        .ok_or_else(|| not_found(slug))
+}
+
+/// The refusal for a slug that names no organization.
+pub fn not_found(slug: &impl std::fmt::Display) -> Error {
+    Error::NotFound(format!("There is no organization “{slug}”."))
 }
 
 /// The organizations a user belongs to, with their role in each, by name.

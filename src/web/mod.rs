@@ -267,12 +267,15 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// Looks up an organization from a path segment; a malformed slug cannot
-/// name one, so it is simply not found.
+/// Looks up an organization from a path segment.
 pub fn find_org(conn: &mut DbConnection, slug: &str) -> Result<crate::services::Organization, Error> {
-    let slug = crate::domain::Slug::parse(slug)
-        .map_err(|_| Error::NotFound(format!("There is no organization “{slug}”.")))?;
-    organizations::find_by_slug(conn, &slug)
+    organizations::find_by_slug(conn, &org_slug(slug)?)
+}
+
+/// An organization's slug from a path segment; a malformed one cannot name
+/// an organization, so it is simply not found.
+pub fn org_slug(segment: &str) -> Result<crate::domain::Slug, Error> {
+    crate::domain::Slug::parse(segment).map_err(|_| organizations::not_found(&segment))
 }
 
 /// `rollcall serve`: runs until interrupted.

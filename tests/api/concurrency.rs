@@ -85,8 +85,7 @@ fn race(app: &Arc<TestApp>, play: Move) {
         }
         let owners = members::list(
             &mut app.conn(),
-            &Actor::command_line(),
-            &org,
+            &app.viewer(&Actor::command_line(), &org).unwrap(),
             &MemberQuery {
                 role: Some(Role::Owner),
                 ..Default::default()

@@ -8,11 +8,12 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use rollcall::db::{self, DatabaseUrl, DbPool, PooledConn};
 use rollcall::domain::{EmailAddress, OrganizationName, Role};
+use rollcall::error::Error;
 use rollcall::services::invitations::{
     self, AcceptOutcome, InvitationRef, InviteOutcome, Invitee, IssuedInvitation,
 };
 use rollcall::services::users::{self, Provider, SignIn, User};
-use rollcall::services::{Actor, Organization, Settings, organizations};
+use rollcall::services::{Actor, Organization, Settings, Viewer, organizations};
 
 /// A database that exists for one test and is removed after it.
 pub struct TestDb {
@@ -113,6 +114,12 @@ impl TestApp {
 
     pub fn conn(&self) -> PooledConn {
         self.pool.get().expect("a connection")
+    }
+
+    /// The organization as `actor` sees it, opened by its slug as the console does.
+    pub fn viewer(&self, actor: &Actor, org: &Organization) -> Result<Viewer, Error> {
+        let slug = rollcall::domain::Slug::parse(&org.slug).expect("a stored slug");
+        Viewer::open(&mut self.conn(), actor, &slug)
     }
 
     /// Signs someone in through the development provider, which trusts the address.

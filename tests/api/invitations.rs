@@ -120,7 +120,13 @@ fn a_thousand_addresses_are_invited_in_one_go() {
     );
     assert_eq!(app.count("invitations"), 1000);
     assert_eq!(app.count("email_outbox"), 1001);
-    let last = invitations::pending_for_org(&mut app.conn(), &as_user(&owner), &org, 20, 50).unwrap();
+    let last = invitations::pending_for_org(
+        &mut app.conn(),
+        &app.viewer(&as_user(&owner), &org).unwrap(),
+        20,
+        50,
+    )
+    .unwrap();
     assert_eq!(
         (last.invitations.len(), last.total, last.page_count()),
         (50, 1000, 20)
@@ -197,7 +203,12 @@ fn accepting_makes_a_member_once_and_only_once() {
         ),
         "{again:?}"
     );
-    let page = members::list(&mut app.conn(), &as_user(&owner), &org, &Default::default()).unwrap();
+    let page = members::list(
+        &mut app.conn(),
+        &app.viewer(&as_user(&owner), &org).unwrap(),
+        &Default::default(),
+    )
+    .unwrap();
     assert_eq!(page.total, 2);
 }
 

@@ -22,7 +22,8 @@ fn the_member_list_searches_filters_sorts_and_pages_in_the_database() {
         app.member(&org, email, role);
     }
     let me = as_user(&ada);
-    let list = |query: MemberQuery| members::list(&mut app.conn(), &me, &org, &query).unwrap();
+    let list =
+        |query: MemberQuery| members::list(&mut app.conn(), &app.viewer(&me, &org).unwrap(), &query).unwrap();
 
     let all = list(MemberQuery::default());
     assert_eq!(all.total, 6);
@@ -92,13 +93,7 @@ fn a_non_member_cannot_list_members() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
     let stranger = app.sign_in("stranger@example.com");
-    let refused = members::list(
-        &mut app.conn(),
-        &as_user(&stranger),
-        &org,
-        &MemberQuery::default(),
-    )
-    .unwrap_err();
+    let refused = app.viewer(&as_user(&stranger), &org).unwrap_err();
     assert!(matches!(refused, Error::NotMember { .. }));
     assert_eq!(refused.status(), 403);
 }
@@ -205,7 +200,7 @@ fn any_member_may_leave_and_a_removed_member_loses_access_at_once() {
         &MemberRef::Id(dev.id.clone()),
     )
     .unwrap();
-    let refused = members::list(&mut app.conn(), &as_user(&dev), &org, &MemberQuery::default()).unwrap_err();
+    let refused = app.viewer(&as_user(&dev), &org).unwrap_err();
     assert!(matches!(refused, Error::NoLongerMember { .. }));
 }
 
@@ -279,7 +274,8 @@ fn every_page_is_the_same_slice_of_the_list_from_either_end() {
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
     rollcall::services::seed::members(&mut app.conn(), &org, 37).unwrap();
     let me = as_user(&ada);
-    let list = |query: &MemberQuery| members::list(&mut app.conn(), &me, &org, query).unwrap();
+    let list =
+        |query: &MemberQuery| members::list(&mut app.conn(), &app.viewer(&me, &org).unwrap(), query).unwrap();
     for sort in [SortKey::Name, SortKey::Email, SortKey::Joined] {
         for direction in [Direction::Ascending, Direction::Descending] {
             for (search, role) in [(None, None), (None, Some(Role::Developer)), (Some("ada"), None)] {
@@ -329,12 +325,19 @@ fn member_and_invitation_totals_follow_every_change() {
             role,
             ..Default::default()
         };
-        members::list(&mut app.conn(), &me, &org, &query).unwrap().total
-    };
-    let pending = || {
-        rollcall::services::invitations::pending_for_org(&mut app.conn(), &me, &org, 1, 0)
+        members::list(&mut app.conn(), &app.viewer(&me, &org).unwrap(), &query)
             .unwrap()
             .total
+    };
+    let pending = || {
+        rollcall::services::invitations::pending_for_org(
+            &mut app.conn(),
+            &app.viewer(&me, &org).unwrap(),
+            1,
+            0,
+        )
+        .unwrap()
+        .total
     };
     assert_eq!(
         (total(None), total(Some(Role::Viewer)), total(Some(Role::Owner))),

@@ -185,7 +185,12 @@ fn every_role_may_view_members_and_leave() {
     let app = TestApp::new();
     for (n, role) in Role::ALL.into_iter().enumerate() {
         let Case { org, actor } = case(&app, n, role);
-        let page = members::list(&mut app.conn(), &as_user(&actor), &org, &Default::default()).unwrap();
+        let page = members::list(
+            &mut app.conn(),
+            &app.viewer(&as_user(&actor), &org).unwrap(),
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(page.total, 2);
         members::leave(&mut app.conn(), &as_user(&actor), &org).unwrap();
         assert_eq!(app.role_of(&org, &actor), None);

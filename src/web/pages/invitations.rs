@@ -14,7 +14,7 @@ use crate::domain::{EmailAddress, PersonName, Role, parse_address_list};
 use crate::error::Error;
 use crate::services::invitations::{self, InviteOutcome, Invitee, Standing};
 use crate::services::users::User;
-use crate::services::{Actor, now};
+use crate::services::{Actor, Viewer, now};
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
 use crate::web::session::{Flash, FlashKind, SharedLink};
@@ -75,8 +75,8 @@ pub async fn list(
     let (user, (context, pending)) = signed
         .read(&state, move |conn, user| {
             let context = OrgContext::load(conn, &actor, user, &slug)?;
-            let listed = invitations::pending_for_org(conn, &actor, &context.org, page, PENDING_PER_PAGE)?;
-            let pending = PendingList::new(&listed, context.role, now(), true);
+            let listed = invitations::pending_for_org(conn, &context.viewer, page, PENDING_PER_PAGE)?;
+            let pending = PendingList::new(&listed, context.viewer.role, now(), true);
             Ok((context, pending))
         })
         .await?;
@@ -84,13 +84,13 @@ pub async fn list(
         layout: layout(
             &state,
             &signed.session,
-            format!("Pending invitations in {}", context.org.name),
+            format!("Pending invitations in {}", context.viewer.org.name),
             Some(&user),
             context.orgs,
-            Some(&context.org.slug),
+            Some(&context.viewer.org.slug),
         ),
         csrf: signed.session.csrf_token(),
-        org: OrgView::from(&context.org),
+        org: OrgView::from(&context.viewer.org),
         pending,
     };
     Ok(html(StatusCode::OK, render(&page, "the invitations page")?))
@@ -103,9 +103,9 @@ pub async fn step_one(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let (user, context) = load(&state, &signed, path.into_inner()).await?;
-    let roles = invitable(context.role)?;
+    let roles = invitable(context.viewer.role)?;
     let csrf = signed.session.csrf_token();
-    let org = OrgView::from(&context.org);
+    let org = OrgView::from(&context.viewer.org);
     dialog(&state, &signed, &user, context, "Invite members", |standalone| {
         let default_role = default_role(&roles);
         render(
@@ -176,7 +176,7 @@ async fn check_rows(
         .map(|draft| EmailAddress::parse(&draft.email))
         .collect();
     let valid: Vec<EmailAddress> = parsed.iter().flatten().cloned().collect();
-    let (actor, org) = (actor.clone(), context.org.clone());
+    let (actor, org) = (actor.clone(), context.viewer.org.clone());
     let standings = state
         .read(move |conn| invitations::classify(conn, &actor, &org, &valid))
         .await?;
@@ -193,7 +193,9 @@ async fn check_rows(
             Err(_) => Some("This is not a valid email address.".to_owned()),
             Ok(address) => match standings.next() {
                 _ if !seen.insert(address.clone()) => Some("Listed twice.".to_owned()),
-                Some(Standing::AlreadyMember) => Some(format!("Already a member of {}.", context.org.name)),
+                Some(Standing::AlreadyMember) => {
+                    Some(format!("Already a member of {}.", context.viewer.org.name))
+                }
                 Some(Standing::AlreadyInvited { invitation_id }) => {
                     resend = Some(invitation_id);
                     Some("Already invited.".to_owned())
@@ -229,7 +231,7 @@ pub async fn review(
     form: Form,
 ) -> Result<HttpResponse, Error> {
     let (user, context) = load(&state, &signed, path.into_inner()).await?;
-    let roles = invitable(context.role)?;
+    let roles = invitable(context.viewer.role)?;
     let csrf = signed.session.csrf_token();
     let drafts = match form.get("emails") {
         Some(text) => {
@@ -249,7 +251,7 @@ pub async fn review(
                 None
             };
             if let Some(error) = problem {
-                let org = OrgView::from(&context.org);
+                let org = OrgView::from(&context.viewer.org);
                 let emails = text.to_owned();
                 return dialog_with_status(
                     &state,
@@ -292,7 +294,7 @@ pub async fn review(
         None => drafts_from_rows(&form, &roles)?,
     };
     let (rows, _, _) = check_rows(&state, &signed.actor, &context, drafts).await?;
-    let org = OrgView::from(&context.org);
+    let org = OrgView::from(&context.viewer.org);
     dialog(&state, &signed, &user, context, "Invite members", |standalone| {
         render(
             &InviteStepTwo {
@@ -317,7 +319,7 @@ pub async fn send(
     form: Form,
 ) -> Result<HttpResponse, Error> {
     let (user, context) = load(&state, &signed, path.into_inner()).await?;
-    let roles = invitable(context.role)?;
+    let roles = invitable(context.viewer.role)?;
     let csrf = signed.session.csrf_token();
     let drafts = drafts_from_rows(&form, &roles)?;
     if drafts.len() > MAX_ROWS {
@@ -332,7 +334,7 @@ pub async fn send(
         } else {
             "Fix or remove the highlighted rows, then send again.".to_owned()
         };
-        let org = OrgView::from(&context.org);
+        let org = OrgView::from(&context.viewer.org);
         return dialog_with_status(
             &state,
             &signed,
@@ -355,13 +357,17 @@ pub async fn send(
             },
         );
     }
-    let (actor, org, settings) = (signed.actor.clone(), context.org.clone(), state.settings.clone());
-    let viewer_role = context.role;
+    let (actor, org, settings) = (
+        signed.actor.clone(),
+        context.viewer.org.clone(),
+        state.settings.clone(),
+    );
     let (outcomes, pending) = state
         .db(move |conn| {
             let outcomes = invitations::invite(conn, &settings, &actor, &org, &invitees)?;
-            let newest = invitations::pending_for_org(conn, &actor, &org, 1, PENDING_ON_MEMBERS_PAGE)?;
-            Ok((outcomes, PendingList::new(&newest, viewer_role, now(), false)))
+            let viewer = Viewer::of(conn, &actor, org)?;
+            let newest = invitations::pending_for_org(conn, &viewer, 1, PENDING_ON_MEMBERS_PAGE)?;
+            Ok((outcomes, PendingList::new(&newest, viewer.role, now(), false)))
         })
         .await?;
     let mut links = Vec::new();
@@ -384,11 +390,11 @@ pub async fn send(
         format!("{} people", crate::web::views::thousands(count as i64))
     };
     let message = if count == 1 {
-        format!("Invited {} to {}.", links[0].email, context.org.name)
+        format!("Invited {} to {}.", links[0].email, context.viewer.org.name)
     } else {
-        format!("Invited {people} to {}.", context.org.name)
+        format!("Invited {people} to {}.", context.viewer.org.name)
     };
-    let org = OrgView::from(&context.org);
+    let org = OrgView::from(&context.viewer.org);
     if !signed.htmx {
         let mut flash = Flash::ok(message);
         if count <= LINKS_IN_COOKIE {

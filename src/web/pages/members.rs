@@ -87,15 +87,14 @@ pub async fn page(
     let (user, view) = signed
         .read(&state, move |conn, user| {
             let context = OrgContext::load(conn, &actor, user, &slug)?;
-            let listed = members::list(conn, &actor, &context.org, &query)?;
-            let table = MembersTable::new(&context.org, &query, listed, &user.id, context.role);
+            let listed = members::list(conn, &context.viewer, &query)?;
+            let table = MembersTable::new(&context.viewer.org, &query, listed, &user.id, context.viewer.role);
             if table_only {
-                let org = OrgView::from(&context.org);
+                let org = OrgView::from(&context.viewer.org);
                 return Ok(MembersView::Table(MembersTableFragment { org, table }));
             }
-            let newest =
-                invitations::pending_for_org(conn, &actor, &context.org, 1, PENDING_ON_MEMBERS_PAGE)?;
-            let pending = PendingList::new(&newest, context.role, now(), false);
+            let newest = invitations::pending_for_org(conn, &context.viewer, 1, PENDING_ON_MEMBERS_PAGE)?;
+            let pending = PendingList::new(&newest, context.viewer.role, now(), false);
             Ok(MembersView::Page {
                 context,
                 table,
@@ -114,15 +113,15 @@ pub async fn page(
                 layout: layout(
                     &state,
                     &signed.session,
-                    format!("Members of {}", context.org.name),
+                    format!("Members of {}", context.viewer.org.name),
                     Some(&user),
                     context.orgs,
-                    Some(&context.org.slug),
+                    Some(&context.viewer.org.slug),
                 ),
                 csrf: signed.session.csrf_token(),
-                can_invite: !policy::invitable_roles(context.role).is_empty(),
+                can_invite: !policy::invitable_roles(context.viewer.role).is_empty(),
                 roles: Role::ALL.to_vec(),
-                org: OrgView::from(&context.org),
+                org: OrgView::from(&context.viewer.org),
                 table,
                 pending,
             };
@@ -148,12 +147,12 @@ pub async fn roles(
         layout: layout(
             &state,
             &signed.session,
-            format!("Roles in {}", context.org.name),
+            format!("Roles in {}", context.viewer.org.name),
             Some(&user),
             context.orgs,
-            Some(&context.org.slug),
+            Some(&context.viewer.org.slug),
         ),
-        org: OrgView::from(&context.org),
+        org: OrgView::from(&context.viewer.org),
         roles: Role::ALL.to_vec(),
         rows: RolesPage::rows(),
     };
@@ -171,7 +170,7 @@ async fn member_in_org(
     signed
         .read(state, move |conn, user| {
             let context = OrgContext::load(conn, &actor, user, &slug)?;
-            let member = members::find(conn, &context.org, &MemberRef::Id(member_id))?;
+            let member = members::find(conn, &context.viewer.org, &MemberRef::Id(member_id))?;
             Ok((context, member))
         })
         .await
@@ -186,7 +185,7 @@ pub async fn role_dialog(
     let (slug, member_id) = path.into_inner();
     let (user, (context, member)) = member_in_org(&state, &signed, slug, member_id).await?;
     let own = member.user_id == user.id;
-    let roles = policy::assignable_roles(context.role, member.role, own);
+    let roles = policy::assignable_roles(context.viewer.role, member.role, own);
     if !roles.iter().any(|role| *role != member.role) {
         let to = if member.role == Role::Viewer {
             Role::Contributor
@@ -194,7 +193,7 @@ pub async fn role_dialog(
             Role::Viewer
         };
         policy::authorize(
-            context.role,
+            context.viewer.role,
             Action::ChangeRole {
                 from: member.role,
                 to,
@@ -203,7 +202,7 @@ pub async fn role_dialog(
         )?;
     }
     let csrf = signed.session.csrf_token();
-    let org = OrgView::from(&context.org);
+    let org = OrgView::from(&context.viewer.org);
     dialog(&state, &signed, &user, context, "Change role", |standalone| {
         render(
             &ChangeRoleDialog {
@@ -271,14 +270,14 @@ pub async fn remove_dialog(
     let (user, (context, member)) = member_in_org(&state, &signed, slug, member_id).await?;
     let own = member.user_id == user.id;
     policy::authorize(
-        context.role,
+        context.viewer.role,
         Action::Remove {
             role: member.role,
             own,
         },
     )?;
     let csrf = signed.session.csrf_token();
-    let org = OrgView::from(&context.org);
+    let org = OrgView::from(&context.viewer.org);
     dialog(&state, &signed, &user, context, "Remove access", |standalone| {
         render(
             &crate::web::views::RemoveDialog {
@@ -331,7 +330,7 @@ pub async fn leave_dialog(
     let (user, (context, refusal)) = signed
         .read(&state, move |conn, user| {
             let context = OrgContext::load(conn, &actor, user, &slug)?;
-            let refusal = match members::check_leave(conn, &actor, &context.org) {
+            let refusal = match members::check_leave(conn, &actor, &context.viewer.org) {
                 Ok(()) => None,
                 Err(error @ Error::LastOwner { .. }) => Some(error.to_string()),
                 Err(other) => return Err(other),
@@ -340,7 +339,7 @@ pub async fn leave_dialog(
         })
         .await?;
     let csrf = signed.session.csrf_token();
-    let org = OrgView::from(&context.org);
+    let org = OrgView::from(&context.viewer.org);
     dialog(
         &state,
         &signed,

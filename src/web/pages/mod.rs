@@ -12,12 +12,11 @@ use actix_web::http::StatusCode;
 use super::context::SignedIn;
 use super::session::SessionState;
 use super::views::{DialogPage, Layout, OrgChoice, UserView, render};
-use super::{AppState, find_org, html};
+use super::{AppState, html, org_slug};
 use crate::db::DbConnection;
-use crate::domain::Role;
 use crate::error::Error;
 use crate::services::users::User;
-use crate::services::{Actor, Organization, members as member_service, organizations};
+use crate::services::{Actor, Viewer, organizations};
 
 /// How many of the newest pending invitations the Members page shows; the
 /// invitations page lists them all.
@@ -35,18 +34,14 @@ pub fn page_number(value: &str) -> Result<u32, Error> {
 /// An organization as seen by the signed-in member: the organization, their
 /// role in it now, and their organizations for the switcher.
 pub struct OrgContext {
-    pub org: Organization,
-    pub role: Role,
+    pub viewer: Viewer,
     pub orgs: Vec<OrgChoice>,
 }
 
 impl OrgContext {
     pub fn load(conn: &mut DbConnection, actor: &Actor, user: &User, slug: &str) -> Result<Self, Error> {
-        let org = find_org(conn, slug)?;
-        let role = member_service::role_of_actor(conn, actor, &org)?;
         Ok(Self {
-            org,
-            role,
+            viewer: Viewer::open(conn, actor, &org_slug(slug)?)?,
             orgs: switcher(conn, &user.id)?,
         })
     }
@@ -115,7 +110,7 @@ pub fn dialog_with_status(
             title,
             Some(user),
             context.orgs,
-            Some(&context.org.slug),
+            Some(&context.viewer.org.slug),
         ),
         dialog: render_dialog(true)?,
     };
