@@ -58,6 +58,38 @@ impl DatabaseUrl {
     }
 }
 
+impl DatabaseUrl {
+    /// Whether the database is on this machine: an SQLite file, or Postgres
+    /// over a Unix socket or loopback. Such a database answers a query in less
+    /// time than it takes to hand the query to another thread and back.
+    pub fn is_local(&self) -> bool {
+        let Self::Postgres(url) = self else {
+            return true;
+        };
+        let Ok(parsed) = url::Url::parse(url) else {
+            return false;
+        };
+        // A `host` parameter overrides the URL's host; a path there is a socket.
+        if let Some((_, host)) = parsed.query_pairs().find(|(key, _)| key == "host") {
+            return host.starts_with('/') || is_loopback(&host);
+        }
+        match parsed.host() {
+            None => true,
+            Some(url::Host::Domain(name)) => name.is_empty() || is_loopback(name),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        }
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Makes pooled connections and sets each one up for how Rollcall uses it.
 #[derive(Debug)]
 pub struct ConnectionManager {
@@ -103,35 +135,51 @@ fn open_sqlite(path: &str, extra: &str) -> Result<DbConnection, r2d2::Error> {
 }
 
 thread_local! {
-    /// This thread's read-only connection to an SQLite file, and the file's path.
-    static SQLITE_READER: RefCell<Option<(String, DbConnection)>> = const { RefCell::new(None) };
+    /// This thread's read-only connection, and the database it is to.
+    static READER: RefCell<Option<(DatabaseUrl, DbConnection)>> = const { RefCell::new(None) };
 }
 
-/// Runs `work` in one read transaction on this thread's own read-only
-/// connection to the SQLite file at `path`, opened on first use.
+/// Opens a connection that refuses to write.
+fn open_reader(url: &DatabaseUrl) -> Result<DbConnection, Error> {
+    let opened = match url {
+        DatabaseUrl::Sqlite(path) => open_sqlite(path, "PRAGMA query_only = ON;"),
+        DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+            .map_err(r2d2::Error::ConnectionError)
+            .and_then(|mut conn| {
+                conn.batch_execute("SET default_transaction_read_only = on")
+                    .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Postgres(conn))
+            }),
+    };
+    opened.map_err(|source| Error::DatabaseUnavailable(source.to_string()))
+}
+
+/// Runs `work` on this thread's own read-only connection to `url`, opened on
+/// first use.
 ///
-/// This is how the web workers read: in WAL mode a reader never waits for a
-/// lock, and a page's reads take less time than handing them to another thread
-/// and back. One transaction makes them one snapshot, and takes the file's
-/// shared lock once rather than once per statement. The connection refuses
-/// writes (`query_only`), so nothing can write outside [`write`]'s queue.
-pub fn read_sqlite_here<T>(
-    path: &str,
+/// This is how the web workers read: a page's reads take less time than
+/// handing them to another thread and back. On SQLite, in WAL mode, a reader
+/// never waits for a lock, and the reads run in one transaction: one snapshot,
+/// and the file's shared lock taken once rather than once per statement. The
+/// connection refuses writes, so nothing can write outside [`write`]'s queue.
+pub fn read_here<T>(
+    url: &DatabaseUrl,
     work: impl FnOnce(&mut DbConnection) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    SQLITE_READER.with(|reader| {
+    READER.with(|reader| {
         let mut reader = reader
             .try_borrow_mut()
             .map_err(|_| Error::DatabaseUnavailable("a read started inside another read".to_owned()))?;
-        if !matches!(&*reader, Some((open, _)) if open == path) {
-            let conn = open_sqlite(path, "PRAGMA query_only = ON;")
-                .map_err(|source| Error::DatabaseUnavailable(source.to_string()))?;
-            *reader = Some((path.to_owned(), conn));
+        if !matches!(&*reader, Some((open, _)) if open == url) {
+            *reader = Some((url.clone(), open_reader(url)?));
         }
         let Some((_, conn)) = reader.as_mut() else {
             return Err(Error::DatabaseUnavailable("no connection".to_owned()));
         };
-        let result = conn.transaction(work);
+        let result = match conn {
+            DbConnection::Sqlite(_) => conn.transaction(work),
+            DbConnection::Postgres(_) => work(conn),
+        };
         // Refusals (not found, not a member) leave the connection as it was;
         // after a database error, the next read starts on a fresh one.
         if matches!(result, Err(Error::Database(_))) {
@@ -288,9 +336,33 @@ mod tests {
     }
 
     #[test]
+    fn knows_which_databases_are_on_this_machine() {
+        for local in [
+            "sqlite://rollcall.db",
+            "postgres://postgres@127.0.0.1:5432/rollcall",
+            "postgres://postgres@localhost/rollcall?sslmode=disable",
+            "postgresql://[::1]:5432/rollcall",
+            "postgres:///rollcall",
+            "postgres://db.internal/rollcall?host=/var/run/postgresql",
+        ] {
+            let url = DatabaseUrl::parse(local).expect("a valid URL");
+            assert!(url.is_local(), "{local} is on this machine");
+        }
+        for remote in [
+            "postgres://postgres@db.internal:5432/rollcall",
+            "postgres://10.0.0.7/rollcall",
+            "postgres://localhost/rollcall?host=db.internal",
+        ] {
+            let url = DatabaseUrl::parse(remote).expect("a valid URL");
+            assert!(!url.is_local(), "{remote} is elsewhere");
+        }
+    }
+
+    #[test]
     fn the_worker_reader_sees_writes_and_refuses_to_write() {
         let path = std::env::temp_dir().join(format!("rollcall-reader-{}.db", std::process::id()));
         let path = path.to_string_lossy().into_owned();
+        let url = DatabaseUrl::Sqlite(path.clone());
         let mut writer = open_sqlite(&path, "CREATE TABLE notes (body TEXT NOT NULL);").expect("open");
         let count = |conn: &mut DbConnection| -> Result<i64, Error> {
             Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
@@ -298,16 +370,16 @@ mod tests {
             ))
             .get_result(conn)?)
         };
-        assert_eq!(read_sqlite_here(&path, count).expect("read"), 0);
+        assert_eq!(read_here(&url, count).expect("read"), 0);
         writer
             .batch_execute("INSERT INTO notes VALUES ('one')")
             .expect("insert");
-        assert_eq!(read_sqlite_here(&path, count).expect("read"), 1);
-        let refused = read_sqlite_here(&path, |conn| {
+        assert_eq!(read_here(&url, count).expect("read"), 1);
+        let refused = read_here(&url, |conn| {
             Ok(conn.batch_execute("INSERT INTO notes VALUES ('two')")?)
         });
         assert!(refused.is_err(), "the reader wrote");
-        assert_eq!(read_sqlite_here(&path, count).expect("read after a refusal"), 1);
+        assert_eq!(read_here(&url, count).expect("read after a refusal"), 1);
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{path}{suffix}"));
         }

@@ -31,6 +31,8 @@ pub use form::MAX_FORM_BYTES;
 pub struct AppState {
     pub pool: DbPool,
     pub database: DatabaseUrl,
+    /// [`DatabaseUrl::is_local`], asked once.
+    pub database_is_local: bool,
     pub settings: Settings,
     pub dev_login: bool,
     pub providers: crate::auth::Providers,
@@ -52,18 +54,20 @@ impl AppState {
         .map_err(|error| Error::DatabaseUnavailable(error.to_string()))?
     }
 
-    /// Runs database work that only reads. On SQLite it runs right here on
-    /// the worker, on the worker's own connection (see
-    /// [`db::read_sqlite_here`]); on Postgres, whose answers come over a
-    /// socket, it goes to the blocking threads like [`Self::db`].
+    /// Runs database work that only reads. When the database is on this
+    /// machine it runs right here on the worker, on the worker's own
+    /// read-only connection (see [`db::read_here`]); a database elsewhere
+    /// answers over the network, and the worker should serve others while it
+    /// waits, so the work goes to the blocking threads like [`Self::db`].
     pub async fn read<T, F>(&self, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
     {
-        match &self.database {
-            DatabaseUrl::Sqlite(path) => db::read_sqlite_here(path, work),
-            DatabaseUrl::Postgres(_) => self.db(work).await,
+        if self.database_is_local {
+            db::read_here(&self.database, work)
+        } else {
+            self.db(work).await
         }
     }
 }
@@ -124,6 +128,7 @@ impl Application {
         let state = web::Data::new(AppState {
             pool,
             database: config.database_url.clone(),
+            database_is_local: config.database_url.is_local(),
             settings: config.service_settings(),
             dev_login,
             providers,
