@@ -146,6 +146,22 @@ fn security_headers_are_on_every_answer() {
     let not_found = browser.get("/nowhere");
     assert_eq!(not_found.status, 404);
     not_found.assert_contains("There is nothing at /nowhere");
+    for page in [browser.get("/login"), not_found] {
+        let stylesheet = page
+            .body
+            .split("<link rel=\"stylesheet\" href=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a stylesheet link")
+            .to_owned();
+        assert!(
+            stylesheet.starts_with("/static/app.css?v="),
+            "the stylesheet's URL changes with its content: {stylesheet}"
+        );
+        let css = browser.get(&stylesheet);
+        assert_eq!(css.status, 200);
+        css.assert_contains(".member-list td:nth-child(1)::before");
+    }
     assert_eq!(
         browser.get("/login").header("set-cookie"),
         None,
