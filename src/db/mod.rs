@@ -4,6 +4,7 @@
 pub mod literal;
 pub mod schema;
 pub mod timestamp;
+pub mod written;
 
 use std::cell::{Cell, RefCell};
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -17,6 +17,7 @@ use super::{
 use crate::db::schema::{
     invitation_tokens, invitations, memberships, organizations, pending_invitation_counts,
 };
+use crate::db::written::Written;
 use crate::db::{self, DbConnection, literal};
 use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, InviteToken, PersonName, Role};
@@ -428,25 +429,30 @@ pub fn pending_for_org(
 ) -> Result<PendingPage, Error> {
     let org = &viewer.org;
     // Kept by the database as invitations come and go; no row means none.
-    let total: i64 = pending_invitation_counts::table
-        .find(&org.id)
-        .select(pending_invitation_counts::pending)
-        .first(conn)
-        .optional()?
-        .unwrap_or(0);
+    let total: i64 = Written(
+        pending_invitation_counts::table
+            .find(&org.id)
+            .select(pending_invitation_counts::pending)
+            .limit(1),
+    )
+    .get_result(conn)
+    .optional()?
+    .unwrap_or(0);
     let page = page.max(1);
     let skipped = i64::from(page - 1) * i64::from(per_page);
     let invitations = if per_page == 0 || skipped >= total {
         Vec::new()
     } else {
-        let rows: Vec<InvitationRow> = invitations::table
-            .filter(invitations::org_id.eq(&org.id))
-            .filter(invitations::state.eq(literal::Pending))
-            .order((invitations::created_at.desc(), invitations::id.desc()))
-            .limit(i64::from(per_page))
-            .offset(skipped)
-            .select(InvitationRow::as_select())
-            .load(conn)?;
+        let rows: Vec<InvitationRow> = Written(
+            invitations::table
+                .filter(invitations::org_id.eq(&org.id))
+                .filter(invitations::state.eq(literal::Pending))
+                .order((invitations::created_at.desc(), invitations::id.desc()))
+                .limit(i64::from(per_page))
+                .offset(skipped)
+                .select(InvitationRow::as_select()),
+        )
+        .load(conn)?;
         rows.into_iter()
             .map(PendingInvitation::try_from)
             .collect::<Result<_, _>>()?

@@ -20,6 +20,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{self, memberships, users as users_table};
+use crate::db::written::Written;
 use crate::domain::{Role, Slug};
 use crate::error::Error;
 
@@ -173,16 +174,19 @@ impl Viewer {
             let org = organizations::find_by_slug(conn, slug)?;
             return Self::of(conn, actor, org);
         };
-        let found: Option<(Organization, Option<String>)> = orgs::table
-            .left_join(
-                memberships::table.on(memberships::org_id
-                    .eq(orgs::id)
-                    .and(memberships::user_id.eq(user_id))),
-            )
-            .filter(orgs::slug.eq(slug.as_str()))
-            .select((Organization::as_select(), memberships::role.nullable()))
-            .first(conn)
-            .optional()?;
+        let found: Option<(Organization, Option<String>)> = Written(
+            orgs::table
+                .left_join(
+                    memberships::table.on(memberships::org_id
+                        .eq(orgs::id)
+                        .and(memberships::user_id.eq(user_id))),
+                )
+                .filter(orgs::slug.eq(slug.as_str()))
+                .select((Organization::as_select(), memberships::role.nullable()))
+                .limit(1),
+        )
+        .get_result(conn)
+        .optional()?;
         match found {
             None => Err(organizations::not_found(slug)),
             Some((org, Some(role))) => Ok(Self {

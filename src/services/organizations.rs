@@ -8,6 +8,7 @@ use super::invitations::{self, IssuedInvitation};
 use super::members;
 use super::{Actor, Organization, Principal, Settings, new_id, now};
 use crate::db::schema::{memberships, organizations};
+use crate::db::written::Written;
 use crate::db::{self, DbConnection};
 use crate::domain::{EmailAddress, OrganizationName, Role, Slug};
 use crate::error::Error;
@@ -127,12 +128,14 @@ pub fn not_found(slug: &impl std::fmt::Display) -> Error {
 
 /// The organizations a user belongs to, with their role in each, by name.
 pub fn for_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<(Organization, Role)>, Error> {
-    let rows: Vec<(Organization, String)> = organizations::table
-        .inner_join(memberships::table)
-        .filter(memberships::user_id.eq(user_id))
-        .order(organizations::name)
-        .select((Organization::as_select(), memberships::role))
-        .load(conn)?;
+    let rows: Vec<(Organization, String)> = Written(
+        organizations::table
+            .inner_join(memberships::table)
+            .filter(memberships::user_id.eq(user_id))
+            .order(organizations::name)
+            .select((Organization::as_select(), memberships::role)),
+    )
+    .load(conn)?;
     rows.into_iter()
         .map(|(org, role)| Ok((org, super::parse_stored_role(&role)?)))
         .collect()

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::{new_id, now};
 use crate::db::schema::{identities, identity_emails, memberships, users};
+use crate::db::written::Written;
 use crate::db::{self, DbConnection};
 use crate::domain::EmailAddress;
 use crate::error::Error;
@@ -179,10 +180,8 @@ pub(crate) fn name_key(name: &str) -> String {
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<User>, Error> {
-    Ok(users::table
-        .find(id)
-        .select(User::as_select())
-        .first(conn)
+    Ok(Written(users::table.find(id).select(User::as_select()).limit(1))
+        .get_result(conn)
         .optional()?)
 }
 
