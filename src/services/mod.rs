@@ -155,7 +155,8 @@ pub(crate) fn acting(conn: &mut DbConnection, actor: &Actor, org: &Organization)
 }
 
 /// An organization as one of its members sees it: the organization and the
-/// member's role in it now. Only [`Viewer::open`] and [`Viewer::of`] make one,
+/// member's role in it now. Only [`Viewer::open`], [`Viewer::among`] and
+/// [`Viewer::of`] make one,
 /// and both refuse non-members, so a function given a `Viewer` knows the actor
 /// may read the organization and does not ask the database again.
 #[derive(Debug, Clone)]
@@ -197,6 +198,25 @@ impl Viewer {
                 let who = identify(conn, actor)?;
                 Err(not_a_member(conn, &who, &org)?)
             }
+        }
+    }
+
+    /// The organization named `slug` found among the actor's memberships as
+    /// [`organizations::for_user`] read them in this transaction; one that
+    /// is not among them is read as [`Viewer::open`] does, to explain the
+    /// refusal.
+    pub fn among(
+        conn: &mut DbConnection,
+        actor: &Actor,
+        slug: &Slug,
+        memberships: &[(Organization, Role)],
+    ) -> Result<Self, Error> {
+        match memberships.iter().find(|(org, _)| org.slug == slug.as_str()) {
+            Some((org, role)) => Ok(Self {
+                org: org.clone(),
+                role: *role,
+            }),
+            None => Self::open(conn, actor, slug),
         }
     }
 

@@ -14,9 +14,10 @@ use super::session::SessionState;
 use super::views::{DialogPage, Layout, OrgChoice, UserView, render};
 use super::{AppState, html, org_slug};
 use crate::db::DbConnection;
+use crate::domain::Role;
 use crate::error::Error;
 use crate::services::users::User;
-use crate::services::{Actor, Viewer, organizations};
+use crate::services::{Actor, Organization, Viewer, organizations};
 
 /// How many of the newest pending invitations the Members page shows; the
 /// invitations page lists them all.
@@ -40,22 +41,27 @@ pub struct OrgContext {
 
 impl OrgContext {
     pub fn load(conn: &mut DbConnection, actor: &Actor, user: &User, slug: &str) -> Result<Self, Error> {
+        let memberships = organizations::for_user(conn, &user.id)?;
         Ok(Self {
-            viewer: Viewer::open(conn, actor, &org_slug(slug)?)?,
-            orgs: switcher(conn, &user.id)?,
+            viewer: Viewer::among(conn, actor, &org_slug(slug)?, &memberships)?,
+            orgs: choices(memberships),
         })
     }
 }
 
 /// The user's organizations, for the header's switcher.
 pub fn switcher(conn: &mut DbConnection, user_id: &str) -> Result<Vec<OrgChoice>, Error> {
-    Ok(organizations::for_user(conn, user_id)?
+    Ok(choices(organizations::for_user(conn, user_id)?))
+}
+
+fn choices(memberships: Vec<(Organization, Role)>) -> Vec<OrgChoice> {
+    memberships
         .into_iter()
         .map(|(org, _)| OrgChoice {
             name: org.name,
             slug: org.slug,
         })
-        .collect())
+        .collect()
 }
 
 /// The frame of a full page.
