@@ -5,7 +5,8 @@
 //! prepared statement is already cached: on the Members page that was an
 //! eighth of the server's work. Diesel's own statement cache trusts that one
 //! query type always has the same SQL (it keys prepared statements by the
-//! type); [`Written`] trusts the same thing to keep the text.
+//! type); [`Written`] trusts the same thing to keep the text, and
+//! [`Shaped`] takes the caller's word for a boxed query.
 
 use std::any::TypeId;
 use std::cell::RefCell;
@@ -22,16 +23,44 @@ use super::MultiBackend;
 type MultiQueryBuilder = <MultiBackend as Backend>::QueryBuilder;
 
 thread_local! {
-    static WRITTEN: RefCell<HashMap<(TypeId, bool), Box<str>>> = RefCell::new(HashMap::new());
+    static WRITTEN: RefCell<HashMap<(Key, bool), Box<str>>> = RefCell::new(HashMap::new());
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key {
+    Type(TypeId),
+    Shape(Shape),
 }
 
 /// A query whose SQL is kept after its first run on this thread, when its
 /// type alone decides the SQL (a static query id and safe to prepare once).
-/// Other queries, boxed ones among them, are written as before.
+/// Other queries are written as before; see [`Shaped`] for boxed ones.
 #[derive(Debug, Clone, Copy)]
 pub struct Written<Q>(pub Q);
 
+/// A boxed query, whose type does not decide its SQL, with the caller's word
+/// for what does: [`Shape`] names the statement and every choice that changed
+/// its SQL. Debug builds check the word against SQL written afresh.
+#[derive(Debug, Clone, Copy)]
+pub struct Shaped<Q> {
+    pub shape: Shape,
+    pub query: Q,
+}
+
+/// What decides a boxed statement's SQL: which statement, and the choices
+/// made in building it, packed into a number by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Shape {
+    pub statement: &'static str,
+    pub choices: u64,
+}
+
 impl<Q: QueryId> QueryId for Written<Q> {
+    type QueryId = Q::QueryId;
+    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+}
+
+impl<Q: QueryId> QueryId for Shaped<Q> {
     type QueryId = Q::QueryId;
     const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
 }
@@ -40,7 +69,13 @@ impl<Q: Query> Query for Written<Q> {
     type SqlType = Q::SqlType;
 }
 
+impl<Q: Query> Query for Shaped<Q> {
+    type SqlType = Q::SqlType;
+}
+
 impl<Q, Conn> RunQueryDsl<Conn> for Written<Q> {}
+
+impl<Q, Conn> RunQueryDsl<Conn> for Shaped<Q> {}
 
 impl<Q> QueryFragment<MultiBackend> for Written<Q>
 where
@@ -51,37 +86,72 @@ where
     }
 
     fn to_sql(&self, out: &mut MultiQueryBuilder, backend: &MultiBackend) -> QueryResult<()> {
-        let Some(id) = Q::query_id() else {
-            return self.0.to_sql(out, backend);
-        };
-        let key = (id, matches!(backend, MultiBackend::Sqlite(_)));
-        let known = WRITTEN.with_borrow(|written| {
-            written.get(&key).map(|sql| {
-                out.push_sql(sql);
-            })
-        });
-        if known.is_some() {
-            return Ok(());
+        match Q::query_id() {
+            Some(id) => write_once(Key::Type(id), &self.0, out, backend),
+            None => self.0.to_sql(out, backend),
         }
-        let mut fresh = match backend {
-            MultiBackend::Postgres(_) => MultiQueryBuilder::Postgres(PgQueryBuilder::default()),
-            MultiBackend::Sqlite(_) => MultiQueryBuilder::Sqlite(SqliteQueryBuilder::default()),
-        };
-        self.0.to_sql(&mut fresh, backend)?;
-        let sql = fresh.finish();
-        out.push_sql(&sql);
-        if self.0.is_safe_to_cache_prepared(backend)? {
-            WRITTEN.with_borrow_mut(|written| written.insert(key, sql.into_boxed_str()));
-        }
-        Ok(())
     }
+}
+
+impl<Q> QueryFragment<MultiBackend> for Shaped<Q>
+where
+    Q: QueryFragment<MultiBackend>,
+{
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        self.query.walk_ast(pass)
+    }
+
+    fn to_sql(&self, out: &mut MultiQueryBuilder, backend: &MultiBackend) -> QueryResult<()> {
+        if cfg!(debug_assertions) {
+            let kept =
+                WRITTEN.with_borrow(|written| written.get(&key(Key::Shape(self.shape), backend)).cloned());
+            if let Some(kept) = kept {
+                let fresh = write(&self.query, backend)?;
+                assert_eq!(*kept, fresh, "one shape, two statements: {:?}", self.shape);
+            }
+        }
+        write_once(Key::Shape(self.shape), &self.query, out, backend)
+    }
+}
+
+fn key(key: Key, backend: &MultiBackend) -> (Key, bool) {
+    (key, matches!(backend, MultiBackend::Sqlite(_)))
+}
+
+fn write(query: &dyn QueryFragment<MultiBackend>, backend: &MultiBackend) -> QueryResult<String> {
+    let mut fresh = match backend {
+        MultiBackend::Postgres(_) => MultiQueryBuilder::Postgres(PgQueryBuilder::default()),
+        MultiBackend::Sqlite(_) => MultiQueryBuilder::Sqlite(SqliteQueryBuilder::default()),
+    };
+    query.to_sql(&mut fresh, backend)?;
+    Ok(fresh.finish())
+}
+
+/// Pushes the SQL kept under `key`, writing and keeping it on the first run.
+fn write_once(
+    key: Key,
+    query: &dyn QueryFragment<MultiBackend>,
+    out: &mut MultiQueryBuilder,
+    backend: &MultiBackend,
+) -> QueryResult<()> {
+    let key = self::key(key, backend);
+    let kept = WRITTEN.with_borrow(|written| written.get(&key).map(|sql| out.push_sql(sql)));
+    if kept.is_some() {
+        return Ok(());
+    }
+    let sql = write(query, backend)?;
+    out.push_sql(&sql);
+    if query.is_safe_to_cache_prepared(backend)? {
+        WRITTEN.with_borrow_mut(|written| written.insert(key, sql.into_boxed_str()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use diesel::prelude::*;
 
-    use super::Written;
+    use super::{Shape, Shaped, Written};
     use crate::db::schema::settings;
     use crate::db::{DbConnection, migrate, open_sqlite};
 
@@ -111,5 +181,25 @@ mod tests {
             .load(&mut conn)
             .expect("a second statement");
         assert_eq!(keys, ["second", "first"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "one shape, two statements")]
+    fn one_shape_for_two_statements_is_caught_in_tests() {
+        let mut conn = open_sqlite(":memory:", "").expect("open");
+        migrate(&mut conn).expect("migrate");
+        let shape = Shape {
+            statement: "settings",
+            choices: 0,
+        };
+        for descending in [false, true] {
+            let keys = settings::table.select(settings::key).into_boxed();
+            let keys = if descending {
+                keys.order(settings::key.desc())
+            } else {
+                keys.order(settings::key.asc())
+            };
+            let _: Vec<String> = Shaped { shape, query: keys }.load(&mut conn).expect("read");
+        }
     }
 }

@@ -13,6 +13,7 @@ use super::users::{self, User};
 use super::{Actor, Organization, Viewer, acting, now, parse_stored_role, role_in};
 use crate::db::literal::Unindexed;
 use crate::db::schema::{membership_counts, memberships};
+use crate::db::written::{Shape, Shaped, Written};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, Role};
@@ -183,17 +184,27 @@ where
     }
 }
 
+/// The choices that decide the SQL of a member list statement built by
+/// [`filtered`] and [`ordered`].
+fn shape(statement: &'static str, query: &MemberQuery, direction: Direction, searching: bool) -> Shape {
+    let choices = (query.sort as u64) << 3
+        | u64::from(query.role.is_some()) << 2
+        | u64::from(searching) << 1
+        | u64::from(direction == Direction::Descending);
+    Shape { statement, choices }
+}
+
 /// How many members the organization has, in one role or in all: read from
 /// the counts the database keeps, not counted.
 fn counted(conn: &mut DbConnection, org_id: &str, role: Option<Role>) -> Result<i64, Error> {
-    let mut counts = membership_counts::table
+    let counts = membership_counts::table
         .filter(membership_counts::org_id.eq(org_id))
-        .select(membership_counts::members)
-        .into_boxed();
-    if let Some(role) = role {
-        counts = counts.filter(membership_counts::role.eq(role.as_str()));
-    }
-    Ok(counts.load::<i64>(conn)?.into_iter().sum())
+        .select(membership_counts::members);
+    let counts: Vec<i64> = match role {
+        None => Written(counts).load(conn)?,
+        Some(role) => Written(counts.filter(membership_counts::role.eq(role.as_str()))).load(conn)?,
+    };
+    Ok(counts.into_iter().sum())
 }
 
 /// One page of an organization's members, as a member sees them.
@@ -214,7 +225,11 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Re
         });
     let total = match &search {
         None => counted(conn, &org.id, query.role)?,
-        Some(range) => filtered(&org.id, query, Some(range)).count().get_result(conn)?,
+        Some(range) => Shaped {
+            shape: shape("members::count", query, query.direction, true),
+            query: filtered(&org.id, query, Some(range)).count(),
+        }
+        .get_result(conn)?,
     };
     let skipped = i64::from(page - 1) * i64::from(per_page);
     let wanted = i64::from(per_page).min(total - skipped);
@@ -234,15 +249,18 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Re
     } else {
         (query.direction, skipped)
     };
-    let mut rows: Vec<MemberRow> = ordered(
-        filtered(&org.id, query, search.as_ref()),
-        query.sort,
-        direction,
-        search.is_some(),
-    )
-    .select(MemberRow::as_select())
-    .limit(wanted)
-    .offset(offset)
+    let mut rows: Vec<MemberRow> = Shaped {
+        shape: shape("members::list", query, direction, search.is_some()),
+        query: ordered(
+            filtered(&org.id, query, search.as_ref()),
+            query.sort,
+            direction,
+            search.is_some(),
+        )
+        .select(MemberRow::as_select())
+        .limit(wanted)
+        .offset(offset),
+    }
     .load(conn)?;
     if from_end {
         rows.reverse();
