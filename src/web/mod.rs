@@ -4,6 +4,7 @@
 mod assets;
 mod context;
 mod errors;
+pub(crate) mod escape;
 mod form;
 mod pages;
 mod session;
