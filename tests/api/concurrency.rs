@@ -1,13 +1,18 @@
-//! The last-owner rule under real concurrency: two transactions that each
-//! remove, demote or let go of one of the last two owners must never both win.
+//! Real concurrency: the last-owner rule (two transactions that each remove,
+//! demote or let go of one of the last two owners must never both win), and
+//! the outbox worker beside a bulk invite.
 
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
+use std::time::Duration;
 
-use rollcall::domain::Role;
+use rollcall::db::{self, DbConnection};
+use rollcall::domain::{EmailAddress, Role};
 use rollcall::error::Error;
 use rollcall::services::Actor;
+use rollcall::services::invitations::{self, Invitee};
 use rollcall::services::members::{self, MemberQuery, MemberRef};
+use rollcall::services::outbox;
 
 use crate::helpers::{TestApp, as_user};
 
@@ -116,4 +121,70 @@ fn two_owners_leaving_at_once_leave_one_owner() {
 #[test]
 fn a_demotion_racing_a_departure_leaves_one_owner() {
     race(&Arc::new(TestApp::new()), Move::DemoteAndLeave);
+}
+
+/// The outbox worker marks emails sent while an invite holds the organization:
+/// neither may wait for the other (on Postgres they once deadlocked over the
+/// count of pending invitations, until the deadlock check killed one). SQLite
+/// has one writer at a time by design, so there is no race to run there.
+#[test]
+fn marking_emails_sent_does_not_wait_for_an_invite_in_progress() {
+    let app = Arc::new(TestApp::new());
+    if matches!(*app.conn(), DbConnection::Sqlite(_)) {
+        return;
+    }
+    let (org, ada) = app.org_owned_by("Outbox", "ada@example.com");
+    app.invite(&org, "bob@example.com", Role::Developer);
+    let claimed = outbox::claim_due(&mut app.conn(), 50, chrono::Duration::minutes(2)).expect("claim");
+    assert!(!claimed.is_empty(), "the invitation's email is due");
+
+    let (held_tx, held_rx) = mpsc::channel();
+    let (sent_tx, sent_rx) = mpsc::channel();
+    let inviter = {
+        let app = Arc::clone(&app);
+        let org = org.clone();
+        thread::spawn(move || {
+            let mut conn = app.conn();
+            db::write(&mut conn, |conn| {
+                db::lock_organization(conn, &org.id)?;
+                held_tx.send(()).expect("the worker listens");
+                let worker_done_first = sent_rx.recv_timeout(Duration::from_secs(10)).is_ok();
+                invitations::invite(
+                    conn,
+                    &app.settings,
+                    &as_user(&ada),
+                    &org,
+                    &[Invitee {
+                        email: EmailAddress::parse("carol@example.com").expect("an address"),
+                        name: None,
+                        role: Role::Viewer,
+                    }],
+                )?;
+                Ok(worker_done_first)
+            })
+        })
+    };
+    held_rx.recv().expect("the organization is held");
+    let mut conn = app.conn();
+    for email in &claimed {
+        outbox::mark_sent(&mut conn, email).expect("marked sent");
+    }
+    sent_tx.send(()).expect("the inviter listens");
+    let worker_done_first = inviter
+        .join()
+        .expect("no panic")
+        .expect("the invite went through");
+    assert!(worker_done_first, "the worker waited for the invite");
+
+    let viewer = app
+        .viewer(&Actor::command_line(), &org)
+        .expect("the organization");
+    let pending = invitations::pending_for_org(&mut conn, &viewer, 1, 10).expect("pending");
+    assert_eq!(pending.total, 2);
+    let bob = pending
+        .invitations
+        .iter()
+        .find(|invitation| invitation.email == "bob@example.com")
+        .expect("bob's invitation");
+    assert_eq!(bob.delivery, "sent");
 }
