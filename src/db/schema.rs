@@ -140,6 +140,7 @@ diesel::table! {
 diesel::joinable!(identities -> users (user_id));
 diesel::joinable!(identity_emails -> identities (identity_id));
 diesel::joinable!(memberships -> organizations (org_id));
+diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> organizations (org_id));
 diesel::joinable!(invitation_tokens -> invitations (invitation_id));
 

@@ -6,8 +6,9 @@ use serde_json::json;
 use super::audit::{self, AuditAction, AuditEvent};
 use super::invitations::{self, IssuedInvitation};
 use super::members;
+use super::users::User;
 use super::{Actor, Organization, Principal, Settings, new_id, now};
-use crate::db::schema::{memberships, organizations};
+use crate::db::schema::{memberships, organizations, users};
 use crate::db::written::Written;
 use crate::db::{self, DbConnection};
 use crate::domain::{EmailAddress, OrganizationName, Role, Slug};
@@ -126,8 +127,42 @@ pub fn not_found(slug: &impl std::fmt::Display) -> Error {
     Error::NotFound(format!("There is no organization “{slug}”."))
 }
 
+/// A user's organizations with their role in each, by name.
+pub type Memberships = Vec<(Organization, Role)>;
+
+/// The user and the organizations they belong to, with their role in each,
+/// by name: [`super::users::find`] and [`for_user`] in one statement, for the
+/// pages that show both.
+pub fn user_and_memberships(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Option<(User, Memberships)>, Error> {
+    let rows: Vec<(User, Option<(Organization, String)>)> = Written(
+        users::table
+            .left_join(memberships::table)
+            .left_join(organizations::table.on(organizations::id.eq(memberships::org_id)))
+            .filter(users::id.eq(user_id))
+            .order(organizations::name.nullable())
+            .select((
+                User::as_select(),
+                (organizations::all_columns, memberships::role).nullable(),
+            )),
+    )
+    .load(conn)?;
+    let mut rows = rows.into_iter();
+    let Some((user, first)) = rows.next() else {
+        return Ok(None);
+    };
+    let memberships = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, membership)| membership))
+        .map(|(org, role)| Ok((org, super::parse_stored_role(&role)?)))
+        .collect::<Result<_, Error>>()?;
+    Ok(Some((user, memberships)))
+}
+
 /// The organizations a user belongs to, with their role in each, by name.
-pub fn for_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<(Organization, Role)>, Error> {
+pub fn for_user(conn: &mut DbConnection, user_id: &str) -> Result<Memberships, Error> {
     let rows: Vec<(Organization, String)> = Written(
         organizations::table
             .inner_join(memberships::table)

@@ -9,11 +9,12 @@ use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::{Ready, ready};
 
 use super::AppState;
+use super::pages::OrgContext;
 use super::session::SessionState;
 use crate::db::DbConnection;
 use crate::error::Error;
-use crate::services::Actor;
 use crate::services::users::{self, User};
+use crate::services::{Actor, organizations};
 
 /// A request with a signed-in session. Extracting it from a request without
 /// one answers "sign in first"; so does [`SignedIn::read`] or
@@ -36,6 +37,29 @@ impl SignedIn {
     {
         let user_id = self.user_id.clone();
         let found = state.read(move |conn| with_user(conn, &user_id, work)).await?;
+        self.present(found)
+    }
+
+    /// Reads the signed-in user and the organization named `slug` as they see
+    /// it, then does `work`, which only reads, in the same visit. The user and
+    /// their memberships (the header's switcher) come in one statement.
+    pub async fn read_org<T, F>(&self, state: &AppState, slug: String, work: F) -> Result<(User, T), Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection, &User, OrgContext) -> Result<T, Error> + Send + 'static,
+    {
+        let user_id = self.user_id.clone();
+        let actor = self.actor.clone();
+        let found = state
+            .read(move |conn| {
+                let Some((user, memberships)) = organizations::user_and_memberships(conn, &user_id)? else {
+                    return Ok(None);
+                };
+                let context = OrgContext::among(conn, &actor, &slug, memberships)?;
+                let done = work(conn, &user, context)?;
+                Ok(Some((user, done)))
+            })
+            .await?;
         self.present(found)
     }
 

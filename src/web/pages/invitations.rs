@@ -49,12 +49,7 @@ fn default_role(roles: &[Role]) -> Role {
 }
 
 async fn load(state: &AppState, signed: &SignedIn, slug: String) -> Result<(User, OrgContext), Error> {
-    let actor = signed.actor.clone();
-    signed
-        .read(state, move |conn, user| {
-            OrgContext::load(conn, &actor, user, &slug)
-        })
-        .await
+    signed.read_org(state, slug, |_, _, context| Ok(context)).await
 }
 
 /// Every pending invitation of the organization, newest first, a page at a time.
@@ -71,10 +66,8 @@ pub async fn list(
         }
     }
     let slug = path.into_inner();
-    let actor = signed.actor.clone();
     let (user, (context, pending)) = signed
-        .read(&state, move |conn, user| {
-            let context = OrgContext::load(conn, &actor, user, &slug)?;
+        .read_org(&state, slug, move |conn, _, context| {
             let listed = invitations::pending_for_org(conn, &context.viewer, page, PENDING_PER_PAGE)?;
             let pending = PendingList::new(&listed, context.viewer.role, now(), true);
             Ok((context, pending))

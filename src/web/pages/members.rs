@@ -83,10 +83,8 @@ pub async fn page(
     let query = member_query(&req)?;
     let table_only = signed.htmx && htmx_target(&req) == Some("members-table");
     let slug = path.into_inner();
-    let actor = signed.actor.clone();
     let (user, view) = signed
-        .read(&state, move |conn, user| {
-            let context = OrgContext::load(conn, &actor, user, &slug)?;
+        .read_org(&state, slug, move |conn, user, context| {
             let listed = members::list(conn, &context.viewer, &query)?;
             let table = MembersTable::new(&context.viewer.org, &query, listed, &user.id, context.viewer.role);
             if table_only {
@@ -137,12 +135,7 @@ pub async fn roles(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let slug = path.into_inner();
-    let actor = signed.actor.clone();
-    let (user, context) = signed
-        .read(&state, move |conn, user| {
-            OrgContext::load(conn, &actor, user, &slug)
-        })
-        .await?;
+    let (user, context) = signed.read_org(&state, slug, |_, _, context| Ok(context)).await?;
     let page = RolesPage {
         layout: layout(
             &state,
@@ -166,10 +159,8 @@ async fn member_in_org(
     slug: String,
     member_id: String,
 ) -> Result<(User, (OrgContext, members::Member)), Error> {
-    let actor = signed.actor.clone();
     signed
-        .read(state, move |conn, user| {
-            let context = OrgContext::load(conn, &actor, user, &slug)?;
+        .read_org(state, slug, move |conn, _, context| {
             let member = members::find(conn, &context.viewer.org, &MemberRef::Id(member_id))?;
             Ok((context, member))
         })
@@ -328,8 +319,7 @@ pub async fn leave_dialog(
     let slug = path.into_inner();
     let actor = signed.actor.clone();
     let (user, (context, refusal)) = signed
-        .read(&state, move |conn, user| {
-            let context = OrgContext::load(conn, &actor, user, &slug)?;
+        .read_org(&state, slug, move |conn, _, context| {
             let refusal = match members::check_leave(conn, &actor, &context.viewer.org) {
                 Ok(()) => None,
                 Err(error @ Error::LastOwner { .. }) => Some(error.to_string()),

@@ -14,10 +14,10 @@ use super::session::SessionState;
 use super::views::{DialogPage, Layout, OrgChoice, UserView, render};
 use super::{AppState, html, org_slug};
 use crate::db::DbConnection;
-use crate::domain::Role;
 use crate::error::Error;
+use crate::services::organizations::{self, Memberships};
 use crate::services::users::User;
-use crate::services::{Actor, Organization, Viewer, organizations};
+use crate::services::{Actor, Viewer};
 
 /// How many of the newest pending invitations the Members page shows; the
 /// invitations page lists them all.
@@ -40,8 +40,14 @@ pub struct OrgContext {
 }
 
 impl OrgContext {
-    pub fn load(conn: &mut DbConnection, actor: &Actor, user: &User, slug: &str) -> Result<Self, Error> {
-        let memberships = organizations::for_user(conn, &user.id)?;
+    /// The organization named `slug` among the user's memberships, as
+    /// [`SignedIn::read_org`] reads them.
+    pub fn among(
+        conn: &mut DbConnection,
+        actor: &Actor,
+        slug: &str,
+        memberships: Memberships,
+    ) -> Result<Self, Error> {
         Ok(Self {
             viewer: Viewer::among(conn, actor, &org_slug(slug)?, &memberships)?,
             orgs: choices(memberships),
@@ -54,7 +60,7 @@ pub fn switcher(conn: &mut DbConnection, user_id: &str) -> Result<Vec<OrgChoice>
     Ok(choices(organizations::for_user(conn, user_id)?))
 }
 
-fn choices(memberships: Vec<(Organization, Role)>) -> Vec<OrgChoice> {
+fn choices(memberships: Memberships) -> Vec<OrgChoice> {
     memberships
         .into_iter()
         .map(|(org, _)| OrgChoice {
