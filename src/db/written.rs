@@ -103,8 +103,8 @@ where
 
     fn to_sql(&self, out: &mut MultiQueryBuilder, backend: &MultiBackend) -> QueryResult<()> {
         if cfg!(debug_assertions) {
-            let kept =
-                WRITTEN.with_borrow(|written| written.get(&key(Key::Shape(self.shape), backend)).cloned());
+            let kept = WRITTEN
+                .with_borrow(|written| written.get(&cache_key(Key::Shape(self.shape), backend)).cloned());
             if let Some(kept) = kept {
                 let fresh = write(&self.query, backend)?;
                 assert_eq!(*kept, fresh, "one shape, two statements: {:?}", self.shape);
@@ -114,7 +114,8 @@ where
     }
 }
 
-fn key(key: Key, backend: &MultiBackend) -> (Key, bool) {
+/// SQLite and Postgres write the same query differently.
+fn cache_key(key: Key, backend: &MultiBackend) -> (Key, bool) {
     (key, matches!(backend, MultiBackend::Sqlite(_)))
 }
 
@@ -134,7 +135,7 @@ fn write_once(
     out: &mut MultiQueryBuilder,
     backend: &MultiBackend,
 ) -> QueryResult<()> {
-    let key = self::key(key, backend);
+    let key = cache_key(key, backend);
     let kept = WRITTEN.with_borrow(|written| written.get(&key).map(|sql| out.push_sql(sql)));
     if kept.is_some() {
         return Ok(());

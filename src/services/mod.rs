@@ -156,9 +156,9 @@ pub(crate) fn acting(conn: &mut DbConnection, actor: &Actor, org: &Organization)
 
 /// An organization as one of its members sees it: the organization and the
 /// member's role in it now. Only [`Viewer::open`], [`Viewer::among`] and
-/// [`Viewer::of`] make one,
-/// and both refuse non-members, so a function given a `Viewer` knows the actor
-/// may read the organization and does not ask the database again.
+/// [`Viewer::of`] make one, and all three refuse non-members, so a function
+/// given a `Viewer` knows the actor may read the organization and does not ask
+/// the database again.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Viewer {
@@ -201,10 +201,10 @@ impl Viewer {
         }
     }
 
-    /// The organization named `slug` found among the actor's memberships as
-    /// [`organizations::for_user`] read them in this transaction; one that
-    /// is not among them is read as [`Viewer::open`] does, to explain the
-    /// refusal.
+    /// The organization named `slug` found among the actor's memberships,
+    /// read in this transaction ([`organizations::for_user`] or
+    /// [`organizations::user_and_memberships`]); one that is not among them
+    /// is read as [`Viewer::open`] does, to explain the refusal.
     pub fn among(
         conn: &mut DbConnection,
         actor: &Actor,
