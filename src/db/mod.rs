@@ -103,9 +103,7 @@ impl ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Postgres)
-                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Postgres(url) => open_postgres(url, false),
             DatabaseUrl::Sqlite(path) => open_sqlite(path, ""),
         }
     }
@@ -135,6 +133,22 @@ fn open_sqlite(path: &str, extra: &str) -> Result<DbConnection, r2d2::Error> {
     Ok(DbConnection::Sqlite(conn))
 }
 
+/// Connects to Postgres and sets the session up; a reader's refuses to write.
+fn open_postgres(url: &str, read_only: bool) -> Result<DbConnection, r2d2::Error> {
+    let mut conn = PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+    // Every statement Rollcall sends is prepared once and keyed by an indexed
+    // organization, and its generic plan is the plan it needs. Left to choose,
+    // Postgres plans statements with `LIMIT $n` again on every run (their
+    // generic plan's estimate looks dearer), which cost a Members page more
+    // than running its queries did (BENCHMARKS.md).
+    let mut setup = "SET plan_cache_mode = force_generic_plan".to_owned();
+    if read_only {
+        setup.push_str("; SET default_transaction_read_only = on");
+    }
+    conn.batch_execute(&setup).map_err(r2d2::Error::QueryError)?;
+    Ok(DbConnection::Postgres(conn))
+}
+
 thread_local! {
     /// This thread's read-only connection, and the database it is to.
     static READER: RefCell<Option<(DatabaseUrl, DbConnection)>> = const { RefCell::new(None) };
@@ -144,13 +158,7 @@ thread_local! {
 fn open_reader(url: &DatabaseUrl) -> Result<DbConnection, Error> {
     let opened = match url {
         DatabaseUrl::Sqlite(path) => open_sqlite(path, "PRAGMA query_only = ON;"),
-        DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-            .map_err(r2d2::Error::ConnectionError)
-            .and_then(|mut conn| {
-                conn.batch_execute("SET default_transaction_read_only = on")
-                    .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConnection::Postgres(conn))
-            }),
+        DatabaseUrl::Postgres(url) => open_postgres(url, true),
     };
     opened.map_err(|source| Error::DatabaseUnavailable(source.to_string()))
 }
