@@ -99,6 +99,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    member_list_versions (org_id) {
+        org_id -> Text,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     email_outbox (id) {
         id -> Text,
         invitation_id -> Nullable<Text>,
@@ -152,6 +159,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     membership_counts,
     pending_invitation_counts,
+    member_list_versions,
     invitations,
     invitation_tokens,
     email_outbox,

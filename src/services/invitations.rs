@@ -429,15 +429,18 @@ pub fn pending_for_org(
 ) -> Result<PendingPage, Error> {
     let org = &viewer.org;
     // Kept by the database as invitations come and go; no row means none.
-    let total: i64 = Written(
-        pending_invitation_counts::table
-            .find(&org.id)
-            .select(pending_invitation_counts::pending)
-            .limit(1),
-    )
-    .get_result(conn)
-    .optional()?
-    .unwrap_or(0);
+    let total: i64 = match viewer.stamps {
+        Some(stamps) => stamps.pending_invitations,
+        None => Written(
+            pending_invitation_counts::table
+                .find(&org.id)
+                .select(pending_invitation_counts::pending)
+                .limit(1),
+        )
+        .get_result(conn)
+        .optional()?
+        .unwrap_or(0),
+    };
     let page = page.max(1);
     let skipped = i64::from(page - 1) * i64::from(per_page);
     let invitations = if per_page == 0 || skipped >= total {

@@ -56,7 +56,7 @@ impl MemberRow {
 }
 
 /// Which column the member list is ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SortKey {
     #[default]
     Name,
@@ -64,7 +64,7 @@ pub enum SortKey {
     Joined,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Direction {
     #[default]
     Ascending,
@@ -72,7 +72,7 @@ pub enum Direction {
 }
 
 /// What the Members page asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MemberQuery {
     /// Matches members whose name or email starts with this text (any case).
     pub search: Option<String>,

@@ -164,6 +164,21 @@ pub(crate) fn acting(conn: &mut DbConnection, actor: &Actor, org: &Organization)
 pub struct Viewer {
     pub org: Organization,
     pub role: Role,
+    /// Read with the role when the statement that found it could
+    /// ([`Viewer::among`]); otherwise read where needed.
+    pub stamps: Option<ListStamps>,
+}
+
+/// What the database keeps about an organization's lists, read in the same
+/// statement as the viewer's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListStamps {
+    /// Raised by the database in every transaction that changes the
+    /// organization's memberships: a member list rendered at this version is
+    /// current while the version is unchanged.
+    pub members_version: i64,
+    /// The organization's pending invitations, as the database counts them.
+    pub pending_invitations: i64,
 }
 
 impl Viewer {
@@ -193,6 +208,7 @@ impl Viewer {
             Some((org, Some(role))) => Ok(Self {
                 org,
                 role: parse_stored_role(&role)?,
+                stamps: None,
             }),
             Some((org, None)) => {
                 let who = identify(conn, actor)?;
@@ -209,12 +225,16 @@ impl Viewer {
         conn: &mut DbConnection,
         actor: &Actor,
         slug: &Slug,
-        memberships: &[(Organization, Role)],
+        memberships: &[organizations::Membership],
     ) -> Result<Self, Error> {
-        match memberships.iter().find(|(org, _)| org.slug == slug.as_str()) {
-            Some((org, role)) => Ok(Self {
-                org: org.clone(),
-                role: *role,
+        match memberships
+            .iter()
+            .find(|membership| membership.org.slug == slug.as_str())
+        {
+            Some(membership) => Ok(Self {
+                org: membership.org.clone(),
+                role: membership.role,
+                stamps: Some(membership.stamps),
             }),
             None => Self::open(conn, actor, slug),
         }
@@ -223,7 +243,11 @@ impl Viewer {
     /// The actor's view of an organization already read.
     pub fn of(conn: &mut DbConnection, actor: &Actor, org: Organization) -> Result<Self, Error> {
         let role = role_in(conn, actor, &org)?;
-        Ok(Self { org, role })
+        Ok(Self {
+            org,
+            role,
+            stamps: None,
+        })
     }
 }
 

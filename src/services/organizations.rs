@@ -7,8 +7,8 @@ use super::audit::{self, AuditAction, AuditEvent};
 use super::invitations::{self, IssuedInvitation};
 use super::members;
 use super::users::User;
-use super::{Actor, Organization, Principal, Settings, new_id, now};
-use crate::db::schema::{memberships, organizations, users};
+use super::{Actor, ListStamps, Organization, Principal, Settings, new_id, now};
+use crate::db::schema::{member_list_versions, memberships, organizations, pending_invitation_counts, users};
 use crate::db::written::Written;
 use crate::db::{self, DbConnection};
 use crate::domain::{EmailAddress, OrganizationName, Role, Slug};
@@ -130,33 +130,61 @@ pub fn not_found(slug: &impl std::fmt::Display) -> Error {
 /// A user's organizations with their role in each, by name.
 pub type Memberships = Vec<(Organization, Role)>;
 
-/// The user and the organizations they belong to, with their role in each,
-/// by name: [`super::users::find`] and [`for_user`] in one statement, for the
-/// pages that show both.
+/// One of the signed-in user's organizations, as [`user_and_memberships`]
+/// reads it for the pages of an organization.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub org: Organization,
+    pub role: Role,
+    pub stamps: ListStamps,
+}
+
+/// The user and the organizations they belong to, with their role in each
+/// and what the database keeps about each one's lists, by name:
+/// [`super::users::find`] and [`for_user`] in one statement, for the pages
+/// that show both.
 pub fn user_and_memberships(
     conn: &mut DbConnection,
     user_id: &str,
-) -> Result<Option<(User, Memberships)>, Error> {
-    let rows: Vec<(User, Option<(Organization, String)>)> = Written(
+) -> Result<Option<(User, Vec<Membership>)>, Error> {
+    type Row = (User, Option<(Organization, String)>, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = Written(
         users::table
             .left_join(memberships::table)
             .left_join(organizations::table.on(organizations::id.eq(memberships::org_id)))
+            .left_join(member_list_versions::table.on(member_list_versions::org_id.eq(memberships::org_id)))
+            .left_join(
+                pending_invitation_counts::table
+                    .on(pending_invitation_counts::org_id.eq(memberships::org_id)),
+            )
             .filter(users::id.eq(user_id))
             .order(organizations::name.nullable())
             .select((
                 User::as_select(),
                 (organizations::all_columns, memberships::role).nullable(),
+                member_list_versions::version.nullable(),
+                pending_invitation_counts::pending.nullable(),
             )),
     )
     .load(conn)?;
     let mut rows = rows.into_iter();
-    let Some((user, first)) = rows.next() else {
+    let Some((user, first, version, pending)) = rows.next() else {
         return Ok(None);
     };
-    let memberships = first
-        .into_iter()
-        .chain(rows.filter_map(|(_, membership)| membership))
-        .map(|(org, role)| Ok((org, super::parse_stored_role(&role)?)))
+    let memberships = std::iter::once((first, version, pending))
+        .chain(rows.map(|(_, membership, version, pending)| (membership, version, pending)))
+        .filter_map(|(membership, version, pending)| {
+            let (org, role) = membership?;
+            Some(super::parse_stored_role(&role).map(|role| Membership {
+                org,
+                role,
+                // No row yet: no change since the table was made, and no invitations.
+                stamps: ListStamps {
+                    members_version: version.unwrap_or(0),
+                    pending_invitations: pending.unwrap_or(0),
+                },
+            }))
+        })
         .collect::<Result<_, Error>>()?;
     Ok(Some((user, memberships)))
 }

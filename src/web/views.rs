@@ -2,6 +2,8 @@
 //! template structs. Permissions are decided here by asking the policy, never
 //! in the templates.
 
+use std::sync::Arc;
+
 use askama::Template;
 use chrono::{Datelike, NaiveDateTime, Timelike};
 
@@ -486,7 +488,9 @@ pub struct MembersPage {
     pub org: OrgView,
     pub can_invite: bool,
     pub roles: Vec<Role>,
-    pub table: MembersTable,
+    pub filters: Filters,
+    /// The member table as [`MembersTableFragment`] renders it.
+    pub table: Arc<str>,
     pub pending: PendingList,
 }
 

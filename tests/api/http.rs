@@ -28,53 +28,19 @@ impl TestServer {
 
     /// Starts a server over an existing test database.
     pub fn start_on(app: TestApp, extra: &[&str]) -> Self {
-        // The public URL (in emails and OAuth redirects) must name the real
-        // port, so the port is picked before the server starts.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let mut args = vec![
-            "rollcall".to_owned(),
-            "--database-url".to_owned(),
-            app.database_url().to_owned(),
-            "--bind".to_owned(),
-            format!("127.0.0.1:{port}"),
-            "--public-url".to_owned(),
-            format!("http://127.0.0.1:{port}"),
-        ];
-        if !extra.contains(&"--dev-login") {
-            args.extend(["--dev-login".to_owned(), "on".to_owned()]);
-        }
-        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
-        let config = Cli::try_parse_from(args).expect("valid flags").config;
-        let (ports, port) = mpsc::channel();
-        thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = Application::build(config).expect("build the server");
-                ports.send(server.port()).expect("report the port");
-                server.run_until_stopped().await.expect("serve");
-            })
-        });
-        let port = port.recv().expect("the server started");
-        Self {
-            app,
-            base: format!("http://127.0.0.1:{port}"),
-        }
+        let base = serve(app.database_url(), extra);
+        Self { app, base }
+    }
+
+    /// Another server over the same database, as a second one behind a load
+    /// balancer would be: the address of its console.
+    pub fn another_server(&self) -> String {
+        serve(self.app.database_url(), &[])
     }
 
     /// A new browser with no cookies.
     pub fn browser(&self) -> Browser {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Browser {
-            agent,
-            base: self.base.clone(),
-            csrf: String::new(),
-        }
+        Browser::at(&self.base)
     }
 
     /// A browser signed in through the development sign-in.
@@ -83,6 +49,41 @@ impl TestServer {
         browser.sign_in(email);
         browser
     }
+}
+
+/// Starts a server over the database at `database_url` on a free loopback
+/// port; `extra` are additional command-line flags. Returns its address.
+fn serve(database_url: &str, extra: &[&str]) -> String {
+    // The public URL (in emails and OAuth redirects) must name the real
+    // port, so the port is picked before the server starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let mut args = vec![
+        "rollcall".to_owned(),
+        "--database-url".to_owned(),
+        database_url.to_owned(),
+        "--bind".to_owned(),
+        format!("127.0.0.1:{port}"),
+        "--public-url".to_owned(),
+        format!("http://127.0.0.1:{port}"),
+    ];
+    if !extra.contains(&"--dev-login") {
+        args.extend(["--dev-login".to_owned(), "on".to_owned()]);
+    }
+    args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+    let config = Cli::try_parse_from(args).expect("valid flags").config;
+    let (ports, port) = mpsc::channel();
+    thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = Application::build(config).expect("build the server");
+            ports.send(server.port()).expect("report the port");
+            server.run_until_stopped().await.expect("serve");
+        })
+    });
+    let port = port.recv().expect("the server started");
+    format!("http://127.0.0.1:{port}")
 }
 
 /// An answer: status, a few headers, the body.
@@ -162,6 +163,20 @@ fn page(mut response: ureq::http::Response<ureq::Body>) -> Page {
 }
 
 impl Browser {
+    /// A new browser with no cookies, for the server at `base`.
+    pub fn at(base: &str) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self {
+            agent,
+            base: base.to_owned(),
+            csrf: String::new(),
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         if path.starts_with("http://") {
             path.to_owned()

@@ -10,6 +10,7 @@ mod fakes;
 mod helpers;
 mod http;
 mod invitations;
+mod member_tables;
 mod members;
 mod permissions;
 mod settings;

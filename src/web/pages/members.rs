@@ -1,5 +1,7 @@
 //! The Members page, the Roles page, and the change-role, remove and leave dialogs.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
@@ -14,7 +16,7 @@ use crate::web::context::{SignedIn, htmx_target};
 use crate::web::form::Form;
 use crate::web::session::Flash;
 use crate::web::views::{
-    ChangeRoleDialog, LeaveDialog, MemberRowFragment, MemberRowView, MembersPage, MembersTable,
+    ChangeRoleDialog, Filters, LeaveDialog, MemberRowFragment, MemberRowView, MembersPage, MembersTable,
     MembersTableFragment, NoticesOob, OrgView, PendingList, RolesPage, render,
 };
 use crate::web::{AppState, html, see_other};
@@ -64,13 +66,16 @@ fn urlencode(segment: &str) -> String {
     url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
 }
 
-enum MembersView {
-    Table(MembersTableFragment),
-    Page {
-        context: OrgContext,
-        table: MembersTable,
-        pending: PendingList,
-    },
+/// What the Members page read: the member table, and for a whole page the rest.
+struct MembersView {
+    table: Arc<str>,
+    page: Option<PageParts>,
+}
+
+struct PageParts {
+    context: OrgContext,
+    filters: Filters,
+    pending: PendingList,
 }
 
 /// The Members page; for htmx searches, sorts and pages, just the table.
@@ -83,30 +88,42 @@ pub async fn page(
     let query = member_query(&req)?;
     let table_only = signed.htmx && htmx_target(&req) == Some("members-table");
     let slug = path.into_inner();
+    let tables = state.clone();
     let (user, view) = signed
         .read_org(&state, slug, move |conn, user, context| {
-            let listed = members::list(conn, &context.viewer, &query)?;
-            let table = MembersTable::new(&context.viewer.org, &query, listed, &user.id, context.viewer.role);
+            let viewer = &context.viewer;
+            let table = tables.member_tables.get_or_render(viewer, &user.id, &query, || {
+                let listed = members::list(conn, viewer, &query)?;
+                let fragment = MembersTableFragment {
+                    org: OrgView::from(&viewer.org),
+                    table: MembersTable::new(&viewer.org, &query, listed, &user.id, viewer.role),
+                };
+                render(&fragment, "the member table")
+            })?;
             if table_only {
-                let org = OrgView::from(&context.viewer.org);
-                return Ok(MembersView::Table(MembersTableFragment { org, table }));
+                return Ok(MembersView { table, page: None });
             }
-            let newest = invitations::pending_for_org(conn, &context.viewer, 1, PENDING_ON_MEMBERS_PAGE)?;
-            let pending = PendingList::new(&newest, context.viewer.role, now(), false);
-            Ok(MembersView::Page {
-                context,
+            let newest = invitations::pending_for_org(conn, viewer, 1, PENDING_ON_MEMBERS_PAGE)?;
+            let pending = PendingList::new(&newest, viewer.role, now(), false);
+            let filters = Filters::new(&viewer.org.slug, &query);
+            Ok(MembersView {
                 table,
-                pending,
+                page: Some(PageParts {
+                    context,
+                    filters,
+                    pending,
+                }),
             })
         })
         .await?;
-    match view {
-        MembersView::Table(fragment) => Ok(html(StatusCode::OK, render(&fragment, "the member table")?)),
-        MembersView::Page {
+    let MembersView { table, page } = view;
+    match page {
+        None => Ok(html(StatusCode::OK, table.to_string())),
+        Some(PageParts {
             context,
-            table,
+            filters,
             pending,
-        } => {
+        }) => {
             let page = MembersPage {
                 layout: layout(
                     &state,
@@ -120,6 +137,7 @@ pub async fn page(
                 can_invite: !policy::invitable_roles(context.viewer.role).is_empty(),
                 roles: Role::ALL.to_vec(),
                 org: OrgView::from(&context.viewer.org),
+                filters,
                 table,
                 pending,
             };

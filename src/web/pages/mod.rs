@@ -15,9 +15,9 @@ use super::views::{DialogPage, Layout, OrgChoice, UserView, render};
 use super::{AppState, html, org_slug};
 use crate::db::DbConnection;
 use crate::error::Error;
-use crate::services::organizations::{self, Memberships};
+use crate::services::organizations::{self, Membership};
 use crate::services::users::User;
-use crate::services::{Actor, Viewer};
+use crate::services::{Actor, Organization, Viewer};
 
 /// How many of the newest pending invitations the Members page shows; the
 /// invitations page lists them all.
@@ -46,28 +46,30 @@ impl OrgContext {
         conn: &mut DbConnection,
         actor: &Actor,
         slug: &str,
-        memberships: Memberships,
+        memberships: Vec<Membership>,
     ) -> Result<Self, Error> {
         Ok(Self {
             viewer: Viewer::among(conn, actor, &org_slug(slug)?, &memberships)?,
-            orgs: choices(memberships),
+            orgs: choices(memberships.into_iter().map(|membership| membership.org)),
         })
     }
 }
 
 /// The user's organizations, for the header's switcher.
 pub fn switcher(conn: &mut DbConnection, user_id: &str) -> Result<Vec<OrgChoice>, Error> {
-    Ok(choices(organizations::for_user(conn, user_id)?))
+    Ok(choices(
+        organizations::for_user(conn, user_id)?
+            .into_iter()
+            .map(|(org, _)| org),
+    ))
 }
 
-fn choices(memberships: Memberships) -> Vec<OrgChoice> {
-    memberships
-        .into_iter()
-        .map(|(org, _)| OrgChoice {
-            name: org.name,
-            slug: org.slug,
-        })
-        .collect()
+fn choices(orgs: impl Iterator<Item = Organization>) -> Vec<OrgChoice> {
+    orgs.map(|org| OrgChoice {
+        name: org.name,
+        slug: org.slug,
+    })
+    .collect()
 }
 
 /// The frame of a full page.
