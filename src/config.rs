@@ -117,10 +117,10 @@ pub struct Config {
     #[arg(long, env = "ROLLCALL_DEV_LOGIN", value_parser = parse_switch, global = true)]
     pub dev_login: Option<bool>,
 
-    /// Megabytes of rendered member tables each server keeps while their
-    /// organization's memberships are unchanged; 0 renders every table afresh.
-    #[arg(long, env = "ROLLCALL_TABLE_CACHE_MB", default_value_t = 16, value_parser = clap::value_parser!(u16).range(0..=4096), global = true)]
-    pub table_cache_mb: u16,
+    /// Megabytes of rendered member tables and pending-invitation lists each
+    /// server keeps while what they show is unchanged; 0 renders them afresh.
+    #[arg(long, env = "ROLLCALL_FRAGMENT_CACHE_MB", default_value_t = 16, value_parser = clap::value_parser!(u16).range(0..=4096), global = true)]
+    pub fragment_cache_mb: u16,
 }
 
 fn parse_database_url(input: &str) -> Result<DatabaseUrl, String> {
@@ -157,9 +157,9 @@ fn parse_switch(input: &str) -> Result<bool, String> {
 }
 
 impl Config {
-    /// [`Config::table_cache_mb`] in bytes.
-    pub fn member_table_cache_bytes(&self) -> usize {
-        usize::from(self.table_cache_mb) << 20
+    /// [`Config::fragment_cache_mb`] in bytes.
+    pub fn fragment_cache_bytes(&self) -> usize {
+        usize::from(self.fragment_cache_mb) << 20
     }
 
     /// What the services need of the configuration.

@@ -106,6 +106,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    invitation_list_versions (org_id) {
+        org_id -> Text,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     email_outbox (id) {
         id -> Text,
         invitation_id -> Nullable<Text>,
@@ -160,6 +167,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     membership_counts,
     pending_invitation_counts,
     member_list_versions,
+    invitation_list_versions,
     invitations,
     invitation_tokens,
     email_outbox,

@@ -385,6 +385,17 @@ impl PendingInvitation {
     }
 }
 
+impl PendingPage {
+    /// When the next of these invitations expires, after `now`.
+    pub fn next_expiry(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
+        self.invitations
+            .iter()
+            .filter(|invitation| !invitation.is_expired(now))
+            .map(|invitation| invitation.expires_at)
+            .min()
+    }
+}
+
 impl TryFrom<InvitationRow> for PendingInvitation {
     type Error = Error;
 

@@ -177,6 +177,9 @@ pub struct ListStamps {
     /// organization's memberships: a member list rendered at this version is
     /// current while the version is unchanged.
     pub members_version: i64,
+    /// The same for the organization's invitations, raised also as their
+    /// emails are delivered.
+    pub invitations_version: i64,
     /// The organization's pending invitations, as the database counts them.
     pub pending_invitations: i64,
 }

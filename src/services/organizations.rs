@@ -8,7 +8,10 @@ use super::invitations::{self, IssuedInvitation};
 use super::members;
 use super::users::User;
 use super::{Actor, ListStamps, Organization, Principal, Settings, new_id, now};
-use crate::db::schema::{member_list_versions, memberships, organizations, pending_invitation_counts, users};
+use crate::db::schema::{
+    invitation_list_versions, member_list_versions, memberships, organizations, pending_invitation_counts,
+    users,
+};
 use crate::db::written::Written;
 use crate::db::{self, DbConnection};
 use crate::domain::{EmailAddress, OrganizationName, Role, Slug};
@@ -147,12 +150,21 @@ pub fn user_and_memberships(
     conn: &mut DbConnection,
     user_id: &str,
 ) -> Result<Option<(User, Vec<Membership>)>, Error> {
-    type Row = (User, Option<(Organization, String)>, Option<i64>, Option<i64>);
+    type Row = (
+        User,
+        Option<(Organization, String)>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
     let rows: Vec<Row> = Written(
         users::table
             .left_join(memberships::table)
             .left_join(organizations::table.on(organizations::id.eq(memberships::org_id)))
             .left_join(member_list_versions::table.on(member_list_versions::org_id.eq(memberships::org_id)))
+            .left_join(
+                invitation_list_versions::table.on(invitation_list_versions::org_id.eq(memberships::org_id)),
+            )
             .left_join(
                 pending_invitation_counts::table
                     .on(pending_invitation_counts::org_id.eq(memberships::org_id)),
@@ -163,24 +175,28 @@ pub fn user_and_memberships(
                 User::as_select(),
                 (organizations::all_columns, memberships::role).nullable(),
                 member_list_versions::version.nullable(),
+                invitation_list_versions::version.nullable(),
                 pending_invitation_counts::pending.nullable(),
             )),
     )
     .load(conn)?;
     let mut rows = rows.into_iter();
-    let Some((user, first, version, pending)) = rows.next() else {
+    let Some((user, first, members, invitations, pending)) = rows.next() else {
         return Ok(None);
     };
-    let memberships = std::iter::once((first, version, pending))
-        .chain(rows.map(|(_, membership, version, pending)| (membership, version, pending)))
-        .filter_map(|(membership, version, pending)| {
+    let memberships = std::iter::once((first, members, invitations, pending))
+        .chain(rows.map(|(_, membership, members, invitations, pending)| {
+            (membership, members, invitations, pending)
+        }))
+        .filter_map(|(membership, members, invitations, pending)| {
             let (org, role) = membership?;
             Some(super::parse_stored_role(&role).map(|role| Membership {
                 org,
                 role,
-                // No row yet: no change since the table was made, and no invitations.
+                // No row yet: no change since the tables were made, and no invitations.
                 stamps: ListStamps {
-                    members_version: version.unwrap_or(0),
+                    members_version: members.unwrap_or(0),
+                    invitations_version: invitations.unwrap_or(0),
                     pending_invitations: pending.unwrap_or(0),
                 },
             }))

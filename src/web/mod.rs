@@ -6,7 +6,7 @@ mod context;
 mod errors;
 pub(crate) mod escape;
 mod form;
-mod member_tables;
+mod fragments;
 mod pages;
 mod session;
 mod views;
@@ -38,7 +38,8 @@ pub struct AppState {
     pub settings: Settings,
     pub dev_login: bool,
     pub providers: crate::auth::Providers,
-    pub member_tables: member_tables::MemberTables,
+    /// Rendered fragments of the Members page, kept while they are current.
+    pub fragments: fragments::Fragments,
 }
 
 impl AppState {
@@ -135,7 +136,7 @@ impl Application {
             settings: config.service_settings(),
             dev_login,
             providers,
-            member_tables: member_tables::MemberTables::new(config.member_table_cache_bytes()),
+            fragments: fragments::Fragments::new(config.fragment_cache_bytes()),
         });
         let secure_cookies = config.public_url.starts_with("https://");
         let key = Key::from(&key);

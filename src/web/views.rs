@@ -484,14 +484,14 @@ impl PendingList {
 #[template(path = "members/page.html")]
 pub struct MembersPage {
     pub layout: Layout,
-    pub csrf: String,
     pub org: OrgView,
     pub can_invite: bool,
     pub roles: Vec<Role>,
     pub filters: Filters,
     /// The member table as [`MembersTableFragment`] renders it.
     pub table: Arc<str>,
-    pub pending: PendingList,
+    /// The newest pending invitations as [`PendingFragment`] renders them.
+    pub pending: Arc<str>,
 }
 
 #[derive(Template)]
@@ -508,6 +508,14 @@ pub struct InvitationsPage {
 pub struct MembersTableFragment {
     pub org: OrgView,
     pub table: MembersTable,
+}
+
+#[derive(Template)]
+#[template(path = "invitations/pending.html")]
+pub struct PendingFragment {
+    pub org: OrgView,
+    pub csrf: String,
+    pub pending: PendingList,
 }
 
 #[derive(Template)]

@@ -14,10 +14,11 @@ use crate::services::users::User;
 use crate::services::{invitations, now};
 use crate::web::context::{SignedIn, htmx_target};
 use crate::web::form::Form;
+use crate::web::fragments::Rendered;
 use crate::web::session::Flash;
 use crate::web::views::{
     ChangeRoleDialog, Filters, LeaveDialog, MemberRowFragment, MemberRowView, MembersPage, MembersTable,
-    MembersTableFragment, NoticesOob, OrgView, PendingList, RolesPage, render,
+    MembersTableFragment, NoticesOob, OrgView, PendingFragment, PendingList, RolesPage, render,
 };
 use crate::web::{AppState, html, see_other};
 
@@ -75,7 +76,7 @@ struct MembersView {
 struct PageParts {
     context: OrgContext,
     filters: Filters,
-    pending: PendingList,
+    pending: Arc<str>,
 }
 
 /// The Members page; for htmx searches, sorts and pages, just the table.
@@ -88,11 +89,12 @@ pub async fn page(
     let query = member_query(&req)?;
     let table_only = signed.htmx && htmx_target(&req) == Some("members-table");
     let slug = path.into_inner();
-    let tables = state.clone();
+    let csrf = signed.session.csrf_token();
+    let kept = state.clone();
     let (user, view) = signed
         .read_org(&state, slug, move |conn, user, context| {
             let viewer = &context.viewer;
-            let table = tables.member_tables.get_or_render(viewer, &user.id, &query, || {
+            let table = kept.fragments.member_table(viewer, &user.id, &query, || {
                 let listed = members::list(conn, viewer, &query)?;
                 let fragment = MembersTableFragment {
                     org: OrgView::from(&viewer.org),
@@ -103,8 +105,19 @@ pub async fn page(
             if table_only {
                 return Ok(MembersView { table, page: None });
             }
-            let newest = invitations::pending_for_org(conn, viewer, 1, PENDING_ON_MEMBERS_PAGE)?;
-            let pending = PendingList::new(&newest, viewer.role, now(), false);
+            let now = now();
+            let pending = kept.fragments.newest_pending(viewer, &csrf, now, || {
+                let newest = invitations::pending_for_org(conn, viewer, 1, PENDING_ON_MEMBERS_PAGE)?;
+                let fragment = PendingFragment {
+                    org: OrgView::from(&viewer.org),
+                    csrf: csrf.clone(),
+                    pending: PendingList::new(&newest, viewer.role, now, false),
+                };
+                Ok(Rendered {
+                    html: render(&fragment, "the pending invitations")?,
+                    until: newest.next_expiry(now),
+                })
+            })?;
             let filters = Filters::new(&viewer.org.slug, &query);
             Ok(MembersView {
                 table,
@@ -133,7 +146,6 @@ pub async fn page(
                     context.orgs,
                     Some(&context.viewer.org.slug),
                 ),
-                csrf: signed.session.csrf_token(),
                 can_invite: !policy::invitable_roles(context.viewer.role).is_empty(),
                 roles: Role::ALL.to_vec(),
                 org: OrgView::from(&context.viewer.org),

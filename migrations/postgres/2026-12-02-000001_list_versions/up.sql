@@ -39,3 +39,26 @@ CREATE TRIGGER memberships_version_delete AFTER DELETE ON memberships
 CREATE TRIGGER memberships_version_update AFTER UPDATE ON memberships
     REFERENCING OLD TABLE AS removed NEW TABLE AS added
     FOR EACH STATEMENT EXECUTE FUNCTION raise_member_list_versions();
+
+-- The same for an organization's invitations, whose list shows each one's
+-- delivery state: the outbox worker raises it too. Raised at commit
+-- (a deferred trigger), after everything else the transaction locks, so the
+-- worker marking an email sent and an invite or resend in the same
+-- organization never hold one another's rows while they wait for it.
+CREATE TABLE invitation_list_versions (
+    org_id TEXT PRIMARY KEY,
+    version BIGINT NOT NULL
+);
+
+CREATE FUNCTION raise_invitation_list_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO invitation_list_versions (org_id, version)
+    VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.org_id ELSE NEW.org_id END, 1)
+    ON CONFLICT (org_id) DO UPDATE SET version = invitation_list_versions.version + 1;
+    RETURN NULL;
+END;
+$$;
+
+CREATE CONSTRAINT TRIGGER invitations_version AFTER INSERT OR UPDATE OR DELETE ON invitations
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION raise_invitation_list_version();

@@ -1,11 +1,14 @@
-//! Kept member tables: every change to the memberships shows on the next page,
-//! whichever server or command made it, and only then is the table rendered
-//! again.
+//! Kept fragments of the Members page: every change to the memberships or
+//! the invitations shows on the next page, whichever server, command or
+//! background delivery made it, and an invitation shows as expired once its
+//! time is up.
 
 use rollcall::domain::{EmailAddress, Role};
 use rollcall::services::members::{self, MemberRef};
 use rollcall::services::users::{self, Provider, SignIn};
 use rollcall::services::{Actor, invitations};
+
+use std::time::{Duration, Instant};
 
 use crate::http::{Browser, Page, TestServer};
 
@@ -147,12 +150,113 @@ fn what_leaves_the_memberships_alone_leaves_the_version_alone() {
 }
 
 #[test]
-fn with_no_room_for_tables_every_page_is_rendered() {
-    let server = TestServer::start_with(&["--table-cache-mb", "0"]);
+fn with_no_room_kept_every_page_is_rendered() {
+    let server = TestServer::start_with(&["--fragment-cache-mb", "0"]);
     let mut ada = server.signed_in("ada@example.com");
     assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
     ada.get(MEMBERS).assert_contains("1 member");
     let org = server.app.org("acme-ai");
     server.app.member(&org, "bob@example.com", Role::Developer);
-    ada.get(MEMBERS).assert_contains("2 members");
+    server.app.invite(&org, "dave@example.com", Role::Viewer);
+    let page = ada.get(MEMBERS);
+    page.assert_contains("2 members");
+    assert!(pending_section(&page).contains("dave@example.com"));
+}
+
+/// The pending invitations section of a Members page.
+fn pending_section(page: &Page) -> &str {
+    let start = page
+        .body
+        .find("id=\"pending-invitations\"")
+        .expect("a pending invitations section");
+    let rest = &page.body[start..];
+    &rest[..rest.find("</section>").unwrap_or(rest.len())]
+}
+
+#[test]
+fn pending_invitations_follow_every_change_whichever_server_made_it() {
+    let (server, mut ada, _) = acme_with_bob();
+    let org = server.app.org("acme-ai");
+    assert!(pending_section(&ada.get(MEMBERS)).contains("No pending invitations."));
+
+    let mut ada_elsewhere = Browser::at(&server.another_server());
+    ada_elsewhere.sign_in("ada@example.com");
+    let sent = ada_elsewhere.post(
+        "/orgs/acme-ai/invitations",
+        &[
+            ("email", "dave@example.com"),
+            ("name", ""),
+            ("row_role", "viewer"),
+        ],
+    );
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let page = ada.get(MEMBERS);
+    let pending = pending_section(&page);
+    assert!(pending.contains("dave@example.com"), "{pending}");
+    assert!(pending.contains("(1)"), "{pending}");
+
+    let dave = server.app.invite(&org, "erin@example.com", Role::Developer);
+    assert!(pending_section(&ada.get(MEMBERS)).contains("erin@example.com"));
+    invitations::revoke(
+        &mut server.app.conn(),
+        &Actor::command_line(),
+        &org,
+        &dave.invitation_id,
+    )
+    .expect("revoke");
+    let page = ada.get(MEMBERS);
+    let pending = pending_section(&page);
+    assert!(!pending.contains("erin@example.com"), "{pending}");
+    assert!(pending.contains("dave@example.com"), "{pending}");
+}
+
+#[test]
+fn each_session_gets_forms_with_its_own_token() {
+    let (server, mut ada, _) = acme_with_bob();
+    let org = server.app.org("acme-ai");
+    let issued = server.app.invite(&org, "dave@example.com", Role::Viewer);
+    let mut ada_again = server.signed_in("ada@example.com");
+    assert_ne!(ada.csrf, ada_again.csrf);
+    for browser in [&mut ada, &mut ada_again] {
+        let page = browser.get(MEMBERS);
+        let token = format!("name=\"csrf_token\" value=\"{}\"", browser.csrf);
+        assert!(
+            pending_section(&page).contains(&token),
+            "the forms carry another session's token"
+        );
+    }
+    let revoked = ada_again.post(
+        &format!("/orgs/acme-ai/invitations/{}/revoke", issued.invitation_id),
+        &[],
+    );
+    assert_eq!(revoked.status, 303, "{}", revoked.body);
+    assert!(!pending_section(&ada.get(MEMBERS)).contains("dave@example.com"));
+}
+
+#[test]
+fn an_invitation_shows_as_expired_once_its_time_is_up() {
+    let server = TestServer::start_with(&["--invite-ttl", "2s"]);
+    let mut ada = server.signed_in("ada@example.com");
+    assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
+    let sent = ada.post(
+        "/orgs/acme-ai/invitations",
+        &[
+            ("email", "dave@example.com"),
+            ("name", ""),
+            ("row_role", "viewer"),
+        ],
+    );
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let page = ada.get(MEMBERS);
+    assert!(pending_section(&page).contains("dave@example.com"));
+    assert!(!pending_section(&page).contains("Expired"));
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pending_section(&ada.get(MEMBERS)).contains("<strong>Expired</strong>") {
+        assert!(
+            Instant::now() < deadline,
+            "the invitation never showed as expired"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
