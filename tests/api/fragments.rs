@@ -173,6 +173,15 @@ fn pending_section(page: &Page) -> &str {
     &rest[..rest.find("</section>").unwrap_or(rest.len())]
 }
 
+/// Invites `email` as a viewer through the invite dialog's last step.
+fn invite_from_the_dialog(browser: &mut Browser, email: &str) {
+    let sent = browser.post(
+        "/orgs/acme-ai/invitations",
+        &[("email", email), ("name", ""), ("row_role", "viewer")],
+    );
+    assert_eq!(sent.status, 303, "{}", sent.body);
+}
+
 #[test]
 fn pending_invitations_follow_every_change_whichever_server_made_it() {
     let (server, mut ada, _) = acme_with_bob();
@@ -181,15 +190,7 @@ fn pending_invitations_follow_every_change_whichever_server_made_it() {
 
     let mut ada_elsewhere = Browser::at(&server.another_server());
     ada_elsewhere.sign_in("ada@example.com");
-    let sent = ada_elsewhere.post(
-        "/orgs/acme-ai/invitations",
-        &[
-            ("email", "dave@example.com"),
-            ("name", ""),
-            ("row_role", "viewer"),
-        ],
-    );
-    assert_eq!(sent.status, 303, "{}", sent.body);
+    invite_from_the_dialog(&mut ada_elsewhere, "dave@example.com");
     let page = ada.get(MEMBERS);
     let pending = pending_section(&page);
     assert!(pending.contains("dave@example.com"), "{pending}");
@@ -238,15 +239,7 @@ fn an_invitation_shows_as_expired_once_its_time_is_up() {
     let server = TestServer::start_with(&["--invite-ttl", "2s"]);
     let mut ada = server.signed_in("ada@example.com");
     assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
-    let sent = ada.post(
-        "/orgs/acme-ai/invitations",
-        &[
-            ("email", "dave@example.com"),
-            ("name", ""),
-            ("row_role", "viewer"),
-        ],
-    );
-    assert_eq!(sent.status, 303, "{}", sent.body);
+    invite_from_the_dialog(&mut ada, "dave@example.com");
     let page = ada.get(MEMBERS);
     assert!(pending_section(&page).contains("dave@example.com"));
     assert!(!pending_section(&page).contains("Expired"));
