@@ -147,18 +147,19 @@ impl Provider {
         // email_verified is a boolean, though some deployments send "true".
         let verified = matches!(info.get("email_verified"), Some(Value::Bool(true)))
             || matches!(info.get("email_verified"), Some(Value::String(s)) if s == "true");
-        let verified_emails = text(&info, "email")
+        let verified_emails: Vec<EmailAddress> = text(&info, "email")
             .filter(|_| verified)
             .and_then(|email| EmailAddress::parse(&email).ok())
             .into_iter()
             .collect();
-        Ok(SignIn {
-            provider: IdentityProvider::Google,
-            subject,
-            name: text(&info, "name"),
-            avatar_url: text(&info, "picture").filter(|url| url.starts_with("https://")),
+        SignIn::new(
+            IdentityProvider::Google,
+            &subject,
+            text(&info, "name").as_deref(),
+            text(&info, "picture").as_deref(),
             verified_emails,
-        })
+        )
+        .map_err(|error| http::HttpError(error.to_string()))
     }
 
     fn github_profile(&self, agent: &ureq::Agent, token: &str) -> Result<SignIn, http::HttpError> {
@@ -181,13 +182,14 @@ impl Provider {
             .collect();
         // The primary address first: it becomes the user's address.
         listed.sort_by_key(|(primary, _)| !primary);
-        Ok(SignIn {
-            provider: IdentityProvider::GitHub,
-            subject,
-            name: text(&user, "name").or_else(|| text(&user, "login")),
-            avatar_url: text(&user, "avatar_url").filter(|url| url.starts_with("https://")),
-            verified_emails: listed.into_iter().map(|(_, email)| email).collect(),
-        })
+        SignIn::new(
+            IdentityProvider::GitHub,
+            &subject,
+            text(&user, "name").or_else(|| text(&user, "login")).as_deref(),
+            text(&user, "avatar_url").as_deref(),
+            listed.into_iter().map(|(_, email)| email),
+        )
+        .map_err(|error| http::HttpError(error.to_string()))
     }
 }
 

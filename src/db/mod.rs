@@ -296,6 +296,24 @@ pub fn lock_organization(conn: &mut DbConnection, org_id: &str) -> Result<(), Er
     Ok(())
 }
 
+/// Holds, until the transaction ends, a lock for each of `keys` (any text):
+/// work that must not run twice at once for the same key queues instead. On
+/// SQLite, [`write`] already holds the database's write lock.
+pub fn lock_keys(conn: &mut DbConnection, mut keys: Vec<String>) -> Result<(), Error> {
+    if let DbConnection::Postgres(pg) = conn {
+        // Always in the same order, so that two holders of overlapping keys
+        // cannot each wait for the other.
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind::<diesel::sql_types::Text, _>(key)
+                .execute(pg)?;
+        }
+    }
+    Ok(())
+}
+
 /// Inserts many rows in one statement. Multi-row inserts are not available
 /// through the combined backend, so this runs them on the concrete connection.
 macro_rules! insert_all {

@@ -28,7 +28,7 @@ impl EmailAddress {
         let invalid = || InvalidEmail {
             input: input.trim().to_owned(),
         };
-        if normalized.len() > MAX_LEN {
+        if normalized.len() > MAX_LEN || super::text::has_control(&normalized) {
             return Err(invalid());
         }
         let address = lettre::Address::from_str(&normalized).map_err(|_| invalid())?;

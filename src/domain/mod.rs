@@ -8,6 +8,7 @@ mod name;
 pub mod policy;
 mod role;
 mod slug;
+pub mod text;
 mod token;
 
 pub use email::{EmailAddress, InvalidEmail, parse_address_list};
@@ -15,4 +16,5 @@ pub use name::{InvalidName, OrganizationName, PersonName};
 pub use policy::{Action, Permission};
 pub use role::{InvalidRole, Role};
 pub use slug::{InvalidSlug, Slug};
+pub use text::{LocalPath, SearchText};
 pub use token::{InvalidToken, InviteToken, TokenHash};

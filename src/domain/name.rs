@@ -19,7 +19,7 @@ pub enum InvalidName {
     ControlCharacters,
 }
 
-const MAX_CHARS: usize = 100;
+const MAX_CHARS: usize = PersonName::MAX_CHARS;
 
 fn parse_line(input: &str) -> Result<String, InvalidName> {
     let trimmed = input.trim();
@@ -35,6 +35,9 @@ fn parse_line(input: &str) -> Result<String, InvalidName> {
 }
 
 impl PersonName {
+    /// The most characters a name has.
+    pub const MAX_CHARS: usize = 100;
+
     pub fn parse(input: &str) -> Result<Self, InvalidName> {
         parse_line(input).map(Self)
     }

@@ -15,6 +15,7 @@ use crate::db::literal::Unindexed;
 use crate::db::schema::{membership_counts, memberships};
 use crate::db::written::{Shape, Shaped, Written};
 use crate::db::{self, DbConnection};
+use crate::domain::SearchText;
 use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, Role};
 use crate::error::Error;
@@ -75,7 +76,7 @@ pub enum Direction {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MemberQuery {
     /// Matches members whose name or email starts with this text (any case).
-    pub search: Option<String>,
+    pub search: Option<SearchText>,
     pub role: Option<Role>,
     pub sort: SortKey,
     pub direction: Direction,
@@ -212,17 +213,12 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Re
     let org = &viewer.org;
     let per_page = query.per_page.clamp(1, MAX_PER_PAGE);
     let page = query.page.max(1);
-    let search = query
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            let from = s.to_lowercase();
-            // Every key that starts with `from` sorts below `from` + U+10FFFF.
-            let to = format!("{from}\u{10FFFF}");
-            (from, to)
-        });
+    let search = query.search.as_ref().map(|s| {
+        let from = s.as_str().to_lowercase();
+        // Every key that starts with `from` sorts below `from` + U+10FFFF.
+        let to = format!("{from}\u{10FFFF}");
+        (from, to)
+    });
     let total = match &search {
         None => counted(conn, &org.id, query.role)?,
         Some(range) => Shaped {

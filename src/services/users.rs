@@ -1,5 +1,7 @@
 //! Users and their sign-in identities.
 
+use std::collections::HashSet;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -7,7 +9,7 @@ use super::{new_id, now};
 use crate::db::schema::{identities, identity_emails, memberships, users};
 use crate::db::written::Written;
 use crate::db::{self, DbConnection};
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, PersonName, text};
 use crate::error::Error;
 
 /// A person who has signed in at least once.
@@ -33,6 +35,14 @@ pub enum Provider {
 }
 
 impl Provider {
+    fn label(self) -> &'static str {
+        match self {
+            Provider::Google => "Google",
+            Provider::GitHub => "GitHub",
+            Provider::Dev => "The development sign-in",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Google => "google",
@@ -42,16 +52,65 @@ impl Provider {
     }
 }
 
-/// What a provider told us about the person who just signed in.
+/// What a provider told us about the person who just signed in, parsed into
+/// the same types, with the same limits, as what a person types in a form.
 #[derive(Debug, Clone)]
 pub struct SignIn {
-    pub provider: Provider,
+    provider: Provider,
     /// The provider's stable id for the account (Google's `sub`, GitHub's numeric id).
-    pub subject: String,
-    pub name: Option<String>,
-    pub avatar_url: Option<String>,
-    /// Only the addresses the provider says are verified; the first is the primary.
-    pub verified_emails: Vec<EmailAddress>,
+    subject: String,
+    name: Option<PersonName>,
+    avatar_url: Option<String>,
+    /// Only the addresses the provider says are verified, each once; the first is the primary.
+    verified_emails: Vec<EmailAddress>,
+}
+
+/// The longest provider subject kept; Google's and GitHub's are far shorter.
+const MAX_SUBJECT_BYTES: usize = 255;
+/// The longest avatar URL kept; a longer one is dropped, not cut.
+const MAX_AVATAR_URL_BYTES: usize = 2048;
+
+impl SignIn {
+    /// Parses what a provider reports. A name that is too long or spans lines
+    /// is made one line of at most 100 characters (the person cannot be asked
+    /// to fix it); an avatar that is not a plain `https://` URL is left out;
+    /// an address listed twice counts once. Only the subject, which names the
+    /// account, must be usable as it is.
+    pub fn new(
+        provider: Provider,
+        subject: &str,
+        name: Option<&str>,
+        avatar_url: Option<&str>,
+        verified_emails: impl IntoIterator<Item = EmailAddress>,
+    ) -> Result<Self, Error> {
+        let subject = subject.trim();
+        if subject.is_empty() || subject.len() > MAX_SUBJECT_BYTES || text::has_control(subject) {
+            return Err(Error::SignInFailed(format!(
+                "{} did not say which account signed in. Please try again.",
+                provider.label()
+            )));
+        }
+        let name = name
+            .map(|name| text::one_line(name, PersonName::MAX_CHARS))
+            .and_then(|name| PersonName::parse(&name).ok());
+        let avatar_url = avatar_url
+            .filter(|url| url.len() <= MAX_AVATAR_URL_BYTES && url.starts_with("https://"))
+            .filter(|url| !url.chars().any(|c| c.is_control() || c.is_whitespace()))
+            .filter(|url| url::Url::parse(url).is_ok())
+            .map(str::to_owned);
+        let mut seen = HashSet::new();
+        let verified_emails = verified_emails
+            .into_iter()
+            .filter(|email| seen.insert(email.clone()))
+            .collect();
+        Ok(Self {
+            provider,
+            subject: subject.to_owned(),
+            name,
+            avatar_url,
+            verified_emails,
+        })
+    }
 }
 
 /// Records a sign-in and returns the user it belongs to.
@@ -69,6 +128,20 @@ pub fn sign_in(conn: &mut DbConnection, sign_in: &SignIn) -> Result<User, Error>
         )));
     };
     db::write(conn, |conn| {
+        // Two first sign-ins of one account (or of two accounts with one
+        // address) at once, on any server, must make one user: they queue.
+        let mut keys = vec![format!(
+            "identity {} {}",
+            sign_in.provider.as_str(),
+            sign_in.subject
+        )];
+        keys.extend(
+            sign_in
+                .verified_emails
+                .iter()
+                .map(|email| format!("email {email}")),
+        );
+        db::lock_keys(conn, keys)?;
         let at = now();
         let known: Option<(String, String)> = identities::table
             .filter(identities::provider.eq(sign_in.provider.as_str()))
@@ -91,7 +164,7 @@ pub fn sign_in(conn: &mut DbConnection, sign_in: &SignIn) -> Result<User, Error>
                     Some(id) => id,
                     None => {
                         let id = new_id();
-                        let name = display_name(sign_in.name.as_deref(), primary);
+                        let name = display_name(sign_in.name.as_ref(), primary);
                         diesel::insert_into(users::table)
                             .values((
                                 users::id.eq(&id),
@@ -138,8 +211,8 @@ pub fn sign_in(conn: &mut DbConnection, sign_in: &SignIn) -> Result<User, Error>
             .select(User::as_select())
             .first(conn)?;
         let name = match &sign_in.name {
-            Some(name) if !name.trim().is_empty() => name.trim().to_owned(),
-            _ => user.name.clone(),
+            Some(name) => name.as_str().to_owned(),
+            None => user.name.clone(),
         };
         let avatar_url = sign_in.avatar_url.as_ref().or(user.avatar_url.as_ref());
         diesel::update(users::table.find(&user_id))
@@ -167,10 +240,10 @@ pub fn sign_in(conn: &mut DbConnection, sign_in: &SignIn) -> Result<User, Error>
 }
 
 /// The name to show for someone the provider gave no name: their address's local part.
-fn display_name(name: Option<&str>, email: &EmailAddress) -> String {
-    match name.map(str::trim) {
-        Some(name) if !name.is_empty() => name.chars().take(100).collect(),
-        _ => email.as_str().split('@').next().unwrap_or_default().to_owned(),
+fn display_name(name: Option<&PersonName>, email: &EmailAddress) -> String {
+    match name {
+        Some(name) => name.as_str().to_owned(),
+        None => email.as_str().split('@').next().unwrap_or_default().to_owned(),
     }
 }
 

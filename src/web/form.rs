@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 
 use super::session::SessionState;
+use crate::domain::text::{has_control, has_control_beyond_lines};
 use crate::error::Error;
 
 /// Bodies above this are refused with 413: enough for 2,000 invitation rows.
@@ -90,10 +91,22 @@ impl FromRequest for Form {
                 .get(CSRF_HEADER)
                 .and_then(|value| value.to_str().ok())
                 .or_else(|| form.get(CSRF_FIELD));
-            match presented {
-                Some(token) if session.csrf_matches(token) => Ok(form),
-                _ => Err(Error::CsrfRejected),
+            if !presented.is_some_and(|token| session.csrf_matches(token)) {
+                return Err(Error::CsrfRejected);
             }
+            // No field holds a control character but the line breaks of a
+            // pasted list; NUL above all would reach the database.
+            let unusable = form
+                .fields
+                .iter()
+                .any(|(key, value)| has_control(key) || has_control_beyond_lines(value));
+            if unusable {
+                return Err(Error::Invalid(
+                    "The form holds characters that cannot be used (control characters). Remove them and try again."
+                        .to_owned(),
+                ));
+            }
+            Ok(form)
         })
     }
 }

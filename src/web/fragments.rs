@@ -237,7 +237,7 @@ mod tests {
         let tables = Fragments::new(1 << 20);
         let query = MemberQuery::default();
         let searched = MemberQuery {
-            search: Some("grace".into()),
+            search: crate::domain::SearchText::parse("grace").expect("a search"),
             ..MemberQuery::default()
         };
         assert_eq!(table(&tables, &viewer(Some(1)), &query, "all"), "all");

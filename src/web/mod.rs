@@ -3,6 +3,7 @@
 
 mod assets;
 mod context;
+mod edge;
 mod errors;
 pub(crate) mod escape;
 mod form;
@@ -152,6 +153,7 @@ impl Application {
                 .app_data(state.clone())
                 .wrap(from_fn(errors::htmx_adapter))
                 .wrap(sessions)
+                .wrap(from_fn(edge::refuse_unusable_paths))
                 .wrap(security_headers())
                 .configure(routes)
                 .default_service(web::to(errors::not_found))

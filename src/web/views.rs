@@ -265,7 +265,7 @@ impl Filters {
     pub fn new(org_slug: &str, query: &MemberQuery) -> Self {
         Self {
             base: format!("/orgs/{org_slug}/members"),
-            q: query.search.clone().unwrap_or_default(),
+            q: query.search.as_ref().map(ToString::to_string).unwrap_or_default(),
             role: query
                 .role
                 .map(|role| role.as_str().to_owned())

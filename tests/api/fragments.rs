@@ -76,13 +76,14 @@ fn changes_from_the_command_line_and_from_sign_in_show_on_the_next_page() {
     // Bob signs in with a new name: his row follows.
     users::sign_in(
         &mut server.app.conn(),
-        &SignIn {
-            provider: Provider::Dev,
-            subject: "bob@example.com".to_owned(),
-            name: Some("Robert Tables".to_owned()),
-            avatar_url: None,
-            verified_emails: vec![EmailAddress::parse("bob@example.com").expect("an address")],
-        },
+        &SignIn::new(
+            Provider::Dev,
+            "bob@example.com",
+            Some("Robert Tables"),
+            None,
+            [EmailAddress::parse("bob@example.com").expect("an address")],
+        )
+        .expect("a sign-in"),
     )
     .expect("sign in");
     let renamed = ada.get(MEMBERS);

@@ -125,17 +125,15 @@ impl TestApp {
     /// Signs someone in through the development provider, which trusts the address.
     pub fn sign_in(&self, email: &str) -> User {
         let local = email.split('@').next().unwrap_or(email);
-        users::sign_in(
-            &mut self.conn(),
-            &SignIn {
-                provider: Provider::Dev,
-                subject: email.to_owned(),
-                name: Some(capitalize(local)),
-                avatar_url: None,
-                verified_emails: vec![EmailAddress::parse(email).unwrap()],
-            },
+        let sign_in = SignIn::new(
+            Provider::Dev,
+            email,
+            Some(&capitalize(local)),
+            None,
+            [EmailAddress::parse(email).unwrap()],
         )
-        .expect("sign in")
+        .expect("a sign-in");
+        users::sign_in(&mut self.conn(), &sign_in).expect("sign in")
     }
 
     /// An organization owned by a freshly signed-in `owner_email`.

@@ -33,17 +33,17 @@ fn the_member_list_searches_filters_sorts_and_pages_in_the_database() {
     );
 
     let search = list(MemberQuery {
-        search: Some("AL".into()),
+        search: rollcall::domain::SearchText::parse("AL").unwrap(),
         ..Default::default()
     });
     assert_eq!(names(&search), ["Alan", "Alonzo"]);
     let by_email = list(MemberQuery {
-        search: Some("alonzo@sam".into()),
+        search: rollcall::domain::SearchText::parse("alonzo@sam").unwrap(),
         ..Default::default()
     });
     assert_eq!(names(&by_email), ["Alonzo"]);
     let nothing = list(MemberQuery {
-        search: Some("zz".into()),
+        search: rollcall::domain::SearchText::parse("zz").unwrap(),
         ..Default::default()
     });
     assert_eq!((nothing.total, nothing.members.len()), (0, 0));
@@ -280,7 +280,7 @@ fn every_page_is_the_same_slice_of_the_list_from_either_end() {
         for direction in [Direction::Ascending, Direction::Descending] {
             for (search, role) in [(None, None), (None, Some(Role::Developer)), (Some("ada"), None)] {
                 let query = MemberQuery {
-                    search: search.map(str::to_owned),
+                    search: search.and_then(|s| rollcall::domain::SearchText::parse(s).unwrap()),
                     role,
                     sort,
                     direction,

@@ -4,13 +4,14 @@ use rollcall::services::users::{self, Provider, SignIn};
 use crate::helpers::TestApp;
 
 fn sign_in(provider: Provider, subject: &str, emails: &[&str]) -> SignIn {
-    SignIn {
+    SignIn::new(
         provider,
-        subject: subject.to_owned(),
-        name: Some("Ada Lovelace".to_owned()),
-        avatar_url: None,
-        verified_emails: emails.iter().map(|e| EmailAddress::parse(e).unwrap()).collect(),
-    }
+        subject,
+        Some("Ada Lovelace"),
+        None,
+        emails.iter().map(|e| EmailAddress::parse(e).unwrap()),
+    )
+    .expect("a sign-in")
 }
 
 #[test]

@@ -6,8 +6,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{OrgContext, PENDING_ON_MEMBERS_PAGE, dialog, layout, page_number, query_pairs};
-use crate::domain::Role;
 use crate::domain::policy::{self, Action};
+use crate::domain::{Role, SearchText};
 use crate::error::Error;
 use crate::services::members::{self, Direction, MemberQuery, MemberRef, SortKey};
 use crate::services::users::User;
@@ -29,7 +29,10 @@ fn member_query(req: &HttpRequest) -> Result<MemberQuery, Error> {
     for (key, value) in query_pairs(req.query_string()) {
         let value = value.trim();
         match key.as_str() {
-            "q" if !value.is_empty() => query.search = Some(value.chars().take(200).collect()),
+            "q" => {
+                query.search = SearchText::parse(value)
+                    .map_err(|e| Error::Invalid(format!("The search is not usable: {e}.")))?
+            }
             "role" if !value.is_empty() => {
                 query.role = Some(
                     value
