@@ -121,6 +121,14 @@ pub struct Config {
     /// server keeps while what they show is unchanged; 0 renders them afresh.
     #[arg(long, env = "ROLLCALL_FRAGMENT_CACHE_MB", default_value_t = 16, value_parser = clap::value_parser!(u16).range(0..=4096), global = true)]
     pub fragment_cache_mb: u16,
+
+    /// How long a sign-in lasts at most, however active the session: 7d, 12h…
+    #[arg(long, env = "ROLLCALL_SESSION_LIFETIME", default_value = "7d", value_parser = parse_ttl, global = true)]
+    pub session_lifetime: Duration,
+
+    /// How long a session lasts without a request before it must sign in again.
+    #[arg(long, env = "ROLLCALL_SESSION_IDLE", default_value = "12h", value_parser = parse_ttl, global = true)]
+    pub session_idle: Duration,
 }
 
 fn parse_database_url(input: &str) -> Result<DatabaseUrl, String> {

@@ -296,6 +296,21 @@ pub fn lock_organization(conn: &mut DbConnection, org_id: &str) -> Result<(), Er
     Ok(())
 }
 
+/// Locks one invitation's row until the transaction ends: every change to an
+/// invitation (accept, decline, resend, revoke) takes it first and then reads
+/// the state it changes from, so racing changes happen one after the other.
+/// On SQLite, [`write`] already holds the database's write lock.
+pub fn lock_invitation(conn: &mut DbConnection, invitation_id: &str) -> Result<(), Error> {
+    if let DbConnection::Postgres(pg) = conn {
+        schema::invitations::table
+            .find(invitation_id)
+            .select(schema::invitations::id)
+            .for_update()
+            .load::<String>(pg)?;
+    }
+    Ok(())
+}
+
 /// Holds, until the transaction ends, a lock for each of `keys` (any text):
 /// work that must not run twice at once for the same key queues instead. On
 /// SQLite, [`write`] already holds the database's write lock.

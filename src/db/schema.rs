@@ -18,6 +18,14 @@ diesel::table! {
         avatar_url -> Nullable<Text>,
         created_at -> Timestamp,
         last_sign_in_at -> Nullable<Timestamp>,
+        sessions_ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    ended_sessions (session_id) {
+        session_id -> Text,
+        expires_at -> Timestamp,
     }
 }
 
@@ -161,6 +169,7 @@ diesel::joinable!(invitation_tokens -> invitations (invitation_id));
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     users,
+    ended_sessions,
     identities,
     identity_emails,
     memberships,

@@ -500,11 +500,14 @@ pub fn pending_for_user(
         .collect()
 }
 
+/// Locks a pending invitation of the organization and reads it: the state a
+/// resend or revoke changes from. One already answered or revoked is a conflict.
 fn pending_in_org(
     conn: &mut DbConnection,
     org: &Organization,
     invitation_id: &str,
 ) -> Result<InvitationRow, Error> {
+    db::lock_invitation(conn, invitation_id)?;
     let row: InvitationRow = invitations::table
         .filter(invitations::id.eq(invitation_id))
         .filter(invitations::org_id.eq(&org.id))
@@ -547,7 +550,11 @@ pub fn resend(
                 created_at: at,
             })
             .execute(conn)?;
-        diesel::update(invitations::table.find(&row.id))
+        diesel::update(
+            invitations::table
+                .find(&row.id)
+                .filter(invitations::state.eq(literal::Pending)),
+        )
             .set((
                 invitations::expires_at.eq(expires_at),
                 invitations::last_sent_at.eq(at),
@@ -622,7 +629,12 @@ pub fn revoke(
         let row = pending_in_org(conn, org, invitation_id)?;
         let role = parse_stored_role(&row.role)?;
         policy::authorize(acting.role, Action::ManageInvitation { role })?;
-        close(conn, &row.id, "revoked", acting.who.user_id.as_deref())?;
+        if !close(conn, &row.id, "revoked", acting.who.user_id.as_deref())? {
+            return Err(Error::Conflict(format!(
+                "The invitation for {} was answered a moment ago; it was not revoked.",
+                row.email
+            )));
+        }
         outbox::cancel_for_invitation(conn, &row.id)?;
         audit::record(
             conn,
@@ -826,11 +838,20 @@ fn answer(
     answer: Answer,
 ) -> Result<Result<InvitationView, Refusal>, Error> {
     let user_id = signed_in(actor)?;
-    let Some(view) = open(conn, reference)? else {
-        return Ok(Err(Refusal {
+    let unknown = || {
+        Ok(Err(Refusal {
             invitation: None,
             reason: Unavailable::Unknown,
-        }));
+        }))
+    };
+    let Some(found) = open(conn, reference)? else {
+        return unknown();
+    };
+    // Read again under the invitation's lock: a revoke or resend that got
+    // there first has changed what this answer finds.
+    db::lock_invitation(conn, &found.id)?;
+    let Some(view) = open(conn, reference)? else {
+        return unknown();
     };
     if let Some(reason) = answerable(conn, user_id, &view)? {
         return Ok(Err(Refusal {

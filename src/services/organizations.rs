@@ -6,9 +6,10 @@ use serde_json::json;
 use super::audit::{self, AuditAction, AuditEvent};
 use super::invitations::{self, IssuedInvitation};
 use super::members;
-use super::users::User;
+use super::users::{SessionUser, User};
 use super::{Actor, ListStamps, Organization, Principal, Settings, new_id, now};
 use crate::db::schema::{
+    ended_sessions,
     invitation_list_versions, member_list_versions, memberships, organizations, pending_invitation_counts,
     users,
 };
@@ -145,13 +146,15 @@ pub struct Membership {
 /// The user and the organizations they belong to, with their role in each
 /// and what the database keeps about each one's lists, by name:
 /// [`super::users::find`] and [`for_user`] in one statement, for the pages
-/// that show both.
+/// that show both. None when the user is gone or the session was signed out
+/// (see [`super::users::session_user`]).
 pub fn user_and_memberships(
     conn: &mut DbConnection,
-    user_id: &str,
+    session: &SessionUser,
 ) -> Result<Option<(User, Vec<Membership>)>, Error> {
     type Row = (
         User,
+        Option<String>,
         Option<(Organization, String)>,
         Option<i64>,
         Option<i64>,
@@ -159,6 +162,7 @@ pub fn user_and_memberships(
     );
     let rows: Vec<Row> = Written(
         users::table
+            .left_join(ended_sessions::table.on(ended_sessions::session_id.eq(session.session_id.clone())))
             .left_join(memberships::table)
             .left_join(organizations::table.on(organizations::id.eq(memberships::org_id)))
             .left_join(member_list_versions::table.on(member_list_versions::org_id.eq(memberships::org_id)))
@@ -169,10 +173,11 @@ pub fn user_and_memberships(
                 pending_invitation_counts::table
                     .on(pending_invitation_counts::org_id.eq(memberships::org_id)),
             )
-            .filter(users::id.eq(user_id))
+            .filter(users::id.eq(session.user_id.clone()))
             .order(organizations::name.nullable())
             .select((
                 User::as_select(),
+                ended_sessions::session_id.nullable(),
                 (organizations::all_columns, memberships::role).nullable(),
                 member_list_versions::version.nullable(),
                 invitation_list_versions::version.nullable(),
@@ -181,11 +186,15 @@ pub fn user_and_memberships(
     )
     .load(conn)?;
     let mut rows = rows.into_iter();
-    let Some((user, first, members, invitations, pending)) = rows.next() else {
+    let Some((user, ended, first, members, invitations, pending)) = rows.next() else {
         return Ok(None);
     };
+    // A session that was signed out is over, on every server.
+    if ended.is_some() || !user.session_began_after_end(session.issued_at) {
+        return Ok(None);
+    }
     let memberships = std::iter::once((first, members, invitations, pending))
-        .chain(rows.map(|(_, membership, members, invitations, pending)| {
+        .chain(rows.map(|(_, _, membership, members, invitations, pending)| {
             (membership, members, invitations, pending)
         }))
         .filter_map(|(membership, members, invitations, pending)| {

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{new_id, now};
-use crate::db::schema::{identities, identity_emails, memberships, users};
+use crate::db::schema::{ended_sessions, identities, identity_emails, memberships, users};
 use crate::db::written::Written;
 use crate::db::{self, DbConnection};
 use crate::domain::{EmailAddress, PersonName, text};
@@ -23,6 +23,8 @@ pub struct User {
     #[diesel(deserialize_as = crate::db::timestamp::StoredTime)]
     pub created_at: NaiveDateTime,
     pub last_sign_in_at: Option<NaiveDateTime>,
+    /// Sessions issued before this were ended ("sign out of every session").
+    pub sessions_ended_at: Option<NaiveDateTime>,
 }
 
 /// A sign-in identity provider.
@@ -236,6 +238,70 @@ pub fn sign_in(conn: &mut DbConnection, sign_in: &SignIn) -> Result<User, Error>
             .find(&user_id)
             .select(User::as_select())
             .first(conn)?)
+    })
+}
+
+/// A signed-in session, as its cookie names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    pub user_id: String,
+    /// Random, made at sign-in; what signing out records.
+    pub session_id: String,
+    pub issued_at: NaiveDateTime,
+}
+
+impl User {
+    /// Whether a session of this user that began at `issued_at` outlived a
+    /// "sign out of every session".
+    pub fn session_began_after_end(&self, issued_at: NaiveDateTime) -> bool {
+        self.sessions_ended_at.is_none_or(|ended| issued_at > ended)
+    }
+}
+
+/// The user of a session that is still current: not signed out, neither on
+/// its own nor with every other session of its user.
+pub fn session_user(conn: &mut DbConnection, session: &SessionUser) -> Result<Option<User>, Error> {
+    let Some(user) = find(conn, &session.user_id)? else {
+        return Ok(None);
+    };
+    if !user.session_began_after_end(session.issued_at) {
+        return Ok(None);
+    }
+    let ended: bool = diesel::select(diesel::dsl::exists(
+        ended_sessions::table.find(&session.session_id),
+    ))
+    .get_result(conn)?;
+    Ok((!ended).then_some(user))
+}
+
+/// Signs one session out, on every server: it is remembered as ended until
+/// it would have expired anyway. Sessions that have are forgotten.
+pub fn end_session(conn: &mut DbConnection, session: &SessionUser, expires_at: NaiveDateTime) -> Result<(), Error> {
+    db::write(conn, |conn| {
+        diesel::delete(ended_sessions::table.filter(ended_sessions::expires_at.lt(now()))).execute(conn)?;
+        let known: bool = diesel::select(diesel::dsl::exists(
+            ended_sessions::table.find(&session.session_id),
+        ))
+        .get_result(conn)?;
+        if !known {
+            diesel::insert_into(ended_sessions::table)
+                .values((
+                    ended_sessions::session_id.eq(&session.session_id),
+                    ended_sessions::expires_at.eq(expires_at),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+/// Signs a user out of every session they have, on every server.
+pub fn end_all_sessions(conn: &mut DbConnection, user_id: &str) -> Result<(), Error> {
+    db::write(conn, |conn| {
+        diesel::update(users::table.find(user_id))
+            .set(users::sessions_ended_at.eq(now()))
+            .execute(conn)?;
+        Ok(())
     })
 }
 

@@ -13,7 +13,7 @@ use super::pages::OrgContext;
 use super::session::SessionState;
 use crate::db::DbConnection;
 use crate::error::Error;
-use crate::services::users::{self, User};
+use crate::services::users::{self, SessionUser, User};
 use crate::services::{Actor, organizations};
 
 /// A request with a signed-in session. Extracting it from a request without
@@ -21,6 +21,8 @@ use crate::services::{Actor, organizations};
 /// [`SignedIn::write`] when the session's user no longer exists.
 pub struct SignedIn {
     pub user_id: String,
+    /// The session, checked against the database with the user on every visit.
+    pub session_user: SessionUser,
     pub actor: Actor,
     pub session: SessionState,
     pub htmx: bool,
@@ -35,8 +37,8 @@ impl SignedIn {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection, &User) -> Result<T, Error> + Send + 'static,
     {
-        let user_id = self.user_id.clone();
-        let found = state.read(move |conn| with_user(conn, &user_id, work)).await?;
+        let session = self.session_user.clone();
+        let found = state.read(move |conn| with_user(conn, &session, work)).await?;
         self.present(found)
     }
 
@@ -48,11 +50,11 @@ impl SignedIn {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection, &User, OrgContext) -> Result<T, Error> + Send + 'static,
     {
-        let user_id = self.user_id.clone();
+        let session = self.session_user.clone();
         let actor = self.actor.clone();
         let found = state
             .read(move |conn| {
-                let Some((user, memberships)) = organizations::user_and_memberships(conn, &user_id)? else {
+                let Some((user, memberships)) = organizations::user_and_memberships(conn, &session)? else {
                     return Ok(None);
                 };
                 let context = OrgContext::among(conn, &actor, &slug, memberships)?;
@@ -70,12 +72,12 @@ impl SignedIn {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection, &User) -> Result<T, Error> + Send + 'static,
     {
-        let user_id = self.user_id.clone();
-        let found = state.db(move |conn| with_user(conn, &user_id, work)).await?;
+        let session = self.session_user.clone();
+        let found = state.db(move |conn| with_user(conn, &session, work)).await?;
         self.present(found)
     }
 
-    /// A session whose user is gone is over.
+    /// A session whose user is gone, or that was signed out, is over.
     fn present<T>(&self, found: Option<(User, T)>) -> Result<(User, T), Error> {
         found.ok_or_else(|| {
             self.session.sign_out();
@@ -88,10 +90,10 @@ impl SignedIn {
 
 fn with_user<T>(
     conn: &mut DbConnection,
-    user_id: &str,
+    session: &SessionUser,
     work: impl FnOnce(&mut DbConnection, &User) -> Result<T, Error>,
 ) -> Result<Option<(User, T)>, Error> {
-    let Some(user) = users::find(conn, user_id)? else {
+    let Some(user) = users::session_user(conn, session)? else {
         return Ok(None);
     };
     let done = work(conn, &user)?;
@@ -129,10 +131,11 @@ impl FromRequest for SignedIn {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let session = SessionState::from_http(req);
         let next = here(req);
-        ready(match session.user_id() {
-            Some(user_id) => Ok(SignedIn {
-                actor: Actor::user(&user_id, client_ip(req)),
-                user_id,
+        ready(match session.signed_in() {
+            Some(session_user) => Ok(SignedIn {
+                actor: Actor::user(&session_user.user_id, client_ip(req)),
+                user_id: session_user.user_id.clone(),
+                session_user,
                 session,
                 htmx: is_htmx(req),
                 next,

@@ -41,6 +41,7 @@ pub struct AppState {
     pub providers: crate::auth::Providers,
     /// Rendered fragments of the Members page, kept while they are current.
     pub fragments: fragments::Fragments,
+    pub sessions: session::SessionPolicy,
 }
 
 impl AppState {
@@ -138,6 +139,10 @@ impl Application {
             dev_login,
             providers,
             fragments: fragments::Fragments::new(config.fragment_cache_bytes()),
+            sessions: session::SessionPolicy {
+                lifetime: chrono_duration(config.session_lifetime),
+                idle: chrono_duration(config.session_idle),
+            },
         });
         let secure_cookies = config.public_url.starts_with("https://");
         let key = Key::from(&key);
@@ -176,6 +181,10 @@ impl Application {
     }
 }
 
+fn chrono_duration(duration: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
 /// Headers on every answer. No inline script or style anywhere, so the policy
 /// allows none; invitation tokens live in URLs, so no page sends a Referer.
 fn security_headers() -> DefaultHeaders {
@@ -206,6 +215,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/invitation/decline", web::post().to(invitation::decline))
         .route("/invitation/switch", web::post().to(invitation::switch_account))
         .route("/profile", web::get().to(profile::page))
+        .route(
+            "/profile/sessions/end",
+            web::post().to(auth::sign_out_everywhere),
+        )
         .route(
             "/profile/invitations/{id}/accept",
             web::post().to(profile::accept),

@@ -1,6 +1,14 @@
 //! What Rollcall keeps in the (encrypted, signed) session cookie: the signed-in
-//! user's id, the CSRF token and one-time notices. Never roles or permissions:
+//! user's id, the session's own id and when it began and was last used, the
+//! CSRF token and a few short one-time notices. Never roles or permissions:
 //! those are read from the database on every request.
+//!
+//! A cookie alone cannot be taken back, so a session ends in three ways that
+//! every server sees: it grows older than the lifetime or goes unused longer
+//! than the idle timeout (both read from the cookie), it was signed out (its
+//! id is in `ended_sessions`), or its user signed out of every session after
+//! it began (`users.sessions_ended_at`). The last two are checked by the
+//! services with the user's row, on every request (see `users::session_user`).
 
 use std::future::{Ready, ready};
 
@@ -9,10 +17,17 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{Duration, NaiveDateTime};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use crate::services::users::SessionUser;
+use crate::services::now;
+
 const USER_ID: &str = "uid";
+const SESSION_ID: &str = "sid";
+const ISSUED_AT: &str = "iat";
+const LAST_SEEN: &str = "seen";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
 const OAUTH: &str = "oauth";
@@ -26,6 +41,10 @@ pub struct PendingSignIn {
     pub verifier: String,
     pub next: String,
 }
+
+/// The most notices the cookie keeps for the next page, and their length.
+const MAX_FLASHES: usize = 3;
+const MAX_FLASH_CHARS: usize = 300;
 
 /// A notice shown once, on the next page: "Invited 3 people", with the links
 /// to share when the invitations were few enough to fit in the cookie.
@@ -69,49 +88,134 @@ impl Flash {
     }
 }
 
+/// How long sessions last (`ROLLCALL_SESSION_LIFETIME`, `ROLLCALL_SESSION_IDLE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    pub lifetime: Duration,
+    pub idle: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            lifetime: Duration::days(7),
+            idle: Duration::hours(12),
+        }
+    }
+}
+
+/// How stale the "last used" time may get before the cookie is sent again:
+/// refreshing it on every request would re-encrypt and resend the cookie each time.
+const SEEN_RESOLUTION: Duration = Duration::minutes(1);
+
 /// A typed view of the session.
-pub struct SessionState(Session);
+pub struct SessionState {
+    session: Session,
+    policy: SessionPolicy,
+}
 
 impl FromRequest for SessionState {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(Self(req.get_session())))
+        ready(Ok(Self::from_http(req)))
     }
 }
 
 impl SessionState {
     pub fn from_http(req: &HttpRequest) -> Self {
-        Self(req.get_session())
+        let policy = req
+            .app_data::<actix_web::web::Data<super::AppState>>()
+            .map(|state| state.sessions)
+            .unwrap_or_default();
+        Self {
+            session: req.get_session(),
+            policy,
+        }
+    }
+
+    /// The signed-in session, if the cookie holds one that has not run out.
+    /// One that has is ended here (the invitation being answered is kept).
+    pub fn signed_in(&self) -> Option<SessionUser> {
+        let user_id: String = self.session.get(USER_ID).ok().flatten()?;
+        let at = now();
+        let found = self.session_parts(user_id);
+        let current = found.as_ref().is_some_and(|(user, seen)| {
+            at - user.issued_at <= self.policy.lifetime && at - *seen <= self.policy.idle
+        });
+        let Some((user, seen)) = found.filter(|_| current) else {
+            self.forget_user();
+            return None;
+        };
+        if at - seen >= SEEN_RESOLUTION {
+            let _ = self.session.insert(LAST_SEEN, micros(at));
+        }
+        Some(user)
+    }
+
+    fn session_parts(&self, user_id: String) -> Option<(SessionUser, NaiveDateTime)> {
+        let session_id: String = self.session.get(SESSION_ID).ok().flatten()?;
+        let issued_at = from_micros(self.session.get(ISSUED_AT).ok().flatten()?)?;
+        let seen = self
+            .session
+            .get(LAST_SEEN)
+            .ok()
+            .flatten()
+            .and_then(from_micros)
+            .unwrap_or(issued_at);
+        Some((
+            SessionUser {
+                user_id,
+                session_id,
+                issued_at,
+            },
+            seen,
+        ))
     }
 
     pub fn user_id(&self) -> Option<String> {
-        self.0.get(USER_ID).ok().flatten()
+        self.signed_in().map(|user| user.user_id)
     }
 
     /// Starts a signed-in session under a new id (no fixation), with a new CSRF token.
     pub fn sign_in(&self, user_id: &str) {
-        self.0.renew();
-        self.0.remove(CSRF);
-        // Inserting a String cannot fail to serialize.
-        let _ = self.0.insert(USER_ID, user_id);
+        self.session.renew();
+        self.session.remove(CSRF);
+        let at = micros(now());
+        // Strings and integers cannot fail to serialize.
+        let _ = self.session.insert(USER_ID, user_id);
+        let _ = self.session.insert(SESSION_ID, random_token());
+        let _ = self.session.insert(ISSUED_AT, at);
+        let _ = self.session.insert(LAST_SEEN, at);
+    }
+
+    /// When a session that began now would expire at the latest.
+    pub fn expires_at(&self, session: &SessionUser) -> NaiveDateTime {
+        session.issued_at + self.policy.lifetime
     }
 
     pub fn sign_out(&self) {
-        self.0.purge();
+        self.session.purge();
     }
 
     /// Signs out but keeps the invitation being answered, to sign in with
     /// another account.
     pub fn switch_account(&self) {
-        self.0.remove(USER_ID);
-        self.0.remove(CSRF);
-        self.0.renew();
+        self.forget_user();
+        self.session.renew();
+    }
+
+    fn forget_user(&self) {
+        for key in [USER_ID, SESSION_ID, ISSUED_AT, LAST_SEEN, CSRF] {
+            if self.session.contains_key(key) {
+                self.session.remove(key);
+            }
+        }
     }
 
     pub fn begin_sign_in(&self, pending: &PendingSignIn) {
-        let _ = self.0.insert(OAUTH, pending);
+        let _ = self.session.insert(OAUTH, pending);
     }
 
     /// The sign-in in progress, removed: a state is checked once.
@@ -122,11 +226,11 @@ impl SessionState {
     /// Remembers the invitation being answered, so that it survives the
     /// round trip through a provider's sign-in on the server side.
     pub fn set_invitation(&self, token: &str) {
-        let _ = self.0.insert(INVITATION, token);
+        let _ = self.session.insert(INVITATION, token);
     }
 
     pub fn invitation(&self) -> Option<String> {
-        self.0.get(INVITATION).ok().flatten()
+        self.session.get(INVITATION).ok().flatten()
     }
 
     pub fn clear_invitation(&self) {
@@ -135,19 +239,17 @@ impl SessionState {
 
     /// The session's CSRF token, made on first use.
     pub fn csrf_token(&self) -> String {
-        if let Some(token) = self.0.get::<String>(CSRF).ok().flatten() {
+        if let Some(token) = self.session.get::<String>(CSRF).ok().flatten() {
             return token;
         }
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
-        let token = URL_SAFE_NO_PAD.encode(bytes);
-        let _ = self.0.insert(CSRF, &token);
+        let token = random_token();
+        let _ = self.session.insert(CSRF, &token);
         token
     }
 
     /// Whether `candidate` is this session's CSRF token, compared in constant time.
     pub fn csrf_matches(&self, candidate: &str) -> bool {
-        match self.0.get::<String>(CSRF).ok().flatten() {
+        match self.session.get::<String>(CSRF).ok().flatten() {
             Some(expected) => constant_time_eq(expected.as_bytes(), candidate.as_bytes()),
             None => false,
         }
@@ -158,10 +260,20 @@ impl SessionState {
         constant_time_eq(expected.as_bytes(), candidate.as_bytes())
     }
 
-    pub fn push_flash(&self, flash: Flash) {
-        let mut flashes: Vec<Flash> = self.0.get(FLASH).ok().flatten().unwrap_or_default();
+    /// Keeps a notice for the next page. The cookie must stay small (browsers
+    /// drop one over 4 KB without a word), so only the newest few notices are
+    /// kept, each cut short, and never links: a page that shows invitation
+    /// links shows them in the answer to the request that made them.
+    pub fn push_flash(&self, mut flash: Flash) {
+        let mut flashes: Vec<Flash> = self.session.get(FLASH).ok().flatten().unwrap_or_default();
+        flash.links.clear();
+        if flash.message.chars().count() > MAX_FLASH_CHARS {
+            flash.message = flash.message.chars().take(MAX_FLASH_CHARS - 1).collect::<String>() + "…";
+        }
         flashes.push(flash);
-        let _ = self.0.insert(FLASH, flashes);
+        let excess = flashes.len().saturating_sub(MAX_FLASHES);
+        flashes.drain(..excess);
+        let _ = self.session.insert(FLASH, flashes);
     }
 
     pub fn take_flashes(&self) -> Vec<Flash> {
@@ -172,11 +284,25 @@ impl SessionState {
     /// removal marks the session changed, and a changed session is encrypted
     /// and sent again with the response.
     fn take<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        if !self.0.contains_key(key) {
+        if !self.session.contains_key(key) {
             return None;
         }
-        self.0.remove_as::<T>(key).and_then(Result::ok)
+        self.session.remove_as::<T>(key).and_then(Result::ok)
     }
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn micros(at: NaiveDateTime) -> i64 {
+    at.and_utc().timestamp_micros()
+}
+
+fn from_micros(micros: i64) -> Option<NaiveDateTime> {
+    chrono::DateTime::from_timestamp_micros(micros).map(|at| at.naive_utc())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -9,6 +9,7 @@ use crate::auth::ProviderKind;
 use crate::domain::{EmailAddress, LocalPath};
 use crate::error::Error;
 use crate::services::users::{self, Provider, SignIn};
+use crate::web::context::SignedIn;
 use crate::web::form::Form;
 use crate::web::session::{PendingSignIn, SessionState};
 use crate::web::views::{LoginPage, render};
@@ -199,8 +200,33 @@ pub async fn callback(
     Ok(signed_in(&session, &user.id, &next))
 }
 
-/// Sign out: the session is gone.
-pub async fn sign_out(session: SessionState, _form: Form) -> HttpResponse {
+/// Sign out: the session is over on every server, not only in this browser
+/// (a copy of the cookie no longer signs anyone in).
+pub async fn sign_out(
+    state: web::Data<AppState>,
+    session: SessionState,
+    _form: Form,
+) -> Result<HttpResponse, Error> {
+    if let Some(signed) = session.signed_in() {
+        let expires_at = session.expires_at(&signed);
+        state
+            .db(move |conn| users::end_session(conn, &signed, expires_at))
+            .await?;
+    }
     session.sign_out();
-    see_other("/login")
+    Ok(see_other("/login"))
+}
+
+/// Sign out of every session: every browser this user signed in with, on
+/// every server, signs in again.
+pub async fn sign_out_everywhere(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    _form: Form,
+) -> Result<HttpResponse, Error> {
+    signed
+        .write(&state, |conn, user| users::end_all_sessions(conn, &user.id))
+        .await?;
+    signed.session.sign_out();
+    Ok(see_other("/login"))
 }

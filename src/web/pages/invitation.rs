@@ -19,7 +19,7 @@ use crate::services::{Actor, users};
 use crate::web::context::client_ip;
 use crate::web::form::Form;
 use crate::web::pages::profile::unavailable_message;
-use crate::web::session::{Flash, SessionState};
+use crate::web::session::{Flash, SessionState, SessionUser};
 use crate::web::views::{DayTime, InvitationPage, render};
 use crate::web::{AppState, html, see_other};
 
@@ -77,8 +77,7 @@ fn remembered(session: &SessionState) -> Option<InviteToken> {
 }
 
 async fn show(state: &AppState, session: &SessionState, token: InviteToken) -> Result<HttpResponse, Error> {
-    let user_id = session.user_id();
-    let lookup = user_id.clone();
+    let lookup = session.signed_in();
     let (view, user, problem, orgs) = state
         .read(move |conn| {
             let Some(view) = invitations::open(conn, &InvitationRef::Token(token))? else {
@@ -88,7 +87,7 @@ async fn show(state: &AppState, session: &SessionState, token: InviteToken) -> R
                 return Err(refusal_error(&reason, Some(&view)));
             }
             let user = match &lookup {
-                Some(id) => users::find(conn, id)?,
+                Some(signed) => users::session_user(conn, signed)?,
                 None => None,
             };
             let problem = match &user {
@@ -132,11 +131,13 @@ async fn show(state: &AppState, session: &SessionState, token: InviteToken) -> R
 
 /// The signed-in user answering the remembered invitation, checking that it is
 /// the one the page showed.
-fn answering(session: &SessionState, form: &Form, req: &HttpRequest) -> Result<(Actor, InviteToken), Error> {
-    let Some(user_id) = session.user_id() else {
-        return Err(Error::SignInRequired {
-            next: "/invitation".to_owned(),
-        });
+fn answering(
+    session: &SessionState,
+    form: &Form,
+    req: &HttpRequest,
+) -> Result<(SessionUser, Actor, InviteToken), Error> {
+    let Some(signed) = session.signed_in() else {
+        return Err(sign_in_first());
     };
     let token = remembered(session).ok_or_else(|| {
         Error::Conflict("There is no invitation in progress. Open the link from the email again.".to_owned())
@@ -146,7 +147,22 @@ fn answering(session: &SessionState, form: &Form, req: &HttpRequest) -> Result<(
             "The form is missing the invitation. Open the link again.".to_owned(),
         ));
     }
-    Ok((Actor::user(user_id, client_ip(req)), token))
+    let actor = Actor::user(&signed.user_id, client_ip(req));
+    Ok((signed, actor, token))
+}
+
+fn sign_in_first() -> Error {
+    Error::SignInRequired {
+        next: "/invitation".to_owned(),
+    }
+}
+
+/// The session must still be current in the database (not signed out).
+fn check_session(conn: &mut DbConnection, signed: &SessionUser) -> Result<(), Error> {
+    match users::session_user(conn, signed)? {
+        Some(_) => Ok(()),
+        None => Err(sign_in_first()),
+    }
 }
 
 /// The invitation remembered now must be the one whose page was answered.
@@ -172,10 +188,11 @@ pub async fn accept(
     form: Form,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    let (actor, token) = answering(&session, &form, &req)?;
+    let (signed, actor, token) = answering(&session, &form, &req)?;
     let expected = form.text("invitation_id").to_owned();
     let outcome = state
         .db(move |conn| {
+            check_session(conn, &signed)?;
             let reference = InvitationRef::Token(token);
             check_same(conn, &reference, &expected)?;
             invitations::accept(conn, &actor, &reference)
@@ -210,10 +227,11 @@ pub async fn decline(
     form: Form,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    let (actor, token) = answering(&session, &form, &req)?;
+    let (signed, actor, token) = answering(&session, &form, &req)?;
     let expected = form.text("invitation_id").to_owned();
     let outcome = state
         .db(move |conn| {
+            check_session(conn, &signed)?;
             let reference = InvitationRef::Token(token);
             check_same(conn, &reference, &expected)?;
             invitations::decline(conn, &actor, &reference)
