@@ -49,9 +49,21 @@ impl Slug {
         }
     }
 
-    /// The slug with a numeric suffix, for when the plain one is taken.
+    /// The slug with a numeric suffix, for when the plain one is taken; the
+    /// slug is cut to make room, so that the result is always a valid slug.
     pub fn with_suffix(&self, n: u32) -> Self {
-        Self(format!("{}-{n}", self.0))
+        let suffix = format!("-{n}");
+        Self(format!("{}{suffix}", self.base(MAX_LEN - suffix.len())))
+    }
+
+    /// What every slug made by [`Slug::with_suffix`] from this one begins
+    /// with, whatever the number.
+    pub fn suffix_base(&self) -> &str {
+        self.base(MAX_LEN - "-4294967295".len())
+    }
+
+    fn base(&self, max_len: usize) -> &str {
+        self.0[..self.0.len().min(max_len)].trim_end_matches('-')
     }
 
     pub fn as_str(&self) -> &str {
@@ -75,6 +87,12 @@ mod tests {
         assert_eq!(Slug::from_name("  Ünïcode & Co.  ").as_str(), "n-code-co");
         assert_eq!(Slug::from_name("日本").as_str(), "org");
         assert!(Slug::parse(Slug::from_name(&"x".repeat(100)).as_str()).is_ok());
+        let long = Slug::parse(&"a".repeat(MAX_LEN)).unwrap();
+        for n in [2, 999, 1000, 123_456, u32::MAX] {
+            let suffixed = long.with_suffix(n);
+            assert!(Slug::parse(suffixed.as_str()).is_ok(), "{suffixed}");
+            assert!(suffixed.as_str().starts_with(long.suffix_base()));
+        }
     }
 
     #[test]

@@ -2,13 +2,18 @@
 //! ROLLCALL_SMTP_URL), or by default `.eml` files in the outbox directory.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::services::outbox::ClaimedEmail;
+use crate::services::outbox::{ClaimedEmail, SendFailure};
+
+/// The longest one email may take to send, connecting included: a mail
+/// server that hangs must not hold the outbox worker past its claim.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
@@ -37,6 +42,7 @@ impl Mailer {
             Some(url) => Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|error| Error::Invalid(format!("ROLLCALL_SMTP_URL is not usable: {error}")))?
+                    .timeout(Some(SEND_TIMEOUT))
                     .build(),
             ),
             None => {
@@ -67,7 +73,14 @@ impl Mailer {
         }
     }
 
-    fn message(&self, email: &ClaimedEmail) -> Result<Message, String> {
+    fn message(&self, email: &ClaimedEmail) -> Result<Message, SendFailure> {
+        self.build(email).map_err(|reason| SendFailure {
+            reason,
+            permanent: true,
+        })
+    }
+
+    fn build(&self, email: &ClaimedEmail) -> Result<Message, String> {
         let to: Mailbox = email
             .recipient
             .parse()
@@ -83,17 +96,33 @@ impl Mailer {
             .map_err(|error| format!("cannot build the message: {error}"))
     }
 
-    /// Sends one email; the error says why it did not go.
-    pub async fn send(&self, email: &ClaimedEmail) -> Result<(), String> {
+    /// Sends one email, within [`SEND_TIMEOUT`]; the error says why it did not go.
+    pub async fn send(&self, email: &ClaimedEmail) -> Result<(), SendFailure> {
         let message = self.message(email)?;
+        let sent = actix_web::rt::time::timeout(SEND_TIMEOUT, self.deliver(email, message)).await;
+        sent.unwrap_or_else(|_| {
+            Err(SendFailure {
+                reason: format!(
+                    "no answer from the mail server within {} s",
+                    SEND_TIMEOUT.as_secs()
+                ),
+                permanent: false,
+            })
+        })
+    }
+
+    async fn deliver(&self, email: &ClaimedEmail, message: Message) -> Result<(), SendFailure> {
+        let transient = |error: &dyn std::fmt::Display| SendFailure {
+            reason: error.to_string(),
+            permanent: false,
+        };
         match &self.transport {
-            Transport::Smtp(smtp) => smtp
-                .send(message)
-                .await
-                .map(drop)
-                .map_err(|error| error.to_string()),
+            Transport::Smtp(smtp) => smtp.send(message).await.map(drop).map_err(|error| SendFailure {
+                reason: error.to_string(),
+                permanent: error.is_permanent(),
+            }),
             Transport::Files { transport, dir } => {
-                let id = transport.send(message).await.map_err(|error| error.to_string())?;
+                let id = transport.send(message).await.map_err(|error| transient(&error))?;
                 let path = dir.join(format!("{id}.eml"));
                 // Without SMTP the file outbox is a development setup: the link
                 // in the log is how a developer follows an invitation.

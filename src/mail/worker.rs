@@ -14,9 +14,15 @@ use crate::services::outbox;
 
 const BATCH: i64 = 50;
 const IDLE: Duration = Duration::from_millis(500);
+/// How long claimed emails stay this worker's.
+const LEASE: Duration = Duration::from_secs(120);
+/// Time kept in hand at the end of a lease for recording the last delivery.
+const MARGIN: Duration = Duration::from_secs(10);
 
-/// Starts the worker on the current actix runtime.
-pub fn spawn(pool: DbPool, mailer: Mailer) {
+/// Starts the worker on the current actix runtime. Stop it with the handle
+/// (abort, then await) before the runtime ends: the SMTP connection pool
+/// must be dropped while the runtime still runs.
+pub fn spawn(pool: DbPool, mailer: Mailer) -> actix_web::rt::task::JoinHandle<()> {
     let mailer = Arc::new(mailer);
     actix_web::rt::spawn(async move {
         loop {
@@ -29,7 +35,7 @@ pub fn spawn(pool: DbPool, mailer: Mailer) {
                 }
             }
         }
-    });
+    })
 }
 
 async fn db<T: Send + 'static>(
@@ -42,19 +48,30 @@ async fn db<T: Send + 'static>(
         .map_err(|error| Error::DatabaseUnavailable(error.to_string()))?
 }
 
-/// Sends what is due; returns how many emails were attempted.
+/// Sends what is due; returns how many emails were claimed. Each send is
+/// bounded ([`crate::mail::transport::SEND_TIMEOUT`]), and the batch stops
+/// while the lease still covers a whole send: past the lease another worker
+/// may claim the same emails and send them twice. What is left is released.
 async fn deliver_due(pool: &DbPool, mailer: &Mailer) -> Result<usize, Error> {
-    let claimed = db(pool, |conn| {
-        outbox::claim_due(conn, BATCH, chrono::Duration::minutes(2))
-    })
-    .await?;
+    let claimed_at = std::time::Instant::now();
+    let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(2));
+    let claimed = db(pool, move |conn| outbox::claim_due(conn, BATCH, lease)).await?;
     let count = claimed.len();
-    for email in claimed {
+    let mut queue = claimed.into_iter();
+    while let Some(email) = queue.next() {
+        if claimed_at.elapsed() + super::transport::SEND_TIMEOUT + MARGIN >= LEASE {
+            let rest: Vec<String> = std::iter::once(email)
+                .chain(queue)
+                .map(|email| email.id)
+                .collect();
+            db(pool, move |conn| outbox::release(conn, &rest)).await?;
+            break;
+        }
         match mailer.send(&email).await {
             Ok(()) => db(pool, move |conn| outbox::mark_sent(conn, &email)).await?,
-            Err(error) => {
-                tracing::warn!(to = %email.recipient, attempt = email.attempts + 1, %error, "email not delivered; will retry");
-                db(pool, move |conn| outbox::mark_failed(conn, &email, &error)).await?
+            Err(failure) => {
+                tracing::warn!(to = %email.recipient, attempt = email.attempts + 1, error = %failure.reason, permanent = failure.permanent, "email not delivered");
+                db(pool, move |conn| outbox::mark_failed(conn, &email, &failure)).await?
             }
         }
     }

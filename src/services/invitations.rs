@@ -555,13 +555,13 @@ pub fn resend(
                 .find(&row.id)
                 .filter(invitations::state.eq(literal::Pending)),
         )
-            .set((
-                invitations::expires_at.eq(expires_at),
-                invitations::last_sent_at.eq(at),
-                invitations::send_count.eq(row.send_count + 1),
-                invitations::delivery.eq("queued"),
-            ))
-            .execute(conn)?;
+        .set((
+            invitations::expires_at.eq(expires_at),
+            invitations::last_sent_at.eq(at),
+            invitations::send_count.eq(row.send_count + 1),
+            invitations::delivery.eq("queued"),
+        ))
+        .execute(conn)?;
         let issued = IssuedInvitation {
             invitation_id: row.id.clone(),
             email: email.clone(),
@@ -706,6 +706,14 @@ pub struct InvitationView {
     pub inviter_id: Option<String>,
     pub expires_at: NaiveDateTime,
     pub status: InvitationStatus,
+}
+
+impl InvitationView {
+    /// The person who sent the invitation, to ask for a new one; None for
+    /// one made from the command line, which no member of the organization sent.
+    pub fn inviting_person(&self) -> Option<&str> {
+        self.inviter_id.as_ref().map(|_| self.inviter_name.as_str())
+    }
 }
 
 /// Finds the invitation behind a link or id, and where it stands.

@@ -96,7 +96,8 @@ pub(crate) fn identify(conn: &mut DbConnection, actor: &Actor) -> Result<Identif
     match &actor.principal {
         Principal::CommandLine => Ok(Identified {
             user_id: None,
-            display_name: "An administrator".to_owned(),
+            // Whoever runs the server: the organization may have no admin yet.
+            display_name: "The Rollcall administrator".to_owned(),
             audit_label: COMMAND_LINE.to_owned(),
             email: None,
             client_ip: actor.client_ip,

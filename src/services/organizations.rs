@@ -9,9 +9,8 @@ use super::members;
 use super::users::{SessionUser, User};
 use super::{Actor, ListStamps, Organization, Principal, Settings, new_id, now};
 use crate::db::schema::{
-    ended_sessions,
-    invitation_list_versions, member_list_versions, memberships, organizations, pending_invitation_counts,
-    users,
+    ended_sessions, invitation_list_versions, member_list_versions, memberships, organizations,
+    pending_invitation_counts, users,
 };
 use crate::db::written::Written;
 use crate::db::{self, DbConnection};
@@ -106,7 +105,7 @@ fn free_slug(conn: &mut DbConnection, wanted: &Slug) -> Result<Slug, Error> {
         .filter(
             organizations::slug
                 .eq(wanted.as_str())
-                .or(organizations::slug.like(format!("{wanted}-%"))),
+                .or(organizations::slug.like(format!("{}%", wanted.suffix_base()))),
         )
         .select(organizations::slug)
         .load(conn)?;

@@ -102,6 +102,8 @@ pub struct ClaimedEmail {
     pub body_text: String,
     pub body_html: String,
     pub attempts: i32,
+    #[diesel(deserialize_as = crate::db::timestamp::StoredTime)]
+    pub created_at: chrono::NaiveDateTime,
 }
 
 /// Claims up to `limit` due emails for `lease`: other workers (in this
@@ -167,32 +169,89 @@ pub fn mark_sent(conn: &mut DbConnection, email: &ClaimedEmail) -> Result<(), Er
 /// Attempts after which an invitation shows "delivery failed" (it is still retried).
 const FAILED_AFTER: i32 = 5;
 
-/// Records a failed attempt and when to try again: 2 s, 4 s, 8 s … up to 10 minutes.
-pub fn mark_failed(conn: &mut DbConnection, email: &ClaimedEmail, error: &str) -> Result<(), Error> {
+/// How long an email is retried before it is given up for good: long enough
+/// for a mail server to come back after a weekend.
+pub const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::days(3);
+
+/// Why an attempt to send an email did not work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendFailure {
+    pub reason: String,
+    /// The mail server refused the message itself (an unknown mailbox, a
+    /// malformed address): sending it again cannot work.
+    pub permanent: bool,
+}
+
+/// The wait before the next attempt after `attempts` failed ones: 2 s, 4 s,
+/// 8 s … up to 10 minutes.
+fn retry_delay(attempts: i32) -> chrono::Duration {
+    chrono::Duration::seconds((2_i64 << (attempts - 1).clamp(0, 9)).min(600))
+}
+
+/// Records a failed attempt and when to try again, or that the email is given
+/// up: a permanent refusal, or still failing after [`GIVE_UP_AFTER`].
+pub fn mark_failed(
+    conn: &mut DbConnection,
+    email: &ClaimedEmail,
+    failure: &SendFailure,
+) -> Result<(), Error> {
     crate::db::write(conn, |conn| {
         let attempts = email.attempts + 1;
-        let delay = chrono::Duration::seconds((2_i64 << attempts.clamp(0, 9)).min(600));
+        let at = now();
+        let give_up = failure.permanent || at - email.created_at >= GIVE_UP_AFTER;
+        let state = if give_up { "failed" } else { literal::Queued::TEXT };
         let updated = diesel::update(
             email_outbox::table
                 .filter(email_outbox::id.eq(&email.id))
                 .filter(email_outbox::state.eq(literal::Queued)),
         )
         .set((
+            email_outbox::state.eq(state),
             email_outbox::attempts.eq(attempts),
-            email_outbox::next_attempt_at.eq(now() + delay),
-            email_outbox::last_error.eq(error.chars().take(500).collect::<String>()),
+            email_outbox::next_attempt_at.eq(at + retry_delay(attempts)),
+            email_outbox::last_error.eq(failure.reason.chars().take(500).collect::<String>()),
         ))
         .execute(conn)?;
         if updated == 1 {
-            let state = if attempts >= FAILED_AFTER {
+            let delivery = if give_up || attempts >= FAILED_AFTER {
                 "failed"
             } else {
                 "retrying"
             };
-            set_delivery(conn, email, state)?;
+            set_delivery(conn, email, delivery)?;
         }
         Ok(())
     })
+}
+
+/// Hands claimed emails back, due now: a worker that stops before sending
+/// them (its lease running short, or the server shutting down) lets any
+/// worker send them at once rather than after the lease.
+pub fn release(conn: &mut DbConnection, ids: &[String]) -> Result<(), Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    crate::db::write(conn, |conn| {
+        diesel::update(
+            email_outbox::table
+                .filter(email_outbox::id.eq_any(ids))
+                .filter(email_outbox::state.eq(literal::Queued)),
+        )
+        .set(email_outbox::next_attempt_at.eq(now()))
+        .execute(conn)?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+
+    #[test]
+    fn retries_wait_two_seconds_first_then_twice_as_long_up_to_ten_minutes() {
+        let waits: Vec<i64> = (1..=12).map(|n| retry_delay(n).num_seconds()).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 512, 600, 600, 600]);
+    }
 }
 
 fn set_delivery(conn: &mut DbConnection, email: &ClaimedEmail, state: &'static str) -> Result<(), Error> {

@@ -276,7 +276,11 @@ pub fn session_user(conn: &mut DbConnection, session: &SessionUser) -> Result<Op
 
 /// Signs one session out, on every server: it is remembered as ended until
 /// it would have expired anyway. Sessions that have are forgotten.
-pub fn end_session(conn: &mut DbConnection, session: &SessionUser, expires_at: NaiveDateTime) -> Result<(), Error> {
+pub fn end_session(
+    conn: &mut DbConnection,
+    session: &SessionUser,
+    expires_at: NaiveDateTime,
+) -> Result<(), Error> {
     db::write(conn, |conn| {
         diesel::delete(ended_sessions::table.filter(ended_sessions::expires_at.lt(now()))).execute(conn)?;
         let known: bool = diesel::select(diesel::dsl::exists(

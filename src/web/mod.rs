@@ -94,6 +94,7 @@ const BLOCKING_THREADS_PER_WORKER: usize = 4;
 pub struct Application {
     port: u16,
     server: Server,
+    outbox_worker: actix_web::rt::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -124,7 +125,7 @@ impl Application {
         let providers = crate::auth::Providers::from_config(&config)?;
         let mailer = crate::mail::Mailer::from_config(&config)?;
         tracing::info!(to = %mailer.describe(), "emails are delivered");
-        crate::mail::worker::spawn(pool.clone(), mailer);
+        let outbox_worker = crate::mail::worker::spawn(pool.clone(), mailer);
         let listener = TcpListener::bind(config.bind)
             .map_err(|error| Error::Invalid(format!("cannot listen on {}: {error}", config.bind)))?;
         let port = listener
@@ -169,15 +170,25 @@ impl Application {
         .listen(listener)
         .map_err(|error| Error::Invalid(format!("cannot serve: {error}")))?
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            outbox_worker,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Serves until the server is stopped (a signal), then stops the outbox
+    /// worker while the runtime still runs, so that its mail connections close
+    /// cleanly.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.outbox_worker.abort();
+        let _ = self.outbox_worker.await;
+        served
     }
 }
 
@@ -187,6 +198,8 @@ fn chrono_duration(duration: std::time::Duration) -> chrono::Duration {
 
 /// Headers on every answer. No inline script or style anywhere, so the policy
 /// allows none; invitation tokens live in URLs, so no page sends a Referer.
+/// Pages show members, CSRF tokens and one-time invitation links: no cache
+/// keeps them (the assets, which a cache may keep, say so themselves).
 fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((
@@ -195,6 +208,7 @@ fn security_headers() -> DefaultHeaders {
              object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
         ))
         .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::CACHE_CONTROL, "no-store"))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::X_FRAME_OPTIONS, "DENY"))
 }
@@ -215,10 +229,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/invitation/decline", web::post().to(invitation::decline))
         .route("/invitation/switch", web::post().to(invitation::switch_account))
         .route("/profile", web::get().to(profile::page))
-        .route(
-            "/profile/sessions/end",
-            web::post().to(auth::sign_out_everywhere),
-        )
+        .route("/profile/sessions/end", web::post().to(auth::sign_out_everywhere))
         .route(
             "/profile/invitations/{id}/accept",
             web::post().to(profile::accept),

@@ -21,8 +21,8 @@ use chrono::{Duration, NaiveDateTime};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-pub use crate::services::users::SessionUser;
 use crate::services::now;
+pub use crate::services::users::SessionUser;
 
 const USER_ID: &str = "uid";
 const SESSION_ID: &str = "sid";
@@ -268,7 +268,12 @@ impl SessionState {
         let mut flashes: Vec<Flash> = self.session.get(FLASH).ok().flatten().unwrap_or_default();
         flash.links.clear();
         if flash.message.chars().count() > MAX_FLASH_CHARS {
-            flash.message = flash.message.chars().take(MAX_FLASH_CHARS - 1).collect::<String>() + "…";
+            flash.message = flash
+                .message
+                .chars()
+                .take(MAX_FLASH_CHARS - 1)
+                .collect::<String>()
+                + "…";
         }
         flashes.push(flash);
         let excess = flashes.len().saturating_sub(MAX_FLASHES);

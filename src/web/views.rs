@@ -545,6 +545,16 @@ pub struct NoticeFragment {
     pub flash: Flash,
 }
 
+/// A one-time notice on a page of its own: what a form without JavaScript
+/// lands on when the notice carries a link that must not go in the cookie.
+#[derive(Template)]
+#[template(path = "notice_page.html")]
+pub struct NoticePage {
+    pub layout: Layout,
+    pub flash: Flash,
+    pub back: String,
+}
+
 #[derive(Template)]
 #[template(path = "dialog_page.html")]
 pub struct DialogPage {
@@ -591,6 +601,8 @@ pub struct InviteStepTwo {
 #[derive(Template)]
 #[template(path = "invitations/sent.html")]
 pub struct InvitationsSent {
+    /// Inside a full page (no JavaScript), rather than swapped in by htmx.
+    pub standalone: bool,
     pub csrf: String,
     pub org: OrgView,
     pub flash: Flash,

@@ -27,7 +27,7 @@ use crate::web::{AppState, html, see_other};
 /// 403 for the wrong account, 404 for links that never worked.
 fn refusal_error(reason: &Unavailable, view: Option<&InvitationView>) -> Error {
     let org = view.map(|view| view.organization.name.as_str());
-    let inviter = view.map(|view| view.inviter_name.as_str());
+    let inviter = view.and_then(InvitationView::inviting_person);
     let message = unavailable_message(reason, org, inviter);
     match reason {
         Unavailable::Unknown => Error::NotFound(message),
@@ -51,23 +51,36 @@ fn status_reason(status: InvitationStatus) -> Option<Unavailable> {
     }
 }
 
-/// `/invite/{token}`: remembers the invitation and shows it.
+/// `/invite/{token}`: shows the invitation, and remembers it while it can be
+/// answered. A link that no longer works is shown once and forgotten: it
+/// must not take over the sign-ins that follow.
 pub async fn open(
     state: web::Data<AppState>,
     session: SessionState,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let token = InviteToken::parse(&path).map_err(|_| refusal_error(&Unavailable::Unknown, None))?;
-    session.set_invitation(token.expose());
-    show(&state, &session, token).await
+    let Ok(token) = InviteToken::parse(&path) else {
+        session.clear_invitation();
+        return Err(refusal_error(&Unavailable::Unknown, None));
+    };
+    let shown = show(&state, &session, token.clone()).await;
+    match &shown {
+        Ok(_) => session.set_invitation(token.expose()),
+        Err(_) => session.clear_invitation(),
+    }
+    shown
 }
 
 /// `/invitation`: the invitation remembered in the session (after signing in).
 pub async fn current(state: web::Data<AppState>, session: SessionState) -> Result<HttpResponse, Error> {
-    match remembered(&session) {
-        Some(token) => show(&state, &session, token).await,
-        None => Ok(see_other("/profile")),
+    let Some(token) = remembered(&session) else {
+        return Ok(see_other("/profile"));
+    };
+    let shown = show(&state, &session, token).await;
+    if shown.is_err() {
+        session.clear_invitation();
     }
+    shown
 }
 
 fn remembered(session: &SessionState) -> Option<InviteToken> {
@@ -103,7 +116,7 @@ async fn show(state: &AppState, session: &SessionState, token: InviteToken) -> R
         .await?;
     let wrong_account = problem
         .as_ref()
-        .map(|reason| unavailable_message(reason, Some(&view.organization.name), Some(&view.inviter_name)));
+        .map(|reason| unavailable_message(reason, Some(&view.organization.name), view.inviting_person()));
     let page = InvitationPage {
         layout: layout(
             state,

@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{
     OrgContext, PENDING_ON_MEMBERS_PAGE, dialog, dialog_with_status, layout, page_number, query_pairs,
+    switcher,
 };
 use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, PersonName, Role, parse_address_list};
@@ -20,7 +21,7 @@ use crate::web::form::Form;
 use crate::web::session::{Flash, FlashKind, SharedLink};
 use crate::web::views::{
     InvitationRowFragment, InvitationRowView, InvitationsPage, InvitationsSent, InviteRowView, InviteStepOne,
-    InviteStepTwo, NoticeFragment, NoticesOob, OrgView, PendingList, render,
+    InviteStepTwo, NoticeFragment, NoticePage, NoticesOob, OrgView, PendingList, render,
 };
 use crate::web::{AppState, html, see_other};
 
@@ -28,8 +29,6 @@ use crate::web::{AppState, html, see_other};
 pub const MAX_ROWS: usize = 2000;
 /// Pending invitations on each page of the invitations page.
 const PENDING_PER_PAGE: u32 = 50;
-/// Links carried to the next page in the session cookie, which must stay small.
-const LINKS_IN_COOKIE: usize = 10;
 
 /// The roles the viewer may invite with, refusing viewers who may invite no one.
 fn invitable(role: Role) -> Result<Vec<Role>, Error> {
@@ -125,31 +124,31 @@ struct Draft {
 }
 
 /// Reads the rows of step 2 (`email`, `name`, `row_role`, repeated), leaving
-/// out the one whose Remove button was pressed.
-fn drafts_from_rows(form: &Form, allowed: &[Role]) -> Result<Vec<Draft>, Error> {
+/// out the one whose Remove button was pressed. Every row has all three: a
+/// form that does not was not made by the dialog, and nothing is guessed.
+fn drafts_from_rows(form: &Form) -> Result<Vec<Draft>, Error> {
     let emails = form.all("email");
     let names = form.all("name");
     let roles = form.all("row_role");
+    if names.len() != emails.len() || roles.len() != emails.len() {
+        return Err(Error::Invalid(
+            "Each address needs its name and role fields. Start again from “Invite members”.".to_owned(),
+        ));
+    }
     let removed: Option<usize> = form.get("remove").and_then(|index| index.parse().ok());
-    let fallback = default_role(allowed);
     emails
         .iter()
+        .zip(names)
+        .zip(roles)
         .enumerate()
         .filter(|(index, _)| Some(*index) != removed)
-        .map(|(index, email)| {
-            let role = match roles.get(index) {
-                Some(role) => role
-                    .parse()
-                    .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?,
-                None => fallback,
-            };
+        .map(|(_, ((email, name), role))| {
             Ok(Draft {
                 email: email.trim().to_owned(),
-                name: names
-                    .get(index)
-                    .map(|name| name.trim().to_owned())
-                    .unwrap_or_default(),
-                role,
+                name: name.trim().to_owned(),
+                role: role
+                    .parse()
+                    .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?,
             })
         })
         .collect()
@@ -284,7 +283,7 @@ pub async fn review(
                 })
                 .collect()
         }
-        None => drafts_from_rows(&form, &roles)?,
+        None => drafts_from_rows(&form)?,
     };
     let (rows, _, _) = check_rows(&state, &signed.actor, &context, drafts).await?;
     let org = OrgView::from(&context.viewer.org);
@@ -314,7 +313,7 @@ pub async fn send(
     let (user, context) = load(&state, &signed, path.into_inner()).await?;
     let roles = invitable(context.viewer.role)?;
     let csrf = signed.session.csrf_token();
-    let drafts = drafts_from_rows(&form, &roles)?;
+    let drafts = drafts_from_rows(&form)?;
     if drafts.len() > MAX_ROWS {
         return Err(Error::Invalid(format!(
             "Invite at most {MAX_ROWS} addresses at a time."
@@ -388,29 +387,33 @@ pub async fn send(
         format!("Invited {people} to {}.", context.viewer.org.name)
     };
     let org = OrgView::from(&context.viewer.org);
-    if !signed.htmx {
-        let mut flash = Flash::ok(message);
-        if count <= LINKS_IN_COOKIE {
-            flash.links = links;
-        }
-        signed.session.push_flash(flash);
-        return Ok(see_other(&format!("/orgs/{}/members", org.slug)));
-    }
-    let sent = InvitationsSent {
-        csrf,
-        org,
-        flash: Flash {
-            kind: FlashKind::Ok,
-            message,
-            links,
-        },
-        skipped,
-        pending,
+    let flash = Flash {
+        kind: FlashKind::Ok,
+        message,
+        links,
     };
-    Ok(html(
-        StatusCode::OK,
-        render(&sent, "the invitations sent dialog")?,
-    ))
+    // The links are shown once, in this answer: without JavaScript too, on
+    // the page the form lands on, never carried in the cookie.
+    dialog(
+        &state,
+        &signed,
+        &user,
+        context,
+        "Invitations sent",
+        |standalone| {
+            render(
+                &InvitationsSent {
+                    standalone,
+                    csrf,
+                    org,
+                    flash,
+                    skipped,
+                    pending,
+                },
+                "the invitations sent dialog",
+            )
+        },
+    )
 }
 
 /// Resends an invitation with a new link; the old one stops working.
@@ -422,7 +425,7 @@ pub async fn resend(
 ) -> Result<HttpResponse, Error> {
     let (slug, invitation_id) = path.into_inner();
     let (actor, settings) = (signed.actor.clone(), state.settings.clone());
-    let (_, (org, issued, row)) = signed
+    let (user, (org, issued, row)) = signed
         .write(&state, move |conn, _| {
             let org = crate::web::find_org(conn, &slug)?;
             let issued = invitations::resend(conn, &settings, &actor, &org, &invitation_id)?;
@@ -441,8 +444,23 @@ pub async fn resend(
         link: issued.link,
     }];
     if !signed.htmx {
-        signed.session.push_flash(flash);
-        return Ok(see_other(&format!("/orgs/{}/members", org.slug)));
+        let orgs = signed
+            .read(&state, |conn, user| switcher(conn, &user.id))
+            .await?
+            .1;
+        let page = NoticePage {
+            layout: layout(
+                &state,
+                &signed.session,
+                "Invitation sent",
+                Some(&user),
+                orgs,
+                Some(&org.slug),
+            ),
+            flash,
+            back: format!("/orgs/{}/members", org.slug),
+        };
+        return Ok(html(StatusCode::OK, render(&page, "the notice page")?));
     }
     let mut body = render(&NoticeFragment { flash }, "the notice")?;
     if let Some(mut invitation) = row {

@@ -119,7 +119,7 @@ pub fn unavailable_message(reason: &Unavailable, org: Option<&str>, inviter: Opt
     let org = org.unwrap_or("the organization");
     let ask = match inviter {
         Some(inviter) => format!("Ask {inviter} (or another admin of {org}) for a new one."),
-        None => format!("Ask an owner or admin of {org} for a new one."),
+        None => format!("Ask an owner or admin of {org}, or whoever runs Rollcall for it, for a new one."),
     };
     match reason {
         Unavailable::Unknown => {
@@ -146,7 +146,10 @@ fn refusal_flash(refusal: &invitations::Refusal) -> Flash {
         .invitation
         .as_ref()
         .map(|view| view.organization.name.as_str());
-    let inviter = refusal.invitation.as_ref().map(|view| view.inviter_name.as_str());
+    let inviter = refusal
+        .invitation
+        .as_ref()
+        .and_then(|view| view.inviting_person());
     Flash {
         kind: FlashKind::Error,
         message: unavailable_message(&refusal.reason, org, inviter),
