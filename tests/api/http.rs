@@ -257,6 +257,26 @@ impl Browser {
         )
     }
 
+    /// A request with any method, content type and body, the CSRF token in
+    /// its header, htmx or not: what a crafted request can be.
+    pub fn raw(&mut self, method: &str, path: &str, content_type: &str, body: &[u8], htmx: bool) -> Page {
+        if method == "GET" {
+            return self.get(path);
+        }
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path))
+            .header("Content-Type", content_type)
+            .header("X-CSRF-Token", &self.csrf);
+        let request = if htmx {
+            request.header("HX-Request", "true")
+        } else {
+            request
+        };
+        let request = request.body(body.to_vec()).expect("a request");
+        page(self.agent.run(request).expect("an answer"))
+    }
+
     pub fn sign_in(&mut self, email: &str) {
         let login = self.get("/login");
         assert_eq!(login.status, 200);

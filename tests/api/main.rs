@@ -8,6 +8,7 @@ mod concurrency;
 mod console;
 mod fakes;
 mod fragments;
+mod fuzz;
 mod helpers;
 mod http;
 mod invitations;

@@ -1,0 +1,269 @@
+//! Bad input on every route, taken from the router itself: control
+//! characters, NUL, overlong text, invalid UTF-8, wrong types, missing,
+//! repeated and unknown fields, huge bodies, the wrong content type. Every
+//! answer is below 500 and nothing changes. A fixed seed keeps a failure
+//! repeatable; `ROLLCALL_FUZZ_CASES` asks for more generated bodies per route.
+
+use rollcall::domain::Role;
+use rollcall::web::ROUTES;
+
+use crate::http::{Browser, Page, TestServer};
+
+/// Values no route can use: in a path segment, a query string or a form.
+const BAD_VALUES: &[&str] = &[
+    "%00",
+    "a%00b",
+    "%0B",
+    "%0C",
+    "%1B%5B31m",
+    "%7F",
+    "%C2%85",
+    "%0D%0ASet-Cookie:%20x=1",
+    "%09%2F%2Fevil.example",
+    "%FF%FE",
+    "%C0%AF",
+    "..%2F..%2Fetc",
+    "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    "-1",
+    "99999999999999999999",
+    "",
+];
+
+/// Field names the console's forms use, and a few they do not.
+const FIELDS: &[&str] = &[
+    "email",
+    "emails",
+    "name",
+    "role",
+    "row_role",
+    "remove",
+    "next",
+    "invitation_id",
+    "q",
+    "page",
+    "unknown",
+];
+
+/// Query keys the pages read.
+const QUERY_KEYS: &[&str] = &[
+    "q", "role", "sort", "dir", "page", "next", "org", "code", "state", "error",
+];
+
+struct Fixture {
+    bob_id: String,
+    invitation_id: String,
+}
+
+/// A small, deterministic generator (xorshift): the same cases on every run.
+struct Cases(u64);
+
+impl Cases {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[(self.next() % from.len() as u64) as usize]
+    }
+
+    /// A form body in which at least one field holds a control character:
+    /// whatever else it holds, no route may act on it.
+    fn hostile_body(&mut self) -> Vec<u8> {
+        let mut parts = Vec::new();
+        let fields = 1 + self.next() % 4;
+        for _ in 0..fields {
+            let field = self.pick(FIELDS);
+            let value = self.pick(BAD_VALUES);
+            parts.push(format!("{field}={value}"));
+            if self.next() % 3 == 0 {
+                parts.push(format!("{field}={value}"));
+            }
+        }
+        let field = self.pick(FIELDS);
+        let control = self.pick(&["%00", "%01", "%0B", "%1F", "%7F", "%C2%9F"]);
+        parts.insert(
+            (self.next() % (parts.len() as u64 + 1)) as usize,
+            format!("{field}=x{control}y"),
+        );
+        let mut body = parts.join("&").into_bytes();
+        if self.next() % 4 == 0 {
+            body.extend_from_slice(b"&name=\xff\xfe");
+        }
+        body
+    }
+}
+
+fn setup() -> (TestServer, Browser, Fixture) {
+    let server = TestServer::start();
+    let mut ada = server.signed_in("ada@example.com");
+    assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
+    let org = server.app.org("acme-ai");
+    let bob = server.app.member(&org, "bob@example.com", Role::Developer);
+    let carol = server.app.invite(&org, "carol@example.com", Role::Viewer);
+    ada.get("/orgs/acme-ai/members");
+    let fixture = Fixture {
+        bob_id: bob.id,
+        invitation_id: carol.invitation_id,
+    };
+    (server, ada, fixture)
+}
+
+/// The path with each `{param}` filled: the real value, or `bad` for the one named.
+fn fill(template: &str, fixture: &Fixture, bad: Option<(&str, &str)>) -> String {
+    let mut path = String::new();
+    for segment in template.split('/').skip(1) {
+        path.push('/');
+        let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+            path.push_str(segment);
+            continue;
+        };
+        match bad {
+            Some((param, value)) if param == name => path.push_str(value),
+            _ => path.push_str(match name {
+                "slug" => "acme-ai",
+                "user_id" => &fixture.bob_id,
+                "id" => &fixture.invitation_id,
+                "provider" => "github",
+                "token" => "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                other => panic!("no value for {{{other}}} in {template}: add one here"),
+            }),
+        }
+    }
+    path
+}
+
+fn params(template: &str) -> Vec<&str> {
+    template
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect()
+}
+
+#[track_caller]
+fn below_500(page: &Page, what: &str) {
+    assert!(page.status < 500, "{what}: {} {}", page.status, page.body);
+}
+
+/// Routes that need no field to act: a body that reaches them acts.
+fn acts_without_fields(template: &str) -> bool {
+    !matches!(
+        template,
+        "/login/dev"
+            | "/orgs"
+            | "/orgs/{slug}/invitations/review"
+            | "/orgs/{slug}/invitations"
+            | "/orgs/{slug}/members/{user_id}/role"
+    )
+}
+
+#[test]
+fn every_route_refuses_bad_input_below_500_and_changes_nothing() {
+    let (server, mut ada, fixture) = setup();
+    let before = server.app.snapshot();
+    let users_before = server.app.count("users");
+    let extra: usize = std::env::var("ROLLCALL_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let mut cases = Cases(0x5eed_1234_abcd_ef01);
+    assert!(ROUTES.len() > 20, "the route table lists the router");
+    for &(method, template) in ROUTES {
+        // Every bad value in every path parameter, with a valid CSRF token
+        // and a valid-looking body: nothing to act on.
+        for param in params(template) {
+            for bad in BAD_VALUES.iter().copied().chain([&*"x".repeat(5000)]) {
+                let path = fill(template, &fixture, Some((param, bad)));
+                let page = match method {
+                    "get" => ada.get(&path),
+                    _ => ada.raw("POST", &path, "application/x-www-form-urlencoded", b"", false),
+                };
+                below_500(&page, &format!("{method} {path}"));
+            }
+        }
+        let path = fill(template, &fixture, None);
+        match method {
+            "get" => {
+                for _ in 0..(12 + extra) {
+                    let pairs: Vec<String> = (0..1 + cases.next() % 4)
+                        .map(|_| format!("{}={}", cases.pick(QUERY_KEYS), cases.pick(BAD_VALUES)))
+                        .collect();
+                    let url = format!("{path}?{}", pairs.join("&"));
+                    below_500(&ada.get(&url), &format!("GET {url}"));
+                    below_500(&ada.hx_get(&url, "members-table"), &format!("htmx GET {url}"));
+                }
+            }
+            _ => {
+                for round in 0..(10 + extra) {
+                    let body = cases.hostile_body();
+                    let htmx = round % 2 == 1;
+                    let page = ada.raw("POST", &path, "application/x-www-form-urlencoded", &body, htmx);
+                    below_500(&page, &format!("POST {path} {}", String::from_utf8_lossy(&body)));
+                    assert_eq!(page.status, 422, "POST {path} {}", String::from_utf8_lossy(&body));
+                }
+                let huge = vec![b'a'; 600 * 1024];
+                let page = ada.raw("POST", &path, "application/x-www-form-urlencoded", &huge, false);
+                assert_eq!(page.status, 413, "POST {path} with a huge body");
+                if !acts_without_fields(template) {
+                    let json = br#"{"email":"mallory@example.com","role":"owner"}"#;
+                    let page = ada.raw("POST", &path, "application/json", json, false);
+                    below_500(&page, &format!("POST {path} as JSON"));
+                    let page = ada.raw("POST", &path, "application/x-www-form-urlencoded", b"", false);
+                    below_500(&page, &format!("POST {path} with no fields"));
+                }
+            }
+        }
+        // A route that signs out (or was sent bad input after one) may have
+        // ended the session: sign in again for the next route.
+        if ada.get("/profile").status != 200 {
+            ada = server.signed_in("ada@example.com");
+        }
+    }
+    assert_eq!(server.app.snapshot(), before, "bad input changed something");
+    assert_eq!(server.app.count("users"), users_before, "bad input made a user");
+}
+
+#[test]
+fn redirect_targets_stay_on_this_server() {
+    let server = TestServer::start();
+    let mut ada = server.signed_in("ada@example.com");
+    for next in [
+        "/%09/evil.example",
+        "/%0A/evil.example",
+        "/%0B",
+        "/%0C",
+        "/%00",
+        "//evil.example",
+        "/%5Cevil.example",
+        "https://evil.example",
+        "/%20/evil.example",
+    ] {
+        let page = ada.get(&format!("/login?next={next}"));
+        assert_eq!(page.status, 303, "next={next}: {}", page.body);
+        assert_eq!(page.location.as_deref(), Some("/"), "next={next}");
+        let mut anonymous = server.browser();
+        anonymous.get("/login");
+        let signed = anonymous.post(
+            "/login/dev",
+            &[("email", "eve@example.com"), ("next", &urldecode(next))],
+        );
+        // A control character refuses the whole form; anything else signs
+        // in and lands on the start page.
+        let landed = (signed.status, signed.location.as_deref());
+        assert!(
+            matches!(landed, (303, Some("/")) | (422, None)),
+            "dev sign-in next={next}: {landed:?}"
+        );
+    }
+    let kept = ada.get("/login?next=%2Forgs%2Facme%2Fmembers%3Fpage%3D2");
+    assert_eq!(kept.location.as_deref(), Some("/orgs/acme/members?page=2"));
+}
+
+fn urldecode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("v={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default()
+}
