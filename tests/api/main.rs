@@ -14,6 +14,8 @@ mod http;
 mod invitations;
 mod members;
 mod permissions;
+mod races;
+mod sessions;
 mod settings;
 mod signin;
 mod users;

@@ -399,3 +399,34 @@ fn emails_queued_while_no_server_runs_go_out_when_one_starts() {
         "the email written before the server started"
     );
 }
+
+#[test]
+fn provider_profiles_are_parsed_like_form_input() {
+    let world = world();
+    let name = format!("Bob\r\nSet-Cookie: x\t{}", "b".repeat(300_000));
+    let account = Account::github(
+        77,
+        "bob",
+        &[("Bob@Example.com", true, true), ("bob@example.com", true, false)],
+    )
+    .named(&name);
+    let mut bob = world.server.browser();
+    let landed = sign_in_with(&world, &mut bob, "github", account.clone());
+    assert_eq!(landed.status, 200, "{}", landed.body);
+    let user = world.server.app.user_by_email("bob@example.com");
+    assert!(
+        user.name.chars().count() <= 100,
+        "{} characters",
+        user.name.chars().count()
+    );
+    assert!(!user.name.contains(['\r', '\n', '\t']), "{:?}", user.name);
+    assert!(user.name.starts_with("Bob Set-Cookie: x b"));
+    assert_eq!(world.server.app.count("identity_emails"), 1);
+
+    // Signing in again (the name is then overwritten) keeps the same limits.
+    let mut again = world.server.browser();
+    assert_eq!(sign_in_with(&world, &mut again, "github", account).status, 200);
+    let user = world.server.app.user_by_email("bob@example.com");
+    assert!(user.name.chars().count() <= 100);
+    assert_eq!(world.server.app.count("users"), 1);
+}
