@@ -243,17 +243,6 @@ pub fn release(conn: &mut DbConnection, ids: &[String]) -> Result<(), Error> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::retry_delay;
-
-    #[test]
-    fn retries_wait_two_seconds_first_then_twice_as_long_up_to_ten_minutes() {
-        let waits: Vec<i64> = (1..=12).map(|n| retry_delay(n).num_seconds()).collect();
-        assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 512, 600, 600, 600]);
-    }
-}
-
 fn set_delivery(conn: &mut DbConnection, email: &ClaimedEmail, state: &'static str) -> Result<(), Error> {
     use crate::db::schema::invitations;
     if let Some(invitation_id) = &email.invitation_id {
@@ -266,4 +255,15 @@ fn set_delivery(conn: &mut DbConnection, email: &ClaimedEmail, state: &'static s
         .execute(conn)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+
+    #[test]
+    fn retries_wait_two_seconds_first_then_twice_as_long_up_to_ten_minutes() {
+        let waits: Vec<i64> = (1..=12).map(|n| retry_delay(n).num_seconds()).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 512, 600, 600, 600]);
+    }
 }

@@ -78,7 +78,7 @@ impl Cases {
             let field = self.pick(FIELDS);
             let value = self.pick(BAD_VALUES);
             parts.push(format!("{field}={value}"));
-            if self.next() % 3 == 0 {
+            if self.next().is_multiple_of(3) {
                 parts.push(format!("{field}={value}"));
             }
         }
@@ -89,7 +89,7 @@ impl Cases {
             format!("{field}=x{control}y"),
         );
         let mut body = parts.join("&").into_bytes();
-        if self.next() % 4 == 0 {
+        if self.next().is_multiple_of(4) {
             body.extend_from_slice(b"&name=\xff\xfe");
         }
         body
