@@ -114,3 +114,51 @@ fn notices_never_outgrow_the_cookie() {
     }
     assert!(largest > 0 && largest < 4096, "a {largest}-byte cookie");
 }
+
+#[test]
+fn a_dead_invitation_link_does_not_take_over_later_sign_ins() {
+    let server = TestServer::start();
+    let mut ada = server.signed_in("ada@example.com");
+    assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
+    let org = server.app.org("acme-ai");
+    let issued = server
+        .app
+        .invite(&org, "bob@example.com", rollcall::domain::Role::Viewer);
+    ada.get("/orgs/acme-ai/members");
+    let revoked = ada.post(
+        &format!("/orgs/acme-ai/invitations/{}/revoke", issued.invitation_id),
+        &[],
+    );
+    assert_eq!(revoked.status, 303);
+
+    let mut bob = server.browser();
+    let path = &issued.link[issued.link.find("/invite/").expect("a link")..];
+    assert_eq!(bob.get(path).status, 410);
+    bob.get("/login");
+    let signed = bob.post(
+        "/login/dev",
+        &[("email", "bob@example.com"), ("next", "/profile")],
+    );
+    assert_eq!(signed.location.as_deref(), Some("/profile"));
+}
+
+#[test]
+fn a_crafted_invite_with_missing_role_fields_is_refused() {
+    let server = TestServer::start();
+    let mut ada = server.signed_in("ada@example.com");
+    assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
+    ada.get("/orgs/acme-ai/members");
+    let before = server.app.snapshot();
+    let sent = ada.post(
+        "/orgs/acme-ai/invitations",
+        &[
+            ("email", "bob@example.com"),
+            ("name", ""),
+            ("row_role", "viewer"),
+            ("email", "carol@example.com"),
+            ("name", ""),
+        ],
+    );
+    assert_eq!(sent.status, 422, "{}", sent.body);
+    assert_eq!(server.app.snapshot(), before, "nothing invited");
+}
