@@ -3,6 +3,7 @@
 //! Everything that comes from outside (a form, a command-line argument, a URL) is
 //! parsed into one of these types at the edge; inside, the types are trusted.
 
+mod api_token;
 mod email;
 mod name;
 pub mod policy;
@@ -11,6 +12,9 @@ mod slug;
 pub mod text;
 mod token;
 
+pub use api_token::{
+    AccessLevel, ApiSecret, InvalidAccessLevel, InvalidLifetime, InvalidSecret, Lifetime, SecretKind,
+};
 pub use email::{EmailAddress, InvalidEmail, parse_address_list};
 pub use name::{InvalidName, OrganizationName, PersonName};
 pub use policy::{Action, Permission};

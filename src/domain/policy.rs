@@ -4,7 +4,7 @@
 //! [`TABLE`], and the tests iterate over both, so what the page says and what the
 //! server does cannot drift apart.
 
-use super::Role;
+use super::{AccessLevel, Role};
 
 /// One thing a role may or may not do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -156,6 +156,13 @@ pub enum Action {
     ChangeRole { from: Role, to: Role, own: bool },
     /// Remove a member (someone else: removing oneself is leaving).
     Remove { role: Role, own: bool },
+    /// Create a personal API token with this access level.
+    CreateToken { access: AccessLevel },
+    /// Revoke an API token: one's own (`own`), or another member's.
+    RevokeToken { own: bool },
+    /// Create, change, disable or delete a service account with this role,
+    /// or create and revoke its keys.
+    ManageServiceAccount { role: Role },
 }
 
 /// Why an action was refused, in words fit to show the person who tried it.
@@ -167,6 +174,10 @@ pub enum Denied {
     OwnRole,
     #[error("You cannot remove yourself; use “Leave organization” instead.")]
     OwnRemoval,
+    #[error("A service account cannot be an owner; give it the Admin role or lower.")]
+    OwnerServiceAccount,
+    #[error("A service account cannot have a role above your own.")]
+    AboveOwnRole,
 }
 
 impl Action {
@@ -176,8 +187,21 @@ impl Action {
             Action::Invite { role } | Action::ManageInvitation { role } => role == Role::Owner,
             Action::ChangeRole { from, to, .. } => from == Role::Owner || to == Role::Owner,
             Action::Remove { role, .. } => role == Role::Owner,
+            Action::CreateToken { .. } | Action::RevokeToken { .. } | Action::ManageServiceAccount { .. } => {
+                false
+            }
         };
         match self {
+            Action::CreateToken {
+                access: AccessLevel::Operations,
+            } => Permission::CreateOperationsTokens,
+            Action::CreateToken {
+                access: AccessLevel::Inference,
+            } => Permission::CreateInferenceTokens,
+            Action::RevokeToken { own: true } => Permission::ViewMembers,
+            Action::RevokeToken { own: false } | Action::ManageServiceAccount { .. } => {
+                Permission::ManageServiceAccounts
+            }
             _ if touches_owner => Permission::ManageOwners,
             Action::Invite { .. } | Action::ManageInvitation { .. } => Permission::InviteMembers,
             Action::ChangeRole { .. } => Permission::ChangeMemberRoles,
@@ -196,11 +220,37 @@ pub fn authorize(actor: Role, action: Action) -> Result<(), Denied> {
         _ => {}
     }
     let permission = action.permission();
-    if permission.allows(actor) {
-        Ok(())
-    } else {
-        Err(Denied::Lacks(permission))
+    if !permission.allows(actor) {
+        return Err(Denied::Lacks(permission));
     }
+    match action {
+        Action::ManageServiceAccount { role: Role::Owner } => Err(Denied::OwnerServiceAccount),
+        Action::ManageServiceAccount { role } if role > actor => Err(Denied::AboveOwnRole),
+        _ => Ok(()),
+    }
+}
+
+/// The access levels `actor` may give a token of their own.
+pub fn creatable_access(actor: Role) -> Vec<AccessLevel> {
+    AccessLevel::ALL
+        .into_iter()
+        .filter(|access| authorize(actor, Action::CreateToken { access: *access }).is_ok())
+        .collect()
+}
+
+/// The roles `actor` may give a service account, highest first.
+pub fn service_account_roles(actor: Role) -> Vec<Role> {
+    Role::ALL
+        .into_iter()
+        .filter(|role| authorize(actor, Action::ManageServiceAccount { role: *role }).is_ok())
+        .collect()
+}
+
+/// Whether a token of `access` held by someone whose role is now `role` may
+/// be used at all: the token acts with both, so a role that may no longer
+/// make such a token may no longer use one.
+pub fn token_usable(role: Role, access: AccessLevel) -> bool {
+    authorize(role, Action::CreateToken { access }).is_ok()
 }
 
 /// The roles a member with role `actor` may hand out in an invitation, highest first.
@@ -307,5 +357,31 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(denied.to_string(), "Only owners and admins can remove members.");
+    }
+
+    #[test]
+    fn tokens_and_service_accounts_follow_the_table() {
+        assert_eq!(creatable_access(Role::Viewer), [AccessLevel::Inference]);
+        assert_eq!(
+            creatable_access(Role::Contributor),
+            [AccessLevel::Operations, AccessLevel::Inference]
+        );
+        assert!(service_account_roles(Role::Developer).is_empty());
+        assert_eq!(
+            service_account_roles(Role::Admin),
+            [Role::Admin, Role::Developer, Role::Contributor, Role::Viewer]
+        );
+        assert_eq!(
+            service_account_roles(Role::Owner),
+            service_account_roles(Role::Admin)
+        );
+        assert_eq!(
+            authorize(Role::Owner, Action::ManageServiceAccount { role: Role::Owner }),
+            Err(Denied::OwnerServiceAccount)
+        );
+        assert!(authorize(Role::Viewer, Action::RevokeToken { own: true }).is_ok());
+        assert!(authorize(Role::Developer, Action::RevokeToken { own: false }).is_err());
+        assert!(!token_usable(Role::Viewer, AccessLevel::Operations));
+        assert!(token_usable(Role::Viewer, AccessLevel::Inference));
     }
 }

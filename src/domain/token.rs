@@ -61,7 +61,7 @@ impl fmt::Debug for InviteToken {
 }
 
 impl TokenHash {
-    fn of(secret: &str) -> Self {
+    pub(crate) fn of(secret: &str) -> Self {
         let digest = Sha256::digest(secret.as_bytes());
         Self(digest.iter().map(|byte| format!("{byte:02x}")).collect())
     }
