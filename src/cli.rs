@@ -2,6 +2,8 @@
 //! organizations and members from a shell with the same rules and audit trail
 //! as the console (the actor is recorded as "command line").
 
+mod tokens;
+
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -42,6 +44,15 @@ pub enum Command {
     /// Manage an organization's members and invitations.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage personal API tokens.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
+    /// Manage service accounts and their keys.
+    #[command(subcommand)]
+    ServiceAccount(tokens::ServiceAccountCommand),
+    /// Manage the clients (the platform's gateways) that may check tokens.
+    #[command(subcommand)]
+    IntrospectionClient(tokens::IntrospectionClientCommand),
     /// Tools for developing and measuring Rollcall.
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
@@ -158,6 +169,9 @@ fn execute(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::User(command) => user(&config, command),
+        Command::Token(command) => tokens::token(&config, command),
+        Command::ServiceAccount(command) => tokens::service_account(&config, command),
+        Command::IntrospectionClient(command) => tokens::introspection_client(&config, command),
         Command::Dev(DevCommand::Seed {
             org,
             members: member_count,
@@ -242,42 +256,26 @@ fn user(config: &Config, command: UserCommand) -> Result<(), Error> {
             let conn = &mut pool.get()?;
             let org = organizations::find_by_slug(conn, &slug)?;
             let all = members::all(conn, &actor, &org)?;
-            let stdout = std::io::stdout();
-            let mut out = stdout.lock();
-            let written = if json {
-                let rows: Vec<MemberJson> = all
-                    .iter()
-                    .map(|member| MemberJson {
-                        id: &member.user_id,
-                        email: &member.email,
-                        name: &member.name,
-                        role: member.role.as_str(),
-                        joined_at: member.joined_at.and_utc().to_rfc3339(),
-                    })
-                    .collect();
-                serde_json::to_writer_pretty(&mut out, &rows)
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| writeln!(out))
-            } else {
-                all.iter().try_for_each(|member| {
-                    writeln!(
-                        out,
-                        "{}\t{}\t{}\t{}\t{}",
-                        member.user_id,
-                        member.email,
-                        member.name,
-                        member.role.as_str(),
-                        member.joined_at.format("%Y-%m-%d %H:%M")
-                    )
+            let rows: Vec<MemberJson> = all
+                .iter()
+                .map(|member| MemberJson {
+                    id: &member.user_id,
+                    email: &member.email,
+                    name: &member.name,
+                    role: member.role.as_str(),
+                    joined_at: member.joined_at.and_utc().to_rfc3339(),
                 })
-            };
-            // A closed pipe (`rollcall user list | head`) is not an error.
-            match written {
-                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
-                    Err(Error::Invalid(format!("could not write the list: {error}")))
-                }
-                _ => Ok(()),
-            }
+                .collect();
+            write_out(json, &rows, |member| {
+                format!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    member.id,
+                    member.email,
+                    member.name,
+                    member.role,
+                    &member.joined_at[..16].replacen('T', " ", 1)
+                )
+            })
         }
         UserCommand::Update { org, user, role } => {
             let slug = parse_slug(&org)?;
@@ -310,6 +308,26 @@ struct MemberJson<'a> {
     name: &'a str,
     role: &'a str,
     joined_at: String,
+}
+
+/// Writes a list: pretty JSON, or one line per row.
+fn write_out<T: Serialize>(json: bool, rows: &[T], line: impl Fn(&T) -> String) -> Result<(), Error> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = if json {
+        serde_json::to_writer_pretty(&mut out, rows)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        rows.iter().try_for_each(|row| writeln!(out, "{}", line(row)))
+    };
+    // A closed pipe (`rollcall user list | head`) is not an error.
+    match written {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::Invalid(format!("could not write the list: {error}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn print_link(issued: &invitations::IssuedInvitation) {

@@ -23,6 +23,56 @@ diesel::table! {
 }
 
 diesel::table! {
+    service_accounts (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        description -> Text,
+        role -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        org_id -> Text,
+        kind -> Text,
+        user_id -> Nullable<Text>,
+        service_account_id -> Nullable<Text>,
+        name -> Text,
+        access -> Text,
+        token_hash -> Text,
+        last_four -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        last_used_ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    introspection_clients (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        last_four -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    auth_changes (id) {
+        id -> BigInt,
+    }
+}
+
+diesel::table! {
     ended_sessions (session_id) {
         session_id -> Text,
         expires_at -> Timestamp,
@@ -162,6 +212,9 @@ diesel::table! {
 diesel::joinable!(identities -> users (user_id));
 diesel::joinable!(identity_emails -> identities (identity_id));
 diesel::joinable!(memberships -> organizations (org_id));
+diesel::joinable!(api_tokens -> organizations (org_id));
+diesel::joinable!(api_tokens -> service_accounts (service_account_id));
+diesel::joinable!(service_accounts -> organizations (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(invitations -> organizations (org_id));
 diesel::joinable!(invitation_tokens -> invitations (invitation_id));
@@ -170,6 +223,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     users,
     ended_sessions,
+    service_accounts,
+    api_tokens,
+    introspection_clients,
+    auth_changes,
     identities,
     identity_emails,
     memberships,

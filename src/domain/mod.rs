@@ -16,7 +16,7 @@ pub use api_token::{
     AccessLevel, ApiSecret, InvalidAccessLevel, InvalidLifetime, InvalidSecret, Lifetime, SecretKind,
 };
 pub use email::{EmailAddress, InvalidEmail, parse_address_list};
-pub use name::{InvalidName, OrganizationName, PersonName};
+pub use name::{InvalidName, LabelName, OrganizationName, PersonName};
 pub use policy::{Action, Permission};
 pub use role::{InvalidRole, Role};
 pub use slug::{InvalidSlug, Slug};

@@ -9,6 +9,21 @@ pub struct PersonName(String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrganizationName(String);
 
+/// The name of an API token or a service account ("CI deploys"): trimmed,
+/// one line, 1 to 100 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelName(String);
+
+impl LabelName {
+    pub fn parse(input: &str) -> Result<Self, InvalidName> {
+        parse_line(input).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidName {
     #[error("a name cannot be empty")]

@@ -21,6 +21,12 @@ pub enum AuditAction {
     RoleChanged,
     MemberRemoved,
     MemberLeft,
+    TokenCreated,
+    TokenRevoked,
+    ServiceAccountCreated,
+    ServiceAccountDisabled,
+    ServiceAccountDeleted,
+    ServiceAccountKeyCreated,
 }
 
 impl AuditAction {
@@ -36,6 +42,12 @@ impl AuditAction {
             AuditAction::RoleChanged => "member.role_changed",
             AuditAction::MemberRemoved => "member.removed",
             AuditAction::MemberLeft => "member.left",
+            AuditAction::TokenCreated => "token.created",
+            AuditAction::TokenRevoked => "token.revoked",
+            AuditAction::ServiceAccountCreated => "service_account.created",
+            AuditAction::ServiceAccountDisabled => "service_account.disabled",
+            AuditAction::ServiceAccountDeleted => "service_account.deleted",
+            AuditAction::ServiceAccountKeyCreated => "service_account.key_created",
         }
     }
 }

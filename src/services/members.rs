@@ -498,6 +498,8 @@ fn take_out(
         ensure_another_owner(conn, org, &member.user_id)?;
     }
     delete(conn, org, member)?;
+    // Their tokens go with them, in the same transaction.
+    let tokens_revoked = super::tokens::revoke_all_of_member(conn, org, &member.user_id)?;
     audit::record(
         conn,
         AuditEvent {
@@ -506,7 +508,7 @@ fn take_out(
             action,
             target: &member.email,
             before: Some(json!({ "role": member.role.as_str() })),
-            after: None,
+            after: Some(json!({ "tokens_revoked": tokens_revoked })),
         },
     )
 }

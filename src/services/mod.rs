@@ -4,12 +4,15 @@
 //! command line both call these, so no rule can be bypassed through a side door.
 
 pub mod audit;
+pub mod introspection;
 pub mod invitations;
 pub mod members;
 pub mod organizations;
 pub mod outbox;
 pub mod seed;
+pub mod service_accounts;
 pub mod settings;
+pub mod tokens;
 pub mod users;
 
 use std::net::IpAddr;

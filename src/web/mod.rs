@@ -8,6 +8,7 @@ mod errors;
 pub(crate) mod escape;
 mod form;
 mod fragments;
+mod introspection;
 mod pages;
 mod session;
 mod views;
@@ -42,6 +43,8 @@ pub struct AppState {
     /// Rendered fragments of the Members page, kept while they are current.
     pub fragments: fragments::Fragments,
     pub sessions: session::SessionPolicy,
+    /// What this server keeps of the token check's answers.
+    pub tokens: std::sync::Arc<introspection::TokenCache>,
 }
 
 impl AppState {
@@ -95,6 +98,7 @@ pub struct Application {
     port: u16,
     server: Server,
     outbox_worker: actix_web::rt::task::JoinHandle<()>,
+    token_watcher: actix_web::rt::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -132,6 +136,8 @@ impl Application {
             .local_addr()
             .map(|addr| addr.port())
             .unwrap_or(config.bind.port());
+        let tokens = std::sync::Arc::new(introspection::TokenCache::default());
+        let token_watcher = introspection::spawn_watcher(pool.clone(), tokens.clone());
         let state = web::Data::new(AppState {
             pool,
             database: config.database_url.clone(),
@@ -144,6 +150,7 @@ impl Application {
                 lifetime: chrono_duration(config.session_lifetime),
                 idle: chrono_duration(config.session_idle),
             },
+            tokens,
         });
         let secure_cookies = config.public_url.starts_with("https://");
         let key = Key::from(&key);
@@ -157,6 +164,8 @@ impl Application {
                 .build();
             App::new()
                 .app_data(state.clone())
+                // Bodies read whole (the token check's): small.
+                .app_data(web::PayloadConfig::new(16 * 1024))
                 .wrap(from_fn(errors::htmx_adapter))
                 .wrap(sessions)
                 .wrap(from_fn(edge::refuse_unusable_paths))
@@ -174,6 +183,7 @@ impl Application {
             port,
             server,
             outbox_worker,
+            token_watcher,
         })
     }
 
@@ -188,6 +198,8 @@ impl Application {
         let served = self.server.await;
         self.outbox_worker.abort();
         let _ = self.outbox_worker.await;
+        self.token_watcher.abort();
+        let _ = self.token_watcher.await;
         served
     }
 }
@@ -263,6 +275,7 @@ route_table! {
     post "/orgs/{slug}/invitations" => invitations::send;
     post "/orgs/{slug}/invitations/{id}/resend" => invitations::resend;
     post "/orgs/{slug}/invitations/{id}/revoke" => invitations::revoke;
+    post "/api/v1/tokens/introspect" => introspection::introspect;
 }
 
 /// Liveness: the process answers.

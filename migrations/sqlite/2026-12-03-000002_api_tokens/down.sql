@@ -1,0 +1,13 @@
+DROP TRIGGER auth_change_organization_delete;
+DROP TRIGGER auth_change_client_delete;
+DROP TRIGGER auth_change_client_revoke;
+DROP TRIGGER auth_change_service_account_delete;
+DROP TRIGGER auth_change_service_account;
+DROP TRIGGER auth_change_token_delete;
+DROP TRIGGER auth_change_token_revoke;
+DROP TRIGGER auth_change_membership_delete;
+DROP TRIGGER auth_change_membership_role;
+DROP TABLE auth_changes;
+DROP TABLE introspection_clients;
+DROP TABLE api_tokens;
+DROP TABLE service_accounts;

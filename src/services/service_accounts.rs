@@ -1,0 +1,302 @@
+//! Service accounts: members of an organization that are machines. They have
+//! a role (never Owner, never above their creator's), any number of keys, and
+//! no way into the console; they never count toward the last-owner rule
+//! (they are not memberships).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::audit::{self, AuditAction, AuditEvent};
+use super::tokens::{self, Holder, IssuedToken, TokenRequest};
+use super::{Actor, Organization, Viewer, acting, new_id, now, parse_stored_role};
+use crate::db::schema::{api_tokens, service_accounts};
+use crate::db::{self, DbConnection};
+use crate::domain::policy::{self, Action};
+use crate::domain::{LabelName, Role};
+use crate::error::Error;
+
+/// A service account as lists show it.
+#[derive(Debug, Clone)]
+pub struct ServiceAccount {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub role: Role,
+    pub created_at: NaiveDateTime,
+    pub disabled_at: Option<NaiveDateTime>,
+    /// Keys that are neither revoked nor expired.
+    pub active_keys: i64,
+}
+
+/// What a new service account is to be.
+#[derive(Debug, Clone)]
+pub struct AccountRequest {
+    pub name: LabelName,
+    pub description: String,
+    pub role: Role,
+}
+
+/// The longest description kept.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+/// A description as typed: one paragraph, bounded; blank is none.
+pub fn parse_description(input: &str) -> Result<String, Error> {
+    let trimmed = input.trim();
+    if trimmed.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(Error::Invalid(format!(
+            "A description can have at most {MAX_DESCRIPTION_CHARS} characters."
+        )));
+    }
+    if crate::domain::text::has_control(trimmed) {
+        return Err(Error::Invalid("A description must fit on one line.".to_owned()));
+    }
+    Ok(trimmed.to_owned())
+}
+
+fn not_found(name: &str) -> Error {
+    Error::NotFound(format!(
+        "There is no service account “{name}” in this organization."
+    ))
+}
+
+/// Finds an account by name (as the command line names it) or by id.
+fn find(
+    conn: &mut DbConnection,
+    org: &Organization,
+    name_or_id: &str,
+) -> Result<(String, String, Role, Option<NaiveDateTime>), Error> {
+    let found: Option<(String, String, String, Option<NaiveDateTime>)> = service_accounts::table
+        .filter(service_accounts::org_id.eq(&org.id))
+        .filter(
+            service_accounts::name
+                .eq(name_or_id)
+                .or(service_accounts::id.eq(name_or_id)),
+        )
+        .select((
+            service_accounts::id,
+            service_accounts::name,
+            service_accounts::role,
+            service_accounts::disabled_at,
+        ))
+        .first(conn)
+        .optional()?;
+    let (id, name, role, disabled_at) = found.ok_or_else(|| not_found(name_or_id))?;
+    Ok((id, name, parse_stored_role(&role)?, disabled_at))
+}
+
+/// Creates a service account with a role the actor may give it.
+pub fn create(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    request: &AccountRequest,
+) -> Result<ServiceAccount, Error> {
+    db::write(conn, |conn| {
+        let acting = acting(conn, actor, org)?;
+        policy::authorize(acting.role, Action::ManageServiceAccount { role: request.role })?;
+        let taken: bool = diesel::select(diesel::dsl::exists(
+            service_accounts::table
+                .filter(service_accounts::org_id.eq(&org.id))
+                .filter(service_accounts::name.eq(request.name.as_str())),
+        ))
+        .get_result(conn)?;
+        if taken {
+            return Err(Error::Conflict(format!(
+                "A service account named “{}” already exists here.",
+                request.name.as_str()
+            )));
+        }
+        let account = ServiceAccount {
+            id: new_id(),
+            name: request.name.as_str().to_owned(),
+            description: request.description.clone(),
+            role: request.role,
+            created_at: now(),
+            disabled_at: None,
+            active_keys: 0,
+        };
+        diesel::insert_into(service_accounts::table)
+            .values((
+                service_accounts::id.eq(&account.id),
+                service_accounts::org_id.eq(&org.id),
+                service_accounts::name.eq(&account.name),
+                service_accounts::description.eq(&account.description),
+                service_accounts::role.eq(account.role.as_str()),
+                service_accounts::created_by.eq(acting.who.user_id.as_deref()),
+                service_accounts::created_at.eq(account.created_at),
+            ))
+            .execute(conn)
+            .map_err(|error| {
+                if db::is_unique_violation(&error) {
+                    Error::Conflict(format!(
+                        "A service account named “{}” already exists here.",
+                        account.name
+                    ))
+                } else {
+                    error.into()
+                }
+            })?;
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: &org.id,
+                actor: (&acting.who).into(),
+                action: AuditAction::ServiceAccountCreated,
+                target: &account.name,
+                before: None,
+                after: Some(
+                    json!({ "id": account.id, "role": account.role.as_str(), "description": account.description }),
+                ),
+            },
+        )?;
+        Ok(account)
+    })
+}
+
+/// Every service account of the organization, by name.
+pub fn list(conn: &mut DbConnection, viewer: &Viewer) -> Result<Vec<ServiceAccount>, Error> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+    );
+    let rows: Vec<Row> = service_accounts::table
+        .filter(service_accounts::org_id.eq(&viewer.org.id))
+        .order(service_accounts::name)
+        .select((
+            service_accounts::id,
+            service_accounts::name,
+            service_accounts::description,
+            service_accounts::role,
+            service_accounts::created_at,
+            service_accounts::disabled_at,
+        ))
+        .load(conn)?;
+    let at = now();
+    let live: Vec<(Option<String>, i64)> = api_tokens::table
+        .filter(api_tokens::org_id.eq(&viewer.org.id))
+        .filter(api_tokens::service_account_id.is_not_null())
+        .filter(api_tokens::revoked_at.is_null())
+        .filter(api_tokens::expires_at.gt(at))
+        .group_by(api_tokens::service_account_id)
+        .select((api_tokens::service_account_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, name, description, role, created_at, disabled_at)| {
+            let active_keys = live
+                .iter()
+                .find(|(account, _)| account.as_deref() == Some(id.as_str()))
+                .map_or(0, |(_, count)| *count);
+            Ok(ServiceAccount {
+                role: parse_stored_role(&role)?,
+                id,
+                name,
+                description,
+                created_at,
+                disabled_at,
+                active_keys,
+            })
+        })
+        .collect()
+}
+
+/// Disables an account: every key stops working at once, on every server.
+pub fn disable(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    name_or_id: &str,
+) -> Result<String, Error> {
+    db::write(conn, |conn| {
+        let acting = acting(conn, actor, org)?;
+        let (id, name, role, disabled_at) = find(conn, org, name_or_id)?;
+        policy::authorize(acting.role, Action::ManageServiceAccount { role })?;
+        if disabled_at.is_some() {
+            return Err(Error::Conflict(format!(
+                "The service account “{name}” is already disabled."
+            )));
+        }
+        diesel::update(service_accounts::table.find(&id))
+            .set(service_accounts::disabled_at.eq(now()))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: &org.id,
+                actor: (&acting.who).into(),
+                action: AuditAction::ServiceAccountDisabled,
+                target: &name,
+                before: Some(json!({ "id": id, "disabled": false })),
+                after: Some(json!({ "disabled": true })),
+            },
+        )?;
+        Ok(name)
+    })
+}
+
+/// Deletes an account and its keys.
+pub fn delete(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    name_or_id: &str,
+) -> Result<String, Error> {
+    db::write(conn, |conn| {
+        let acting = acting(conn, actor, org)?;
+        let (id, name, role, _) = find(conn, org, name_or_id)?;
+        policy::authorize(acting.role, Action::ManageServiceAccount { role })?;
+        let keys =
+            diesel::delete(api_tokens::table.filter(api_tokens::service_account_id.eq(&id))).execute(conn)?;
+        diesel::delete(service_accounts::table.find(&id)).execute(conn)?;
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: &org.id,
+                actor: (&acting.who).into(),
+                action: AuditAction::ServiceAccountDeleted,
+                target: &name,
+                before: Some(json!({ "id": id, "role": role.as_str(), "keys": keys })),
+                after: None,
+            },
+        )?;
+        Ok(name)
+    })
+}
+
+/// Makes a key for an enabled account, with an access its role allows.
+pub fn create_key(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    name_or_id: &str,
+    request: &TokenRequest,
+) -> Result<IssuedToken, Error> {
+    db::write(conn, |conn| {
+        let acting = acting(conn, actor, org)?;
+        let (id, name, role, disabled_at) = find(conn, org, name_or_id)?;
+        policy::authorize(acting.role, Action::ManageServiceAccount { role })?;
+        if disabled_at.is_some() {
+            return Err(Error::Conflict(format!(
+                "The service account “{name}” is disabled; its keys cannot be used."
+            )));
+        }
+        if !policy::token_usable(role, request.access) {
+            return Err(Error::Invalid(format!(
+                "A {} service account’s keys can have inference access only.",
+                role.label()
+            )));
+        }
+        tokens::insert(
+            conn,
+            org,
+            &acting.who,
+            Holder::ServiceAccount(&id),
+            request,
+            &name,
+        )
+    })
+}

@@ -1,0 +1,282 @@
+//! The token check for the platform's gateway: `POST /api/v1/tokens/introspect`
+//! in the shape of RFC 7662. It sits in front of every inference call, so
+//! answers are kept in memory; every server watches the database's record of
+//! changes (`auth_changes`) a few times a second and forgets what it keeps
+//! when one appears, so a revocation on any server holds on every server
+//! within a second.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use super::AppState;
+use crate::db::DbPool;
+use crate::domain::{AccessLevel, ApiSecret, SecretKind};
+use crate::error::Error;
+use crate::services::tokens::{self, TokenGrant};
+use crate::services::{introspection, now};
+
+/// How often each server looks for changes.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+/// How many of the newest change ids are compared on each look: a change
+/// that commits after newer ones is still seen.
+const WATCH_WINDOW: i64 = 500;
+/// How many changes the table keeps.
+const CHANGES_KEPT: i64 = 10_000;
+/// How often the last use of a token is written, at most.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+/// The most answers kept; past it they are all forgotten and read again.
+const MAX_KEPT: usize = 200_000;
+
+struct Kept {
+    grant: TokenGrant,
+    touched: Option<Instant>,
+}
+
+/// What this server keeps of the token check's answers.
+#[derive(Default)]
+pub struct TokenCache {
+    grants: RwLock<HashMap<String, Kept>>,
+    clients: RwLock<HashSet<String>>,
+    /// Whether the kept answers may be used: false until the watcher has read
+    /// the changes once, and whenever it cannot read them.
+    trusted: AtomicBool,
+}
+
+impl TokenCache {
+    fn forget_all(&self) {
+        self.grants
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.clients
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    fn trusted(&self) -> bool {
+        self.trusted.load(Ordering::Acquire)
+    }
+
+    fn grant(&self, hash: &str) -> Option<TokenGrant> {
+        if !self.trusted() {
+            return None;
+        }
+        let grants = self.grants.read().unwrap_or_else(PoisonError::into_inner);
+        grants.get(hash).map(|kept| kept.grant.clone())
+    }
+
+    fn keep_grant(&self, hash: String, grant: TokenGrant) {
+        if !self.trusted() {
+            return;
+        }
+        let mut grants = self.grants.write().unwrap_or_else(PoisonError::into_inner);
+        if grants.len() >= MAX_KEPT {
+            grants.clear();
+        }
+        grants.entry(hash).or_insert(Kept { grant, touched: None });
+    }
+
+    /// Whether this use should be written as the token's last: once a
+    /// minute per token on this server (the database write is conditional
+    /// too, so several servers write at most once a minute between them).
+    fn due_for_touch(&self, hash: &str) -> bool {
+        let mut grants = self.grants.write().unwrap_or_else(PoisonError::into_inner);
+        match grants.get_mut(hash) {
+            Some(kept) if kept.touched.is_some_and(|at| at.elapsed() < TOUCH_EVERY) => false,
+            Some(kept) => {
+                kept.touched = Some(Instant::now());
+                true
+            }
+            None => true,
+        }
+    }
+
+    fn knows_client(&self, hash: &str) -> bool {
+        self.trusted()
+            && self
+                .clients
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(hash)
+    }
+
+    fn keep_client(&self, hash: String) {
+        if self.trusted() {
+            self.clients
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(hash);
+        }
+    }
+}
+
+/// Watches `auth_changes` until aborted, forgetting kept answers on every change.
+pub fn spawn_watcher(pool: DbPool, cache: Arc<TokenCache>) -> actix_web::rt::task::JoinHandle<()> {
+    actix_web::rt::spawn(async move {
+        let mut seen: Option<BTreeSet<i64>> = None;
+        let mut looks: u64 = 0;
+        loop {
+            let after = seen
+                .as_ref()
+                .and_then(|ids| ids.last())
+                .map_or(0, |newest| newest - WATCH_WINDOW);
+            let prune = looks.is_multiple_of(300);
+            let read = pool.clone();
+            let found = web::block(move || -> Result<Vec<i64>, Error> {
+                let mut conn = read.get()?;
+                if prune {
+                    introspection::prune_changes(&mut conn, CHANGES_KEPT)?;
+                }
+                introspection::changes_after(&mut conn, after)
+            })
+            .await
+            .map_err(|error| Error::DatabaseUnavailable(error.to_string()))
+            .and_then(|found| found);
+            match found {
+                Ok(ids) => {
+                    let ids: BTreeSet<i64> = ids.into_iter().collect();
+                    let changed = match &seen {
+                        Some(known) => ids.iter().any(|id| !known.contains(id)),
+                        None => true,
+                    };
+                    if changed {
+                        cache.forget_all();
+                    }
+                    seen = Some(ids);
+                    cache.trusted.store(true, Ordering::Release);
+                }
+                Err(error) => {
+                    if cache.trusted() {
+                        tracing::warn!(%error, "cannot watch token changes; token checks read the database until it can");
+                    }
+                    cache.trusted.store(false, Ordering::Release);
+                    cache.forget_all();
+                    seen = None;
+                }
+            }
+            looks += 1;
+            actix_web::rt::time::sleep(WATCH_EVERY).await;
+        }
+    })
+}
+
+fn inactive() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "active": false }))
+}
+
+fn unauthorized() -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"rollcall\""))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({
+            "error": "invalid_client",
+            "error_description": "Send an introspection client's secret as Authorization: Bearer <secret>."
+        }))
+}
+
+/// The scope a token acts with (RFC 7662: space-separated): operations
+/// tokens reach the inference endpoints too.
+fn scope(access: AccessLevel) -> &'static str {
+    match access {
+        AccessLevel::Operations => "operations inference",
+        AccessLevel::Inference => "inference",
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<ApiSecret> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, secret) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    ApiSecret::parse(secret.trim())
+        .ok()
+        .filter(|secret| secret.kind() == SecretKind::Introspection)
+}
+
+/// `POST /api/v1/tokens/introspect`, form-encoded `token=…` (and, from a
+/// gateway that knows it, `client_ip=…` of the token's user). Anything that
+/// is not a live token is `{"active": false}`, with no reason given.
+pub async fn introspect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Error> {
+    let Some(client) = bearer(&req) else {
+        return Ok(unauthorized());
+    };
+    let client_hash = client.hash().as_str().to_owned();
+    if !state.tokens.knows_client(&client_hash) {
+        let known = state
+            .read(move |conn| introspection::is_client(conn, &client))
+            .await?;
+        if !known {
+            return Ok(unauthorized());
+        }
+        state.tokens.keep_client(client_hash);
+    }
+    let mut presented = None;
+    let mut client_ip = None;
+    for (key, value) in url::form_urlencoded::parse(&body) {
+        match key.as_ref() {
+            "token" => presented = Some(value.into_owned()),
+            "client_ip" => client_ip = value.parse::<IpAddr>().ok(),
+            _ => {}
+        }
+    }
+    let Some(secret) = presented.and_then(|text| ApiSecret::parse(&text).ok()) else {
+        return Ok(inactive());
+    };
+    let hash = secret.hash().as_str().to_owned();
+    let grant = match state.tokens.grant(&hash) {
+        Some(grant) => grant,
+        None => {
+            let Some(grant) = state.read(move |conn| tokens::grant(conn, &secret)).await? else {
+                return Ok(inactive());
+            };
+            state.tokens.keep_grant(hash.clone(), grant.clone());
+            grant
+        }
+    };
+    if !grant.is_active(now()) {
+        return Ok(inactive());
+    }
+    if state.tokens.due_for_touch(&hash) {
+        let ip = client_ip
+            .or_else(|| super::context::client_ip(&req))
+            .map(|ip| ip.to_string());
+        let token_id = grant.token_id.clone();
+        let pool = state.pool.clone();
+        // Written beside the answer, not before it.
+        actix_web::rt::spawn(async move {
+            let written = web::block(move || -> Result<(), Error> {
+                tokens::touch(&mut *pool.get()?, &token_id, ip.as_deref())
+            })
+            .await;
+            if let Ok(Err(error)) = written {
+                tracing::warn!(%error, "could not record a token's last use");
+            }
+        });
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({
+            "active": true,
+            "org": grant.org_slug,
+            "sub": grant.subject,
+            "kind": grant.kind.as_str(),
+            "role": grant.role.as_str(),
+            "scope": scope(grant.access),
+            "exp": grant.expires_at.and_utc().timestamp(),
+        })))
+}
