@@ -18,4 +18,5 @@ mod races;
 mod sessions;
 mod settings;
 mod signin;
+mod tokens;
 mod users;

@@ -56,20 +56,20 @@ CREATE TABLE auth_changes (
 );
 
 CREATE TRIGGER auth_change_membership_role AFTER UPDATE OF role ON memberships
-BEGIN INSERT INTO auth_changes DEFAULT VALUES; END;
+BEGIN INSERT INTO auth_changes (id) VALUES (NULL); END;
 CREATE TRIGGER auth_change_membership_delete AFTER DELETE ON memberships
-BEGIN INSERT INTO auth_changes DEFAULT VALUES; END;
+BEGIN INSERT INTO auth_changes (id) VALUES (NULL); END;
 CREATE TRIGGER auth_change_token_revoke AFTER UPDATE OF revoked_at, expires_at ON api_tokens
-BEGIN INSERT INTO auth_changes DEFAULT VALUES; END;
+BEGIN INSERT INTO auth_changes (id) VALUES (NULL); END;
 CREATE TRIGGER auth_change_token_delete AFTER DELETE ON api_tokens
-BEGIN INSERT INTO auth_changes DEFAULT VALUES; END;
+BEGIN INSERT INTO auth_changes (id) VALUES (NULL); END;
 CREATE TRIGGER auth_change_service_account AFTER UPDATE OF role, disabled_at ON service_accounts
-BEGIN INSERT INTO auth_changes DEFAULT VALUES; END;
+BEGIN INSERT INTO auth_changes (id) VALUES (NULL); END;
 CREATE TRIGGER auth_change_service_account_delete AFTER DELETE ON service_accounts
-BEGIN INSERT INTO auth_changes DEFAULT VALUES; END;
+BEGIN INSERT INTO auth_changes (id) VALUES (NULL); END;
 CREATE TRIGGER auth_change_client_revoke AFTER UPDATE OF revoked_at ON introspection_clients
-BEGIN INSERT INTO auth_changes DEFAULT VALUES; END;
+BEGIN INSERT INTO auth_changes (id) VALUES (NULL); END;
 CREATE TRIGGER auth_change_client_delete AFTER DELETE ON introspection_clients
-BEGIN INSERT INTO auth_changes DEFAULT VALUES; END;
+BEGIN INSERT INTO auth_changes (id) VALUES (NULL); END;
 CREATE TRIGGER auth_change_organization_delete AFTER DELETE ON organizations
-BEGIN INSERT INTO auth_changes DEFAULT VALUES; END;
+BEGIN INSERT INTO auth_changes (id) VALUES (NULL); END;

@@ -1,0 +1,352 @@
+//! API tokens, service accounts and the token check, through the services and
+//! over HTTP on one or two servers: every rule, and what must not happen.
+
+use std::time::{Duration, Instant};
+
+use rollcall::domain::{AccessLevel, EmailAddress, LabelName, Lifetime, Role};
+use rollcall::error::Error;
+use rollcall::services::members::{self, MemberRef};
+use rollcall::services::service_accounts::{self, AccountRequest};
+use rollcall::services::tokens::{self, TokenRequest};
+use rollcall::services::{Actor, introspection};
+use serde_json::Value;
+
+use crate::helpers::{TestApp, as_user};
+use crate::http::TestServer;
+
+fn request(access: AccessLevel) -> TokenRequest {
+    TokenRequest {
+        name: LabelName::parse("CI deploys").unwrap(),
+        access,
+        lifetime: Lifetime::DEFAULT,
+    }
+}
+
+fn account(name: &str, role: Role) -> AccountRequest {
+    AccountRequest {
+        name: LabelName::parse(name).unwrap(),
+        description: String::new(),
+        role,
+    }
+}
+
+/// The gateway: asks the server at `base` about `token` with `client`'s secret.
+fn introspect(base: &str, client: &str, token: &str) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .post(format!("{base}/api/v1/tokens/introspect"))
+        .header("Authorization", &format!("Bearer {client}"))
+        .send_form([("token", token)])
+        .expect("an answer");
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+fn gateway(app: &TestApp) -> String {
+    introspection::create_client(&mut app.conn(), &LabelName::parse("gateway").unwrap())
+        .expect("a client")
+        .expose()
+        .to_owned()
+}
+
+/// Waits (a little over the promised second at most) until `check` holds.
+fn within_a_second(mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check()
+}
+
+#[test]
+fn a_viewer_cannot_create_an_operations_token_and_nothing_is_created() {
+    let app = TestApp::new();
+    let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
+    let vera = app.member(&org, "vera@example.com", Role::Viewer);
+    let before = app.count("api_tokens");
+    let refused = tokens::create_personal(
+        &mut app.conn(),
+        &as_user(&vera),
+        &org,
+        None,
+        &request(AccessLevel::Operations),
+    );
+    assert!(matches!(refused, Err(Error::Forbidden(_))), "{refused:?}");
+    assert_eq!(app.count("api_tokens"), before);
+    let made = tokens::create_personal(
+        &mut app.conn(),
+        &as_user(&vera),
+        &org,
+        None,
+        &request(AccessLevel::Inference),
+    );
+    assert!(made.is_ok(), "{made:?}");
+}
+
+#[test]
+fn service_accounts_are_never_owners_nor_above_their_creator() {
+    let app = TestApp::new();
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let alan = app.member(&org, "alan@example.com", Role::Admin);
+    let dev = app.member(&org, "dev@example.com", Role::Developer);
+    let before = app.snapshot();
+    for (who, role) in [(&ada, Role::Owner), (&alan, Role::Owner), (&dev, Role::Viewer)] {
+        let refused = service_accounts::create(&mut app.conn(), &as_user(who), &org, &account("ci", role));
+        assert!(
+            matches!(refused, Err(Error::Forbidden(_))),
+            "{role:?}: {refused:?}"
+        );
+    }
+    assert_eq!(app.snapshot(), before, "nothing created");
+    assert_eq!(app.count("service_accounts"), 0);
+    let made = service_accounts::create(
+        &mut app.conn(),
+        &as_user(&alan),
+        &org,
+        &account("ci", Role::Admin),
+    );
+    assert!(made.is_ok(), "{made:?}");
+    // A service account is not a member: the last-owner rule still counts people.
+    let refused = members::leave(&mut app.conn(), &as_user(&ada), &org);
+    assert!(matches!(refused, Err(Error::LastOwner { .. })), "{refused:?}");
+}
+
+#[test]
+fn the_token_check_answers_for_live_tokens_only() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
+    let carl = app.member(&org, "carl@example.com", Role::Contributor);
+    let client = gateway(app);
+    let issued = tokens::create_personal(
+        &mut app.conn(),
+        &as_user(&carl),
+        &org,
+        None,
+        &request(AccessLevel::Operations),
+    )
+    .expect("a token");
+    let secret = issued.secret.expose().to_owned();
+
+    let (status, answer) = introspect(&server.base, &client, &secret);
+    assert_eq!(status, 200);
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["org"], "acme-ai");
+    assert_eq!(answer["sub"], carl.id.as_str());
+    assert_eq!(answer["kind"], "personal");
+    assert_eq!(answer["role"], "contributor");
+    assert_eq!(answer["scope"], "operations inference");
+    assert!(answer["exp"].as_i64().is_some());
+
+    // One changed character: refused by the checksum.
+    let mut changed = secret.clone().into_bytes();
+    let last = changed.len() - 1;
+    changed[last] = if changed[last] == b'a' { b'b' } else { b'a' };
+    let changed = String::from_utf8(changed).unwrap();
+    assert_eq!(
+        introspect(&server.base, &client, &changed).1,
+        serde_json::json!({ "active": false })
+    );
+    for junk in ["", "nope", &format!("{secret}x"), &secret.replace("rcp_", "rcs_")] {
+        assert_eq!(
+            introspect(&server.base, &client, junk).1,
+            serde_json::json!({ "active": false })
+        );
+    }
+
+    // Without a client, or with a token instead of a client's secret: 401.
+    assert_eq!(introspect(&server.base, "wrong", &secret).0, 401);
+    assert_eq!(introspect(&server.base, &secret, &secret).0, 401);
+
+    // Carl's role drops to Viewer: an operations token stops at once.
+    members::change_role(
+        &mut app.conn(),
+        &Actor::command_line(),
+        &org,
+        &MemberRef::Id(carl.id.clone()),
+        Role::Viewer,
+    )
+    .expect("demote");
+    assert!(within_a_second(
+        || introspect(&server.base, &client, &secret).1["active"] == false
+    ));
+}
+
+#[test]
+fn a_revocation_holds_on_a_second_server_within_a_second() {
+    let server = TestServer::start();
+    let second = server.another_server();
+    let app = &server.app;
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let client = gateway(app);
+    let issued = tokens::create_personal(
+        &mut app.conn(),
+        &as_user(&ada),
+        &org,
+        None,
+        &request(AccessLevel::Inference),
+    )
+    .expect("a token");
+    let secret = issued.secret.expose().to_owned();
+    for base in [&server.base, &second] {
+        assert_eq!(introspect(base, &client, &secret).1["active"], true);
+    }
+    tokens::revoke(&mut app.conn(), &as_user(&ada), &org, &issued.id).expect("revoke");
+    for base in [&server.base, &second] {
+        assert!(
+            within_a_second(|| introspect(base, &client, &secret).1["active"] == false),
+            "{base}"
+        );
+    }
+    // Revoking again says so; the client itself can be revoked too.
+    assert!(matches!(
+        tokens::revoke(&mut app.conn(), &as_user(&ada), &org, &issued.id),
+        Err(Error::Conflict(_))
+    ));
+    introspection::revoke_client(&mut app.conn(), "gateway").expect("revoke the client");
+    assert!(within_a_second(|| introspect(&second, &client, &secret).0 == 401));
+}
+
+#[test]
+fn a_removed_member_loses_their_tokens_in_the_same_transaction() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
+    let bob = app.member(&org, "bob@example.com", Role::Developer);
+    let client = gateway(app);
+    let issued = tokens::create_personal(
+        &mut app.conn(),
+        &as_user(&bob),
+        &org,
+        None,
+        &request(AccessLevel::Operations),
+    )
+    .expect("a token");
+    let secret = issued.secret.expose().to_owned();
+    assert_eq!(introspect(&server.base, &client, &secret).1["active"], true);
+    members::remove(
+        &mut app.conn(),
+        &Actor::command_line(),
+        &org,
+        &MemberRef::Id(bob.id.clone()),
+    )
+    .expect("remove");
+    assert_eq!(
+        app.count("api_tokens WHERE revoked_at IS NULL"),
+        0,
+        "revoked with the removal"
+    );
+    let events = rollcall::services::audit::for_organization(&mut app.conn(), &org.id, 1).expect("events");
+    assert_eq!(events[0].action, "member.removed");
+    assert_eq!(events[0].after_state.as_deref(), Some(r#"{"tokens_revoked":1}"#));
+    assert!(within_a_second(
+        || introspect(&server.base, &client, &secret).1["active"] == false
+    ));
+}
+
+#[test]
+fn service_account_keys_stop_when_the_account_is_disabled_or_deleted() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let client = gateway(app);
+    service_accounts::create(
+        &mut app.conn(),
+        &as_user(&ada),
+        &org,
+        &account("ci", Role::Viewer),
+    )
+    .expect("an account");
+    let refused = service_accounts::create_key(
+        &mut app.conn(),
+        &as_user(&ada),
+        &org,
+        "ci",
+        &request(AccessLevel::Operations),
+    );
+    assert!(
+        matches!(refused, Err(Error::Invalid(_))),
+        "a viewer account's key with operations: {refused:?}"
+    );
+    let key = service_accounts::create_key(
+        &mut app.conn(),
+        &as_user(&ada),
+        &org,
+        "ci",
+        &request(AccessLevel::Inference),
+    )
+    .expect("a key");
+    let secret = key.secret.expose().to_owned();
+    assert!(secret.starts_with("rcs_"));
+    let (_, answer) = introspect(&server.base, &client, &secret);
+    assert_eq!(answer["kind"], "service_account");
+    assert_eq!(answer["role"], "viewer");
+    service_accounts::disable(&mut app.conn(), &as_user(&ada), &org, "ci").expect("disable");
+    assert!(within_a_second(
+        || introspect(&server.base, &client, &secret).1["active"] == false
+    ));
+    service_accounts::delete(&mut app.conn(), &as_user(&ada), &org, "ci").expect("delete");
+    assert_eq!(app.count("api_tokens"), 0);
+}
+
+#[test]
+fn last_use_is_written_at_most_once_a_minute_and_secrets_are_stored_nowhere() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let client = gateway(app);
+    let issued = tokens::create_personal(
+        &mut app.conn(),
+        &as_user(&ada),
+        &org,
+        None,
+        &request(AccessLevel::Inference),
+    )
+    .expect("a token");
+    let secret = issued.secret.expose().to_owned();
+    let viewer = app.viewer(&as_user(&ada), &org).expect("a viewer");
+    for _ in 0..20 {
+        assert_eq!(introspect(&server.base, &client, &secret).1["active"], true);
+    }
+    assert!(within_a_second(|| {
+        tokens::list(&mut app.conn(), &viewer, &as_user(&ada)).expect("tokens")[0]
+            .last_used_at
+            .is_some()
+    }));
+    let first_use = tokens::list(&mut app.conn(), &viewer, &as_user(&ada)).expect("tokens")[0].last_used_at;
+    std::thread::sleep(Duration::from_millis(300));
+    introspect(&server.base, &client, &secret);
+    std::thread::sleep(Duration::from_millis(300));
+    let later = tokens::list(&mut app.conn(), &viewer, &as_user(&ada)).expect("tokens")[0].last_used_at;
+    assert_eq!(later, first_use, "written again within a minute");
+
+    // The secret is in no table: neither the token's row nor the audit trail.
+    for table in ["api_tokens", "audit_events"] {
+        let holding = app.count(&format!(
+            "{table} WHERE {} LIKE '%{}%'",
+            if table == "api_tokens" {
+                "token_hash || name || last_four"
+            } else {
+                "COALESCE(after_state, '') || COALESCE(before_state, '')"
+            },
+            &secret[4..]
+        ));
+        assert_eq!(holding, 0, "the secret is in {table}");
+    }
+    let email = EmailAddress::parse("ada@example.com").unwrap();
+    let from_cli = tokens::create_personal(
+        &mut app.conn(),
+        &Actor::command_line(),
+        &org,
+        Some(&email),
+        &request(AccessLevel::Operations),
+    );
+    assert!(from_cli.is_ok(), "{from_cli:?}");
+}
