@@ -64,4 +64,37 @@
       dialog.close();
     }
   });
+
+  // "Copy" beside a secret shown once: only with JavaScript (without it,
+  // the read-only field's text is selected and copied by hand).
+  function offerCopy() {
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", offerCopy);
+  document.addEventListener("htmx:afterSettle", offerCopy);
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) {
+      return;
+    }
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    if (!field) {
+      return;
+    }
+    field.select();
+    var copied = function () {
+      button.textContent = "Copied";
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(copied, function () {
+        document.execCommand("copy");
+        copied();
+      });
+    } else {
+      document.execCommand("copy");
+      copied();
+    }
+  });
 })();

@@ -85,6 +85,11 @@ fn find(
     Ok((id, name, parse_stored_role(&role)?, disabled_at))
 }
 
+/// The name of one of the organization's accounts (by id or name).
+pub fn name_of(conn: &mut DbConnection, org: &Organization, name_or_id: &str) -> Result<String, Error> {
+    find(conn, org, name_or_id).map(|(_, name, _, _)| name)
+}
+
 /// Creates a service account with a role the actor may give it.
 pub fn create(
     conn: &mut DbConnection,

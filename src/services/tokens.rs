@@ -317,13 +317,15 @@ pub fn revoke(
 ) -> Result<String, Error> {
     db::write(conn, |conn| {
         let acting = acting(conn, actor, org)?;
-        let found: Option<(
+        /// Name, holder (a person or an account), revoked, last four.
+        type Found = (
             String,
             Option<String>,
             Option<String>,
             Option<NaiveDateTime>,
             String,
-        )> = api_tokens::table
+        );
+        let found: Option<Found> = api_tokens::table
             .filter(api_tokens::id.eq(token_id))
             .filter(api_tokens::org_id.eq(&org.id))
             .select((

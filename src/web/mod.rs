@@ -234,7 +234,7 @@ macro_rules! route_table {
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
         fn routes(cfg: &mut web::ServiceConfig) {
-            use pages::{auth, invitation, invitations, members, profile};
+            use pages::{auth, invitation, invitations, members, profile, tokens};
             cfg.service(assets::scope());
             $(cfg.route($path, web::$method().to($handler));)*
         }
@@ -275,6 +275,15 @@ route_table! {
     post "/orgs/{slug}/invitations" => invitations::send;
     post "/orgs/{slug}/invitations/{id}/resend" => invitations::resend;
     post "/orgs/{slug}/invitations/{id}/revoke" => invitations::revoke;
+    get "/orgs/{slug}/tokens" => tokens::list;
+    post "/orgs/{slug}/tokens" => tokens::create;
+    get "/orgs/{slug}/tokens/{id}/revoke" => tokens::revoke_confirm;
+    post "/orgs/{slug}/tokens/{id}/revoke" => tokens::revoke;
+    get "/orgs/{slug}/service-accounts" => tokens::accounts;
+    post "/orgs/{slug}/service-accounts" => tokens::create_account;
+    post "/orgs/{slug}/service-accounts/{id}/keys" => tokens::create_key;
+    get "/orgs/{slug}/service-accounts/{id}/{change}" => tokens::account_confirm;
+    post "/orgs/{slug}/service-accounts/{id}/{change}" => tokens::change_account;
     post "/api/v1/tokens/introspect" => introspection::introspect;
 }
 

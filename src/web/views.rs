@@ -485,6 +485,7 @@ impl PendingList {
 pub struct MembersPage {
     pub layout: Layout,
     pub org: OrgView,
+    pub tabs: Tabs,
     pub can_invite: bool,
     pub roles: Vec<Role>,
     pub filters: Filters,
@@ -500,6 +501,7 @@ pub struct InvitationsPage {
     pub layout: Layout,
     pub csrf: String,
     pub org: OrgView,
+    pub tabs: Tabs,
     pub pending: PendingList,
 }
 
@@ -680,6 +682,7 @@ pub struct PolicyRow {
 pub struct RolesPage {
     pub layout: Layout,
     pub org: OrgView,
+    pub tabs: Tabs,
     pub roles: Vec<Role>,
     pub rows: Vec<PolicyRow>,
 }
@@ -770,4 +773,95 @@ mod tests {
         assert_eq!(DayTime(late).to_string(), "31 Dec 12026, 23:59 UTC");
         assert_eq!(Iso(late).to_string(), "12026-12-31T23:59:59Z");
     }
+}
+
+/// The organization's tabs, as the policy lets the viewer see them.
+#[derive(Debug, Clone, Copy)]
+pub struct Tabs {
+    pub service_accounts: bool,
+}
+
+impl Tabs {
+    pub fn for_role(role: Role) -> Self {
+        Self {
+            service_accounts: !policy::service_account_roles(role).is_empty(),
+        }
+    }
+}
+
+/// A token's row on the API tokens page.
+pub struct TokenRowView {
+    pub token: crate::services::tokens::TokenView,
+    pub created: DayTime,
+    pub expires: DayTime,
+    pub last_used: Option<DayTime>,
+    pub revocable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "tokens/page.html")]
+pub struct TokensPage {
+    pub layout: Layout,
+    pub org: OrgView,
+    pub tabs: Tabs,
+    pub csrf: String,
+    pub sees_all: bool,
+    pub tokens: Vec<TokenRowView>,
+    pub access_levels: Vec<crate::domain::AccessLevel>,
+    pub lifetimes: &'static [u16],
+    pub form: TokenForm,
+    pub error: Option<String>,
+    /// The secret of the token just made, shown this once.
+    pub created: Option<CreatedSecret>,
+}
+
+/// What the create form holds (again, after a refusal).
+#[derive(Debug, Clone, Default)]
+pub struct TokenForm {
+    pub name: String,
+    pub access: String,
+    pub days: u16,
+}
+
+/// A secret just made, with what it is for.
+pub struct CreatedSecret {
+    pub name: String,
+    pub secret: String,
+    pub expires: DayTime,
+}
+
+/// A service account's row.
+pub struct AccountRowView {
+    pub account: crate::services::service_accounts::ServiceAccount,
+    pub created: DayTime,
+}
+
+#[derive(Template)]
+#[template(path = "service_accounts/page.html")]
+pub struct ServiceAccountsPage {
+    pub layout: Layout,
+    pub org: OrgView,
+    pub tabs: Tabs,
+    pub csrf: String,
+    pub accounts: Vec<AccountRowView>,
+    pub roles: Vec<Role>,
+    pub access_levels: Vec<crate::domain::AccessLevel>,
+    pub lifetimes: &'static [u16],
+    pub form_name: String,
+    pub form_description: String,
+    pub error: Option<String>,
+    pub created: Option<CreatedSecret>,
+}
+
+/// A question before something that cannot be undone, as a page of its own.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub layout: Layout,
+    pub heading: String,
+    pub message: String,
+    pub action: String,
+    pub button: String,
+    pub back: String,
+    pub csrf: String,
 }

@@ -127,6 +127,7 @@ fn fill(template: &str, fixture: &Fixture, bad: Option<(&str, &str)>) -> String 
                 "user_id" => &fixture.bob_id,
                 "id" => &fixture.invitation_id,
                 "provider" => "github",
+                "change" => "disable",
                 "token" => "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
                 other => panic!("no value for {{{other}}} in {template}: add one here"),
             }),
@@ -156,6 +157,9 @@ fn acts_without_fields(template: &str) -> bool {
             | "/orgs/{slug}/invitations/review"
             | "/orgs/{slug}/invitations"
             | "/orgs/{slug}/members/{user_id}/role"
+            | "/orgs/{slug}/tokens"
+            | "/orgs/{slug}/service-accounts"
+            | "/orgs/{slug}/service-accounts/{id}/keys"
     )
 }
 

@@ -21,7 +21,7 @@ use crate::web::form::Form;
 use crate::web::session::{Flash, FlashKind, SharedLink};
 use crate::web::views::{
     InvitationRowFragment, InvitationRowView, InvitationsPage, InvitationsSent, InviteRowView, InviteStepOne,
-    InviteStepTwo, NoticeFragment, NoticePage, NoticesOob, OrgView, PendingList, render,
+    InviteStepTwo, NoticeFragment, NoticePage, NoticesOob, OrgView, PendingList, Tabs, render,
 };
 use crate::web::{AppState, html, see_other};
 
@@ -83,6 +83,7 @@ pub async fn list(
         ),
         csrf: signed.session.csrf_token(),
         org: OrgView::from(&context.viewer.org),
+        tabs: Tabs::for_role(context.viewer.role),
         pending,
     };
     Ok(html(StatusCode::OK, render(&page, "the invitations page")?))

@@ -18,7 +18,7 @@ use crate::web::fragments::Rendered;
 use crate::web::session::Flash;
 use crate::web::views::{
     ChangeRoleDialog, Filters, LeaveDialog, MemberRowFragment, MemberRowView, MembersPage, MembersTable,
-    MembersTableFragment, NoticesOob, OrgView, PendingFragment, PendingList, RolesPage, render,
+    MembersTableFragment, NoticesOob, OrgView, PendingFragment, PendingList, RolesPage, Tabs, render,
 };
 use crate::web::{AppState, html, see_other};
 
@@ -150,6 +150,7 @@ pub async fn page(
                     Some(&context.viewer.org.slug),
                 ),
                 can_invite: !policy::invitable_roles(context.viewer.role).is_empty(),
+                tabs: Tabs::for_role(context.viewer.role),
                 roles: Role::ALL.to_vec(),
                 org: OrgView::from(&context.viewer.org),
                 filters,
@@ -179,6 +180,7 @@ pub async fn roles(
             Some(&context.viewer.org.slug),
         ),
         org: OrgView::from(&context.viewer.org),
+        tabs: Tabs::for_role(context.viewer.role),
         roles: Role::ALL.to_vec(),
         rows: RolesPage::rows(),
     };

@@ -5,6 +5,7 @@ pub mod invitation;
 pub mod invitations;
 pub mod members;
 pub mod profile;
+pub mod tokens;
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
