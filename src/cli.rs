@@ -69,6 +69,12 @@ pub enum DevCommand {
         /// Invited through the usual path, so their emails are queued too.
         #[arg(long, default_value_t = 0)]
         invitations: u64,
+        /// Inference tokens held by the members in turn.
+        #[arg(long, default_value_t = 0)]
+        tokens: u64,
+        /// Where the tokens' secrets are written, one a line (for the benchmark's load).
+        #[arg(long)]
+        tokens_file: Option<std::path::PathBuf>,
     },
 }
 
@@ -176,6 +182,8 @@ fn execute(cli: Cli) -> Result<(), Error> {
             org,
             members: member_count,
             invitations: invitation_count,
+            tokens: token_count,
+            tokens_file,
         }) => {
             let slug = parse_slug(&org)?;
             let pool = migrated(&config)?;
@@ -197,6 +205,18 @@ fn execute(cli: Cli) -> Result<(), Error> {
                 .collect::<Result<_, Error>>()?;
             for batch in invitees.chunks(1_000) {
                 invitations::invite(conn, &config.service_settings(), &actor, org, batch)?;
+            }
+            if token_count > 0 {
+                let path = tokens_file.ok_or_else(|| {
+                    Error::Invalid("Say where the secrets go: --tokens-file PATH.".to_owned())
+                })?;
+                let secrets = seed::tokens(conn, org, token_count)?;
+                let lines: String = secrets
+                    .iter()
+                    .map(|secret| format!("{}\n", secret.expose()))
+                    .collect();
+                std::fs::write(&path, lines)
+                    .map_err(|error| Error::Invalid(format!("cannot write {}: {error}", path.display())))?;
             }
             let pending = invitations::pending_for_org(conn, &viewer, 1, 0)?.total;
             println!(

@@ -10,9 +10,9 @@ use diesel::prelude::*;
 
 use super::users::name_key;
 use super::{INSERT_CHUNK, Organization, new_id, now};
-use crate::db::schema::{memberships, users};
+use crate::db::schema::{api_tokens, memberships, users};
 use crate::db::{self, DbConnection};
-use crate::domain::Role;
+use crate::domain::{AccessLevel, ApiSecret, Role, SecretKind};
 use crate::error::Error;
 
 const FIRST_NAMES: [&str; 32] = [
@@ -155,6 +155,62 @@ pub fn members(conn: &mut DbConnection, org: &Organization, count: u64) -> Resul
             start = end;
         }
         Ok(existing + count as i64)
+    })
+}
+
+/// Adds `count` synthetic inference tokens held by the organization's
+/// members in turn (a benchmark of the token check needs many); returns their
+/// secrets, which exist nowhere else.
+pub fn tokens(conn: &mut DbConnection, org: &Organization, count: u64) -> Result<Vec<ApiSecret>, Error> {
+    db::write(conn, |conn| {
+        let holders: Vec<String> = memberships::table
+            .filter(memberships::org_id.eq(&org.id))
+            .order(memberships::user_id)
+            .limit(i64::try_from(count).unwrap_or(i64::MAX).max(1))
+            .select(memberships::user_id)
+            .load(conn)?;
+        if holders.is_empty() {
+            return Err(Error::Invalid(
+                "Seed members first: tokens need holders.".to_owned(),
+            ));
+        }
+        let at = now();
+        let expires_at = at + Duration::days(366);
+        let mut secrets = Vec::with_capacity(count as usize);
+        let mut start = 0;
+        while start < count {
+            let end = (start + INSERT_CHUNK as u64).min(count);
+            let made: Vec<(String, ApiSecret, &String)> = (start..end)
+                .map(|n| {
+                    (
+                        new_id(),
+                        ApiSecret::generate(SecretKind::Personal),
+                        &holders[(n % holders.len() as u64) as usize],
+                    )
+                })
+                .collect();
+            let rows: Vec<_> = made
+                .iter()
+                .map(|(id, secret, holder)| {
+                    (
+                        api_tokens::id.eq(id),
+                        api_tokens::org_id.eq(&org.id),
+                        api_tokens::kind.eq(SecretKind::Personal.as_str()),
+                        api_tokens::user_id.eq(Some(holder.as_str())),
+                        api_tokens::name.eq("Synthetic token"),
+                        api_tokens::access.eq(AccessLevel::Inference.as_str()),
+                        api_tokens::token_hash.eq(secret.hash().as_str().to_owned()),
+                        api_tokens::last_four.eq(secret.last_four()),
+                        api_tokens::created_at.eq(at),
+                        api_tokens::expires_at.eq(expires_at),
+                    )
+                })
+                .collect();
+            db::insert_all!(conn, api_tokens::table, &rows)?;
+            secrets.extend(made.into_iter().map(|(_, secret, _)| secret));
+            start = end;
+        }
+        Ok(secrets)
     })
 }
 
