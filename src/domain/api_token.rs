@@ -13,6 +13,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
+
 use super::token::TokenHash;
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -132,6 +134,11 @@ impl ApiSecret {
 
     pub fn hash(&self) -> TokenHash {
         TokenHash::of(&self.text)
+    }
+
+    /// The SHA-256 itself, as bytes: a compact key for answers kept in memory.
+    pub fn digest(&self) -> [u8; 32] {
+        Sha256::digest(self.text.as_bytes()).into()
     }
 
     /// The last four characters, by which a person tells their tokens apart.

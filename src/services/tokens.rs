@@ -489,22 +489,36 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
     }))
 }
 
-/// Records that a token was used: at most once a minute per token, whatever
-/// the number of requests and servers (the row is written only when its
-/// last use is older than that).
-pub fn touch(conn: &mut DbConnection, token_id: &str, client_ip: Option<&str>) -> Result<(), Error> {
-    let at = now();
-    diesel::update(
-        api_tokens::table.find(token_id).filter(
-            api_tokens::last_used_at
-                .is_null()
-                .or(api_tokens::last_used_at.lt(at - chrono::Duration::minutes(1))),
-        ),
-    )
-    .set((
-        api_tokens::last_used_at.eq(at),
-        api_tokens::last_used_ip.eq(client_ip),
-    ))
-    .execute(conn)?;
-    Ok(())
+/// A token's use, to record as its last.
+#[derive(Debug, Clone)]
+pub struct Use {
+    pub token_id: String,
+    pub at: NaiveDateTime,
+    pub client_ip: Option<String>,
+}
+
+/// Records tokens' last uses in one transaction: each row at most once a
+/// minute, whatever the number of requests and servers (a row is written
+/// only when its last use is older than that).
+pub fn record_uses(conn: &mut DbConnection, uses: &[Use]) -> Result<(), Error> {
+    if uses.is_empty() {
+        return Ok(());
+    }
+    db::write(conn, |conn| {
+        for used in uses {
+            diesel::update(
+                api_tokens::table.find(&used.token_id).filter(
+                    api_tokens::last_used_at
+                        .is_null()
+                        .or(api_tokens::last_used_at.lt(used.at - chrono::Duration::minutes(1))),
+                ),
+            )
+            .set((
+                api_tokens::last_used_at.eq(used.at),
+                api_tokens::last_used_ip.eq(used.client_ip.as_deref()),
+            ))
+            .execute(conn)?;
+        }
+        Ok(())
+    })
 }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use actix_web::http::header;
@@ -19,7 +19,7 @@ use super::AppState;
 use crate::db::DbPool;
 use crate::domain::{AccessLevel, ApiSecret, SecretKind};
 use crate::error::Error;
-use crate::services::tokens::{self, TokenGrant};
+use crate::services::tokens::{self, TokenGrant, Use};
 use crate::services::{introspection, now};
 
 /// How often each server looks for changes.
@@ -29,6 +29,8 @@ const WATCH_EVERY: Duration = Duration::from_millis(200);
 const WATCH_WINDOW: i64 = 500;
 /// How many changes the table keeps.
 const CHANGES_KEPT: i64 = 10_000;
+/// Every how many looks the uses seen since are written (every second).
+const RECORD_USES_EVERY: u64 = 5;
 /// How often the last use of a token is written, at most.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// The most answers kept; past it they are all forgotten and read again.
@@ -39,11 +41,14 @@ struct Kept {
     touched: Option<Instant>,
 }
 
-/// What this server keeps of the token check's answers.
+/// What this server keeps of the token check's answers, keyed by the
+/// SHA-256 of the secret.
 #[derive(Default)]
 pub struct TokenCache {
-    grants: RwLock<HashMap<String, Kept>>,
-    clients: RwLock<HashSet<String>>,
+    grants: RwLock<HashMap<[u8; 32], Kept>>,
+    clients: RwLock<HashSet<[u8; 32]>>,
+    /// Uses not yet written, by token id: the watcher writes them together.
+    uses: Mutex<HashMap<String, Use>>,
     /// Whether the kept answers may be used: false until the watcher has read
     /// the changes once, and whenever it cannot read them.
     trusted: AtomicBool,
@@ -65,7 +70,7 @@ impl TokenCache {
         self.trusted.load(Ordering::Acquire)
     }
 
-    fn grant(&self, hash: &str) -> Option<TokenGrant> {
+    fn grant(&self, hash: &[u8; 32]) -> Option<TokenGrant> {
         if !self.trusted() {
             return None;
         }
@@ -73,7 +78,7 @@ impl TokenCache {
         grants.get(hash).map(|kept| kept.grant.clone())
     }
 
-    fn keep_grant(&self, hash: String, grant: TokenGrant) {
+    fn keep_grant(&self, hash: [u8; 32], grant: TokenGrant) {
         if !self.trusted() {
             return;
         }
@@ -87,7 +92,7 @@ impl TokenCache {
     /// Whether this use should be written as the token's last: once a
     /// minute per token on this server (the database write is conditional
     /// too, so several servers write at most once a minute between them).
-    fn due_for_touch(&self, hash: &str) -> bool {
+    fn due_for_touch(&self, hash: &[u8; 32]) -> bool {
         let mut grants = self.grants.write().unwrap_or_else(PoisonError::into_inner);
         match grants.get_mut(hash) {
             Some(kept) if kept.touched.is_some_and(|at| at.elapsed() < TOUCH_EVERY) => false,
@@ -99,7 +104,19 @@ impl TokenCache {
         }
     }
 
-    fn knows_client(&self, hash: &str) -> bool {
+    fn note_use(&self, used: Use) {
+        self.uses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(used.token_id.clone(), used);
+    }
+
+    fn take_uses(&self) -> Vec<Use> {
+        let mut uses = self.uses.lock().unwrap_or_else(PoisonError::into_inner);
+        uses.drain().map(|(_, used)| used).collect()
+    }
+
+    fn knows_client(&self, hash: &[u8; 32]) -> bool {
         self.trusted()
             && self
                 .clients
@@ -108,7 +125,7 @@ impl TokenCache {
                 .contains(hash)
     }
 
-    fn keep_client(&self, hash: String) {
+    fn keep_client(&self, hash: [u8; 32]) {
         if self.trusted() {
             self.clients
                 .write()
@@ -129,9 +146,17 @@ pub fn spawn_watcher(pool: DbPool, cache: Arc<TokenCache>) -> actix_web::rt::tas
                 .and_then(|ids| ids.last())
                 .map_or(0, |newest| newest - WATCH_WINDOW);
             let prune = looks.is_multiple_of(300);
+            let uses = if looks.is_multiple_of(RECORD_USES_EVERY) {
+                cache.take_uses()
+            } else {
+                Vec::new()
+            };
             let read = pool.clone();
             let found = web::block(move || -> Result<Vec<i64>, Error> {
                 let mut conn = read.get()?;
+                if let Err(error) = tokens::record_uses(&mut conn, &uses) {
+                    tracing::warn!(%error, tokens = uses.len(), "could not record tokens' last uses");
+                }
                 if prune {
                     introspection::prune_changes(&mut conn, CHANGES_KEPT)?;
                 }
@@ -215,7 +240,7 @@ pub async fn introspect(
     let Some(client) = bearer(&req) else {
         return Ok(unauthorized());
     };
-    let client_hash = client.hash().as_str().to_owned();
+    let client_hash = client.digest();
     if !state.tokens.knows_client(&client_hash) {
         let known = state
             .read(move |conn| introspection::is_client(conn, &client))
@@ -237,14 +262,14 @@ pub async fn introspect(
     let Some(secret) = presented.and_then(|text| ApiSecret::parse(&text).ok()) else {
         return Ok(inactive());
     };
-    let hash = secret.hash().as_str().to_owned();
+    let hash = secret.digest();
     let grant = match state.tokens.grant(&hash) {
         Some(grant) => grant,
         None => {
             let Some(grant) = state.read(move |conn| tokens::grant(conn, &secret)).await? else {
                 return Ok(inactive());
             };
-            state.tokens.keep_grant(hash.clone(), grant.clone());
+            state.tokens.keep_grant(hash, grant.clone());
             grant
         }
     };
@@ -252,20 +277,13 @@ pub async fn introspect(
         return Ok(inactive());
     }
     if state.tokens.due_for_touch(&hash) {
-        let ip = client_ip
-            .or_else(|| super::context::client_ip(&req))
-            .map(|ip| ip.to_string());
-        let token_id = grant.token_id.clone();
-        let pool = state.pool.clone();
-        // Written beside the answer, not before it.
-        actix_web::rt::spawn(async move {
-            let written = web::block(move || -> Result<(), Error> {
-                tokens::touch(&mut *pool.get()?, &token_id, ip.as_deref())
-            })
-            .await;
-            if let Ok(Err(error)) = written {
-                tracing::warn!(%error, "could not record a token's last use");
-            }
+        // Written with others within a second, not before the answer.
+        state.tokens.note_use(Use {
+            token_id: grant.token_id.clone(),
+            at: now(),
+            client_ip: client_ip
+                .or_else(|| super::context::client_ip(&req))
+                .map(|ip| ip.to_string()),
         });
     }
     Ok(HttpResponse::Ok()

@@ -350,3 +350,255 @@ fn last_use_is_written_at_most_once_a_minute_and_secrets_are_stored_nowhere() {
     );
     assert!(from_cli.is_ok(), "{from_cli:?}");
 }
+
+fn rollcall(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args(args)
+        .env("DATABASE_URL", app.database_url())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run rollcall")
+}
+
+#[test]
+fn the_command_line_makes_lists_and_revokes_tokens_under_the_same_rules() {
+    let app = TestApp::new();
+    let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
+    app.member(&org, "vera@example.com", Role::Viewer);
+    let out = |output: &std::process::Output| String::from_utf8_lossy(&output.stdout).into_owned();
+    let err = |output: &std::process::Output| String::from_utf8_lossy(&output.stderr).into_owned();
+
+    let refused = rollcall(
+        &app,
+        &[
+            "token",
+            "create",
+            "--org",
+            &org.slug,
+            "--user",
+            "vera@example.com",
+            "--access",
+            "operations",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        err(&refused).contains(
+            "Only owners, admins, developers and contributors can create API tokens with operations access."
+        ),
+        "{}",
+        err(&refused)
+    );
+    let made = rollcall(
+        &app,
+        &[
+            "token",
+            "create",
+            "--org",
+            &org.slug,
+            "--user",
+            "vera@example.com",
+            "--access",
+            "inference",
+            "--expires",
+            "7d",
+            "--name",
+            "notebook",
+        ],
+    );
+    assert!(made.status.success(), "{}", err(&made));
+    let secret = out(&made).lines().last().unwrap_or_default().to_owned();
+    assert!(rollcall_secret(&secret), "{}", out(&made));
+    let too_long = rollcall(
+        &app,
+        &[
+            "token",
+            "create",
+            "--org",
+            &org.slug,
+            "--user",
+            "vera@example.com",
+            "--access",
+            "inference",
+            "--expires",
+            "367d",
+        ],
+    );
+    assert!(!too_long.status.success());
+
+    let listed = rollcall(&app, &["token", "list", "--org", &org.slug, "--json"]);
+    let tokens: Value = serde_json::from_slice(&listed.stdout).expect("JSON");
+    assert_eq!(tokens.as_array().map(Vec::len), Some(1));
+    let token = &tokens[0];
+    assert_eq!(token["name"], "notebook");
+    assert_eq!(token["kind"], "personal");
+    assert_eq!(token["access"], "inference");
+    assert_eq!(token["prefix"], "rcp_");
+    assert!(
+        token["holder"]
+            .as_str()
+            .is_some_and(|h| h.contains("vera@example.com"))
+    );
+    assert!(!out(&listed).contains(&secret[4..]), "the secret is listed");
+    let id = token["id"].as_str().expect("an id").to_owned();
+
+    let account = rollcall(
+        &app,
+        &[
+            "service-account",
+            "create",
+            "--org",
+            &org.slug,
+            "--name",
+            "ci",
+            "--role",
+            "developer",
+        ],
+    );
+    assert!(account.status.success(), "{}", err(&account));
+    let owner_account = rollcall(
+        &app,
+        &[
+            "service-account",
+            "create",
+            "--org",
+            &org.slug,
+            "--name",
+            "boss",
+            "--role",
+            "owner",
+        ],
+    );
+    assert!(!owner_account.status.success());
+    let key = rollcall(
+        &app,
+        &[
+            "service-account",
+            "key-create",
+            "--org",
+            &org.slug,
+            "ci",
+            "--access",
+            "operations",
+        ],
+    );
+    assert!(key.status.success(), "{}", err(&key));
+    assert!(
+        out(&key)
+            .lines()
+            .last()
+            .is_some_and(|line| line.starts_with("rcs_"))
+    );
+    let accounts = rollcall(&app, &["service-account", "list", "--org", &org.slug, "--json"]);
+    let accounts: Value = serde_json::from_slice(&accounts.stdout).expect("JSON");
+    assert_eq!(accounts[0]["active_keys"], 1);
+
+    let revoked = rollcall(&app, &["token", "revoke", "--org", &org.slug, &id]);
+    assert!(revoked.status.success(), "{}", err(&revoked));
+    let again = rollcall(&app, &["token", "revoke", "--org", &org.slug, &id]);
+    assert!(err(&again).contains("already revoked"), "{}", err(&again));
+    let disabled = rollcall(&app, &["service-account", "disable", "--org", &org.slug, "ci"]);
+    assert!(disabled.status.success(), "{}", err(&disabled));
+    let deleted = rollcall(&app, &["service-account", "delete", "--org", &org.slug, "ci"]);
+    assert!(deleted.status.success(), "{}", err(&deleted));
+    assert_eq!(app.count("service_accounts"), 0);
+
+    let client = rollcall(&app, &["introspection-client", "create", "gateway"]);
+    assert!(
+        out(&client)
+            .lines()
+            .last()
+            .is_some_and(|line| line.starts_with("rci_"))
+    );
+    assert!(
+        rollcall(&app, &["introspection-client", "revoke", "gateway"])
+            .status
+            .success()
+    );
+    assert!(out(&rollcall(&app, &["introspection-client", "list"])).contains("revoked"));
+}
+
+fn rollcall_secret(text: &str) -> bool {
+    rollcall::domain::ApiSecret::parse(text).is_ok()
+}
+
+#[test]
+fn the_tabs_refuse_what_the_policy_refuses_and_change_nothing() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let mut ada = server.signed_in("ada@example.com");
+    assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
+    let org = app.org("acme-ai");
+    app.member(&org, "vera@example.com", Role::Viewer);
+    app.member(&org, "dev@example.com", Role::Developer);
+
+    let mut vera = server.signed_in("vera@example.com");
+    let tab = vera.get("/orgs/acme-ai/tokens");
+    assert_eq!(tab.status, 200);
+    assert!(
+        !tab.contains("value=\"operations\""),
+        "operations offered to a Viewer"
+    );
+    assert!(
+        !tab.contains("/service-accounts\""),
+        "the service accounts tab shown to a Viewer"
+    );
+    let before = app.snapshot();
+    let tokens_before = app.count("api_tokens");
+    let refused = vera.post(
+        "/orgs/acme-ai/tokens",
+        &[("name", "x"), ("access", "operations"), ("days", "30")],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(app.count("api_tokens"), tokens_before, "nothing created");
+    assert_eq!(app.snapshot(), before);
+    let made = vera.post(
+        "/orgs/acme-ai/tokens",
+        &[("name", "notebook"), ("access", "inference"), ("days", "30")],
+    );
+    assert_eq!(made.status, 200, "{}", made.body);
+    made.assert_contains("id=\"new-secret\"");
+    assert_eq!(made.header("cache-control"), Some("no-store"));
+    let secret_start = made.body.find("value=\"rcp_").expect("the secret") + "value=\"".len();
+    let secret = &made.body[secret_start..secret_start + 42];
+    let later = vera.get("/orgs/acme-ai/tokens");
+    assert!(!later.contains(&secret[4..]), "the secret shown again");
+    for bad in [("days", "0"), ("days", "367"), ("access", "admin"), ("name", "")] {
+        let mut fields = vec![("name", "n"), ("access", "inference"), ("days", "30")];
+        fields.retain(|(key, _)| *key != bad.0);
+        fields.push(bad);
+        let page = vera.post("/orgs/acme-ai/tokens", &fields);
+        assert_eq!(page.status, 422, "{bad:?}: {}", page.body);
+    }
+
+    let mut dev = server.signed_in("dev@example.com");
+    assert_eq!(dev.get("/orgs/acme-ai/service-accounts").status, 403);
+    let accounts_before = app.count("service_accounts");
+    let refused = dev.post(
+        "/orgs/acme-ai/service-accounts",
+        &[("name", "ci"), ("role", "viewer"), ("description", "")],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(app.count("service_accounts"), accounts_before);
+
+    // Vera's token is hers: Dev cannot see or revoke it; Ada (owner) can.
+    let vera_token = app.count("api_tokens");
+    assert_eq!(vera_token, 1);
+    let id: String = {
+        use diesel::prelude::*;
+        rollcall::db::schema::api_tokens::table
+            .select(rollcall::db::schema::api_tokens::id)
+            .first(&mut *app.conn())
+            .expect("the token")
+    };
+    assert!(!dev.get("/orgs/acme-ai/tokens").contains(&id));
+    dev.get("/orgs/acme-ai/tokens");
+    assert_eq!(
+        dev.post(&format!("/orgs/acme-ai/tokens/{id}/revoke"), &[]).status,
+        403
+    );
+    ada.get("/orgs/acme-ai/tokens").assert_contains("notebook");
+    let revoked = ada.post(&format!("/orgs/acme-ai/tokens/{id}/revoke"), &[]);
+    assert_eq!(revoked.status, 303);
+    assert_eq!(app.count("api_tokens WHERE revoked_at IS NOT NULL"), 1);
+}
