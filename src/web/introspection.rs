@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -37,8 +37,10 @@ const TOUCH_EVERY: Duration = Duration::from_secs(60);
 const MAX_KEPT: usize = 200_000;
 
 struct Kept {
-    grant: TokenGrant,
-    touched: Option<Instant>,
+    grant: Arc<TokenGrant>,
+    /// When this server last noted a use, in seconds since it started (0:
+    /// never); an atomic, so that a kept answer is read under a shared lock.
+    noted: AtomicU64,
 }
 
 /// What this server keeps of the token check's answers, keyed by the
@@ -52,6 +54,22 @@ pub struct TokenCache {
     /// Whether the kept answers may be used: false until the watcher has read
     /// the changes once, and whenever it cannot read them.
     trusted: AtomicBool,
+    started: Started,
+}
+
+/// When the server started: the clock of the uses it notes.
+struct Started(Instant);
+
+impl Default for Started {
+    fn default() -> Self {
+        Self(Instant::now())
+    }
+}
+
+impl Started {
+    fn elapsed(&self) -> Duration {
+        self.0.elapsed()
+    }
 }
 
 impl TokenCache {
@@ -70,38 +88,40 @@ impl TokenCache {
         self.trusted.load(Ordering::Acquire)
     }
 
-    fn grant(&self, hash: &[u8; 32]) -> Option<TokenGrant> {
+    /// The kept answer for a secret, and whether this use is to be written
+    /// as the token's last: once a minute per token on this server (the
+    /// database write is conditional too, so several servers write it at
+    /// most once a minute between them).
+    fn grant(&self, hash: &[u8; 32]) -> Option<(Arc<TokenGrant>, bool)> {
         if !self.trusted() {
             return None;
         }
         let grants = self.grants.read().unwrap_or_else(PoisonError::into_inner);
-        grants.get(hash).map(|kept| kept.grant.clone())
+        let kept = grants.get(hash)?;
+        let at = self.started.elapsed().as_secs().max(1);
+        let noted = kept.noted.load(Ordering::Relaxed);
+        let due = (noted == 0 || at.saturating_sub(noted) >= TOUCH_EVERY.as_secs())
+            && kept
+                .noted
+                .compare_exchange(noted, at, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        Some((Arc::clone(&kept.grant), due))
     }
 
-    fn keep_grant(&self, hash: [u8; 32], grant: TokenGrant) {
+    /// Keeps an answer just read; its use is noted with it.
+    fn keep_grant(&self, hash: [u8; 32], grant: Arc<TokenGrant>) {
         if !self.trusted() {
             return;
         }
+        let at = self.started.elapsed().as_secs().max(1);
         let mut grants = self.grants.write().unwrap_or_else(PoisonError::into_inner);
         if grants.len() >= MAX_KEPT {
             grants.clear();
         }
-        grants.entry(hash).or_insert(Kept { grant, touched: None });
-    }
-
-    /// Whether this use should be written as the token's last: once a
-    /// minute per token on this server (the database write is conditional
-    /// too, so several servers write at most once a minute between them).
-    fn due_for_touch(&self, hash: &[u8; 32]) -> bool {
-        let mut grants = self.grants.write().unwrap_or_else(PoisonError::into_inner);
-        match grants.get_mut(hash) {
-            Some(kept) if kept.touched.is_some_and(|at| at.elapsed() < TOUCH_EVERY) => false,
-            Some(kept) => {
-                kept.touched = Some(Instant::now());
-                true
-            }
-            None => true,
-        }
+        grants.entry(hash).or_insert(Kept {
+            grant,
+            noted: AtomicU64::new(at),
+        });
     }
 
     fn note_use(&self, used: Use) {
@@ -263,20 +283,21 @@ pub async fn introspect(
         return Ok(inactive());
     };
     let hash = secret.digest();
-    let grant = match state.tokens.grant(&hash) {
-        Some(grant) => grant,
+    let (grant, due) = match state.tokens.grant(&hash) {
+        Some(kept) => kept,
         None => {
             let Some(grant) = state.read(move |conn| tokens::grant(conn, &secret)).await? else {
                 return Ok(inactive());
             };
-            state.tokens.keep_grant(hash, grant.clone());
-            grant
+            let grant = Arc::new(grant);
+            state.tokens.keep_grant(hash, Arc::clone(&grant));
+            (grant, true)
         }
     };
     if !grant.is_active(now()) {
         return Ok(inactive());
     }
-    if state.tokens.due_for_touch(&hash) {
+    if due {
         // Written with others within a second, not before the answer.
         state.tokens.note_use(Use {
             token_id: grant.token_id.clone(),
@@ -288,13 +309,26 @@ pub async fn introspect(
     }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({
-            "active": true,
-            "org": grant.org_slug,
-            "sub": grant.subject,
-            "kind": grant.kind.as_str(),
-            "role": grant.role.as_str(),
-            "scope": scope(grant.access),
-            "exp": grant.expires_at.and_utc().timestamp(),
-        })))
+        .json(Active {
+            active: true,
+            org: &grant.org_slug,
+            sub: &grant.subject,
+            kind: grant.kind.as_str(),
+            role: grant.role.as_str(),
+            scope: scope(grant.access),
+            exp: grant.expires_at.and_utc().timestamp(),
+        }))
+}
+
+/// The answer for a live token (RFC 7662's members, and Rollcall's `org`,
+/// `kind` and `role`).
+#[derive(serde::Serialize)]
+struct Active<'a> {
+    active: bool,
+    org: &'a str,
+    sub: &'a str,
+    kind: &'static str,
+    role: &'static str,
+    scope: &'static str,
+    exp: i64,
 }
