@@ -243,6 +243,9 @@ macro_rules! route_table {
 
 route_table! {
     get "/healthz" => health;
+    // Early: the router tries routes in order, and the token check is the
+    // hottest of them (every later route with a parameter is a pattern match).
+    post "/api/v1/tokens/introspect" => introspection::introspect;
     get "/" => profile::home;
     get "/login" => auth::login_page;
     post "/login/dev" => auth::dev_sign_in;
@@ -284,7 +287,6 @@ route_table! {
     post "/orgs/{slug}/service-accounts/{id}/keys" => tokens::create_key;
     get "/orgs/{slug}/service-accounts/{id}/{change}" => tokens::account_confirm;
     post "/orgs/{slug}/service-accounts/{id}/{change}" => tokens::change_account;
-    post "/api/v1/tokens/introspect" => introspection::introspect;
 }
 
 /// Liveness: the process answers.
