@@ -115,6 +115,10 @@ impl LocalPath {
         if !same_origin {
             return None;
         }
+        // Dot segments resolve away: "/.//evil.example" is "//evil.example".
+        if resolved.path().starts_with("//") {
+            return None;
+        }
         let mut local = resolved.path().to_owned();
         if let Some(query) = resolved.query() {
             local.push('?');
@@ -165,6 +169,11 @@ mod tests {
             "",
             "javascript:alert(1)",
             "/x\u{85}",
+            "/.//evil.example",
+            "/..//evil.example",
+            "/%2e%2e//evil.example",
+            "/profile/../..//evil.example",
+            "/a/b/../..//evil.example/path",
         ] {
             assert_eq!(LocalPath::parse(bad), None, "{bad:?}");
         }

@@ -145,6 +145,7 @@ pub fn claim_due(
 /// once sent, the database no longer holds the secret.
 pub fn mark_sent(conn: &mut DbConnection, email: &ClaimedEmail) -> Result<(), Error> {
     crate::db::write(conn, |conn| {
+        lock_invitation_of(conn, email)?;
         let updated = diesel::update(
             email_outbox::table
                 .filter(email_outbox::id.eq(&email.id))
@@ -196,6 +197,7 @@ pub fn mark_failed(
     failure: &SendFailure,
 ) -> Result<(), Error> {
     crate::db::write(conn, |conn| {
+        lock_invitation_of(conn, email)?;
         let attempts = email.attempts + 1;
         let at = now();
         let give_up = failure.permanent || at - email.created_at >= GIVE_UP_AFTER;
@@ -241,6 +243,16 @@ pub fn release(conn: &mut DbConnection, ids: &[String]) -> Result<(), Error> {
         .execute(conn)?;
         Ok(())
     })
+}
+
+/// Every change that touches an invitation and its emails locks the
+/// invitation first (resend and revoke do, see `invitations`), then the email
+/// rows: taken the other way round, two such changes wait for each other.
+fn lock_invitation_of(conn: &mut DbConnection, email: &ClaimedEmail) -> Result<(), Error> {
+    match &email.invitation_id {
+        Some(invitation_id) => crate::db::lock_invitation(conn, invitation_id),
+        None => Ok(()),
+    }
 }
 
 fn set_delivery(conn: &mut DbConnection, email: &ClaimedEmail, state: &'static str) -> Result<(), Error> {

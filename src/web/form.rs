@@ -83,7 +83,11 @@ impl FromRequest for Form {
                     "Send the form as application/x-www-form-urlencoded.".to_owned(),
                 ));
             }
-            let fields: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+            let fields = decode_strictly(&body).ok_or_else(|| {
+                Error::Invalid(
+                    "The form is not valid UTF-8 text. Check what was entered and try again.".to_owned(),
+                )
+            })?;
             let form = Form { fields };
             let session = SessionState::from_http(&req);
             let presented = req
@@ -108,5 +112,55 @@ impl FromRequest for Form {
             }
             Ok(form)
         })
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` like the `url` crate does,
+/// but refuses bytes that are not UTF-8 instead of replacing them with U+FFFD
+/// (a name of replacement characters is nobody's name).
+fn decode_strictly(body: &[u8]) -> Option<Vec<(String, String)>> {
+    let decode = |part: &[u8]| -> Option<String> {
+        let spaced: Vec<u8> = part
+            .iter()
+            .map(|&byte| if byte == b'+' { b' ' } else { byte })
+            .collect();
+        percent_encoding::percent_decode(&spaced)
+            .decode_utf8()
+            .ok()
+            .map(|text| text.into_owned())
+    };
+    body.split(|&byte| byte == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let mut halves = pair.splitn(2, |&byte| byte == b'=');
+            let key = decode(halves.next().unwrap_or_default())?;
+            let value = decode(halves.next().unwrap_or_default())?;
+            Some((key, value))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_strictly;
+
+    #[test]
+    fn decodes_forms_and_refuses_what_is_not_utf8() {
+        assert_eq!(
+            decode_strictly(b"a=1&b=x+y%21&c=&d"),
+            Some(vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y!".into()),
+                ("c".into(), String::new()),
+                ("d".into(), String::new())
+            ])
+        );
+        assert_eq!(
+            decode_strictly("name=%C3%A9".as_bytes()),
+            Some(vec![("name".into(), "é".into())])
+        );
+        for bad in [&b"name=%FF"[..], b"name=%C0%80", b"name=%ED%A0%80", b"name=\xfe"] {
+            assert_eq!(decode_strictly(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 }

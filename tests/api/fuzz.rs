@@ -250,6 +250,10 @@ fn redirect_targets_stay_on_this_server() {
         "/%5Cevil.example",
         "https://evil.example",
         "/%20/evil.example",
+        "/.//evil.example",
+        "/..//evil.example",
+        "/%2e%2e//evil.example",
+        "/profile/../..//evil.example",
     ] {
         let page = ada.get(&format!("/login?next={next}"));
         assert_eq!(page.status, 303, "next={next}: {}", page.body);
@@ -277,4 +281,16 @@ fn urldecode(text: &str) -> String {
         .next()
         .map(|(_, value)| value.into_owned())
         .unwrap_or_default()
+}
+
+#[test]
+fn a_form_that_is_not_utf8_is_refused_and_creates_nothing() {
+    let server = TestServer::start();
+    let mut ada = server.signed_in("ada@example.com");
+    ada.get("/profile");
+    for body in [&b"name=%FF"[..], b"name=%C0%80", b"name=%ED%A0%80", b"name=\xfe"] {
+        let page = ada.raw("POST", "/orgs", "application/x-www-form-urlencoded", body, false);
+        assert_eq!(page.status, 422, "{}", String::from_utf8_lossy(body));
+    }
+    assert_eq!(server.app.count("organizations"), 0);
 }

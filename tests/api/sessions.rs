@@ -162,3 +162,32 @@ fn a_crafted_invite_with_missing_role_fields_is_refused() {
     assert_eq!(sent.status, 422, "{}", sent.body);
     assert_eq!(server.app.snapshot(), before, "nothing invited");
 }
+
+#[test]
+fn switching_account_or_signing_in_again_ends_the_session_before() {
+    let server = TestServer::start();
+    let mut carol = server.browser();
+    let cookie = signed_in_cookie(&mut carol, "carol@example.com");
+    carol.get("/profile");
+    let switched = carol.post("/invitation/switch", &[]);
+    assert_eq!(switched.status, 303);
+    assert_eq!(
+        replay(&server.base, "/profile", &cookie),
+        303,
+        "the old session still works"
+    );
+
+    let mut ada = server.browser();
+    let first = signed_in_cookie(&mut ada, "ada@example.com");
+    ada.get("/profile");
+    let again = ada.post(
+        "/login/dev",
+        &[("email", "bob@example.com"), ("next", "/profile")],
+    );
+    assert_eq!(again.status, 303);
+    assert_eq!(
+        replay(&server.base, "/profile", &first),
+        303,
+        "Ada's session outlived Bob's sign-in"
+    );
+}

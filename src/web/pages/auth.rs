@@ -91,6 +91,7 @@ pub async fn dev_sign_in(
         Err(error) => return render_login(&state, &session, &next, typed, Some(format!("{error}."))),
     };
     let sign_in = SignIn::new(Provider::Dev, email.as_str(), None, None, [email.clone()])?;
+    end_current_session(&state, &session).await?;
     let user = state.db(move |conn| users::sign_in(conn, &sign_in)).await?;
     Ok(signed_in(&session, &user.id, &next))
 }
@@ -193,6 +194,7 @@ pub async fn callback(
             "The sign-in was interrupted ({error}). Please try again."
         ))
     })??;
+    end_current_session(&state, &session).await?;
     let user = state.db(move |conn| users::sign_in(conn, &sign_in)).await?;
     // Parsed again on the way out: a cookie from an older version may hold
     // what this one no longer accepts.
@@ -207,14 +209,21 @@ pub async fn sign_out(
     session: SessionState,
     _form: Form,
 ) -> Result<HttpResponse, Error> {
+    end_current_session(&state, &session).await?;
+    session.sign_out();
+    Ok(see_other("/login"))
+}
+
+/// Ends the browser's signed-in session, if any, on every server: before
+/// signing out, switching account, or signing in as someone (else) on top.
+pub async fn end_current_session(state: &AppState, session: &SessionState) -> Result<(), Error> {
     if let Some(signed) = session.signed_in() {
         let expires_at = session.expires_at(&signed);
         state
             .db(move |conn| users::end_session(conn, &signed, expires_at))
             .await?;
     }
-    session.sign_out();
-    Ok(see_other("/login"))
+    Ok(())
 }
 
 /// Sign out of every session: every browser this user signed in with, on

@@ -264,7 +264,12 @@ pub async fn decline(
 }
 
 /// "Sign in with another account": signs out, keeping the invitation.
-pub async fn switch_account(session: SessionState, _form: Form) -> HttpResponse {
+pub async fn switch_account(
+    state: web::Data<AppState>,
+    session: SessionState,
+    _form: Form,
+) -> Result<HttpResponse, Error> {
+    super::auth::end_current_session(&state, &session).await?;
     session.switch_account();
-    see_other("/invitation")
+    Ok(see_other("/invitation"))
 }
