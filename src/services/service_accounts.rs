@@ -90,6 +90,33 @@ pub fn name_of(conn: &mut DbConnection, org: &Organization, name_or_id: &str) ->
     find(conn, org, name_or_id).map(|(_, name, _, _)| name)
 }
 
+/// An account the actor may manage, found by name or id.
+struct Managed {
+    acting: super::Acting,
+    id: String,
+    name: String,
+    role: Role,
+    disabled_at: Option<NaiveDateTime>,
+}
+
+fn managed(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    name_or_id: &str,
+) -> Result<Managed, Error> {
+    let acting = acting(conn, actor, org)?;
+    let (id, name, role, disabled_at) = find(conn, org, name_or_id)?;
+    policy::authorize(acting.role, Action::ManageServiceAccount { role })?;
+    Ok(Managed {
+        acting,
+        id,
+        name,
+        role,
+        disabled_at,
+    })
+}
+
 /// Creates a service account with a role the actor may give it.
 pub fn create(
     conn: &mut DbConnection,
@@ -217,9 +244,13 @@ pub fn disable(
     name_or_id: &str,
 ) -> Result<String, Error> {
     db::write(conn, |conn| {
-        let acting = acting(conn, actor, org)?;
-        let (id, name, role, disabled_at) = find(conn, org, name_or_id)?;
-        policy::authorize(acting.role, Action::ManageServiceAccount { role })?;
+        let Managed {
+            acting,
+            id,
+            name,
+            disabled_at,
+            ..
+        } = managed(conn, actor, org, name_or_id)?;
         if disabled_at.is_some() {
             return Err(Error::Conflict(format!(
                 "The service account “{name}” is already disabled."
@@ -251,9 +282,13 @@ pub fn delete(
     name_or_id: &str,
 ) -> Result<String, Error> {
     db::write(conn, |conn| {
-        let acting = acting(conn, actor, org)?;
-        let (id, name, role, _) = find(conn, org, name_or_id)?;
-        policy::authorize(acting.role, Action::ManageServiceAccount { role })?;
+        let Managed {
+            acting,
+            id,
+            name,
+            role,
+            ..
+        } = managed(conn, actor, org, name_or_id)?;
         let keys =
             diesel::delete(api_tokens::table.filter(api_tokens::service_account_id.eq(&id))).execute(conn)?;
         diesel::delete(service_accounts::table.find(&id)).execute(conn)?;
@@ -281,9 +316,13 @@ pub fn create_key(
     request: &TokenRequest,
 ) -> Result<IssuedToken, Error> {
     db::write(conn, |conn| {
-        let acting = acting(conn, actor, org)?;
-        let (id, name, role, disabled_at) = find(conn, org, name_or_id)?;
-        policy::authorize(acting.role, Action::ManageServiceAccount { role })?;
+        let Managed {
+            acting,
+            id,
+            name,
+            role,
+            disabled_at,
+        } = managed(conn, actor, org, name_or_id)?;
         if disabled_at.is_some() {
             return Err(Error::Conflict(format!(
                 "The service account “{name}” is disabled; its keys cannot be used."
