@@ -79,12 +79,24 @@ pub enum Error {
 
 impl From<diesel::result::Error> for Error {
     fn from(source: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error as Diesel};
         match source {
-            diesel::result::Error::NotFound => Error::NotFound("The record was not found.".into()),
+            Diesel::NotFound => Error::NotFound("The record was not found.".into()),
+            // Two changes that waited for each other: the database undid one
+            // of them whole. Nothing was changed, and trying again works.
+            Diesel::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                Error::Conflict(RETRY.to_owned())
+            }
+            Diesel::DatabaseError(_, ref info) if info.message().contains("deadlock detected") => {
+                tracing::warn!(error = %source, "a change was undone by the database to end a deadlock");
+                Error::Conflict(RETRY.to_owned())
+            }
             other => Error::Database(other),
         }
     }
 }
+
+const RETRY: &str = "Another change got in the way and nothing was changed. Please try again.";
 
 impl From<diesel::r2d2::PoolError> for Error {
     fn from(source: diesel::r2d2::PoolError) -> Self {
@@ -121,3 +133,32 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error as Diesel};
+
+    use super::Error;
+
+    #[test]
+    fn a_change_the_database_undid_asks_to_try_again_rather_than_failing() {
+        let deadlock = Diesel::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("deadlock detected".to_owned()),
+        );
+        let serialization = Diesel::DatabaseError(
+            DatabaseErrorKind::SerializationFailure,
+            Box::new("could not serialize access".to_owned()),
+        );
+        for undone in [deadlock, serialization] {
+            let error = Error::from(undone);
+            assert_eq!(error.status(), 409, "{error:?}");
+            assert!(error.is_refusal());
+        }
+        let other = Error::from(Diesel::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("disk full".to_owned()),
+        ));
+        assert_eq!(other.status(), 500);
+    }
+}

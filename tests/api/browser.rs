@@ -679,6 +679,9 @@ async fn token_story(driver: &Driver, chromium: &PathBuf, javascript: bool) {
         listed.contains(&format!("rcp_…{}", &secret[secret.len() - 4..])),
         "{listed}"
     );
+    if javascript {
+        ada_page.screenshot("tokens.png").await;
+    }
     ada_page.click("a[href$='/revoke']").await;
     ada_page.wait_text("Revoke “CI deploys”?").await;
     ada_page.check_accessibility("the revoke confirmation").await;
