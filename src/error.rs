@@ -53,6 +53,10 @@ pub enum Error {
     #[error("{0}")]
     WrongAccount(String),
 
+    /// A call to the JSON API without a usable token; the words say why.
+    #[error("{0}")]
+    Unauthenticated(String),
+
     /// A state-changing request without the session's CSRF token.
     #[error("This form has expired or did not come from this page. Reload the page and try again.")]
     CsrfRejected,
@@ -111,7 +115,7 @@ impl Error {
             Error::Invalid(_) => 422,
             Error::SignInFailed(_) => 400,
             Error::Gone(_) => 410,
-            Error::SignInRequired { .. } => 401,
+            Error::SignInRequired { .. } | Error::Unauthenticated(_) => 401,
             Error::Forbidden(_)
             | Error::NotMember { .. }
             | Error::NoLongerMember { .. }
@@ -122,6 +126,29 @@ impl Error {
             Error::LastOwner { .. } | Error::Conflict(_) => 409,
             Error::DatabaseUnavailable(_) => 503,
             Error::Migration(_) | Error::Database(_) | Error::Template { .. } => 500,
+        }
+    }
+
+    /// What kind of error this is, as a stable name: the JSON API's problem
+    /// documents say it in their `type`, so that callers can switch on it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) => "invalid",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotMember { .. } => "not-a-member",
+            Error::NoLongerMember { .. } => "no-longer-a-member",
+            Error::LastOwner { .. } => "last-owner",
+            Error::NotFound(_) => "not-found",
+            Error::Conflict(_) => "conflict",
+            Error::SignInRequired { .. } => "sign-in-required",
+            Error::SignInFailed(_) => "sign-in-failed",
+            Error::Gone(_) => "gone",
+            Error::WrongAccount(_) => "wrong-account",
+            Error::Unauthenticated(_) => "unauthenticated",
+            Error::CsrfRejected => "csrf-rejected",
+            Error::TooLarge { .. } => "too-large",
+            Error::DatabaseUnavailable(_) => "unavailable",
+            Error::Migration(_) | Error::Database(_) | Error::Template { .. } => "internal",
         }
     }
 

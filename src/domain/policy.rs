@@ -178,6 +178,8 @@ pub enum Denied {
     OwnerServiceAccount,
     #[error("A service account cannot have a role above your own.")]
     AboveOwnRole,
+    #[error("This token has inference access only; the API needs a token with operations access.")]
+    InferenceOnly,
 }
 
 impl Action {

@@ -28,6 +28,7 @@ pub async fn refuse_unusable_paths(
     }
     let page = error_page(
         StatusCode::NOT_FOUND,
+        "not-found",
         "There is nothing at this address. Check the address, or start from your organizations.".to_owned(),
     );
     Ok(req.into_response(page))

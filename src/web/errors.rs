@@ -1,4 +1,5 @@
-//! Errors as pages, and as notices for htmx.
+//! Errors as pages, as notices for htmx, and as RFC 9457 problem documents
+//! for the JSON API.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -10,10 +11,13 @@ use super::views::{ErrorNotice, ErrorPage, render};
 use super::{context, html};
 use crate::error::Error;
 
-/// The words shown for an error, kept on the response so that the htmx adapter
-/// can turn a page into a notice.
+/// The words shown for an error and its kind, kept on the response so that
+/// the adapters can turn a page into a notice or a problem document.
 #[derive(Debug, Clone)]
-struct ShownMessage(String);
+struct ShownMessage {
+    message: String,
+    kind: &'static str,
+}
 
 fn title(status: StatusCode) -> &'static str {
     match status.as_u16() {
@@ -21,6 +25,7 @@ fn title(status: StatusCode) -> &'static str {
         404 => "Not found",
         409 => "That cannot be done",
         410 => "This link no longer works",
+        401 => "Not signed in",
         413 => "Too large",
         422 => "Please check what you entered",
         503 => "Temporarily unavailable",
@@ -29,14 +34,14 @@ fn title(status: StatusCode) -> &'static str {
 }
 
 /// A full error page with `status` and `message`.
-pub fn error_page(status: StatusCode, message: String) -> HttpResponse {
+pub fn error_page(status: StatusCode, kind: &'static str, message: String) -> HttpResponse {
     let page = ErrorPage {
         title: title(status),
         message: message.clone(),
     };
     let body = render(&page, "the error page").unwrap_or_else(|_| message.clone());
     let mut response = html(status, body);
-    response.extensions_mut().insert(ShownMessage(message));
+    response.extensions_mut().insert(ShownMessage { message, kind });
     response
 }
 
@@ -59,7 +64,7 @@ impl ResponseError for Error {
             "Something went wrong on our side and nothing was changed. Please try again in a moment."
                 .to_owned()
         };
-        error_page(self.status_code(), message)
+        error_page(self.status_code(), self.kind(), message)
     }
 }
 
@@ -68,6 +73,7 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
     let path = req.path().chars().take(200).collect::<String>();
     error_page(
         StatusCode::NOT_FOUND,
+        "not-found",
         format!("There is nothing at {path}. Check the address, or start from your organizations."),
     )
 }
@@ -98,7 +104,7 @@ pub async fn htmx_adapter(
         ));
     }
     let shown = response.response().extensions().get::<ShownMessage>().cloned();
-    if let Some(ShownMessage(message)) = shown {
+    if let Some(ShownMessage { message, .. }) = shown {
         let body = render(
             &ErrorNotice {
                 message: message.clone(),
@@ -115,4 +121,35 @@ pub async fn htmx_adapter(
         return Ok(response.into_response(notice));
     }
     Ok(response)
+}
+
+/// The JSON API answers errors as RFC 9457 problem documents: the same
+/// words as the pages, and a `type` per kind of error (`/problems/last-owner`,
+/// `/problems/forbidden`, …) that callers can switch on.
+pub async fn problem_adapter(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let api = req.path().starts_with("/api/");
+    let response = next.call(req).await?.map_into_boxed_body();
+    if !api {
+        return Ok(response);
+    }
+    let status = response.status();
+    let shown = response.response().extensions().get::<ShownMessage>().cloned();
+    let Some(ShownMessage { message, kind }) = shown else {
+        return Ok(response);
+    };
+    let mut problem = HttpResponse::build(status);
+    problem.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+    if status == StatusCode::UNAUTHORIZED {
+        problem.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"rollcall\""));
+    }
+    let body = serde_json::json!({
+        "type": format!("/problems/{kind}"),
+        "title": title(status),
+        "status": status.as_u16(),
+        "detail": message,
+    });
+    Ok(response.into_response(problem.body(body.to_string())))
 }

@@ -1,6 +1,7 @@
 //! HTTP: the server, its routes, and how answers are shaped (a full page, or
 //! for htmx the fragment to swap).
 
+mod api;
 mod assets;
 mod context;
 mod edge;
@@ -169,6 +170,8 @@ impl Application {
                 .wrap(from_fn(errors::htmx_adapter))
                 .wrap(sessions)
                 .wrap(from_fn(edge::refuse_unusable_paths))
+                // Outside the edge, so that what it refuses is a problem document too.
+                .wrap(from_fn(errors::problem_adapter))
                 .wrap(security_headers())
                 .configure(routes)
                 .default_service(web::to(errors::not_found))
@@ -246,6 +249,8 @@ route_table! {
     // Early: the router tries routes in order, and the token check is the
     // hottest of them (every later route with a parameter is a pattern match).
     post "/api/v1/tokens/introspect" => introspection::introspect;
+    get "/api/v1/me" => api::me;
+    get "/api/v1/orgs/{slug}/roles" => api::roles;
     get "/" => profile::home;
     get "/login" => auth::login_page;
     post "/login/dev" => auth::dev_sign_in;

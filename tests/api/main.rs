@@ -12,6 +12,7 @@ mod fuzz;
 mod helpers;
 mod http;
 mod invitations;
+mod json_api;
 mod members;
 mod permissions;
 mod races;
