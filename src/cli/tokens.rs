@@ -9,7 +9,7 @@ use super::{migrated, parse_email, parse_role, parse_slug, write_out};
 use crate::config::Config;
 use crate::domain::{AccessLevel, LabelName, Lifetime};
 use crate::error::Error;
-use crate::services::service_accounts::{self, AccountRequest};
+use crate::services::service_accounts::{self, AccountRequest, KeyRequest};
 use crate::services::tokens::{self, IssuedToken, TokenRequest};
 use crate::services::{Actor, Viewer, introspection};
 
@@ -108,13 +108,21 @@ pub enum IntrospectionClientCommand {
     Revoke { name: String },
 }
 
+fn parse_access(access: &str) -> Result<AccessLevel, Error> {
+    access
+        .parse()
+        .map_err(|e: crate::domain::InvalidAccessLevel| Error::Invalid(e.to_string()))
+}
+
+fn parse_lifetime(expires: &str) -> Result<Lifetime, Error> {
+    Lifetime::parse(expires).map_err(|e| Error::Invalid(e.to_string()))
+}
+
 fn request(name: &str, access: &str, expires: &str) -> Result<TokenRequest, Error> {
     Ok(TokenRequest {
         name: LabelName::parse(name).map_err(|e| Error::Invalid(format!("Name: {e}")))?,
-        access: access
-            .parse::<AccessLevel>()
-            .map_err(|e| Error::Invalid(e.to_string()))?,
-        lifetime: Lifetime::parse(expires).map_err(|e| Error::Invalid(e.to_string()))?,
+        access: parse_access(access)?,
+        lifetime: parse_lifetime(expires)?,
     })
 }
 
@@ -306,12 +314,20 @@ pub fn service_account(config: &Config, command: ServiceAccountCommand) -> Resul
             expires,
             key_name,
         } => {
-            let key_name = key_name.unwrap_or_else(|| format!("{name} key"));
-            let (slug, request) = (parse_slug(&org)?, request(&key_name, &access, &expires)?);
+            let key = KeyRequest {
+                name: key_name
+                    .as_deref()
+                    .map(LabelName::parse)
+                    .transpose()
+                    .map_err(|e| Error::Invalid(format!("Key name: {e}")))?,
+                access: parse_access(&access)?,
+                lifetime: parse_lifetime(&expires)?,
+            };
+            let slug = parse_slug(&org)?;
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
             let viewer = Viewer::open(conn, &actor, &slug)?;
-            let issued = service_accounts::create_key(conn, &actor, &viewer.org, &name, &request)?;
+            let issued = service_accounts::create_key(conn, &actor, &viewer.org, &name, &key)?;
             print_secret(&issued);
             Ok(())
         }

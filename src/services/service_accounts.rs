@@ -13,7 +13,7 @@ use super::{Actor, Organization, Viewer, acting, new_id, now, parse_stored_role}
 use crate::db::schema::{api_tokens, service_accounts};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
-use crate::domain::{LabelName, Role};
+use crate::domain::{AccessLevel, LabelName, Lifetime, Role};
 use crate::error::Error;
 
 /// A service account as lists show it.
@@ -85,9 +85,19 @@ fn find(
     Ok((id, name, parse_stored_role(&role)?, disabled_at))
 }
 
-/// The name of one of the organization's accounts (by id or name).
-pub fn name_of(conn: &mut DbConnection, org: &Organization, name_or_id: &str) -> Result<String, Error> {
-    find(conn, org, name_or_id).map(|(_, name, _, _)| name)
+/// Whether `role` may see and manage service accounts at all.
+fn may_manage(role: Role) -> Result<(), Error> {
+    Ok(policy::authorize(
+        role,
+        Action::ManageServiceAccount { role: Role::Viewer },
+    )?)
+}
+
+/// The name of one of the organization's accounts (by id or name), for a
+/// viewer who may manage them.
+pub fn name_of(conn: &mut DbConnection, viewer: &Viewer, name_or_id: &str) -> Result<String, Error> {
+    may_manage(viewer.role)?;
+    find(conn, &viewer.org, name_or_id).map(|(_, name, _, _)| name)
 }
 
 /// An account the actor may manage, found by name or id.
@@ -186,8 +196,10 @@ pub fn create(
     })
 }
 
-/// Every service account of the organization, by name.
+/// Every service account of the organization, by name, for a viewer who may
+/// manage them.
 pub fn list(conn: &mut DbConnection, viewer: &Viewer) -> Result<Vec<ServiceAccount>, Error> {
+    may_manage(viewer.role)?;
     type Row = (
         String,
         String,
@@ -307,13 +319,21 @@ pub fn delete(
     })
 }
 
+/// What a new key is to be; without a name it is "ACCOUNT key".
+#[derive(Debug, Clone)]
+pub struct KeyRequest {
+    pub name: Option<LabelName>,
+    pub access: AccessLevel,
+    pub lifetime: Lifetime,
+}
+
 /// Makes a key for an enabled account, with an access its role allows.
 pub fn create_key(
     conn: &mut DbConnection,
     actor: &Actor,
     org: &Organization,
     name_or_id: &str,
-    request: &TokenRequest,
+    key: &KeyRequest,
 ) -> Result<IssuedToken, Error> {
     db::write(conn, |conn| {
         let Managed {
@@ -328,6 +348,16 @@ pub fn create_key(
                 "The service account “{name}” is disabled; its keys cannot be used."
             )));
         }
+        let request = TokenRequest {
+            name: match &key.name {
+                Some(name) => name.clone(),
+                None => LabelName::parse(&format!("{name} key"))
+                    .or_else(|_| LabelName::parse(&name))
+                    .map_err(|error| Error::Invalid(error.to_string()))?,
+            },
+            access: key.access,
+            lifetime: key.lifetime,
+        };
         if !policy::token_usable(role, request.access) {
             return Err(Error::Invalid(format!(
                 "A {} service account’s keys can have inference access only.",
@@ -339,7 +369,7 @@ pub fn create_key(
             org,
             &acting.who,
             Holder::ServiceAccount(&id),
-            request,
+            &request,
             &name,
         )
     })

@@ -59,7 +59,6 @@ pub struct TokenView {
     pub kind: SecretKind,
     /// The person's name and address, or the service account's name.
     pub holder: String,
-    pub holder_user_id: Option<String>,
     pub access: AccessLevel,
     pub last_four: String,
     pub created_at: NaiveDateTime,
@@ -72,6 +71,12 @@ pub struct TokenView {
 impl TokenView {
     pub fn prefix(&self) -> &'static str {
         self.kind.prefix()
+    }
+
+    /// Whether the viewer can revoke it now: [`list`] shows only tokens the
+    /// viewer may revoke, so every one that still works.
+    pub fn revocable(&self) -> bool {
+        self.status == TokenStatus::Active
     }
 }
 
@@ -216,7 +221,6 @@ struct TokenRow {
     id: String,
     name: String,
     kind: String,
-    user_id: Option<String>,
     access: String,
     last_four: String,
     created_at: NaiveDateTime,
@@ -253,7 +257,6 @@ fn view(row: TokenRow, at: NaiveDateTime) -> Result<TokenView, Error> {
         name: row.name,
         kind,
         holder,
-        holder_user_id: row.user_id,
         access,
         last_four: row.last_four,
         created_at: row.created_at,
@@ -290,7 +293,6 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, actor: &Actor) -> Result<V
             api_tokens::id,
             api_tokens::name,
             api_tokens::kind,
-            api_tokens::user_id,
             api_tokens::access,
             api_tokens::last_four,
             api_tokens::created_at,

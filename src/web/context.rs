@@ -20,7 +20,6 @@ use crate::services::{Actor, organizations};
 /// one answers "sign in first"; so does [`SignedIn::read`] or
 /// [`SignedIn::write`] when the session's user no longer exists.
 pub struct SignedIn {
-    pub user_id: String,
     /// The session, checked against the database with the user on every visit.
     pub session_user: SessionUser,
     pub actor: Actor,
@@ -30,6 +29,10 @@ pub struct SignedIn {
 }
 
 impl SignedIn {
+    pub fn user_id(&self) -> &str {
+        &self.session_user.user_id
+    }
+
     /// Reads the signed-in user, then does `work`, which only reads, in the
     /// same visit to the database (see [`AppState::read`]).
     pub async fn read<T, F>(&self, state: &AppState, work: F) -> Result<(User, T), Error>
@@ -134,7 +137,6 @@ impl FromRequest for SignedIn {
         ready(match session.signed_in() {
             Some(session_user) => Ok(SignedIn {
                 actor: Actor::user(&session_user.user_id, client_ip(req)),
-                user_id: session_user.user_id.clone(),
                 session_user,
                 session,
                 htmx: is_htmx(req),

@@ -35,11 +35,8 @@ pub async fn refuse_unusable_paths(
 }
 
 /// The path as the handlers will see it, or None if it is not UTF-8.
-fn percent_decoded(path: &str) -> Option<String> {
-    url::form_urlencoded::parse(format!("p={}", path.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, value)| value.into_owned())
-        .filter(|value| !value.contains('\u{FFFD}'))
+fn percent_decoded(path: &str) -> Option<std::borrow::Cow<'_, str>> {
+    percent_encoding::percent_decode_str(path).decode_utf8().ok()
 }
 
 #[cfg(test)]
@@ -52,5 +49,6 @@ mod tests {
         assert_eq!(percent_decoded("/a+b").as_deref(), Some("/a+b"));
         assert_eq!(percent_decoded("/x%00").as_deref(), Some("/x\0"));
         assert_eq!(percent_decoded("/x%FF"), None);
+        assert_eq!(percent_decoded("/x%C0%80"), None);
     }
 }

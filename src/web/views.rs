@@ -746,35 +746,6 @@ pub struct ErrorNotice {
     pub message: String,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{Day, DayTime, Iso, thousands};
-
-    #[test]
-    fn groups_thousands() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(100000), "100,000");
-        assert_eq!(thousands(1234567), "1,234,567");
-    }
-
-    #[test]
-    fn writes_dates_for_people_and_for_machines() {
-        let at = chrono::NaiveDate::from_ymd_opt(2026, 3, 7)
-            .and_then(|day| day.and_hms_micro_opt(9, 5, 2, 123_456))
-            .expect("a valid date");
-        assert_eq!(Day(at).to_string(), "7 Mar 2026");
-        assert_eq!(DayTime(at).to_string(), "7 Mar 2026, 09:05 UTC");
-        assert_eq!(Iso(at).to_string(), "2026-03-07T09:05:02Z");
-        let late = chrono::NaiveDate::from_ymd_opt(12026, 12, 31)
-            .and_then(|day| day.and_hms_opt(23, 59, 59))
-            .expect("a valid date");
-        assert_eq!(DayTime(late).to_string(), "31 Dec 12026, 23:59 UTC");
-        assert_eq!(Iso(late).to_string(), "12026-12-31T23:59:59Z");
-    }
-}
-
 /// The organization's tabs, as the policy lets the viewer see them.
 #[derive(Debug, Clone, Copy)]
 pub struct Tabs {
@@ -795,7 +766,6 @@ pub struct TokenRowView {
     pub created: DayTime,
     pub expires: DayTime,
     pub last_used: Option<DayTime>,
-    pub revocable: bool,
 }
 
 #[derive(Template)]
@@ -864,4 +834,33 @@ pub struct ConfirmPage {
     pub button: String,
     pub back: String,
     pub csrf: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Day, DayTime, Iso, thousands};
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(100000), "100,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn writes_dates_for_people_and_for_machines() {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 3, 7)
+            .and_then(|day| day.and_hms_micro_opt(9, 5, 2, 123_456))
+            .expect("a valid date");
+        assert_eq!(Day(at).to_string(), "7 Mar 2026");
+        assert_eq!(DayTime(at).to_string(), "7 Mar 2026, 09:05 UTC");
+        assert_eq!(Iso(at).to_string(), "2026-03-07T09:05:02Z");
+        let late = chrono::NaiveDate::from_ymd_opt(12026, 12, 31)
+            .and_then(|day| day.and_hms_opt(23, 59, 59))
+            .expect("a valid date");
+        assert_eq!(DayTime(late).to_string(), "31 Dec 12026, 23:59 UTC");
+        assert_eq!(Iso(late).to_string(), "12026-12-31T23:59:59Z");
+    }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use rollcall::domain::{AccessLevel, EmailAddress, LabelName, Lifetime, Role};
 use rollcall::error::Error;
 use rollcall::services::members::{self, MemberRef};
-use rollcall::services::service_accounts::{self, AccountRequest};
+use rollcall::services::service_accounts::{self, AccountRequest, KeyRequest};
 use rollcall::services::tokens::{self, TokenRequest};
 use rollcall::services::{Actor, introspection};
 use serde_json::Value;
@@ -17,6 +17,14 @@ use crate::http::TestServer;
 fn request(access: AccessLevel) -> TokenRequest {
     TokenRequest {
         name: LabelName::parse("CI deploys").unwrap(),
+        access,
+        lifetime: Lifetime::DEFAULT,
+    }
+}
+
+fn key(access: AccessLevel) -> KeyRequest {
+    KeyRequest {
+        name: None,
         access,
         lifetime: Lifetime::DEFAULT,
     }
@@ -269,7 +277,7 @@ fn service_account_keys_stop_when_the_account_is_disabled_or_deleted() {
         &as_user(&ada),
         &org,
         "ci",
-        &request(AccessLevel::Operations),
+        &key(AccessLevel::Operations),
     );
     assert!(
         matches!(refused, Err(Error::Invalid(_))),
@@ -280,7 +288,7 @@ fn service_account_keys_stop_when_the_account_is_disabled_or_deleted() {
         &as_user(&ada),
         &org,
         "ci",
-        &request(AccessLevel::Inference),
+        &key(AccessLevel::Inference),
     )
     .expect("a key");
     let secret = key.secret.expose().to_owned();

@@ -277,7 +277,7 @@ pub async fn change_role(
     }
     let row = MemberRowFragment {
         org: OrgView::from(&org),
-        row: MemberRowView::new(member, &signed.user_id, viewer_role),
+        row: MemberRowView::new(member, signed.user_id(), viewer_role),
     };
     let body = render(&row, "the member row")? + &render(&NoticesOob { flashes: vec![flash] }, "the notice")?;
     Ok(HttpResponse::Ok()

@@ -7,12 +7,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::{OrgContext, layout};
-use crate::domain::policy::{self, Action};
-use crate::domain::{AccessLevel, LabelName, Lifetime, Role};
+use crate::domain::policy;
+use crate::domain::{AccessLevel, LabelName, Lifetime};
 use crate::error::Error;
 use crate::services::Actor;
-use crate::services::service_accounts::{self, AccountRequest};
-use crate::services::tokens::{self, IssuedToken, TokenRequest, TokenStatus};
+use crate::services::service_accounts::{self, AccountRequest, KeyRequest};
+use crate::services::tokens::{self, IssuedToken, TokenRequest};
 use crate::services::users::User;
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
@@ -26,15 +26,23 @@ use crate::web::{AppState, html, see_other};
 /// The lifetimes the forms offer, in days; the command line takes any from 1 to 366.
 const LIFETIMES: &[u16] = &[7, 30, 90, 180, 366];
 
-/// Reads what the token forms send: a name, an access level, a lifetime.
-fn token_request(form: &Form, name: &str) -> Result<TokenRequest, Error> {
-    Ok(TokenRequest {
-        name: LabelName::parse(name).map_err(|e| Error::Invalid(format!("Name: {e}.")))?,
-        access: form
-            .text("access")
+/// Reads the access level and lifetime the token and key forms send.
+fn access_and_lifetime(form: &Form) -> Result<(AccessLevel, Lifetime), Error> {
+    Ok((
+        form.text("access")
             .parse::<AccessLevel>()
             .map_err(|e| Error::Invalid(format!("{e}.")))?,
-        lifetime: Lifetime::parse(form.text("days")).map_err(|e| Error::Invalid(format!("{e}.")))?,
+        Lifetime::parse(form.text("days")).map_err(|e| Error::Invalid(format!("{e}.")))?,
+    ))
+}
+
+/// Reads what the token form sends: a name, an access level, a lifetime.
+fn token_request(form: &Form, name: &str) -> Result<TokenRequest, Error> {
+    let (access, lifetime) = access_and_lifetime(form)?;
+    Ok(TokenRequest {
+        name: LabelName::parse(name).map_err(|e| Error::Invalid(format!("Name: {e}.")))?,
+        access,
+        lifetime,
     })
 }
 
@@ -70,8 +78,6 @@ async fn tokens_page(
             created: DayTime(token.created_at),
             expires: DayTime(token.expires_at),
             last_used: token.last_used_at.map(DayTime),
-            revocable: token.status == TokenStatus::Active
-                && (sees_all || token.holder_user_id.as_deref() == Some(signed.user_id.as_str())),
             token,
         })
         .collect();
@@ -242,11 +248,6 @@ async fn accounts_page(
 ) -> Result<ServiceAccountsPage, Error> {
     let (user, (context, listed)) = signed
         .read_org(state, slug, move |conn, _, context| {
-            // Only those who manage service accounts see them.
-            policy::authorize(
-                context.viewer.role,
-                Action::ManageServiceAccount { role: Role::Viewer },
-            )?;
             let listed = service_accounts::list(conn, &context.viewer)?;
             Ok((context, listed))
         })
@@ -347,13 +348,16 @@ pub async fn create_key(
     let (slug, account_id) = path.into_inner();
     let actor = signed.actor.clone();
     let lookup = slug.clone();
-    let key_form = form.clone();
+    let (access, lifetime) = access_and_lifetime(&form)?;
+    let key = KeyRequest {
+        name: None,
+        access,
+        lifetime,
+    };
     let (_, issued) = signed
         .write(&state, move |conn, _| {
             let org = crate::web::find_org(conn, &lookup)?;
-            let name = service_accounts::name_of(conn, &org, &account_id)?;
-            let request = token_request(&key_form, &format!("{name} key"))?;
-            service_accounts::create_key(conn, &actor, &org, &account_id, &request)
+            service_accounts::create_key(conn, &actor, &org, &account_id, &key)
         })
         .await?;
     let page = accounts_page(
@@ -396,11 +400,7 @@ pub async fn account_confirm(
     let wanted = account_id.clone();
     let (user, (context, name)) = signed
         .read_org(&state, slug, move |conn, _, context| {
-            policy::authorize(
-                context.viewer.role,
-                Action::ManageServiceAccount { role: Role::Viewer },
-            )?;
-            let name = service_accounts::name_of(conn, &context.viewer.org, &wanted)?;
+            let name = service_accounts::name_of(conn, &context.viewer, &wanted)?;
             Ok((context, name))
         })
         .await?;
