@@ -129,7 +129,50 @@ pub struct Config {
     /// How long a session lasts without a request before it must sign in again.
     #[arg(long, env = "ROLLCALL_SESSION_IDLE", default_value = "12h", value_parser = parse_ttl, global = true)]
     pub session_idle: Duration,
+
+    /// Requests per API token to the JSON API, per server: 600/min, 20/s, or off.
+    #[arg(
+        long,
+        env = "ROLLCALL_RATE_LIMIT_API",
+        default_value = "1200/min",
+        global = true
+    )]
+    pub rate_limit_api: RateLimit,
+
+    /// Requests per client address to sign-in and invitation pages, per server.
+    #[arg(
+        long,
+        env = "ROLLCALL_RATE_LIMIT_SIGN_IN",
+        default_value = "120/min",
+        global = true
+    )]
+    pub rate_limit_sign_in: RateLimit,
+
+    /// Token checks per client address (a gateway), per server.
+    #[arg(
+        long,
+        env = "ROLLCALL_RATE_LIMIT_INTROSPECTION",
+        default_value = "20000/s",
+        global = true
+    )]
+    pub rate_limit_introspection: RateLimit,
+
+    /// Load balancers (addresses or networks, comma-separated) whose
+    /// X-Forwarded-For names the client; from anyone else it is ignored.
+    #[arg(long, env = "ROLLCALL_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network, global = true)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
+
+/// An address is a network of one.
+fn parse_network(input: &str) -> Result<ipnet::IpNet, String> {
+    let input = input.trim();
+    input
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| input.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("“{input}” is not an address or a network like 10.0.0.0/8"))
+}
+
+use crate::web::limits::RateLimit;
 
 fn parse_database_url(input: &str) -> Result<DatabaseUrl, String> {
     DatabaseUrl::parse(input).map_err(|error| error.to_string())

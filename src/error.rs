@@ -64,6 +64,14 @@ pub enum Error {
     #[error("The request is too large. Send fewer addresses at a time (at most {limit}).")]
     TooLarge { limit: &'static str },
 
+    /// Some rows of a batch cannot be done as asked, so none was done.
+    #[error("{} of the rows cannot be done as asked, so nothing was done. Fix the rows listed and send them all again.", .0.len())]
+    Rows(Vec<RowProblem>),
+
+    /// Too many requests from one client (an address or a token).
+    #[error("Too many requests. Please wait {retry_after} seconds and try again.")]
+    RateLimited { retry_after: u64 },
+
     #[error("the database is unavailable: {0}")]
     DatabaseUnavailable(String),
 
@@ -79,6 +87,15 @@ pub enum Error {
         #[source]
         source: askama::Error,
     },
+}
+
+/// What is wrong with one row of a batch: its position (from 0), a stable
+/// kind (`invalid-email`, `already-a-member`, …) and the words for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowProblem {
+    pub index: usize,
+    pub kind: &'static str,
+    pub detail: String,
 }
 
 impl From<diesel::result::Error> for Error {
@@ -112,7 +129,8 @@ impl Error {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> u16 {
         match self {
-            Error::Invalid(_) => 422,
+            Error::Invalid(_) | Error::Rows(_) => 422,
+            Error::RateLimited { .. } => 429,
             Error::SignInFailed(_) => 400,
             Error::Gone(_) => 410,
             Error::SignInRequired { .. } | Error::Unauthenticated(_) => 401,
@@ -134,6 +152,8 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Invalid(_) => "invalid",
+            Error::Rows(_) => "invalid-rows",
+            Error::RateLimited { .. } => "rate-limited",
             Error::Forbidden(_) => "forbidden",
             Error::NotMember { .. } => "not-a-member",
             Error::NoLongerMember { .. } => "no-longer-a-member",

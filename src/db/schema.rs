@@ -73,6 +73,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotent_requests (credential_id, idempotency_key) {
+        credential_id -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        status -> Integer,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     ended_sessions (session_id) {
         session_id -> Text,
         expires_at -> Timestamp,
@@ -223,6 +234,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     users,
     ended_sessions,
+    idempotent_requests,
     service_accounts,
     api_tokens,
     introspection_clients,

@@ -1,6 +1,6 @@
 //! The outbox worker: delivers queued emails, at least once, with retries and
 //! backoff. Every server process runs one; claims keep them out of each
-//! other's way.
+//! other's way. Once a minute it also forgets expired idempotent answers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use actix_web::web;
 use super::transport::Mailer;
 use crate::db::DbPool;
 use crate::error::Error;
-use crate::services::outbox;
+use crate::services::{idempotency, outbox};
 
 const BATCH: i64 = 50;
 const IDLE: Duration = Duration::from_millis(500);
@@ -18,6 +18,8 @@ const IDLE: Duration = Duration::from_millis(500);
 const LEASE: Duration = Duration::from_secs(120);
 /// Time kept in hand at the end of a lease for recording the last delivery.
 const MARGIN: Duration = Duration::from_secs(10);
+/// How often the worker also forgets what no longer needs keeping.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Starts the worker on the current actix runtime. Stop it with the handle
 /// (abort, then await) before the runtime ends: the SMTP connection pool
@@ -25,7 +27,14 @@ const MARGIN: Duration = Duration::from_secs(10);
 pub fn spawn(pool: DbPool, mailer: Mailer) -> actix_web::rt::task::JoinHandle<()> {
     let mailer = Arc::new(mailer);
     actix_web::rt::spawn(async move {
+        let mut pruned_at = std::time::Instant::now();
         loop {
+            if pruned_at.elapsed() >= PRUNE_EVERY {
+                pruned_at = std::time::Instant::now();
+                if let Err(error) = db(&pool, idempotency::prune).await {
+                    tracing::warn!(%error, "could not forget old idempotent answers");
+                }
+            }
             match deliver_due(&pool, &mailer).await {
                 Ok(0) => actix_web::rt::time::sleep(IDLE).await,
                 Ok(_) => {}

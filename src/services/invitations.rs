@@ -56,6 +56,9 @@ pub enum InviteOutcome {
     Duplicate,
 }
 
+/// The most addresses one batch may invite.
+pub const MAX_BATCH: usize = 2000;
+
 /// Where an address stands in an organization before anyone is invited: what
 /// step 2 of the invite dialog shows next to each row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +176,49 @@ pub fn invite(
                 (email, outcome.unwrap_or(InviteOutcome::Duplicate))
             })
             .collect())
+    })
+}
+
+/// Invites everyone in `invitees`, or nobody: if any address is already a
+/// member, already invited or listed twice, the batch is refused with each
+/// such row named by its position, and nothing changes.
+pub fn invite_all(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    actor: &Actor,
+    org: &Organization,
+    invitees: &[Invitee],
+) -> Result<Vec<IssuedInvitation>, Error> {
+    if invitees.len() > MAX_BATCH {
+        return Err(Error::Invalid(format!(
+            "That is {} addresses; invite at most {MAX_BATCH} at a time.",
+            invitees.len()
+        )));
+    }
+    db::write(conn, |conn| {
+        let outcomes = invite(conn, settings, actor, org, invitees)?;
+        let mut issued = Vec::with_capacity(outcomes.len());
+        let mut problems = Vec::new();
+        for (index, (email, outcome)) in outcomes.into_iter().enumerate() {
+            let (kind, detail) = match outcome {
+                InviteOutcome::Invited(invitation) => {
+                    issued.push(invitation);
+                    continue;
+                }
+                InviteOutcome::AlreadyMember => ("already-a-member", format!("{email} is already a member.")),
+                InviteOutcome::AlreadyInvited { .. } => (
+                    "already-invited",
+                    format!("{email} is already invited; resend that invitation instead."),
+                ),
+                InviteOutcome::Duplicate => ("duplicate", format!("{email} is listed more than once.")),
+            };
+            problems.push(crate::error::RowProblem { index, kind, detail });
+        }
+        if problems.is_empty() {
+            Ok(issued)
+        } else {
+            Err(Error::Rows(problems))
+        }
     })
 }
 
@@ -815,7 +861,7 @@ pub fn answerable(
 fn signed_in(actor: &Actor) -> Result<&str, Error> {
     match &actor.principal {
         Principal::User(id) => Ok(id),
-        Principal::CommandLine => Err(Error::Invalid(
+        Principal::CommandLine | Principal::ServiceAccount(_) => Err(Error::Invalid(
             "Only a signed-in person can answer an invitation.".to_owned(),
         )),
     }

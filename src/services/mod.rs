@@ -4,6 +4,7 @@
 //! command line both call these, so no rule can be bypassed through a side door.
 
 pub mod audit;
+pub mod idempotency;
 pub mod introspection;
 pub mod invitations;
 pub mod members;
@@ -45,6 +46,9 @@ pub enum Principal {
     /// The operator at a shell, through `rollcall`: acts with an owner's
     /// permissions in every organization and is recorded as "command line".
     CommandLine,
+    /// A service account calling the JSON API with one of its keys, by id.
+    /// It acts only in its own organization, with its role there now.
+    ServiceAccount(String),
 }
 
 /// The principal and where the request came from, for the audit log.
@@ -58,6 +62,13 @@ impl Actor {
     pub fn user(id: impl Into<String>, client_ip: Option<IpAddr>) -> Self {
         Self {
             principal: Principal::User(id.into()),
+            client_ip,
+        }
+    }
+
+    pub fn service_account(id: impl Into<String>, client_ip: Option<IpAddr>) -> Self {
+        Self {
+            principal: Principal::ServiceAccount(id.into()),
             client_ip,
         }
     }
@@ -105,6 +116,21 @@ pub(crate) fn identify(conn: &mut DbConnection, actor: &Actor) -> Result<Identif
             email: None,
             client_ip: actor.client_ip,
         }),
+        Principal::ServiceAccount(account_id) => {
+            let name: String = schema::service_accounts::table
+                .find(account_id)
+                .select(schema::service_accounts::name)
+                .first(conn)
+                .optional()?
+                .ok_or(Error::NotFound("The service account was not found.".into()))?;
+            Ok(Identified {
+                user_id: None,
+                display_name: format!("{name} (service account)"),
+                audit_label: format!("service account {name}"),
+                email: None,
+                client_ip: actor.client_ip,
+            })
+        }
         Principal::User(user_id) => {
             let (name, email): (String, String) = users_table::table
                 .find(user_id)
@@ -133,8 +159,10 @@ pub fn page_count(total: i64, per_page: u32) -> u32 {
 /// Reads the actor's current role in the organization, refusing non-members.
 /// The command line acts as an owner.
 pub(crate) fn role_in(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<Role, Error> {
-    let Principal::User(user_id) = &actor.principal else {
-        return Ok(Role::Owner);
+    let user_id = match &actor.principal {
+        Principal::User(user_id) => user_id,
+        Principal::CommandLine => return Ok(Role::Owner),
+        Principal::ServiceAccount(account_id) => return service_account_role(conn, account_id, org),
     };
     let role: Option<String> = memberships::table
         .find((&org.id, user_id))
@@ -147,6 +175,27 @@ pub(crate) fn role_in(conn: &mut DbConnection, actor: &Actor, org: &Organization
             let who = identify(conn, actor)?;
             Err(not_a_member(conn, &who, org)?)
         }
+    }
+}
+
+/// An enabled service account's role in its own organization; any other
+/// organization is not found to it.
+fn service_account_role(
+    conn: &mut DbConnection,
+    account_id: &str,
+    org: &Organization,
+) -> Result<Role, Error> {
+    use schema::service_accounts as accounts;
+    let role: Option<String> = accounts::table
+        .filter(accounts::id.eq(account_id))
+        .filter(accounts::org_id.eq(&org.id))
+        .filter(accounts::disabled_at.is_null())
+        .select(accounts::role)
+        .first(conn)
+        .optional()?;
+    match role {
+        Some(role) => parse_stored_role(&role),
+        None => Err(organizations::not_found(&org.slug)),
     }
 }
 

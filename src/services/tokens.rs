@@ -193,6 +193,12 @@ pub fn create_personal(
                     .ok_or_else(|| Error::NotFound(format!("{email} is not a member of {}.", org.name)))?;
                 (id, parse_stored_role(&role)?, email.to_string())
             }
+            (Principal::ServiceAccount(_), _) => {
+                return Err(Error::Invalid(
+                    "A service account makes keys for itself through an owner or admin, not personal tokens."
+                        .to_owned(),
+                ));
+            }
             (Principal::CommandLine, None) => {
                 return Err(Error::Invalid(
                     "Name the member the token is for (--user EMAIL).".to_owned(),

@@ -115,8 +115,47 @@ pub fn htmx_target(req: &HttpRequest) -> Option<&str> {
         .and_then(|value| value.to_str().ok())
 }
 
+/// The client's address: the peer's, or, when the peer is one of
+/// `ROLLCALL_TRUSTED_PROXIES`, the nearest address in `X-Forwarded-For` that
+/// is not a trusted proxy (the ones before it could be written by anyone).
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
-    req.peer_addr().map(|addr| addr.ip())
+    let peer = req.peer_addr()?.ip();
+    let trusted = req
+        .app_data::<actix_web::web::Data<crate::web::AppState>>()
+        .map(|state| state.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    Some(forwarded_client(
+        peer,
+        trusted,
+        req.headers().get_all("x-forwarded-for"),
+    ))
+}
+
+fn forwarded_client<'a>(
+    peer: IpAddr,
+    trusted: &[ipnet::IpNet],
+    forwarded: impl Iterator<Item = &'a actix_web::http::header::HeaderValue> + DoubleEndedIterator,
+) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|network| network.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for value in forwarded.rev() {
+        let Ok(text) = value.to_str() else {
+            return client;
+        };
+        for hop in text.rsplit(',') {
+            let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+                return client;
+            };
+            client = ip;
+            if !is_trusted(&ip) {
+                return client;
+            }
+        }
+    }
+    client
 }
 
 /// Where to come back to after signing in: the path and query of this request.

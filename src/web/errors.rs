@@ -17,6 +17,8 @@ use crate::error::Error;
 struct ShownMessage {
     message: String,
     kind: &'static str,
+    /// What a problem document says beyond the message (each row's problem).
+    extra: Option<serde_json::Value>,
 }
 
 fn title(status: StatusCode) -> &'static str {
@@ -25,6 +27,7 @@ fn title(status: StatusCode) -> &'static str {
         404 => "Not found",
         409 => "That cannot be done",
         410 => "This link no longer works",
+        429 => "Slow down",
         401 => "Not signed in",
         413 => "Too large",
         422 => "Please check what you entered",
@@ -41,7 +44,11 @@ pub fn error_page(status: StatusCode, kind: &'static str, message: String) -> Ht
     };
     let body = render(&page, "the error page").unwrap_or_else(|_| message.clone());
     let mut response = html(status, body);
-    response.extensions_mut().insert(ShownMessage { message, kind });
+    response.extensions_mut().insert(ShownMessage {
+        message,
+        kind,
+        extra: None,
+    });
     response
 }
 
@@ -64,7 +71,28 @@ impl ResponseError for Error {
             "Something went wrong on our side and nothing was changed. Please try again in a moment."
                 .to_owned()
         };
-        error_page(self.status_code(), self.kind(), message)
+        let mut response = error_page(self.status_code(), self.kind(), message);
+        if let Error::Rows(problems) = self {
+            let rows: Vec<serde_json::Value> = problems
+                .iter()
+                .map(|problem| {
+                    serde_json::json!({
+                        "index": problem.index,
+                        "type": format!("/problems/{}", problem.kind),
+                        "detail": problem.detail,
+                    })
+                })
+                .collect();
+            if let Some(shown) = response.extensions_mut().get_mut::<ShownMessage>() {
+                shown.extra = Some(serde_json::json!({ "errors": rows }));
+            }
+        }
+        if let Error::RateLimited { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, (*retry_after).into());
+        }
+        response
     }
 }
 
@@ -137,7 +165,7 @@ pub async fn problem_adapter(
     }
     let status = response.status();
     let shown = response.response().extensions().get::<ShownMessage>().cloned();
-    let Some(ShownMessage { message, kind }) = shown else {
+    let Some(ShownMessage { message, kind, extra }) = shown else {
         return Ok(response);
     };
     let mut problem = HttpResponse::build(status);
@@ -145,11 +173,19 @@ pub async fn problem_adapter(
     if status == StatusCode::UNAUTHORIZED {
         problem.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"rollcall\""));
     }
-    let body = serde_json::json!({
+    for (name, value) in response.headers() {
+        if name.as_str().starts_with("ratelimit") || name == header::RETRY_AFTER {
+            problem.insert_header((name.clone(), value.clone()));
+        }
+    }
+    let mut body = serde_json::json!({
         "type": format!("/problems/{kind}"),
         "title": title(status),
         "status": status.as_u16(),
         "detail": message,
     });
+    if let (Some(serde_json::Value::Object(extra)), Some(document)) = (extra, body.as_object_mut()) {
+        document.extend(extra);
+    }
     Ok(response.into_response(problem.body(body.to_string())))
 }

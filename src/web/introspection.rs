@@ -124,7 +124,8 @@ impl TokenCache {
         });
     }
 
-    fn note_use(&self, used: Use) {
+    /// Notes a use, to be written with others within a second.
+    pub(super) fn note_use(&self, used: Use) {
         self.uses
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -213,6 +214,39 @@ pub fn spawn_watcher(pool: DbPool, cache: Arc<TokenCache>) -> actix_web::rt::tas
     })
 }
 
+/// What the token with this secret may do now, if it is live: from what this
+/// server keeps, else from the database. Its use (from `client_ip`) is noted
+/// and written with others within a second, not before the answer.
+pub async fn live_grant(
+    state: &AppState,
+    secret: ApiSecret,
+    client_ip: Option<IpAddr>,
+) -> Result<Option<Arc<TokenGrant>>, Error> {
+    let hash = secret.digest();
+    let (grant, due) = match state.tokens.grant(&hash) {
+        Some(kept) => kept,
+        None => {
+            let Some(grant) = state.read(move |conn| tokens::grant(conn, &secret)).await? else {
+                return Ok(None);
+            };
+            let grant = Arc::new(grant);
+            state.tokens.keep_grant(hash, Arc::clone(&grant));
+            (grant, true)
+        }
+    };
+    if !grant.is_active(now()) {
+        return Ok(None);
+    }
+    if due {
+        state.tokens.note_use(Use {
+            token_id: grant.token_id.clone(),
+            at: now(),
+            client_ip: client_ip.map(|ip| ip.to_string()),
+        });
+    }
+    Ok(Some(grant))
+}
+
 fn inactive() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -282,31 +316,10 @@ pub async fn introspect(
     let Some(secret) = presented.and_then(|text| ApiSecret::parse(&text).ok()) else {
         return Ok(inactive());
     };
-    let hash = secret.digest();
-    let (grant, due) = match state.tokens.grant(&hash) {
-        Some(kept) => kept,
-        None => {
-            let Some(grant) = state.read(move |conn| tokens::grant(conn, &secret)).await? else {
-                return Ok(inactive());
-            };
-            let grant = Arc::new(grant);
-            state.tokens.keep_grant(hash, Arc::clone(&grant));
-            (grant, true)
-        }
-    };
-    if !grant.is_active(now()) {
+    let client_ip = client_ip.or_else(|| super::context::client_ip(&req));
+    let Some(grant) = live_grant(&state, secret, client_ip).await? else {
         return Ok(inactive());
-    }
-    if due {
-        // Written with others within a second, not before the answer.
-        state.tokens.note_use(Use {
-            token_id: grant.token_id.clone(),
-            at: now(),
-            client_ip: client_ip
-                .or_else(|| super::context::client_ip(&req))
-                .map(|ip| ip.to_string()),
-        });
-    }
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Active {

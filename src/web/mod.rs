@@ -1,7 +1,7 @@
 //! HTTP: the server, its routes, and how answers are shaped (a full page, or
 //! for htmx the fragment to swap).
 
-mod api;
+pub mod api;
 mod assets;
 mod context;
 mod edge;
@@ -10,6 +10,7 @@ pub(crate) mod escape;
 mod form;
 mod fragments;
 mod introspection;
+pub mod limits;
 mod pages;
 mod session;
 mod views;
@@ -46,6 +47,9 @@ pub struct AppState {
     pub sessions: session::SessionPolicy,
     /// What this server keeps of the token check's answers.
     pub tokens: std::sync::Arc<introspection::TokenCache>,
+    pub limits: limits::RateLimits,
+    /// The load balancers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl AppState {
@@ -152,6 +156,12 @@ impl Application {
                 idle: chrono_duration(config.session_idle),
             },
             tokens,
+            limits: limits::RateLimits::new(
+                config.rate_limit_api,
+                config.rate_limit_sign_in,
+                config.rate_limit_introspection,
+            ),
+            trusted_proxies: config.trusted_proxies.clone(),
         });
         let secure_cookies = config.public_url.starts_with("https://");
         let key = Key::from(&key);
@@ -170,6 +180,7 @@ impl Application {
                 .wrap(from_fn(errors::htmx_adapter))
                 .wrap(sessions)
                 .wrap(from_fn(edge::refuse_unusable_paths))
+                .wrap(from_fn(limits::limit_rates))
                 // Outside the edge, so that what it refuses is a problem document too.
                 .wrap(from_fn(errors::problem_adapter))
                 .wrap(security_headers())
@@ -292,6 +303,14 @@ route_table! {
     post "/orgs/{slug}/service-accounts/{id}/keys" => tokens::create_key;
     get "/orgs/{slug}/service-accounts/{id}/{change}" => tokens::account_confirm;
     post "/orgs/{slug}/service-accounts/{id}/{change}" => tokens::change_account;
+    get "/api/v1/openapi.json" => api::document;
+    get "/api/v1/orgs/{slug}/members" => api::members;
+    patch "/api/v1/orgs/{slug}/members/{id}" => api::change_member;
+    delete "/api/v1/orgs/{slug}/members/{id}" => api::remove_member;
+    get "/api/v1/orgs/{slug}/invitations" => api::invitations;
+    post "/api/v1/orgs/{slug}/invitations" => api::create_invitations;
+    post "/api/v1/orgs/{slug}/invitations/{id}/resend" => api::resend_invitation;
+    delete "/api/v1/orgs/{slug}/invitations/{id}" => api::revoke_invitation;
 }
 
 /// Liveness: the process answers.

@@ -3,20 +3,33 @@
 //! problem documents (see `errors::problem_adapter`), calling the same
 //! services as the console and the command line.
 
+mod invitations;
+mod members;
+mod openapi;
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
 
+pub use self::invitations::{create_invitations, invitations, resend_invitation, revoke_invitation};
+pub use self::members::{change_member, members, remove_member};
+pub use self::openapi::{ApiDoc, document};
 use super::AppState;
-use crate::domain::{AccessLevel, ApiSecret, Role, SecretKind, policy};
+use super::context::client_ip;
+use crate::domain::{AccessLevel, ApiSecret, Role, SecretKind, Slug, policy};
 use crate::error::Error;
-use crate::services::now;
-use crate::services::tokens::{self, TokenGrant};
+use crate::services::tokens::{self, TokenGrant, Use};
+use crate::services::{Actor, Viewer, now, organizations};
 
 /// Who is calling: a live token with operations access, as its holder's role
-/// allows now.
+/// allows now, and the actor the services see (the person, or the service
+/// account).
 pub struct Caller {
     pub grant: TokenGrant,
+    pub actor: Actor,
 }
 
 fn unauthenticated(why: &str) -> Error {
@@ -25,20 +38,29 @@ fn unauthenticated(why: &str) -> Error {
     ))
 }
 
-/// Reads and checks the request's bearer token.
-pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error> {
+/// The secret in the request's `Authorization: Bearer` header, if it is one
+/// an API caller may present (a personal token or a service-account key).
+pub fn presented_secret(req: &HttpRequest) -> Result<ApiSecret, Error> {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, secret)| secret.trim().to_owned())
+        .map(|(_, secret)| secret.trim())
         .ok_or_else(|| unauthenticated("This call needs an API token."))?;
-    let secret = ApiSecret::parse(&presented)
+    ApiSecret::parse(presented)
         .ok()
         .filter(|secret| matches!(secret.kind(), SecretKind::Personal | SecretKind::ServiceAccount))
-        .ok_or_else(|| unauthenticated("This is not a Rollcall API token."))?;
+        .ok_or_else(|| unauthenticated("This is not a Rollcall API token."))
+}
+
+/// Reads and checks the request's bearer token.
+pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error> {
+    let secret = presented_secret(req)?;
+    let ip = client_ip(req);
+    // Read afresh, not from what the token check keeps: a change through the
+    // API must see a revocation or a role change the moment it is committed.
     let grant = state
         .read(move |conn| tokens::grant(conn, &secret))
         .await?
@@ -46,58 +68,165 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error
         .ok_or_else(|| {
             unauthenticated("This token is expired, revoked, or no longer works for its holder.")
         })?;
+    state.tokens.note_use(Use {
+        token_id: grant.token_id.clone(),
+        at: now(),
+        client_ip: ip.map(|ip| ip.to_string()),
+    });
     if grant.access != AccessLevel::Operations {
         return Err(Error::Forbidden(policy::Denied::InferenceOnly));
     }
-    Ok(Caller { grant })
+    let actor = match grant.kind {
+        SecretKind::ServiceAccount => Actor::service_account(&grant.subject, ip),
+        _ => Actor::user(&grant.subject, ip),
+    };
+    Ok(Caller { grant, actor })
 }
 
-#[derive(Serialize)]
-struct Me<'a> {
+impl Caller {
+    /// The organization named in the path, which must be the token's own:
+    /// a token reaches no other organization, and to it no other exists.
+    pub fn org(&self, segment: &str) -> Result<Slug, Error> {
+        let not_found = || organizations::not_found(&segment.chars().take(60).collect::<String>());
+        let slug = Slug::parse(segment).map_err(|_| not_found())?;
+        if slug.as_str() == self.grant.org_slug {
+            Ok(slug)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// The caller's view of its organization, read now.
+    pub async fn viewer(&self, state: &AppState, segment: &str) -> Result<Viewer, Error> {
+        let slug = self.org(segment)?;
+        let actor = self.actor.clone();
+        state.read(move |conn| Viewer::open(conn, &actor, &slug)).await
+    }
+}
+
+/// The query string as `T`: unknown parameters and values of the wrong type
+/// are refused, with words that say which.
+pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, Error> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|error| {
+            Error::Invalid(format!(
+                "The query is not usable: {}.",
+                bounded(&error.to_string())
+            ))
+        })
+}
+
+/// The largest JSON body any call takes: a thousand invitations with room.
+pub const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+/// Reads a JSON body of at most [`MAX_JSON_BYTES`], whole: the bytes (for an
+/// idempotency digest) and the value they hold.
+pub async fn json_body<T: DeserializeOwned>(mut payload: web::Payload) -> Result<(web::Bytes, T), Error> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|error| Error::Invalid(format!("The body could not be read: {error}.")))?;
+        if body.len() + chunk.len() > MAX_JSON_BYTES {
+            return Err(Error::TooLarge {
+                limit: "1 MiB of JSON",
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = body.freeze();
+    let value = serde_json::from_slice(&body).map_err(|error| {
+        Error::Invalid(format!(
+            "The body is not usable JSON: {}.",
+            bounded(&error.to_string())
+        ))
+    })?;
+    Ok((body, value))
+}
+
+/// Parser messages quote the input; a quote of a huge input helps nobody.
+fn bounded(message: &str) -> String {
+    const MAX_CHARS: usize = 300;
+    if message.chars().count() <= MAX_CHARS {
+        message.to_owned()
+    } else {
+        let cut: String = message.chars().take(MAX_CHARS).collect();
+        format!("{cut}…")
+    }
+}
+
+/// A time as the API writes it: RFC 3339, in UTC.
+fn timestamp(at: chrono::NaiveDateTime) -> String {
+    at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    /// `personal` or `service_account`.
     kind: &'static str,
-    id: &'a str,
-    org: &'a str,
+    /// The person's user id, or the service account's id.
+    id: String,
+    /// The organization's slug: the only one the token reaches.
+    org: String,
+    /// The holder's role now.
     role: &'static str,
+    /// `operations` (every route here) or `inference` (none of them).
     access: &'static str,
     token_expires_at: String,
 }
 
-/// `GET /api/v1/me`: who the token acts as, where, and with which role now.
+/// Who the token acts as, where, and with which role now.
+#[utoipa::path(get, path = "/api/v1/me", tag = "tokens",
+    responses(
+        (status = 200, body = Me),
+        (status = 401, description = "No usable token", body = openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An inference-only token", body = openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Error> {
-    let Caller { grant } = caller(&state, &req).await?;
+    let Caller { grant, .. } = caller(&state, &req).await?;
     Ok(HttpResponse::Ok().json(Me {
         kind: grant.kind.as_str(),
-        id: &grant.subject,
-        org: &grant.org_slug,
+        id: grant.subject.clone(),
+        org: grant.org_slug.clone(),
         role: grant.role.as_str(),
         access: grant.access.as_str(),
-        token_expires_at: grant.expires_at.and_utc().to_rfc3339(),
+        token_expires_at: timestamp(grant.expires_at),
     }))
 }
 
-#[derive(Serialize)]
-struct PolicyRow {
+#[derive(Serialize, ToSchema)]
+pub struct PolicyRow {
     permission: &'static str,
     /// The lowest role that has it; every role above has it too.
     lowest_role: &'static str,
     roles: Vec<&'static str>,
 }
 
-/// `GET /api/v1/orgs/{slug}/roles`: the permission table as data, the same
-/// table the server enforces and the Roles page shows.
+#[derive(Serialize, ToSchema)]
+pub struct Roles {
+    /// Every role, lowest first.
+    roles: Vec<&'static str>,
+    permissions: Vec<PolicyRow>,
+}
+
+/// The permission table as data: the same table the server enforces and the
+/// Roles page shows.
+#[utoipa::path(get, path = "/api/v1/orgs/{slug}/roles", tag = "roles",
+    params(("slug" = String, Path, description = "The organization's slug")),
+    responses(
+        (status = 200, body = Roles),
+        (status = 401, body = openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, body = openapi::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub async fn roles(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let Caller { grant } = caller(&state, &req).await?;
-    let slug = path.into_inner();
-    if slug != grant.org_slug {
-        return Err(crate::services::organizations::not_found(
-            &slug.chars().take(60).collect::<String>(),
-        ));
-    }
-    let rows: Vec<PolicyRow> = policy::TABLE
+    let caller = caller(&state, &req).await?;
+    caller.org(&path)?;
+    let permissions = policy::TABLE
         .iter()
         .map(|grant| PolicyRow {
             permission: grant.description,
@@ -109,8 +238,8 @@ pub async fn roles(
                 .collect(),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "roles": Role::ALL.iter().map(|role| role.as_str()).collect::<Vec<_>>(),
-        "permissions": rows,
-    })))
+    Ok(HttpResponse::Ok().json(Roles {
+        roles: Role::ALL.iter().map(|role| role.as_str()).collect(),
+        permissions,
+    }))
 }

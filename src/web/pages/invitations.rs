@@ -13,7 +13,7 @@ use super::{
 use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, PersonName, Role, parse_address_list};
 use crate::error::Error;
-use crate::services::invitations::{self, InviteOutcome, Invitee, Standing};
+use crate::services::invitations::{self, InviteOutcome, Invitee, MAX_BATCH, Standing};
 use crate::services::users::User;
 use crate::services::{Actor, Viewer, now};
 use crate::web::context::SignedIn;
@@ -26,7 +26,6 @@ use crate::web::views::{
 use crate::web::{AppState, html, see_other};
 
 /// The most addresses one dialog takes.
-pub const MAX_ROWS: usize = 2000;
 /// Pending invitations on each page of the invitations page.
 const PENDING_PER_PAGE: u32 = 50;
 
@@ -110,7 +109,7 @@ pub async fn step_one(
                 roles,
                 default_role,
                 error: None,
-                max_rows: MAX_ROWS,
+                max_rows: MAX_BATCH,
             },
             "the invite dialog",
         )
@@ -235,9 +234,9 @@ pub async fn review(
             let parsed = parse_address_list(text);
             let problem = if parsed.is_empty() {
                 Some("Enter at least one email address.".to_owned())
-            } else if parsed.len() > MAX_ROWS {
+            } else if parsed.len() > MAX_BATCH {
                 Some(format!(
-                    "That is {} addresses; invite at most {MAX_ROWS} at a time.",
+                    "That is {} addresses; invite at most {MAX_BATCH} at a time.",
                     parsed.len()
                 ))
             } else {
@@ -263,7 +262,7 @@ pub async fn review(
                                 roles,
                                 default_role: role,
                                 error: Some(error),
-                                max_rows: MAX_ROWS,
+                                max_rows: MAX_BATCH,
                             },
                             "the invite dialog",
                         )
@@ -315,9 +314,9 @@ pub async fn send(
     let roles = invitable(context.viewer.role)?;
     let csrf = signed.session.csrf_token();
     let drafts = drafts_from_rows(&form)?;
-    if drafts.len() > MAX_ROWS {
+    if drafts.len() > MAX_BATCH {
         return Err(Error::Invalid(format!(
-            "Invite at most {MAX_ROWS} addresses at a time."
+            "Invite at most {MAX_BATCH} addresses at a time."
         )));
     }
     let (rows, invitees, blocked) = check_rows(&state, &signed.actor, &context, drafts).await?;

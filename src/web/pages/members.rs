@@ -40,20 +40,9 @@ fn member_query(req: &HttpRequest) -> Result<MemberQuery, Error> {
                         .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?,
                 )
             }
-            "sort" => {
-                query.sort = match value {
-                    "email" => SortKey::Email,
-                    "joined" => SortKey::Joined,
-                    _ => SortKey::Name,
-                }
-            }
-            "dir" => {
-                query.direction = if value == "desc" {
-                    Direction::Descending
-                } else {
-                    Direction::Ascending
-                }
-            }
+            // Links are lenient: an order they do not know is the default.
+            "sort" => query.sort = SortKey::named(value).unwrap_or_default(),
+            "dir" => query.direction = Direction::named(value).unwrap_or_default(),
             "page" if !value.is_empty() => query.page = page_number(value)?,
             _ => {}
         }

@@ -1,0 +1,331 @@
+//! `/api/v1/orgs/{slug}/invitations`: list, invite (one or many, all or
+//! nothing, retry-safe with an `Idempotency-Key`), resend, revoke.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::openapi::Problem;
+use super::{caller, json_body, query, timestamp};
+use crate::domain::{EmailAddress, InvalidRole, PersonName, Role};
+use crate::error::{Error, RowProblem};
+use crate::services::idempotency::{self, Answer, Answered, IdempotencyKey, KeyedRequest};
+use crate::services::invitations::{self, Invitee, IssuedInvitation, MAX_BATCH, PendingInvitation};
+use crate::web::AppState;
+
+/// A pending invitation as the API shows it.
+#[derive(Serialize, ToSchema)]
+pub struct InvitationJson {
+    /// How the resend and revoke routes name it.
+    id: String,
+    email: String,
+    name: Option<String>,
+    /// The role the invitee gets on accepting.
+    role: &'static str,
+    invited_by: String,
+    created_at: String,
+    last_sent_at: String,
+    /// How many times the email was sent.
+    send_count: i32,
+    /// When the link stops working.
+    expires_at: String,
+    /// The email's delivery: `queued`, `sent`, `retrying` or `failed`.
+    delivery: String,
+}
+
+impl From<PendingInvitation> for InvitationJson {
+    fn from(invitation: PendingInvitation) -> Self {
+        Self {
+            id: invitation.id,
+            email: invitation.email,
+            name: invitation.name,
+            role: invitation.role.as_str(),
+            invited_by: invitation.inviter_name,
+            created_at: timestamp(invitation.created_at),
+            last_sent_at: timestamp(invitation.last_sent_at),
+            send_count: invitation.send_count,
+            expires_at: timestamp(invitation.expires_at),
+            delivery: invitation.delivery,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InvitationList {
+    invitations: Vec<InvitationJson>,
+    /// How many invitations are pending, in all.
+    total: i64,
+    page: u32,
+    per_page: u32,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct InvitationListParams {
+    /// From 1.
+    page: Option<u32>,
+    /// 1 to 200, 50 unless asked.
+    per_page: Option<u32>,
+}
+
+const MAX_PER_PAGE: u32 = 200;
+
+/// The organization's pending invitations, newest first.
+#[utoipa::path(get, path = "/api/v1/orgs/{slug}/invitations", tag = "invitations",
+    params(("slug" = String, Path, description = "The organization's slug"), InvitationListParams),
+    responses(
+        (status = 200, body = InvitationList),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn invitations(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let caller = caller(&state, &req).await?;
+    let params = query::<InvitationListParams>(&req)?;
+    let page = params.page.unwrap_or(1);
+    let per_page = params.per_page.unwrap_or(50);
+    if page == 0 || !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(Error::Invalid(format!(
+            "Pages count from 1, with 1 to {MAX_PER_PAGE} invitations each."
+        )));
+    }
+    let viewer = caller.viewer(&state, &path).await?;
+    let listed = state
+        .read(move |conn| invitations::pending_for_org(conn, &viewer, page, per_page))
+        .await?;
+    Ok(HttpResponse::Ok().json(InvitationList {
+        invitations: listed.invitations.into_iter().map(InvitationJson::from).collect(),
+        total: listed.total,
+        page: listed.page,
+        per_page: listed.per_page,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationRequest {
+    email: String,
+    /// `owner`, `admin`, `developer` or `viewer`; no higher than the caller's own.
+    role: String,
+    /// How the invitation greets them, until they sign in with their own.
+    name: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationBatch {
+    /// One to 2,000 people.
+    invitations: Vec<InvitationRequest>,
+}
+
+/// A freshly sent invitation. Its link is only in the email.
+#[derive(Serialize, ToSchema)]
+pub struct SentInvitation {
+    id: String,
+    email: String,
+    name: Option<String>,
+    role: &'static str,
+    expires_at: String,
+}
+
+impl SentInvitation {
+    fn new(invitation: IssuedInvitation, name: Option<String>) -> Self {
+        Self {
+            id: invitation.invitation_id,
+            email: invitation.email.to_string(),
+            name,
+            role: invitation.role.as_str(),
+            expires_at: timestamp(invitation.expires_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SentInvitations {
+    invitations: Vec<SentInvitation>,
+}
+
+/// Each row as an invitee, or every row's problem by its position.
+fn invitees(batch: InvitationBatch) -> Result<Vec<Invitee>, Error> {
+    if batch.invitations.is_empty() {
+        return Err(Error::Invalid("List at least one invitation.".to_owned()));
+    }
+    if batch.invitations.len() > MAX_BATCH {
+        return Err(Error::Invalid(format!(
+            "That is {} invitations; send at most {MAX_BATCH} at a time.",
+            batch.invitations.len()
+        )));
+    }
+    let mut invitees = Vec::with_capacity(batch.invitations.len());
+    let mut problems = Vec::new();
+    for (index, row) in batch.invitations.into_iter().enumerate() {
+        let email = EmailAddress::parse(&row.email).map_err(|error| RowProblem {
+            index,
+            kind: "invalid-email",
+            detail: format!("{}.", capitalized(&error.to_string())),
+        });
+        let role = row.role.parse::<Role>().map_err(|error: InvalidRole| RowProblem {
+            index,
+            kind: "invalid-role",
+            detail: error.to_string(),
+        });
+        let name =
+            PersonName::parse_optional(row.name.as_deref().unwrap_or_default()).map_err(|error| RowProblem {
+                index,
+                kind: "invalid-name",
+                detail: format!("{}.", capitalized(&error.to_string())),
+            });
+        match (email, role, name) {
+            (Ok(email), Ok(role), Ok(name)) => invitees.push(Invitee { email, name, role }),
+            (email, role, name) => {
+                problems.extend([email.err(), role.err(), name.err()].into_iter().flatten())
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(invitees)
+    } else {
+        Err(Error::Rows(problems))
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Invites one person or many, all or nothing: if any row cannot be invited
+/// (a bad address, already a member, already invited, listed twice), the
+/// answer is 422 with each row's problem by its position, and nobody is
+/// invited. With an `Idempotency-Key`, a retry gets the first answer back and
+/// invites nobody twice.
+#[utoipa::path(post, path = "/api/v1/orgs/{slug}/invitations", tag = "invitations",
+    params(
+        ("slug" = String, Path, description = "The organization's slug"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Any 1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer"),
+    ),
+    request_body = InvitationBatch,
+    responses(
+        (status = 201, body = SentInvitations),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Each row's problem by its position (`errors`); nothing was done", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create_invitations(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, Error> {
+    let caller = caller(&state, &req).await?;
+    let key = req
+        .headers()
+        .get("Idempotency-Key")
+        .map(|value| IdempotencyKey::parse(value.to_str().unwrap_or("\u{0}")))
+        .transpose()?;
+    let (bytes, batch) = json_body::<InvitationBatch>(body).await?;
+    let invitees = invitees(batch)?;
+    let names: Vec<Option<String>> = invitees
+        .iter()
+        .map(|invitee| invitee.name.as_ref().map(|name| name.as_str().to_owned()))
+        .collect();
+    let keyed = key.map(|key| KeyedRequest::new(&caller.grant.token_id, key, "POST", req.path(), &bytes));
+    let viewer = caller.viewer(&state, &path).await?;
+    let actor = caller.actor;
+    let settings = state.settings.clone();
+    let answered = state
+        .db(move |conn| {
+            idempotency::once(conn, keyed.as_ref(), |conn| {
+                let sent = invitations::invite_all(conn, &settings, &actor, &viewer.org, &invitees)?;
+                let invitations = sent
+                    .into_iter()
+                    .zip(names)
+                    .map(|(invitation, name)| SentInvitation::new(invitation, name))
+                    .collect();
+                let body = serde_json::to_string(&SentInvitations { invitations })
+                    .map_err(|error| Error::Invalid(error.to_string()))?;
+                Ok(Answer { status: 201, body })
+            })
+        })
+        .await?;
+    let (answer, replayed) = match answered {
+        Answered::Now(answer) => (answer, false),
+        Answered::Before(answer) => (answer, true),
+    };
+    let mut response =
+        HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::CREATED));
+    response.content_type("application/json");
+    if replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(response.body(answer.body))
+}
+
+/// Sends an invitation again, with a new link and a new expiry; the old link
+/// stops working.
+#[utoipa::path(post, path = "/api/v1/orgs/{slug}/invitations/{id}/resend", tag = "invitations",
+    params(
+        ("slug" = String, Path, description = "The organization's slug"),
+        ("id" = String, Path, description = "The invitation's id"),
+    ),
+    responses(
+        (status = 200, body = SentInvitation),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already answered or revoked", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn resend_invitation(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let caller = caller(&state, &req).await?;
+    let (segment, invitation_id) = path.into_inner();
+    let viewer = caller.viewer(&state, &segment).await?;
+    let actor = caller.actor;
+    let settings = state.settings.clone();
+    let sent = state
+        .db(move |conn| invitations::resend(conn, &settings, &actor, &viewer.org, &invitation_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(SentInvitation::new(sent, None)))
+}
+
+/// Revokes a pending invitation: its link stops working at once.
+#[utoipa::path(delete, path = "/api/v1/orgs/{slug}/invitations/{id}", tag = "invitations",
+    params(
+        ("slug" = String, Path, description = "The organization's slug"),
+        ("id" = String, Path, description = "The invitation's id"),
+    ),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already answered or revoked", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn revoke_invitation(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Error> {
+    let caller = caller(&state, &req).await?;
+    let (segment, invitation_id) = path.into_inner();
+    let viewer = caller.viewer(&state, &segment).await?;
+    let actor = caller.actor;
+    state
+        .db(move |conn| invitations::revoke(conn, &actor, &viewer.org, &invitation_id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,268 @@
+//! Rate limits: on the JSON API per token, and per client address on what
+//! anyone can reach without signing in (sign-in, the development sign-in,
+//! invitation pages, the token check). Each server counts for itself, in
+//! memory (GCRA, from `governor`).
+//!
+//! Every answer on a limited route says where its client stands
+//! (`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`, in requests
+//! and seconds); one past the limit is 429 with `Retry-After`, a page for a
+//! person and a problem document for the API.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{ResponseError, web};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use super::AppState;
+use crate::error::Error;
+
+/// A limit as configured: `600/min`, `20/s`, `5000/h`, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    Off,
+    Every { requests: NonZeroU32, per: Duration },
+}
+
+impl FromStr for RateLimit {
+    type Err = String;
+
+    fn from_str(input: &str) -> Result<Self, String> {
+        let input = input.trim();
+        if input.eq_ignore_ascii_case("off") {
+            return Ok(Self::Off);
+        }
+        let unusable = || format!("“{input}” is not a rate like 600/min, 20/s or 5000/h (or off)");
+        let (requests, per) = input.split_once('/').ok_or_else(unusable)?;
+        let requests: NonZeroU32 = requests.trim().parse().map_err(|_| unusable())?;
+        let per = match per.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => return Err(unusable()),
+        };
+        Ok(Self::Every { requests, per })
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Off => f.write_str("off"),
+            Self::Every { requests, per } => write!(f, "{requests}/{}s", per.as_secs()),
+        }
+    }
+}
+
+/// Who a limit counts: a client address, or the credential presented.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Client {
+    Address(IpAddr),
+    Credential([u8; 32]),
+}
+
+type Limiter = DefaultKeyedRateLimiter<Client, StateInformationMiddleware>;
+
+/// One class of routes with its limit.
+struct Bucket {
+    limiter: Limiter,
+    requests: u32,
+    /// How long one request takes to be forgiven.
+    replenish: Duration,
+    /// Checks since the limiter last forgot idle clients.
+    checks: AtomicU32,
+}
+
+/// Clients that stayed away long enough are forgotten every this many checks.
+const FORGET_EVERY: u32 = 1 << 16;
+
+impl Bucket {
+    fn new(limit: RateLimit) -> Option<Self> {
+        let RateLimit::Every { requests, per } = limit else {
+            return None;
+        };
+        let replenish = (per / requests.get()).max(Duration::from_nanos(1));
+        let quota = Quota::with_period(replenish)?.allow_burst(requests);
+        Some(Self {
+            limiter: governor::RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
+            requests: requests.get(),
+            replenish,
+            checks: AtomicU32::new(0),
+        })
+    }
+
+    /// Counts one request from `client`: the headers to send, or the refusal.
+    fn check(&self, client: &Client) -> Result<Standing, (Standing, u64)> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
+            self.limiter.retain_recent();
+        }
+        match self.limiter.check_key(client) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                Ok(Standing {
+                    limit: self.requests,
+                    remaining,
+                    reset: self.seconds(self.requests.saturating_sub(remaining)),
+                })
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let standing = Standing {
+                    limit: self.requests,
+                    remaining: 0,
+                    reset: self.seconds(self.requests),
+                };
+                Err((standing, retry_after.max(1)))
+            }
+        }
+    }
+
+    /// Whole seconds (rounded up) for `requests` to be forgiven.
+    fn seconds(&self, requests: u32) -> u64 {
+        let wait = self.replenish.saturating_mul(requests);
+        wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+    }
+}
+
+/// Where a client stands against its limit, as the headers say it.
+struct Standing {
+    limit: u32,
+    remaining: u32,
+    reset: u64,
+}
+
+impl Standing {
+    fn write(&self, headers: &mut actix_web::http::header::HeaderMap) {
+        for (name, value) in [
+            ("ratelimit-limit", u64::from(self.limit)),
+            ("ratelimit-remaining", u64::from(self.remaining)),
+            ("ratelimit-reset", self.reset),
+        ] {
+            headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+        }
+    }
+}
+
+/// Every limit of one server.
+pub struct RateLimits {
+    api: Option<Bucket>,
+    public: Option<Bucket>,
+    introspection: Option<Bucket>,
+}
+
+impl RateLimits {
+    pub fn new(api: RateLimit, public: RateLimit, introspection: RateLimit) -> Self {
+        Self {
+            api: Bucket::new(api),
+            public: Bucket::new(public),
+            introspection: Bucket::new(introspection),
+        }
+    }
+
+    /// The limit on this request's route, and whom it counts.
+    fn for_request(&self, req: &ServiceRequest) -> Option<(&Bucket, Client)> {
+        let path = req.path();
+        let address = || super::context::client_ip(req.request()).map(Client::Address);
+        if path == "/api/v1/tokens/introspect" {
+            Some((self.introspection.as_ref()?, address()?))
+        } else if path.starts_with("/api/") {
+            let client = match super::api::presented_secret(req.request()) {
+                Ok(secret) => Client::Credential(secret.digest()),
+                Err(_) => address()?,
+            };
+            Some((self.api.as_ref()?, client))
+        } else if is_public(path) {
+            Some((self.public.as_ref()?, address()?))
+        } else {
+            None
+        }
+    }
+}
+
+/// The routes anyone can reach without signing in, which do work (a
+/// provider round trip, a database read of a link).
+fn is_public(path: &str) -> bool {
+    path == "/login/dev"
+        || path.starts_with("/auth/")
+        || path.starts_with("/invite/")
+        || path.starts_with("/invitation")
+}
+
+pub async fn limit_rates(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let Some((bucket, client)) = state.limits.for_request(&req) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    match bucket.check(&client) {
+        Ok(standing) => {
+            let mut response = next.call(req).await?.map_into_boxed_body();
+            standing.write(response.headers_mut());
+            Ok(response)
+        }
+        Err((standing, retry_after)) => {
+            let mut refusal = Error::RateLimited { retry_after }.error_response();
+            standing.write(refusal.headers_mut());
+            Ok(req.into_response(refusal))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_written_as_rates() {
+        let per_minute = RateLimit::from_str("600/min").unwrap();
+        assert_eq!(
+            per_minute,
+            RateLimit::Every {
+                requests: NonZeroU32::new(600).unwrap(),
+                per: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(RateLimit::from_str(" off ").unwrap(), RateLimit::Off);
+        assert!(RateLimit::from_str("20/s").is_ok());
+        for bad in ["", "600", "0/min", "-1/s", "ten/s", "10/week", "10/"] {
+            assert!(RateLimit::from_str(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_client_past_its_limit_waits_and_others_do_not() {
+        let bucket = Bucket::new(RateLimit::from_str("3/min").unwrap()).unwrap();
+        let one = Client::Address("192.0.2.1".parse().unwrap());
+        let other = Client::Address("192.0.2.2".parse().unwrap());
+        let remaining: Vec<u32> = (0..3)
+            .map(|_| {
+                bucket
+                    .check(&one)
+                    .map(|standing| standing.remaining)
+                    .unwrap_or(99)
+            })
+            .collect();
+        assert_eq!(remaining, [2, 1, 0]);
+        let Err((standing, retry_after)) = bucket.check(&one) else {
+            panic!("the fourth request in a minute is refused");
+        };
+        assert_eq!(standing.remaining, 0);
+        assert!((1..=20).contains(&retry_after), "{retry_after}");
+        assert!(bucket.check(&other).is_ok());
+    }
+}
