@@ -283,9 +283,17 @@ fn bearer(req: &HttpRequest) -> Option<ApiSecret> {
         .filter(|secret| secret.kind() == SecretKind::Introspection)
 }
 
-/// `POST /api/v1/tokens/introspect`, form-encoded `token=…` (and, from a
-/// gateway that knows it, `client_ip=…` of the token's user). Anything that
-/// is not a live token is `{"active": false}`, with no reason given.
+/// The token check (RFC 7662), for the platform's gateway: authenticated by
+/// an introspection client's secret as the bearer. Anything that is not a
+/// live token is `{"active": false}`, with no reason given.
+#[utoipa::path(post, path = "/api/v1/tokens/introspect", tag = "tokens",
+    request_body(content_type = "application/x-www-form-urlencoded",
+        description = "`token=…`: the token the gateway was given; optionally `client_ip=…`, its caller's address, recorded as the token's last use"),
+    responses(
+        (status = 200, description = "For a live token; only `active: false` otherwise", body = Active),
+        (status = 401, description = "No introspection client's secret"),
+    ),
+    security(("bearer" = [])))]
 pub async fn introspect(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -335,13 +343,19 @@ pub async fn introspect(
 
 /// The answer for a live token (RFC 7662's members, and Rollcall's `org`,
 /// `kind` and `role`).
-#[derive(serde::Serialize)]
-struct Active<'a> {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Active<'a> {
     active: bool,
+    /// The organization's slug.
     org: &'a str,
+    /// The person's user id, or the service account's id.
     sub: &'a str,
+    /// `personal` or `service_account`.
     kind: &'static str,
+    /// The holder's role now.
     role: &'static str,
+    /// `operations inference` or `inference`.
     scope: &'static str,
+    /// When the token expires, in seconds since 1970.
     exp: i64,
 }

@@ -133,3 +133,1051 @@ fn the_api_takes_operations_tokens_and_answers_problems_otherwise() {
         "unauthenticated",
     );
 }
+
+/// An answer from the API, whole.
+struct Answer {
+    status: u16,
+    content_type: String,
+    json: Value,
+    headers: std::collections::HashMap<String, String>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
+    #[track_caller]
+    fn problem(&self, status: u16, kind: &str) -> &Value {
+        assert_problem(
+            &(self.status, self.content_type.clone(), self.json.clone()),
+            status,
+            kind,
+        );
+        &self.json
+    }
+}
+
+/// Any call: `body` is sent as JSON, `headers` beside the bearer token.
+fn send(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"));
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    if body.is_some() {
+        request = request.header("Content-Type", "application/json");
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(body.unwrap_or_default().to_vec())
+        .expect("a request");
+    let mut response = agent.run(request).expect("an answer");
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect::<std::collections::HashMap<_, _>>();
+    let content_type = headers.get("content-type").cloned().unwrap_or_default();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    Answer {
+        status,
+        content_type,
+        json: serde_json::from_str(&text).unwrap_or(Value::Null),
+        headers,
+    }
+}
+
+fn get(base: &str, path: &str, token: &str) -> Answer {
+    send(base, "GET", path, Some(token), None, &[])
+}
+
+fn json(base: &str, method: &str, path: &str, token: &str, body: &Value) -> Answer {
+    let bytes = body.to_string().into_bytes();
+    send(base, method, path, Some(token), Some(&bytes), &[])
+}
+
+/// Ada owns Acme AI; Bob is an admin, Carl a developer, Dave a viewer; each
+/// has an operations token (Dave's is an inference one: viewers get no other).
+struct Acme {
+    server: TestServer,
+    org: rollcall::services::Organization,
+    ada: String,
+    bob: String,
+    carl: String,
+    users: Vec<rollcall::services::users::User>,
+}
+
+fn acme() -> Acme {
+    let server = TestServer::start();
+    let (org, ada) = server.app.org_owned_by("Acme AI", "ada@example.com");
+    let bob = server.app.member(&org, "bob@example.com", Role::Admin);
+    let carl = server.app.member(&org, "carl@example.com", Role::Developer);
+    let dave = server.app.member(&org, "dave@example.com", Role::Viewer);
+    Acme {
+        ada: token(&server, &ada, AccessLevel::Operations),
+        bob: token(&server, &bob, AccessLevel::Operations),
+        carl: token(&server, &carl, AccessLevel::Operations),
+        users: vec![ada, bob, carl, dave],
+        server,
+        org,
+    }
+}
+
+#[test]
+fn the_member_list_pages_by_cursor_without_skipping_or_repeating_anyone() {
+    let acme = acme();
+    let base = &acme.server.base;
+    for n in 0..7 {
+        acme.server
+            .app
+            .member(&acme.org, &format!("extra{n}@example.com"), Role::Viewer);
+    }
+    let whole = get(base, "/api/v1/orgs/acme-ai/members?limit=200", &acme.carl);
+    assert_eq!(whole.status, 200, "{}", whole.json);
+    assert_eq!(whole.json["total"], 11);
+    let everyone: Vec<String> = whole.json["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|member| member["email"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(everyone.len(), 11);
+    assert!(whole.json.get("next_cursor").is_none(), "one page holds all");
+
+    for (sort, order) in [
+        ("name", "asc"),
+        ("email", "desc"),
+        ("joined", "asc"),
+        ("joined", "desc"),
+    ] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let mut path = format!("/api/v1/orgs/acme-ai/members?limit=3&sort={sort}&order={order}");
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let page = get(base, &path, &acme.carl);
+            assert_eq!(page.status, 200, "{path}: {}", page.json);
+            pages += 1;
+            for member in page.json["members"].as_array().unwrap() {
+                seen.push(member["email"].as_str().unwrap().to_owned());
+            }
+            if pages == 2 {
+                // Someone joins and someone leaves between two pages.
+                acme.server
+                    .app
+                    .member(&acme.org, "aaron-late@example.com", Role::Viewer);
+            }
+            match page.json["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), seen.len(), "{sort} {order}: nobody twice: {seen:?}");
+        for email in &everyone {
+            assert!(seen.contains(email), "{sort} {order}: {email} was skipped");
+        }
+        members::remove(
+            &mut acme.server.app.conn(),
+            &Actor::command_line(),
+            &acme.org,
+            &MemberRef::Email(rollcall::domain::EmailAddress::parse("aaron-late@example.com").unwrap()),
+        )
+        .expect("remove the latecomer");
+    }
+
+    let viewers = get(
+        base,
+        "/api/v1/orgs/acme-ai/members?role=viewer&limit=200",
+        &acme.carl,
+    );
+    assert_eq!(viewers.json["total"], 8);
+    assert!(
+        viewers.json["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|member| member["role"] == "viewer")
+    );
+    let search = get(base, "/api/v1/orgs/acme-ai/members?search=CAR", &acme.carl);
+    assert_eq!(search.json["total"], 1, "{}", search.json);
+    assert_eq!(search.json["members"][0]["email"], "carl@example.com");
+
+    let name_cursor = get(base, "/api/v1/orgs/acme-ai/members?limit=2", &acme.carl).json["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for bad in [
+        "cursor=nope!".to_owned(),
+        "cursor=".to_owned() + &"A".repeat(3000),
+        format!("cursor={name_cursor}&sort=email"),
+        format!("cursor={name_cursor}&order=desc"),
+        "cursor=am9pbmVkCg".to_owned(),
+        "limit=0".to_owned(),
+        "limit=201".to_owned(),
+        "limit=ten".to_owned(),
+        "limit=-1".to_owned(),
+        "sort=salary".to_owned(),
+        "order=sideways".to_owned(),
+        "role=god".to_owned(),
+        "search=%00".to_owned(),
+        "unknown=1".to_owned(),
+    ] {
+        get(base, &format!("/api/v1/orgs/acme-ai/members?{bad}"), &acme.carl).problem(422, "invalid");
+    }
+}
+
+#[test]
+fn role_changes_and_removals_over_the_api_keep_every_rule() {
+    let acme = acme();
+    let base = &acme.server.base;
+    let app = &acme.server.app;
+    let [ada, bob, carl, dave] = [0, 1, 2, 3].map(|i| acme.users[i].clone());
+    let member = |user: &rollcall::services::users::User| format!("/api/v1/orgs/acme-ai/members/{}", user.id);
+
+    // An admin changes a viewer to a developer: the same service, the same audit.
+    let events = app.count("audit_events");
+    let changed = json(
+        base,
+        "PATCH",
+        &member(&dave),
+        &acme.bob,
+        &serde_json::json!({"role": "developer"}),
+    );
+    assert_eq!(changed.status, 200, "{}", changed.json);
+    assert_eq!(changed.json["role"], "developer");
+    assert_eq!(changed.json["email"], "dave@example.com");
+    assert_eq!(app.role_of(&acme.org, &dave), Some(Role::Developer));
+    assert_eq!(app.count("audit_events"), events + 1);
+
+    // Refusals change nothing.
+    let before = app.snapshot();
+    let refusals: Vec<(Answer, u16, &str)> = vec![
+        (
+            json(
+                base,
+                "PATCH",
+                &member(&carl),
+                &acme.bob,
+                &serde_json::json!({"role": "owner"}),
+            ),
+            403,
+            "forbidden",
+        ),
+        (
+            json(
+                base,
+                "PATCH",
+                &member(&dave),
+                &acme.carl,
+                &serde_json::json!({"role": "admin"}),
+            ),
+            403,
+            "forbidden",
+        ),
+        (
+            json(
+                base,
+                "PATCH",
+                &member(&ada),
+                &acme.ada,
+                &serde_json::json!({"role": "admin"}),
+            ),
+            403,
+            "forbidden",
+        ),
+        (
+            send(base, "DELETE", &member(&ada), Some(&acme.ada), None, &[]),
+            403,
+            "forbidden",
+        ),
+        (
+            send(base, "DELETE", &member(&bob), Some(&acme.carl), None, &[]),
+            403,
+            "forbidden",
+        ),
+        (
+            send(
+                base,
+                "DELETE",
+                "/api/v1/orgs/acme-ai/members/no-such-user",
+                Some(&acme.bob),
+                None,
+                &[],
+            ),
+            404,
+            "not-found",
+        ),
+        (
+            json(
+                base,
+                "PATCH",
+                &member(&dave),
+                &acme.bob,
+                &serde_json::json!({"role": "god"}),
+            ),
+            422,
+            "invalid",
+        ),
+        (
+            json(
+                base,
+                "PATCH",
+                &member(&dave),
+                &acme.bob,
+                &serde_json::json!({"role": 5}),
+            ),
+            422,
+            "invalid",
+        ),
+        (
+            json(
+                base,
+                "PATCH",
+                &member(&dave),
+                &acme.bob,
+                &serde_json::json!({"role": "viewer", "admin": true}),
+            ),
+            422,
+            "invalid",
+        ),
+        (
+            json(base, "PATCH", &member(&dave), &acme.bob, &serde_json::json!({})),
+            422,
+            "invalid",
+        ),
+        (
+            json(
+                base,
+                "PATCH",
+                &member(&dave),
+                &acme.bob,
+                &serde_json::json!(["viewer"]),
+            ),
+            422,
+            "invalid",
+        ),
+        (
+            send(
+                base,
+                "PATCH",
+                &member(&dave),
+                Some(&acme.bob),
+                Some(b"{\"role\": \"vie"),
+                &[],
+            ),
+            422,
+            "invalid",
+        ),
+        (
+            send(
+                base,
+                "PATCH",
+                &member(&dave),
+                Some(&acme.bob),
+                Some(b"\xff\xfe"),
+                &[],
+            ),
+            422,
+            "invalid",
+        ),
+        (
+            send(
+                base,
+                "PATCH",
+                &member(&dave),
+                Some(&acme.bob),
+                Some(&vec![b' '; (1 << 20) + 1024]),
+                &[],
+            ),
+            413,
+            "too-large",
+        ),
+        (
+            json(
+                base,
+                "PATCH",
+                "/api/v1/orgs/other-org/members/x",
+                &acme.bob,
+                &serde_json::json!({"role": "viewer"}),
+            ),
+            404,
+            "not-found",
+        ),
+        (
+            send(base, "DELETE", &member(&carl), None, None, &[]),
+            401,
+            "unauthenticated",
+        ),
+    ];
+    for (answer, status, kind) in &refusals {
+        answer.problem(*status, kind);
+    }
+    assert_eq!(app.snapshot(), before, "a refused call changed something");
+    assert_eq!(app.role_of(&acme.org, &carl), Some(Role::Developer));
+    assert_eq!(app.role_of(&acme.org, &ada), Some(Role::Owner));
+
+    // Two owners demoting each other at once, through two servers: one
+    // change happens, and an owner stays.
+    let eve = app.member(&acme.org, "eve@example.com", Role::Owner);
+    let eve_token = token(&acme.server, &eve, AccessLevel::Operations);
+    let another = acme.server.another_server();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let racers: Vec<_> = [
+        (base.clone(), acme.ada.clone(), member(&eve)),
+        (another, eve_token, member(&ada)),
+    ]
+    .into_iter()
+    .map(|(server, token, path)| {
+        let barrier = barrier.clone();
+        std::thread::spawn(move || {
+            barrier.wait();
+            json(
+                &server,
+                "PATCH",
+                &path,
+                &token,
+                &serde_json::json!({"role": "admin"}),
+            )
+            .status
+        })
+    })
+    .collect();
+    let mut statuses: Vec<u16> = racers
+        .into_iter()
+        .map(|racer| racer.join().expect("a racer"))
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [200, 403],
+        "one demotion, then the demoted cannot demote"
+    );
+    let owners = [&ada, &eve]
+        .iter()
+        .filter(|user| app.role_of(&acme.org, user) == Some(Role::Owner))
+        .count();
+    assert_eq!(owners, 1);
+
+    // A removal takes the member's tokens with it, at once.
+    let removed = send(base, "DELETE", &member(&carl), Some(&acme.bob), None, &[]);
+    assert_eq!(removed.status, 204);
+    assert_eq!(app.role_of(&acme.org, &carl), None);
+    get(base, "/api/v1/me", &acme.carl).problem(401, "unauthenticated");
+    send(base, "DELETE", &member(&carl), Some(&acme.bob), None, &[]).problem(404, "not-found");
+}
+
+#[test]
+fn a_service_account_acts_as_itself_within_its_role() {
+    use rollcall::services::service_accounts::{self, AccountRequest, KeyRequest};
+    let acme = acme();
+    let base = &acme.server.base;
+    let app = &acme.server.app;
+    let ada = as_user(&acme.users[0]);
+    let mut conn = app.conn();
+    let request = |name: &str, role| AccountRequest {
+        name: LabelName::parse(name).unwrap(),
+        description: String::new(),
+        role,
+    };
+    service_accounts::create(&mut conn, &ada, &acme.org, &request("ci-bot", Role::Admin))
+        .expect("an account");
+    service_accounts::create(&mut conn, &ada, &acme.org, &request("reader", Role::Developer))
+        .expect("an account");
+    let key = |account: &str| {
+        let key = KeyRequest {
+            name: None,
+            access: AccessLevel::Operations,
+            lifetime: Lifetime::DEFAULT,
+        };
+        service_accounts::create_key(&mut app.conn(), &ada, &acme.org, account, &key)
+            .expect("a key")
+            .secret
+            .expose()
+            .to_owned()
+    };
+    let (ci, reader) = (key("ci-bot"), key("reader"));
+    drop(conn);
+
+    let me = get(base, "/api/v1/me", &ci);
+    assert_eq!(me.json["kind"], "service_account", "{}", me.json);
+    assert_eq!(me.json["role"], "admin");
+
+    let dave = &acme.users[3];
+    let path = format!("/api/v1/orgs/acme-ai/members/{}", dave.id);
+    let changed = json(
+        base,
+        "PATCH",
+        &path,
+        &ci,
+        &serde_json::json!({"role": "developer"}),
+    );
+    assert_eq!(changed.status, 200, "{}", changed.json);
+    let before = app.snapshot();
+    json(
+        base,
+        "PATCH",
+        &path,
+        &reader,
+        &serde_json::json!({"role": "viewer"}),
+    )
+    .problem(403, "forbidden");
+    json(base, "PATCH", &path, &ci, &serde_json::json!({"role": "owner"})).problem(403, "forbidden");
+    let invite = serde_json::json!({"invitations": [{"email": "new@example.com", "role": "viewer"}]});
+    json(base, "POST", "/api/v1/orgs/acme-ai/invitations", &reader, &invite).problem(403, "forbidden");
+    assert_eq!(app.snapshot(), before);
+    assert_eq!(app.role_of(&acme.org, dave), Some(Role::Developer));
+
+    let label: String = {
+        use diesel::prelude::*;
+        use rollcall::db::schema::audit_events;
+        audit_events::table
+            .filter(audit_events::action.eq("member.role_changed"))
+            .order(audit_events::created_at.desc())
+            .select(audit_events::actor_label)
+            .first(&mut *app.conn())
+            .expect("the event")
+    };
+    assert_eq!(label, "service account ci-bot");
+
+    service_accounts::disable(&mut app.conn(), &ada, &acme.org, "ci-bot").expect("disable");
+    get(base, "/api/v1/me", &ci).problem(401, "unauthenticated");
+}
+
+#[test]
+fn invitations_over_the_api_are_all_or_nothing_and_safe_to_retry() {
+    let acme = acme();
+    let base = &acme.server.base;
+    let app = &acme.server.app;
+    let invitations = "/api/v1/orgs/acme-ai/invitations";
+
+    let one = serde_json::json!({"invitations": [{"email": "Grace@Example.com", "role": "developer", "name": "Grace Hopper"}]});
+    let sent = json(base, "POST", invitations, &acme.bob, &one);
+    assert_eq!(sent.status, 201, "{}", sent.json);
+    assert_eq!(sent.json["invitations"][0]["email"], "grace@example.com");
+    assert_eq!(sent.json["invitations"][0]["name"], "Grace Hopper");
+    assert_eq!(sent.json["invitations"][0]["role"], "developer");
+    assert!(
+        sent.json.to_string().find("/invite/").is_none(),
+        "the link is only in the email"
+    );
+    let grace = sent.json["invitations"][0]["id"].as_str().unwrap().to_owned();
+    let listed = get(base, invitations, &acme.carl);
+    assert_eq!(listed.json["total"], 1, "{}", listed.json);
+    assert_eq!(listed.json["invitations"][0]["id"], grace.as_str());
+    assert_eq!(listed.json["invitations"][0]["delivery"], "queued");
+
+    // A batch with problems: each named by its position, nobody invited.
+    let before = app.snapshot();
+    let batch = serde_json::json!({"invitations": [
+        {"email": "fine@example.com", "role": "viewer"},
+        {"email": "not an address", "role": "viewer"},
+        {"email": "carl@example.com", "role": "viewer"},
+        {"email": "grace@example.com", "role": "viewer"},
+        {"email": "twice@example.com", "role": "viewer"},
+        {"email": "TWICE@example.com", "role": "viewer"},
+        {"email": "x@example.com", "role": "emperor"},
+        {"email": "y@example.com", "role": "viewer", "name": "a\u{0}b"},
+    ]});
+    let refused = json(base, "POST", invitations, &acme.bob, &batch);
+    let problem = refused.problem(422, "invalid-rows");
+    let rows: Vec<(u64, String)> = problem["errors"]
+        .as_array()
+        .expect("each row's problem")
+        .iter()
+        .map(|row| {
+            (
+                row["index"].as_u64().unwrap(),
+                row["type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String)> = [(1, "invalid-email"), (6, "invalid-role"), (7, "invalid-name")]
+        .iter()
+        .map(|(index, kind)| (*index, format!("/problems/{kind}")))
+        .collect();
+    assert_eq!(rows, expected, "the rows that cannot be read come first");
+    let fixed = serde_json::json!({"invitations": [
+        {"email": "fine@example.com", "role": "viewer"},
+        {"email": "carl@example.com", "role": "viewer"},
+        {"email": "grace@example.com", "role": "viewer"},
+        {"email": "twice@example.com", "role": "viewer"},
+        {"email": "TWICE@example.com", "role": "viewer"},
+    ]});
+    let refused = json(base, "POST", invitations, &acme.bob, &fixed);
+    let rows: Vec<(u64, String)> = refused.problem(422, "invalid-rows")["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["index"].as_u64().unwrap(),
+                row["type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (1, "/problems/already-a-member".to_owned()),
+            (2, "/problems/already-invited".to_owned()),
+            (4, "/problems/duplicate".to_owned()),
+        ]
+    );
+    for (body, status, kind) in [
+        (serde_json::json!({"invitations": []}), 422, "invalid"),
+        (
+            serde_json::json!({"invitations": [{"email": "a@example.com"}]}),
+            422,
+            "invalid",
+        ),
+        (
+            serde_json::json!({"invitations": [{"email": "a@example.com", "role": "viewer", "team": "x"}]}),
+            422,
+            "invalid",
+        ),
+        (
+            serde_json::json!({"email": "a@example.com", "role": "viewer"}),
+            422,
+            "invalid",
+        ),
+        (
+            serde_json::json!({"invitations": [["a@example.com", "viewer"]]}),
+            422,
+            "invalid",
+        ),
+        (serde_json::json!([[["a@example.com", "viewer"]]]), 422, "invalid"),
+        (
+            serde_json::json!({"invitations": [{"email": "a@example.com", "role": "owner"}]}),
+            403,
+            "forbidden",
+        ),
+    ] {
+        json(base, "POST", invitations, &acme.bob, &body).problem(status, kind);
+    }
+    json(
+        base,
+        "POST",
+        invitations,
+        &acme.carl,
+        &serde_json::json!({"invitations": [{"email": "a@example.com", "role": "viewer"}]}),
+    )
+    .problem(403, "forbidden");
+    let too_many: Vec<Value> = (0..2001)
+        .map(|n| serde_json::json!({"email": format!("n{n}@example.com"), "role": "viewer"}))
+        .collect();
+    json(
+        base,
+        "POST",
+        invitations,
+        &acme.bob,
+        &serde_json::json!({"invitations": too_many}),
+    )
+    .problem(422, "invalid");
+    send(
+        base,
+        "POST",
+        invitations,
+        Some(&acme.bob),
+        Some(&vec![b'['; (1 << 20) + 1024]),
+        &[],
+    )
+    .problem(413, "too-large");
+    assert_eq!(app.snapshot(), before, "a refused batch invited somebody");
+
+    // Retried with the same key, on this server or another: one invitation.
+    let another = acme.server.another_server();
+    let retried =
+        serde_json::json!({"invitations": [{"email": "lin@example.com", "role": "viewer"}]}).to_string();
+    let key = [("Idempotency-Key", "3f1d2c9e-retry")];
+    let first = send(
+        base,
+        "POST",
+        invitations,
+        Some(&acme.bob),
+        Some(retried.as_bytes()),
+        &key,
+    );
+    assert_eq!(first.status, 201, "{}", first.json);
+    let again = send(
+        &another,
+        "POST",
+        invitations,
+        Some(&acme.bob),
+        Some(retried.as_bytes()),
+        &key,
+    );
+    assert_eq!(again.status, 201);
+    assert_eq!(again.json, first.json, "the first answer, again");
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(get(base, invitations, &acme.bob).json["total"], 2);
+    let other_body =
+        serde_json::json!({"invitations": [{"email": "mo@example.com", "role": "viewer"}]}).to_string();
+    send(
+        base,
+        "POST",
+        invitations,
+        Some(&acme.bob),
+        Some(other_body.as_bytes()),
+        &key,
+    )
+    .problem(422, "invalid");
+    send(
+        base,
+        "POST",
+        invitations,
+        Some(&acme.bob),
+        Some(other_body.as_bytes()),
+        &[("Idempotency-Key", "")],
+    )
+    .problem(422, "invalid");
+    // Keys belong to the token that sent them.
+    let elsewhere = send(
+        base,
+        "POST",
+        invitations,
+        Some(&acme.ada),
+        Some(other_body.as_bytes()),
+        &key,
+    );
+    assert_eq!(elsewhere.status, 201, "{}", elsewhere.json);
+
+    // Racing retries of one request across two servers: one invitation.
+    let racing =
+        serde_json::json!({"invitations": [{"email": "race@example.com", "role": "viewer"}]}).to_string();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let answers: Vec<Answer> = (0..8)
+        .map(|n| {
+            let base = if n % 2 == 0 { base.clone() } else { another.clone() };
+            let (token, body, barrier) = (acme.bob.clone(), racing.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                send(
+                    &base,
+                    "POST",
+                    "/api/v1/orgs/acme-ai/invitations",
+                    Some(&token),
+                    Some(body.as_bytes()),
+                    &[("Idempotency-Key", "race-1")],
+                )
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|handle| handle.join().expect("a racer"))
+        .collect();
+    for answer in &answers {
+        assert_eq!(answer.status, 201, "{}", answer.json);
+        assert_eq!(answer.json, answers[0].json);
+    }
+    let pending = get(base, "/api/v1/orgs/acme-ai/invitations?per_page=200", &acme.bob);
+    let races = pending.json["invitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|invitation| invitation["email"] == "race@example.com")
+        .count();
+    assert_eq!(races, 1, "racing retries invited once");
+
+    // Resend and revoke.
+    let resend = format!("{invitations}/{grace}/resend");
+    let resent = send(base, "POST", &resend, Some(&acme.bob), None, &[]);
+    assert_eq!(resent.status, 200, "{}", resent.json);
+    assert_eq!(
+        get(base, invitations, &acme.bob).json["invitations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == grace.as_str())
+            .unwrap()["send_count"],
+        2
+    );
+    send(base, "POST", &resend, Some(&acme.carl), None, &[]).problem(403, "forbidden");
+    send(
+        base,
+        "DELETE",
+        &format!("{invitations}/{grace}"),
+        Some(&acme.carl),
+        None,
+        &[],
+    )
+    .problem(403, "forbidden");
+    assert_eq!(
+        send(
+            base,
+            "DELETE",
+            &format!("{invitations}/{grace}"),
+            Some(&acme.bob),
+            None,
+            &[]
+        )
+        .status,
+        204
+    );
+    send(
+        base,
+        "DELETE",
+        &format!("{invitations}/{grace}"),
+        Some(&acme.bob),
+        None,
+        &[],
+    )
+    .problem(409, "conflict");
+    send(base, "POST", &resend, Some(&acme.bob), None, &[]).problem(409, "conflict");
+    send(
+        base,
+        "POST",
+        &format!("{invitations}/nope/resend"),
+        Some(&acme.bob),
+        None,
+        &[],
+    )
+    .problem(404, "not-found");
+    for bad in ["page=0", "per_page=0", "per_page=1000", "page=x", "color=red"] {
+        get(base, &format!("{invitations}?{bad}"), &acme.bob).problem(422, "invalid");
+    }
+}
+
+#[test]
+fn the_openapi_document_lists_every_api_route_and_each_one_answers() {
+    let acme = acme();
+    let base = &acme.server.base;
+    let document = send(base, "GET", "/api/v1/openapi.json", None, None, &[]);
+    assert_eq!(document.status, 200);
+    assert_eq!(document.json["openapi"], "3.1.0");
+    let paths = document.json["paths"].as_object().expect("paths");
+    let api_routes: Vec<(&str, &str)> = rollcall::web::ROUTES
+        .iter()
+        .copied()
+        .filter(|(_, path)| path.starts_with("/api/"))
+        .collect();
+    for (method, path) in &api_routes {
+        assert!(
+            paths.get(*path).and_then(|item| item.get(*method)).is_some(),
+            "{method} {path} is served but not in the OpenAPI document"
+        );
+    }
+    let mut documented = 0;
+    let invited = acme.server.app.invite(&acme.org, "doc@example.com", Role::Viewer);
+    let dave = &acme.users[3];
+    // Reads first, then changes, so that each change has something to change.
+    let mut operations: Vec<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect();
+    operations.sort_by_key(|(method, _)| {
+        ["get", "post", "patch", "delete"]
+            .iter()
+            .position(|m| m == method)
+    });
+    for (method, template) in operations {
+        assert!(
+            api_routes.contains(&(method.as_str(), template.as_str())),
+            "{method} {template} is documented but not served"
+        );
+        let path = template.replace("{slug}", "acme-ai").replace(
+            "{id}",
+            if template.contains("invitations") {
+                &invited.invitation_id
+            } else {
+                &dave.id
+            },
+        );
+        let answer = match (method.as_str(), template.as_str()) {
+            ("post", "/api/v1/tokens/introspect") => send(base, "POST", &path, None, None, &[]),
+            ("post", "/api/v1/orgs/{slug}/invitations") => json(
+                base,
+                "POST",
+                &path,
+                &acme.bob,
+                &serde_json::json!({"invitations": [{"email": "more@example.com", "role": "viewer"}]}),
+            ),
+            ("patch", _) => json(
+                base,
+                "PATCH",
+                &path,
+                &acme.bob,
+                &serde_json::json!({"role": "developer"}),
+            ),
+            (method, _) => send(
+                base,
+                &method.to_ascii_uppercase(),
+                &path,
+                Some(&acme.bob),
+                None,
+                &[],
+            ),
+        };
+        let expected = if template == "/api/v1/tokens/introspect" {
+            401
+        } else {
+            answer.status.clamp(200, 299)
+        };
+        assert_eq!(answer.status, expected, "{method} {path}: {}", answer.json);
+        documented += 1;
+    }
+    assert_eq!(documented, api_routes.len());
+}
+
+#[test]
+fn rate_limits_answer_429_with_headers_and_count_each_client_apart() {
+    let server = TestServer::start_with(&[
+        "--rate-limit-api",
+        "3/min",
+        "--rate-limit-sign-in",
+        "2/min",
+        "--trusted-proxies",
+        "10.0.0.0/8",
+    ]);
+    let (org, ada) = server.app.org_owned_by("Acme AI", "ada@example.com");
+    let bob = server.app.member(&org, "bob@example.com", Role::Admin);
+    let (ada_token, bob_token) = (
+        token(&server, &ada, AccessLevel::Operations),
+        token(&server, &bob, AccessLevel::Operations),
+    );
+    let base = &server.base;
+    let remaining: Vec<String> = (0..3)
+        .map(|_| {
+            let answer = get(base, "/api/v1/me", &ada_token);
+            assert_eq!(answer.status, 200);
+            assert_eq!(answer.header("ratelimit-limit"), Some("3"));
+            assert!(
+                answer
+                    .header("ratelimit-reset")
+                    .is_some_and(|reset| reset.parse::<u64>().is_ok())
+            );
+            answer
+                .header("ratelimit-remaining")
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(remaining, ["2", "1", "0"]);
+    let before = server.app.snapshot();
+    let refused = json(
+        base,
+        "PATCH",
+        &format!("/api/v1/orgs/acme-ai/members/{}", bob.id),
+        &ada_token,
+        &serde_json::json!({"role": "viewer"}),
+    );
+    refused.problem(429, "rate-limited");
+    let retry_after: u64 = refused
+        .header("retry-after")
+        .and_then(|s| s.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(refused.header("ratelimit-remaining"), Some("0"));
+    assert_eq!(server.app.snapshot(), before);
+    assert_eq!(
+        server.app.role_of(&org, &bob),
+        Some(Role::Admin),
+        "a refused call did nothing"
+    );
+    assert_eq!(
+        get(base, "/api/v1/me", &bob_token).status,
+        200,
+        "another token has its own count"
+    );
+
+    // The console's pages for people who are not signed in: a page, not JSON.
+    let page = |forwarded: Option<&str>| {
+        let headers: Vec<(&str, &str)> = forwarded.map(|ip| ("X-Forwarded-For", ip)).into_iter().collect();
+        send(base, "GET", "/invite/not-a-real-link", None, None, &headers)
+    };
+    assert_ne!(page(None).status, 429);
+    assert_ne!(
+        page(Some("203.0.113.9")).status,
+        429,
+        "a forwarded address from an untrusted peer is ignored"
+    );
+    let slowed = page(None);
+    assert_eq!(slowed.status, 429);
+    assert!(
+        slowed.content_type.starts_with("text/html"),
+        "{}",
+        slowed.content_type
+    );
+    assert!(slowed.header("retry-after").is_some());
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_forwarded_address_is_the_client_everywhere() {
+    let server = TestServer::start_with(&["--trusted-proxies", "127.0.0.1", "--rate-limit-sign-in", "2/min"]);
+    let (org, ada) = server.app.org_owned_by("Acme AI", "ada@example.com");
+    let bob = server.app.member(&org, "bob@example.com", Role::Admin);
+    let ada_token = token(&server, &ada, AccessLevel::Operations);
+    let base = &server.base;
+    let open = |forwarded: &str| {
+        send(
+            base,
+            "GET",
+            "/invite/not-a-real-link",
+            None,
+            None,
+            &[("X-Forwarded-For", forwarded)],
+        )
+        .status
+    };
+    assert_ne!(open("198.51.100.1"), 429);
+    assert_ne!(open("198.51.100.1"), 429);
+    assert_eq!(open("198.51.100.1"), 429);
+    assert_ne!(
+        open("198.51.100.2"),
+        429,
+        "each forwarded client is counted apart"
+    );
+    // The nearest untrusted hop is the client: what it claims before that is not believed.
+    assert_eq!(open("198.51.100.2, 198.51.100.1"), 429);
+
+    let changed = send(
+        base,
+        "PATCH",
+        &format!("/api/v1/orgs/acme-ai/members/{}", bob.id),
+        Some(&ada_token),
+        Some(br#"{"role":"developer"}"#),
+        &[("X-Forwarded-For", "192.0.2.77")],
+    );
+    assert_eq!(changed.status, 200, "{}", changed.json);
+    let recorded: Option<String> = {
+        use diesel::prelude::*;
+        use rollcall::db::schema::audit_events;
+        audit_events::table
+            .filter(audit_events::action.eq("member.role_changed"))
+            .select(audit_events::client_ip)
+            .first(&mut *server.app.conn())
+            .expect("the event")
+    };
+    assert_eq!(recorded.as_deref(), Some("192.0.2.77"));
+}

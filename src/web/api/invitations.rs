@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::Problem;
-use super::{caller, json_body, query, timestamp};
+use super::{Object, caller, json_body, query, timestamp};
 use crate::domain::{EmailAddress, InvalidRole, PersonName, Role};
 use crate::error::{Error, RowProblem};
 use crate::services::idempotency::{self, Answer, Answered, IdempotencyKey, KeyedRequest};
@@ -122,7 +122,8 @@ pub struct InvitationRequest {
 #[serde(deny_unknown_fields)]
 pub struct InvitationBatch {
     /// One to 2,000 people.
-    invitations: Vec<InvitationRequest>,
+    #[schema(value_type = Vec<InvitationRequest>)]
+    invitations: Vec<Object<InvitationRequest>>,
 }
 
 /// A freshly sent invitation. Its link is only in the email.
@@ -165,7 +166,7 @@ fn invitees(batch: InvitationBatch) -> Result<Vec<Invitee>, Error> {
     }
     let mut invitees = Vec::with_capacity(batch.invitations.len());
     let mut problems = Vec::new();
-    for (index, row) in batch.invitations.into_iter().enumerate() {
+    for (index, Object(row)) in batch.invitations.into_iter().enumerate() {
         let email = EmailAddress::parse(&row.email).map_err(|error| RowProblem {
             index,
             kind: "invalid-email",

@@ -10,8 +10,8 @@ mod openapi;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 pub use self::invitations::{create_invitations, invitations, resend_invitation, revoke_invitation};
@@ -134,13 +134,27 @@ pub async fn json_body<T: DeserializeOwned>(mut payload: web::Payload) -> Result
         body.extend_from_slice(&chunk);
     }
     let body = body.freeze();
-    let value = serde_json::from_slice(&body).map_err(|error| {
+    let Object(value) = serde_json::from_slice(&body).map_err(|error| {
         Error::Invalid(format!(
             "The body is not usable JSON: {}.",
             bounded(&error.to_string())
         ))
     })?;
     Ok((body, value))
+}
+
+/// A JSON object read as `T`. Serde also reads a struct from an array of its
+/// fields in order (`["viewer"]` as `{"role": "viewer"}`): here only an
+/// object with the fields named will do.
+pub struct Object<T>(pub T);
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let fields = serde_json::Map::deserialize(deserializer)?;
+        T::deserialize(serde_json::Value::Object(fields))
+            .map(Object)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// Parser messages quote the input; a quote of a huge input helps nobody.

@@ -54,6 +54,7 @@ impl Modify for BearerToken {
         super::invitations::resend_invitation,
         super::invitations::revoke_invitation,
         document,
+        crate::web::introspection::introspect,
     ),
     components(schemas(Problem)),
     modifiers(&BearerToken),
