@@ -97,7 +97,10 @@ impl Cases {
 }
 
 fn setup() -> (TestServer, Browser, Fixture) {
-    let server = TestServer::start();
+    // Thousands of requests from one address: past the usual limits, which
+    // have their own tests (json_api.rs); here every request must reach its
+    // route to show how it treats bad input.
+    let server = TestServer::start_with(&["--rate-limit-sign-in", "1000000/min"]);
     let mut ada = server.signed_in("ada@example.com");
     assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
     let org = server.app.org("acme-ai");
