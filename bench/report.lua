@@ -1,9 +1,14 @@
--- Loaded into every wrk run: sends the signed-in session's cookie, and at the
+-- Loaded into every wrk run: sends the signed-in session's cookie (or an API
+-- token as the bearer), and at the
 -- end prints one line for bench/run to read:
 -- RESULT <requests/s> <p50 ms> <p99 ms> <errors> <requests>
 local cookie = os.getenv("BENCH_COOKIE")
 if cookie and cookie ~= "" then
   wrk.headers["Cookie"] = cookie
+end
+local bearer = os.getenv("BENCH_BEARER")
+if bearer and bearer ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. bearer
 end
 
 done = function(summary, latency, requests)

@@ -134,7 +134,7 @@ pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
 fn forwarded_client<'a>(
     peer: IpAddr,
     trusted: &[ipnet::IpNet],
-    forwarded: impl Iterator<Item = &'a actix_web::http::header::HeaderValue> + DoubleEndedIterator,
+    forwarded: impl DoubleEndedIterator<Item = &'a actix_web::http::header::HeaderValue>,
 ) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|network| network.contains(ip));
     if !is_trusted(&peer) {
@@ -183,5 +183,53 @@ impl FromRequest for SignedIn {
             }),
             None => Err(Error::SignInRequired { next }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::HeaderValue;
+
+    use super::forwarded_client;
+
+    fn client(peer: &str, trusted: &[&str], forwarded: &[&str]) -> String {
+        let trusted: Vec<ipnet::IpNet> = trusted.iter().map(|net| net.parse().unwrap()).collect();
+        let values: Vec<HeaderValue> = forwarded
+            .iter()
+            .map(|v| HeaderValue::from_str(v).unwrap())
+            .collect();
+        forwarded_client(peer.parse().unwrap(), &trusted, values.iter()).to_string()
+    }
+
+    #[test]
+    fn the_client_is_the_nearest_hop_no_trusted_proxy_wrote() {
+        // No trusted proxy: the header is anyone's to write, and ignored.
+        assert_eq!(client("203.0.113.5", &[], &["198.51.100.1"]), "203.0.113.5");
+        assert_eq!(
+            client("203.0.113.5", &["10.0.0.0/8"], &["198.51.100.1"]),
+            "203.0.113.5"
+        );
+        // Through a trusted balancer: the address it saw.
+        assert_eq!(
+            client("10.0.0.2", &["10.0.0.0/8"], &["198.51.100.1"]),
+            "198.51.100.1"
+        );
+        // A client's own claim before that is not believed.
+        assert_eq!(
+            client("10.0.0.2", &["10.0.0.0/8"], &["1.2.3.4, 198.51.100.1"]),
+            "198.51.100.1"
+        );
+        // Two trusted hops, in one header or two.
+        assert_eq!(
+            client("10.0.0.2", &["10.0.0.0/8"], &["198.51.100.1, 10.0.0.9"]),
+            "198.51.100.1"
+        );
+        assert_eq!(
+            client("10.0.0.2", &["10.0.0.0/8"], &["198.51.100.1", "10.0.0.9"]),
+            "198.51.100.1"
+        );
+        // Garbage stops the walk at the last address known.
+        assert_eq!(client("10.0.0.2", &["10.0.0.0/8"], &["nonsense"]), "10.0.0.2");
+        assert_eq!(client("10.0.0.2", &["10.0.0.0/8"], &[]), "10.0.0.2");
     }
 }

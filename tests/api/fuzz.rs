@@ -304,3 +304,129 @@ fn a_form_that_is_not_utf8_is_refused_and_creates_nothing() {
     }
     assert_eq!(server.app.count("organizations"), 0);
 }
+
+/// JSON no API route can act on: malformed, of the wrong shape or types,
+/// with unknown fields, too deep, or naming nobody.
+const HOSTILE_JSON: &[&str] = &[
+    "",
+    "{",
+    "{\"role\": \"viewer\"",
+    "null",
+    "[]",
+    "[\"viewer\"]",
+    "\"viewer\"",
+    "42",
+    "{\"role\": null}",
+    "{\"role\": 7}",
+    "{\"role\": [\"viewer\"]}",
+    "{\"role\": \"viewer\\u0000\"}",
+    "{\"role\": \"\\ud800\"}",
+    "{\"role\": \"viewer\", \"role\": \"owner\", \"x\": 1}",
+    "{\"invitations\": null}",
+    "{\"invitations\": {}}",
+    "{\"invitations\": [null]}",
+    "{\"invitations\": [{\"email\": 1, \"role\": \"viewer\"}]}",
+    "{\"invitations\": [{\"email\": \"a\\u0000@example.com\", \"role\": \"viewer\"}]}",
+    "{\"invitations\": [{\"email\": \"a@example.com\", \"role\": \"viewer\", \"admin\": true}]}",
+    "{\"invitations\": [{\"email\": \"a@example.com\", \"role\": \"viewer\", \"name\": 5}]}",
+    "{\"invitations\": [{\"email\": \"a@example.com\", \"role\": \"viewer\", \"name\": \"a\\nb\"}]}",
+    "{\"invitations\": [{\"email\": \"a@example.com\", \"role\": \"Owner \\u0007\"}]}",
+    "{\"invitations\": [{\"email\": \"a@example.com\", \"role\": \"viewer\"}], \"org\": \"other\"}",
+    "\u{feff}{}",
+    "{\"a\": 1e99999}",
+];
+
+#[test]
+fn every_api_route_refuses_bad_input_with_a_good_token_and_changes_nothing() {
+    use rollcall::domain::{AccessLevel, LabelName, Lifetime};
+    use rollcall::services::tokens::{self, TokenRequest};
+    let (server, _ada, fixture) = setup();
+    let org = server.app.org("acme-ai");
+    let owner = server.app.user_by_email("ada@example.com");
+    let request = TokenRequest {
+        name: LabelName::parse("fuzz").unwrap(),
+        access: AccessLevel::Operations,
+        lifetime: Lifetime::DEFAULT,
+    };
+    let token = tokens::create_personal(
+        &mut server.app.conn(),
+        &crate::helpers::as_user(&owner),
+        &org,
+        None,
+        &request,
+    )
+    .expect("a token")
+    .secret
+    .expose()
+    .to_owned();
+    let before = server.app.snapshot();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let call = |method: &str, path: &str, body: &[u8]| -> u16 {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", server.base))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .body(body.to_vec())
+            .expect("a request");
+        let response = agent.run(request).expect("an answer");
+        let status = response.status().as_u16();
+        assert!(
+            status < 500,
+            "{method} {path} {}: {status}",
+            String::from_utf8_lossy(body)
+        );
+        status
+    };
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let mut cases = Cases(0xa91_5eed_0bad_cafe);
+    for &(method, template) in ROUTES
+        .iter()
+        .filter(|(_, path)| path.starts_with("/api/v1/orgs/"))
+    {
+        let verb = method.to_ascii_uppercase();
+        for param in params(template) {
+            for bad in BAD_VALUES.iter().copied().chain([&*"x".repeat(5000)]) {
+                let path = fill(template, &fixture, Some((param, bad)));
+                call(&verb, &path, b"{\"role\":\"viewer\"}");
+            }
+        }
+        let nobody = template.contains("{id}").then_some(("id", "no-such-id"));
+        let path = fill(template, &fixture, nobody);
+        if method == "get" {
+            for _ in 0..20 {
+                let pairs: Vec<String> = (0..1 + cases.next() % 4)
+                    .map(|_| {
+                        let key = cases.pick(&[
+                            "search", "role", "sort", "order", "limit", "cursor", "page", "per_page", "x",
+                        ]);
+                        format!("{key}={}", cases.pick(BAD_VALUES))
+                    })
+                    .collect();
+                call("GET", &format!("{path}?{}", pairs.join("&")), b"");
+            }
+        } else {
+            for body in HOSTILE_JSON
+                .iter()
+                .map(|json| json.as_bytes())
+                .chain([deep.as_bytes(), b"\xff\xfe{}"])
+            {
+                call(&verb, &path, body);
+                // The organization's own path, where a good body would act.
+                let path = fill(template, &fixture, None);
+                if !path.contains("/resend") && method != "delete" {
+                    let status = call(&verb, &path, body);
+                    assert!(
+                        (400..500).contains(&status),
+                        "{verb} {path} {}: {status}",
+                        String::from_utf8_lossy(body)
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(server.app.snapshot(), before, "bad input changed something");
+}

@@ -112,7 +112,7 @@ pub async fn invitations(
 #[serde(deny_unknown_fields)]
 pub struct InvitationRequest {
     email: String,
-    /// `owner`, `admin`, `developer` or `viewer`; no higher than the caller's own.
+    /// `owner`, `admin`, `developer`, `contributor` or `viewer`; no higher than the caller's own.
     role: String,
     /// How the invitation greets them, until they sign in with their own.
     name: Option<String>,

@@ -18,7 +18,7 @@ pub struct MemberJson {
     id: String,
     name: String,
     email: String,
-    /// `owner`, `admin`, `developer` or `viewer`.
+    /// `owner`, `admin`, `developer`, `contributor` or `viewer`.
     role: &'static str,
     joined_at: String,
     avatar_url: Option<String>,
@@ -146,7 +146,7 @@ pub async fn members(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberChange {
-    /// The new role: `owner`, `admin`, `developer` or `viewer`.
+    /// The new role: `owner`, `admin`, `developer`, `contributor` or `viewer`.
     role: String,
 }
 
