@@ -135,7 +135,7 @@ pub fn run() -> ExitCode {
     // A missing .env is the normal case.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    crate::telemetry::init();
+    crate::telemetry::init(cli.config.log_format);
     match execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -376,7 +376,7 @@ fn parse_slug(input: &str) -> Result<Slug, Error> {
 
 /// A pool on a database with every migration applied.
 fn migrated(config: &Config) -> Result<DbPool, Error> {
-    let pool = db::connect(&config.database_url, 2)?;
+    let pool = db::connect(&config.database_url, 2, config.database_timeout)?;
     db::migrate(&mut *pool.get()?)?;
     Ok(pool)
 }

@@ -161,6 +161,20 @@ pub struct Config {
     /// X-Forwarded-For names the client; from anyone else it is ignored.
     #[arg(long, env = "ROLLCALL_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network, global = true)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Where `/metrics` (Prometheus) listens, apart from the console: for
+    /// example 127.0.0.1:9090. Unset, there are no metrics to scrape.
+    #[arg(long, env = "ROLLCALL_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// Log lines as text, or as one JSON object a line.
+    #[arg(long, env = "ROLLCALL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// How long a request waits for the database (a connection, or a lock
+    /// another process holds) before it is answered 503.
+    #[arg(long, env = "ROLLCALL_DATABASE_TIMEOUT", default_value = "5s", value_parser = parse_ttl, global = true)]
+    pub database_timeout: Duration,
 }
 
 /// An address is a network of one.
@@ -172,6 +186,7 @@ fn parse_network(input: &str) -> Result<ipnet::IpNet, String> {
         .map_err(|_| format!("“{input}” is not an address or a network like 10.0.0.0/8"))
 }
 
+use crate::telemetry::LogFormat;
 use crate::web::limits::RateLimit;
 
 fn parse_database_url(input: &str) -> Result<DatabaseUrl, String> {

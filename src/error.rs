@@ -108,6 +108,15 @@ impl From<diesel::result::Error> for Error {
             Diesel::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                 Error::Conflict(RETRY.to_owned())
             }
+            // The database went away (a restart, a failover) or another
+            // process held SQLite's lock past the busy timeout: nothing was
+            // changed, and the same request works once it is back.
+            Diesel::DatabaseError(DatabaseErrorKind::ClosedConnection, ref info) => {
+                Error::DatabaseUnavailable(info.message().to_owned())
+            }
+            Diesel::DatabaseError(_, ref info) if is_unavailable(info.message()) => {
+                Error::DatabaseUnavailable(info.message().to_owned())
+            }
             Diesel::DatabaseError(_, ref info) if info.message().contains("deadlock detected") => {
                 tracing::warn!(error = %source, "a change was undone by the database to end a deadlock");
                 Error::Conflict(RETRY.to_owned())
@@ -118,6 +127,25 @@ impl From<diesel::result::Error> for Error {
 }
 
 const RETRY: &str = "Another change got in the way and nothing was changed. Please try again.";
+
+/// What SQLite and libpq say when the database cannot be used now, rather
+/// than of the statement.
+fn is_unavailable(message: &str) -> bool {
+    [
+        "database is locked",
+        "database table is locked",
+        "server closed the connection",
+        "no connection to the server",
+        "terminating connection due to administrator command",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "connection to server",
+        "could not connect to server",
+        "SSL connection has been closed",
+    ]
+    .iter()
+    .any(|sign| message.contains(sign))
+}
 
 impl From<diesel::r2d2::PoolError> for Error {
     fn from(source: diesel::r2d2::PoolError) -> Self {

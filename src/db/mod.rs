@@ -95,6 +95,8 @@ fn is_loopback(host: &str) -> bool {
 #[derive(Debug)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// How long to wait for Postgres to connect, or for SQLite's write lock.
+    timeout: Duration,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -103,8 +105,8 @@ impl ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => open_postgres(url, false),
-            DatabaseUrl::Sqlite(path) => open_sqlite(path, ""),
+            DatabaseUrl::Postgres(url) => open_postgres(url, false, self.timeout),
+            DatabaseUrl::Sqlite(path) => open_sqlite(path, self.timeout, ""),
         }
     }
 
@@ -112,30 +114,39 @@ impl ManageConnection for ConnectionManager {
         conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection the server closed (a restart, a failover) is dropped
+    /// rather than handed out again.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        match conn {
+            DbConnection::Postgres(conn) => conn.is_broken(),
+            DbConnection::Sqlite(conn) => conn.is_broken(),
+        }
     }
 }
 
 /// Opens the SQLite file at `path` and sets the connection up, then runs `extra` pragmas.
-fn open_sqlite(path: &str, extra: &str) -> Result<DbConnection, r2d2::Error> {
+fn open_sqlite(path: &str, busy: Duration, extra: &str) -> Result<DbConnection, r2d2::Error> {
     let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
     // WAL lets readers go on while one writer writes; the busy timeout
-    // makes a second writer wait its turn instead of failing.
-    conn.batch_execute(
+    // makes a writer wait its turn behind another process (a backup, a
+    // second server) instead of failing, up to a bound.
+    conn.batch_execute(&format!(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA foreign_keys = ON;
-         PRAGMA busy_timeout = 10000;",
-    )
+         PRAGMA busy_timeout = {};",
+        busy.as_millis()
+    ))
     .and_then(|()| conn.batch_execute(extra))
     .map_err(r2d2::Error::QueryError)?;
     Ok(DbConnection::Sqlite(conn))
 }
 
 /// Connects to Postgres and sets the session up; a reader's refuses to write.
-fn open_postgres(url: &str, read_only: bool) -> Result<DbConnection, r2d2::Error> {
-    let mut conn = PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+fn open_postgres(url: &str, read_only: bool, timeout: Duration) -> Result<DbConnection, r2d2::Error> {
+    let url = with_connect_timeout(url, timeout);
+    let mut conn = PgConnection::establish(&url).map_err(r2d2::Error::ConnectionError)?;
     // Every statement Rollcall sends is prepared once and keyed by an indexed
     // organization, and its generic plan is the plan it needs. Left to choose,
     // Postgres plans statements with `LIMIT $n` again on every run (their
@@ -149,6 +160,21 @@ fn open_postgres(url: &str, read_only: bool) -> Result<DbConnection, r2d2::Error
     Ok(DbConnection::Postgres(conn))
 }
 
+/// The URL with libpq's `connect_timeout` (whole seconds, at least 2, as
+/// libpq counts it), unless the URL sets its own: a database that does not
+/// answer fails the connection instead of holding the request.
+fn with_connect_timeout(url: &str, timeout: Duration) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}connect_timeout={}", timeout.as_secs().max(2))
+}
+
+/// How long a web worker's reader waits on SQLite (it rarely must: WAL) or
+/// for Postgres to connect.
+const READER_TIMEOUT: Duration = Duration::from_secs(5);
+
 thread_local! {
     /// This thread's read-only connection, and the database it is to.
     static READER: RefCell<Option<(DatabaseUrl, DbConnection)>> = const { RefCell::new(None) };
@@ -157,8 +183,8 @@ thread_local! {
 /// Opens a connection that refuses to write.
 fn open_reader(url: &DatabaseUrl) -> Result<DbConnection, Error> {
     let opened = match url {
-        DatabaseUrl::Sqlite(path) => open_sqlite(path, "PRAGMA query_only = ON;"),
-        DatabaseUrl::Postgres(url) => open_postgres(url, true),
+        DatabaseUrl::Sqlite(path) => open_sqlite(path, READER_TIMEOUT, "PRAGMA query_only = ON;"),
+        DatabaseUrl::Postgres(url) => open_postgres(url, true, READER_TIMEOUT),
     };
     opened.map_err(|source| Error::DatabaseUnavailable(source.to_string()))
 }
@@ -200,14 +226,19 @@ pub fn read_here<T>(
 
 /// Opens a pool on `url`. Fails at once, with the reason, if the database
 /// cannot be reached.
-pub fn connect(url: &DatabaseUrl, max_size: u32) -> Result<DbPool, Error> {
+/// A pool of at most `max_size` connections; a request waits up to
+/// `timeout` for one (and for SQLite's write lock) before it is refused.
+pub fn connect(url: &DatabaseUrl, max_size: u32, timeout: Duration) -> Result<DbPool, Error> {
     Pool::builder()
         .max_size(max_size)
         // A query on every checkout doubles the cost of a short request; a
         // connection that broke is found by `has_broken` and dropped instead.
         .test_on_check_out(false)
-        .connection_timeout(Duration::from_secs(10))
-        .build(ConnectionManager { url: url.clone() })
+        .connection_timeout(timeout)
+        .build(ConnectionManager {
+            url: url.clone(),
+            timeout,
+        })
         .map_err(|source| Error::DatabaseUnavailable(source.to_string()))
 }
 
@@ -228,6 +259,17 @@ pub fn migrate(conn: &mut DbConnection) -> Result<(), Error> {
         tracing::info!(applied, "applied database migrations");
     }
     Ok(())
+}
+
+/// Whether the database has every migration this binary carries (and
+/// answers at all: asking is a query).
+pub fn is_migrated(conn: &mut DbConnection) -> Result<bool, Error> {
+    let pending = match conn {
+        DbConnection::Sqlite(conn) => conn.has_pending_migration(SQLITE_MIGRATIONS),
+        DbConnection::Postgres(conn) => conn.has_pending_migration(POSTGRES_MIGRATIONS),
+    }
+    .map_err(|source| Error::DatabaseUnavailable(source.to_string()))?;
+    Ok(!pending)
 }
 
 /// One SQLite writer at a time in this process. SQLite allows one anyway; a
@@ -405,7 +447,8 @@ mod tests {
         let path = std::env::temp_dir().join(format!("rollcall-reader-{}.db", std::process::id()));
         let path = path.to_string_lossy().into_owned();
         let url = DatabaseUrl::Sqlite(path.clone());
-        let mut writer = open_sqlite(&path, "CREATE TABLE notes (body TEXT NOT NULL);").expect("open");
+        let mut writer =
+            open_sqlite(&path, READER_TIMEOUT, "CREATE TABLE notes (body TEXT NOT NULL);").expect("open");
         let count = |conn: &mut DbConnection| -> Result<i64, Error> {
             Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
                 "(SELECT COUNT(*) FROM notes)",

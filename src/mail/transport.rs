@@ -27,7 +27,6 @@ enum Transport {
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
-    public_url: String,
 }
 
 impl Mailer {
@@ -58,11 +57,7 @@ impl Mailer {
                 }
             }
         };
-        Ok(Self {
-            transport,
-            from,
-            public_url: config.public_url.clone(),
-        })
+        Ok(Self { transport, from })
     }
 
     /// Where emails go, for the log at start.
@@ -124,23 +119,10 @@ impl Mailer {
             Transport::Files { transport, dir } => {
                 let id = transport.send(message).await.map_err(|error| transient(&error))?;
                 let path = dir.join(format!("{id}.eml"));
-                // Without SMTP the file outbox is a development setup: the link
-                // in the log is how a developer follows an invitation.
-                match self.accept_link(&email.body_text) {
-                    Some(link) => {
-                        tracing::info!(to = %email.recipient, path = %path.display(), %link, "invitation written to the outbox")
-                    }
-                    None => {
-                        tracing::info!(to = %email.recipient, path = %path.display(), "email written to the outbox")
-                    }
-                }
+                // The log never holds a link (a working secret): the file does.
+                tracing::info!(to = %email.recipient, path = %path.display(), "email written to the outbox");
                 Ok(())
             }
         }
-    }
-
-    fn accept_link<'a>(&self, text: &'a str) -> Option<&'a str> {
-        let prefix = format!("{}/invite/", self.public_url);
-        text.lines().map(str::trim).find(|line| line.starts_with(&prefix))
     }
 }

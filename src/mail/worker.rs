@@ -2,7 +2,8 @@
 //! backoff. Every server process runs one; claims keep them out of each
 //! other's way. Once a minute it also forgets expired idempotent answers.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use actix_web::web;
@@ -21,30 +22,72 @@ const MARGIN: Duration = Duration::from_secs(10);
 /// How often the worker also forgets what no longer needs keeping.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
-/// Starts the worker on the current actix runtime. Stop it with the handle
-/// (abort, then await) before the runtime ends: the SMTP connection pool
-/// must be dropped while the runtime still runs.
-pub fn spawn(pool: DbPool, mailer: Mailer) -> actix_web::rt::task::JoinHandle<()> {
-    let mailer = Arc::new(mailer);
-    actix_web::rt::spawn(async move {
-        let mut pruned_at = std::time::Instant::now();
-        loop {
-            if pruned_at.elapsed() >= PRUNE_EVERY {
-                pruned_at = std::time::Instant::now();
-                if let Err(error) = db(&pool, idempotency::prune).await {
-                    tracing::warn!(%error, "could not forget old idempotent answers");
-                }
-            }
-            match deliver_due(&pool, &mailer).await {
-                Ok(0) => actix_web::rt::time::sleep(IDLE).await,
-                Ok(_) => {}
+/// The running worker: stop it with [`OutboxWorker::stop`] before the
+/// runtime ends (the SMTP connection pool must be dropped while it runs).
+pub struct OutboxWorker {
+    handle: actix_web::rt::task::JoinHandle<()>,
+    stopping: Arc<AtomicBool>,
+    pool: DbPool,
+    /// Emails claimed and not yet sent nor released.
+    in_hand: Arc<Mutex<Vec<String>>>,
+}
+
+/// How long a stopping worker may take to finish the email it is sending.
+const FINISH_WITHIN: Duration = Duration::from_secs(25);
+
+impl OutboxWorker {
+    /// Lets the email being sent finish, then releases what is left of the
+    /// batch so that another server sends it at once; a send that will not
+    /// finish is cut off and its email released too.
+    pub async fn stop(self) {
+        self.stopping.store(true, Ordering::Release);
+        let mut handle = self.handle;
+        let finished = actix_web::rt::time::timeout(FINISH_WITHIN, &mut handle)
+            .await
+            .is_ok();
+        if !finished {
+            handle.abort();
+            let _ = handle.await;
+        }
+        let left: Vec<String> =
+            std::mem::take(&mut *self.in_hand.lock().unwrap_or_else(PoisonError::into_inner));
+        if !left.is_empty() {
+            let count = left.len();
+            match db(&self.pool, move |conn| outbox::release(conn, &left)).await {
+                Ok(()) => tracing::info!(count, "released claimed emails for another server"),
                 Err(error) => {
-                    tracing::warn!(%error, "the outbox worker could not read the outbox");
-                    actix_web::rt::time::sleep(Duration::from_secs(5)).await;
+                    tracing::warn!(%error, count, "could not release claimed emails; their claim expires")
                 }
             }
         }
-    })
+    }
+}
+
+/// Starts the worker on the current actix runtime.
+pub fn spawn(pool: DbPool, mailer: Mailer) -> OutboxWorker {
+    let mailer = Arc::new(mailer);
+    let stopping = Arc::new(AtomicBool::new(false));
+    let in_hand = Arc::new(Mutex::new(Vec::new()));
+    let worker = Worker {
+        pool: pool.clone(),
+        mailer,
+        stopping: Arc::clone(&stopping),
+        in_hand: Arc::clone(&in_hand),
+    };
+    let handle = actix_web::rt::spawn(async move { worker.run().await });
+    OutboxWorker {
+        handle,
+        stopping,
+        pool,
+        in_hand,
+    }
+}
+
+struct Worker {
+    pool: DbPool,
+    mailer: Arc<Mailer>,
+    stopping: Arc<AtomicBool>,
+    in_hand: Arc<Mutex<Vec<String>>>,
 }
 
 async fn db<T: Send + 'static>(
@@ -57,32 +100,71 @@ async fn db<T: Send + 'static>(
         .map_err(|error| Error::DatabaseUnavailable(error.to_string()))?
 }
 
-/// Sends what is due; returns how many emails were claimed. Each send is
-/// bounded ([`crate::mail::transport::SEND_TIMEOUT`]), and the batch stops
-/// while the lease still covers a whole send: past the lease another worker
-/// may claim the same emails and send them twice. What is left is released.
-async fn deliver_due(pool: &DbPool, mailer: &Mailer) -> Result<usize, Error> {
-    let claimed_at = std::time::Instant::now();
-    let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(2));
-    let claimed = db(pool, move |conn| outbox::claim_due(conn, BATCH, lease)).await?;
-    let count = claimed.len();
-    let mut queue = claimed.into_iter();
-    while let Some(email) = queue.next() {
-        if claimed_at.elapsed() + super::transport::SEND_TIMEOUT + MARGIN >= LEASE {
-            let rest: Vec<String> = std::iter::once(email)
-                .chain(queue)
-                .map(|email| email.id)
-                .collect();
-            db(pool, move |conn| outbox::release(conn, &rest)).await?;
-            break;
-        }
-        match mailer.send(&email).await {
-            Ok(()) => db(pool, move |conn| outbox::mark_sent(conn, &email)).await?,
-            Err(failure) => {
-                tracing::warn!(to = %email.recipient, attempt = email.attempts + 1, error = %failure.reason, permanent = failure.permanent, "email not delivered");
-                db(pool, move |conn| outbox::mark_failed(conn, &email, &failure)).await?
+impl Worker {
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    async fn run(self) {
+        let pool = &self.pool;
+        let mut pruned_at = std::time::Instant::now();
+        while !self.stopping() {
+            if pruned_at.elapsed() >= PRUNE_EVERY {
+                pruned_at = std::time::Instant::now();
+                if let Err(error) = db(pool, idempotency::prune).await {
+                    tracing::warn!(%error, "could not forget old idempotent answers");
+                }
+            }
+            match self.deliver_due().await {
+                Ok(0) => actix_web::rt::time::sleep(IDLE).await,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "the outbox worker could not read the outbox");
+                    actix_web::rt::time::sleep(Duration::from_secs(5)).await;
+                }
             }
         }
     }
-    Ok(count)
+
+    /// Sends what is due; returns how many emails were claimed. Each send is
+    /// bounded ([`crate::mail::transport::SEND_TIMEOUT`]), and the batch stops
+    /// while the lease still covers a whole send: past the lease another worker
+    /// may claim the same emails and send them twice. What is left is released.
+    async fn deliver_due(&self) -> Result<usize, Error> {
+        let (pool, mailer) = (&self.pool, &self.mailer);
+        let claimed_at = std::time::Instant::now();
+        let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(2));
+        let claimed = db(pool, move |conn| outbox::claim_due(conn, BATCH, lease)).await?;
+        *self.in_hand.lock().unwrap_or_else(PoisonError::into_inner) =
+            claimed.iter().map(|email| email.id.clone()).collect();
+        let count = claimed.len();
+        let mut queue = claimed.into_iter();
+        while let Some(email) = queue.next() {
+            if self.stopping() || claimed_at.elapsed() + super::transport::SEND_TIMEOUT + MARGIN >= LEASE {
+                let rest: Vec<String> = std::iter::once(email)
+                    .chain(queue)
+                    .map(|email| email.id)
+                    .collect();
+                db(pool, move |conn| outbox::release(conn, &rest)).await?;
+                self.in_hand
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clear();
+                break;
+            }
+            let id = email.id.clone();
+            match mailer.send(&email).await {
+                Ok(()) => db(pool, move |conn| outbox::mark_sent(conn, &email)).await?,
+                Err(failure) => {
+                    tracing::warn!(to = %email.recipient, attempt = email.attempts + 1, error = %failure.reason, permanent = failure.permanent, "email not delivered");
+                    db(pool, move |conn| outbox::mark_failed(conn, &email, &failure)).await?
+                }
+            }
+            self.in_hand
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|held| *held != id);
+        }
+        Ok(count)
+    }
 }

@@ -111,6 +111,13 @@ pub fn once(
 }
 
 fn claim(conn: &mut DbConnection, request: &KeyedRequest) -> Result<(), Error> {
+    // An answer past keeping is forgotten here, not only when pruned.
+    diesel::delete(
+        idempotent_requests::table
+            .find((&request.credential_id, &request.key.0))
+            .filter(idempotent_requests::created_at.le(now() - KEPT_FOR)),
+    )
+    .execute(conn)?;
     diesel::insert_into(idempotent_requests::table)
         .values((
             idempotent_requests::credential_id.eq(&request.credential_id),

@@ -375,7 +375,12 @@ impl MemberCursor {
         if crate::domain::text::has_control(user_id) || crate::domain::text::has_control(key) {
             return Err(unusable());
         }
-        if cursor_sort == SortKey::Joined && NaiveDateTime::parse_from_str(key, CURSOR_TIME).is_err() {
+        // Only times both databases keep: a forged year out of range would
+        // be an error on Postgres and sort as text on SQLite.
+        if cursor_sort == SortKey::Joined
+            && !NaiveDateTime::parse_from_str(key, CURSOR_TIME)
+                .is_ok_and(|at| (1970..=9999).contains(&chrono::Datelike::year(&at)))
+        {
             return Err(unusable());
         }
         if (cursor_sort, cursor_direction) != (sort, direction) {

@@ -2,6 +2,7 @@
 //! change that causes it, so an invitation and its email exist together or not
 //! at all. A worker delivers the rows (see `crate::mail`).
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{new_id, now};
@@ -278,4 +279,42 @@ mod tests {
         let waits: Vec<i64> = (1..=12).map(|n| retry_delay(n).num_seconds()).collect();
         assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 512, 600, 600, 600]);
     }
+}
+
+/// The outbox as the metrics show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutboxStats {
+    /// Waiting for a first attempt.
+    pub queued: i64,
+    /// Waiting for another attempt after a failed one.
+    pub retrying: i64,
+    /// Given up.
+    pub failed: i64,
+    /// How long the oldest email still waiting has waited.
+    pub oldest_waiting_seconds: i64,
+}
+
+pub fn stats(conn: &mut DbConnection) -> Result<OutboxStats, Error> {
+    let waiting = || email_outbox::table.filter(email_outbox::state.eq(literal::Queued));
+    let queued: i64 = waiting()
+        .filter(email_outbox::attempts.eq(0))
+        .count()
+        .get_result(conn)?;
+    let retrying: i64 = waiting()
+        .filter(email_outbox::attempts.gt(0))
+        .count()
+        .get_result(conn)?;
+    let oldest: Option<NaiveDateTime> = waiting()
+        .select(diesel::dsl::min(email_outbox::created_at))
+        .get_result(conn)?;
+    let failed: i64 = email_outbox::table
+        .filter(email_outbox::state.eq("failed"))
+        .count()
+        .get_result(conn)?;
+    Ok(OutboxStats {
+        queued,
+        retrying,
+        failed,
+        oldest_waiting_seconds: oldest.map_or(0, |at| (now() - at).num_seconds().max(0)),
+    })
 }

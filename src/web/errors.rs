@@ -66,6 +66,10 @@ impl ResponseError for Error {
         }
         let message = if self.is_refusal() {
             self.to_string()
+        } else if let Error::DatabaseUnavailable(cause) = self {
+            tracing::warn!(%cause, "the database is unavailable");
+            "The database is not answering right now, so nothing was changed. Please try again in a few seconds."
+                .to_owned()
         } else {
             tracing::error!(error = %self, cause = ?self, "request failed");
             "Something went wrong on our side and nothing was changed. Please try again in a moment."
@@ -92,9 +96,32 @@ impl ResponseError for Error {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, (*retry_after).into());
         }
+        if let Error::DatabaseUnavailable(_) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, DATABASE_RETRY_SECONDS.into());
+        }
         response
     }
 }
+
+/// A failure's page again, with the request's id for the person to quote.
+pub fn with_reference(response: ServiceResponse<BoxBody>, request_id: &str) -> ServiceResponse<BoxBody> {
+    let Some(shown) = response.response().extensions().get::<ShownMessage>().cloned() else {
+        return response;
+    };
+    let message = format!("{} Reference: {request_id}.", shown.message);
+    let mut page = error_page(response.status(), shown.kind, message);
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            page.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    response.into_response(page)
+}
+
+/// How long a client is asked to wait while the database is unavailable.
+const DATABASE_RETRY_SECONDS: u64 = 5;
 
 /// Unknown routes.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {

@@ -8,15 +8,18 @@
 //! and seconds); one past the limit is 429 with `Retry-After`, a page for a
 //! person and a problem document for the API.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{ResponseError, web};
@@ -159,7 +162,12 @@ pub struct RateLimits {
     api: Option<Bucket>,
     public: Option<Bucket>,
     introspection: Option<Bucket>,
+    /// Digests of API tokens that have worked here.
+    working: RwLock<HashSet<[u8; 32]>>,
 }
+
+/// The most working tokens remembered; past it, all are learnt again.
+const MAX_WORKING: usize = 100_000;
 
 impl RateLimits {
     pub fn new(api: RateLimit, public: RateLimit, introspection: RateLimit) -> Self {
@@ -167,6 +175,38 @@ impl RateLimits {
             api: Bucket::new(api),
             public: Bucket::new(public),
             introspection: Bucket::new(introspection),
+            working: RwLock::default(),
+        }
+    }
+
+    fn has_worked(&self, digest: &[u8; 32]) -> bool {
+        self.working
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(digest)
+    }
+
+    /// Remembers whether the API token presented with this request worked.
+    fn learn(&self, req: &actix_web::HttpRequest, status: StatusCode) {
+        if !req.path().starts_with("/api/") || req.path() == "/api/v1/tokens/introspect" {
+            return;
+        }
+        let Ok(secret) = super::api::presented_secret(req) else {
+            return;
+        };
+        let digest = secret.digest();
+        let worked = status != StatusCode::UNAUTHORIZED && status != StatusCode::TOO_MANY_REQUESTS;
+        if worked == self.has_worked(&digest) {
+            return;
+        }
+        let mut working = self.working.write().unwrap_or_else(PoisonError::into_inner);
+        if worked {
+            if working.len() >= MAX_WORKING {
+                working.clear();
+            }
+            working.insert(digest);
+        } else if status == StatusCode::UNAUTHORIZED {
+            working.remove(&digest);
         }
     }
 
@@ -177,9 +217,11 @@ impl RateLimits {
         if path == "/api/v1/tokens/introspect" {
             Some((self.introspection.as_ref()?, address()?))
         } else if path.starts_with("/api/") {
+            // Counted by token only once the token has worked: anyone can
+            // write well-formed secrets, and each would have a count of its own.
             let client = match super::api::presented_secret(req.request()) {
-                Ok(secret) => Client::Credential(secret.digest()),
-                Err(_) => address()?,
+                Ok(secret) if self.has_worked(&secret.digest()) => Client::Credential(secret.digest()),
+                _ => address()?,
             };
             Some((self.api.as_ref()?, client))
         } else if is_public(path) {
@@ -212,6 +254,7 @@ pub async fn limit_rates(
     match bucket.check(&client) {
         Ok(standing) => {
             let mut response = next.call(req).await?.map_into_boxed_body();
+            state.limits.learn(response.request(), response.status());
             standing.write(response.headers_mut());
             Ok(response)
         }

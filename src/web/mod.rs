@@ -11,7 +11,9 @@ mod form;
 mod fragments;
 mod introspection;
 pub mod limits;
+mod operations;
 mod pages;
+mod requests;
 mod session;
 mod views;
 
@@ -50,6 +52,8 @@ pub struct AppState {
     pub limits: limits::RateLimits,
     /// The load balancers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Requests waiting for a database connection now.
+    waiting: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl AppState {
@@ -60,12 +64,19 @@ impl AppState {
         F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let waiting = WaitingForDatabase::start(self);
         web::block(move || {
-            let mut conn = pool.get()?;
-            work(&mut conn)
+            let conn = pool.get();
+            drop(waiting);
+            work(&mut *conn?)
         })
         .await
         .map_err(|error| Error::DatabaseUnavailable(error.to_string()))?
+    }
+
+    /// How many requests wait for a database connection now.
+    pub fn waiting_for_database(&self) -> i64 {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs database work that only reads. When the database is on this
@@ -86,6 +97,22 @@ impl AppState {
     }
 }
 
+/// One request counted as waiting for a connection while it lives.
+struct WaitingForDatabase(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl WaitingForDatabase {
+    fn start(state: &AppState) -> Self {
+        state.waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(std::sync::Arc::clone(&state.waiting))
+    }
+}
+
+impl Drop for WaitingForDatabase {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Whether the development sign-in is offered: as configured, or by default
 /// only when no provider is configured and the server listens on loopback.
 pub fn dev_login_enabled(config: &Config) -> bool {
@@ -102,8 +129,9 @@ const BLOCKING_THREADS_PER_WORKER: usize = 4;
 pub struct Application {
     port: u16,
     server: Server,
-    outbox_worker: actix_web::rt::task::JoinHandle<()>,
+    outbox_worker: crate::mail::worker::OutboxWorker,
     token_watcher: actix_web::rt::task::JoinHandle<()>,
+    metrics_server: Option<Server>,
 }
 
 impl Application {
@@ -113,7 +141,7 @@ impl Application {
         // Enough for every blocking thread of two workers; more connections
         // than cores doing work only add switching (see BENCHMARKS.md).
         let pool_size = 8;
-        let pool = db::connect(&config.database_url, pool_size)?;
+        let pool = db::connect(&config.database_url, pool_size, config.database_timeout)?;
         let mut conn = pool.get()?;
         db::migrate(&mut conn)?;
         let (key, source) = settings::session_key(&mut conn, config.session_key.as_deref())?;
@@ -162,7 +190,17 @@ impl Application {
                 config.rate_limit_introspection,
             ),
             trusted_proxies: config.trusted_proxies.clone(),
+            waiting: Default::default(),
         });
+        let metrics_server = match config.metrics_bind {
+            Some(bind) => {
+                crate::telemetry::metrics();
+                let server = operations::metrics_server(state.clone(), bind)?;
+                tracing::info!(%bind, "metrics are served at /metrics");
+                Some(server)
+            }
+            None => None,
+        };
         let secure_cookies = config.public_url.starts_with("https://");
         let key = Key::from(&key);
         let server = HttpServer::new(move || {
@@ -181,7 +219,9 @@ impl Application {
                 .wrap(sessions)
                 .wrap(from_fn(edge::refuse_unusable_paths))
                 .wrap(from_fn(limits::limit_rates))
-                // Outside the edge, so that what it refuses is a problem document too.
+                // Outside the edge and the limits, so that what they refuse
+                // is logged, counted and a problem document too. so that what it refuses is a problem document too.
+                .wrap(from_fn(requests::observe))
                 .wrap(from_fn(errors::problem_adapter))
                 .wrap(security_headers())
                 .configure(routes)
@@ -198,6 +238,7 @@ impl Application {
             server,
             outbox_worker,
             token_watcher,
+            metrics_server,
         })
     }
 
@@ -205,13 +246,21 @@ impl Application {
         self.port
     }
 
-    /// Serves until the server is stopped (a signal), then stops the outbox
-    /// worker while the runtime still runs, so that its mail connections close
-    /// cleanly.
+    /// Serves until a signal (SIGTERM, SIGINT) stops the server: it stops
+    /// accepting, finishes the requests in flight (for up to 30 seconds),
+    /// then the outbox worker finishes its send and releases the rest of its
+    /// batch, while the runtime still runs.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics_server.map(|server| {
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            handle
+        });
         let served = self.server.await;
-        self.outbox_worker.abort();
-        let _ = self.outbox_worker.await;
+        if let Some(metrics) = metrics {
+            metrics.stop(false).await;
+        }
+        self.outbox_worker.stop().await;
         self.token_watcher.abort();
         let _ = self.token_watcher.await;
         served
@@ -257,6 +306,7 @@ macro_rules! route_table {
 
 route_table! {
     get "/healthz" => health;
+    get "/readyz" => operations::ready;
     // Early: the router tries routes in order, and the token check is the
     // hottest of them (every later route with a parameter is a pattern match).
     post "/api/v1/tokens/introspect" => introspection::introspect;

@@ -95,7 +95,7 @@ pub struct TestApp {
 impl TestApp {
     pub fn new() -> Self {
         let db = TestDb::new();
-        let pool = db::connect(&db.url, 8).expect("open the pool");
+        let pool = db::connect(&db.url, 8, std::time::Duration::from_secs(10)).expect("open the pool");
         db::migrate(&mut pool.get().expect("a connection")).expect("migrate");
         Self {
             pool,

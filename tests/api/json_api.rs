@@ -339,6 +339,19 @@ fn the_member_list_pages_by_cursor_without_skipping_or_repeating_anyone() {
         format!("cursor={name_cursor}&sort=email"),
         format!("cursor={name_cursor}&order=desc"),
         "cursor=am9pbmVkCg".to_owned(),
+        format!(
+            "sort=joined&cursor={}",
+            forged("jax\n-100000-01-01T00:00:00.000000")
+        ),
+        format!(
+            "sort=joined&cursor={}",
+            forged("jax\n+200000-01-01T00:00:00.000000")
+        ),
+        format!(
+            "sort=joined&order=desc&cursor={}",
+            forged("jdx\n10000-01-01T00:00:00.000000")
+        ),
+        format!("cursor={}", forged("nax\u{0}\nbob")),
         "limit=0".to_owned(),
         "limit=201".to_owned(),
         "limit=ten".to_owned(),
@@ -351,6 +364,12 @@ fn the_member_list_pages_by_cursor_without_skipping_or_repeating_anyone() {
     ] {
         get(base, &format!("/api/v1/orgs/acme-ai/members?{bad}"), &acme.carl).problem(422, "invalid");
     }
+}
+
+/// A cursor as this server would write one, with any content.
+fn forged(plain: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain)
 }
 
 #[test]
@@ -857,6 +876,48 @@ fn invitations_over_the_api_are_all_or_nothing_and_safe_to_retry() {
         &[("Idempotency-Key", "")],
     )
     .problem(422, "invalid");
+    send(
+        base,
+        "POST",
+        invitations,
+        Some(&acme.bob),
+        Some(other_body.as_bytes()),
+        &[("Idempotency-Key", "a"), ("Idempotency-Key", "b")],
+    )
+    .problem(422, "invalid");
+    // A field named twice: which would count depends on who reads it.
+    send(
+        base,
+        "POST",
+        invitations,
+        Some(&acme.bob),
+        Some(br#"{"invitations":[{"email":"one@example.com","email":"two@example.com","role":"viewer"}]}"#),
+        &[],
+    )
+    .problem(422, "invalid");
+    // An answer kept past a day is forgotten: the key works afresh.
+    {
+        use diesel::prelude::*;
+        use rollcall::db::schema::idempotent_requests;
+        diesel::update(
+            idempotent_requests::table.filter(idempotent_requests::idempotency_key.eq("3f1d2c9e-retry")),
+        )
+        .set(idempotent_requests::created_at.eq(chrono::Utc::now().naive_utc() - chrono::Duration::days(2)))
+        .execute(&mut *app.conn())
+        .expect("age the key");
+    }
+    let fresh_body =
+        serde_json::json!({"invitations": [{"email": "fresh@example.com", "role": "viewer"}]}).to_string();
+    let afresh = send(
+        base,
+        "POST",
+        invitations,
+        Some(&acme.bob),
+        Some(fresh_body.as_bytes()),
+        &key,
+    );
+    assert_eq!(afresh.status, 201, "{}", afresh.json);
+    assert!(afresh.header("idempotent-replayed").is_none());
     // Keys belong to the token that sent them.
     let elsewhere = send(
         base,
@@ -1067,6 +1128,9 @@ fn rate_limits_answer_429_with_headers_and_count_each_client_apart() {
         token(&server, &bob, AccessLevel::Operations),
     );
     let base = &server.base;
+    // A token is counted on its own once it has worked; until then, with
+    // everything else from its address.
+    assert_eq!(get(base, "/api/v1/me", &ada_token).status, 200);
     let remaining: Vec<String> = (0..3)
         .map(|_| {
             let answer = get(base, "/api/v1/me", &ada_token);
@@ -1110,6 +1174,14 @@ fn rate_limits_answer_429_with_headers_and_count_each_client_apart() {
         200,
         "another token has its own count"
     );
+    // Made-up tokens, however well-formed, share their address's count.
+    let made_up = || {
+        rollcall::domain::ApiSecret::generate(rollcall::domain::SecretKind::Personal)
+            .expose()
+            .to_owned()
+    };
+    get(base, "/api/v1/me", &made_up()).problem(401, "unauthenticated");
+    get(base, "/api/v1/me", &made_up()).problem(429, "rate-limited");
 
     // The console's pages for people who are not signed in: a page, not JSON.
     let page = |forwarded: Option<&str>| {

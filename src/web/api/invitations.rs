@@ -230,11 +230,16 @@ pub async fn create_invitations(
     body: web::Payload,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
-    let key = req
-        .headers()
-        .get("Idempotency-Key")
-        .map(|value| IdempotencyKey::parse(value.to_str().unwrap_or("\u{0}")))
-        .transpose()?;
+    let mut keys = req.headers().get_all("Idempotency-Key");
+    let key = match (keys.next(), keys.next()) {
+        (None, _) => None,
+        (Some(value), None) => Some(IdempotencyKey::parse(value.to_str().unwrap_or("\u{0}"))?),
+        (Some(_), Some(_)) => {
+            return Err(Error::Invalid(
+                "Send one Idempotency-Key, not several.".to_owned(),
+            ));
+        }
+    };
     let (bytes, batch) = json_body::<InvitationBatch>(body).await?;
     let invitees = invitees(batch)?;
     let names: Vec<Option<String>> = invitees

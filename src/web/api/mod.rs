@@ -134,13 +134,89 @@ pub async fn json_body<T: DeserializeOwned>(mut payload: web::Payload) -> Result
         body.extend_from_slice(&chunk);
     }
     let body = body.freeze();
-    let Object(value) = serde_json::from_slice(&body).map_err(|error| {
+    let unusable = |error: serde_json::Error| {
         Error::Invalid(format!(
             "The body is not usable JSON: {}.",
             bounded(&error.to_string())
         ))
-    })?;
+    };
+    let Strict(json) = serde_json::from_slice(&body).map_err(unusable)?;
+    let Object(value) = Object::deserialize(json).map_err(unusable)?;
     Ok((body, value))
+}
+
+/// Any JSON, read as `serde_json::Value` is, except that an object naming a
+/// field twice, at any depth, is refused: which one counts would depend on
+/// who reads it (a proxy, an audit tool, this server).
+struct Strict(serde_json::Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Strict;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Strict, E> {
+        Ok(Strict(value.into()))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Strict, E> {
+        Ok(Strict(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Strict, E> {
+        Ok(Strict(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Strict, E> {
+        Ok(Strict(value.into()))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Strict, E> {
+        Ok(Strict(value.into()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Strict, E> {
+        Ok(Strict(value.into()))
+    }
+
+    fn visit_unit<E>(self) -> Result<Strict, E> {
+        Ok(Strict(serde_json::Value::Null))
+    }
+
+    fn visit_none<E>(self) -> Result<Strict, E> {
+        Ok(Strict(serde_json::Value::Null))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Strict, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Strict(serde_json::Value::Array(items)))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
+        let mut fields = serde_json::Map::new();
+        while let Some((name, Strict(value))) = map.next_entry::<String, Strict>()? {
+            if fields.contains_key(&name) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "the field `{name}` is given twice"
+                )));
+            }
+            fields.insert(name, value);
+        }
+        Ok(Strict(serde_json::Value::Object(fields)))
+    }
 }
 
 /// A JSON object read as `T`. Serde also reads a struct from an array of its
@@ -150,10 +226,29 @@ pub struct Object<T>(pub T);
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Object<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let fields = serde_json::Map::deserialize(deserializer)?;
+        let fields = deserializer.deserialize_map(Fields)?;
         T::deserialize(serde_json::Value::Object(fields))
             .map(Object)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A JSON object's fields (each named once: see [`Strict`]).
+struct Fields;
+
+impl<'de> serde::de::Visitor<'de> for Fields {
+    type Value = serde_json::Map<String, serde_json::Value>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = serde_json::Map::new();
+        while let Some((name, value)) = map.next_entry::<String, serde_json::Value>()? {
+            fields.insert(name, value);
+        }
+        Ok(fields)
     }
 }
 

@@ -1,0 +1,84 @@
+//! What the people who run Rollcall ask of it: `/readyz` for the load
+//! balancer, and `/metrics` for Prometheus, on its own listen address.
+
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+
+use super::AppState;
+use crate::db;
+use crate::error::Error;
+use crate::services::outbox;
+
+/// How long readiness waits for a connection: a probe must answer quickly.
+const READY_WITHIN: Duration = Duration::from_secs(2);
+
+/// Ready: the database answers and has every migration this binary carries.
+/// Otherwise 503, so that a load balancer sends the traffic elsewhere.
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let pool = state.pool.clone();
+    let checked = web::block(move || -> Result<bool, Error> {
+        let mut conn = pool.get_timeout(READY_WITHIN)?;
+        db::is_migrated(&mut conn)
+    })
+    .await;
+    let (ready, why) = match checked {
+        Ok(Ok(true)) => (true, "ready"),
+        Ok(Ok(false)) => (false, "the database lacks migrations this server needs"),
+        Ok(Err(_)) | Err(_) => (false, "the database is not answering"),
+    };
+    let mut answer = if ready {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    answer
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("{why}\n"))
+}
+
+/// Serves `/metrics` on `bind`, apart from the console.
+pub fn metrics_server(state: web::Data<AppState>, bind: std::net::SocketAddr) -> Result<Server, Error> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(metrics))
+    })
+    .workers(1)
+    // The console's server answers the signals and stops this one.
+    .disable_signals()
+    .bind(bind)
+    .map_err(|error| Error::Invalid(format!("cannot serve metrics on {bind}: {error}")))?
+    .run();
+    Ok(server)
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let Some(handle) = crate::telemetry::metrics() else {
+        return HttpResponse::ServiceUnavailable().body("metrics are off\n");
+    };
+    let pool = state.pool.state();
+    metrics::gauge!("rollcall_db_connections", "state" => "in_use")
+        .set(f64::from(pool.connections - pool.idle_connections));
+    metrics::gauge!("rollcall_db_connections", "state" => "idle").set(f64::from(pool.idle_connections));
+    metrics::gauge!("rollcall_db_waiting").set(state.waiting_for_database() as f64);
+    match state.db(outbox::stats).await {
+        Ok(stats) => {
+            for (state, count) in [
+                ("queued", stats.queued),
+                ("retrying", stats.retrying),
+                ("failed", stats.failed),
+            ] {
+                metrics::gauge!("rollcall_outbox_emails", "state" => state).set(count as f64);
+            }
+            metrics::gauge!("rollcall_outbox_oldest_waiting_seconds")
+                .set(stats.oldest_waiting_seconds as f64);
+            metrics::gauge!("rollcall_database_up").set(1.0);
+        }
+        Err(_) => metrics::gauge!("rollcall_database_up").set(0.0),
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(handle.render())
+}
