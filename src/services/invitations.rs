@@ -38,6 +38,8 @@ pub struct Invitee {
 pub struct IssuedInvitation {
     pub invitation_id: String,
     pub email: EmailAddress,
+    /// How the invitation greets them, if it names them.
+    pub name: Option<String>,
     pub role: Role,
     pub link: String,
     pub expires_at: NaiveDateTime,
@@ -304,6 +306,7 @@ fn issue(
         let issued_invitation = IssuedInvitation {
             invitation_id: id.clone(),
             email: invitee.email.clone(),
+            name: invitee.name.as_ref().map(|name| name.as_str().to_owned()),
             role: invitee.role,
             link: link(settings, &token),
             expires_at,
@@ -611,6 +614,7 @@ pub fn resend(
         let issued = IssuedInvitation {
             invitation_id: row.id.clone(),
             email: email.clone(),
+            name: row.name.clone(),
             role,
             link: link(settings, &token),
             expires_at,

@@ -970,6 +970,7 @@ fn invitations_over_the_api_are_all_or_nothing_and_safe_to_retry() {
     let resend = format!("{invitations}/{grace}/resend");
     let resent = send(base, "POST", &resend, Some(&acme.bob), None, &[]);
     assert_eq!(resent.status, 200, "{}", resent.json);
+    assert_eq!(resent.json["name"], "Grace Hopper", "the name stays");
     assert_eq!(
         get(base, invitations, &acme.bob).json["invitations"]
             .as_array()

@@ -76,8 +76,10 @@ const MAX_PER_PAGE: u32 = 200;
 #[utoipa::path(get, path = "/api/v1/orgs/{slug}/invitations", tag = "invitations",
     params(("slug" = String, Path, description = "The organization's slug"), InvitationListParams),
     responses(
+        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's access or its holder's role does not allow this", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests: wait Retry-After seconds", body = Problem, content_type = "application/problem+json"),
         (status = 200, body = InvitationList),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
@@ -137,11 +139,11 @@ pub struct SentInvitation {
 }
 
 impl SentInvitation {
-    fn new(invitation: IssuedInvitation, name: Option<String>) -> Self {
+    fn new(invitation: IssuedInvitation) -> Self {
         Self {
             id: invitation.invitation_id,
             email: invitation.email.to_string(),
-            name,
+            name: invitation.name,
             role: invitation.role.as_str(),
             expires_at: timestamp(invitation.expires_at),
         }
@@ -217,8 +219,10 @@ fn capitalized(text: &str) -> String {
     ),
     request_body = InvitationBatch,
     responses(
+        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's access or its holder's role does not allow this", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests: wait Retry-After seconds", body = Problem, content_type = "application/problem+json"),
         (status = 201, body = SentInvitations),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Each row's problem by its position (`errors`); nothing was done", body = Problem, content_type = "application/problem+json"),
     ),
@@ -242,10 +246,6 @@ pub async fn create_invitations(
     };
     let (bytes, batch) = json_body::<InvitationBatch>(body).await?;
     let invitees = invitees(batch)?;
-    let names: Vec<Option<String>> = invitees
-        .iter()
-        .map(|invitee| invitee.name.as_ref().map(|name| name.as_str().to_owned()))
-        .collect();
     let keyed = key.map(|key| KeyedRequest::new(&caller.grant.token_id, key, "POST", req.path(), &bytes));
     let viewer = caller.viewer(&state, &path).await?;
     let actor = caller.actor;
@@ -254,11 +254,7 @@ pub async fn create_invitations(
         .db(move |conn| {
             idempotency::once(conn, keyed.as_ref(), |conn| {
                 let sent = invitations::invite_all(conn, &settings, &actor, &viewer.org, &invitees)?;
-                let invitations = sent
-                    .into_iter()
-                    .zip(names)
-                    .map(|(invitation, name)| SentInvitation::new(invitation, name))
-                    .collect();
+                let invitations = sent.into_iter().map(SentInvitation::new).collect();
                 let body = serde_json::to_string(&SentInvitations { invitations })
                     .map_err(|error| Error::Invalid(error.to_string()))?;
                 Ok(Answer { status: 201, body })
@@ -286,8 +282,10 @@ pub async fn create_invitations(
         ("id" = String, Path, description = "The invitation's id"),
     ),
     responses(
+        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's access or its holder's role does not allow this", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests: wait Retry-After seconds", body = Problem, content_type = "application/problem+json"),
         (status = 200, body = SentInvitation),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already answered or revoked", body = Problem, content_type = "application/problem+json"),
     ),
@@ -305,7 +303,7 @@ pub async fn resend_invitation(
     let sent = state
         .db(move |conn| invitations::resend(conn, &settings, &actor, &viewer.org, &invitation_id))
         .await?;
-    Ok(HttpResponse::Ok().json(SentInvitation::new(sent, None)))
+    Ok(HttpResponse::Ok().json(SentInvitation::new(sent)))
 }
 
 /// Revokes a pending invitation: its link stops working at once.
@@ -315,8 +313,10 @@ pub async fn resend_invitation(
         ("id" = String, Path, description = "The invitation's id"),
     ),
     responses(
+        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's access or its holder's role does not allow this", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests: wait Retry-After seconds", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "Revoked"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already answered or revoked", body = Problem, content_type = "application/problem+json"),
     ),

@@ -286,9 +286,10 @@ pub struct Me {
 /// Who the token acts as, where, and with which role now.
 #[utoipa::path(get, path = "/api/v1/me", tag = "tokens",
     responses(
+        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's access or its holder's role does not allow this", body = openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests: wait Retry-After seconds", body = openapi::Problem, content_type = "application/problem+json"),
         (status = 200, body = Me),
-        (status = 401, description = "No usable token", body = openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "An inference-only token", body = openapi::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Error> {
@@ -323,8 +324,10 @@ pub struct Roles {
 #[utoipa::path(get, path = "/api/v1/orgs/{slug}/roles", tag = "roles",
     params(("slug" = String, Path, description = "The organization's slug")),
     responses(
+        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's access or its holder's role does not allow this", body = openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests: wait Retry-After seconds", body = openapi::Problem, content_type = "application/problem+json"),
         (status = 200, body = Roles),
-        (status = 401, body = openapi::Problem, content_type = "application/problem+json"),
         (status = 404, body = openapi::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
