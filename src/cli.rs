@@ -2,6 +2,7 @@
 //! organizations and members from a shell with the same rules and audit trail
 //! as the console (the actor is recorded as "command line").
 
+mod operations;
 mod tokens;
 
 use std::io::Write;
@@ -53,6 +54,13 @@ pub enum Command {
     /// Manage the clients (the platform's gateways) that may check tokens.
     #[command(subcommand)]
     IntrospectionClient(tokens::IntrospectionClientCommand),
+    /// Copy the SQLite database, consistently, while servers run.
+    Backup {
+        /// The new file to write.
+        path: std::path::PathBuf,
+    },
+    /// Check the configuration a server would start with, and say what is wrong.
+    Doctor,
     /// Tools for developing and measuring Rollcall.
     #[command(subcommand, hide = true)]
     Dev(DevCommand),
@@ -175,6 +183,12 @@ fn execute(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::User(command) => user(&config, command),
+        Command::Backup { path } => {
+            operations::backup(&config, &path)?;
+            println!("Wrote a consistent copy of the database to {}.", path.display());
+            Ok(())
+        }
+        Command::Doctor => operations::doctor(&config),
         Command::Token(command) => tokens::token(&config, command),
         Command::ServiceAccount(command) => tokens::service_account(&config, command),
         Command::IntrospectionClient(command) => tokens::introspection_client(&config, command),

@@ -112,9 +112,11 @@ impl From<diesel::result::Error> for Error {
             // process held SQLite's lock past the busy timeout: nothing was
             // changed, and the same request works once it is back.
             Diesel::DatabaseError(DatabaseErrorKind::ClosedConnection, ref info) => {
+                crate::db::note_unavailable();
                 Error::DatabaseUnavailable(info.message().to_owned())
             }
             Diesel::DatabaseError(_, ref info) if is_unavailable(info.message()) => {
+                crate::db::note_unavailable();
                 Error::DatabaseUnavailable(info.message().to_owned())
             }
             Diesel::DatabaseError(_, ref info) if info.message().contains("deadlock detected") => {

@@ -91,6 +91,29 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+thread_local! {
+    /// Whether a statement on this thread found the database gone.
+    static UNAVAILABLE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Notes that a statement on this thread found the database gone, so that
+/// the connection it ran on is not pooled again.
+pub(crate) fn note_unavailable() {
+    UNAVAILABLE.set(true);
+    LAST_OUTAGE.store(unix_seconds(), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// When a statement last found the database gone, in seconds since 1970.
+static LAST_OUTAGE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// For this long after the database was found gone, every connection is
+/// tried before it is handed out: the others in the pool are likely dead too.
+const SUSPECT_FOR_SECONDS: u64 = 60;
+
+fn unix_seconds() -> u64 {
+    std::time::UNIX_EPOCH.elapsed().map_or(0, |since| since.as_secs())
+}
+
 /// Makes pooled connections and sets each one up for how Rollcall uses it.
 #[derive(Debug)]
 pub struct ConnectionManager {
@@ -110,18 +133,28 @@ impl ManageConnection for ConnectionManager {
         }
     }
 
+    /// Free while the database has been well; a round trip in the minute
+    /// after it was found gone, so that dead connections are dropped rather
+    /// than each failing one request.
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        let since_outage =
+            unix_seconds().saturating_sub(LAST_OUTAGE.load(std::sync::atomic::Ordering::Relaxed));
+        if since_outage > SUSPECT_FOR_SECONDS {
+            return Ok(());
+        }
         conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
     /// A connection the server closed (a restart, a failover) is dropped
-    /// rather than handed out again.
+    /// rather than handed out again: the statement that found it out was on
+    /// this thread, with this connection.
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         use diesel::r2d2::R2D2Connection;
-        match conn {
-            DbConnection::Postgres(conn) => conn.is_broken(),
-            DbConnection::Sqlite(conn) => conn.is_broken(),
-        }
+        UNAVAILABLE.replace(false)
+            || match conn {
+                DbConnection::Postgres(conn) => conn.is_broken(),
+                DbConnection::Sqlite(conn) => conn.is_broken(),
+            }
     }
 }
 
@@ -216,8 +249,9 @@ pub fn read_here<T>(
             DbConnection::Postgres(_) => work(conn),
         };
         // Refusals (not found, not a member) leave the connection as it was;
-        // after a database error, the next read starts on a fresh one.
-        if matches!(result, Err(Error::Database(_))) {
+        // after a database error (or a database gone away), the next read
+        // starts on a fresh one.
+        if matches!(result, Err(Error::Database(_) | Error::DatabaseUnavailable(_))) {
             *reader = None;
         }
         result
@@ -231,9 +265,10 @@ pub fn read_here<T>(
 pub fn connect(url: &DatabaseUrl, max_size: u32, timeout: Duration) -> Result<DbPool, Error> {
     Pool::builder()
         .max_size(max_size)
-        // A query on every checkout doubles the cost of a short request; a
-        // connection that broke is found by `has_broken` and dropped instead.
-        .test_on_check_out(false)
+        // A query on every checkout doubles the cost of a short request:
+        // `is_valid` asks one only in the minute after an outage, and a
+        // connection that broke is found by `has_broken` and dropped.
+        .test_on_check_out(true)
         .connection_timeout(timeout)
         .build(ConnectionManager {
             url: url.clone(),
@@ -268,7 +303,10 @@ pub fn is_migrated(conn: &mut DbConnection) -> Result<bool, Error> {
         DbConnection::Sqlite(conn) => conn.has_pending_migration(SQLITE_MIGRATIONS),
         DbConnection::Postgres(conn) => conn.has_pending_migration(POSTGRES_MIGRATIONS),
     }
-    .map_err(|source| Error::DatabaseUnavailable(source.to_string()))?;
+    .map_err(|source| {
+        note_unavailable();
+        Error::DatabaseUnavailable(source.to_string())
+    })?;
     Ok(!pending)
 }
 

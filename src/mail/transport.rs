@@ -60,6 +60,24 @@ impl Mailer {
         Ok(Self { transport, from })
     }
 
+    /// Whether emails can leave: the SMTP server answers a greeting (within
+    /// the send timeout), or the outbox directory takes a file.
+    pub async fn check(&self) -> Result<(), String> {
+        match &self.transport {
+            Transport::Smtp(smtp) => match smtp.test_connection().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("the SMTP server did not accept a connection".to_owned()),
+                Err(error) => Err(error.to_string()),
+            },
+            Transport::Files { dir, .. } => {
+                let probe = dir.join(".rollcall-doctor");
+                std::fs::write(&probe, b"")
+                    .and_then(|()| std::fs::remove_file(&probe))
+                    .map_err(|error| format!("cannot write to {}: {error}", dir.display()))
+            }
+        }
+    }
+
     /// Where emails go, for the log at start.
     pub fn describe(&self) -> String {
         match &self.transport {

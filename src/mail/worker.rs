@@ -33,7 +33,7 @@ pub struct OutboxWorker {
 }
 
 /// How long a stopping worker may take to finish the email it is sending.
-const FINISH_WITHIN: Duration = Duration::from_secs(25);
+const FINISH_WITHIN: Duration = Duration::from_secs(5);
 
 impl OutboxWorker {
     /// Lets the email being sent finish, then releases what is left of the

@@ -137,7 +137,29 @@ pub fn invite(
     org: &Organization,
     invitees: &[Invitee],
 ) -> Result<Vec<(EmailAddress, InviteOutcome)>, Error> {
-    db::write(conn, |conn| {
+    let outcomes = db::write(conn, |conn| invite_in(conn, settings, actor, org, invitees))?;
+    let created = outcomes
+        .iter()
+        .filter(|(_, outcome)| matches!(outcome, InviteOutcome::Invited(_)))
+        .count();
+    count_created(created);
+    Ok(outcomes)
+}
+
+/// Invitations created, for `/metrics`: counted once their transaction is done.
+fn count_created(created: usize) {
+    metrics::counter!("rollcall_invitations_created_total").increment(created as u64);
+}
+
+/// [`invite`], in the caller's transaction.
+fn invite_in(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    actor: &Actor,
+    org: &Organization,
+    invitees: &[Invitee],
+) -> Result<Vec<(EmailAddress, InviteOutcome)>, Error> {
+    {
         // Serializes invitations to one organization, so two admins inviting
         // the same address at once get "already invited", not a crash.
         db::lock_organization(conn, &org.id)?;
@@ -178,7 +200,7 @@ pub fn invite(
                 (email, outcome.unwrap_or(InviteOutcome::Duplicate))
             })
             .collect())
-    })
+    }
 }
 
 /// Invites everyone in `invitees`, or nobody: if any address is already a
@@ -197,8 +219,8 @@ pub fn invite_all(
             invitees.len()
         )));
     }
-    db::write(conn, |conn| {
-        let outcomes = invite(conn, settings, actor, org, invitees)?;
+    let issued = db::write(conn, |conn| {
+        let outcomes = invite_in(conn, settings, actor, org, invitees)?;
         let mut issued = Vec::with_capacity(outcomes.len());
         let mut problems = Vec::new();
         for (index, (email, outcome)) in outcomes.into_iter().enumerate() {
@@ -221,7 +243,9 @@ pub fn invite_all(
         } else {
             Err(Error::Rows(problems))
         }
-    })
+    })?;
+    count_created(issued.len());
+    Ok(issued)
 }
 
 /// The first owner's invitation of a new organization (see `organizations`).
@@ -987,6 +1011,7 @@ pub fn accept(
             view.inviter_id.as_deref(),
             actor,
         )?;
+        metrics::counter!("rollcall_invitations_accepted_total").increment(1);
         Ok(AcceptOutcome::Joined {
             organization,
             role: view.role,

@@ -201,8 +201,8 @@ pub async fn problem_adapter(
         problem.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"rollcall\""));
     }
     for (name, value) in response.headers() {
-        if name.as_str().starts_with("ratelimit") || name == header::RETRY_AFTER {
-            problem.insert_header((name.clone(), value.clone()));
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.append_header((name.clone(), value.clone()));
         }
     }
     let mut body = serde_json::json!({

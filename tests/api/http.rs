@@ -32,6 +32,13 @@ impl TestServer {
         Self { app, base }
     }
 
+    /// Starts a server over the test app's database, reached at
+    /// `database_url` (through a proxy the test controls, say).
+    pub fn start_through(app: TestApp, database_url: &str, extra: &[&str]) -> Self {
+        let base = serve(database_url, extra);
+        Self { app, base }
+    }
+
     /// Another server over the same database, as a second one behind a load
     /// balancer would be: the address of its console.
     pub fn another_server(&self) -> String {

@@ -14,6 +14,7 @@ mod http;
 mod invitations;
 mod json_api;
 mod members;
+mod operations;
 mod permissions;
 mod races;
 mod sessions;

@@ -92,8 +92,10 @@ pub async fn dev_sign_in(
     };
     let sign_in = SignIn::new(Provider::Dev, email.as_str(), None, None, [email.clone()])?;
     end_current_session(&state, &session).await?;
-    let user = state.db(move |conn| users::sign_in(conn, &sign_in)).await?;
-    Ok(signed_in(&session, &user.id, &next))
+    let user = state.db(move |conn| users::sign_in(conn, &sign_in)).await;
+    let answer = user.map(|user| signed_in(&session, &user.id, &next));
+    count_sign_in("dev", &answer);
+    answer
 }
 
 /// Starts a session for `user_id` and says where to go: the invitation being
@@ -145,6 +147,26 @@ pub async fn callback(
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let kind = provider_named(&state, &path)?;
+    let finished = finish_sign_in(state, session, kind, req).await;
+    count_sign_in(kind.as_str(), &finished);
+    finished
+}
+
+/// Sign-ins by provider and outcome, for `/metrics`.
+fn count_sign_in(provider: &'static str, outcome: &Result<HttpResponse, Error>) {
+    let outcome = match outcome {
+        Ok(_) => "success",
+        Err(error) => error.kind(),
+    };
+    metrics::counter!("rollcall_sign_ins_total", "provider" => provider, "outcome" => outcome).increment(1);
+}
+
+async fn finish_sign_in(
+    state: web::Data<AppState>,
+    session: SessionState,
+    kind: ProviderKind,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
     let params = query_pairs(req.query_string());
     let param = |name: &str| {
         params

@@ -1,0 +1,566 @@
+//! What the people who run Rollcall rely on: readiness, metrics, request
+//! ids, the database going away and coming back, SQLite locked by another
+//! process, a server killed in the middle of a change, and a graceful stop.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use rollcall::domain::{AccessLevel, LabelName, Lifetime, Role};
+use rollcall::services::tokens::{self, TokenRequest};
+
+use crate::helpers::{TestApp, as_user};
+use crate::http::{Page, TestServer};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A GET with no cookies, bounded so that a hang fails the test.
+fn fetch(url: &str) -> (u16, Vec<(String, String)>, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into();
+    let mut response = agent.get(url).call().expect("an answer");
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    (
+        status,
+        headers,
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
+}
+
+fn page_header<'a>(page: &'a Page, name: &str) -> Option<&'a str> {
+    header(&page.headers, name)
+}
+
+fn operations_token(
+    app: &TestApp,
+    org: &rollcall::services::Organization,
+    user: &rollcall::services::users::User,
+) -> String {
+    let request = TokenRequest {
+        name: LabelName::parse("ops").unwrap(),
+        access: AccessLevel::Operations,
+        lifetime: Lifetime::DEFAULT,
+    };
+    tokens::create_personal(&mut app.conn(), &as_user(user), org, None, &request)
+        .expect("a token")
+        .secret
+        .expose()
+        .to_owned()
+}
+
+fn is_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty())
+}
+
+#[test]
+fn readiness_follows_the_database_and_its_migrations() {
+    let server = TestServer::start();
+    assert_eq!(fetch(&format!("{}/healthz", server.base)).0, 200);
+    let (status, _, body) = fetch(&format!("{}/readyz", server.base));
+    assert_eq!((status, body.as_str()), (200, "ready\n"));
+
+    let newest: String = {
+        #[derive(QueryableByName)]
+        struct Version {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            version: String,
+        }
+        let rows: Vec<Version> =
+            diesel::sql_query("SELECT version FROM __diesel_schema_migrations ORDER BY version DESC")
+                .load(&mut *server.app.conn())
+                .expect("the migrations");
+        rows[0].version.clone()
+    };
+    server
+        .app
+        .conn()
+        .batch_execute(&format!(
+            "DELETE FROM __diesel_schema_migrations WHERE version = '{newest}'"
+        ))
+        .expect("forget a migration");
+    let (status, _, body) = fetch(&format!("{}/readyz", server.base));
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("migrations"), "{body}");
+    assert_eq!(
+        fetch(&format!("{}/healthz", server.base)).0,
+        200,
+        "the process still answers"
+    );
+    server
+        .app
+        .conn()
+        .batch_execute(&format!(
+            "INSERT INTO __diesel_schema_migrations (version) VALUES ('{newest}')"
+        ))
+        .expect("remember it");
+    assert_eq!(fetch(&format!("{}/readyz", server.base)).0, 200);
+}
+
+#[test]
+fn metrics_are_served_apart_from_the_console() {
+    let metrics_port = free_port();
+    let bind = format!("127.0.0.1:{metrics_port}");
+    let server = TestServer::start_with(&["--metrics-bind", &bind]);
+    let mut ada = server.signed_in("ada@example.com");
+    assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
+    let org = server.app.org("acme-ai");
+    server.app.invite(&org, "grace@example.com", Role::Developer);
+    assert_eq!(fetch(&format!("{}/healthz", server.base)).0, 200);
+    assert_eq!(
+        fetch(&format!("{}/metrics", server.base)).0,
+        404,
+        "never on the console's address"
+    );
+    let (status, headers, text) = fetch(&format!("http://{bind}/metrics"));
+    assert_eq!(status, 200);
+    assert!(header(&headers, "content-type").is_some_and(|t| t.starts_with("text/plain")));
+    for expected in [
+        r#"rollcall_http_requests_total{route="/healthz",method="GET",status="2xx"}"#,
+        r#"rollcall_http_requests_total{route="/orgs",method="POST",status="3xx"}"#,
+        r#"rollcall_http_request_duration_seconds_bucket{route="/healthz",method="GET",le="0.005"}"#,
+        r#"rollcall_db_connections{state="in_use"}"#,
+        r#"rollcall_db_connections{state="idle"}"#,
+        "rollcall_db_waiting ",
+        r#"rollcall_outbox_emails{state="queued"}"#,
+        r#"rollcall_outbox_emails{state="retrying"}"#,
+        r#"rollcall_outbox_emails{state="failed"}"#,
+        "rollcall_outbox_oldest_waiting_seconds ",
+        "rollcall_invitations_created_total ",
+        r#"rollcall_sign_ins_total{provider="dev",outcome="success"}"#,
+        "rollcall_database_up 1",
+    ] {
+        assert!(text.contains(expected), "{expected} is not in\n{text}");
+    }
+    assert!(!text.contains("/invite/"), "no path, only route templates");
+}
+
+#[test]
+fn every_answer_has_a_request_id_and_a_failure_shows_it() {
+    let server = TestServer::start();
+    let (org, ada) = server.app.org_owned_by("Acme AI", "ada@example.com");
+    let bob = server.app.member(&org, "bob@example.com", Role::Developer);
+    let token = operations_token(&server.app, &org, &ada);
+    let (_, headers, _) = fetch(&format!("{}/login", server.base));
+    let first = header(&headers, "x-request-id").expect("a request id").to_owned();
+    let (_, headers, _) = fetch(&format!("{}/login", server.base));
+    assert_ne!(
+        header(&headers, "x-request-id"),
+        Some(first.as_str()),
+        "one id per request"
+    );
+
+    // A failure of the machinery: the audit log's table is gone.
+    server
+        .app
+        .conn()
+        .batch_execute("ALTER TABLE audit_events RENAME TO audit_events_gone")
+        .expect("break the database");
+    let mut browser = server.signed_in("ada@example.com");
+    let failed = browser.post(
+        &format!("/orgs/acme-ai/members/{}/role", bob.id),
+        &[("role", "viewer")],
+    );
+    assert_eq!(failed.status, 500, "{}", failed.body);
+    let id = page_header(&failed, "x-request-id").expect("a request id");
+    assert!(
+        failed.body.contains(&format!("Reference: {id}")),
+        "{}",
+        failed.body
+    );
+    assert!(!failed.body.contains("audit_events"), "no internals on the page");
+
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut answer = agent
+        .patch(&format!("{}/api/v1/orgs/acme-ai/members/{}", server.base, bob.id))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send(r#"{"role":"viewer"}"#)
+        .expect("an answer");
+    assert_eq!(answer.status().as_u16(), 500);
+    let id = answer
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .expect("a request id")
+        .to_owned();
+    let problem: serde_json::Value =
+        serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(problem["type"], "/problems/internal");
+    assert!(problem["detail"].as_str().unwrap().contains(&id), "{problem}");
+    assert_eq!(server.app.role_of(&org, &bob), Some(Role::Developer));
+}
+
+/// A TCP proxy in front of Postgres that the test can take down (every
+/// connection cut, new ones refused) and bring back.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn to(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a proxy port");
+        let port = listener.local_addr().expect("its address").port();
+        let up = Arc::new(AtomicBool::new(true));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let (accepting, tracked) = (Arc::clone(&up), Arc::clone(&open));
+        thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !accepting.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(upstream) else {
+                    continue;
+                };
+                let mut tracked = tracked.lock().unwrap();
+                for stream in [&client, &server] {
+                    if let Ok(clone) = stream.try_clone() {
+                        tracked.push(clone);
+                    }
+                }
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    thread::spawn(move || {
+                        let mut buffer = [0u8; 16 * 1024];
+                        while let Ok(read) = from.read(&mut buffer) {
+                            if read == 0 || to.write_all(&buffer[..read]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Self { port, up, open }
+    }
+
+    fn stop(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn start(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn postgres_going_away_is_a_503_and_the_same_server_serves_when_it_is_back() {
+    if !is_postgres() {
+        eprintln!("skipped: needs TEST_DATABASE_URL (Postgres)");
+        return;
+    }
+    let app = TestApp::new();
+    let direct = url::Url::parse(app.database_url()).expect("a URL");
+    let upstream: SocketAddr = format!(
+        "{}:{}",
+        direct.host_str().unwrap_or("127.0.0.1"),
+        direct.port().unwrap_or(5432)
+    )
+    .parse()
+    .expect("the Postgres address");
+    let proxy = Proxy::to(upstream);
+    let mut through = direct.clone();
+    through.set_port(Some(proxy.port)).expect("a port");
+    let through = format!(
+        "{through}{}sslmode=disable",
+        if through.query().is_some() { "&" } else { "?" }
+    );
+    let server = TestServer::start_through(app, &through, &["--database-timeout", "2s"]);
+    let mut ada = server.signed_in("ada@example.com");
+    assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
+    let org = server.app.org("acme-ai");
+    let bob = server.app.member(&org, "bob@example.com", Role::Developer);
+    let acknowledged = ada.post(
+        &format!("/orgs/acme-ai/members/{}/role", bob.id),
+        &[("role", "viewer")],
+    );
+    assert_eq!(acknowledged.status, 303, "{}", acknowledged.body);
+
+    proxy.stop();
+    let before = server.app.snapshot();
+    for round in 0..3 {
+        let started = Instant::now();
+        let page = ada.get("/orgs/acme-ai/members");
+        assert_eq!(page.status, 503, "round {round}: {}", page.body);
+        assert!(page.body.contains("not answering"), "{}", page.body);
+        assert!(page_header(&page, "retry-after").is_some());
+        let change = ada.post(
+            &format!("/orgs/acme-ai/members/{}/role", bob.id),
+            &[("role", "admin")],
+        );
+        assert_eq!(change.status, 503, "{}", change.body);
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "a request hung for {:?}",
+            started.elapsed()
+        );
+        assert_eq!(fetch(&format!("{}/readyz", server.base)).0, 503);
+        assert_eq!(fetch(&format!("{}/healthz", server.base)).0, 200);
+    }
+    assert_eq!(
+        server.app.snapshot(),
+        before,
+        "nothing was written during the outage"
+    );
+
+    proxy.start();
+    let mut served = false;
+    for _ in 0..50 {
+        if ada.get("/orgs/acme-ai/members").status == 200 {
+            served = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    assert!(served, "the same server serves again once the database is back");
+    assert_eq!(fetch(&format!("{}/readyz", server.base)).0, 200);
+    assert_eq!(
+        server.app.role_of(&org, &bob),
+        Some(Role::Viewer),
+        "what was acknowledged is kept"
+    );
+    let change = ada.post(
+        &format!("/orgs/acme-ai/members/{}/role", bob.id),
+        &[("role", "admin")],
+    );
+    assert_eq!(change.status, 303, "{}", change.body);
+}
+
+#[test]
+fn sqlite_locked_by_another_process_makes_writers_wait_then_answer_503() {
+    if is_postgres() {
+        eprintln!("skipped: SQLite only");
+        return;
+    }
+    let server = TestServer::start_with(&["--database-timeout", "1s"]);
+    let mut ada = server.signed_in("ada@example.com");
+    assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
+    let org = server.app.org("acme-ai");
+    let bob = server.app.member(&org, "bob@example.com", Role::Developer);
+    let path = server
+        .app
+        .database_url()
+        .strip_prefix("sqlite://")
+        .expect("an SQLite URL")
+        .to_owned();
+    // Another process's writer (a backup tool, a second server) holds the lock.
+    let mut other = SqliteConnection::establish(&path).expect("open the file");
+    other
+        .batch_execute("BEGIN IMMEDIATE")
+        .expect("take the write lock");
+    let started = Instant::now();
+    let change = ada.post(
+        &format!("/orgs/acme-ai/members/{}/role", bob.id),
+        &[("role", "viewer")],
+    );
+    assert_eq!(change.status, 503, "{}", change.body);
+    assert!(!change.body.contains("locked"), "{}", change.body);
+    assert!(page_header(&change, "retry-after").is_some());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "it waited for the lock first"
+    );
+    assert_eq!(ada.get("/orgs/acme-ai/members").status, 200, "readers go on");
+    other.batch_execute("ROLLBACK").expect("let go");
+    let change = ada.post(
+        &format!("/orgs/acme-ai/members/{}/role", bob.id),
+        &[("role", "viewer")],
+    );
+    assert_eq!(change.status, 303, "{}", change.body);
+    assert_eq!(server.app.role_of(&org, &bob), Some(Role::Viewer));
+}
+
+/// The release or debug binary as a process of its own.
+fn spawn_server(database_url: &str, port: u16, extra_env: &[(&str, &str)]) -> Child {
+    let outbox = std::env::temp_dir().join(format!("rollcall-outbox-{port}"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+    command
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("ROLLCALL_BIND", format!("127.0.0.1:{port}"))
+        .env("ROLLCALL_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("ROLLCALL_OUTBOX_DIR", outbox)
+        .env("ROLLCALL_DEV_LOGIN", "off")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (name, value) in extra_env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("start the server");
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not start");
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+#[test]
+fn a_server_killed_in_the_middle_of_a_bulk_invite_leaves_all_or_none_of_it() {
+    let app = TestApp::new();
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let token = operations_token(&app, &org, &ada);
+    let count_invited = || -> i64 {
+        use rollcall::db::schema::invitations;
+        invitations::table
+            .filter(invitations::org_id.eq(&org.id))
+            .count()
+            .get_result(&mut *app.conn())
+            .expect("count")
+    };
+    for (round, delay) in [5u64, 40, 150].into_iter().enumerate() {
+        let port = free_port();
+        let mut child = spawn_server(app.database_url(), port, &[("ROLLCALL_RATE_LIMIT_API", "off")]);
+        let before = count_invited();
+        let rows: Vec<serde_json::Value> = (0..2000)
+            .map(|n| serde_json::json!({"email": format!("r{round}.n{n}@example.com"), "role": "viewer"}))
+            .collect();
+        let body = serde_json::json!({ "invitations": rows }).to_string();
+        let token = token.clone();
+        let sender = thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(60)))
+                .build()
+                .into();
+            agent
+                .post(&format!(
+                    "http://127.0.0.1:{port}/api/v1/orgs/acme-ai/invitations"
+                ))
+                .header("Authorization", &format!("Bearer {token}"))
+                .header("Content-Type", "application/json")
+                .send(body)
+                .map(|response| response.status().as_u16())
+                .ok()
+        });
+        thread::sleep(Duration::from_millis(delay));
+        signal(&child, "KILL");
+        let _ = child.wait();
+        let answered = sender.join().expect("the sender");
+        let added = count_invited() - before;
+        assert!(
+            added == 0 || added == 2000,
+            "round {round}: {added} of 2,000 were invited"
+        );
+        if answered == Some(201) {
+            assert_eq!(added, 2000, "an acknowledged invite was kept");
+        }
+    }
+}
+
+#[test]
+fn sigterm_stops_gracefully_and_hands_claimed_emails_back() {
+    // An SMTP server that accepts connections and never greets: every send hangs.
+    let silent = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let smtp_port = silent.local_addr().unwrap().port();
+    let held: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+    let holder = Arc::clone(&held);
+    thread::spawn(move || {
+        for stream in silent.incoming().flatten() {
+            holder.lock().unwrap().push(stream);
+        }
+    });
+    let app = TestApp::new();
+    let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
+    let port = free_port();
+    let smtp = format!("smtp://127.0.0.1:{smtp_port}");
+    let mut child = spawn_server(app.database_url(), port, &[("ROLLCALL_SMTP_URL", &smtp)]);
+    for email in ["a@example.com", "b@example.com", "c@example.com"] {
+        app.invite(&org, email, Role::Viewer);
+    }
+    let claimed = || -> i64 {
+        use rollcall::db::schema::email_outbox;
+        let leased = chrono::Utc::now().naive_utc() + chrono::Duration::seconds(30);
+        email_outbox::table
+            .filter(email_outbox::state.eq("queued"))
+            .filter(email_outbox::next_attempt_at.gt(leased))
+            .count()
+            .get_result(&mut *app.conn())
+            .expect("count")
+    };
+    let started = Instant::now();
+    while claimed() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the worker claimed nothing"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!held.lock().unwrap().is_empty(), "a send is under way");
+    signal(&child, "TERM");
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(40),
+            "the server did not stop"
+        );
+        thread::sleep(Duration::from_millis(100));
+    };
+    let mut log = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = stderr.read_to_string(&mut log);
+    }
+    assert!(status.success(), "exit {status:?}: {log}");
+    assert!(!log.contains("panicked"), "{log}");
+    assert_eq!(
+        claimed(),
+        0,
+        "every claimed email is handed back for another server to send at once"
+    );
+}
