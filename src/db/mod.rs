@@ -100,11 +100,7 @@ thread_local! {
 /// the connection it ran on is not pooled again.
 pub(crate) fn note_unavailable() {
     UNAVAILABLE.set(true);
-    LAST_OUTAGE.store(unix_seconds(), std::sync::atomic::Ordering::Relaxed);
 }
-
-/// When a statement last found the database gone, in seconds since 1970.
-static LAST_OUTAGE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// For this long after the database was found gone, every connection is
 /// tried before it is handed out: the others in the pool are likely dead too.
@@ -120,6 +116,9 @@ pub struct ConnectionManager {
     url: DatabaseUrl,
     /// How long to wait for Postgres to connect, or for SQLite's write lock.
     timeout: Duration,
+    /// When a statement on one of these connections last found the database
+    /// gone, in seconds since 1970.
+    last_outage: std::sync::atomic::AtomicU64,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -138,7 +137,7 @@ impl ManageConnection for ConnectionManager {
     /// than each failing one request.
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
         let since_outage =
-            unix_seconds().saturating_sub(LAST_OUTAGE.load(std::sync::atomic::Ordering::Relaxed));
+            unix_seconds().saturating_sub(self.last_outage.load(std::sync::atomic::Ordering::Relaxed));
         if since_outage > SUSPECT_FOR_SECONDS {
             return Ok(());
         }
@@ -150,11 +149,15 @@ impl ManageConnection for ConnectionManager {
     /// this thread, with this connection.
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         use diesel::r2d2::R2D2Connection;
-        UNAVAILABLE.replace(false)
-            || match conn {
-                DbConnection::Postgres(conn) => conn.is_broken(),
-                DbConnection::Sqlite(conn) => conn.is_broken(),
-            }
+        if UNAVAILABLE.replace(false) {
+            self.last_outage
+                .store(unix_seconds(), std::sync::atomic::Ordering::Relaxed);
+            return true;
+        }
+        match conn {
+            DbConnection::Postgres(conn) => conn.is_broken(),
+            DbConnection::Sqlite(conn) => conn.is_broken(),
+        }
     }
 }
 
@@ -253,6 +256,8 @@ pub fn read_here<T>(
         // starts on a fresh one.
         if matches!(result, Err(Error::Database(_) | Error::DatabaseUnavailable(_))) {
             *reader = None;
+            // Noted for pooled connections; this one is gone already.
+            UNAVAILABLE.set(false);
         }
         result
     })
@@ -273,6 +278,7 @@ pub fn connect(url: &DatabaseUrl, max_size: u32, timeout: Duration) -> Result<Db
         .build(ConnectionManager {
             url: url.clone(),
             timeout,
+            last_outage: Default::default(),
         })
         .map_err(|source| Error::DatabaseUnavailable(source.to_string()))
 }

@@ -246,6 +246,11 @@ impl Application {
         self.port
     }
 
+    /// Stops the server as a signal would (tests stop theirs this way).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until a signal (SIGTERM, SIGINT) stops the server: it stops
     /// accepting, finishes the requests in flight (for up to 30 seconds),
     /// then the outbox worker finishes its send and releases the rest of its

@@ -12,6 +12,8 @@ use crate::helpers::TestApp;
 
 /// A running server over the test app's database.
 pub struct TestServer {
+    /// First, so that the servers stop before the database is dropped.
+    servers: std::sync::Mutex<Vec<Stopper>>,
     pub app: TestApp,
     pub base: String,
 }
@@ -28,21 +30,34 @@ impl TestServer {
 
     /// Starts a server over an existing test database.
     pub fn start_on(app: TestApp, extra: &[&str]) -> Self {
-        let base = serve(app.database_url(), extra);
-        Self { app, base }
+        let (base, server) = serve(app.database_url(), extra);
+        Self {
+            servers: std::sync::Mutex::new(vec![server]),
+            app,
+            base,
+        }
     }
 
     /// Starts a server over the test app's database, reached at
     /// `database_url` (through a proxy the test controls, say).
     pub fn start_through(app: TestApp, database_url: &str, extra: &[&str]) -> Self {
-        let base = serve(database_url, extra);
-        Self { app, base }
+        let (base, server) = serve(database_url, extra);
+        Self {
+            servers: std::sync::Mutex::new(vec![server]),
+            app,
+            base,
+        }
     }
 
     /// Another server over the same database, as a second one behind a load
     /// balancer would be: the address of its console.
     pub fn another_server(&self) -> String {
-        serve(self.app.database_url(), &[])
+        let (base, server) = serve(self.app.database_url(), &[]);
+        self.servers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(server);
+        base
     }
 
     /// A new browser with no cookies.
@@ -60,7 +75,7 @@ impl TestServer {
 
 /// Starts a server over the database at `database_url` on a free loopback
 /// port; `extra` are additional command-line flags. Returns its address.
-fn serve(database_url: &str, extra: &[&str]) -> String {
+fn serve(database_url: &str, extra: &[&str]) -> (String, Stopper) {
     // The public URL (in emails and OAuth redirects) must name the real
     // port, so the port is picked before the server starts.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -85,12 +100,27 @@ fn serve(database_url: &str, extra: &[&str]) -> String {
     thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let server = Application::build(config).expect("build the server");
-            ports.send(server.port()).expect("report the port");
+            ports
+                .send((server.port(), server.handle()))
+                .expect("report the port");
             server.run_until_stopped().await.expect("serve");
         })
     });
-    let port = port.recv().expect("the server started");
-    format!("http://127.0.0.1:{port}")
+    let (port, handle) = port.recv().expect("the server started");
+    (format!("http://127.0.0.1:{port}"), Stopper(handle))
+}
+
+/// Stops a test's server when the test is over, before its database goes:
+/// a server left running would keep reconnecting to a database that is gone.
+pub struct Stopper(actix_web::dev::ServerHandle);
+
+impl Drop for Stopper {
+    fn drop(&mut self) {
+        let handle = self.0.clone();
+        // On a thread of its own: the test may be inside a runtime already.
+        let stopped = thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(false)));
+        let _ = stopped.join();
+    }
 }
 
 /// An answer: status, a few headers, the body.
