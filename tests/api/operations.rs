@@ -564,3 +564,183 @@ fn sigterm_stops_gracefully_and_hands_claimed_emails_back() {
         "every claimed email is handed back for another server to send at once"
     );
 }
+
+fn rollcall(database_url: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+    command
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run rollcall")
+}
+
+#[test]
+fn a_backup_taken_while_the_server_runs_is_a_whole_database() {
+    let server = TestServer::start();
+    let (org, _) = server.app.org_owned_by("Acme AI", "ada@example.com");
+    for n in 0..20 {
+        server
+            .app
+            .member(&org, &format!("m{n}@example.com"), Role::Viewer);
+    }
+    let dir = std::env::temp_dir().join(format!("rollcall-backup-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let copy = dir.join("copy.db");
+    let copy_text = copy.display().to_string();
+    let output = rollcall(server.app.database_url(), &["backup", &copy_text], &[]);
+    if is_postgres() {
+        assert!(!output.status.success());
+        let words = String::from_utf8_lossy(&output.stderr);
+        assert!(words.contains("pg_dump"), "{words}");
+        return;
+    }
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The copy is a database a server starts on, with everything in it.
+    let mut conn = SqliteConnection::establish(&copy_text).expect("open the copy");
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let members: Vec<Count> = diesel::sql_query("SELECT COUNT(*) AS n FROM memberships")
+        .load(&mut conn)
+        .expect("count");
+    assert_eq!(members[0].n, 21);
+    let again = rollcall(server.app.database_url(), &["backup", &copy_text], &[]);
+    assert!(!again.status.success(), "an existing file is never overwritten");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_doctor_says_what_is_wrong_in_plain_words() {
+    let app = TestApp::new();
+    let good = rollcall(app.database_url(), &["doctor"], &[]);
+    let words = String::from_utf8_lossy(&good.stdout);
+    assert!(
+        good.status.success(),
+        "{words}{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(
+        words.contains("The database answers and is up to date."),
+        "{words}"
+    );
+    let closed = free_port();
+    let smtp = format!("smtp://127.0.0.1:{closed}");
+    let bad = rollcall(
+        app.database_url(),
+        &["doctor"],
+        &[
+            ("ROLLCALL_PUBLIC_URL", "http://rollcall.example.com"),
+            ("ROLLCALL_SESSION_KEY", "c2hvcnQ="),
+            ("ROLLCALL_SMTP_URL", &smtp),
+            ("ROLLCALL_GITHUB_CLIENT_ID", "abc"),
+        ],
+    );
+    assert!(!bad.status.success());
+    let words = String::from_utf8_lossy(&bad.stdout);
+    for expected in [
+        "FAIL  ROLLCALL_SESSION_KEY must decode to at least 64 bytes",
+        "FAIL  ROLLCALL_PUBLIC_URL is http://rollcall.example.com",
+        "FAIL  github: set both the client id and the client secret",
+        "FAIL  Emails cannot be sent",
+    ] {
+        assert!(words.contains(expected), "{expected}:\n{words}");
+    }
+    let unreachable = rollcall("postgres://nobody@127.0.0.1:1/nothing", &["doctor"], &[]);
+    assert!(!unreachable.status.success());
+    assert!(String::from_utf8_lossy(&unreachable.stdout).contains("FAIL  The database cannot be reached"));
+}
+
+#[test]
+fn logs_are_one_json_line_per_request_and_hold_no_secret() {
+    let app = TestApp::new();
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let token = operations_token(&app, &org, &ada);
+    let invitation = app.invite(&org, "grace@example.com", Role::Viewer);
+    let invite_token = invitation.link.rsplit('/').next().expect("a token").to_owned();
+    let client = rollcall::services::introspection::create_client(
+        &mut app.conn(),
+        &LabelName::parse("gateway").unwrap(),
+    )
+    .expect("a client")
+    .expose()
+    .to_owned();
+    let port = free_port();
+    let mut child = spawn_server(
+        app.database_url(),
+        port,
+        &[("RUST_LOG", "info"), ("ROLLCALL_LOG_FORMAT", "json")],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let opened = agent
+        .get(&invitation.link.replace(&app_public_url(&invitation.link), &base))
+        .call()
+        .expect("an answer");
+    assert!(opened.status().as_u16() < 500);
+    let me = agent
+        .get(&format!("{base}/api/v1/me"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("an answer");
+    assert_eq!(me.status().as_u16(), 200);
+    let checked = agent
+        .post(&format!("{base}/api/v1/tokens/introspect"))
+        .header("Authorization", &format!("Bearer {client}"))
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!("token={token}"))
+        .expect("an answer");
+    assert_eq!(checked.status().as_u16(), 200);
+    let _ = agent.get(&format!("{base}/login?next=/orgs/acme-ai")).call();
+    signal(&child, "TERM");
+    let _ = child.wait();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .expect("the log")
+        .read_to_string(&mut log)
+        .expect("read the log");
+    for secret in [&token, &invite_token, &client] {
+        assert!(!log.contains(secret.as_str()), "a secret is in the log:\n{log}");
+    }
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let answered: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "answered")
+        .collect();
+    assert!(answered.len() >= 4, "{log}");
+    for line in &answered {
+        assert!(
+            line["span"]["request_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty()),
+            "{line}"
+        );
+        assert!(line["route"].as_str().is_some(), "{line}");
+    }
+    assert!(
+        answered.iter().any(|line| line["route"] == "/invite/{token}"),
+        "{log}"
+    );
+}
+
+/// The scheme, host and port of a link.
+fn app_public_url(link: &str) -> String {
+    let parsed = url::Url::parse(link).expect("a link");
+    parsed[..url::Position::BeforePath].to_owned()
+}
