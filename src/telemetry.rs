@@ -33,10 +33,17 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Whether metrics are being recorded (a server with `ROLLCALL_METRICS_BIND`
+/// installed the recorder): without, there is no need to name what happened.
+pub fn metrics_on() -> bool {
+    HANDLE.get().is_some_and(Option::is_some)
+}
+
 /// The process's metrics recorder, installed on first use. Until then (the
 /// command line) every metric is a no-op.
 pub fn metrics() -> Option<&'static PrometheusHandle> {
-    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
             let installed = PrometheusBuilder::new()

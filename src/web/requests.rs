@@ -43,17 +43,13 @@ pub async fn observe(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
     let id = new_request_id();
-    let method = req.method().as_str().to_owned();
+    let method = req.method().clone();
     let span = tracing::info_span!("request", request_id = %id);
     let response = next
         .call(req)
         .instrument(span.clone())
         .await?
         .map_into_boxed_body();
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
     let status = response.status();
     let elapsed = started.elapsed();
     let mut response = if status.is_server_error() {
@@ -64,17 +60,27 @@ pub async fn observe(
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
-    let class = match status.as_u16() {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    };
-    metrics::counter!("rollcall_http_requests_total", "route" => route.clone(), "method" => method.clone(), "status" => class)
-        .increment(1);
-    metrics::histogram!("rollcall_http_request_duration_seconds", "route" => route.clone(), "method" => method.clone())
-        .record(elapsed.as_secs_f64());
+    let metrics_on = crate::telemetry::metrics_on();
+    if !metrics_on && !tracing::enabled!(tracing::Level::INFO) {
+        return Ok(response);
+    }
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    if metrics_on {
+        let class = match status.as_u16() {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        metrics::counter!("rollcall_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => class)
+            .increment(1);
+        metrics::histogram!("rollcall_http_request_duration_seconds", "route" => route.clone(), "method" => method.to_string())
+            .record(elapsed.as_secs_f64());
+    }
     span.in_scope(|| {
         tracing::info!(
             %method,
