@@ -373,10 +373,15 @@ pub fn write<T>(
 /// concurrency. On SQLite, [`write`] already holds the database's write lock.
 pub fn lock_organization(conn: &mut DbConnection, org_id: &str) -> Result<(), Error> {
     if let DbConnection::Postgres(pg) = conn {
+        // NO KEY UPDATE: changes to one organization queue on each other,
+        // but a row that merely refers to it (a count, an invitation, an
+        // event: their foreign keys take KEY SHARE) does not wait; a change
+        // that holds a member's row and then writes such a row would
+        // otherwise deadlock with one that holds this lock and wants it.
         schema::organizations::table
             .find(org_id)
             .select(schema::organizations::id)
-            .for_update()
+            .for_no_key_update()
             .first::<String>(pg)?;
     }
     Ok(())

@@ -123,6 +123,82 @@ fn a_demotion_racing_a_departure_leaves_one_owner() {
     race(&Arc::new(TestApp::new()), Move::DemoteAndLeave);
 }
 
+/// A change between two roles below Owner locks only the member's row. It
+/// races an owner who promotes that member and then leaves (which the
+/// promotion allows): whatever the order, an owner stays, and an owner who
+/// left left someone an owner.
+#[test]
+fn a_change_below_owner_racing_a_promotion_and_a_departure_keeps_an_owner() {
+    let app = Arc::new(TestApp::new());
+    for round in 0..ROUNDS {
+        let (org, ada) = app.org_owned_by(&format!("Below {round}"), &format!("ada{round}@example.com"));
+        let bob = app.member(&org, &format!("bob{round}@example.com"), Role::Admin);
+        let carl = app.member(&org, &format!("carl{round}@example.com"), Role::Developer);
+        let barrier = Arc::new(Barrier::new(2));
+        let demote = {
+            let (app, org, barrier, bob, carl) = (
+                Arc::clone(&app),
+                org.clone(),
+                Arc::clone(&barrier),
+                bob.clone(),
+                carl.clone(),
+            );
+            thread::spawn(move || {
+                let mut conn = app.conn();
+                barrier.wait();
+                members::change_role(
+                    &mut conn,
+                    &as_user(&bob),
+                    &org,
+                    &MemberRef::Id(carl.id),
+                    Role::Viewer,
+                )
+                .map(|_| ())
+            })
+        };
+        let promote_and_leave = {
+            let (app, org, barrier, ada, carl) = (
+                Arc::clone(&app),
+                org.clone(),
+                Arc::clone(&barrier),
+                ada.clone(),
+                carl.clone(),
+            );
+            thread::spawn(move || {
+                let mut conn = app.conn();
+                barrier.wait();
+                members::change_role(
+                    &mut conn,
+                    &as_user(&ada),
+                    &org,
+                    &MemberRef::Id(carl.id),
+                    Role::Owner,
+                )?;
+                members::leave(&mut conn, &as_user(&ada), &org)
+            })
+        };
+        let demoted = demote.join().expect("no panic");
+        let left = promote_and_leave.join().expect("no panic");
+        let owners: Vec<Option<Role>> = [&ada, &carl].iter().map(|user| app.role_of(&org, user)).collect();
+        let owner_count = owners.iter().filter(|role| **role == Some(Role::Owner)).count();
+        assert!(
+            owner_count >= 1,
+            "round {round}: no owner left: {demoted:?} {left:?} {owners:?}"
+        );
+        if left.is_ok() {
+            assert_eq!(
+                owners[1],
+                Some(Role::Owner),
+                "round {round}: Ada left and Carl is not an owner"
+            );
+        }
+        match demoted {
+            Ok(()) | Err(Error::Forbidden(_)) => {}
+            Err(other) => panic!("round {round}: unexpected {other:?}"),
+        }
+    }
+}
+
 /// The outbox worker marks emails sent while an invite holds the organization:
 /// neither may wait for the other (on Postgres they once deadlocked over the
 /// count of pending invitations, until the deadlock check killed one). SQLite
