@@ -641,99 +641,41 @@ pub fn change_role(
     member: &MemberRef,
     to: Role,
 ) -> Result<Member, Error> {
-    if to != Role::Owner
-        && let Some(changed) = change_below_owner(conn, actor, org, member, to)?
-    {
-        return Ok(changed);
-    }
     db::write(conn, |conn| {
         db::lock_organization(conn, &org.id)?;
         let acting = acting(conn, actor, org)?;
-        let target = find_locked(conn, org, member)?;
-        apply_role_change(conn, org, &acting, target, to)
-    })
-}
-
-/// A change between two roles below Owner leaves the owners as they are, so
-/// it cannot break the last-owner rule and need not queue behind every other
-/// change of the organization: it locks only the member's row. A member who
-/// is an owner by the time the row is locked is left to [`change_role`]'s
-/// organization-wide lock (None).
-fn change_below_owner(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    org: &Organization,
-    member: &MemberRef,
-    to: Role,
-) -> Result<Option<Member>, Error> {
-    db::write(conn, |conn| {
-        let target = find_locked(conn, org, member)?;
-        if target.role == Role::Owner {
-            return Ok(None);
+        let target = find(conn, org, member)?;
+        let own = acting.who.user_id.as_deref() == Some(target.user_id.as_str());
+        policy::authorize(
+            acting.role,
+            Action::ChangeRole {
+                from: target.role,
+                to,
+                own,
+            },
+        )?;
+        if target.role == to {
+            return Ok(target);
         }
-        let acting = acting(conn, actor, org)?;
-        apply_role_change(conn, org, &acting, target, to).map(Some)
+        if target.role == Role::Owner {
+            ensure_another_owner(conn, org, &target.user_id)?;
+        }
+        diesel::update(memberships::table.find((&org.id, &target.user_id)))
+            .set(memberships::role.eq(to.as_str()))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: &org.id,
+                actor: (&acting.who).into(),
+                action: AuditAction::RoleChanged,
+                target: &target.email,
+                before: Some(json!({ "role": target.role.as_str() })),
+                after: Some(json!({ "role": to.as_str() })),
+            },
+        )?;
+        Ok(Member { role: to, ..target })
     })
-}
-
-/// The member, read under a lock on their row until the transaction ends (on
-/// SQLite, [`db::write`] already holds the database's write lock). Every role
-/// change takes it, after the organization's lock when it takes that too.
-fn find_locked(conn: &mut DbConnection, org: &Organization, member: &MemberRef) -> Result<Member, Error> {
-    if let crate::db::DbConnection::Postgres(pg) = conn {
-        let selection = memberships::table
-            .filter(memberships::org_id.eq(&org.id))
-            .select(memberships::user_id)
-            .for_update();
-        match member {
-            MemberRef::Id(id) => selection.filter(memberships::user_id.eq(id)).load::<String>(pg)?,
-            MemberRef::Email(email) => selection
-                .filter(memberships::email.eq(email.as_str()))
-                .load::<String>(pg)?,
-        };
-    }
-    find(conn, org, member)
-}
-
-/// Checks the policy for a role change and makes it, with its audit event.
-/// The caller holds the locks the change needs.
-fn apply_role_change(
-    conn: &mut DbConnection,
-    org: &Organization,
-    acting: &super::Acting,
-    target: Member,
-    to: Role,
-) -> Result<Member, Error> {
-    let own = acting.who.user_id.as_deref() == Some(target.user_id.as_str());
-    policy::authorize(
-        acting.role,
-        Action::ChangeRole {
-            from: target.role,
-            to,
-            own,
-        },
-    )?;
-    if target.role == to {
-        return Ok(target);
-    }
-    if target.role == Role::Owner {
-        ensure_another_owner(conn, org, &target.user_id)?;
-    }
-    diesel::update(memberships::table.find((&org.id, &target.user_id)))
-        .set(memberships::role.eq(to.as_str()))
-        .execute(conn)?;
-    audit::record(
-        conn,
-        AuditEvent {
-            org_id: &org.id,
-            actor: (&acting.who).into(),
-            action: AuditAction::RoleChanged,
-            target: &target.email,
-            before: Some(json!({ "role": target.role.as_str() })),
-            after: Some(json!({ "role": to.as_str() })),
-        },
-    )?;
-    Ok(Member { role: to, ..target })
 }
 
 /// Removes another member, as the policy allows and the last-owner rule permits.

@@ -123,10 +123,10 @@ fn a_demotion_racing_a_departure_leaves_one_owner() {
     race(&Arc::new(TestApp::new()), Move::DemoteAndLeave);
 }
 
-/// A change between two roles below Owner locks only the member's row. It
-/// races an owner who promotes that member and then leaves (which the
-/// promotion allows): whatever the order, an owner stays, and an owner who
-/// left left someone an owner.
+/// An admin's change between two roles below Owner races an owner who
+/// promotes that member and then leaves (which the promotion allows):
+/// whatever the order, an owner stays, and an owner who left left someone an
+/// owner.
 #[test]
 fn a_change_below_owner_racing_a_promotion_and_a_departure_keeps_an_owner() {
     let app = Arc::new(TestApp::new());
