@@ -175,6 +175,11 @@ pub struct Config {
     /// another process holds) before it is answered 503.
     #[arg(long, env = "ROLLCALL_DATABASE_TIMEOUT", default_value = "5s", value_parser = parse_ttl, global = true)]
     pub database_timeout: Duration,
+
+    /// How long audit events are kept: 400d, 90d… The background worker
+    /// deletes older ones.
+    #[arg(long, env = "ROLLCALL_AUDIT_RETENTION", default_value = "400d", value_parser = parse_retention, global = true)]
+    pub audit_retention: Duration,
 }
 
 /// An address is a network of one.
@@ -203,6 +208,16 @@ fn parse_ttl(input: &str) -> Result<Duration, String> {
         return Err(format!("“{input}” must be more than zero and at most a year"));
     }
     Ok(ttl)
+}
+
+/// Retention: at least a day (less would lose today's record), at most 100 years.
+fn parse_retention(input: &str) -> Result<Duration, String> {
+    let kept = humantime::parse_duration(input.trim())
+        .map_err(|error| format!("“{input}” is not a duration like 400d or 90d ({error})"))?;
+    if kept < Duration::from_secs(24 * 3600) || kept > Duration::from_secs(100 * 365 * 24 * 3600) {
+        return Err(format!("“{input}” must be at least a day and at most 100 years"));
+    }
+    Ok(kept)
 }
 
 fn parse_public_url(input: &str) -> Result<String, String> {

@@ -41,6 +41,14 @@ impl ProviderKind {
             Self::GitHub => "GitHub",
         }
     }
+
+    /// The provider, as the services know it.
+    pub fn provider(self) -> IdentityProvider {
+        match self {
+            Self::Google => IdentityProvider::Google,
+            Self::GitHub => IdentityProvider::GitHub,
+        }
+    }
 }
 
 /// Why a sign-in did not complete, in words for the person signing in.

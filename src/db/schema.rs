@@ -210,6 +210,14 @@ diesel::table! {
         after_state -> Nullable<Text>,
         client_ip -> Nullable<Text>,
         created_at -> Timestamp,
+        actor_kind -> Text,
+        actor_name -> Text,
+        actor_email -> Nullable<Text>,
+        credential -> Text,
+        target_kind -> Text,
+        target_id -> Nullable<Text>,
+        target_name -> Text,
+        target_email -> Nullable<Text>,
     }
 }
 

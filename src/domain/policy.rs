@@ -163,6 +163,8 @@ pub enum Action {
     /// Create, change, disable or delete a service account with this role,
     /// or create and revoke its keys.
     ManageServiceAccount { role: Role },
+    /// Read or download the organization's audit log.
+    ViewAuditLog,
 }
 
 /// Why an action was refused, in words fit to show the person who tried it.
@@ -189,9 +191,10 @@ impl Action {
             Action::Invite { role } | Action::ManageInvitation { role } => role == Role::Owner,
             Action::ChangeRole { from, to, .. } => from == Role::Owner || to == Role::Owner,
             Action::Remove { role, .. } => role == Role::Owner,
-            Action::CreateToken { .. } | Action::RevokeToken { .. } | Action::ManageServiceAccount { .. } => {
-                false
-            }
+            Action::CreateToken { .. }
+            | Action::RevokeToken { .. }
+            | Action::ManageServiceAccount { .. }
+            | Action::ViewAuditLog => false,
         };
         match self {
             Action::CreateToken {
@@ -204,6 +207,7 @@ impl Action {
             Action::RevokeToken { own: false } | Action::ManageServiceAccount { .. } => {
                 Permission::ManageServiceAccounts
             }
+            Action::ViewAuditLog => Permission::ViewAuditLog,
             _ if touches_owner => Permission::ManageOwners,
             Action::Invite { .. } | Action::ManageInvitation { .. } => Permission::InviteMembers,
             Action::ChangeRole { .. } => Permission::ChangeMemberRoles,

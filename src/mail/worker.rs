@@ -1,6 +1,7 @@
 //! The outbox worker: delivers queued emails, at least once, with retries and
 //! backoff. Every server process runs one; claims keep them out of each
-//! other's way. Once a minute it also forgets expired idempotent answers.
+//! other's way. Once a minute it also forgets expired idempotent answers and
+//! audit events older than the retention.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,7 +12,7 @@ use actix_web::web;
 use super::transport::Mailer;
 use crate::db::DbPool;
 use crate::error::Error;
-use crate::services::{idempotency, outbox};
+use crate::services::{audit, idempotency, outbox};
 
 const BATCH: i64 = 50;
 const IDLE: Duration = Duration::from_millis(500);
@@ -21,6 +22,9 @@ const LEASE: Duration = Duration::from_secs(120);
 const MARGIN: Duration = Duration::from_secs(10);
 /// How often the worker also forgets what no longer needs keeping.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Audit events deleted per statement, and statements per round.
+const AUDIT_PRUNE_BATCH: i64 = 500;
+const AUDIT_PRUNE_BATCHES: usize = 200;
 
 /// The running worker: stop it with [`OutboxWorker::stop`] before the
 /// runtime ends (the SMTP connection pool must be dropped while it runs).
@@ -64,13 +68,14 @@ impl OutboxWorker {
 }
 
 /// Starts the worker on the current actix runtime.
-pub fn spawn(pool: DbPool, mailer: Mailer) -> OutboxWorker {
+pub fn spawn(pool: DbPool, mailer: Mailer, audit_retention: Duration) -> OutboxWorker {
     let mailer = Arc::new(mailer);
     let stopping = Arc::new(AtomicBool::new(false));
     let in_hand = Arc::new(Mutex::new(Vec::new()));
     let worker = Worker {
         pool: pool.clone(),
         mailer,
+        audit_retention,
         stopping: Arc::clone(&stopping),
         in_hand: Arc::clone(&in_hand),
     };
@@ -86,6 +91,7 @@ pub fn spawn(pool: DbPool, mailer: Mailer) -> OutboxWorker {
 struct Worker {
     pool: DbPool,
     mailer: Arc<Mailer>,
+    audit_retention: Duration,
     stopping: Arc<AtomicBool>,
     in_hand: Arc<Mutex<Vec<String>>>,
 }
@@ -107,12 +113,16 @@ impl Worker {
 
     async fn run(self) {
         let pool = &self.pool;
-        let mut pruned_at = std::time::Instant::now();
+        // The first round at start, then one a minute.
+        let mut pruned_at: Option<std::time::Instant> = None;
         while !self.stopping() {
-            if pruned_at.elapsed() >= PRUNE_EVERY {
-                pruned_at = std::time::Instant::now();
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                pruned_at = Some(std::time::Instant::now());
                 if let Err(error) = db(pool, idempotency::prune).await {
                     tracing::warn!(%error, "could not forget old idempotent answers");
+                }
+                if let Err(error) = self.prune_audit_events().await {
+                    tracing::warn!(%error, "could not delete audit events past their retention");
                 }
             }
             match self.deliver_due().await {
@@ -124,6 +134,31 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Deletes events older than the retention, a small batch per statement
+    /// (each its own short transaction), at most [`AUDIT_PRUNE_BATCHES`] a
+    /// round: a backlog goes over the next minutes, never in one long lock.
+    async fn prune_audit_events(&self) -> Result<(), Error> {
+        let kept = chrono::Duration::from_std(self.audit_retention).unwrap_or(chrono::Duration::MAX);
+        let cutoff = crate::services::now()
+            .checked_sub_signed(kept)
+            .unwrap_or(chrono::NaiveDateTime::MIN);
+        let mut pruned = 0;
+        for _ in 0..AUDIT_PRUNE_BATCHES {
+            if self.stopping() {
+                break;
+            }
+            let deleted = db(&self.pool, move |conn| audit::prune(conn, cutoff, AUDIT_PRUNE_BATCH)).await?;
+            pruned += deleted;
+            if deleted < AUDIT_PRUNE_BATCH as usize {
+                break;
+            }
+        }
+        if pruned > 0 {
+            tracing::info!(pruned, "deleted audit events past their retention");
+        }
+        Ok(())
     }
 
     /// Sends what is due; returns how many emails were claimed. Each send is

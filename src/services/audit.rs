@@ -1,11 +1,21 @@
-//! The audit trail: who did what to whom, with the state before and after.
+//! The audit trail: who did what to whom, with which credential, and the
+//! state before and after. Events are written in the transaction of the change
+//! they record, never changed afterwards (the database refuses an UPDATE), and
+//! deleted only by retention ([`prune`]).
 
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::{Identified, new_id, now};
+use super::{Identified, Viewer, new_id, now};
 use crate::db::DbConnection;
 use crate::db::schema::audit_events;
+use crate::db::written::{Shape, Shaped};
+use crate::domain::policy::{self, Action};
+use crate::domain::{EmailAddress, Role};
 use crate::error::Error;
 
 /// What happened, as recorded in `audit_events.action`.
@@ -27,9 +37,35 @@ pub enum AuditAction {
     ServiceAccountDisabled,
     ServiceAccountDeleted,
     ServiceAccountKeyCreated,
+    AuditDownloaded,
+    SignedIn,
+    SignInRefused,
 }
 
 impl AuditAction {
+    /// Every action, in the order the filter offers them.
+    pub const ALL: [AuditAction; 19] = [
+        AuditAction::OrganizationCreated,
+        AuditAction::InvitationCreated,
+        AuditAction::InvitationResent,
+        AuditAction::InvitationRevoked,
+        AuditAction::InvitationAccepted,
+        AuditAction::InvitationDeclined,
+        AuditAction::MemberAdded,
+        AuditAction::RoleChanged,
+        AuditAction::MemberRemoved,
+        AuditAction::MemberLeft,
+        AuditAction::TokenCreated,
+        AuditAction::TokenRevoked,
+        AuditAction::ServiceAccountCreated,
+        AuditAction::ServiceAccountDisabled,
+        AuditAction::ServiceAccountDeleted,
+        AuditAction::ServiceAccountKeyCreated,
+        AuditAction::AuditDownloaded,
+        AuditAction::SignedIn,
+        AuditAction::SignInRefused,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::OrganizationCreated => "organization.created",
@@ -48,33 +84,163 @@ impl AuditAction {
             AuditAction::ServiceAccountDisabled => "service_account.disabled",
             AuditAction::ServiceAccountDeleted => "service_account.deleted",
             AuditAction::ServiceAccountKeyCreated => "service_account.key_created",
+            AuditAction::AuditDownloaded => "audit.downloaded",
+            AuditAction::SignedIn => "session.signed_in",
+            AuditAction::SignInRefused => "session.sign_in_refused",
+        }
+    }
+
+    /// The name the filter shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            AuditAction::OrganizationCreated => "Organization created",
+            AuditAction::InvitationCreated => "Invitation sent",
+            AuditAction::InvitationResent => "Invitation resent",
+            AuditAction::InvitationRevoked => "Invitation revoked",
+            AuditAction::InvitationAccepted => "Invitation accepted",
+            AuditAction::InvitationDeclined => "Invitation declined",
+            AuditAction::MemberAdded => "Member added",
+            AuditAction::RoleChanged => "Role changed",
+            AuditAction::MemberRemoved => "Member removed",
+            AuditAction::MemberLeft => "Member left",
+            AuditAction::TokenCreated => "API token created",
+            AuditAction::TokenRevoked => "API token revoked",
+            AuditAction::ServiceAccountCreated => "Service account created",
+            AuditAction::ServiceAccountDisabled => "Service account disabled",
+            AuditAction::ServiceAccountDeleted => "Service account deleted",
+            AuditAction::ServiceAccountKeyCreated => "Service account key created",
+            AuditAction::AuditDownloaded => "Audit log downloaded",
+            AuditAction::SignedIn => "Signed in",
+            AuditAction::SignInRefused => "Sign-in refused",
+        }
+    }
+
+    /// The actions an organization's log holds (sign-ins belong to the person).
+    pub fn of_organizations() -> impl Iterator<Item = AuditAction> {
+        Self::ALL
+            .into_iter()
+            .filter(|action| !matches!(action, AuditAction::SignedIn | AuditAction::SignInRefused))
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == text)
+    }
+}
+
+/// Who acted, as a kind of principal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    User,
+    ServiceAccount,
+    CommandLine,
+    /// Someone whose sign-in was refused: not known to be anyone yet.
+    Visitor,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::User => "user",
+            ActorKind::ServiceAccount => "service_account",
+            ActorKind::CommandLine => "command_line",
+            ActorKind::Visitor => "visitor",
+        }
+    }
+}
+
+/// What was acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TargetKind {
+    Organization,
+    Member,
+    Invitation,
+    Token,
+    ServiceAccount,
+    AuditLog,
+    Session,
+}
+
+impl TargetKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Organization => "organization",
+            TargetKind::Member => "member",
+            TargetKind::Invitation => "invitation",
+            TargetKind::Token => "token",
+            TargetKind::ServiceAccount => "service_account",
+            TargetKind::AuditLog => "audit_log",
+            TargetKind::Session => "session",
         }
     }
 }
 
 /// Who did it, for the record.
 pub(crate) struct AuditActor<'a> {
+    pub kind: ActorKind,
     pub id: Option<&'a str>,
-    pub label: &'a str,
-    pub client_ip: Option<std::net::IpAddr>,
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+    /// What the actor filter matches.
+    pub key: &'a str,
+    pub credential: &'a str,
+    pub client_ip: Option<IpAddr>,
 }
 
 impl<'a> From<&'a Identified> for AuditActor<'a> {
     fn from(who: &'a Identified) -> Self {
         Self {
-            id: who.user_id.as_deref(),
-            label: &who.audit_label,
+            kind: who.kind,
+            id: who.actor_id.as_deref(),
+            name: &who.name,
+            email: who.email.as_ref().map(EmailAddress::as_str),
+            key: &who.audit_label,
+            credential: &who.credential,
             client_ip: who.client_ip,
+        }
+    }
+}
+
+/// What it was done to, with its name and address as they were then.
+pub(crate) struct AuditTarget<'a> {
+    pub kind: TargetKind,
+    pub id: Option<&'a str>,
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+    /// What the target filter matches: the address of the person concerned,
+    /// else a name.
+    pub key: &'a str,
+}
+
+impl<'a> AuditTarget<'a> {
+    /// A person, or something that is theirs: found by their address.
+    pub fn person(kind: TargetKind, id: Option<&'a str>, name: &'a str, email: &'a str) -> Self {
+        Self {
+            kind,
+            id,
+            name,
+            email: Some(email),
+            key: email,
+        }
+    }
+
+    /// Something with a name and no address: found by the name.
+    pub fn named(kind: TargetKind, id: Option<&'a str>, name: &'a str) -> Self {
+        Self {
+            kind,
+            id,
+            name,
+            email: None,
+            key: name,
         }
     }
 }
 
 /// One event to record.
 pub(crate) struct AuditEvent<'a> {
-    pub org_id: &'a str,
+    pub org_id: Option<&'a str>,
     pub actor: AuditActor<'a>,
     pub action: AuditAction,
-    pub target: &'a str,
+    pub target: AuditTarget<'a>,
     pub before: Option<Value>,
     pub after: Option<Value>,
 }
@@ -84,31 +250,52 @@ pub(crate) struct AuditEvent<'a> {
 struct NewAuditEvent<'a> {
     id: String,
     org_id: Option<&'a str>,
+    actor_kind: &'static str,
     actor_id: Option<&'a str>,
-    actor_label: &'a str,
+    actor_name: &'a str,
+    actor_email: Option<&'a str>,
+    actor_label: String,
+    credential: &'a str,
     action: &'static str,
-    target: &'a str,
+    target_kind: &'static str,
+    target_id: Option<&'a str>,
+    target_name: &'a str,
+    target_email: Option<&'a str>,
+    target: String,
     before_state: Option<String>,
     after_state: Option<String>,
     client_ip: Option<String>,
-    created_at: chrono::NaiveDateTime,
+    created_at: NaiveDateTime,
 }
 
 impl<'a> AuditEvent<'a> {
-    fn into_row(self) -> NewAuditEvent<'a> {
+    fn into_row(self, at: NaiveDateTime) -> NewAuditEvent<'a> {
         NewAuditEvent {
             id: new_id(),
-            org_id: Some(self.org_id),
+            org_id: self.org_id,
+            actor_kind: self.actor.kind.as_str(),
             actor_id: self.actor.id,
-            actor_label: self.actor.label,
+            actor_name: self.actor.name,
+            actor_email: self.actor.email,
+            actor_label: filter_key(self.actor.key),
+            credential: self.actor.credential,
             action: self.action.as_str(),
-            target: self.target,
+            target_kind: self.target.kind.as_str(),
+            target_id: self.target.id,
+            target_name: self.target.name,
+            target_email: self.target.email,
+            target: filter_key(self.target.key),
             before_state: self.before.map(|v| v.to_string()),
             after_state: self.after.map(|v| v.to_string()),
             client_ip: self.actor.client_ip.map(|ip| ip.to_string()),
-            created_at: now(),
+            created_at: at,
         }
     }
+}
+
+/// How the actor and target filters compare: trimmed, lower-cased.
+fn filter_key(text: &str) -> String {
+    text.trim().to_lowercase()
 }
 
 /// Records events in the caller's transaction.
@@ -116,7 +303,8 @@ pub(crate) fn record_all<'a>(
     conn: &mut DbConnection,
     events: impl IntoIterator<Item = AuditEvent<'a>>,
 ) -> Result<(), Error> {
-    let rows: Vec<NewAuditEvent> = events.into_iter().map(AuditEvent::into_row).collect();
+    let at = now();
+    let rows: Vec<NewAuditEvent> = events.into_iter().map(|event| event.into_row(at)).collect();
     for chunk in rows.chunks(super::INSERT_CHUNK) {
         crate::db::insert_all!(conn, audit_events::table, chunk)?;
     }
@@ -127,29 +315,565 @@ pub(crate) fn record(conn: &mut DbConnection, event: AuditEvent<'_>) -> Result<(
     record_all(conn, [event])
 }
 
+/// Records a refused sign-in, with the reason the person was shown.
+pub fn record_sign_in_refused(
+    conn: &mut DbConnection,
+    provider: &str,
+    reason: &str,
+    client_ip: Option<IpAddr>,
+) -> Result<(), Error> {
+    let credential = format!("sign-in with {provider}");
+    record(
+        conn,
+        AuditEvent {
+            org_id: None,
+            actor: AuditActor {
+                kind: ActorKind::Visitor,
+                id: None,
+                name: "",
+                email: None,
+                key: "",
+                credential: &credential,
+                client_ip,
+            },
+            action: AuditAction::SignInRefused,
+            target: AuditTarget::named(TargetKind::Session, None, provider),
+            before: None,
+            after: Some(serde_json::json!({ "reason": reason })),
+        },
+    )
+}
+
 /// A recorded event, as the audit log shows it.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
 pub struct RecordedEvent {
-    pub actor_label: String,
+    pub id: String,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_name: String,
+    pub actor_email: Option<String>,
+    pub credential: String,
     pub action: String,
-    pub target: String,
+    pub target_kind: String,
+    pub target_id: Option<String>,
+    pub target_name: String,
+    pub target_email: Option<String>,
     pub before_state: Option<String>,
     pub after_state: Option<String>,
     pub client_ip: Option<String>,
-    pub created_at: chrono::NaiveDateTime,
+    #[diesel(deserialize_as = crate::db::timestamp::StoredTime)]
+    pub created_at: NaiveDateTime,
 }
 
-/// An organization's events, newest first.
-pub fn for_organization(
+/// Which events to show; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// An actor's address, service account name, or "command line".
+    pub actor: Option<String>,
+    pub action: Option<AuditAction>,
+    /// A member's or invitee's address, or a service account's, token's or
+    /// organization's name.
+    pub target: Option<String>,
+    /// From this moment on (inclusive).
+    pub since: Option<NaiveDateTime>,
+    /// Before this moment.
+    pub until: Option<NaiveDateTime>,
+}
+
+impl AuditFilter {
+    /// Reads the filter's text fields (`actor`, `target`: anything, matched
+    /// whole and without regard to case; `action`: one of [`AuditAction`]).
+    pub fn new(
+        actor: &str,
+        action: &str,
+        target: &str,
+        since: Option<NaiveDateTime>,
+        until: Option<NaiveDateTime>,
+    ) -> Result<Self, Error> {
+        let key = |text: &str| Some(filter_key(text)).filter(|key| !key.is_empty());
+        let action = match action.trim() {
+            "" => None,
+            text => Some(AuditAction::parse(text).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "“{}” is not an action the audit log records.",
+                    text.chars().take(60).collect::<String>()
+                ))
+            })?),
+        };
+        if let (Some(since), Some(until)) = (since, until)
+            && until <= since
+        {
+            return Err(Error::Invalid(
+                "The end of the date range must come after its start.".to_owned(),
+            ));
+        }
+        Ok(Self {
+            actor: key(actor),
+            action,
+            target: key(target),
+            since,
+            until,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The filter as the download's audit event keeps it.
+    fn as_json(&self) -> Value {
+        let mut filter = serde_json::Map::new();
+        let mut put = |name: &str, value: Option<String>| {
+            if let Some(value) = value {
+                filter.insert(name.to_owned(), Value::String(value));
+            }
+        };
+        put("actor", self.actor.clone());
+        put("action", self.action.map(|action| action.as_str().to_owned()));
+        put("target", self.target.clone());
+        put("since", self.since.map(|at| at.and_utc().to_rfc3339()));
+        put("until", self.until.map(|at| at.and_utc().to_rfc3339()));
+        Value::Object(filter)
+    }
+}
+
+/// Where a page of the log starts: just past an event, in either direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCursor {
+    at: NaiveDateTime,
+    id: String,
+}
+
+const CURSOR_TIME: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+
+impl AuditCursor {
+    fn past(event: &RecordedEvent) -> Self {
+        Self {
+            at: event.created_at,
+            id: event.id.clone(),
+        }
+    }
+
+    /// The text a link carries.
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        let plain = format!("{}\n{}", self.at.format(CURSOR_TIME), self.id);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        use base64::Engine;
+        let unusable = || {
+            Error::Invalid(
+                "This link's place in the audit log is not one this server gave out. Start again from the newest events."
+                    .to_owned(),
+            )
+        };
+        if text.len() > 256 {
+            return Err(unusable());
+        }
+        let plain = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(unusable)?;
+        let (at, id) = plain.split_once('\n').ok_or_else(unusable)?;
+        let at = NaiveDateTime::parse_from_str(at, CURSOR_TIME).map_err(|_| unusable())?;
+        if id.is_empty() || id.len() > 64 || crate::domain::text::has_control(id) {
+            return Err(unusable());
+        }
+        Ok(Self { at, id: id.to_owned() })
+    }
+}
+
+/// Which page: the newest events, those older than a cursor, or those newer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditPlace {
+    Newest,
+    Older(AuditCursor),
+    Newer(AuditCursor),
+}
+
+/// A page of events, newest first, and the cursors of the pages beside it.
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    pub events: Vec<RecordedEvent>,
+    pub older: Option<AuditCursor>,
+    pub newer: Option<AuditCursor>,
+}
+
+pub const PER_PAGE: u32 = 50;
+
+type EventFilter<'a> = diesel::dsl::IntoBoxed<'a, audit_events::table, crate::db::MultiBackend>;
+
+/// The events of one organization (or, with `None`, of no organization: the
+/// sign-ins) that match the filter.
+fn matching<'a>(org_id: Option<&'a str>, filter: &'a AuditFilter) -> (EventFilter<'a>, u64) {
+    let mut selection = match org_id {
+        Some(org_id) => audit_events::table.filter(audit_events::org_id.eq(org_id)).into_boxed(),
+        None => audit_events::table.filter(audit_events::org_id.is_null()).into_boxed(),
+    };
+    let mut choices = u64::from(org_id.is_some());
+    if let Some(actor) = &filter.actor {
+        selection = selection.filter(audit_events::actor_label.eq(actor));
+        choices |= 1 << 1;
+    }
+    if let Some(action) = filter.action {
+        selection = selection.filter(audit_events::action.eq(action.as_str()));
+        choices |= 1 << 2;
+    }
+    if let Some(target) = &filter.target {
+        selection = selection.filter(audit_events::target.eq(target));
+        choices |= 1 << 3;
+    }
+    if let Some(since) = filter.since {
+        selection = selection.filter(audit_events::created_at.ge(since));
+        choices |= 1 << 4;
+    }
+    if let Some(until) = filter.until {
+        selection = selection.filter(audit_events::created_at.lt(until));
+        choices |= 1 << 5;
+    }
+    (selection, choices)
+}
+
+/// Up to `limit` events past `place`, in the order that walks away from it:
+/// newest first, except for [`AuditPlace::Newer`], which reads oldest first.
+fn read_past(
     conn: &mut DbConnection,
-    org_id: &str,
+    org_id: Option<&str>,
+    filter: &AuditFilter,
+    place: &AuditPlace,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, Error> {
-    Ok(audit_events::table
-        .filter(audit_events::org_id.eq(org_id))
-        .order((audit_events::created_at.desc(), audit_events::id.desc()))
-        .limit(limit)
-        .select(RecordedEvent::as_select())
-        .load(conn)?)
+    let (mut selection, mut choices) = matching(org_id, filter);
+    // The time range first, then the tie on the id: both backends walk the
+    // index from the cursor rather than from the newest event.
+    selection = match place {
+        AuditPlace::Newest => selection.order((audit_events::created_at.desc(), audit_events::id.desc())),
+        AuditPlace::Older(cursor) => {
+            choices |= 1 << 6;
+            selection
+                .filter(audit_events::created_at.le(cursor.at))
+                .filter(
+                    audit_events::created_at
+                        .lt(cursor.at)
+                        .or(audit_events::id.lt(cursor.id.clone())),
+                )
+                .order((audit_events::created_at.desc(), audit_events::id.desc()))
+        }
+        AuditPlace::Newer(cursor) => {
+            choices |= 1 << 7;
+            selection
+                .filter(audit_events::created_at.ge(cursor.at))
+                .filter(
+                    audit_events::created_at
+                        .gt(cursor.at)
+                        .or(audit_events::id.gt(cursor.id.clone())),
+                )
+                .order((audit_events::created_at.asc(), audit_events::id.asc()))
+        }
+    };
+    Ok(Shaped {
+        shape: Shape {
+            statement: "audit::page",
+            choices,
+        },
+        query: selection.select(RecordedEvent::as_select()).limit(limit),
+    }
+    .load(conn)?)
+}
+
+/// A page of the organization's log, for a viewer the policy lets read it.
+pub fn page(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    filter: &AuditFilter,
+    place: &AuditPlace,
+) -> Result<AuditPage, Error> {
+    policy::authorize(viewer.role, Action::ViewAuditLog)?;
+    page_of(conn, Some(&viewer.org.id), filter, place, PER_PAGE)
+}
+
+fn page_of(
+    conn: &mut DbConnection,
+    org_id: Option<&str>,
+    filter: &AuditFilter,
+    place: &AuditPlace,
+    per_page: u32,
+) -> Result<AuditPage, Error> {
+    let limit = usize::try_from(per_page).unwrap_or(usize::MAX);
+    let mut events = read_past(conn, org_id, filter, place, i64::from(per_page) + 1)?;
+    let more = events.len() > limit;
+    events.truncate(limit);
+    if matches!(place, AuditPlace::Newer(_)) {
+        events.reverse();
+    }
+    let (first, last) = (events.first(), events.last());
+    let (older, newer) = match place {
+        AuditPlace::Newest => (last.filter(|_| more), None),
+        AuditPlace::Older(_) => (last.filter(|_| more), first),
+        AuditPlace::Newer(_) => (last, first.filter(|_| more)),
+    };
+    let (older, newer) = (older.map(AuditCursor::past), newer.map(AuditCursor::past));
+    // Walking back past the newest event leaves an empty page: show the newest.
+    if events.is_empty() && matches!(place, AuditPlace::Newer(_)) {
+        return page_of(conn, org_id, filter, &AuditPlace::Newest, per_page);
+    }
+    Ok(AuditPage { events, older, newer })
+}
+
+/// Events for the command line: the organization's (or, with `None`, the
+/// sign-ins), newest first, `batch` at a time, handed to `each` in order
+/// until it returns false or none are left.
+pub fn walk(
+    conn: &mut DbConnection,
+    org_id: Option<&str>,
+    filter: &AuditFilter,
+    batch: u32,
+    mut each: impl FnMut(&RecordedEvent) -> Result<bool, Error>,
+) -> Result<(), Error> {
+    let mut place = AuditPlace::Newest;
+    loop {
+        let page = page_of(conn, org_id, filter, &place, batch)?;
+        for event in &page.events {
+            if !each(event)? {
+                return Ok(());
+            }
+        }
+        match page.older {
+            Some(cursor) => place = AuditPlace::Older(cursor),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The next batch of a download: up to `batch` events older than `after`
+/// (from the newest when `None`). Each batch is its own short read, so that a
+/// long download holds no connection or snapshot between batches.
+pub fn batch(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    filter: &AuditFilter,
+    after: Option<&AuditCursor>,
+    batch: u32,
+) -> Result<(Vec<RecordedEvent>, Option<AuditCursor>), Error> {
+    policy::authorize(viewer.role, Action::ViewAuditLog)?;
+    let place = after.cloned().map_or(AuditPlace::Newest, AuditPlace::Older);
+    let page = page_of(conn, Some(&viewer.org.id), filter, &place, batch)?;
+    Ok((page.events, page.older))
+}
+
+/// The format of a download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    JsonLines,
+}
+
+impl ExportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::JsonLines => "jsonl",
+        }
+    }
+}
+
+/// Records that `who` is downloading the log with this filter: before the
+/// first byte goes out, and only for a viewer the policy lets read it.
+pub fn record_download(
+    conn: &mut DbConnection,
+    actor: &super::Actor,
+    viewer: &Viewer,
+    filter: &AuditFilter,
+    format: ExportFormat,
+) -> Result<(), Error> {
+    policy::authorize(viewer.role, Action::ViewAuditLog)?;
+    let who = super::identify(conn, actor)?;
+    record(
+        conn,
+        AuditEvent {
+            org_id: Some(&viewer.org.id),
+            actor: (&who).into(),
+            action: AuditAction::AuditDownloaded,
+            target: AuditTarget::named(TargetKind::AuditLog, Some(&viewer.org.id), &viewer.org.slug),
+            before: None,
+            after: Some(serde_json::json!({ "format": format.as_str(), "filter": filter.as_json() })),
+        },
+    )
+}
+
+/// Deletes up to `batch` events recorded before `cutoff`; returns how many.
+/// Retention calls it until it returns less than a batch, one short
+/// statement at a time, so that writers never wait long behind it.
+pub fn prune(conn: &mut DbConnection, cutoff: NaiveDateTime, batch: i64) -> Result<usize, Error> {
+    let old: Vec<String> = audit_events::table
+        .filter(audit_events::created_at.lt(cutoff))
+        .order(audit_events::created_at.asc())
+        .select(audit_events::id)
+        .limit(batch)
+        .load(conn)?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::delete(audit_events::table.filter(audit_events::id.eq_any(&old))).execute(conn)?)
+}
+
+impl RecordedEvent {
+    fn before(&self) -> Value {
+        parse_state(self.before_state.as_deref())
+    }
+
+    fn after(&self) -> Value {
+        parse_state(self.after_state.as_deref())
+    }
+
+    /// The event as the JSON Lines download and `rollcall audit list --json` write it.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "id": self.id,
+            "time": self.created_at.and_utc().to_rfc3339(),
+            "action": self.action,
+            "actor": {
+                "kind": self.actor_kind,
+                "id": self.actor_id,
+                "name": self.actor_name,
+                "email": self.actor_email,
+            },
+            "credential": self.credential,
+            "target": {
+                "kind": self.target_kind,
+                "id": self.target_id,
+                "name": self.target_name,
+                "email": self.target_email,
+            },
+            "summary": self.summary(),
+            "before": self.before(),
+            "after": self.after(),
+            "client_ip": self.client_ip,
+        })
+    }
+
+    /// Who acted, in words: "Ada Lovelace", "the command line", "deployer (service account)".
+    pub fn actor(&self) -> String {
+        match self.actor_kind.as_str() {
+            "command_line" => "The command line".to_owned(),
+            "service_account" => format!("{} (service account)", self.actor_name),
+            "visitor" => "Someone".to_owned(),
+            _ if self.actor_name.is_empty() => self.actor_email.clone().unwrap_or_default(),
+            _ => self.actor_name.clone(),
+        }
+    }
+
+    /// The target, named for a sentence: the person's name, else the address.
+    fn target(&self) -> &str {
+        if self.target_name.is_empty() {
+            self.target_email.as_deref().unwrap_or("")
+        } else {
+            &self.target_name
+        }
+    }
+
+    /// What happened, in words, without the actor: "changed Bob Kahn's role
+    /// from Developer to Admin".
+    pub fn summary(&self) -> String {
+        let (before, after) = (self.before(), self.after());
+        let role = |state: &Value| role_label(state.get("role"));
+        let target = self.target();
+        let Some(action) = AuditAction::parse(&self.action) else {
+            return self.action.clone();
+        };
+        match action {
+            AuditAction::OrganizationCreated => format!("created the organization {}", text(&after, "name")),
+            AuditAction::InvitationCreated => format!("invited {target} as {}", role(&after)),
+            AuditAction::InvitationResent => format!("resent the invitation to {target}"),
+            AuditAction::InvitationRevoked => {
+                format!("revoked the invitation of {target} as {}", role(&before))
+            }
+            AuditAction::InvitationAccepted => {
+                format!("accepted the invitation for {target} and joined as {}", role(&after))
+            }
+            AuditAction::InvitationDeclined => format!("declined the invitation for {target}"),
+            AuditAction::MemberAdded => format!("added {target} as {}", role(&after)),
+            AuditAction::RoleChanged => {
+                format!("changed {target}’s role from {} to {}", role(&before), role(&after))
+            }
+            AuditAction::MemberRemoved => {
+                let mut said = format!("removed {target} ({})", role(&before));
+                tokens_revoked(&mut said, &after);
+                said
+            }
+            AuditAction::MemberLeft => {
+                let mut said = format!("left the organization ({})", role(&before));
+                tokens_revoked(&mut said, &after);
+                said
+            }
+            AuditAction::TokenCreated => {
+                let holder = text(&after, "holder");
+                let access = text(&after, "access");
+                if holder.is_empty() || Some(holder) == Some(self.actor_name.as_str()) {
+                    format!("created the API token “{target}” ({access} access)")
+                } else {
+                    format!("created the API token “{target}” ({access} access) for {holder}")
+                }
+            }
+            AuditAction::TokenRevoked => match text(&before, "holder") {
+                "" => format!("revoked the API token “{target}”"),
+                holder => format!("revoked the API token “{target}” of {holder}"),
+            },
+            AuditAction::ServiceAccountCreated => {
+                format!("created the service account {target} as {}", role(&after))
+            }
+            AuditAction::ServiceAccountDisabled => format!("disabled the service account {target}"),
+            AuditAction::ServiceAccountDeleted => format!("deleted the service account {target}"),
+            AuditAction::ServiceAccountKeyCreated => format!(
+                "created the key “{}” for the service account {target}",
+                text(&after, "name")
+            ),
+            AuditAction::AuditDownloaded => {
+                let format = match text(&after, "format") {
+                    "jsonl" => "JSON Lines",
+                    _ => "CSV",
+                };
+                let filtered = after.get("filter").and_then(Value::as_object).is_some_and(|f| !f.is_empty());
+                if filtered {
+                    format!("downloaded filtered audit events as {format}")
+                } else {
+                    format!("downloaded the audit log as {format}")
+                }
+            }
+            AuditAction::SignedIn => format!("signed in with {}", text(&after, "provider")),
+            AuditAction::SignInRefused => {
+                format!("could not sign in with {target}: {}", text(&after, "reason"))
+            }
+        }
+    }
+}
+
+fn parse_state(state: Option<&str>) -> Value {
+    state
+        .and_then(|state| serde_json::from_str(state).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn text<'v>(state: &'v Value, field: &str) -> &'v str {
+    state.get(field).and_then(Value::as_str).unwrap_or("")
+}
+
+fn role_label(role: Option<&Value>) -> &'static str {
+    role.and_then(Value::as_str)
+        .and_then(|role| role.parse::<Role>().ok())
+        .map_or("an unknown role", Role::label)
+}
+
+fn tokens_revoked(said: &mut String, after: &Value) {
+    match after.get("tokens_revoked").and_then(Value::as_u64) {
+        None | Some(0) => {}
+        Some(1) => said.push_str("; 1 API token revoked"),
+        Some(n) => {
+            let _ = write!(said, "; {n} API tokens revoked");
+        }
+    }
 }

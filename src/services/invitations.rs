@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::audit::{self, AuditAction, AuditEvent};
+use super::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
 use super::outbox::{self, Queued};
 use super::users;
 use super::{
@@ -404,10 +404,15 @@ fn issue(
     audit::record_all(
         conn,
         issued.iter().map(|invitation| AuditEvent {
-            org_id: &org.id,
+            org_id: Some(&org.id),
             actor: who.into(),
             action: AuditAction::InvitationCreated,
-            target: invitation.email.as_str(),
+            target: AuditTarget::person(
+                TargetKind::Invitation,
+                Some(&invitation.invitation_id),
+                invitation.name.as_deref().unwrap_or(""),
+                invitation.email.as_str(),
+            ),
             before: None,
             after: Some(json!({ "role": invitation.role.as_str(), "expires_at": invitation.expires_at.and_utc().to_rfc3339() })),
         }),
@@ -664,10 +669,15 @@ pub fn resend(
         audit::record(
             conn,
             AuditEvent {
-                org_id: &org.id,
+                org_id: Some(&org.id),
                 actor: (&acting.who).into(),
                 action: AuditAction::InvitationResent,
-                target: email.as_str(),
+                target: AuditTarget::person(
+                    TargetKind::Invitation,
+                    Some(&row.id),
+                    row.name.as_deref().unwrap_or(""),
+                    email.as_str(),
+                ),
                 before: Some(
                     json!({ "expires_at": row.expires_at.and_utc().to_rfc3339(), "send_count": row.send_count }),
                 ),
@@ -713,10 +723,15 @@ pub fn revoke(
         audit::record(
             conn,
             AuditEvent {
-                org_id: &org.id,
+                org_id: Some(&org.id),
                 actor: (&acting.who).into(),
                 action: AuditAction::InvitationRevoked,
-                target: &row.email,
+                target: AuditTarget::person(
+                    TargetKind::Invitation,
+                    Some(&row.id),
+                    row.name.as_deref().unwrap_or(""),
+                    &row.email,
+                ),
                 before: Some(json!({ "state": PENDING, "role": role.as_str() })),
                 after: Some(json!({ "state": "revoked" })),
             },
@@ -957,10 +972,15 @@ fn answer(
     audit::record(
         conn,
         AuditEvent {
-            org_id: &view.organization.id,
+            org_id: Some(&view.organization.id),
             actor: (&who).into(),
             action,
-            target: view.email.as_str(),
+            target: AuditTarget::person(
+                TargetKind::Invitation,
+                Some(&view.id),
+                view.name.as_deref().unwrap_or(""),
+                view.email.as_str(),
+            ),
             before: Some(json!({ "state": PENDING })),
             after: Some(json!({ "state": state, "role": view.role.as_str() })),
         },

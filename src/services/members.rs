@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::audit::{self, AuditAction, AuditEvent};
+use super::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
 use super::users::{self, User};
 use super::{Actor, Organization, Viewer, acting, now, parse_stored_role, role_in};
 use crate::db::literal::Unindexed;
@@ -615,10 +615,10 @@ pub(crate) fn add(
     audit::record(
         conn,
         AuditEvent {
-            org_id: &org.id,
+            org_id: Some(&org.id),
             actor: (&who).into(),
             action: AuditAction::MemberAdded,
-            target: &user.email,
+            target: AuditTarget::person(TargetKind::Member, Some(&user.id), &user.name, &user.email),
             before: None,
             after: Some(json!({ "role": role.as_str() })),
         },
@@ -666,10 +666,15 @@ pub fn change_role(
         audit::record(
             conn,
             AuditEvent {
-                org_id: &org.id,
+                org_id: Some(&org.id),
                 actor: (&acting.who).into(),
                 action: AuditAction::RoleChanged,
-                target: &target.email,
+                target: AuditTarget::person(
+                    TargetKind::Member,
+                    Some(&target.user_id),
+                    &target.name,
+                    &target.email,
+                ),
                 before: Some(json!({ "role": target.role.as_str() })),
                 after: Some(json!({ "role": to.as_str() })),
             },
@@ -735,10 +740,10 @@ fn take_out(
     audit::record(
         conn,
         AuditEvent {
-            org_id: &org.id,
+            org_id: Some(&org.id),
             actor: (&acting.who).into(),
             action,
-            target: &member.email,
+            target: AuditTarget::person(TargetKind::Member, Some(&member.user_id), &member.name, &member.email),
             before: Some(json!({ "role": member.role.as_str() })),
             after: Some(json!({ "tokens_revoked": tokens_revoked })),
         },

@@ -25,7 +25,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{self, memberships, users as users_table};
 use crate::db::written::Written;
-use crate::domain::{Role, Slug};
+use crate::domain::{Role, SecretKind, Slug};
 use crate::error::Error;
 
 /// What the services need to know about the deployment.
@@ -51,24 +51,59 @@ pub enum Principal {
     ServiceAccount(String),
 }
 
-/// The principal and where the request came from, for the audit log.
+/// The principal, the credential it presented and where the request came
+/// from, for the audit log.
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub principal: Principal,
+    pub credential: Credential,
     pub client_ip: Option<IpAddr>,
 }
 
+/// What the actor proved who they are with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A signed-in browser.
+    Session,
+    /// An API token or a service account's key, known by its prefix and last
+    /// four characters (what the tokens page shows; never the secret).
+    Token { kind: SecretKind, last_four: String },
+    /// `rollcall` at a shell.
+    CommandLine,
+}
+
+impl Credential {
+    /// How the audit log names it: "console session", "API token rcp_…x9Yz".
+    pub fn label(&self) -> String {
+        match self {
+            Credential::Session => "console session".to_owned(),
+            Credential::Token { kind, last_four } => {
+                let what = match kind {
+                    SecretKind::ServiceAccount => "service account key",
+                    SecretKind::Personal | SecretKind::Introspection => "API token",
+                };
+                format!("{what} {}…{last_four}", kind.prefix())
+            }
+            Credential::CommandLine => COMMAND_LINE.to_owned(),
+        }
+    }
+}
+
 impl Actor {
+    /// A signed-in user of the console.
     pub fn user(id: impl Into<String>, client_ip: Option<IpAddr>) -> Self {
         Self {
             principal: Principal::User(id.into()),
+            credential: Credential::Session,
             client_ip,
         }
     }
 
-    pub fn service_account(id: impl Into<String>, client_ip: Option<IpAddr>) -> Self {
+    /// A service account, which acts only through one of its keys.
+    pub fn service_account(id: impl Into<String>, key: Credential, client_ip: Option<IpAddr>) -> Self {
         Self {
             principal: Principal::ServiceAccount(id.into()),
+            credential: key,
             client_ip,
         }
     }
@@ -76,8 +111,14 @@ impl Actor {
     pub fn command_line() -> Self {
         Self {
             principal: Principal::CommandLine,
+            credential: Credential::CommandLine,
             client_ip: None,
         }
+    }
+
+    /// The same actor, having presented `credential`.
+    pub fn using(self, credential: Credential) -> Self {
+        Self { credential, ..self }
     }
 }
 
@@ -85,11 +126,17 @@ impl Actor {
 #[derive(Debug, Clone)]
 pub(crate) struct Identified {
     pub user_id: Option<String>,
+    pub kind: audit::ActorKind,
+    /// The user's or service account's id, for the audit log.
+    pub actor_id: Option<String>,
+    /// The name as it is now ("Ada Lovelace", "deployer", "command line").
+    pub name: String,
     /// How the actor is named in emails and invitations ("Ada Lovelace").
     pub display_name: String,
-    /// How the actor is named in the audit log (an email, or "command line").
+    /// What the audit log's actor filter matches: the address, else the name, lower-cased.
     pub audit_label: String,
     pub email: Option<crate::domain::EmailAddress>,
+    pub credential: String,
     pub client_ip: Option<IpAddr>,
 }
 
@@ -110,10 +157,14 @@ pub(crate) fn identify(conn: &mut DbConnection, actor: &Actor) -> Result<Identif
     match &actor.principal {
         Principal::CommandLine => Ok(Identified {
             user_id: None,
+            kind: audit::ActorKind::CommandLine,
+            actor_id: None,
+            name: COMMAND_LINE.to_owned(),
             // Whoever runs the server: the organization may have no admin yet.
             display_name: "The Rollcall administrator".to_owned(),
             audit_label: COMMAND_LINE.to_owned(),
             email: None,
+            credential: actor.credential.label(),
             client_ip: actor.client_ip,
         }),
         Principal::ServiceAccount(account_id) => {
@@ -125,9 +176,13 @@ pub(crate) fn identify(conn: &mut DbConnection, actor: &Actor) -> Result<Identif
                 .ok_or(Error::NotFound("The service account was not found.".into()))?;
             Ok(Identified {
                 user_id: None,
+                kind: audit::ActorKind::ServiceAccount,
+                actor_id: Some(account_id.clone()),
                 display_name: format!("{name} (service account)"),
-                audit_label: format!("service account {name}"),
+                audit_label: name.to_lowercase(),
+                name,
                 email: None,
+                credential: actor.credential.label(),
                 client_ip: actor.client_ip,
             })
         }
@@ -140,9 +195,13 @@ pub(crate) fn identify(conn: &mut DbConnection, actor: &Actor) -> Result<Identif
                 .ok_or(Error::NotFound("Your account was not found.".into()))?;
             Ok(Identified {
                 user_id: Some(user_id.clone()),
-                display_name: name,
+                kind: audit::ActorKind::User,
+                actor_id: Some(user_id.clone()),
+                display_name: name.clone(),
+                name,
                 email: crate::domain::EmailAddress::parse(&email).ok(),
-                audit_label: email,
+                audit_label: email.to_lowercase(),
+                credential: actor.credential.label(),
                 client_ip: actor.client_ip,
             })
         }

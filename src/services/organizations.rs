@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::audit::{self, AuditAction, AuditEvent};
+use super::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
 use super::invitations::{self, IssuedInvitation};
 use super::members;
 use super::users::{SessionUser, User};
@@ -88,10 +88,10 @@ fn insert(conn: &mut DbConnection, actor: &Actor, name: &OrganizationName) -> Re
     audit::record(
         conn,
         AuditEvent {
-            org_id: &organization.id,
+            org_id: Some(&organization.id),
             actor: (&who).into(),
             action: AuditAction::OrganizationCreated,
-            target: &organization.slug,
+            target: AuditTarget::named(TargetKind::Organization, Some(&organization.id), &organization.name),
             before: None,
             after: Some(json!({ "name": organization.name, "slug": organization.slug })),
         },

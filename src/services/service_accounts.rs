@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::audit::{self, AuditAction, AuditEvent};
+use super::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
 use super::tokens::{self, Holder, IssuedToken, TokenRequest};
 use super::{Actor, Organization, Viewer, acting, new_id, now, parse_stored_role};
 use crate::db::schema::{api_tokens, service_accounts};
@@ -182,10 +182,10 @@ pub fn create(
         audit::record(
             conn,
             AuditEvent {
-                org_id: &org.id,
+                org_id: Some(&org.id),
                 actor: (&acting.who).into(),
                 action: AuditAction::ServiceAccountCreated,
-                target: &account.name,
+                target: AuditTarget::named(TargetKind::ServiceAccount, Some(&account.id), &account.name),
                 before: None,
                 after: Some(
                     json!({ "id": account.id, "role": account.role.as_str(), "description": account.description }),
@@ -274,10 +274,10 @@ pub fn disable(
         audit::record(
             conn,
             AuditEvent {
-                org_id: &org.id,
+                org_id: Some(&org.id),
                 actor: (&acting.who).into(),
                 action: AuditAction::ServiceAccountDisabled,
-                target: &name,
+                target: AuditTarget::named(TargetKind::ServiceAccount, Some(&id), &name),
                 before: Some(json!({ "id": id, "disabled": false })),
                 after: Some(json!({ "disabled": true })),
             },
@@ -307,10 +307,10 @@ pub fn delete(
         audit::record(
             conn,
             AuditEvent {
-                org_id: &org.id,
+                org_id: Some(&org.id),
                 actor: (&acting.who).into(),
                 action: AuditAction::ServiceAccountDeleted,
-                target: &name,
+                target: AuditTarget::named(TargetKind::ServiceAccount, Some(&id), &name),
                 before: Some(json!({ "id": id, "role": role.as_str(), "keys": keys })),
                 after: None,
             },
@@ -368,9 +368,8 @@ pub fn create_key(
             conn,
             org,
             &acting.who,
-            Holder::ServiceAccount(&id),
+            Holder::ServiceAccount { id: &id, name: &name },
             &request,
-            &name,
         )
     })
 }

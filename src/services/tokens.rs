@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::audit::{self, AuditAction, AuditEvent};
+use super::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
 use super::{Actor, Organization, Principal, Viewer, acting, new_id, now, parse_stored_role};
 use crate::db::schema::{api_tokens, memberships, organizations, service_accounts, users};
 use crate::db::{self, DbConnection};
@@ -97,10 +97,10 @@ struct NewApiToken<'a> {
     expires_at: NaiveDateTime,
 }
 
-/// Whose token a new one is.
+/// Whose token a new one is, by id and by name (and address) for the audit log.
 pub(crate) enum Holder<'a> {
-    User(&'a str),
-    ServiceAccount(&'a str),
+    User { id: &'a str, name: &'a str, email: &'a str },
+    ServiceAccount { id: &'a str, name: &'a str },
 }
 
 /// Inserts a token for `holder`, in the caller's transaction, and records it.
@@ -110,15 +110,15 @@ pub(crate) fn insert(
     who: &super::Identified,
     holder: Holder<'_>,
     request: &TokenRequest,
-    target: &str,
 ) -> Result<IssuedToken, Error> {
-    let (kind, user_id, service_account_id, action) = match holder {
-        Holder::User(id) => (SecretKind::Personal, Some(id), None, AuditAction::TokenCreated),
-        Holder::ServiceAccount(id) => (
+    let (kind, user_id, service_account_id, action, holder_name) = match holder {
+        Holder::User { id, name, .. } => (SecretKind::Personal, Some(id), None, AuditAction::TokenCreated, name),
+        Holder::ServiceAccount { id, name } => (
             SecretKind::ServiceAccount,
             None,
             Some(id),
             AuditAction::ServiceAccountKeyCreated,
+            name,
         ),
     };
     let secret = ApiSecret::generate(kind);
@@ -146,14 +146,20 @@ pub(crate) fn insert(
     audit::record(
         conn,
         AuditEvent {
-            org_id: &org.id,
+            org_id: Some(&org.id),
             actor: who.into(),
             action,
-            target,
+            target: match holder {
+                Holder::User { email, .. } => {
+                    AuditTarget::person(TargetKind::Token, Some(&id), request.name.as_str(), email)
+                }
+                Holder::ServiceAccount { id, name } => AuditTarget::named(TargetKind::ServiceAccount, Some(id), name),
+            },
             before: None,
             after: Some(json!({
                 "token_id": id,
                 "name": request.name.as_str(),
+                "holder": holder_name,
                 "prefix": kind.prefix(),
                 "last_four": secret.last_four(),
                 "access": request.access.as_str(),
@@ -181,17 +187,22 @@ pub fn create_personal(
 ) -> Result<IssuedToken, Error> {
     db::write(conn, |conn| {
         let acting = acting(conn, actor, org)?;
-        let (holder_id, holder_role, holder_email) = match (&actor.principal, for_user) {
-            (Principal::User(id), _) => (id.clone(), acting.role, acting.who.audit_label.clone()),
+        let (holder_id, holder_role, holder_name, holder_email) = match (&actor.principal, for_user) {
+            (Principal::User(id), _) => (
+                id.clone(),
+                acting.role,
+                acting.who.name.clone(),
+                acting.who.audit_label.clone(),
+            ),
             (Principal::CommandLine, Some(email)) => {
-                let (id, role): (String, String) = memberships::table
+                let (id, role, name): (String, String, String) = memberships::table
                     .filter(memberships::org_id.eq(&org.id))
                     .filter(memberships::email.eq(email.as_str()))
-                    .select((memberships::user_id, memberships::role))
+                    .select((memberships::user_id, memberships::role, memberships::name))
                     .first(conn)
                     .optional()?
                     .ok_or_else(|| Error::NotFound(format!("{email} is not a member of {}.", org.name)))?;
-                (id, parse_stored_role(&role)?, email.to_string())
+                (id, parse_stored_role(&role)?, name, email.to_string())
             }
             (Principal::ServiceAccount(_), _) => {
                 return Err(Error::Invalid(
@@ -215,9 +226,12 @@ pub fn create_personal(
             conn,
             org,
             &acting.who,
-            Holder::User(&holder_id),
+            Holder::User {
+                id: &holder_id,
+                name: &holder_name,
+                email: &holder_email,
+            },
             request,
-            &holder_email,
         )
     })
 }
@@ -350,11 +364,12 @@ pub fn revoke(
                 "There is no such token in this organization.".to_owned(),
             ));
         };
-        match &account_id {
+        // The holder's name and address, as the audit log keeps them.
+        let (holder, holder_email): (String, Option<String>) = match &account_id {
             Some(account_id) => {
-                let role: String = service_accounts::table
+                let (role, account): (String, String) = service_accounts::table
                     .find(account_id)
-                    .select(service_accounts::role)
+                    .select((service_accounts::role, service_accounts::name))
                     .first(conn)?;
                 policy::authorize(
                     acting.role,
@@ -362,12 +377,19 @@ pub fn revoke(
                         role: parse_stored_role(&role)?,
                     },
                 )?;
+                (account, None)
             }
             None => {
                 let own = user_id.is_some() && user_id == acting.who.user_id;
                 policy::authorize(acting.role, Action::RevokeToken { own })?;
+                let person: Option<(String, String)> = users::table
+                    .filter(users::id.nullable().eq(&user_id))
+                    .select((users::name, users::email))
+                    .first(conn)
+                    .optional()?;
+                person.map_or((String::new(), None), |(name, email)| (name, Some(email)))
             }
-        }
+        };
         if revoked_at.is_some() {
             return Err(Error::Conflict(format!(
                 "The token “{name}” was already revoked."
@@ -383,11 +405,19 @@ pub fn revoke(
         audit::record(
             conn,
             AuditEvent {
-                org_id: &org.id,
+                org_id: Some(&org.id),
                 actor: (&acting.who).into(),
                 action: AuditAction::TokenRevoked,
-                target: &name,
-                before: Some(json!({ "token_id": token_id, "last_four": last_four, "revoked": false })),
+                target: match &holder_email {
+                    Some(email) => AuditTarget::person(TargetKind::Token, Some(token_id), &name, email),
+                    None => AuditTarget {
+                        key: &holder,
+                        ..AuditTarget::named(TargetKind::Token, Some(token_id), &name)
+                    },
+                },
+                before: Some(
+                    json!({ "token_id": token_id, "holder": holder, "last_four": last_four, "revoked": false }),
+                ),
                 after: Some(json!({ "revoked": true })),
             },
         )?;

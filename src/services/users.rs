@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::audit::{self, ActorKind, AuditAction, AuditActor, AuditEvent, AuditTarget, TargetKind};
 use super::{new_id, now};
 use crate::db::schema::{ended_sessions, identities, identity_emails, memberships, users};
 use crate::db::written::Written;
@@ -45,6 +46,15 @@ impl Provider {
         }
     }
 
+    /// How the audit log names it, after "signed in with".
+    pub fn audit_name(self) -> &'static str {
+        match self {
+            Provider::Google => "Google",
+            Provider::GitHub => "GitHub",
+            Provider::Dev => "the development sign-in",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Google => "google",
@@ -65,6 +75,8 @@ pub struct SignIn {
     avatar_url: Option<String>,
     /// Only the addresses the provider says are verified, each once; the first is the primary.
     verified_emails: Vec<EmailAddress>,
+    /// Where the browser signed in from, for the audit log.
+    client_ip: Option<std::net::IpAddr>,
 }
 
 /// The longest provider subject kept; Google's and GitHub's are far shorter.
@@ -111,7 +123,13 @@ impl SignIn {
             name,
             avatar_url,
             verified_emails,
+            client_ip: None,
         })
+    }
+
+    /// The same sign-in, made from `client_ip`.
+    pub fn from_address(self, client_ip: Option<std::net::IpAddr>) -> Self {
+        Self { client_ip, ..self }
     }
 }
 
@@ -234,11 +252,37 @@ pub fn sign_in(conn: &mut DbConnection, sign_in: &SignIn) -> Result<User, Error>
                 ))
                 .execute(conn)?;
         }
-        Ok(users::table
+        let user = users::table
             .find(&user_id)
             .select(User::as_select())
-            .first(conn)?)
+            .first(conn)?;
+        record_sign_in(conn, &user, sign_in)?;
+        Ok(user)
     })
+}
+
+/// The sign-in's audit event: the person's, not any organization's.
+fn record_sign_in(conn: &mut DbConnection, user: &User, sign_in: &SignIn) -> Result<(), Error> {
+    let credential = format!("sign-in with {}", sign_in.provider.audit_name());
+    audit::record(
+        conn,
+        AuditEvent {
+            org_id: None,
+            actor: AuditActor {
+                kind: ActorKind::User,
+                id: Some(&user.id),
+                name: &user.name,
+                email: Some(&user.email),
+                key: &user.email,
+                credential: &credential,
+                client_ip: sign_in.client_ip,
+            },
+            action: AuditAction::SignedIn,
+            target: AuditTarget::person(TargetKind::Session, Some(&user.id), &user.name, &user.email),
+            before: None,
+            after: Some(serde_json::json!({ "provider": sign_in.provider.audit_name() })),
+        },
+    )
 }
 
 /// A signed-in session, as its cookie names it.

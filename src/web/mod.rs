@@ -162,7 +162,7 @@ impl Application {
         let providers = crate::auth::Providers::from_config(&config)?;
         let mailer = crate::mail::Mailer::from_config(&config)?;
         tracing::info!(to = %mailer.describe(), "emails are delivered");
-        let outbox_worker = crate::mail::worker::spawn(pool.clone(), mailer);
+        let outbox_worker = crate::mail::worker::spawn(pool.clone(), mailer, config.audit_retention);
         let listener = TcpListener::bind(config.bind)
             .map_err(|error| Error::Invalid(format!("cannot listen on {}: {error}", config.bind)))?;
         let port = listener
@@ -302,7 +302,7 @@ macro_rules! route_table {
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
         fn routes(cfg: &mut web::ServiceConfig) {
-            use pages::{auth, invitation, invitations, members, profile, tokens};
+            use pages::{audit, auth, invitation, invitations, members, profile, tokens};
             cfg.service(assets::scope());
             $(cfg.route($path, web::$method().to($handler));)*
         }
@@ -358,6 +358,8 @@ route_table! {
     post "/orgs/{slug}/service-accounts/{id}/keys" => tokens::create_key;
     get "/orgs/{slug}/service-accounts/{id}/{change}" => tokens::account_confirm;
     post "/orgs/{slug}/service-accounts/{id}/{change}" => tokens::change_account;
+    get "/orgs/{slug}/audit" => audit::page;
+    get "/orgs/{slug}/audit/download" => audit::download;
     get "/api/v1/openapi.json" => api::document;
     get "/api/v1/orgs/{slug}/members" => api::members;
     patch "/api/v1/orgs/{slug}/members/{id}" => api::change_member;

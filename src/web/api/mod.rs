@@ -22,7 +22,7 @@ use super::context::client_ip;
 use crate::domain::{AccessLevel, ApiSecret, Role, SecretKind, Slug, policy};
 use crate::error::Error;
 use crate::services::tokens::{self, TokenGrant, Use};
-use crate::services::{Actor, Viewer, now, organizations};
+use crate::services::{Actor, Credential, Viewer, now, organizations};
 
 /// Who is calling: a live token with operations access, as its holder's role
 /// allows now, and the actor the services see (the person, or the service
@@ -58,6 +58,10 @@ pub fn presented_secret(req: &HttpRequest) -> Result<ApiSecret, Error> {
 /// Reads and checks the request's bearer token.
 pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error> {
     let secret = presented_secret(req)?;
+    let credential = Credential::Token {
+        kind: secret.kind(),
+        last_four: secret.last_four().to_owned(),
+    };
     let ip = client_ip(req);
     // Read afresh, not from what the token check keeps: a change through the
     // API must see a revocation or a role change the moment it is committed.
@@ -77,8 +81,8 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error
         return Err(Error::Forbidden(policy::Denied::InferenceOnly));
     }
     let actor = match grant.kind {
-        SecretKind::ServiceAccount => Actor::service_account(&grant.subject, ip),
-        _ => Actor::user(&grant.subject, ip),
+        SecretKind::ServiceAccount => Actor::service_account(&grant.subject, credential, ip),
+        _ => Actor::user(&grant.subject, ip).using(credential),
     };
     Ok(Caller { grant, actor })
 }

@@ -8,7 +8,9 @@ use super::{layout, query_pairs};
 use crate::auth::ProviderKind;
 use crate::domain::{EmailAddress, LocalPath};
 use crate::error::Error;
+use crate::services::audit;
 use crate::services::users::{self, Provider, SignIn};
+use crate::web::context::client_ip;
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
 use crate::web::session::{PendingSignIn, SessionState};
@@ -78,6 +80,7 @@ pub async fn dev_sign_in(
     state: web::Data<AppState>,
     session: SessionState,
     form: Form,
+    req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     if !state.dev_login {
         return Err(Error::NotFound(
@@ -90,11 +93,12 @@ pub async fn dev_sign_in(
         Ok(email) => email,
         Err(error) => return render_login(&state, &session, &next, typed, Some(format!("{error}."))),
     };
-    let sign_in = SignIn::new(Provider::Dev, email.as_str(), None, None, [email.clone()])?;
+    let sign_in = SignIn::new(Provider::Dev, email.as_str(), None, None, [email.clone()])?
+        .from_address(client_ip(&req));
     end_current_session(&state, &session).await?;
     let user = state.db(move |conn| users::sign_in(conn, &sign_in)).await;
     let answer = user.map(|user| signed_in(&session, &user.id, &next));
-    count_sign_in("dev", &answer);
+    note_sign_in(&state, Provider::Dev, &answer, &req).await;
     answer
 }
 
@@ -147,18 +151,37 @@ pub async fn callback(
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let kind = provider_named(&state, &path)?;
-    let finished = finish_sign_in(state, session, kind, req).await;
-    count_sign_in(kind.as_str(), &finished);
+    let finished = finish_sign_in(state.clone(), session, kind, req.clone()).await;
+    note_sign_in(&state, kind.provider(), &finished, &req).await;
     finished
 }
 
-/// Sign-ins by provider and outcome, for `/metrics`.
-fn count_sign_in(provider: &'static str, outcome: &Result<HttpResponse, Error>) {
-    let outcome = match outcome {
+/// Counts a sign-in by provider and outcome, for `/metrics`, and records a
+/// refusal, with its reason, in the audit log (a success is recorded with
+/// the sign-in itself).
+async fn note_sign_in(
+    state: &AppState,
+    provider: Provider,
+    outcome: &Result<HttpResponse, Error>,
+    req: &HttpRequest,
+) {
+    let label = match outcome {
         Ok(_) => "success",
         Err(error) => error.kind(),
     };
-    metrics::counter!("rollcall_sign_ins_total", "provider" => provider, "outcome" => outcome).increment(1);
+    metrics::counter!("rollcall_sign_ins_total", "provider" => provider.as_str(), "outcome" => label).increment(1);
+    let Err(refusal) = outcome else { return };
+    if matches!(refusal, Error::DatabaseUnavailable(_)) {
+        return;
+    }
+    let reason = refusal.to_string();
+    let ip = client_ip(req);
+    let recorded = state
+        .db(move |conn| audit::record_sign_in_refused(conn, provider.audit_name(), &reason, ip))
+        .await;
+    if let Err(error) = recorded {
+        tracing::warn!(%error, "could not record a refused sign-in");
+    }
 }
 
 async fn finish_sign_in(
@@ -216,6 +239,7 @@ async fn finish_sign_in(
             "The sign-in was interrupted ({error}). Please try again."
         ))
     })??;
+    let sign_in = sign_in.from_address(client_ip(&req));
     end_current_session(&state, &session).await?;
     let user = state.db(move |conn| users::sign_in(conn, &sign_in)).await?;
     // Parsed again on the way out: a cookie from an older version may hold

@@ -1,5 +1,6 @@
 //! The handlers: extract, call a service, render.
 
+pub mod audit;
 pub mod auth;
 pub mod invitation;
 pub mod invitations;

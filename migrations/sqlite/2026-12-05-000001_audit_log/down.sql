@@ -1,0 +1,15 @@
+DROP TRIGGER audit_events_append_only;
+DROP INDEX audit_events_by_age;
+DROP INDEX audit_events_by_target;
+DROP INDEX audit_events_by_actor;
+DROP INDEX audit_events_by_action;
+DROP INDEX audit_events_newest;
+CREATE INDEX audit_events_by_org ON audit_events (org_id, created_at);
+ALTER TABLE audit_events DROP COLUMN target_email;
+ALTER TABLE audit_events DROP COLUMN target_name;
+ALTER TABLE audit_events DROP COLUMN target_id;
+ALTER TABLE audit_events DROP COLUMN target_kind;
+ALTER TABLE audit_events DROP COLUMN credential;
+ALTER TABLE audit_events DROP COLUMN actor_email;
+ALTER TABLE audit_events DROP COLUMN actor_name;
+ALTER TABLE audit_events DROP COLUMN actor_kind;
