@@ -2,6 +2,7 @@
 //! organizations and members from a shell with the same rules and audit trail
 //! as the console (the actor is recorded as "command line").
 
+mod audit;
 mod operations;
 mod tokens;
 
@@ -54,6 +55,9 @@ pub enum Command {
     /// Manage the clients (the platform's gateways) that may check tokens.
     #[command(subcommand)]
     IntrospectionClient(tokens::IntrospectionClientCommand),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Copy the SQLite database, consistently, while servers run.
     Backup {
         /// The new file to write.
@@ -190,6 +194,7 @@ fn execute(cli: Cli) -> Result<(), Error> {
         }
         Command::Doctor => operations::doctor(&config),
         Command::Token(command) => tokens::token(&config, command),
+        Command::Audit(command) => audit::run(&config, command),
         Command::ServiceAccount(command) => tokens::service_account(&config, command),
         Command::IntrospectionClient(command) => tokens::introspection_client(&config, command),
         Command::Dev(DevCommand::Seed {

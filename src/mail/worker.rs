@@ -149,7 +149,10 @@ impl Worker {
             if self.stopping() {
                 break;
             }
-            let deleted = db(&self.pool, move |conn| audit::prune(conn, cutoff, AUDIT_PRUNE_BATCH)).await?;
+            let deleted = db(&self.pool, move |conn| {
+                audit::prune(conn, cutoff, AUDIT_PRUNE_BATCH)
+            })
+            .await?;
             pruned += deleted;
             if deleted < AUDIT_PRUNE_BATCH as usize {
                 break;

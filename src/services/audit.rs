@@ -483,7 +483,10 @@ impl AuditCursor {
         if id.is_empty() || id.len() > 64 || crate::domain::text::has_control(id) {
             return Err(unusable());
         }
-        Ok(Self { at, id: id.to_owned() })
+        Ok(Self {
+            at,
+            id: id.to_owned(),
+        })
     }
 }
 
@@ -511,8 +514,12 @@ type EventFilter<'a> = diesel::dsl::IntoBoxed<'a, audit_events::table, crate::db
 /// sign-ins) that match the filter.
 fn matching<'a>(org_id: Option<&'a str>, filter: &'a AuditFilter) -> (EventFilter<'a>, u64) {
     let mut selection = match org_id {
-        Some(org_id) => audit_events::table.filter(audit_events::org_id.eq(org_id)).into_boxed(),
-        None => audit_events::table.filter(audit_events::org_id.is_null()).into_boxed(),
+        Some(org_id) => audit_events::table
+            .filter(audit_events::org_id.eq(org_id))
+            .into_boxed(),
+        None => audit_events::table
+            .filter(audit_events::org_id.is_null())
+            .into_boxed(),
     };
     let mut choices = u64::from(org_id.is_some());
     if let Some(actor) = &filter.actor {
@@ -624,19 +631,37 @@ fn page_of(
     Ok(AuditPage { events, older, newer })
 }
 
-/// Events for the command line: the organization's (or, with `None`, the
-/// sign-ins), newest first, `batch` at a time, handed to `each` in order
-/// until it returns false or none are left.
+/// The organization's events for the command line, newest first, read
+/// `batch` at a time and handed to `each` in order until it returns false or
+/// none are left.
 pub fn walk(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    filter: &AuditFilter,
+    each: impl FnMut(&RecordedEvent) -> Result<bool, Error>,
+) -> Result<(), Error> {
+    policy::authorize(viewer.role, Action::ViewAuditLog)?;
+    walk_from(conn, Some(&viewer.org.id), filter, each)
+}
+
+/// The sign-ins, which belong to no organization: for the operator at a shell.
+pub fn walk_sign_ins(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+    each: impl FnMut(&RecordedEvent) -> Result<bool, Error>,
+) -> Result<(), Error> {
+    walk_from(conn, None, filter, each)
+}
+
+fn walk_from(
     conn: &mut DbConnection,
     org_id: Option<&str>,
     filter: &AuditFilter,
-    batch: u32,
     mut each: impl FnMut(&RecordedEvent) -> Result<bool, Error>,
 ) -> Result<(), Error> {
     let mut place = AuditPlace::Newest;
     loop {
-        let page = page_of(conn, org_id, filter, &place, batch)?;
+        let page = page_of(conn, org_id, filter, &place, 500)?;
         for event in &page.events {
             if !each(event)? {
                 return Ok(());
@@ -776,6 +801,16 @@ impl RecordedEvent {
         }
     }
 
+    /// An invitee: the address, after the name the invitation greets them by.
+    fn invitee(&self) -> String {
+        let email = self.target_email.as_deref().unwrap_or("");
+        if self.target_name.is_empty() {
+            email.to_owned()
+        } else {
+            format!("{} ({email})", self.target_name)
+        }
+    }
+
     /// What happened, in words, without the actor: "changed Bob Kahn's role
     /// from Developer to Admin".
     pub fn summary(&self) -> String {
@@ -787,18 +822,26 @@ impl RecordedEvent {
         };
         match action {
             AuditAction::OrganizationCreated => format!("created the organization {}", text(&after, "name")),
-            AuditAction::InvitationCreated => format!("invited {target} as {}", role(&after)),
-            AuditAction::InvitationResent => format!("resent the invitation to {target}"),
+            AuditAction::InvitationCreated => format!("invited {} as {}", self.invitee(), role(&after)),
+            AuditAction::InvitationResent => format!("resent the invitation to {}", self.invitee()),
             AuditAction::InvitationRevoked => {
-                format!("revoked the invitation of {target} as {}", role(&before))
+                format!(
+                    "revoked the invitation of {} as {}",
+                    self.invitee(),
+                    role(&before)
+                )
             }
             AuditAction::InvitationAccepted => {
-                format!("accepted the invitation for {target} and joined as {}", role(&after))
+                format!("accepted the invitation and joined as {}", role(&after))
             }
-            AuditAction::InvitationDeclined => format!("declined the invitation for {target}"),
+            AuditAction::InvitationDeclined => "declined the invitation".to_owned(),
             AuditAction::MemberAdded => format!("added {target} as {}", role(&after)),
             AuditAction::RoleChanged => {
-                format!("changed {target}’s role from {} to {}", role(&before), role(&after))
+                format!(
+                    "changed {target}’s role from {} to {}",
+                    role(&before),
+                    role(&after)
+                )
             }
             AuditAction::MemberRemoved => {
                 let mut said = format!("removed {target} ({})", role(&before));
@@ -837,7 +880,10 @@ impl RecordedEvent {
                     "jsonl" => "JSON Lines",
                     _ => "CSV",
                 };
-                let filtered = after.get("filter").and_then(Value::as_object).is_some_and(|f| !f.is_empty());
+                let filtered = after
+                    .get("filter")
+                    .and_then(Value::as_object)
+                    .is_some_and(|f| !f.is_empty());
                 if filtered {
                     format!("downloaded filtered audit events as {format}")
                 } else {

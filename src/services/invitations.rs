@@ -1029,7 +1029,6 @@ pub fn accept(
             user_id,
             view.role,
             view.inviter_id.as_deref(),
-            actor,
         )?;
         metrics::counter!("rollcall_invitations_accepted_total").increment(1);
         Ok(AcceptOutcome::Joined {

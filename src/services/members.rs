@@ -579,14 +579,14 @@ fn ensure_another_owner(conn: &mut DbConnection, org: &Organization, user_id: &s
 }
 
 /// Adds a user to an organization. The one way in: invitations and organization
-/// creation both come through here. Runs in the caller's transaction.
+/// creation both come through here. Runs in the caller's transaction, whose
+/// own event (the invitation accepted, the organization created) records it.
 pub(crate) fn add(
     conn: &mut DbConnection,
     org: &Organization,
     user_id: &str,
     role: Role,
     invited_by: Option<&str>,
-    actor: &Actor,
 ) -> Result<Member, Error> {
     db::lock_organization(conn, &org.id)?;
     let user: User = users::find(conn, user_id)?.ok_or(Error::NotFound("The user was not found.".into()))?;
@@ -611,18 +611,6 @@ pub(crate) fn add(
                 error.into()
             }
         })?;
-    let who = super::identify(conn, actor)?;
-    audit::record(
-        conn,
-        AuditEvent {
-            org_id: Some(&org.id),
-            actor: (&who).into(),
-            action: AuditAction::MemberAdded,
-            target: AuditTarget::person(TargetKind::Member, Some(&user.id), &user.name, &user.email),
-            before: None,
-            after: Some(json!({ "role": role.as_str() })),
-        },
-    )?;
     Ok(Member {
         user_id: user.id,
         name: user.name,
@@ -743,7 +731,12 @@ fn take_out(
             org_id: Some(&org.id),
             actor: (&acting.who).into(),
             action,
-            target: AuditTarget::person(TargetKind::Member, Some(&member.user_id), &member.name, &member.email),
+            target: AuditTarget::person(
+                TargetKind::Member,
+                Some(&member.user_id),
+                &member.name,
+                &member.email,
+            ),
             before: Some(json!({ "role": member.role.as_str() })),
             after: Some(json!({ "tokens_revoked": tokens_revoked })),
         },

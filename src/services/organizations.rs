@@ -56,7 +56,7 @@ pub fn create_owned_by(
     };
     db::write(conn, |conn| {
         let organization = insert(conn, actor, name)?;
-        members::add(conn, &organization, user_id, Role::Owner, None, actor)?;
+        members::add(conn, &organization, user_id, Role::Owner, None)?;
         Ok(organization)
     })
 }
@@ -91,7 +91,11 @@ fn insert(conn: &mut DbConnection, actor: &Actor, name: &OrganizationName) -> Re
             org_id: Some(&organization.id),
             actor: (&who).into(),
             action: AuditAction::OrganizationCreated,
-            target: AuditTarget::named(TargetKind::Organization, Some(&organization.id), &organization.name),
+            target: AuditTarget::named(
+                TargetKind::Organization,
+                Some(&organization.id),
+                &organization.name,
+            ),
             before: None,
             after: Some(json!({ "name": organization.name, "slug": organization.slug })),
         },

@@ -99,8 +99,15 @@ struct NewApiToken<'a> {
 
 /// Whose token a new one is, by id and by name (and address) for the audit log.
 pub(crate) enum Holder<'a> {
-    User { id: &'a str, name: &'a str, email: &'a str },
-    ServiceAccount { id: &'a str, name: &'a str },
+    User {
+        id: &'a str,
+        name: &'a str,
+        email: &'a str,
+    },
+    ServiceAccount {
+        id: &'a str,
+        name: &'a str,
+    },
 }
 
 /// Inserts a token for `holder`, in the caller's transaction, and records it.
@@ -112,7 +119,13 @@ pub(crate) fn insert(
     request: &TokenRequest,
 ) -> Result<IssuedToken, Error> {
     let (kind, user_id, service_account_id, action, holder_name) = match holder {
-        Holder::User { id, name, .. } => (SecretKind::Personal, Some(id), None, AuditAction::TokenCreated, name),
+        Holder::User { id, name, .. } => (
+            SecretKind::Personal,
+            Some(id),
+            None,
+            AuditAction::TokenCreated,
+            name,
+        ),
         Holder::ServiceAccount { id, name } => (
             SecretKind::ServiceAccount,
             None,
@@ -153,7 +166,9 @@ pub(crate) fn insert(
                 Holder::User { email, .. } => {
                     AuditTarget::person(TargetKind::Token, Some(&id), request.name.as_str(), email)
                 }
-                Holder::ServiceAccount { id, name } => AuditTarget::named(TargetKind::ServiceAccount, Some(id), name),
+                Holder::ServiceAccount { id, name } => {
+                    AuditTarget::named(TargetKind::ServiceAccount, Some(id), name)
+                }
             },
             before: None,
             after: Some(json!({

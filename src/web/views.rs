@@ -780,12 +780,25 @@ impl From<&crate::services::audit::RecordedEvent> for AuditRowView {
             at: DayTime(event.created_at),
             iso: Iso(event.created_at),
             actor: event.actor(),
-            actor_email: event.actor_email.clone().filter(|email| *email != event.actor_name),
+            actor_email: event
+                .actor_email
+                .clone()
+                .filter(|email| *email != event.actor_name),
             credential: event.credential.clone(),
             summary: event.summary(),
             action: event.action.clone(),
             client_ip: event.client_ip.clone(),
         }
+    }
+}
+
+impl AuditRowView {
+    /// "via console session": said unless the actor already says it.
+    pub fn shows_credential(&self) -> bool {
+        !self.credential.is_empty()
+            && !self
+                .actor
+                .eq_ignore_ascii_case(&format!("the {}", self.credential))
     }
 }
 
@@ -826,7 +839,11 @@ impl AuditFilterView {
 
     /// The filtered events as a download.
     pub fn download_link(&self, format: &str) -> String {
-        format!("/orgs/{}/audit/download?{}", self.slug, self.query(&[("format", format)]))
+        format!(
+            "/orgs/{}/audit/download?{}",
+            self.slug,
+            self.query(&[("format", format)])
+        )
     }
 
     pub fn is_filtered(&self) -> bool {

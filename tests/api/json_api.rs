@@ -673,17 +673,20 @@ fn a_service_account_acts_as_itself_within_its_role() {
     assert_eq!(app.snapshot(), before);
     assert_eq!(app.role_of(&acme.org, dave), Some(Role::Developer));
 
-    let label: String = {
-        use diesel::prelude::*;
-        use rollcall::db::schema::audit_events;
-        audit_events::table
-            .filter(audit_events::action.eq("member.role_changed"))
-            .order(audit_events::created_at.desc())
-            .select(audit_events::actor_label)
-            .first(&mut *app.conn())
-            .expect("the event")
-    };
-    assert_eq!(label, "service account ci-bot");
+    let changed = app
+        .audit_events(&acme.org)
+        .into_iter()
+        .find(|event| event.action == "member.role_changed")
+        .expect("the event");
+    assert_eq!(
+        (changed.actor_kind.as_str(), changed.actor().as_str()),
+        ("service_account", "ci-bot (service account)")
+    );
+    assert!(
+        changed.credential.starts_with("service account key rcs_…"),
+        "{}",
+        changed.credential
+    );
 
     service_accounts::disable(&mut app.conn(), &ada, &acme.org, "ci-bot").expect("disable");
     get(base, "/api/v1/me", &ci).problem(401, "unauthenticated");

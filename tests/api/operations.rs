@@ -181,12 +181,12 @@ fn every_answer_has_a_request_id_and_a_failure_shows_it() {
     );
 
     // A failure of the machinery: the audit log's table is gone.
+    let mut browser = server.signed_in("ada@example.com");
     server
         .app
         .conn()
         .batch_execute("ALTER TABLE audit_events RENAME TO audit_events_gone")
         .expect("break the database");
-    let mut browser = server.signed_in("ada@example.com");
     let failed = browser.post(
         &format!("/orgs/acme-ai/members/{}/role", bob.id),
         &[("role", "viewer")],

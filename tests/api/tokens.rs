@@ -251,7 +251,7 @@ fn a_removed_member_loses_their_tokens_in_the_same_transaction() {
         0,
         "revoked with the removal"
     );
-    let events = rollcall::services::audit::for_organization(&mut app.conn(), &org.id, 1).expect("events");
+    let events = app.audit_events(&org);
     assert_eq!(events[0].action, "member.removed");
     assert_eq!(events[0].after_state.as_deref(), Some(r#"{"tokens_revoked":1}"#));
     assert!(within_a_second(

@@ -10,10 +10,14 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use super::{layout, query_pairs};
 use crate::error::Error;
-use crate::services::audit::{self, AuditAction, AuditCursor, AuditFilter, AuditPlace, ExportFormat, RecordedEvent};
+use crate::services::audit::{
+    self, AuditAction, AuditCursor, AuditFilter, AuditPlace, ExportFormat, RecordedEvent,
+};
 use crate::services::{Actor, Viewer};
 use crate::web::context::{SignedIn, htmx_target};
-use crate::web::views::{AuditEventsFragment, AuditFilterView, AuditLogPage, AuditRowView, OrgView, Tabs, render};
+use crate::web::views::{
+    AuditEventsFragment, AuditFilterView, AuditLogPage, AuditRowView, OrgView, Tabs, render,
+};
 use crate::web::{AppState, html, org_slug};
 
 /// Events read per statement of a download.
@@ -65,7 +69,11 @@ fn audit_request(req: &HttpRequest, slug: &str) -> Result<AuditRequest, Error> {
         ("", "") => AuditPlace::Newest,
         (older, "") => AuditPlace::Older(AuditCursor::parse(older)?),
         ("", newer) => AuditPlace::Newer(AuditCursor::parse(newer)?),
-        _ => return Err(Error::Invalid("Ask for older or for newer events, not both.".to_owned())),
+        _ => {
+            return Err(Error::Invalid(
+                "Ask for older or for newer events, not both.".to_owned(),
+            ));
+        }
     };
     let format = match param("format") {
         "" => None,
@@ -83,7 +91,10 @@ fn audit_request(req: &HttpRequest, slug: &str) -> Result<AuditRequest, Error> {
         typed: AuditFilterView {
             slug: slug.to_owned(),
             actor: keep(param("actor")),
-            action: filter.action.map(|action| action.as_str().to_owned()).unwrap_or_default(),
+            action: filter
+                .action
+                .map(|action| action.as_str().to_owned())
+                .unwrap_or_default(),
             target: keep(param("target")),
             from: from.map(|day| day.to_string()).unwrap_or_default(),
             to: to.map(|day| day.to_string()).unwrap_or_default(),
@@ -152,6 +163,20 @@ pub async fn download(
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let slug = org_slug(&path.into_inner())?;
+    // A download is recorded, so what it is asked is read strictly: a
+    // parameter it does not know is refused, not ignored.
+    let known = ["actor", "action", "target", "from", "to", "format"];
+    let pairs = query_pairs(req.query_string());
+    if let Some((unknown, _)) = pairs.iter().find(|(key, _)| !known.contains(&key.as_str())) {
+        return Err(Error::Invalid(format!(
+            "A download takes actor, action, target, from, to and format; not “{}”.",
+            unknown.chars().take(40).collect::<String>()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some((repeated, _)) = pairs.iter().find(|(key, _)| !seen.insert(key.as_str())) {
+        return Err(Error::Invalid(format!("“{repeated}” is given twice.")));
+    }
     let asked = audit_request(&req, slug.as_str())?;
     let format = asked.format.unwrap_or(ExportFormat::Csv);
     let filter = asked.filter;
@@ -296,7 +321,9 @@ fn write_csv(out: &mut Vec<u8>, events: &[RecordedEvent], header: bool) -> Resul
         }
         writer.write_record(std::iter::empty::<&[u8]>()).map_err(failed)?;
     }
-    writer.flush().map_err(|error| Error::Invalid(format!("The download could not be written: {error}")))?;
+    writer
+        .flush()
+        .map_err(|error| Error::Invalid(format!("The download could not be written: {error}")))?;
     Ok(())
 }
 
@@ -325,7 +352,14 @@ mod tests {
 
     #[test]
     fn cells_that_spreadsheets_would_run_become_text() {
-        for cell in ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
+        for cell in [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "+1",
+            "-1+2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
             assert_eq!(neutralised(cell), format!("'{cell}"));
         }
         for cell in ["Ada Lovelace", "ada@example.com", "", "1=1"] {

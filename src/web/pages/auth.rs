@@ -10,8 +10,8 @@ use crate::domain::{EmailAddress, LocalPath};
 use crate::error::Error;
 use crate::services::audit;
 use crate::services::users::{self, Provider, SignIn};
-use crate::web::context::client_ip;
 use crate::web::context::SignedIn;
+use crate::web::context::client_ip;
 use crate::web::form::Form;
 use crate::web::session::{PendingSignIn, SessionState};
 use crate::web::views::{LoginPage, render};
@@ -169,7 +169,8 @@ async fn note_sign_in(
         Ok(_) => "success",
         Err(error) => error.kind(),
     };
-    metrics::counter!("rollcall_sign_ins_total", "provider" => provider.as_str(), "outcome" => label).increment(1);
+    metrics::counter!("rollcall_sign_ins_total", "provider" => provider.as_str(), "outcome" => label)
+        .increment(1);
     let Err(refusal) = outcome else { return };
     if matches!(refusal, Error::DatabaseUnavailable(_)) {
         return;
