@@ -864,6 +864,7 @@ impl RecordedEvent {
             }
             AuditAction::TokenRevoked => match text(&before, "holder") {
                 "" => format!("revoked the API token “{target}”"),
+                holder if holder == self.actor_name => format!("revoked the API token “{target}”"),
                 holder => format!("revoked the API token “{target}” of {holder}"),
             },
             AuditAction::ServiceAccountCreated => {

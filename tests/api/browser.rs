@@ -694,6 +694,47 @@ async fn token_story(driver: &Driver, chromium: &PathBuf, javascript: bool) {
         story.server.app.count("api_tokens WHERE revoked_at IS NOT NULL"),
         1
     );
+
+    // The audit log tells it, and its filter narrows it.
+    ada_page.click("nav.tabs a[href$='/audit']").await;
+    ada_page.wait_text("revoked the API token “CI deploys”").await;
+    ada_page
+        .wait_text("created the API token “CI deploys” (operations access)")
+        .await;
+    ada_page.check_accessibility("the audit log").await;
+    if javascript {
+        ada_page.screenshot("audit.png").await;
+    }
+    ada_page
+        .wait("#audit-action")
+        .await
+        .select_by_value("token.created")
+        .await
+        .expect("choose an action");
+    ada_page.click("#audit-filters button[type='submit']").await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let shown = ada_page.text("#audit-events tbody").await;
+        if !shown.contains("revoked the API token") {
+            assert!(shown.contains("created the API token “CI deploys”"), "{shown}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the filter never applied: {shown}");
+        tokio_sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        ada_page
+            .client
+            .current_url()
+            .await
+            .expect("a URL")
+            .query()
+            .unwrap_or("")
+            .contains("action=token.created")
+    );
+    ada_page.check_accessibility("the filtered audit log").await;
+    ada_page.click("a.button[href='/orgs/acme-ai/audit']").await;
+    ada_page.wait_text("revoked the API token “CI deploys”").await;
     let _ = ada_page.client.close().await;
 }
 
