@@ -87,6 +87,9 @@ pub enum DevCommand {
         /// Where the tokens' secrets are written, one a line (for the benchmark's load).
         #[arg(long)]
         tokens_file: Option<std::path::PathBuf>,
+        /// Synthetic audit events over the last year.
+        #[arg(long, default_value_t = 0)]
+        audit_events: u64,
     },
 }
 
@@ -203,6 +206,7 @@ fn execute(cli: Cli) -> Result<(), Error> {
             invitations: invitation_count,
             tokens: token_count,
             tokens_file,
+            audit_events,
         }) => {
             let slug = parse_slug(&org)?;
             let pool = migrated(&config)?;
@@ -211,6 +215,7 @@ fn execute(cli: Cli) -> Result<(), Error> {
             let viewer = Viewer::open(conn, &actor, &slug)?;
             let org = &viewer.org;
             let members = seed::members(conn, org, member_count)?;
+            seed::audit_events(conn, org, audit_events)?;
             let already = invitations::pending_for_org(conn, &viewer, 1, 0)?.total;
             let first = u64::try_from(already).unwrap_or_default();
             let invitees: Vec<Invitee> = (first..first + invitation_count)

@@ -304,7 +304,15 @@ pub(crate) fn record_all<'a>(
     events: impl IntoIterator<Item = AuditEvent<'a>>,
 ) -> Result<(), Error> {
     let at = now();
-    let rows: Vec<NewAuditEvent> = events.into_iter().map(|event| event.into_row(at)).collect();
+    record_at(conn, events.into_iter().map(|event| (event, at)))
+}
+
+/// Records events that happened at the times given (synthetic history).
+pub(crate) fn record_at<'a>(
+    conn: &mut DbConnection,
+    events: impl IntoIterator<Item = (AuditEvent<'a>, NaiveDateTime)>,
+) -> Result<(), Error> {
+    let rows: Vec<NewAuditEvent> = events.into_iter().map(|(event, at)| event.into_row(at)).collect();
     for chunk in rows.chunks(super::INSERT_CHUNK) {
         crate::db::insert_all!(conn, audit_events::table, chunk)?;
     }

@@ -3,7 +3,8 @@
 //! Adding 100,000 members one [`super::members::add`] at a time would take
 //! minutes, so this writes users and memberships in multi-row inserts inside
 //! one transaction. It adds only non-owners, so no organization rule can be
-//! broken by it; it writes no audit events, because nobody was invited.
+//! broken by it; it writes no audit events, because nobody was invited. A
+//! synthetic history for the audit log is [`audit_events`].
 
 use chrono::Duration;
 use diesel::prelude::*;
@@ -212,6 +213,81 @@ pub fn tokens(conn: &mut DbConnection, org: &Organization, count: u64) -> Result
         }
         Ok(secrets)
     })
+}
+
+/// Adds `count` synthetic audit events to the organization, spread over the
+/// last year, newest last: role changes, invitations and tokens by a few
+/// dozen admins about the synthetic members, each kind as often as in a busy
+/// organization. Written in batches of their own transactions.
+pub fn audit_events(conn: &mut DbConnection, org: &Organization, count: u64) -> Result<(), Error> {
+    use super::audit::{ActorKind, AuditAction, AuditActor, AuditEvent, AuditTarget, TargetKind};
+    let year = Duration::days(365).num_microseconds().unwrap_or(i64::MAX);
+    let step = year / i64::try_from(count.max(1)).unwrap_or(i64::MAX);
+    let start = now() - Duration::days(365);
+    let admins: Vec<(String, String)> = (0..40).map(|n| person(n * 100)).collect();
+    let roles = [Role::Viewer, Role::Contributor, Role::Developer, Role::Admin];
+    let mut written = 0;
+    while written < count {
+        let batch = (count - written).min(10_000);
+        let people: Vec<((String, String), (String, String), u64)> = (written..written + batch)
+            .map(|n| {
+                (
+                    admins[(n % 40) as usize].clone(),
+                    person(n.wrapping_mul(7919) % 100_000),
+                    n,
+                )
+            })
+            .collect();
+        let states: Vec<(serde_json::Value, serde_json::Value)> = people
+            .iter()
+            .map(|(_, _, n)| {
+                let from = roles[(n % 4) as usize].as_str();
+                let to = roles[((n + 1) % 4) as usize].as_str();
+                let after = if n % 10 == 9 {
+                    serde_json::json!({ "access": "inference" })
+                } else {
+                    serde_json::json!({ "role": to })
+                };
+                (serde_json::json!({ "role": from }), after)
+            })
+            .collect();
+        db::write(conn, |conn| {
+            super::audit::record_at(
+                conn,
+                people.iter().zip(&states).map(
+                    |(((actor_name, actor_email), (name, email), n), (before, after))| {
+                        let (action, kind) = match n % 10 {
+                            0..=5 => (AuditAction::RoleChanged, TargetKind::Member),
+                            6..=8 => (AuditAction::InvitationCreated, TargetKind::Invitation),
+                            _ => (AuditAction::TokenCreated, TargetKind::Token),
+                        };
+                        let at = start + Duration::microseconds(step.saturating_mul(*n as i64));
+                        (
+                            AuditEvent {
+                                org_id: Some(&org.id),
+                                actor: AuditActor {
+                                    kind: ActorKind::User,
+                                    id: None,
+                                    name: actor_name,
+                                    email: Some(actor_email),
+                                    key: actor_email,
+                                    credential: "console session",
+                                    client_ip: Some(std::net::IpAddr::from([203, 0, 113, (n % 250) as u8])),
+                                },
+                                action,
+                                target: AuditTarget::person(kind, None, name, email),
+                                before: (action == AuditAction::RoleChanged).then(|| before.clone()),
+                                after: Some(after.clone()),
+                            },
+                            at,
+                        )
+                    },
+                ),
+            )
+        })?;
+        written += batch;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
