@@ -39,8 +39,9 @@ CREATE INDEX audit_events_newest ON audit_events (org_id, created_at, id);
 CREATE INDEX audit_events_by_action ON audit_events (org_id, action, created_at, id);
 CREATE INDEX audit_events_by_actor ON audit_events (org_id, actor_label, created_at, id);
 CREATE INDEX audit_events_by_target ON audit_events (org_id, target, created_at, id);
--- For retention, which prunes across organizations by age.
-CREATE INDEX audit_events_by_age ON audit_events (created_at);
+-- No index on the time alone: retention walks each organization's events
+-- by `audit_events_newest`, and an index on the time alone tempts the
+-- planners to read a single-organization log in an order they must re-sort.
 
 -- Append-only: retention deletes old events, nothing changes one.
 CREATE FUNCTION audit_events_append_only() RETURNS trigger AS $$

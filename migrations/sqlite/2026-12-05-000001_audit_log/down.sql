@@ -1,5 +1,4 @@
 DROP TRIGGER audit_events_append_only;
-DROP INDEX audit_events_by_age;
 DROP INDEX audit_events_by_target;
 DROP INDEX audit_events_by_actor;
 DROP INDEX audit_events_by_action;
