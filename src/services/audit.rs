@@ -465,27 +465,17 @@ impl AuditCursor {
 
     /// The text a link carries.
     pub fn encode(&self) -> String {
-        use base64::Engine;
-        let plain = format!("{}\n{}", self.at.format(CURSOR_TIME), self.id);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain)
+        super::encode_cursor(&format!("{}\n{}", self.at.format(CURSOR_TIME), self.id))
     }
 
     pub fn parse(text: &str) -> Result<Self, Error> {
-        use base64::Engine;
         let unusable = || {
             Error::Invalid(
                 "This link's place in the audit log is not one this server gave out. Start again from the newest events."
                     .to_owned(),
             )
         };
-        if text.len() > 256 {
-            return Err(unusable());
-        }
-        let plain = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(unusable)?;
+        let plain = super::decode_cursor(text, 256).ok_or_else(unusable)?;
         let (at, id) = plain.split_once('\n').ok_or_else(unusable)?;
         let at = NaiveDateTime::parse_from_str(at, CURSOR_TIME).map_err(|_| unusable())?;
         if id.is_empty() || id.len() > 64 || crate::domain::text::has_control(id) {

@@ -328,7 +328,6 @@ impl MemberCursor {
 
     /// The text a client sends back.
     pub fn encode(&self) -> String {
-        use base64::Engine;
         let sort = match self.sort {
             SortKey::Name => 'n',
             SortKey::Email => 'e',
@@ -338,27 +337,18 @@ impl MemberCursor {
             Direction::Ascending => 'a',
             Direction::Descending => 'd',
         };
-        let plain = format!("{sort}{direction}{}\n{}", self.user_id, self.key);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain)
+        super::encode_cursor(&format!("{sort}{direction}{}\n{}", self.user_id, self.key))
     }
 
     /// A cursor this server gave out, for the order asked for now.
     pub fn parse(text: &str, sort: SortKey, direction: Direction) -> Result<Self, Error> {
-        use base64::Engine;
         let unusable = || {
             Error::Invalid(
                 "This cursor is not one this list gave out. Start again from the first page (no cursor)."
                     .to_owned(),
             )
         };
-        if text.len() > 1024 {
-            return Err(unusable());
-        }
-        let plain = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text)
-            .ok()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(unusable)?;
+        let plain = super::decode_cursor(text, 1024).ok_or_else(unusable)?;
         let mut chars = plain.chars();
         let cursor_sort = match chars.next() {
             Some('n') => SortKey::Name,

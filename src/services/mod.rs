@@ -416,6 +416,25 @@ pub(crate) fn now() -> NaiveDateTime {
         .unwrap_or(now)
 }
 
+/// A keyset cursor as a link or a JSON field carries it: URL-safe base64.
+pub(crate) fn encode_cursor(plain: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain)
+}
+
+/// The text of a cursor [`encode_cursor`] made, if `text` is one (and at most
+/// `max_len` long); what it says is for its list to check.
+pub(crate) fn decode_cursor(text: &str, max_len: usize) -> Option<String> {
+    use base64::Engine;
+    if text.len() > max_len {
+        return None;
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+}
+
 /// A new primary key: time-ordered, so recent rows cluster in indexes.
 pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
