@@ -229,7 +229,9 @@ pub fn audit_events(conn: &mut DbConnection, org: &Organization, count: u64) -> 
     let mut written = 0;
     while written < count {
         let batch = (count - written).min(10_000);
-        let people: Vec<((String, String), (String, String), u64)> = (written..written + batch)
+        // The actor's and the target's name and address, and the event's number.
+        type Event = ((String, String), (String, String), u64);
+        let people: Vec<Event> = (written..written + batch)
             .map(|n| {
                 (
                     admins[(n % 40) as usize].clone(),
