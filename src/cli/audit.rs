@@ -1,4 +1,4 @@
-//! `rollcall audit list`: an organization's audit log (or the sign-ins) from
+//! `rollcall audit list`: an organization's audit log (or the instance's) from
 //! a shell, newest first, under the same policy as the console.
 
 use std::io::Write;
@@ -15,18 +15,19 @@ use crate::services::{Actor, Viewer, now};
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Print events, newest first: one a line, tab-separated, or JSON Lines.
-    #[command(group(clap::ArgGroup::new("whose").required(true).args(["org", "sign_ins"])))]
+    #[command(group(clap::ArgGroup::new("whose").required(true).args(["org", "instance"])))]
     List {
         /// The organization whose log to print.
         #[arg(long)]
         org: Option<String>,
-        /// Print the sign-ins (and refused sign-ins) instead, which belong to no organization.
+        /// Print the events that belong to no organization instead: sign-ins,
+        /// refused sign-ins, sessions ended, introspection clients.
         #[arg(long)]
-        sign_ins: bool,
+        instance: bool,
         /// From this long ago (7d, 12h) or this day or moment (2026-12-01, 2026-12-01T09:00:00Z).
         #[arg(long)]
         since: Option<String>,
-        /// Before this long ago, day or moment.
+        /// Until this long ago or this moment; a day is included.
         #[arg(long)]
         until: Option<String>,
         /// Only this action, e.g. member.role_changed.
@@ -47,14 +48,21 @@ pub enum AuditCommand {
     },
 }
 
-/// A moment on the command line: a duration before now, a day, or an RFC 3339 time.
-fn moment(name: &str, text: &str) -> Result<NaiveDateTime, Error> {
+/// A moment on the command line: a duration before `now`, a day (its start,
+/// or with `end_of_day` the start of the next, as the console's "To"), or an
+/// RFC 3339 time.
+fn moment(name: &str, text: &str, now: NaiveDateTime, end_of_day: bool) -> Result<NaiveDateTime, Error> {
     let text = text.trim();
     if let Ok(ago) = humantime::parse_duration(text) {
         let ago = chrono::Duration::from_std(ago).unwrap_or(chrono::Duration::MAX);
-        return Ok(now().checked_sub_signed(ago).unwrap_or(NaiveDateTime::MIN));
+        return Ok(now.checked_sub_signed(ago).unwrap_or(NaiveDateTime::MIN));
     }
     if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let day = if end_of_day {
+            day.succ_opt().unwrap_or(day)
+        } else {
+            day
+        };
         return Ok(day.into());
     }
     chrono::DateTime::parse_from_rfc3339(text)
@@ -66,10 +74,30 @@ fn moment(name: &str, text: &str) -> Result<NaiveDateTime, Error> {
         })
 }
 
+/// A field of a tab-separated line: a tab, a line break or an escape that a
+/// name carried would forge a line or drive the terminal, so control
+/// characters are written as `\u{…}`.
+fn field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 pub fn run(config: &Config, command: AuditCommand) -> Result<(), Error> {
     let AuditCommand::List {
         org,
-        sign_ins: _,
+        instance: _,
         since,
         until,
         action,
@@ -78,12 +106,19 @@ pub fn run(config: &Config, command: AuditCommand) -> Result<(), Error> {
         limit,
         json,
     } = command;
+    let asked_at = now();
     let filter = AuditFilter::new(
         actor.as_deref().unwrap_or(""),
         action.as_deref().unwrap_or(""),
         target.as_deref().unwrap_or(""),
-        since.as_deref().map(|text| moment("since", text)).transpose()?,
-        until.as_deref().map(|text| moment("until", text)).transpose()?,
+        since
+            .as_deref()
+            .map(|text| moment("since", text, asked_at, false))
+            .transpose()?,
+        until
+            .as_deref()
+            .map(|text| moment("until", text, asked_at, true))
+            .transpose()?,
     )?;
     let slug = org.as_deref().map(parse_slug).transpose()?;
     let pool = migrated(config)?;
@@ -105,11 +140,11 @@ pub fn run(config: &Config, command: AuditCommand) -> Result<(), Error> {
                 out,
                 "{}\t{}\t{}\t{}\t{}\t{}",
                 event.created_at.format("%Y-%m-%d %H:%M:%S"),
-                event.actor(),
-                event.summary(),
-                event.action,
-                event.credential,
-                event.client_ip.as_deref().unwrap_or("-"),
+                field(&event.actor()),
+                field(&event.summary()),
+                field(&event.action),
+                field(&event.credential),
+                field(event.client_ip.as_deref().unwrap_or("-")),
             )
         };
         match written {
@@ -119,12 +154,12 @@ pub fn run(config: &Config, command: AuditCommand) -> Result<(), Error> {
             Err(error) => Err(Error::Invalid(format!("could not write the list: {error}"))),
         }
     };
-    // clap lets exactly one of --org and --sign-ins through.
+    // clap lets exactly one of --org and --instance through.
     match slug {
         Some(slug) => {
             let viewer = Viewer::open(conn, &Actor::command_line(), &slug)?;
             audit::walk(conn, &viewer, &filter, &mut print)
         }
-        None => audit::walk_sign_ins(conn, &filter, &mut print),
+        None => audit::walk_instance(conn, &filter, &mut print),
     }
 }

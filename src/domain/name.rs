@@ -22,6 +22,13 @@ impl LabelName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether the name could be taken for a person's address or for the
+    /// command line: an acting service account or client may not be named
+    /// so, or the audit log's "who" would be ambiguous.
+    pub fn passes_for_someone(&self) -> bool {
+        self.0.contains('@') || self.0.eq_ignore_ascii_case("command line")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

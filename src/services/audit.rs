@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -40,11 +40,14 @@ pub enum AuditAction {
     AuditDownloaded,
     SignedIn,
     SignInRefused,
+    SessionsEnded,
+    IntrospectionClientCreated,
+    IntrospectionClientRevoked,
 }
 
 impl AuditAction {
     /// Every action, in the order the filter offers them.
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::OrganizationCreated,
         AuditAction::InvitationCreated,
         AuditAction::InvitationResent,
@@ -64,6 +67,9 @@ impl AuditAction {
         AuditAction::AuditDownloaded,
         AuditAction::SignedIn,
         AuditAction::SignInRefused,
+        AuditAction::SessionsEnded,
+        AuditAction::IntrospectionClientCreated,
+        AuditAction::IntrospectionClientRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +93,9 @@ impl AuditAction {
             AuditAction::AuditDownloaded => "audit.downloaded",
             AuditAction::SignedIn => "session.signed_in",
             AuditAction::SignInRefused => "session.sign_in_refused",
+            AuditAction::SessionsEnded => "session.all_ended",
+            AuditAction::IntrospectionClientCreated => "introspection_client.created",
+            AuditAction::IntrospectionClientRevoked => "introspection_client.revoked",
         }
     }
 
@@ -112,18 +121,34 @@ impl AuditAction {
             AuditAction::AuditDownloaded => "Audit log downloaded",
             AuditAction::SignedIn => "Signed in",
             AuditAction::SignInRefused => "Sign-in refused",
+            AuditAction::SessionsEnded => "Signed out of every session",
+            AuditAction::IntrospectionClientCreated => "Introspection client created",
+            AuditAction::IntrospectionClientRevoked => "Introspection client revoked",
         }
     }
 
-    /// The actions an organization's log holds (sign-ins belong to the person).
+    /// The actions an organization's log holds: not the sessions, which are
+    /// the person's, nor the introspection clients, which are the instance's.
     pub fn of_organizations() -> impl Iterator<Item = AuditAction> {
-        Self::ALL
-            .into_iter()
-            .filter(|action| !matches!(action, AuditAction::SignedIn | AuditAction::SignInRefused))
+        Self::ALL.into_iter().filter(|action| {
+            !matches!(
+                action,
+                AuditAction::SignedIn
+                    | AuditAction::SignInRefused
+                    | AuditAction::SessionsEnded
+                    | AuditAction::IntrospectionClientCreated
+                    | AuditAction::IntrospectionClientRevoked
+            )
+        })
     }
 
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|action| action.as_str() == text)
+    }
+
+    /// Whether the action belongs to no organization (see [`Self::of_organizations`]).
+    pub fn is_instance(self) -> bool {
+        !Self::of_organizations().any(|action| action == self)
     }
 }
 
@@ -158,6 +183,7 @@ pub(crate) enum TargetKind {
     ServiceAccount,
     AuditLog,
     Session,
+    IntrospectionClient,
 }
 
 impl TargetKind {
@@ -170,6 +196,7 @@ impl TargetKind {
             TargetKind::ServiceAccount => "service_account",
             TargetKind::AuditLog => "audit_log",
             TargetKind::Session => "session",
+            TargetKind::IntrospectionClient => "introspection_client",
         }
     }
 }
@@ -323,6 +350,28 @@ pub(crate) fn record(conn: &mut DbConnection, event: AuditEvent<'_>) -> Result<(
     record_all(conn, [event])
 }
 
+/// Records an instance event by the operator at a shell (an introspection
+/// client made or revoked), in the caller's transaction.
+pub(crate) fn record_by_command_line(
+    conn: &mut DbConnection,
+    action: AuditAction,
+    target: AuditTarget<'_>,
+    after: Value,
+) -> Result<(), Error> {
+    let who = super::identify(conn, &super::Actor::command_line())?;
+    record(
+        conn,
+        AuditEvent {
+            org_id: None,
+            actor: (&who).into(),
+            action,
+            target,
+            before: None,
+            after: Some(after),
+        },
+    )
+}
+
 /// Records a refused sign-in, with the reason the person was shown.
 pub fn record_sign_in_refused(
     conn: &mut DbConnection,
@@ -331,6 +380,9 @@ pub fn record_sign_in_refused(
     client_ip: Option<IpAddr>,
 ) -> Result<(), Error> {
     let credential = format!("sign-in with {provider}");
+    // The reason can carry what the provider's redirect said: kept to one
+    // short line, so that nobody can write log lines of their own.
+    let reason = crate::domain::text::one_line(reason, 300);
     record(
         conn,
         AuditEvent {
@@ -390,8 +442,10 @@ pub struct AuditFilter {
 }
 
 impl AuditFilter {
-    /// Reads the filter's text fields (`actor`, `target`: anything, matched
-    /// whole and without regard to case; `action`: one of [`AuditAction`]).
+    /// Reads the filter's text fields (`actor`, `target`: one line of up to
+    /// 254 characters, matched whole and without regard to case; `action`:
+    /// one of [`AuditAction`]). Moments run from 1970 to the end of 9999;
+    /// an end past that is no end.
     pub fn new(
         actor: &str,
         action: &str,
@@ -399,6 +453,21 @@ impl AuditFilter {
         since: Option<NaiveDateTime>,
         until: Option<NaiveDateTime>,
     ) -> Result<Self, Error> {
+        for (name, text) in [("Actor", actor), ("Target", target)] {
+            if crate::domain::text::has_control(text) || text.trim().chars().count() > MAX_KEY_CHARS {
+                return Err(Error::Invalid(format!(
+                    "{name}: an email address or a name, on one line and at most {MAX_KEY_CHARS} characters."
+                )));
+            }
+        }
+        let until = until.filter(|until| until.year() <= 9999);
+        for at in [since, until].into_iter().flatten() {
+            if !in_range(at) {
+                return Err(Error::Invalid(
+                    "Dates run from 1970-01-01 to 9999-12-31.".to_owned(),
+                ));
+            }
+        }
         let key = |text: &str| Some(filter_key(text)).filter(|key| !key.is_empty());
         let action = match action.trim() {
             "" => None,
@@ -429,6 +498,23 @@ impl AuditFilter {
         *self == Self::default()
     }
 
+    /// Refuses an action that cannot be in the log asked for: an
+    /// organization's, or (`instance`) the one of no organization.
+    fn check_scope(&self, instance: bool) -> Result<(), Error> {
+        match self.action {
+            Some(action) if action.is_instance() != instance => Err(Error::Invalid(format!(
+                "“{}” is not recorded in {}.",
+                action.as_str(),
+                if instance {
+                    "the events of no organization; use --org"
+                } else {
+                    "an organization's audit log"
+                }
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// The filter as the download's audit event keeps it.
     fn as_json(&self) -> Value {
         let mut filter = serde_json::Map::new();
@@ -455,6 +541,15 @@ pub struct AuditCursor {
 
 const CURSOR_TIME: &str = "%Y-%m-%dT%H:%M:%S%.6f";
 
+/// The longest actor or target a filter matches: an email address's limit.
+const MAX_KEY_CHARS: usize = 254;
+
+/// Whether both backends store and compare `at` alike (SQLite compares text,
+/// and a year before 1000 or after 9999 is not written in four digits).
+fn in_range(at: NaiveDateTime) -> bool {
+    (1970..=9999).contains(&at.year())
+}
+
 impl AuditCursor {
     fn past(event: &RecordedEvent) -> Self {
         Self {
@@ -477,7 +572,10 @@ impl AuditCursor {
         };
         let plain = super::decode_cursor(text, 256).ok_or_else(unusable)?;
         let (at, id) = plain.split_once('\n').ok_or_else(unusable)?;
-        let at = NaiveDateTime::parse_from_str(at, CURSOR_TIME).map_err(|_| unusable())?;
+        let at = NaiveDateTime::parse_from_str(at, CURSOR_TIME)
+            .ok()
+            .filter(|at| in_range(*at))
+            .ok_or_else(unusable)?;
         if id.is_empty() || id.len() > 64 || crate::domain::text::has_control(id) {
             return Err(unusable());
         }
@@ -598,6 +696,7 @@ pub fn page(
     place: &AuditPlace,
 ) -> Result<AuditPage, Error> {
     policy::authorize(viewer.role, Action::ViewAuditLog)?;
+    filter.check_scope(false)?;
     page_of(conn, Some(&viewer.org.id), filter, place, PER_PAGE)
 }
 
@@ -639,15 +738,18 @@ pub fn walk(
     each: impl FnMut(&RecordedEvent) -> Result<bool, Error>,
 ) -> Result<(), Error> {
     policy::authorize(viewer.role, Action::ViewAuditLog)?;
+    filter.check_scope(false)?;
     walk_from(conn, Some(&viewer.org.id), filter, each)
 }
 
-/// The sign-ins, which belong to no organization: for the operator at a shell.
-pub fn walk_sign_ins(
+/// The events that belong to no organization (sign-ins, refused sign-ins,
+/// sessions ended, introspection clients): for the operator at a shell.
+pub fn walk_instance(
     conn: &mut DbConnection,
     filter: &AuditFilter,
     each: impl FnMut(&RecordedEvent) -> Result<bool, Error>,
 ) -> Result<(), Error> {
+    filter.check_scope(true)?;
     walk_from(conn, None, filter, each)
 }
 
@@ -714,6 +816,7 @@ pub fn record_download(
     format: ExportFormat,
 ) -> Result<(), Error> {
     policy::authorize(viewer.role, Action::ViewAuditLog)?;
+    filter.check_scope(false)?;
     let who = super::identify(conn, actor)?;
     record(
         conn,
@@ -913,6 +1016,9 @@ impl RecordedEvent {
             AuditAction::SignInRefused => {
                 format!("could not sign in with {target}: {}", text(&after, "reason"))
             }
+            AuditAction::SessionsEnded => "signed out of every session".to_owned(),
+            AuditAction::IntrospectionClientCreated => format!("created the introspection client {target}"),
+            AuditAction::IntrospectionClientRevoked => format!("revoked the introspection client {target}"),
         }
     }
 }

@@ -4,6 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::audit::{self, AuditAction, AuditTarget, TargetKind};
 use super::{new_id, now};
 use crate::db::schema::{auth_changes, introspection_clients};
 use crate::db::{self, DbConnection};
@@ -21,6 +22,12 @@ pub struct Client {
 
 /// Makes a client; its secret exists only in the answer, to be printed once.
 pub fn create_client(conn: &mut DbConnection, name: &LabelName) -> Result<ApiSecret, Error> {
+    if name.passes_for_someone() {
+        return Err(Error::Invalid(
+            "A client's name cannot contain “@” or be “command line”: the audit log names people by their address."
+                .to_owned(),
+        ));
+    }
     db::write(conn, |conn| {
         let taken: bool = diesel::select(diesel::dsl::exists(
             introspection_clients::table.filter(introspection_clients::name.eq(name.as_str())),
@@ -33,15 +40,22 @@ pub fn create_client(conn: &mut DbConnection, name: &LabelName) -> Result<ApiSec
             )));
         }
         let secret = ApiSecret::generate(SecretKind::Introspection);
+        let id = new_id();
         diesel::insert_into(introspection_clients::table)
             .values((
-                introspection_clients::id.eq(new_id()),
+                introspection_clients::id.eq(&id),
                 introspection_clients::name.eq(name.as_str()),
                 introspection_clients::secret_hash.eq(secret.hash().as_str()),
                 introspection_clients::last_four.eq(secret.last_four()),
                 introspection_clients::created_at.eq(now()),
             ))
             .execute(conn)?;
+        audit::record_by_command_line(
+            conn,
+            AuditAction::IntrospectionClientCreated,
+            AuditTarget::named(TargetKind::IntrospectionClient, Some(&id), name.as_str()),
+            serde_json::json!({ "prefix": SecretKind::Introspection.prefix(), "last_four": secret.last_four() }),
+        )?;
         Ok(secret)
     })
 }
@@ -82,7 +96,12 @@ pub fn revoke_client(conn: &mut DbConnection, name: &str) -> Result<(), Error> {
                 "There is no active introspection client “{name}”."
             )));
         }
-        Ok(())
+        audit::record_by_command_line(
+            conn,
+            AuditAction::IntrospectionClientRevoked,
+            AuditTarget::named(TargetKind::IntrospectionClient, None, name),
+            serde_json::json!({ "revoked": true }),
+        )
     })
 }
 

@@ -91,11 +91,15 @@ fn insert(conn: &mut DbConnection, actor: &Actor, name: &OrganizationName) -> Re
             org_id: Some(&organization.id),
             actor: (&who).into(),
             action: AuditAction::OrganizationCreated,
-            target: AuditTarget::named(
-                TargetKind::Organization,
-                Some(&organization.id),
-                &organization.name,
-            ),
+            target: AuditTarget {
+                // By its slug, which no person's address or account's name can be.
+                key: &organization.slug,
+                ..AuditTarget::named(
+                    TargetKind::Organization,
+                    Some(&organization.id),
+                    &organization.name,
+                )
+            },
             before: None,
             after: Some(json!({ "name": organization.name, "slug": organization.slug })),
         },

@@ -137,6 +137,12 @@ pub fn create(
     db::write(conn, |conn| {
         let acting = acting(conn, actor, org)?;
         policy::authorize(acting.role, Action::ManageServiceAccount { role: request.role })?;
+        if request.name.passes_for_someone() {
+            return Err(Error::Invalid(
+                "A service account's name cannot contain “@” or be “command line”: the audit log names people by their address."
+                    .to_owned(),
+            ));
+        }
         let taken: bool = diesel::select(diesel::dsl::exists(
             service_accounts::table
                 .filter(service_accounts::org_id.eq(&org.id))

@@ -344,12 +344,28 @@ pub fn end_session(
 }
 
 /// Signs a user out of every session they have, on every server.
-pub fn end_all_sessions(conn: &mut DbConnection, user_id: &str) -> Result<(), Error> {
+pub fn end_all_sessions(conn: &mut DbConnection, actor: &super::Actor) -> Result<(), Error> {
     db::write(conn, |conn| {
+        let who = super::identify(conn, actor)?;
+        let Some(user_id) = &who.user_id else {
+            return Err(Error::Invalid(
+                "Only a person who signed in has sessions to end.".to_owned(),
+            ));
+        };
         diesel::update(users::table.find(user_id))
             .set(users::sessions_ended_at.eq(now()))
             .execute(conn)?;
-        Ok(())
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: None,
+                actor: (&who).into(),
+                action: AuditAction::SessionsEnded,
+                target: AuditTarget::person(TargetKind::Session, Some(user_id), &who.name, &who.audit_label),
+                before: None,
+                after: None,
+            },
+        )
     })
 }
 

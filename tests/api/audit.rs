@@ -613,10 +613,60 @@ fn the_tab_filters_and_pages_with_plain_links_and_with_htmx() {
         "/orgs/acme-ai/audit?older=x&newer=y",
         "/orgs/acme-ai/audit/download?format=xlsx",
         "/orgs/acme-ai/audit?from=2026-12-02&to=2026-12-01",
+        "/orgs/acme-ai/audit?actor=%00",
+        "/orgs/acme-ai/audit?target=a%0Ab",
+        "/orgs/acme-ai/audit?from=1969-12-31",
+        "/orgs/acme-ai/audit?from=%2B10000-01-01",
+        "/orgs/acme-ai/audit?action=session.signed_in",
+        "/orgs/acme-ai/audit/download?format=csv&actor=%00",
+        "/orgs/acme-ai/audit/download?format=jsonl&from=0001-01-01",
+        "/orgs/acme-ai/audit/download?format=csv&format=csv",
+        "/orgs/acme-ai/audit/download?format=csv&older=x",
     ] {
         let page = ada.get(bad);
         assert_eq!(page.status, 422, "{bad}: {}", page.body);
         assert!(!page.contains("<b>"), "{bad}");
+    }
+}
+
+#[test]
+fn filters_out_of_bounds_are_refused_and_recorded_nowhere() {
+    let server = TestServer::start();
+    let (org, _) = busy_org(&server.app, 2);
+    let mut ada = server.signed_in("ada@example.com");
+    let long = "a".repeat(300);
+    assert_eq!(ada.get(&format!("/orgs/acme-ai/audit?actor={long}")).status, 422);
+    // "To" the last day there is means no end.
+    let open_ended = ada.get("/orgs/acme-ai/audit?to=9999-12-31");
+    assert_eq!(open_ended.status, 200);
+    open_ended.assert_contains("changed Bob");
+    let before = events(&server.app, &org).len();
+    // A download another site started is refused, and not recorded.
+    let forged = ada.get_with(
+        "/orgs/acme-ai/audit/download?format=csv",
+        &[("Sec-Fetch-Site", "cross-site")],
+    );
+    assert_eq!(forged.status, 422);
+    let ours = ada.get_with(
+        "/orgs/acme-ai/audit/download?format=csv",
+        &[("Sec-Fetch-Site", "same-origin")],
+    );
+    assert_eq!(ours.status, 200);
+    assert_eq!(
+        events(&server.app, &org).len(),
+        before + 1,
+        "the download from the tab is recorded, the forged one is not"
+    );
+    // A service account cannot pass for a person or for the command line.
+    for name in ["ADA@example.com", "Command Line"] {
+        let account = AccountRequest {
+            name: LabelName::parse(name).unwrap(),
+            description: String::new(),
+            role: Role::Viewer,
+        };
+        assert!(
+            service_accounts::create(&mut server.app.conn(), &Actor::command_line(), &org, &account).is_err()
+        );
     }
 }
 
@@ -635,13 +685,13 @@ fn sign_ins_and_refused_sign_ins_are_recorded_with_the_address_they_came_from() 
     let flags = providers.flags();
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     let server = TestServer::start_with(&flags);
-    server.signed_in("ada@example.com");
+    let mut ada = server.signed_in("ada@example.com");
     // A callback nobody started (a forged or replayed link) is refused.
     let refused = server.browser().get("/auth/github/callback?state=forged&code=x");
     assert_eq!(refused.status, 400, "{}", refused.body);
     let sign_ins = |filter: AuditFilter| {
         let mut found = Vec::new();
-        audit::walk_sign_ins(&mut server.app.conn(), &filter, |event| {
+        audit::walk_instance(&mut server.app.conn(), &filter, |event| {
             found.push(event.clone());
             Ok(true)
         })
@@ -664,6 +714,15 @@ fn sign_ins_and_refused_sign_ins_are_recorded_with_the_address_they_came_from() 
         "{}",
         refusals[0].summary()
     );
+
+    let csrf = ada.get("/profile").csrf().expect("a form");
+    assert_eq!(
+        ada.post("/profile/sessions/end", &[("csrf_token", &csrf)]).status,
+        303
+    );
+    let ended = sign_ins(AuditFilter::new("ada@example.com", "session.all_ended", "", None, None).unwrap());
+    assert_eq!(ended.len(), 1, "{ended:#?}");
+    assert_eq!(ended[0].summary(), "signed out of every session");
 }
 
 #[test]
@@ -748,8 +807,32 @@ fn the_command_line_lists_the_log_under_the_same_policy() {
     assert_eq!(lines[0]["action"], "member.role_changed");
     assert_eq!(lines[0]["actor"]["email"], "ada@example.com");
 
-    let sign_ins = run(&["audit", "list", "--sign-ins", "--actor", "bob@example.com"]);
+    let sign_ins = run(&["audit", "list", "--instance", "--actor", "bob@example.com"]);
     assert!(String::from_utf8_lossy(&sign_ins.stdout).contains("signed in with the development sign-in"));
+    assert!(
+        run(&["introspection-client", "create", "gateway"])
+            .status
+            .success()
+    );
+    assert!(
+        run(&["introspection-client", "revoke", "gateway"])
+            .status
+            .success()
+    );
+    let clients = run(&["audit", "list", "--instance", "--actor", "command line", "--json"]);
+    let clients: Vec<Value> = String::from_utf8_lossy(&clients.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let actions: Vec<&str> = clients
+        .iter()
+        .filter_map(|event| event["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        ["introspection_client.revoked", "introspection_client.created"]
+    );
+    assert_eq!(clients[1]["after"]["prefix"], "rci_");
 
     for bad in [
         &["audit", "list", "--org", "acme-ai", "--action", "nope"][..],

@@ -714,7 +714,11 @@ async fn token_story(driver: &Driver, chromium: &PathBuf, javascript: bool) {
     ada_page.click("#audit-filters button[type='submit']").await;
     let deadline = Instant::now() + WAIT;
     loop {
-        let shown = ada_page.text("#audit-events tbody").await;
+        // Read by script: the table is replaced under any element handle.
+        let shown = ada_page
+            .script("const t = document.querySelector('#audit-events tbody'); return t ? t.innerText : '';")
+            .await;
+        let shown = shown.as_str().unwrap_or_default();
         if !shown.contains("revoked the API token") {
             assert!(shown.contains("created the API token “CI deploys”"), "{shown}");
             break;

@@ -241,6 +241,15 @@ impl Browser {
         page
     }
 
+    /// A GET with extra headers (as a browser adds them, say `Sec-Fetch-Site`).
+    pub fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut request = self.agent.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        page(request.call().expect("GET"))
+    }
+
     /// A GET as htmx makes it, aimed at the element `target`.
     pub fn hx_get(&mut self, path: &str, target: &str) -> Page {
         page(

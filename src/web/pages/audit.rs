@@ -7,6 +7,7 @@ use actix_web::http::header::{self, ContentDisposition, DispositionParam, Dispos
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDate, NaiveDateTime};
+use futures_util::StreamExt;
 
 use super::{layout, query_pairs};
 use crate::error::Error;
@@ -86,7 +87,7 @@ fn audit_request(req: &HttpRequest, slug: &str) -> Result<AuditRequest, Error> {
             )));
         }
     };
-    let keep = |text: &str| text.trim().chars().take(254).collect::<String>();
+    let keep = |text: &str| text.trim().to_owned();
     Ok(AuditRequest {
         typed: AuditFilterView {
             slug: slug.to_owned(),
@@ -163,6 +164,17 @@ pub async fn download(
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let slug = org_slug(&path.into_inner())?;
+    // Another site may link here, but a download it starts would be recorded
+    // in the name of whoever followed the link.
+    if req
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes() == b"cross-site")
+    {
+        return Err(Error::Invalid(
+            "Downloads of the audit log start from the Audit log tab, not from another site.".to_owned(),
+        ));
+    }
     // A download is recorded, so what it is asked is read strictly: a
     // parameter it does not know is refused, not ignored.
     let known = ["actor", "action", "target", "from", "to", "format"];
@@ -200,7 +212,7 @@ pub async fn download(
         ExportFormat::Csv => "text/csv; charset=utf-8",
         ExportFormat::JsonLines => "application/jsonl; charset=utf-8",
     };
-    let reader = Reader {
+    let mut reader = Reader {
         state: state.clone(),
         actor,
         slug,
@@ -210,10 +222,14 @@ pub async fn download(
         started: false,
         done: false,
     };
-    let body = futures_util::stream::unfold(reader, |mut reader| async move {
+    // The first batch is read before the answer starts, so that a failure
+    // there is an error page, not a cut connection.
+    let first = reader.next_chunk().await?;
+    let rest = futures_util::stream::unfold(reader, |mut reader| async move {
         let chunk = reader.next_chunk().await.transpose()?;
         Some((chunk, reader))
     });
+    let body = futures_util::stream::iter(first.map(Ok)).chain(rest);
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header(ContentDisposition {

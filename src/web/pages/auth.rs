@@ -280,8 +280,9 @@ pub async fn sign_out_everywhere(
     signed: SignedIn,
     _form: Form,
 ) -> Result<HttpResponse, Error> {
+    let actor = signed.actor.clone();
     signed
-        .write(&state, |conn, user| users::end_all_sessions(conn, &user.id))
+        .write(&state, move |conn, _| users::end_all_sessions(conn, &actor))
         .await?;
     signed.session.sign_out();
     Ok(see_other("/login"))
