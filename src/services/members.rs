@@ -103,9 +103,22 @@ pub struct MemberQuery {
     pub role: Option<Role>,
     pub sort: SortKey,
     pub direction: Direction,
-    /// 1-based.
+    /// 1-based: the page asked for, or with `step` the number it is shown as.
     pub page: u32,
     pub per_page: u32,
+    /// A step from the page beside: its members are found from the cursor,
+    /// however deep in the list, and a change to the list in between skips
+    /// or repeats nobody.
+    pub step: Option<Step>,
+}
+
+/// One step through the list, from a page shown before.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// The page after the member the cursor names.
+    After(MemberCursor),
+    /// The page before it (the cursor is made for the reverse order).
+    Before(MemberCursor),
 }
 
 impl Default for MemberQuery {
@@ -117,17 +130,21 @@ impl Default for MemberQuery {
             direction: Direction::default(),
             page: 1,
             per_page: 50,
+            step: None,
         }
     }
 }
 
-/// One page of members and the number that match in all.
+/// One page of members, the number that match in all, and the steps to the
+/// pages beside it (none at either end).
 #[derive(Debug, Clone)]
 pub struct MemberPage {
     pub members: Vec<Member>,
     pub total: i64,
     pub page: u32,
     pub per_page: u32,
+    pub next: Option<Step>,
+    pub previous: Option<Step>,
 }
 
 impl MemberPage {
@@ -166,7 +183,7 @@ fn filtered<'a>(
 }
 
 impl Direction {
-    fn reversed(self) -> Self {
+    pub fn reversed(self) -> Self {
         match self {
             Self::Ascending => Self::Descending,
             Self::Descending => Self::Ascending,
@@ -250,6 +267,9 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Re
         }
         .get_result(conn)?,
     };
+    if let Some(step) = &query.step {
+        return stepped(conn, viewer, query, step, total, search.as_ref(), per_page);
+    }
     let skipped = i64::from(page - 1) * i64::from(per_page);
     let wanted = i64::from(per_page).min(total - skipped);
     if wanted <= 0 {
@@ -258,6 +278,8 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Re
             total,
             page,
             per_page,
+            next: None,
+            previous: None,
         });
     }
     // Past the middle, read from the other end: an OFFSET costs as many index
@@ -284,11 +306,92 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Re
     if from_end {
         rows.reverse();
     }
-    let members = rows
+    let members: Vec<Member> = rows
         .into_iter()
         .map(MemberRow::into_member)
         .collect::<Result<_, _>>()?;
+    let more = skipped + wanted < total;
     Ok(MemberPage {
+        next: members
+            .last()
+            .filter(|_| more)
+            .map(|last| Step::After(MemberCursor::past(last, query.sort, query.direction))),
+        previous: members
+            .first()
+            .filter(|_| page > 1)
+            .map(|first| Step::Before(MemberCursor::past(first, query.sort, query.direction.reversed()))),
+        members,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// A page reached by a step: the members just past the cursor, read from
+/// the sort key's index wherever it is. A step back to the start shows the
+/// first page; a step past the end (members left in between) the page asked.
+fn stepped(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    query: &MemberQuery,
+    step: &Step,
+    total: i64,
+    search: Option<&(String, String)>,
+    per_page: u32,
+) -> Result<MemberPage, Error> {
+    let (cursor, backwards) = match step {
+        Step::After(cursor) => (cursor, false),
+        Step::Before(cursor) => (cursor, true),
+    };
+    let direction = if backwards {
+        query.direction.reversed()
+    } else {
+        query.direction
+    };
+    if cursor.sort != query.sort || cursor.direction != direction {
+        return Err(Error::Invalid(
+            "This link was made for another order of the list. Start again from the first page.".to_owned(),
+        ));
+    }
+    let selection = past(filtered(&viewer.org.id, query, search), cursor)?;
+    let rows: Vec<MemberRow> = Shaped {
+        shape: shape("members::step", query, direction, search.is_some()),
+        query: ordered(selection, query.sort, direction, search.is_some())
+            .select(MemberRow::as_select())
+            .limit(i64::from(per_page) + 1),
+    }
+    .load(conn)?;
+    let more = rows.len() > per_page as usize;
+    let unstepped = |page: u32| MemberQuery {
+        step: None,
+        page,
+        ..query.clone()
+    };
+    if backwards && !more {
+        return list(conn, viewer, &unstepped(1));
+    }
+    if rows.is_empty() {
+        return list(conn, viewer, &unstepped(query.page));
+    }
+    let mut members: Vec<Member> = rows
+        .into_iter()
+        .take(per_page as usize)
+        .map(MemberRow::into_member)
+        .collect::<Result<_, _>>()?;
+    if backwards {
+        members.reverse();
+    }
+    let page_count = super::page_count(total, per_page);
+    let page = query.page.clamp(if backwards { 1 } else { 2 }, page_count.max(2));
+    let forwards_more = !backwards && more;
+    Ok(MemberPage {
+        next: members
+            .last()
+            .filter(|_| backwards || forwards_more)
+            .map(|last| Step::After(MemberCursor::past(last, query.sort, query.direction))),
+        previous: members
+            .first()
+            .map(|first| Step::Before(MemberCursor::past(first, query.sort, query.direction.reversed()))),
         members,
         total,
         page,
@@ -299,7 +402,7 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Re
 /// Where a keyset page of members starts: just past the member it names, in
 /// the order it was made for. Clients get it from one page (`next_cursor`) and
 /// send it back for the next; they see it as opaque text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MemberCursor {
     sort: SortKey,
     direction: Direction,
@@ -428,6 +531,22 @@ macro_rules! past_cursor {
     };
 }
 
+/// Narrows `selection` to the members past `cursor`, in the cursor's order.
+fn past<'a>(
+    selection: MembershipFilter<'a>,
+    cursor: &'a MemberCursor,
+) -> Result<MembershipFilter<'a>, Error> {
+    Ok(match cursor.sort {
+        SortKey::Name => past_cursor!(selection, memberships::name_key, &cursor.key, cursor),
+        SortKey::Email => past_cursor!(selection, memberships::email, &cursor.key, cursor),
+        SortKey::Joined => {
+            let joined = NaiveDateTime::parse_from_str(&cursor.key, CURSOR_TIME)
+                .map_err(|_| Error::Invalid("This cursor is not one this list gave out.".to_owned()))?;
+            past_cursor!(selection, memberships::joined_at, joined, cursor)
+        }
+    })
+}
+
 /// A page of an organization's members that starts where the last one ended:
 /// as quick deep in the list as at its start, and steady while the list
 /// changes (no member skipped or shown twice between two pages).
@@ -450,6 +569,7 @@ pub fn slice(
         direction: query.direction,
         page: 1,
         per_page: limit,
+        step: None,
     };
     let total = match &search {
         None => counted(conn, &org.id, query.role)?,
@@ -461,15 +581,7 @@ pub fn slice(
     };
     let mut selection = filtered(&org.id, &paged, search.as_ref());
     if let Some(cursor) = &query.after {
-        selection = match cursor.sort {
-            SortKey::Name => past_cursor!(selection, memberships::name_key, &cursor.key, cursor),
-            SortKey::Email => past_cursor!(selection, memberships::email, &cursor.key, cursor),
-            SortKey::Joined => {
-                let joined = NaiveDateTime::parse_from_str(&cursor.key, CURSOR_TIME)
-                    .map_err(|_| Error::Invalid("This cursor is not one this list gave out.".to_owned()))?;
-                past_cursor!(selection, memberships::joined_at, joined, cursor)
-            }
-        };
+        selection = past(selection, cursor)?;
     }
     let mut choices = shape("members::slice", &paged, query.direction, search.is_some());
     choices.choices |= u64::from(query.after.is_some()) << 8;

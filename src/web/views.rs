@@ -13,7 +13,7 @@ use crate::domain::policy::{self, Action};
 use crate::error::Error;
 use crate::services::Organization;
 use crate::services::invitations::{PendingInvitation, PendingPage};
-use crate::services::members::{Direction, Member, MemberPage, MemberQuery, SortKey};
+use crate::services::members::{Direction, Member, MemberPage, MemberQuery, SortKey, Step};
 use crate::services::users::User;
 
 /// Room for a whole Members page, so that it is not copied as it grows. Only
@@ -307,8 +307,19 @@ impl Filters {
         self.link(column, dir, 1)
     }
 
-    pub fn page_link(&self, page: u32) -> String {
-        self.link(self.sort, self.dir, page)
+    /// A step to the page beside, shown as page `page`: `after` or `before`
+    /// the member `cursor` names.
+    pub fn step_link(&self, step: &Step, page: u32) -> String {
+        let (place, cursor) = match step {
+            Step::After(cursor) => ("after", cursor),
+            Step::Before(cursor) => ("before", cursor),
+        };
+        let mut link = self.link(self.sort, self.dir, page);
+        link.push('&');
+        link.push_str(place);
+        link.push('=');
+        link.push_str(&cursor.encode());
+        link
     }
 
     pub fn aria_sort(&self, column: &str) -> &'static str {
@@ -336,6 +347,9 @@ pub struct MembersTable {
     pub page: u32,
     pub page_count: u32,
     pub per_page: u32,
+    /// The links to the pages beside, by keyset.
+    pub next: Option<String>,
+    pub previous: Option<String>,
 }
 
 impl MembersTable {
@@ -346,8 +360,17 @@ impl MembersTable {
         viewer_id: &str,
         viewer_role: Role,
     ) -> Self {
+        let filters = Filters::new(&org.slug, query);
         Self {
-            filters: Filters::new(&org.slug, query),
+            next: page
+                .next
+                .as_ref()
+                .map(|step| filters.step_link(step, page.page + 1)),
+            previous: page
+                .previous
+                .as_ref()
+                .map(|step| filters.step_link(step, page.page.saturating_sub(1).max(1))),
+            filters,
             total: page.total,
             page: page.page,
             page_count: page.page_count(),

@@ -290,6 +290,7 @@ fn every_page_is_the_same_slice_of_the_list_from_either_end() {
                     direction,
                     page: 1,
                     per_page: 200,
+                    step: None,
                 };
                 let whole = list(&query);
                 assert_eq!(whole.members.len() as i64, whole.total);
@@ -311,9 +312,97 @@ fn every_page_is_the_same_slice_of_the_list_from_either_end() {
                     "{sort:?} {direction:?} {search:?} {role:?}"
                 );
                 assert_eq!(paged, whole.members);
+
+                // Following Next from the first page, then Previous back,
+                // walks the same list: each page by keyset.
+                let step_to = |step: &Option<members::Step>, page: u32| {
+                    step.clone().map(|step| {
+                        list(&MemberQuery {
+                            page,
+                            per_page: 5,
+                            step: Some(step),
+                            ..query.clone()
+                        })
+                    })
+                };
+                let mut page = list(&MemberQuery {
+                    per_page: 5,
+                    ..query.clone()
+                });
+                assert!(page.previous.is_none());
+                let mut walked = page.members.clone();
+                let mut pages = vec![page.members.clone()];
+                while let Some(next) = step_to(&page.next, page.page + 1) {
+                    walked.extend(next.members.clone());
+                    pages.push(next.members.clone());
+                    page = next;
+                }
+                assert_eq!(
+                    walked, whole.members,
+                    "Next: {sort:?} {direction:?} {search:?} {role:?}"
+                );
+                pages.pop();
+                while let Some(previous) = step_to(&page.previous, page.page - 1) {
+                    assert_eq!(
+                        Some(&previous.members),
+                        pages.last(),
+                        "Previous: {sort:?} {direction:?}"
+                    );
+                    pages.pop();
+                    page = previous;
+                }
+                assert!(pages.is_empty(), "Previous walks back to the first page");
             }
         }
     }
+}
+
+/// A member who joins or leaves between two clicks moves nobody across the
+/// page boundary: Next starts right after the last member shown.
+#[test]
+fn next_and_previous_survive_a_change_between_two_clicks() {
+    let app = TestApp::new();
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    rollcall::services::seed::members(&mut app.conn(), &org, 20).unwrap();
+    let me = as_user(&ada);
+    let list =
+        |query: &MemberQuery| members::list(&mut app.conn(), &app.viewer(&me, &org).unwrap(), query).unwrap();
+    let query = MemberQuery {
+        per_page: 5,
+        ..Default::default()
+    };
+    let first = list(&query);
+    let shown_last = first.members.last().unwrap().clone();
+    // Someone who sorts first joins, and a member on the first page leaves.
+    app.member(&org, "aaron@example.com", Role::Viewer);
+    members::remove(
+        &mut app.conn(),
+        &me,
+        &org,
+        &MemberRef::Id(first.members[1].user_id.clone()),
+    )
+    .unwrap();
+    let second = list(&MemberQuery {
+        page: 2,
+        step: first.next.clone(),
+        ..query.clone()
+    });
+    let whole = list(&MemberQuery {
+        per_page: 200,
+        ..Default::default()
+    });
+    let after = whole
+        .members
+        .iter()
+        .position(|m| m.user_id == shown_last.user_id)
+        .unwrap();
+    assert_eq!(second.members, whole.members[after + 1..after + 6].to_vec());
+    let back = list(&MemberQuery {
+        page: 1,
+        step: second.previous.clone(),
+        ..query.clone()
+    });
+    assert_eq!(back.members.last().unwrap().user_id, shown_last.user_id);
 }
 
 /// The totals come from counts the database keeps; they follow every change.

@@ -9,7 +9,7 @@ use super::{OrgContext, PENDING_ON_MEMBERS_PAGE, dialog, layout, page_number, qu
 use crate::domain::policy::{self, Action};
 use crate::domain::{Role, SearchText};
 use crate::error::Error;
-use crate::services::members::{self, Direction, MemberQuery, MemberRef, SortKey};
+use crate::services::members::{self, Direction, MemberCursor, MemberQuery, MemberRef, SortKey, Step};
 use crate::services::users::User;
 use crate::services::{invitations, now};
 use crate::web::context::{SignedIn, htmx_target};
@@ -26,6 +26,7 @@ use crate::web::{AppState, html, see_other};
 /// default; a role or page that cannot be understood is refused.
 fn member_query(req: &HttpRequest) -> Result<MemberQuery, Error> {
     let mut query = MemberQuery::default();
+    let (mut after, mut before) = (None, None);
     for (key, value) in query_pairs(req.query_string()) {
         let value = value.trim();
         match key.as_str() {
@@ -44,9 +45,30 @@ fn member_query(req: &HttpRequest) -> Result<MemberQuery, Error> {
             "sort" => query.sort = SortKey::named(value).unwrap_or_default(),
             "dir" => query.direction = Direction::named(value).unwrap_or_default(),
             "page" if !value.is_empty() => query.page = page_number(value)?,
+            "after" if !value.is_empty() => after = Some(value.to_owned()),
+            "before" if !value.is_empty() => before = Some(value.to_owned()),
             _ => {}
         }
     }
+    // Read last: a cursor belongs to the order the other parameters say.
+    query.step = match (after, before) {
+        (None, None) => None,
+        (Some(after), None) => Some(Step::After(MemberCursor::parse(
+            &after,
+            query.sort,
+            query.direction,
+        )?)),
+        (None, Some(before)) => Some(Step::Before(MemberCursor::parse(
+            &before,
+            query.sort,
+            query.direction.reversed(),
+        )?)),
+        (Some(_), Some(_)) => {
+            return Err(Error::Invalid(
+                "Ask for the page after or the page before, not both.".to_owned(),
+            ));
+        }
+    };
     Ok(query)
 }
 
