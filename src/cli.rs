@@ -4,6 +4,7 @@
 
 mod audit;
 mod operations;
+mod org;
 mod tokens;
 
 use std::io::Write;
@@ -14,7 +15,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::db::{self, DbPool};
-use crate::domain::{EmailAddress, OrganizationName, PersonName, Role, Slug};
+use crate::domain::{EmailAddress, PersonName, Role, Slug};
 use crate::error::Error;
 use crate::services::invitations::{self, InviteOutcome, Invitee};
 use crate::services::members::{self, MemberRef};
@@ -103,6 +104,41 @@ pub enum OrgCommand {
         #[arg(long)]
         owner: String,
     },
+    /// Change an organization's name or slug (the old slug answers 301 for 90 days).
+    Rename {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// The new slug.
+        #[arg(long = "slug")]
+        new_slug: Option<String>,
+    },
+    /// Make a member an owner at once (the command line has no ownership of its own to hand over).
+    Transfer {
+        slug: String,
+        /// The member's email address or user id.
+        #[arg(long)]
+        to: String,
+    },
+    /// Delete an organization; its owners can restore it for ROLLCALL_ORG_RESTORE_DAYS.
+    Delete {
+        slug: String,
+        /// The slug again, to confirm.
+        #[arg(long)]
+        confirm: String,
+    },
+    /// Restore a deleted organization.
+    Restore { slug: String },
+    /// Show, set or clear the email domains invitations may go to.
+    Domains {
+        slug: String,
+        /// Allow only these domains (replaces the list).
+        #[arg(long, num_args = 1.., conflicts_with = "clear")]
+        allow: Vec<String>,
+        /// Allow every domain again.
+        #[arg(long)]
+        clear: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +155,9 @@ pub enum UserCommand {
         /// The invitee's name, used in the email's greeting.
         #[arg(long)]
         name: Option<String>,
+        /// When the membership ends: a last day (2027-01-31), a duration from now (90d), or never.
+        #[arg(long)]
+        expires: Option<String>,
     },
     /// List an organization's members.
     List {
@@ -128,13 +167,16 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Change a member's role. USER is a user id or an email address.
+    /// Change a member's role or when their membership ends. USER is a user id or an email address.
     Update {
         #[arg(long)]
         org: String,
         user: String,
+        #[arg(long, required_unless_present = "expires")]
+        role: Option<String>,
+        /// A last day (2027-01-31), a duration from now (90d), or never.
         #[arg(long)]
-        role: String,
+        expires: Option<String>,
     },
     /// Remove a member. USER is a user id or an email address.
     Delete {
@@ -172,23 +214,7 @@ fn execute(cli: Cli) -> Result<(), Error> {
             println!("The database is up to date.");
             Ok(())
         }
-        Command::Org(OrgCommand::Create { name, owner }) => {
-            let name = OrganizationName::parse(&name)
-                .map_err(|e| Error::Invalid(format!("Organization name: {e}")))?;
-            let owner = parse_email(&owner)?;
-            let pool = migrated(&config)?;
-            let created = organizations::create_with_owner_invitation(
-                &mut *pool.get()?,
-                &config.service_settings(),
-                &Actor::command_line(),
-                &name,
-                &owner,
-            )?;
-            let org = &created.organization;
-            println!("Created organization “{}” ({}).", org.name, org.slug);
-            print_link(&created.invitation);
-            Ok(())
-        }
+        Command::Org(command) => org::run(&config, command),
         Command::User(command) => user(&config, command),
         Command::Backup { path } => {
             operations::backup(&config, &path)?;
@@ -224,6 +250,7 @@ fn execute(cli: Cli) -> Result<(), Error> {
                         email: parse_email(&format!("invitee.{n}@example.org"))?,
                         name: None,
                         role: if n % 2 == 0 { Role::Developer } else { Role::Viewer },
+                        ends: None,
                     })
                 })
                 .collect::<Result<_, Error>>()?;
@@ -260,8 +287,10 @@ fn user(config: &Config, command: UserCommand) -> Result<(), Error> {
             email,
             role,
             name,
+            expires,
         } => {
             let invitee = Invitee {
+                ends: expires.as_deref().map(parse_expires).transpose()?.flatten(),
                 email: parse_email(&email)?,
                 role: parse_role(&role)?,
                 name: name
@@ -289,6 +318,9 @@ fn user(config: &Config, command: UserCommand) -> Result<(), Error> {
                     "{email} already has a pending invitation to {}; resend it from the Members page.",
                     org.name
                 ))),
+                Some(InviteOutcome::DomainNotAllowed) => Err(Error::Invalid(
+                    invitations::domain_not_allowed(&org, &parse_email(&email)?),
+                )),
                 Some(InviteOutcome::Duplicate) | None => {
                     Err(Error::Conflict(format!("{email} was not invited.")))
                 }
@@ -321,15 +353,32 @@ fn user(config: &Config, command: UserCommand) -> Result<(), Error> {
                 )
             })
         }
-        UserCommand::Update { org, user, role } => {
+        UserCommand::Update {
+            org,
+            user,
+            role,
+            expires,
+        } => {
             let slug = parse_slug(&org)?;
             let member = MemberRef::parse(&user)?;
-            let role = parse_role(&role)?;
+            let change = members::MemberChange {
+                role: role.as_deref().map(parse_role).transpose()?,
+                ends: expires.as_deref().map(parse_expires).transpose()?,
+            };
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
             let org = organizations::find_by_slug(conn, &slug)?;
-            let updated = members::change_role(conn, &actor, &org, &member, role)?;
-            println!("{} is now {} of {}.", updated.email, role.label(), org.name);
+            let updated = members::update(conn, &actor, &org, &member, &change)?;
+            let ends = match updated.ends {
+                Some(ends) => format!("; their access ends after {} (UTC)", ends.last_day()),
+                None => String::new(),
+            };
+            println!(
+                "{} is now {} of {}{ends}.",
+                updated.email,
+                updated.role.label(),
+                org.name
+            );
             Ok(())
         }
         UserCommand::Delete { org, user } => {
@@ -374,7 +423,7 @@ fn write_out<T: Serialize>(json: bool, rows: &[T], line: impl Fn(&T) -> String) 
     }
 }
 
-fn print_link(issued: &invitations::IssuedInvitation) {
+pub(crate) fn print_link(issued: &invitations::IssuedInvitation) {
     println!(
         "Invited {} as {}; the link works once and expires on {}:",
         issued.email,
@@ -384,7 +433,7 @@ fn print_link(issued: &invitations::IssuedInvitation) {
     println!("{}", issued.link);
 }
 
-fn parse_email(input: &str) -> Result<EmailAddress, Error> {
+pub(crate) fn parse_email(input: &str) -> Result<EmailAddress, Error> {
     EmailAddress::parse(input).map_err(|error| Error::Invalid(error.to_string()))
 }
 
@@ -394,12 +443,18 @@ fn parse_role(input: &str) -> Result<Role, Error> {
         .map_err(|error: crate::domain::InvalidRole| Error::Invalid(error.to_string()))
 }
 
-fn parse_slug(input: &str) -> Result<Slug, Error> {
+/// `--expires`: a last day, a duration from now, or `never` (None).
+fn parse_expires(input: &str) -> Result<Option<crate::domain::MembershipEnd>, Error> {
+    crate::domain::MembershipEnd::parse_argument(input, crate::services::now())
+        .map_err(|error| Error::Invalid(format!("--expires: {error}")))
+}
+
+pub(crate) fn parse_slug(input: &str) -> Result<Slug, Error> {
     Slug::parse(input).map_err(|error| Error::Invalid(error.to_string()))
 }
 
 /// A pool on a database with every migration applied.
-fn migrated(config: &Config) -> Result<DbPool, Error> {
+pub(crate) fn migrated(config: &Config) -> Result<DbPool, Error> {
     let pool = db::connect(&config.database_url, 2, config.database_timeout)?;
     db::migrate(&mut *pool.get()?)?;
     Ok(pool)

@@ -180,6 +180,11 @@ pub struct Config {
     /// deletes older ones.
     #[arg(long, env = "ROLLCALL_AUDIT_RETENTION", default_value = "400d", value_parser = parse_retention, global = true)]
     pub audit_retention: Duration,
+
+    /// For how many days the owners of a deleted organization can restore
+    /// it (0 to 365); the background worker purges it after that.
+    #[arg(long, env = "ROLLCALL_ORG_RESTORE_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u16).range(0..=365), global = true)]
+    pub org_restore_days: u16,
 }
 
 /// An address is a network of one.
@@ -248,6 +253,7 @@ impl Config {
         crate::services::Settings {
             public_url: self.public_url.clone(),
             invite_ttl: self.invite_ttl,
+            org_restore_days: self.org_restore_days,
         }
     }
 }

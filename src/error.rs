@@ -49,6 +49,19 @@ pub enum Error {
     #[error("{0}")]
     Gone(String),
 
+    /// The organization was deleted; its owners may restore it until `restorable_until`.
+    #[error("{name} was deleted on {} by {by}. Its owners can restore it from their profile until {}; after that it is gone for good.", crate::error::day_and_time(*.at), crate::error::day_and_time(*.restorable_until))]
+    OrganizationDeleted {
+        name: String,
+        at: chrono::NaiveDateTime,
+        by: String,
+        restorable_until: chrono::NaiveDateTime,
+    },
+
+    /// The organization was renamed: it answers at `slug` now.
+    #[error("This organization moved to /orgs/{slug}.")]
+    Moved { slug: String },
+
     /// The signed-in account is not the one an invitation is addressed to.
     #[error("{0}")]
     WrongAccount(String),
@@ -162,7 +175,8 @@ impl Error {
             Error::Invalid(_) | Error::Rows(_) => 422,
             Error::RateLimited { .. } => 429,
             Error::SignInFailed(_) => 400,
-            Error::Gone(_) => 410,
+            Error::Gone(_) | Error::OrganizationDeleted { .. } => 410,
+            Error::Moved { .. } => 301,
             Error::SignInRequired { .. } | Error::Unauthenticated(_) => 401,
             Error::Forbidden(_)
             | Error::NotMember { .. }
@@ -193,6 +207,8 @@ impl Error {
             Error::SignInRequired { .. } => "sign-in-required",
             Error::SignInFailed(_) => "sign-in-failed",
             Error::Gone(_) => "gone",
+            Error::OrganizationDeleted { .. } => "organization-deleted",
+            Error::Moved { .. } => "moved",
             Error::WrongAccount(_) => "wrong-account",
             Error::Unauthenticated(_) => "unauthenticated",
             Error::CsrfRejected => "csrf-rejected",
@@ -207,6 +223,11 @@ impl Error {
     pub fn is_refusal(&self) -> bool {
         self.status() < 500
     }
+}
+
+/// A time as refusals say it: "2026-12-04 14:05 UTC".
+pub fn day_and_time(at: chrono::NaiveDateTime) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

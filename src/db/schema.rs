@@ -7,6 +7,34 @@ diesel::table! {
         name -> Text,
         slug -> Text,
         created_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+        deleted_by -> Nullable<Text>,
+        purge_after -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    organization_slugs (slug) {
+        slug -> Text,
+        org_id -> Text,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    allowed_email_domains (org_id, domain) {
+        org_id -> Text,
+        domain -> Text,
+    }
+}
+
+diesel::table! {
+    ownership_transfers (org_id) {
+        org_id -> Text,
+        from_user_id -> Text,
+        to_user_id -> Text,
+        then_role -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -118,6 +146,9 @@ diesel::table! {
         name_key -> Text,
         email -> Text,
         avatar_url -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        expiry_reminded_at -> Nullable<Timestamp>,
+        expiry_held_at -> Nullable<Timestamp>,
     }
 }
 
@@ -155,6 +186,7 @@ diesel::table! {
         state -> Text,
         closed_at -> Nullable<Timestamp>,
         closed_by -> Nullable<Text>,
+        membership_expires_at -> Nullable<Timestamp>,
     }
 }
 
@@ -231,6 +263,7 @@ diesel::table! {
 diesel::joinable!(identities -> users (user_id));
 diesel::joinable!(identity_emails -> identities (identity_id));
 diesel::joinable!(memberships -> organizations (org_id));
+diesel::joinable!(organization_slugs -> organizations (org_id));
 diesel::joinable!(api_tokens -> organizations (org_id));
 diesel::joinable!(api_tokens -> service_accounts (service_account_id));
 diesel::joinable!(service_accounts -> organizations (org_id));
@@ -240,6 +273,9 @@ diesel::joinable!(invitation_tokens -> invitations (invitation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
+    organization_slugs,
+    allowed_email_domains,
+    ownership_transfers,
     users,
     ended_sessions,
     idempotent_requests,

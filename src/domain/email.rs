@@ -44,6 +44,18 @@ impl EmailAddress {
         &self.0
     }
 
+    /// The part after the `@`.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
+
+    /// Whether an organization that allows only `allowed` may have this
+    /// address: an empty list allows every address; otherwise the domain
+    /// must be one of the list exactly (a subdomain is a domain of its own).
+    pub fn is_allowed_by(&self, allowed: &[EmailDomain]) -> bool {
+        allowed.is_empty() || allowed.iter().any(|domain| domain.as_str() == self.domain())
+    }
+
     /// The address with most of the local part hidden ("a…@example.com"), for
     /// telling a signed-in person which account an invitation is for without
     /// disclosing the whole address.
@@ -120,5 +132,99 @@ mod tests {
     fn masks_the_local_part() {
         let address = EmailAddress::parse("bob@example.com").unwrap();
         assert_eq!(address.masked(), "b…@example.com");
+    }
+}
+
+/// A domain that an organization's invitations may go to: `acme.com`.
+/// Lower-cased; at least two labels of letters, digits and inner hyphens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EmailDomain(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("“{0}” is not an email domain: write it as it comes after the @, like example.com")]
+pub struct InvalidDomain(pub String);
+
+impl EmailDomain {
+    pub fn parse(input: &str) -> Result<Self, InvalidDomain> {
+        let trimmed = input.trim();
+        let normalized = trimmed.trim_start_matches('@').to_lowercase();
+        let label_ok = |label: &str| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        };
+        let labels: Vec<&str> = normalized.split('.').collect();
+        if normalized.len() <= 253 && labels.len() >= 2 && labels.iter().all(|label| label_ok(label)) {
+            Ok(Self(normalized))
+        } else {
+            Err(InvalidDomain(trimmed.chars().take(80).collect()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EmailDomain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The most domains one organization may list.
+pub const MAX_ALLOWED_DOMAINS: usize = 100;
+
+/// A typed list of domains (separated by commas, spaces or new lines), sorted
+/// and without repeats; the first bad entry refuses the whole list.
+pub fn parse_domain_list(text: &str) -> Result<Vec<EmailDomain>, InvalidDomain> {
+    let mut domains = text
+        .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .filter(|part| !part.is_empty())
+        .map(EmailDomain::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    domains.sort();
+    domains.dedup();
+    Ok(domains)
+}
+
+#[cfg(test)]
+mod domain_tests {
+    use super::*;
+
+    #[test]
+    fn domains_are_normalised_and_checked() {
+        assert_eq!(EmailDomain::parse(" @Acme.COM ").unwrap().as_str(), "acme.com");
+        for bad in [
+            "acme",
+            "-acme.com",
+            "acme..com",
+            "ac me.com",
+            "acme.com/",
+            "[1.2.3.4]",
+            "",
+        ] {
+            assert!(EmailDomain::parse(bad).is_err(), "{bad}");
+        }
+        let list = parse_domain_list("b.io, a.io\na.io").unwrap();
+        assert_eq!(
+            list,
+            [
+                EmailDomain::parse("a.io").unwrap(),
+                EmailDomain::parse("b.io").unwrap()
+            ]
+        );
+        assert!(parse_domain_list("a.io nope").is_err());
+    }
+
+    #[test]
+    fn only_listed_domains_are_allowed() {
+        let ada = EmailAddress::parse("ada@acme.com").unwrap();
+        let sub = EmailAddress::parse("ada@eu.acme.com").unwrap();
+        let list = [EmailDomain::parse("acme.com").unwrap()];
+        assert!(ada.is_allowed_by(&[]));
+        assert!(ada.is_allowed_by(&list));
+        assert!(!sub.is_allowed_by(&list));
     }
 }

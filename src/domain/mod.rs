@@ -5,6 +5,7 @@
 
 mod api_token;
 mod email;
+mod membership_end;
 mod name;
 pub mod policy;
 mod role;
@@ -15,7 +16,11 @@ mod token;
 pub use api_token::{
     AccessLevel, ApiSecret, InvalidAccessLevel, InvalidLifetime, InvalidSecret, Lifetime, SecretKind,
 };
-pub use email::{EmailAddress, InvalidEmail, parse_address_list};
+pub use email::{
+    EmailAddress, EmailDomain, InvalidDomain, InvalidEmail, MAX_ALLOWED_DOMAINS, parse_address_list,
+    parse_domain_list,
+};
+pub use membership_end::{InvalidMembershipEnd, MembershipEnd};
 pub use name::{InvalidName, LabelName, OrganizationName, PersonName};
 pub use policy::{Action, Permission};
 pub use role::{InvalidRole, Role};

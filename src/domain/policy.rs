@@ -19,6 +19,10 @@ pub enum Permission {
     CreateOperationsTokens,
     CreateInferenceTokens,
     ManageOrganization,
+    TransferOwnership,
+    ManageAllowedDomains,
+    SetMembershipEnds,
+    ViewSettings,
     PlatformUse,
     PlatformCreate,
     PlatformManageOthers,
@@ -37,7 +41,7 @@ pub struct Grant {
 }
 
 /// The policy: one row per permission, in the order the Roles page shows them.
-pub const TABLE: [Grant; 13] = [
+pub const TABLE: [Grant; 17] = [
     Grant {
         permission: Permission::ViewMembers,
         description: "View members, roles and pending invitations",
@@ -97,6 +101,30 @@ pub const TABLE: [Grant; 13] = [
         description: "Rename the organization, view and edit billing, delete the organization",
         verb: "rename or delete the organization and manage billing",
         lowest: Role::Owner,
+    },
+    Grant {
+        permission: Permission::TransferOwnership,
+        description: "Transfer ownership of the organization to another member",
+        verb: "transfer ownership of the organization",
+        lowest: Role::Owner,
+    },
+    Grant {
+        permission: Permission::ManageAllowedDomains,
+        description: "Choose the email domains invitations may go to",
+        verb: "choose the email domains invitations may go to",
+        lowest: Role::Owner,
+    },
+    Grant {
+        permission: Permission::SetMembershipEnds,
+        description: "Set or clear the day a non-owner member’s access ends",
+        verb: "set the day a member’s access ends",
+        lowest: Role::Admin,
+    },
+    Grant {
+        permission: Permission::ViewSettings,
+        description: "View the organization’s settings",
+        verb: "view the organization’s settings",
+        lowest: Role::Viewer,
     },
     Grant {
         permission: Permission::PlatformUse,
@@ -165,6 +193,17 @@ pub enum Action {
     ManageServiceAccount { role: Role },
     /// Read or download the organization's audit log.
     ViewAuditLog,
+    /// Rename, delete or restore the organization.
+    ManageOrganization,
+    /// Hand ownership to another member.
+    TransferOwnership,
+    /// Change the email domains invitations may go to.
+    ChangeAllowedDomains,
+    /// Set or clear when a member with this role stops being one
+    /// (in an invitation, `own` is false).
+    SetMembershipEnd { role: Role, own: bool },
+    /// Read the Settings tab.
+    ViewSettings,
 }
 
 /// Why an action was refused, in words fit to show the person who tried it.
@@ -182,6 +221,8 @@ pub enum Denied {
     AboveOwnRole,
     #[error("This token has inference access only; the API needs a token with operations access.")]
     InferenceOnly,
+    #[error("You cannot change when your own access ends; ask another owner or admin.")]
+    OwnMembershipEnd,
 }
 
 impl Action {
@@ -190,11 +231,15 @@ impl Action {
         let touches_owner = match self {
             Action::Invite { role } | Action::ManageInvitation { role } => role == Role::Owner,
             Action::ChangeRole { from, to, .. } => from == Role::Owner || to == Role::Owner,
-            Action::Remove { role, .. } => role == Role::Owner,
+            Action::Remove { role, .. } | Action::SetMembershipEnd { role, .. } => role == Role::Owner,
             Action::CreateToken { .. }
             | Action::RevokeToken { .. }
             | Action::ManageServiceAccount { .. }
-            | Action::ViewAuditLog => false,
+            | Action::ViewAuditLog
+            | Action::ManageOrganization
+            | Action::TransferOwnership
+            | Action::ChangeAllowedDomains
+            | Action::ViewSettings => false,
         };
         match self {
             Action::CreateToken {
@@ -208,10 +253,15 @@ impl Action {
                 Permission::ManageServiceAccounts
             }
             Action::ViewAuditLog => Permission::ViewAuditLog,
+            Action::ManageOrganization => Permission::ManageOrganization,
+            Action::TransferOwnership => Permission::TransferOwnership,
+            Action::ChangeAllowedDomains => Permission::ManageAllowedDomains,
+            Action::ViewSettings => Permission::ViewSettings,
             _ if touches_owner => Permission::ManageOwners,
             Action::Invite { .. } | Action::ManageInvitation { .. } => Permission::InviteMembers,
             Action::ChangeRole { .. } => Permission::ChangeMemberRoles,
             Action::Remove { .. } => Permission::RemoveMembers,
+            Action::SetMembershipEnd { .. } => Permission::SetMembershipEnds,
         }
     }
 }
@@ -223,6 +273,7 @@ pub fn authorize(actor: Role, action: Action) -> Result<(), Denied> {
     match action {
         Action::ChangeRole { own: true, .. } => return Err(Denied::OwnRole),
         Action::Remove { own: true, .. } => return Err(Denied::OwnRemoval),
+        Action::SetMembershipEnd { own: true, .. } => return Err(Denied::OwnMembershipEnd),
         _ => {}
     }
     let permission = action.permission();
@@ -281,7 +332,7 @@ mod tests {
 
     /// The table of DESIGN.md, transcribed independently: a change to `TABLE`
     /// that does not match the contract fails here.
-    const CONTRACT: [(Permission, [bool; 5]); 13] = [
+    const CONTRACT: [(Permission, [bool; 5]); 17] = [
         (Permission::ViewMembers, [true, true, true, true, true]),
         (Permission::InviteMembers, [true, true, false, false, false]),
         (Permission::ChangeMemberRoles, [true, true, false, false, false]),
@@ -298,6 +349,13 @@ mod tests {
         ),
         (Permission::CreateInferenceTokens, [true, true, true, true, true]),
         (Permission::ManageOrganization, [true, false, false, false, false]),
+        (Permission::TransferOwnership, [true, false, false, false, false]),
+        (
+            Permission::ManageAllowedDomains,
+            [true, false, false, false, false],
+        ),
+        (Permission::SetMembershipEnds, [true, true, false, false, false]),
+        (Permission::ViewSettings, [true, true, true, true, true]),
         (Permission::PlatformUse, [true, true, true, true, true]),
         (Permission::PlatformCreate, [true, true, true, true, false]),
         (Permission::PlatformManageOthers, [true, true, true, false, false]),
@@ -363,6 +421,28 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(denied.to_string(), "Only owners and admins can remove members.");
+    }
+
+    #[test]
+    fn only_owners_change_the_organization_and_owners_end_dates() {
+        for action in [
+            Action::ManageOrganization,
+            Action::TransferOwnership,
+            Action::ChangeAllowedDomains,
+        ] {
+            assert!(authorize(Role::Owner, action).is_ok());
+            assert!(authorize(Role::Admin, action).is_err());
+        }
+        let end = |role, own| Action::SetMembershipEnd { role, own };
+        assert!(authorize(Role::Admin, end(Role::Viewer, false)).is_ok());
+        assert!(authorize(Role::Admin, end(Role::Owner, false)).is_err());
+        assert!(authorize(Role::Owner, end(Role::Owner, false)).is_ok());
+        assert!(authorize(Role::Developer, end(Role::Viewer, false)).is_err());
+        assert_eq!(
+            authorize(Role::Owner, end(Role::Owner, true)),
+            Err(Denied::OwnMembershipEnd)
+        );
+        assert!(authorize(Role::Viewer, Action::ViewSettings).is_ok());
     }
 
     #[test]

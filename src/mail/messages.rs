@@ -179,6 +179,69 @@ impl InvitationsSentEmail<'_> {
     }
 }
 
+/// A short notice about a change to an organization or a membership
+/// (a transfer, a deletion, an end date): a few paragraphs and at most one link.
+pub struct NoticeEmail<'a> {
+    pub to: &'a EmailAddress,
+    /// Who it is for, as the greeting names them.
+    pub greeting: &'a str,
+    pub subject: String,
+    pub paragraphs: Vec<String>,
+    /// The button's words and where it goes.
+    pub link: Option<(&'a str, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "emails/notice/body.txt")]
+struct NoticeText<'a> {
+    greeting: &'a str,
+    paragraphs: &'a [String],
+    link: Option<(&'a str, &'a str)>,
+}
+
+#[derive(Template)]
+#[template(path = "emails/notice/body.html")]
+struct NoticeHtml<'a> {
+    subject: &'a str,
+    greeting: &'a str,
+    paragraphs: &'a [String],
+    link: Option<(&'a str, &'a str)>,
+}
+
+impl NoticeEmail<'_> {
+    pub fn render(&self) -> Result<OutgoingEmail, Error> {
+        let link = self.link.as_ref().map(|(label, url)| (*label, url.as_str()));
+        let text = NoticeText {
+            greeting: self.greeting,
+            paragraphs: &self.paragraphs,
+            link,
+        }
+        .render();
+        let html = NoticeHtml {
+            subject: &self.subject,
+            greeting: self.greeting,
+            paragraphs: &self.paragraphs,
+            link,
+        }
+        .render();
+        let template_error = |source| Error::Template {
+            what: "a notice email",
+            source,
+        };
+        Ok(OutgoingEmail {
+            to: self.to.clone(),
+            subject: self.subject.clone(),
+            text: text.map_err(template_error)?,
+            html: html.map_err(template_error)?,
+        })
+    }
+}
+
+/// "31 January 2027": a day in words.
+pub fn format_day(day: chrono::NaiveDate) -> String {
+    day.format("%-d %B %Y").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,5 +6,7 @@ mod messages;
 mod transport;
 pub mod worker;
 
-pub use messages::{InvitationEmail, InvitationsSentEmail, OutgoingEmail, SentInvitation};
+pub use messages::{
+    InvitationEmail, InvitationsSentEmail, NoticeEmail, OutgoingEmail, SentInvitation, format_day,
+};
 pub use transport::Mailer;

@@ -12,7 +12,7 @@ use actix_web::web;
 use super::transport::Mailer;
 use crate::db::DbPool;
 use crate::error::Error;
-use crate::services::{audit, idempotency, outbox};
+use crate::services::{Settings, audit, idempotency, members, organization_settings, outbox};
 
 const BATCH: i64 = 50;
 const IDLE: Duration = Duration::from_millis(500);
@@ -68,7 +68,7 @@ impl OutboxWorker {
 }
 
 /// Starts the worker on the current actix runtime.
-pub fn spawn(pool: DbPool, mailer: Mailer, audit_retention: Duration) -> OutboxWorker {
+pub fn spawn(pool: DbPool, mailer: Mailer, audit_retention: Duration, settings: Settings) -> OutboxWorker {
     let mailer = Arc::new(mailer);
     let stopping = Arc::new(AtomicBool::new(false));
     let in_hand = Arc::new(Mutex::new(Vec::new()));
@@ -76,6 +76,7 @@ pub fn spawn(pool: DbPool, mailer: Mailer, audit_retention: Duration) -> OutboxW
         pool: pool.clone(),
         mailer,
         audit_retention,
+        settings,
         stopping: Arc::clone(&stopping),
         in_hand: Arc::clone(&in_hand),
     };
@@ -92,6 +93,7 @@ struct Worker {
     pool: DbPool,
     mailer: Arc<Mailer>,
     audit_retention: Duration,
+    settings: Settings,
     stopping: Arc<AtomicBool>,
     in_hand: Arc<Mutex<Vec<String>>>,
 }
@@ -124,6 +126,7 @@ impl Worker {
                 if let Err(error) = self.prune_audit_events().await {
                     tracing::warn!(%error, "could not delete audit events past their retention");
                 }
+                self.keep_memberships_and_organizations().await;
             }
             match self.deliver_due().await {
                 Ok(0) => actix_web::rt::time::sleep(IDLE).await,
@@ -133,6 +136,30 @@ impl Worker {
                     actix_web::rt::time::sleep(Duration::from_secs(5)).await;
                 }
             }
+        }
+    }
+
+    /// Reminds members whose membership ends within a week (and the
+    /// owners), removes those whose membership has ended (never an
+    /// organization's last owner), and purges organizations deleted past
+    /// their restore window. Each step is a few short transactions.
+    async fn keep_memberships_and_organizations(&self) {
+        let settings = self.settings.clone();
+        match db(&self.pool, move |conn| members::expire_due(conn, &settings)).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed members whose membership ended"),
+            Err(error) => tracing::warn!(%error, "could not end memberships"),
+        }
+        let settings = self.settings.clone();
+        match db(&self.pool, move |conn| members::remind_ending(conn, &settings)).await {
+            Ok(0) => {}
+            Ok(reminded) => tracing::info!(reminded, "reminded members whose membership ends soon"),
+            Err(error) => tracing::warn!(%error, "could not send membership reminders"),
+        }
+        match db(&self.pool, organization_settings::purge_due).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged organizations deleted past their restore window"),
+            Err(error) => tracing::warn!(%error, "could not purge deleted organizations"),
         }
     }
 

@@ -43,11 +43,21 @@ pub enum AuditAction {
     SessionsEnded,
     IntrospectionClientCreated,
     IntrospectionClientRevoked,
+    OrganizationRenamed,
+    OrganizationDeleted,
+    OrganizationRestored,
+    OrganizationPurged,
+    DomainsChanged,
+    TransferRequested,
+    TransferCancelled,
+    OwnershipTransferred,
+    MembershipEndChanged,
+    MemberExpired,
 }
 
 impl AuditAction {
     /// Every action, in the order the filter offers them.
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 32] = [
         AuditAction::OrganizationCreated,
         AuditAction::InvitationCreated,
         AuditAction::InvitationResent,
@@ -70,6 +80,16 @@ impl AuditAction {
         AuditAction::SessionsEnded,
         AuditAction::IntrospectionClientCreated,
         AuditAction::IntrospectionClientRevoked,
+        AuditAction::OrganizationRenamed,
+        AuditAction::OrganizationDeleted,
+        AuditAction::OrganizationRestored,
+        AuditAction::OrganizationPurged,
+        AuditAction::DomainsChanged,
+        AuditAction::TransferRequested,
+        AuditAction::TransferCancelled,
+        AuditAction::OwnershipTransferred,
+        AuditAction::MembershipEndChanged,
+        AuditAction::MemberExpired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +116,16 @@ impl AuditAction {
             AuditAction::SessionsEnded => "session.all_ended",
             AuditAction::IntrospectionClientCreated => "introspection_client.created",
             AuditAction::IntrospectionClientRevoked => "introspection_client.revoked",
+            AuditAction::OrganizationRenamed => "organization.renamed",
+            AuditAction::OrganizationDeleted => "organization.deleted",
+            AuditAction::OrganizationRestored => "organization.restored",
+            AuditAction::OrganizationPurged => "organization.purged",
+            AuditAction::DomainsChanged => "organization.domains_changed",
+            AuditAction::TransferRequested => "organization.transfer_requested",
+            AuditAction::TransferCancelled => "organization.transfer_cancelled",
+            AuditAction::OwnershipTransferred => "organization.ownership_transferred",
+            AuditAction::MembershipEndChanged => "member.end_changed",
+            AuditAction::MemberExpired => "member.expired",
         }
     }
 
@@ -124,6 +154,16 @@ impl AuditAction {
             AuditAction::SessionsEnded => "Signed out of every session",
             AuditAction::IntrospectionClientCreated => "Introspection client created",
             AuditAction::IntrospectionClientRevoked => "Introspection client revoked",
+            AuditAction::OrganizationRenamed => "Organization renamed",
+            AuditAction::OrganizationDeleted => "Organization deleted",
+            AuditAction::OrganizationRestored => "Organization restored",
+            AuditAction::OrganizationPurged => "Deleted organization purged",
+            AuditAction::DomainsChanged => "Allowed email domains changed",
+            AuditAction::TransferRequested => "Ownership transfer requested",
+            AuditAction::TransferCancelled => "Ownership transfer cancelled or declined",
+            AuditAction::OwnershipTransferred => "Ownership transferred",
+            AuditAction::MembershipEndChanged => "Membership end date changed",
+            AuditAction::MemberExpired => "Membership ended",
         }
     }
 
@@ -138,6 +178,7 @@ impl AuditAction {
                     | AuditAction::SessionsEnded
                     | AuditAction::IntrospectionClientCreated
                     | AuditAction::IntrospectionClientRevoked
+                    | AuditAction::OrganizationPurged
             )
         })
     }
@@ -160,6 +201,8 @@ pub enum ActorKind {
     CommandLine,
     /// Someone whose sign-in was refused: not known to be anyone yet.
     Visitor,
+    /// Rollcall's background worker (a membership that ended, a purge).
+    System,
 }
 
 impl ActorKind {
@@ -169,6 +212,7 @@ impl ActorKind {
             ActorKind::ServiceAccount => "service_account",
             ActorKind::CommandLine => "command_line",
             ActorKind::Visitor => "visitor",
+            ActorKind::System => "system",
         }
     }
 }
@@ -260,6 +304,12 @@ impl<'a> AuditTarget<'a> {
             key: name,
         }
     }
+}
+
+/// Deletes every event of an organization being purged (retention is the
+/// only other DELETE; nothing updates an event).
+pub(crate) fn purge_organization(conn: &mut DbConnection, org_id: &str) -> Result<usize, Error> {
+    Ok(diesel::delete(audit_events::table.filter(audit_events::org_id.eq(org_id))).execute(conn)?)
 }
 
 /// One event to record.
@@ -1019,6 +1069,57 @@ impl RecordedEvent {
             AuditAction::SessionsEnded => "signed out of every session".to_owned(),
             AuditAction::IntrospectionClientCreated => format!("created the introspection client {target}"),
             AuditAction::IntrospectionClientRevoked => format!("revoked the introspection client {target}"),
+            AuditAction::OrganizationRenamed => {
+                let (from, to) = (text(&before, "slug"), text(&after, "slug"));
+                let mut said = format!(
+                    "renamed the organization from {} to {}",
+                    text(&before, "name"),
+                    text(&after, "name")
+                );
+                if from != to {
+                    let _ = write!(said, " (its address moved from /orgs/{from} to /orgs/{to})");
+                }
+                said
+            }
+            AuditAction::OrganizationDeleted => format!(
+                "deleted the organization; it can be restored until {}",
+                text(&after, "restorable_until")
+            ),
+            AuditAction::OrganizationRestored => "restored the organization".to_owned(),
+            AuditAction::OrganizationPurged => format!("purged the deleted organization {target}"),
+            AuditAction::DomainsChanged => match after.get("domains").and_then(Value::as_array) {
+                Some(domains) if !domains.is_empty() => {
+                    let listed: Vec<&str> = domains.iter().filter_map(Value::as_str).collect();
+                    format!("allowed invitations only to addresses at {}", listed.join(", "))
+                }
+                _ => "allowed invitations to addresses at any domain".to_owned(),
+            },
+            AuditAction::TransferRequested => format!("asked {target} to take over ownership"),
+            AuditAction::TransferCancelled => match text(&after, "by") {
+                "declined" => "declined to take over ownership".to_owned(),
+                _ => format!("cancelled the ownership transfer to {target}"),
+            },
+            AuditAction::OwnershipTransferred => match after.get("former_owner_role").and_then(Value::as_str)
+            {
+                Some(role) => format!(
+                    "took over ownership from {target}, who stays as {}",
+                    role_label(Some(&Value::from(role)))
+                ),
+                None => format!("took over ownership from {target}, who left"),
+            },
+            AuditAction::MembershipEndChanged => match text(&after, "ends_after") {
+                "" => format!("removed the end date of {target}’s access"),
+                day => format!("set {target}’s access to end after {day}"),
+            },
+            AuditAction::MemberExpired => {
+                let mut said = format!(
+                    "removed {target} ({}): their access ended after {}",
+                    role(&before),
+                    text(&before, "ends_after")
+                );
+                tokens_revoked(&mut said, &after);
+                said
+            }
         }
     }
 }

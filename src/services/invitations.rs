@@ -20,7 +20,7 @@ use crate::db::schema::{
 use crate::db::written::Written;
 use crate::db::{self, DbConnection, literal};
 use crate::domain::policy::{self, Action};
-use crate::domain::{EmailAddress, InviteToken, PersonName, Role};
+use crate::domain::{EmailAddress, InviteToken, MembershipEnd, PersonName, Role};
 use crate::error::Error;
 use crate::mail::{InvitationEmail, InvitationsSentEmail, SentInvitation};
 
@@ -30,6 +30,8 @@ pub struct Invitee {
     pub email: EmailAddress,
     pub name: Option<PersonName>,
     pub role: Role,
+    /// When the membership this invitation offers ends, if it does.
+    pub ends: Option<MembershipEnd>,
 }
 
 /// A freshly made (or re-made) invitation with its link. The link exists only
@@ -56,6 +58,8 @@ pub enum InviteOutcome {
     },
     /// The same address appeared earlier in the batch.
     Duplicate,
+    /// The organization allows only other email domains.
+    DomainNotAllowed,
 }
 
 /// The most addresses one batch may invite.
@@ -68,6 +72,7 @@ pub enum Standing {
     New,
     AlreadyMember,
     AlreadyInvited { invitation_id: String },
+    DomainNotAllowed,
 }
 
 const PENDING: &str = literal::Pending::TEXT;
@@ -111,10 +116,14 @@ pub fn classify(
     policy::authorize(acting.role, Action::Invite { role: Role::Viewer })?;
     let addresses: Vec<&str> = emails.iter().map(EmailAddress::as_str).collect();
     let (members, pending) = standings(conn, org, &addresses)?;
-    Ok(addresses
+    let allowed = super::organization_settings::allowed_domains(conn, &org.id)?;
+    Ok(emails
         .iter()
-        .map(|email| {
-            if members.contains(*email) {
+        .map(|address| {
+            let email = &address.as_str();
+            if !address.is_allowed_by(&allowed) {
+                Standing::DomainNotAllowed
+            } else if members.contains(*email) {
                 Standing::AlreadyMember
             } else if let Some(id) = pending.get(*email) {
                 Standing::AlreadyInvited {
@@ -171,6 +180,16 @@ fn invite_in(
         {
             policy::authorize(acting.role, Action::Invite { role })?;
         }
+        for invitee in invitees.iter().filter(|invitee| invitee.ends.is_some()) {
+            policy::authorize(
+                acting.role,
+                Action::SetMembershipEnd {
+                    role: invitee.role,
+                    own: false,
+                },
+            )?;
+        }
+        let allowed = super::organization_settings::allowed_domains(conn, &org.id)?;
         let addresses: Vec<&str> = invitees.iter().map(|invitee| invitee.email.as_str()).collect();
         let (members, pending) = standings(conn, org, &addresses)?;
         let mut seen = HashSet::new();
@@ -180,6 +199,8 @@ fn invite_in(
             let email = invitee.email.as_str();
             let outcome = if !seen.insert(email) {
                 Some(InviteOutcome::Duplicate)
+            } else if !invitee.email.is_allowed_by(&allowed) {
+                Some(InviteOutcome::DomainNotAllowed)
             } else if members.contains(email) {
                 Some(InviteOutcome::AlreadyMember)
             } else if let Some(id) = pending.get(email) {
@@ -235,6 +256,7 @@ pub fn invite_all(
                     format!("{email} is already invited; resend that invitation instead."),
                 ),
                 InviteOutcome::Duplicate => ("duplicate", format!("{email} is listed more than once.")),
+                InviteOutcome::DomainNotAllowed => ("domain-not-allowed", domain_not_allowed(org, &email)),
             };
             problems.push(crate::error::RowProblem { index, kind, detail });
         }
@@ -246,6 +268,16 @@ pub fn invite_all(
     })?;
     count_created(issued.len());
     Ok(issued)
+}
+
+/// Why an address cannot be invited to an organization that allows only
+/// some domains.
+pub fn domain_not_allowed(org: &Organization, email: &EmailAddress) -> String {
+    format!(
+        "{} does not accept addresses at {}; an owner can change the allowed domains in Settings.",
+        org.name,
+        email.domain()
+    )
 }
 
 /// The first owner's invitation of a new organization (see `organizations`).
@@ -261,6 +293,7 @@ pub(crate) fn issue_owner_invitation(
         email: email.clone(),
         name: None,
         role: Role::Owner,
+        ends: None,
     };
     issue(conn, settings, &who, org, &[&invitee])?
         .pop()
@@ -283,6 +316,7 @@ struct NewInvitation<'a> {
     send_count: i32,
     delivery: &'static str,
     state: &'static str,
+    membership_expires_at: Option<NaiveDateTime>,
 }
 
 #[derive(Insertable)]
@@ -367,6 +401,7 @@ fn issue(
             send_count: 1,
             delivery: "queued",
             state: PENDING,
+            membership_expires_at: invitee.ends.map(MembershipEnd::at),
         });
         issued.push(issued_invitation);
     }
@@ -439,6 +474,7 @@ struct InvitationRow {
     send_count: i32,
     delivery: String,
     state: String,
+    membership_expires_at: Option<NaiveDateTime>,
 }
 
 /// An invitation still waiting for an answer, as the Members page lists it.
@@ -795,6 +831,8 @@ pub struct InvitationView {
     pub inviter_id: Option<String>,
     pub expires_at: NaiveDateTime,
     pub status: InvitationStatus,
+    /// When the membership it offers ends, if it does.
+    pub membership_ends: Option<MembershipEnd>,
 }
 
 impl InvitationView {
@@ -847,6 +885,7 @@ pub fn open(conn: &mut DbConnection, reference: &InvitationRef) -> Result<Option
         inviter_id: row.invited_by,
         expires_at: row.expires_at,
         status,
+        membership_ends: row.membership_expires_at.map(MembershipEnd::stored),
     }))
 }
 
@@ -1014,6 +1053,26 @@ pub fn accept(
             Ok(view) => view,
             Err(refusal) => return Ok(AcceptOutcome::Unavailable(refusal)),
         };
+        // Checked again here, for invitations made before the organization
+        // changed its rules; refusing undoes the answer, so the invitation
+        // still waits should the rules change back.
+        let allowed = super::organization_settings::allowed_domains(conn, &view.organization.id)?;
+        let ask = view
+            .inviting_person()
+            .map_or("one of its owners".to_owned(), str::to_owned);
+        if !view.email.is_allowed_by(&allowed) {
+            return Err(Error::Gone(format!(
+                "{} Ask {ask} to invite another of your addresses.",
+                domain_not_allowed(&view.organization, &view.email)
+            )));
+        }
+        if let Some(ends) = view.membership_ends.filter(|ends| ends.at() <= now()) {
+            return Err(Error::Gone(format!(
+                "The access this invitation offered to {} ended on {}. Ask {ask} for a new invitation.",
+                view.organization.name,
+                crate::mail::format_day(ends.last_day())
+            )));
+        }
         let organization = view.organization;
         let user_id = signed_in(actor)?;
         let already: bool = diesel::select(diesel::dsl::exists(
@@ -1029,6 +1088,7 @@ pub fn accept(
             user_id,
             view.role,
             view.inviter_id.as_deref(),
+            view.membership_ends,
         )?;
         metrics::counter!("rollcall_invitations_accepted_total").increment(1);
         Ok(AcceptOutcome::Joined {

@@ -17,7 +17,7 @@ use crate::db::written::{Shape, Shaped, Written};
 use crate::db::{self, DbConnection};
 use crate::domain::SearchText;
 use crate::domain::policy::{self, Action};
-use crate::domain::{EmailAddress, Role};
+use crate::domain::{EmailAddress, MembershipEnd, Role};
 use crate::error::Error;
 
 /// A member as the Members page lists them.
@@ -29,6 +29,8 @@ pub struct Member {
     pub avatar_url: Option<String>,
     pub role: Role,
     pub joined_at: NaiveDateTime,
+    /// When the membership ends, if it does.
+    pub ends: Option<MembershipEnd>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -41,6 +43,7 @@ struct MemberRow {
     #[diesel(deserialize_as = crate::db::timestamp::StoredTime)]
     joined_at: NaiveDateTime,
     avatar_url: Option<String>,
+    expires_at: Option<NaiveDateTime>,
 }
 
 impl MemberRow {
@@ -52,6 +55,7 @@ impl MemberRow {
             email: self.email,
             avatar_url: self.avatar_url,
             joined_at: self.joined_at,
+            ends: self.expires_at.map(MembershipEnd::stored),
         })
     }
 }
@@ -689,6 +693,7 @@ pub(crate) fn add(
     user_id: &str,
     role: Role,
     invited_by: Option<&str>,
+    ends: Option<MembershipEnd>,
 ) -> Result<Member, Error> {
     db::lock_organization(conn, &org.id)?;
     let user: User = users::find(conn, user_id)?.ok_or(Error::NotFound("The user was not found.".into()))?;
@@ -704,6 +709,7 @@ pub(crate) fn add(
             memberships::name_key.eq(users::name_key(&user.name)),
             memberships::email.eq(&user.email),
             memberships::avatar_url.eq(&user.avatar_url),
+            memberships::expires_at.eq(ends.map(MembershipEnd::at)),
         ))
         .execute(conn)
         .map_err(|error| {
@@ -720,6 +726,7 @@ pub(crate) fn add(
         avatar_url: user.avatar_url,
         role,
         joined_at,
+        ends,
     })
 }
 
@@ -731,21 +738,85 @@ pub fn change_role(
     member: &MemberRef,
     to: Role,
 ) -> Result<Member, Error> {
+    update(
+        conn,
+        actor,
+        org,
+        member,
+        &MemberChange {
+            role: Some(to),
+            ends: None,
+        },
+    )
+}
+
+/// What the change-role dialog (or `rollcall user update`) asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemberChange {
+    pub role: Option<Role>,
+    /// A new end of the membership (`Some(None)` clears it); None leaves it.
+    pub ends: Option<Option<MembershipEnd>>,
+}
+
+/// Changes a member's role and when their membership ends, in one
+/// transaction, as the policy allows and the last-owner rule permits; each
+/// change is its own audit event.
+pub fn update(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    member: &MemberRef,
+    change: &MemberChange,
+) -> Result<Member, Error> {
     db::write(conn, |conn| {
         db::lock_organization(conn, &org.id)?;
         let acting = acting(conn, actor, org)?;
         let target = find(conn, org, member)?;
         let own = acting.who.user_id.as_deref() == Some(target.user_id.as_str());
-        policy::authorize(
-            acting.role,
-            Action::ChangeRole {
-                from: target.role,
-                to,
-                own,
-            },
-        )?;
+        let to = change.role.unwrap_or(target.role);
+        if change.role.is_some() {
+            policy::authorize(
+                acting.role,
+                Action::ChangeRole {
+                    from: target.role,
+                    to,
+                    own,
+                },
+            )?;
+        }
+        if let Some(ends) = change.ends.filter(|ends| *ends != target.ends) {
+            // Whoever may touch the member's role before or after the change.
+            for role in [target.role, to] {
+                policy::authorize(acting.role, Action::SetMembershipEnd { role, own })?;
+            }
+            diesel::update(memberships::table.find((&org.id, &target.user_id)))
+                .set((
+                    memberships::expires_at.eq(ends.map(MembershipEnd::at)),
+                    memberships::expiry_reminded_at.eq(None::<NaiveDateTime>),
+                    memberships::expiry_held_at.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)?;
+            let day = |ends: Option<MembershipEnd>| ends.map(|end| end.last_day().to_string());
+            audit::record(
+                conn,
+                AuditEvent {
+                    org_id: Some(&org.id),
+                    actor: (&acting.who).into(),
+                    action: AuditAction::MembershipEndChanged,
+                    target: AuditTarget::person(
+                        TargetKind::Member,
+                        Some(&target.user_id),
+                        &target.name,
+                        &target.email,
+                    ),
+                    before: Some(json!({ "ends_after": day(target.ends) })),
+                    after: Some(json!({ "ends_after": day(ends) })),
+                },
+            )?;
+        }
+        let ends = change.ends.unwrap_or(target.ends);
         if target.role == to {
-            return Ok(target);
+            return Ok(Member { ends, ..target });
         }
         if target.role == Role::Owner {
             ensure_another_owner(conn, org, &target.user_id)?;
@@ -769,8 +840,62 @@ pub fn change_role(
                 after: Some(json!({ "role": to.as_str() })),
             },
         )?;
-        Ok(Member { role: to, ..target })
+        Ok(Member {
+            role: to,
+            ends,
+            ..target
+        })
     })
+}
+
+/// Makes a member an owner, in the caller's transaction (a transfer of
+/// ownership; its caller records the event). An owner's membership does not
+/// end by itself: its end date goes.
+pub(crate) fn promote_to_owner(
+    conn: &mut DbConnection,
+    org: &Organization,
+    user_id: &str,
+) -> Result<(), Error> {
+    let changed = diesel::update(memberships::table.find((&org.id, user_id)))
+        .set((
+            memberships::role.eq(Role::Owner.as_str()),
+            memberships::expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(Error::NotFound("The member was not found.".into()))
+    }
+}
+
+/// Completes a transfer of ownership in the caller's transaction, after
+/// [`db::lock_organization`]: `new_owner` becomes an owner, then `former`
+/// takes `then_role` or (None) leaves, with their tokens. Returns how many
+/// tokens were revoked.
+pub(crate) fn hand_over(
+    conn: &mut DbConnection,
+    org: &Organization,
+    new_owner: &str,
+    former: &Member,
+    then_role: Option<Role>,
+) -> Result<usize, Error> {
+    promote_to_owner(conn, org, new_owner)?;
+    match then_role {
+        Some(Role::Owner) => Ok(0),
+        Some(role) => {
+            ensure_another_owner(conn, org, &former.user_id)?;
+            diesel::update(memberships::table.find((&org.id, &former.user_id)))
+                .set(memberships::role.eq(role.as_str()))
+                .execute(conn)?;
+            Ok(0)
+        }
+        None => {
+            ensure_another_owner(conn, org, &former.user_id)?;
+            delete(conn, org, former)?;
+            super::tokens::revoke_all_of_member(conn, org, &former.user_id)
+        }
+    }
 }
 
 /// Removes another member, as the policy allows and the last-owner rule permits.
@@ -821,17 +946,31 @@ fn take_out(
     member: &Member,
     action: AuditAction,
 ) -> Result<(), Error> {
+    take_out_by(conn, org, &acting.who, member, action)
+}
+
+fn take_out_by(
+    conn: &mut DbConnection,
+    org: &Organization,
+    who: &super::Identified,
+    member: &Member,
+    action: AuditAction,
+) -> Result<(), Error> {
     if member.role == Role::Owner {
         ensure_another_owner(conn, org, &member.user_id)?;
     }
     delete(conn, org, member)?;
     // Their tokens go with them, in the same transaction.
     let tokens_revoked = super::tokens::revoke_all_of_member(conn, org, &member.user_id)?;
+    let mut before = json!({ "role": member.role.as_str() });
+    if let Some(ends) = member.ends {
+        before["ends_after"] = json!(ends.last_day().to_string());
+    }
     audit::record(
         conn,
         AuditEvent {
             org_id: Some(&org.id),
-            actor: (&acting.who).into(),
+            actor: who.into(),
             action,
             target: AuditTarget::person(
                 TargetKind::Member,
@@ -839,7 +978,7 @@ fn take_out(
                 &member.name,
                 &member.email,
             ),
-            before: Some(json!({ "role": member.role.as_str() })),
+            before: Some(before),
             after: Some(json!({ "tokens_revoked": tokens_revoked })),
         },
     )
@@ -887,4 +1026,158 @@ pub fn check_leave(conn: &mut DbConnection, actor: &Actor, org: &Organization) -
         Some(user_id) if acting.role == Role::Owner => ensure_another_owner(conn, org, &user_id),
         _ => Ok(()),
     }
+}
+
+/// How long before a membership ends its member and the owners are reminded.
+pub const END_REMINDER_DAYS: i64 = 7;
+
+/// The most memberships one round of the worker reminds or ends.
+const END_BATCH: i64 = 200;
+
+/// Sends the reminders of memberships that end within a week, once each (a
+/// conditional update claims it, so two servers never both send one).
+/// Returns how many were sent.
+pub fn remind_ending(conn: &mut DbConnection, settings: &super::Settings) -> Result<usize, Error> {
+    use crate::db::schema::organizations;
+    let at = now();
+    let due: Vec<(String, String)> = memberships::table
+        .inner_join(organizations::table)
+        .filter(memberships::expires_at.gt(at))
+        .filter(memberships::expires_at.le(at + chrono::Duration::days(END_REMINDER_DAYS)))
+        .filter(memberships::expiry_reminded_at.is_null())
+        .filter(organizations::deleted_at.is_null())
+        .select((memberships::org_id, memberships::user_id))
+        .limit(END_BATCH)
+        .load(conn)?;
+    let mut sent = 0;
+    for (org_id, user_id) in due {
+        sent += usize::from(db::write(conn, |conn| {
+            let claimed = diesel::update(
+                memberships::table
+                    .find((&org_id, &user_id))
+                    .filter(memberships::expiry_reminded_at.is_null()),
+            )
+            .set(memberships::expiry_reminded_at.eq(now()))
+            .execute(conn)?;
+            if claimed == 0 {
+                return Ok(false);
+            }
+            let org = super::organizations::find_any(conn, &org_id)?;
+            let member = find(conn, &org, &MemberRef::Id(user_id.clone()))?;
+            let Some(ends) = member.ends else {
+                return Ok(false);
+            };
+            let day = crate::mail::format_day(ends.last_day());
+            let link = Some((
+                "Open the organization",
+                format!("{}/orgs/{}/members", settings.public_url, org.slug),
+            ));
+            let person = super::organization_settings::Person {
+                user_id: member.user_id.clone(),
+                name: member.name.clone(),
+                email: member.email.clone(),
+            };
+            super::organization_settings::notify(
+                conn,
+                std::slice::from_ref(&person),
+                &format!("Your access to {} ends after {day}", org.name),
+                &[format!(
+                    "Your membership of {} ends after {day}. If you still need access, ask one of its owners or admins to change the date.",
+                    org.name
+                )],
+                link.clone(),
+            )?;
+            let owners: Vec<_> = super::organization_settings::owners(conn, &org.id)?
+                .into_iter()
+                .filter(|owner| owner.user_id != member.user_id)
+                .collect();
+            super::organization_settings::notify(
+                conn,
+                &owners,
+                &format!("{}’s access to {} ends after {day}", member.name, org.name),
+                &[format!(
+                    "The membership of {} ({}) in {} ends after {day}; Rollcall removes them then, and revokes their API tokens. To keep them, change or clear the date in the Change role dialog.",
+                    member.name, member.email, org.name
+                )],
+                link,
+            )?;
+            Ok(true)
+        })?);
+    }
+    Ok(sent)
+}
+
+/// Removes the members whose membership has ended, each in its own
+/// transaction under the organization's lock (recorded as "member.expired",
+/// with their tokens revoked), except an organization's last owner: the
+/// owners are told instead, once. Returns how many were removed.
+pub fn expire_due(conn: &mut DbConnection, settings: &super::Settings) -> Result<usize, Error> {
+    use crate::db::schema::organizations;
+    let due: Vec<(String, String)> = memberships::table
+        .inner_join(organizations::table)
+        .filter(memberships::expires_at.le(now()))
+        .filter(memberships::expiry_held_at.is_null())
+        .filter(organizations::deleted_at.is_null())
+        .select((memberships::org_id, memberships::user_id))
+        .limit(END_BATCH)
+        .load(conn)?;
+    let worker = super::Identified::background_worker();
+    let mut removed = 0;
+    for (org_id, user_id) in due {
+        removed += usize::from(db::write(conn, |conn| {
+            db::lock_organization(conn, &org_id)?;
+            let org = super::organizations::find_any(conn, &org_id)?;
+            if org.deleted_at.is_some() {
+                return Ok(false);
+            }
+            let Ok(member) = find(conn, &org, &MemberRef::Id(user_id.clone())) else {
+                return Ok(false);
+            };
+            // Changed or removed since it was listed.
+            if !member.ends.is_some_and(|ends| ends.at() <= now()) {
+                return Ok(false);
+            }
+            if member.role == Role::Owner && ensure_another_owner(conn, &org, &member.user_id).is_err() {
+                hold_last_owner(conn, settings, &org, &member)?;
+                return Ok(false);
+            }
+            take_out_by(conn, &org, &worker, &member, AuditAction::MemberExpired)?;
+            Ok(true)
+        })?);
+    }
+    Ok(removed)
+}
+
+/// The last owner's membership ended: they stay, and the owners (them) are
+/// told once what to do.
+fn hold_last_owner(
+    conn: &mut DbConnection,
+    settings: &super::Settings,
+    org: &Organization,
+    member: &Member,
+) -> Result<(), Error> {
+    diesel::update(memberships::table.find((&org.id, &member.user_id)))
+        .set(memberships::expiry_held_at.eq(now()))
+        .execute(conn)?;
+    let owners = super::organization_settings::owners(conn, &org.id)?;
+    let day = member
+        .ends
+        .map(|ends| crate::mail::format_day(ends.last_day()))
+        .unwrap_or_default();
+    super::organization_settings::notify(
+        conn,
+        &owners,
+        &format!(
+            "{} keeps its last owner, whose access was to end after {day}",
+            org.name
+        ),
+        &[format!(
+            "The membership of {} in {} was to end after {day}, but they are its last owner, and an organization always keeps one. They stay an owner. Make another member an owner, then change or clear the date.",
+            member.name, org.name
+        )],
+        Some((
+            "Open the organization",
+            format!("{}/orgs/{}/members", settings.public_url, org.slug),
+        )),
+    )
 }

@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod introspection;
 pub mod invitations;
 pub mod members;
+pub mod organization_settings;
 pub mod organizations;
 pub mod outbox;
 pub mod seed;
@@ -35,6 +36,8 @@ pub struct Settings {
     pub public_url: String,
     /// How long an invitation link works after it was (re)sent.
     pub invite_ttl: Duration,
+    /// For how many days a deleted organization can be restored.
+    pub org_restore_days: u16,
 }
 
 /// Who is asking.
@@ -149,6 +152,24 @@ pub(crate) struct Acting {
 
 pub(crate) const COMMAND_LINE: &str = "command line";
 
+impl Identified {
+    /// Rollcall itself, acting on its own schedule (a membership that
+    /// ended, a deleted organization purged).
+    pub(crate) fn background_worker() -> Self {
+        Self {
+            user_id: None,
+            kind: audit::ActorKind::System,
+            actor_id: None,
+            name: "Rollcall".to_owned(),
+            display_name: "Rollcall".to_owned(),
+            audit_label: "rollcall".to_owned(),
+            email: None,
+            credential: "background worker".to_owned(),
+            client_ip: None,
+        }
+    }
+}
+
 /// Rows per multi-row INSERT: far below both backends' limits on bound parameters.
 pub(crate) const INSERT_CHUNK: usize = 200;
 
@@ -223,13 +244,20 @@ pub(crate) fn role_in(conn: &mut DbConnection, actor: &Actor, org: &Organization
         Principal::CommandLine => return Ok(Role::Owner),
         Principal::ServiceAccount(account_id) => return service_account_role(conn, account_id, org),
     };
-    let role: Option<String> = memberships::table
-        .find((&org.id, user_id))
-        .select(memberships::role)
+    // With the organization's state read afresh: after a deletion commits,
+    // no change in any transaction on any server is made in its name.
+    let role: Option<(String, Option<NaiveDateTime>)> = memberships::table
+        .inner_join(schema::organizations::table)
+        .filter(memberships::org_id.eq(&org.id))
+        .filter(memberships::user_id.eq(user_id))
+        .select((memberships::role, schema::organizations::deleted_at))
         .first(conn)
         .optional()?;
     match role {
-        Some(role) => parse_stored_role(&role),
+        Some((_, Some(_))) => Err(organizations::find_any(conn, &org.id)?
+            .deleted()
+            .unwrap_or_else(|| organizations::not_found(&org.slug))),
+        Some((role, None)) => parse_stored_role(&role),
         None => {
             let who = identify(conn, actor)?;
             Err(not_a_member(conn, &who, org)?)
@@ -246,9 +274,11 @@ fn service_account_role(
 ) -> Result<Role, Error> {
     use schema::service_accounts as accounts;
     let role: Option<String> = accounts::table
+        .inner_join(schema::organizations::table)
         .filter(accounts::id.eq(account_id))
         .filter(accounts::org_id.eq(&org.id))
         .filter(accounts::disabled_at.is_null())
+        .filter(schema::organizations::deleted_at.is_null())
         .select(accounts::role)
         .first(conn)
         .optional()?;
@@ -319,7 +349,10 @@ impl Viewer {
         .get_result(conn)
         .optional()?;
         match found {
-            None => Err(organizations::not_found(slug)),
+            None => Err(organizations::moved_or_not_found(conn, slug)?),
+            Some((org, _)) if org.deleted_at.is_some() => {
+                Err(org.deleted().unwrap_or_else(|| organizations::not_found(slug)))
+            }
             Some((org, Some(role))) => Ok(Self {
                 org,
                 role: parse_stored_role(&role)?,
@@ -397,6 +430,32 @@ pub struct Organization {
     pub slug: String,
     #[diesel(deserialize_as = crate::db::timestamp::StoredTime)]
     pub created_at: NaiveDateTime,
+    /// When it was deleted, if it was: then it answers 410 until an owner
+    /// restores it or the worker purges it.
+    pub deleted_at: Option<NaiveDateTime>,
+    /// Who deleted it, by name as it was.
+    pub deleted_by: Option<String>,
+    /// When the worker purges it, if it is deleted.
+    pub purge_after: Option<NaiveDateTime>,
+}
+
+impl Organization {
+    /// The refusal for a deleted organization, saying when, by whom, and
+    /// until when it can be restored; None if it is not deleted.
+    pub fn deleted(&self) -> Option<Error> {
+        let at = self.deleted_at?;
+        Some(Error::OrganizationDeleted {
+            name: self.name.clone(),
+            at,
+            by: self.deleted_by.clone().unwrap_or_else(|| "an owner".to_owned()),
+            restorable_until: self.purge_after.unwrap_or(at),
+        })
+    }
+
+    /// Ok while the organization is not deleted.
+    pub fn ensure_live(&self) -> Result<(), Error> {
+        self.deleted().map_or(Ok(()), Err)
+    }
 }
 
 /// Roles come out of the database as text that a CHECK constraint keeps valid;

@@ -9,8 +9,8 @@ use super::members;
 use super::users::{SessionUser, User};
 use super::{Actor, ListStamps, Organization, Principal, Settings, new_id, now};
 use crate::db::schema::{
-    ended_sessions, invitation_list_versions, member_list_versions, memberships, organizations,
-    pending_invitation_counts, users,
+    ended_sessions, invitation_list_versions, member_list_versions, memberships, organization_slugs,
+    organizations, pending_invitation_counts, users,
 };
 use crate::db::written::Written;
 use crate::db::{self, DbConnection};
@@ -56,7 +56,7 @@ pub fn create_owned_by(
     };
     db::write(conn, |conn| {
         let organization = insert(conn, actor, name)?;
-        members::add(conn, &organization, user_id, Role::Owner, None)?;
+        members::add(conn, &organization, user_id, Role::Owner, None, None)?;
         Ok(organization)
     })
 }
@@ -68,6 +68,9 @@ fn insert(conn: &mut DbConnection, actor: &Actor, name: &OrganizationName) -> Re
         name: name.as_str().to_owned(),
         slug: slug.as_str().to_owned(),
         created_at: now(),
+        deleted_at: None,
+        deleted_by: None,
+        purge_after: None,
     };
     diesel::insert_into(organizations::table)
         .values((
@@ -84,6 +87,7 @@ fn insert(conn: &mut DbConnection, actor: &Actor, name: &OrganizationName) -> Re
                 error.into()
             }
         })?;
+    claim_slug(conn, &organization.id, &slug)?;
     let who = super::identify(conn, actor)?;
     audit::record(
         conn,
@@ -107,15 +111,67 @@ fn insert(conn: &mut DbConnection, actor: &Actor, name: &OrganizationName) -> Re
     Ok(organization)
 }
 
+/// How long a slug an organization gave up still answers for it (301) and
+/// cannot be taken by another.
+pub const SLUG_RESERVATION_DAYS: i64 = 90;
+
+fn reservation_start() -> chrono::NaiveDateTime {
+    now() - chrono::Duration::days(SLUG_RESERVATION_DAYS)
+}
+
+/// Makes `slug` the organization's own in `organization_slugs`, whose
+/// primary key covers the slugs in use and the reserved ones: a slug still
+/// reserved by another organization, or taken a moment ago, is refused.
+/// A reservation that has run out, or the organization's own, gives way.
+pub(crate) fn claim_slug(conn: &mut DbConnection, org_id: &str, slug: &Slug) -> Result<(), Error> {
+    diesel::delete(
+        organization_slugs::table
+            .filter(organization_slugs::slug.eq(slug.as_str()))
+            .filter(
+                organization_slugs::org_id
+                    .eq(org_id)
+                    .or(organization_slugs::retired_at.lt(reservation_start())),
+            ),
+    )
+    .execute(conn)?;
+    diesel::insert_into(organization_slugs::table)
+        .values((
+            organization_slugs::slug.eq(slug.as_str()),
+            organization_slugs::org_id.eq(org_id),
+            organization_slugs::retired_at.eq(None::<chrono::NaiveDateTime>),
+        ))
+        .execute(conn)
+        .map_err(|error| {
+            if db::is_unique_violation(&error) {
+                slug_taken(slug)
+            } else {
+                error.into()
+            }
+        })?;
+    Ok(())
+}
+
+pub(crate) fn slug_taken(slug: &Slug) -> Error {
+    Error::Conflict(format!(
+        "The address /orgs/{slug} is taken or still reserved by another organization; choose another."
+    ))
+}
+
 /// The slug itself if free, else the first free "slug-2", "slug-3", …
+/// (a slug another organization gave up less than 90 days ago is not free).
 fn free_slug(conn: &mut DbConnection, wanted: &Slug) -> Result<Slug, Error> {
-    let taken: Vec<String> = organizations::table
+    let taken: Vec<String> = organization_slugs::table
         .filter(
-            organizations::slug
+            organization_slugs::slug
                 .eq(wanted.as_str())
-                .or(organizations::slug.like(format!("{}%", wanted.suffix_base()))),
+                .or(organization_slugs::slug.like(format!("{}%", wanted.suffix_base()))),
         )
-        .select(organizations::slug)
+        .filter(
+            organization_slugs::retired_at
+                .is_null()
+                .or(organization_slugs::retired_at.ge(reservation_start())),
+        )
+        .select(organization_slugs::slug)
         .load(conn)?;
     let candidates = std::iter::once(wanted.clone()).chain((2..).map(|n| wanted.with_suffix(n)));
     Ok(candidates
@@ -124,13 +180,52 @@ fn free_slug(conn: &mut DbConnection, wanted: &Slug) -> Result<Slug, Error> {
         .unwrap_or_else(|| wanted.clone()))
 }
 
+/// The live organization named `slug`. A deleted one is refused with when
+/// and by whom (410); a slug it gave up in the last 90 days answers with
+/// where it is now (301).
 pub fn find_by_slug(conn: &mut DbConnection, slug: &Slug) -> Result<Organization, Error> {
-    organizations::table
+    let org = find_even_deleted(conn, slug)?;
+    org.ensure_live()?;
+    Ok(org)
+}
+
+/// The organization named `slug`, deleted or not (to restore it).
+pub fn find_even_deleted(conn: &mut DbConnection, slug: &Slug) -> Result<Organization, Error> {
+    match organizations::table
         .filter(organizations::slug.eq(slug.as_str()))
         .select(Organization::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| not_found(slug))
+    {
+        Some(org) => Ok(org),
+        None => Err(moved_or_not_found(conn, slug)?),
+    }
+}
+
+/// The organization with this id, deleted or not.
+pub(crate) fn find_any(conn: &mut DbConnection, org_id: &str) -> Result<Organization, Error> {
+    organizations::table
+        .find(org_id)
+        .select(Organization::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| Error::NotFound("The organization was not found.".to_owned()))
+}
+
+/// Why no organization has `slug` now: it moved (the slug is one an
+/// organization gave up less than 90 days ago), or there is none.
+pub(crate) fn moved_or_not_found(conn: &mut DbConnection, slug: &Slug) -> Result<Error, Error> {
+    let now_at: Option<String> = organization_slugs::table
+        .inner_join(organizations::table)
+        .filter(organization_slugs::slug.eq(slug.as_str()))
+        .filter(organization_slugs::retired_at.ge(reservation_start()))
+        .select(organizations::slug)
+        .first(conn)
+        .optional()?;
+    Ok(match now_at {
+        Some(slug) => Error::Moved { slug },
+        None => not_found(slug),
+    })
 }
 
 /// The refusal for a slug that names no organization.
@@ -205,7 +300,7 @@ pub fn user_and_memberships(
             (membership, members, invitations, pending)
         }))
         .filter_map(|(membership, members, invitations, pending)| {
-            let (org, role) = membership?;
+            let (org, role) = membership.filter(|(org, _)| org.deleted_at.is_none())?;
             Some(super::parse_stored_role(&role).map(|role| Membership {
                 org,
                 role,
@@ -227,6 +322,7 @@ pub fn for_user(conn: &mut DbConnection, user_id: &str) -> Result<Memberships, E
         organizations::table
             .inner_join(memberships::table)
             .filter(memberships::user_id.eq(user_id))
+            .filter(organizations::deleted_at.is_null())
             .order(organizations::name)
             .select((Organization::as_select(), memberships::role)),
     )

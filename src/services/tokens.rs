@@ -497,6 +497,7 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
             .filter(api_tokens::token_hash.eq(hash.as_str()))
             .filter(api_tokens::kind.eq(SecretKind::Personal.as_str()))
             .filter(api_tokens::revoked_at.is_null())
+            .filter(organizations::deleted_at.is_null())
             .select((
                 api_tokens::id,
                 organizations::slug,
@@ -514,6 +515,7 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
             .filter(api_tokens::kind.eq(SecretKind::ServiceAccount.as_str()))
             .filter(api_tokens::revoked_at.is_null())
             .filter(service_accounts::disabled_at.is_null())
+            .filter(organizations::deleted_at.is_null())
             .select((
                 api_tokens::id,
                 organizations::slug,

@@ -39,7 +39,10 @@ fn title(status: StatusCode) -> &'static str {
 /// A full error page with `status` and `message`.
 pub fn error_page(status: StatusCode, kind: &'static str, message: String) -> HttpResponse {
     let page = ErrorPage {
-        title: title(status),
+        title: match kind {
+            "organization-deleted" => "This organization was deleted",
+            _ => title(status),
+        },
         message: message.clone(),
     };
     let body = render(&page, "the error page").unwrap_or_else(|_| message.clone());
@@ -63,6 +66,13 @@ impl ResponseError for Error {
                 .append_pair("next", next)
                 .finish();
             return super::see_other(&format!("/login?{query}"));
+        }
+        if let Error::Moved { slug } = self {
+            // Where to exactly depends on the path asked, which
+            // `follow_renames` knows.
+            let mut response = HttpResponse::MovedPermanently().finish();
+            response.extensions_mut().insert(MovedTo(slug.clone()));
+            return response;
         }
         let message = if self.is_refusal() {
             self.to_string()
@@ -103,6 +113,56 @@ impl ResponseError for Error {
         }
         response
     }
+}
+
+/// The slug a renamed organization answers at now.
+#[derive(Debug, Clone)]
+struct MovedTo(String);
+
+/// Sends a request for a renamed organization's old slug to the same path
+/// under its new one, query included: 301 for reads, 308 (which keeps the
+/// method and body) for changes, so an old link, bookmark or API client
+/// keeps working.
+pub async fn follow_renames(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let reads = matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    let path = req.path().to_owned();
+    let query = req.query_string().to_owned();
+    let response = next.call(req).await?.map_into_boxed_body();
+    let Some(MovedTo(slug)) = response.response().extensions().get::<MovedTo>().cloned() else {
+        return Ok(response);
+    };
+    let Some(location) = renamed_path(&path, &slug) else {
+        return Ok(response);
+    };
+    let location = if query.is_empty() {
+        location
+    } else {
+        format!("{location}?{query}")
+    };
+    let status = if reads {
+        StatusCode::MOVED_PERMANENTLY
+    } else {
+        StatusCode::PERMANENT_REDIRECT
+    };
+    Ok(response.into_response(
+        HttpResponse::build(status)
+            .insert_header((header::LOCATION, location))
+            .finish(),
+    ))
+}
+
+/// `path` with the segment after `/orgs/` replaced by `slug`.
+fn renamed_path(path: &str, slug: &str) -> Option<String> {
+    let start = path.find("/orgs/")? + "/orgs/".len();
+    let rest = &path[start..];
+    let end = rest.find('/').map_or(path.len(), |at| start + at);
+    Some(format!("{}{slug}{}", &path[..start], &path[end..]))
 }
 
 /// A failure's page again, with the request's id for the person to quote.
@@ -215,4 +275,23 @@ pub async fn problem_adapter(
         document.extend(extra);
     }
     Ok(response.into_response(problem.body(body.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renamed_path;
+
+    #[test]
+    fn a_renamed_organization_keeps_the_rest_of_the_path() {
+        assert_eq!(
+            renamed_path("/orgs/old/members", "new").as_deref(),
+            Some("/orgs/new/members")
+        );
+        assert_eq!(renamed_path("/orgs/old", "new").as_deref(), Some("/orgs/new"));
+        assert_eq!(
+            renamed_path("/api/v1/orgs/old/members/7", "new").as_deref(),
+            Some("/api/v1/orgs/new/members/7")
+        );
+        assert_eq!(renamed_path("/profile", "new"), None);
+    }
 }

@@ -162,7 +162,12 @@ impl Application {
         let providers = crate::auth::Providers::from_config(&config)?;
         let mailer = crate::mail::Mailer::from_config(&config)?;
         tracing::info!(to = %mailer.describe(), "emails are delivered");
-        let outbox_worker = crate::mail::worker::spawn(pool.clone(), mailer, config.audit_retention);
+        let outbox_worker = crate::mail::worker::spawn(
+            pool.clone(),
+            mailer,
+            config.audit_retention,
+            config.service_settings(),
+        );
         let listener = TcpListener::bind(config.bind)
             .map_err(|error| Error::Invalid(format!("cannot listen on {}: {error}", config.bind)))?;
         let port = listener
@@ -216,11 +221,12 @@ impl Application {
                 // Bodies read whole (the token check's): small.
                 .app_data(web::PayloadConfig::new(16 * 1024))
                 .wrap(from_fn(errors::htmx_adapter))
+                .wrap(from_fn(errors::follow_renames))
                 .wrap(sessions)
                 .wrap(from_fn(edge::refuse_unusable_paths))
                 .wrap(from_fn(limits::limit_rates))
                 // Outside the edge and the limits, so that what they refuse
-                // is logged, counted and a problem document too. so that what it refuses is a problem document too.
+                // is logged, counted and a problem document too.
                 .wrap(from_fn(requests::observe))
                 .wrap(from_fn(errors::problem_adapter))
                 .wrap(security_headers())

@@ -598,6 +598,9 @@ pub struct InviteStepOne {
     pub default_role: Role,
     pub error: Option<String>,
     pub max_rows: usize,
+    /// The end date typed (YYYY-MM-DD), and what is wrong with it.
+    pub ends: String,
+    pub ends_error: Option<String>,
 }
 
 /// A row of the invite dialog's second step.
@@ -621,6 +624,8 @@ pub struct InviteStepTwo {
     pub rows: Vec<InviteRowView>,
     pub roles: Vec<Role>,
     pub error: Option<String>,
+    /// The end date of every membership offered (YYYY-MM-DD), or empty.
+    pub ends: String,
 }
 
 #[derive(Template)]

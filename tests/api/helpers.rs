@@ -102,6 +102,7 @@ impl TestApp {
             settings: Settings {
                 public_url: "http://127.0.0.1:9".to_owned(),
                 invite_ttl: Duration::from_secs(7 * 24 * 3600),
+                org_restore_days: 7,
             },
             _database: db,
         }

@@ -186,7 +186,12 @@ fn invitees(batch: InvitationBatch) -> Result<Vec<Invitee>, Error> {
                 detail: format!("{}.", capitalized(&error.to_string())),
             });
         match (email, role, name) {
-            (Ok(email), Ok(role), Ok(name)) => invitees.push(Invitee { email, name, role }),
+            (Ok(email), Ok(role), Ok(name)) => invitees.push(Invitee {
+                email,
+                name,
+                role,
+                ends: None,
+            }),
             (email, role, name) => {
                 problems.extend([email.err(), role.err(), name.err()].into_iter().flatten())
             }

@@ -11,7 +11,7 @@ use super::{
     switcher,
 };
 use crate::domain::policy::{self, Action};
-use crate::domain::{EmailAddress, PersonName, Role, parse_address_list};
+use crate::domain::{EmailAddress, MembershipEnd, PersonName, Role, parse_address_list};
 use crate::error::Error;
 use crate::services::invitations::{self, InviteOutcome, Invitee, MAX_BATCH, Standing};
 use crate::services::users::User;
@@ -110,6 +110,8 @@ pub async fn step_one(
                 default_role,
                 error: None,
                 max_rows: MAX_BATCH,
+                ends: String::new(),
+                ends_error: None,
             },
             "the invite dialog",
         )
@@ -162,6 +164,7 @@ async fn check_rows(
     actor: &Actor,
     context: &OrgContext,
     drafts: Vec<Draft>,
+    ends: Option<MembershipEnd>,
 ) -> Result<(Vec<InviteRowView>, Vec<Invitee>, bool), Error> {
     let parsed: Vec<Result<EmailAddress, _>> = drafts
         .iter()
@@ -192,6 +195,9 @@ async fn check_rows(
                     resend = Some(invitation_id);
                     Some("Already invited.".to_owned())
                 }
+                Some(Standing::DomainNotAllowed) => {
+                    Some(invitations::domain_not_allowed(&context.viewer.org, address))
+                }
                 Some(Standing::New) | None => None,
             },
         };
@@ -201,6 +207,7 @@ async fn check_rows(
                 email: email.clone(),
                 name: name.clone(),
                 role: draft.role,
+                ends,
             });
         }
         rows.push(InviteRowView {
@@ -225,6 +232,8 @@ pub async fn review(
     let (user, context) = load(&state, &signed, path.into_inner()).await?;
     let roles = invitable(context.viewer.role)?;
     let csrf = signed.session.csrf_token();
+    let ends_typed = form.text("ends").trim().to_owned();
+    let ends = MembershipEnd::parse_date_field(&ends_typed, now());
     let drafts = match form.get("emails") {
         Some(text) => {
             let role: Role = form
@@ -232,6 +241,7 @@ pub async fn review(
                 .parse()
                 .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?;
             let parsed = parse_address_list(text);
+            let ends_error = ends.as_ref().err().map(ToString::to_string);
             let problem = if parsed.is_empty() {
                 Some("Enter at least one email address.".to_owned())
             } else if parsed.len() > MAX_BATCH {
@@ -242,7 +252,7 @@ pub async fn review(
             } else {
                 None
             };
-            if let Some(error) = problem {
+            if problem.is_some() || ends_error.is_some() {
                 let org = OrgView::from(&context.viewer.org);
                 let emails = text.to_owned();
                 return dialog_with_status(
@@ -261,8 +271,10 @@ pub async fn review(
                                 emails,
                                 roles,
                                 default_role: role,
-                                error: Some(error),
+                                error: problem,
                                 max_rows: MAX_BATCH,
+                                ends: ends_typed,
+                                ends_error,
                             },
                             "the invite dialog",
                         )
@@ -285,7 +297,8 @@ pub async fn review(
         }
         None => drafts_from_rows(&form)?,
     };
-    let (rows, _, _) = check_rows(&state, &signed.actor, &context, drafts).await?;
+    let ends = ends.map_err(|error| Error::Invalid(error.to_string()))?;
+    let (rows, _, _) = check_rows(&state, &signed.actor, &context, drafts, ends).await?;
     let org = OrgView::from(&context.viewer.org);
     dialog(&state, &signed, &user, context, "Invite members", |standalone| {
         render(
@@ -296,6 +309,7 @@ pub async fn review(
                 rows,
                 roles,
                 error: None,
+                ends: ends_typed,
             },
             "the invite dialog",
         )
@@ -314,12 +328,15 @@ pub async fn send(
     let roles = invitable(context.viewer.role)?;
     let csrf = signed.session.csrf_token();
     let drafts = drafts_from_rows(&form)?;
+    let ends_typed = form.text("ends").trim().to_owned();
+    let ends = MembershipEnd::parse_date_field(&ends_typed, now())
+        .map_err(|error| Error::Invalid(error.to_string()))?;
     if drafts.len() > MAX_BATCH {
         return Err(Error::Invalid(format!(
             "Invite at most {MAX_BATCH} addresses at a time."
         )));
     }
-    let (rows, invitees, blocked) = check_rows(&state, &signed.actor, &context, drafts).await?;
+    let (rows, invitees, blocked) = check_rows(&state, &signed.actor, &context, drafts, ends).await?;
     if blocked || invitees.is_empty() {
         let error = if rows.is_empty() {
             "Add at least one address.".to_owned()
@@ -343,6 +360,7 @@ pub async fn send(
                         rows,
                         roles,
                         error: Some(error),
+                        ends: ends_typed,
                     },
                     "the invite dialog",
                 )
@@ -373,6 +391,7 @@ pub async fn send(
             InviteOutcome::AlreadyMember => skipped.push(format!("{email}: already a member")),
             InviteOutcome::AlreadyInvited { .. } => skipped.push(format!("{email}: already invited")),
             InviteOutcome::Duplicate => skipped.push(format!("{email}: listed twice")),
+            InviteOutcome::DomainNotAllowed => skipped.push(format!("{email}: its domain is not allowed")),
         }
     }
     let count = links.len();

@@ -1,0 +1,13 @@
+DROP TRIGGER auth_change_organization_state;
+ALTER TABLE invitations DROP COLUMN membership_expires_at;
+DROP INDEX memberships_ending;
+ALTER TABLE memberships DROP COLUMN expiry_held_at;
+ALTER TABLE memberships DROP COLUMN expiry_reminded_at;
+ALTER TABLE memberships DROP COLUMN expires_at;
+DROP TABLE ownership_transfers;
+DROP TABLE allowed_email_domains;
+DROP TABLE organization_slugs;
+DROP INDEX organizations_to_purge;
+ALTER TABLE organizations DROP COLUMN purge_after;
+ALTER TABLE organizations DROP COLUMN deleted_by;
+ALTER TABLE organizations DROP COLUMN deleted_at;
