@@ -496,6 +496,22 @@ pub fn set_allowed_domains(
     })
 }
 
+/// What the Settings tab shows: the allowed domains and the waiting transfer.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub domains: Vec<EmailDomain>,
+    pub transfer: Option<PendingTransfer>,
+}
+
+/// The organization's settings as a member sees them (every member may).
+pub fn overview(conn: &mut DbConnection, viewer: &super::Viewer) -> Result<Overview, Error> {
+    policy::authorize(viewer.role, Action::ViewSettings)?;
+    Ok(Overview {
+        domains: allowed_domains(conn, &viewer.org.id)?,
+        transfer: pending_transfer(conn, &viewer.org.id)?,
+    })
+}
+
 /// A transfer of ownership waiting for its new owner to confirm.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingTransfer {

@@ -28,12 +28,15 @@ use crate::services::members::MemberQuery;
 enum FragmentKey {
     MemberTable {
         org_id: String,
+        /// Its links name the organization by slug, which a rename changes.
+        org_slug: String,
         viewer_id: String,
         viewer_role: Role,
         query: MemberQuery,
     },
     NewestPending {
         org_id: String,
+        org_slug: String,
         viewer_role: Role,
         csrf: String,
     },
@@ -95,6 +98,7 @@ impl Fragments {
     ) -> Result<Arc<str>, Error> {
         let key = FragmentKey::MemberTable {
             org_id: viewer.org.id.clone(),
+            org_slug: viewer.org.slug.clone(),
             viewer_id: viewer_id.to_owned(),
             viewer_role: viewer.role,
             query: query.clone(),
@@ -117,6 +121,7 @@ impl Fragments {
     ) -> Result<Arc<str>, Error> {
         let key = FragmentKey::NewestPending {
             org_id: viewer.org.id.clone(),
+            org_slug: viewer.org.slug.clone(),
             viewer_role: viewer.role,
             csrf: csrf.to_owned(),
         };
@@ -205,6 +210,9 @@ mod tests {
                 name: "Acme".into(),
                 slug: "acme".into(),
                 created_at: chrono::NaiveDateTime::default(),
+                deleted_at: None,
+                deleted_by: None,
+                purge_after: None,
             },
             role: Role::Admin,
             stamps: version.map(|version| ListStamps {

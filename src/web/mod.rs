@@ -308,7 +308,7 @@ macro_rules! route_table {
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
         fn routes(cfg: &mut web::ServiceConfig) {
-            use pages::{audit, auth, invitation, invitations, members, profile, tokens};
+            use pages::{audit, auth, invitation, invitations, members, profile, settings, tokens};
             cfg.service(assets::scope());
             $(cfg.route($path, web::$method().to($handler));)*
         }
@@ -366,6 +366,14 @@ route_table! {
     post "/orgs/{slug}/service-accounts/{id}/{change}" => tokens::change_account;
     get "/orgs/{slug}/audit" => audit::page;
     get "/orgs/{slug}/audit/download" => audit::download;
+    get "/orgs/{slug}/settings" => settings::page;
+    post "/orgs/{slug}/settings/rename" => settings::rename;
+    post "/orgs/{slug}/settings/domains" => settings::domains;
+    post "/orgs/{slug}/settings/transfer" => settings::transfer;
+    post "/orgs/{slug}/settings/transfer/confirm" => settings::confirm_transfer;
+    post "/orgs/{slug}/settings/transfer/cancel" => settings::cancel_transfer;
+    post "/orgs/{slug}/settings/delete" => settings::delete;
+    post "/orgs/{slug}/restore" => settings::restore;
     get "/api/v1/openapi.json" => api::document;
     get "/api/v1/orgs/{slug}/members" => api::members;
     patch "/api/v1/orgs/{slug}/members/{id}" => api::change_member;

@@ -219,6 +219,8 @@ pub struct MemberRowView {
     pub is_me: bool,
     pub can_change_role: bool,
     pub can_remove: bool,
+    /// The last day of the membership, if it ends.
+    pub ends: Option<Day>,
 }
 
 impl MemberRowView {
@@ -226,7 +228,15 @@ impl MemberRowView {
         let own = member.user_id == viewer_id;
         let can_change_role = policy::assignable_roles(viewer_role, member.role, own)
             .iter()
-            .any(|role| *role != member.role);
+            .any(|role| *role != member.role)
+            || policy::authorize(
+                viewer_role,
+                Action::SetMembershipEnd {
+                    role: member.role,
+                    own,
+                },
+            )
+            .is_ok();
         let can_remove = policy::authorize(
             viewer_role,
             Action::Remove {
@@ -247,6 +257,9 @@ impl MemberRowView {
             is_me: own,
             can_change_role,
             can_remove,
+            ends: member
+                .ends
+                .map(|ends| Day(ends.last_day().and_time(chrono::NaiveTime::MIN))),
         }
     }
 }
@@ -648,6 +661,10 @@ pub struct ChangeRoleDialog {
     pub org: OrgView,
     pub member: Member,
     pub roles: Vec<Role>,
+    /// The viewer may set when the membership ends.
+    pub can_set_end: bool,
+    /// The last day now set, as the date field takes it, or empty.
+    pub ends: String,
 }
 
 #[derive(Template)]
@@ -694,6 +711,8 @@ pub struct ProfilePage {
     pub email: String,
     pub memberships: Vec<MembershipView>,
     pub invitations: Vec<ProfileInvitation>,
+    /// Deleted organizations the user owns and can still restore.
+    pub restorable: Vec<RestorableView>,
     pub new_org_name: String,
     pub new_org_error: Option<String>,
 }
@@ -779,6 +798,7 @@ pub struct ErrorNotice {
 pub struct Tabs {
     pub service_accounts: bool,
     pub audit: bool,
+    pub settings: bool,
 }
 
 impl Tabs {
@@ -786,6 +806,7 @@ impl Tabs {
         Self {
             service_accounts: !policy::service_account_roles(role).is_empty(),
             audit: policy::authorize(role, policy::Action::ViewAuditLog).is_ok(),
+            settings: policy::authorize(role, policy::Action::ViewSettings).is_ok(),
         }
     }
 }
@@ -962,6 +983,73 @@ pub struct ServiceAccountsPage {
     pub form_description: String,
     pub error: Option<String>,
     pub created: Option<CreatedSecret>,
+}
+
+/// Which form of the Settings tab an error belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingsSection {
+    Rename,
+    Domains,
+    Transfer,
+    Delete,
+}
+
+/// What was typed into the Settings tab's forms, to show again with an error.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsTyped {
+    pub name: String,
+    pub slug: String,
+    pub domains: String,
+    pub transfer_to: String,
+    pub afterwards: String,
+}
+
+/// The Settings tab.
+#[derive(Template)]
+#[template(path = "settings/page.html")]
+pub struct SettingsPage {
+    pub layout: Layout,
+    pub org: OrgView,
+    pub tabs: Tabs,
+    pub csrf: String,
+    /// May rename and delete (the policy's answer for the viewer).
+    pub manage: bool,
+    pub manage_domains: bool,
+    pub transfer_ownership: bool,
+    pub domains: Vec<String>,
+    pub transfer: Option<TransferView>,
+    /// The roles a former owner may stay with, highest first.
+    pub stay_roles: Vec<Role>,
+    pub typed: SettingsTyped,
+    pub error: Option<(SettingsSection, String)>,
+}
+
+impl SettingsPage {
+    /// The error of one section, if it is the one that failed.
+    pub fn error_of(&self, section: SettingsSection) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(failed, _)| *failed == section)
+            .map(|(_, message)| message.as_str())
+    }
+}
+
+/// A waiting transfer of ownership, as the Settings tab shows it.
+pub struct TransferView {
+    pub from: String,
+    pub to: String,
+    pub to_email: String,
+    pub afterwards: String,
+    pub requested: DayTime,
+    /// The viewer is the member named, who confirms or declines.
+    pub for_viewer: bool,
+}
+
+/// A deleted organization its owner can still restore, on the profile.
+pub struct RestorableView {
+    pub name: String,
+    pub slug: String,
+    pub until: DayTime,
 }
 
 /// A question before something that cannot be undone, as a page of its own.

@@ -102,6 +102,7 @@ fn each_action_leaves_exactly_one_event_with_its_actor_target_before_and_after()
                 email: EmailAddress::parse("bob@example.com").unwrap(),
                 name: Some(rollcall::domain::PersonName::parse("Bob Kahn").unwrap()),
                 role: Role::Developer,
+                ends: None,
             }],
         )
         .expect("invite");

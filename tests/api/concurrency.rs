@@ -234,6 +234,7 @@ fn marking_emails_sent_does_not_wait_for_an_invite_in_progress() {
                         email: EmailAddress::parse("carol@example.com").expect("an address"),
                         name: None,
                         role: Role::Viewer,
+                        ends: None,
                     }],
                 )?;
                 Ok(worker_done_first)

@@ -160,6 +160,7 @@ impl TestApp {
                 email: EmailAddress::parse(email).unwrap(),
                 name: None,
                 role,
+                ends: None,
             }],
         )
         .expect("invite");

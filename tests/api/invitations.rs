@@ -17,6 +17,7 @@ fn invitees(text: &str, role: Role) -> Vec<Invitee> {
             email: parsed.expect("valid in this test"),
             name: None,
             role,
+            ends: None,
         })
         .collect()
 }
@@ -43,6 +44,7 @@ fn inviting_many_reports_each_address_and_queues_their_emails_together() {
             email,
             name: None,
             role: Role::Developer,
+            ends: None,
         })
         .collect();
 
@@ -59,6 +61,7 @@ fn inviting_many_reports_each_address_and_queues_their_emails_together() {
                     "already invited"
                 }
                 InviteOutcome::Duplicate => "duplicate",
+                InviteOutcome::DomainNotAllowed => "domain not allowed",
             };
             (email.as_str(), word)
         })

@@ -56,6 +56,7 @@ fn inviting_with_each_role() {
                 email: EmailAddress::parse(&format!("new{n}@example.com")).unwrap(),
                 name: None,
                 role,
+                ends: None,
             };
             let result =
                 invitations::invite(&mut app.conn(), &app.settings, &as_user(&actor), &org, &[invitee])

@@ -7,9 +7,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{OrgContext, PENDING_ON_MEMBERS_PAGE, dialog, layout, page_number, query_pairs};
 use crate::domain::policy::{self, Action};
-use crate::domain::{Role, SearchText};
+use crate::domain::{MembershipEnd, Role, SearchText};
 use crate::error::Error;
-use crate::services::members::{self, Direction, MemberCursor, MemberQuery, MemberRef, SortKey, Step};
+use crate::services::members::{
+    self, Direction, MemberChange, MemberCursor, MemberQuery, MemberRef, SortKey, Step,
+};
 use crate::services::users::User;
 use crate::services::{invitations, now};
 use crate::web::context::{SignedIn, htmx_target};
@@ -223,7 +225,15 @@ pub async fn role_dialog(
     let (user, (context, member)) = member_in_org(&state, &signed, slug, member_id).await?;
     let own = member.user_id == user.id;
     let roles = policy::assignable_roles(context.viewer.role, member.role, own);
-    if !roles.iter().any(|role| *role != member.role) {
+    let can_set_end = policy::authorize(
+        context.viewer.role,
+        Action::SetMembershipEnd {
+            role: member.role,
+            own,
+        },
+    )
+    .is_ok();
+    if !can_set_end && !roles.iter().any(|role| *role != member.role) {
         let to = if member.role == Role::Viewer {
             Role::Contributor
         } else {
@@ -240,6 +250,10 @@ pub async fn role_dialog(
     }
     let csrf = signed.session.csrf_token();
     let org = OrgView::from(&context.viewer.org);
+    let ends = member
+        .ends
+        .map(|ends| ends.last_day().to_string())
+        .unwrap_or_default();
     dialog(&state, &signed, &user, context, "Change role", |standalone| {
         render(
             &ChangeRoleDialog {
@@ -248,6 +262,8 @@ pub async fn role_dialog(
                 org,
                 member,
                 roles,
+                can_set_end,
+                ends,
             },
             "the Change role dialog",
         )
@@ -266,18 +282,33 @@ pub async fn change_role(
         .text("role")
         .parse()
         .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?;
+    // The dialog sends the field only to whoever may set it; absent, the
+    // end stays as it is.
+    let ends = form
+        .get("ends")
+        .map(|typed| MembershipEnd::parse_date_field(typed, now()))
+        .transpose()
+        .map_err(|error| Error::Invalid(error.to_string()))?;
+    let change = MemberChange {
+        role: Some(role),
+        ends,
+    };
     let actor = signed.actor.clone();
     let (_, (context, member)) = signed
         .write(&state, move |conn, _| {
             let org = crate::web::find_org(conn, &slug)?;
-            let member = members::change_role(conn, &actor, &org, &MemberRef::Id(member_id), role)?;
+            let member = members::update(conn, &actor, &org, &MemberRef::Id(member_id), &change)?;
             let viewer_role = members::role_of_actor(conn, &actor, &org)?;
             Ok(((org, viewer_role), member))
         })
         .await?;
     let (org, viewer_role) = context;
+    let until = member
+        .ends
+        .map(|ends| format!(" until {}", crate::mail::format_day(ends.last_day())))
+        .unwrap_or_default();
     let flash = Flash::ok(format!(
-        "{} is now {} of {}.",
+        "{} is now {} of {}{until}.",
         member.name,
         member.role.label(),
         org.name

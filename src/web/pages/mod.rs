@@ -6,6 +6,7 @@ pub mod invitation;
 pub mod invitations;
 pub mod members;
 pub mod profile;
+pub mod settings;
 pub mod tokens;
 
 use actix_web::HttpResponse;

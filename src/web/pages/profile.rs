@@ -8,11 +8,11 @@ use super::{layout, query_pairs, switcher};
 use crate::domain::{OrganizationName, Slug};
 use crate::error::Error;
 use crate::services::invitations::{self, AcceptOutcome, DeclineOutcome, InvitationRef, Unavailable};
-use crate::services::organizations;
+use crate::services::{organization_settings, organizations};
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
 use crate::web::session::{Flash, FlashKind, SessionState};
-use crate::web::views::{DayTime, MembershipView, ProfileInvitation, ProfilePage, render};
+use crate::web::views::{DayTime, MembershipView, ProfileInvitation, ProfilePage, RestorableView, render};
 use crate::web::{AppState, html, see_other};
 
 /// `/`: the profile when signed in, else the sign-in page.
@@ -30,7 +30,7 @@ async fn render_profile(
     new_org_name: String,
     new_org_error: Option<String>,
 ) -> Result<HttpResponse, Error> {
-    let (user, (memberships, invitations, orgs)) = signed
+    let (user, (memberships, invitations, orgs, restorable)) = signed
         .read(state, move |conn, user| {
             let memberships: Vec<MembershipView> = organizations::for_user(conn, &user.id)?
                 .into_iter()
@@ -51,7 +51,15 @@ async fn render_profile(
                     expires: DayTime(invitation.expires_at),
                 })
                 .collect();
-            Ok((memberships, invitations, switcher(conn, &user.id)?))
+            let restorable: Vec<RestorableView> = organization_settings::restorable_by(conn, &user.id)?
+                .into_iter()
+                .map(|restorable| RestorableView {
+                    name: restorable.organization.name,
+                    slug: restorable.organization.slug,
+                    until: DayTime(restorable.restorable_until),
+                })
+                .collect();
+            Ok((memberships, invitations, switcher(conn, &user.id)?, restorable))
         })
         .await?;
     let status = if new_org_error.is_some() {
@@ -71,6 +79,7 @@ async fn render_profile(
         email: user.email.clone(),
         memberships,
         invitations,
+        restorable,
         new_org_name,
         new_org_error,
     };

@@ -1,0 +1,401 @@
+//! The Settings tab (`/orgs/{slug}/settings`): rename, allowed email
+//! domains, transfer of ownership and deletion, as plain forms; and
+//! restoring a deleted organization (from the profile). Every member may
+//! read the tab; the policy decides which forms they get.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+
+use super::layout;
+use crate::domain::policy::{self, Action};
+use crate::domain::{OrganizationName, Role, Slug, parse_domain_list};
+use crate::error::{Error, day_and_time};
+use crate::services::members::MemberRef;
+use crate::services::organization_settings::{self, Afterwards, Rename};
+use crate::web::context::SignedIn;
+use crate::web::form::Form;
+use crate::web::session::Flash;
+use crate::web::views::{
+    DayTime, OrgView, SettingsPage, SettingsSection, SettingsTyped, Tabs, TransferView, render,
+};
+use crate::web::{AppState, find_org, html, org_slug, see_other};
+
+/// The tab, with what was typed and the error of the form that failed, if any.
+async fn settings_page(
+    state: &AppState,
+    signed: &SignedIn,
+    slug: String,
+    typed: Option<SettingsTyped>,
+    error: Option<(SettingsSection, String)>,
+) -> Result<SettingsPage, Error> {
+    let (user, (context, overview)) = signed
+        .read_org(state, slug, |conn, _, context| {
+            let overview = organization_settings::overview(conn, &context.viewer)?;
+            Ok((context, overview))
+        })
+        .await?;
+    let role = context.viewer.role;
+    let org = &context.viewer.org;
+    let domains: Vec<String> = overview.domains.iter().map(ToString::to_string).collect();
+    let typed = typed.unwrap_or_else(|| SettingsTyped {
+        name: org.name.clone(),
+        slug: org.slug.clone(),
+        domains: domains.join("\n"),
+        transfer_to: String::new(),
+        afterwards: Role::Admin.as_str().to_owned(),
+    });
+    let transfer = overview.transfer.map(|transfer| TransferView {
+        afterwards: match transfer.then_role {
+            Some(role) => format!("{} stays as {}", transfer.from.name, role.label()),
+            None => format!("{} leaves the organization", transfer.from.name),
+        },
+        for_viewer: transfer.to.user_id == signed.user_id(),
+        from: transfer.from.name,
+        to: transfer.to.name,
+        to_email: transfer.to.email,
+        requested: DayTime(transfer.requested_at),
+    });
+    Ok(SettingsPage {
+        layout: layout(
+            state,
+            &signed.session,
+            format!("Settings of {}", org.name),
+            Some(&user),
+            context.orgs.clone(),
+            Some(&org.slug),
+        ),
+        org: OrgView::from(org),
+        tabs: Tabs::for_role(role),
+        csrf: signed.session.csrf_token(),
+        manage: policy::authorize(role, Action::ManageOrganization).is_ok(),
+        manage_domains: policy::authorize(role, Action::ChangeAllowedDomains).is_ok(),
+        transfer_ownership: policy::authorize(role, Action::TransferOwnership).is_ok(),
+        domains,
+        transfer,
+        stay_roles: Role::ALL.to_vec(),
+        typed,
+        error,
+    })
+}
+
+/// The Settings tab.
+pub async fn page(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let page = settings_page(&state, &signed, path.into_inner(), None, None).await?;
+    Ok(html(StatusCode::OK, render(&page, "the settings page")?))
+}
+
+/// A refusal the person can act on is shown beside the form that caused it
+/// (with what they typed); anything else is the error page.
+async fn or_the_form_again(
+    state: &AppState,
+    signed: &SignedIn,
+    slug: String,
+    section: SettingsSection,
+    typed: SettingsTyped,
+    error: Error,
+) -> Result<HttpResponse, Error> {
+    match error {
+        Error::Invalid(_)
+        | Error::Forbidden(_)
+        | Error::Conflict(_)
+        | Error::LastOwner { .. }
+        | Error::NotFound(_) => {
+            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            let page = settings_page(
+                state,
+                signed,
+                slug,
+                Some(typed),
+                Some((section, error.to_string())),
+            )
+            .await?;
+            Ok(html(status, render(&page, "the settings page")?))
+        }
+        other => Err(other),
+    }
+}
+
+fn typed_from(form: &Form) -> SettingsTyped {
+    SettingsTyped {
+        name: form.text("name").to_owned(),
+        slug: form.text("slug").to_owned(),
+        domains: form.text("domains").to_owned(),
+        transfer_to: form.text("to").to_owned(),
+        afterwards: form.text("afterwards").to_owned(),
+    }
+}
+
+/// Rename: a new name, a new slug, or both.
+pub async fn rename(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+    form: Form,
+) -> Result<HttpResponse, Error> {
+    let slug = path.into_inner();
+    let typed = typed_from(&form);
+    let parsed = OrganizationName::parse(&typed.name)
+        .map_err(|e| Error::Invalid(format!("Name: {e}.")))
+        .and_then(|name| {
+            let slug = Slug::parse(typed.slug.trim()).map_err(|e| Error::Invalid(format!("{e}.")))?;
+            Ok(Rename {
+                name: Some(name),
+                slug: Some(slug),
+            })
+        });
+    let done = match parsed {
+        Ok(change) => {
+            let (actor, lookup) = (signed.actor.clone(), slug.clone());
+            signed
+                .write(&state, move |conn, _| {
+                    let org = find_org(conn, &lookup)?;
+                    organization_settings::rename(conn, &actor, &org, &change)
+                })
+                .await
+                .map(|(_, renamed)| renamed)
+        }
+        Err(error) => Err(error),
+    };
+    match done {
+        Ok(renamed) => {
+            let moved = if renamed.slug == slug {
+                String::new()
+            } else {
+                format!(
+                    " Its address is now /orgs/{}; the old one leads here for 90 days.",
+                    renamed.slug
+                )
+            };
+            signed.session.push_flash(Flash::ok(format!(
+                "Saved: the organization is “{}”.{moved}",
+                renamed.name
+            )));
+            Ok(see_other(&format!("/orgs/{}/settings", renamed.slug)))
+        }
+        Err(error) => or_the_form_again(&state, &signed, slug, SettingsSection::Rename, typed, error).await,
+    }
+}
+
+/// The allowed email domains: the whole list, replaced.
+pub async fn domains(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+    form: Form,
+) -> Result<HttpResponse, Error> {
+    let slug = path.into_inner();
+    let typed = typed_from(&form);
+    let done = match parse_domain_list(&typed.domains).map_err(|e| Error::Invalid(format!("{e}."))) {
+        Ok(domains) => {
+            let (actor, lookup) = (signed.actor.clone(), slug.clone());
+            signed
+                .write(&state, move |conn, _| {
+                    let org = find_org(conn, &lookup)?;
+                    organization_settings::set_allowed_domains(conn, &actor, &org, &domains)
+                })
+                .await
+                .map(|(_, domains)| domains)
+        }
+        Err(error) => Err(error),
+    };
+    match done {
+        Ok(domains) if domains.is_empty() => {
+            signed
+                .session
+                .push_flash(Flash::ok("Saved: invitations may go to addresses at any domain."));
+            Ok(see_other(&format!("/orgs/{slug}/settings")))
+        }
+        Ok(domains) => {
+            let listed: Vec<String> = domains.iter().map(ToString::to_string).collect();
+            signed.session.push_flash(Flash::ok(format!(
+                "Saved: invitations may go only to addresses at {}.",
+                listed.join(", ")
+            )));
+            Ok(see_other(&format!("/orgs/{slug}/settings")))
+        }
+        Err(error) => or_the_form_again(&state, &signed, slug, SettingsSection::Domains, typed, error).await,
+    }
+}
+
+/// Step one of a transfer: an owner names the member to take over.
+pub async fn transfer(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+    form: Form,
+) -> Result<HttpResponse, Error> {
+    let slug = path.into_inner();
+    let typed = typed_from(&form);
+    let afterwards = match typed.afterwards.as_str() {
+        "leave" => Ok(Afterwards::Leave),
+        role => role
+            .parse::<Role>()
+            .map(Afterwards::Stay)
+            .map_err(|e| Error::Invalid(format!("{e}."))),
+    };
+    let parsed = afterwards.and_then(|afterwards| {
+        let to = MemberRef::parse(&typed.transfer_to)?;
+        Ok((to, afterwards))
+    });
+    let done = match parsed {
+        Ok((to, afterwards)) => {
+            let (actor, lookup, settings) = (signed.actor.clone(), slug.clone(), state.settings.clone());
+            signed
+                .write(&state, move |conn, _| {
+                    let org = find_org(conn, &lookup)?;
+                    organization_settings::request_transfer(conn, &settings, &actor, &org, &to, afterwards)
+                })
+                .await
+                .map(|(_, transfer)| transfer)
+        }
+        Err(error) => Err(error),
+    };
+    match done {
+        Ok(transfer) => {
+            signed.session.push_flash(Flash::ok(format!(
+                "Asked {} to take over ownership; they have an email, and accept on this page.",
+                transfer.to.name
+            )));
+            Ok(see_other(&format!("/orgs/{slug}/settings")))
+        }
+        Err(error) => or_the_form_again(&state, &signed, slug, SettingsSection::Transfer, typed, error).await,
+    }
+}
+
+/// Step two: the member named accepts, and is an owner from now on.
+pub async fn confirm_transfer(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+    _form: Form,
+) -> Result<HttpResponse, Error> {
+    let slug = path.into_inner();
+    let (actor, lookup, settings) = (signed.actor.clone(), slug.clone(), state.settings.clone());
+    let done = signed
+        .write(&state, move |conn, _| {
+            let org = find_org(conn, &lookup)?;
+            let transfer = organization_settings::confirm_transfer(conn, &settings, &actor, &org)?;
+            Ok((org, transfer))
+        })
+        .await;
+    match done {
+        Ok((_, (org, transfer))) => {
+            signed.session.push_flash(Flash::ok(format!(
+                "You are now an owner of {}, taking over from {}.",
+                org.name, transfer.from.name
+            )));
+            Ok(see_other(&format!("/orgs/{slug}/settings")))
+        }
+        Err(error) => {
+            or_the_form_again(
+                &state,
+                &signed,
+                slug,
+                SettingsSection::Transfer,
+                SettingsTyped::default(),
+                error,
+            )
+            .await
+        }
+    }
+}
+
+/// The member named declines, or an owner cancels, a waiting transfer.
+pub async fn cancel_transfer(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+    _form: Form,
+) -> Result<HttpResponse, Error> {
+    let slug = path.into_inner();
+    let (actor, lookup) = (signed.actor.clone(), slug.clone());
+    let done = signed
+        .write(&state, move |conn, _| {
+            let org = find_org(conn, &lookup)?;
+            organization_settings::cancel_transfer(conn, &actor, &org)
+        })
+        .await;
+    match done {
+        Ok(_) => {
+            signed.session.push_flash(Flash::ok(
+                "The transfer of ownership is cancelled; nothing changed.",
+            ));
+            Ok(see_other(&format!("/orgs/{slug}/settings")))
+        }
+        Err(error) => {
+            or_the_form_again(
+                &state,
+                &signed,
+                slug,
+                SettingsSection::Transfer,
+                SettingsTyped::default(),
+                error,
+            )
+            .await
+        }
+    }
+}
+
+/// Delete, with the slug typed to confirm; lands on the profile.
+pub async fn delete(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+    form: Form,
+) -> Result<HttpResponse, Error> {
+    let slug = path.into_inner();
+    let confirmation = form.text("confirm").to_owned();
+    let (actor, lookup, settings) = (signed.actor.clone(), slug.clone(), state.settings.clone());
+    let done = signed
+        .write(&state, move |conn, _| {
+            let org = find_org(conn, &lookup)?;
+            organization_settings::delete(conn, &settings, &actor, &org, &confirmation)
+        })
+        .await;
+    match done {
+        Ok((_, deleted)) => {
+            signed.session.push_flash(Flash::ok(format!(
+                "Deleted {}. Its owners can restore it from this page until {}.",
+                deleted.name,
+                day_and_time(deleted.purge_after.unwrap_or_default())
+            )));
+            Ok(see_other("/profile"))
+        }
+        Err(error) => {
+            or_the_form_again(
+                &state,
+                &signed,
+                slug,
+                SettingsSection::Delete,
+                SettingsTyped::default(),
+                error,
+            )
+            .await
+        }
+    }
+}
+
+/// Restore a deleted organization (the button on the profile).
+pub async fn restore(
+    state: web::Data<AppState>,
+    signed: SignedIn,
+    path: web::Path<String>,
+    _form: Form,
+) -> Result<HttpResponse, Error> {
+    let slug = org_slug(&path.into_inner())?;
+    let (actor, settings) = (signed.actor.clone(), state.settings.clone());
+    let (_, restored) = signed
+        .write(&state, move |conn, _| {
+            organization_settings::restore(conn, &settings, &actor, &slug)
+        })
+        .await?;
+    signed.session.push_flash(Flash::ok(format!(
+        "Restored {}; its members can use it again.",
+        restored.name
+    )));
+    Ok(see_other(&format!("/orgs/{}/members", restored.slug)))
+}
