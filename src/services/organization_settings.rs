@@ -506,9 +506,20 @@ pub struct Overview {
 /// The organization's settings as a member sees them (every member may).
 pub fn overview(conn: &mut DbConnection, viewer: &super::Viewer) -> Result<Overview, Error> {
     policy::authorize(viewer.role, Action::ViewSettings)?;
+    let transfer = match pending_transfer(conn, &viewer.org.id)? {
+        // Void once its owner is no longer one or its member has left; a
+        // new request replaces it.
+        Some(transfer)
+            if members::role(conn, &viewer.org, &transfer.from.user_id)? == Some(Role::Owner)
+                && members::role(conn, &viewer.org, &transfer.to.user_id)?.is_some() =>
+        {
+            Some(transfer)
+        }
+        _ => None,
+    };
     Ok(Overview {
         domains: allowed_domains(conn, &viewer.org.id)?,
-        transfer: pending_transfer(conn, &viewer.org.id)?,
+        transfer,
     })
 }
 
@@ -706,9 +717,8 @@ pub fn confirm_transfer(
         let former = match former {
             Ok(former) if former.role == Role::Owner => former,
             _ => {
-                diesel::delete(ownership_transfers::table.find(&org.id)).execute(conn)?;
                 return Err(Error::Conflict(format!(
-                    "{} is no longer an owner of {}, so the transfer cannot complete; it was cancelled.",
+                    "{} is no longer an owner of {}, so this transfer cannot complete; ask an owner for a new one.",
                     transfer.from.name, org.name
                 )));
             }

@@ -214,7 +214,7 @@ pub(crate) fn find_any(conn: &mut DbConnection, org_id: &str) -> Result<Organiza
 
 /// Why no organization has `slug` now: it moved (the slug is one an
 /// organization gave up less than 90 days ago), or there is none.
-pub(crate) fn moved_or_not_found(conn: &mut DbConnection, slug: &Slug) -> Result<Error, Error> {
+pub fn moved_or_not_found(conn: &mut DbConnection, slug: &Slug) -> Result<Error, Error> {
     let now_at: Option<String> = organization_slugs::table
         .inner_join(organizations::table)
         .filter(organization_slugs::slug.eq(slug.as_str()))

@@ -16,6 +16,7 @@ mod invitations;
 mod json_api;
 mod members;
 mod operations;
+mod org_settings;
 mod permissions;
 mod races;
 mod sessions;

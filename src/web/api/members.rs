@@ -130,7 +130,7 @@ pub async fn members(
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
     let wanted = query::<MemberListParams>(&req)?.parse()?;
-    let slug = caller.org(&path)?;
+    let slug = caller.org(&state, &path).await?;
     let actor = caller.actor.clone();
     let slice = state
         .read(move |conn| {

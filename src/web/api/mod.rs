@@ -90,19 +90,27 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error
 impl Caller {
     /// The organization named in the path, which must be the token's own:
     /// a token reaches no other organization, and to it no other exists.
-    pub fn org(&self, segment: &str) -> Result<Slug, Error> {
+    /// A slug the token's organization gave up less than 90 days ago
+    /// answers with where it is now (301), like the console's pages.
+    pub async fn org(&self, state: &AppState, segment: &str) -> Result<Slug, Error> {
         let not_found = || organizations::not_found(&segment.chars().take(60).collect::<String>());
         let slug = Slug::parse(segment).map_err(|_| not_found())?;
         if slug.as_str() == self.grant.org_slug {
-            Ok(slug)
-        } else {
-            Err(not_found())
+            return Ok(slug);
+        }
+        let asked = slug.clone();
+        let why = state
+            .read(move |conn| organizations::moved_or_not_found(conn, &asked))
+            .await?;
+        match why {
+            Error::Moved { slug } if slug == self.grant.org_slug => Err(Error::Moved { slug }),
+            _ => Err(not_found()),
         }
     }
 
     /// The caller's view of its organization, read now.
     pub async fn viewer(&self, state: &AppState, segment: &str) -> Result<Viewer, Error> {
-        let slug = self.org(segment)?;
+        let slug = self.org(state, segment).await?;
         let actor = self.actor.clone();
         state.read(move |conn| Viewer::open(conn, &actor, &slug)).await
     }
@@ -341,7 +349,7 @@ pub async fn roles(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
-    caller.org(&path)?;
+    caller.org(&state, &path).await?;
     let permissions = policy::TABLE
         .iter()
         .map(|grant| PolicyRow {

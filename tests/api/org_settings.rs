@@ -1,0 +1,887 @@
+//! Organization settings over HTTP, the services and the command line, on
+//! one or two servers: rename with old links answering 301, deletion that
+//! cuts everything off at once and restoring it, the purge, allowed email
+//! domains, the two-step transfer of ownership and memberships that end.
+
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use rollcall::db::schema::{memberships, organization_slugs, organizations};
+use rollcall::domain::{AccessLevel, EmailAddress, LabelName, Lifetime, MembershipEnd, Role};
+use rollcall::error::Error;
+use rollcall::services::invitations::{self, AcceptOutcome, Invitee};
+use rollcall::services::members::{self, MemberChange, MemberRef};
+use rollcall::services::organization_settings::{self, Afterwards};
+use rollcall::services::tokens::{self, TokenRequest};
+use rollcall::services::{Actor, Organization, introspection, outbox};
+use serde_json::Value;
+
+use crate::helpers::{TestApp, as_user, token_of};
+use crate::http::TestServer;
+
+/// An answer to a request that is not followed: status, Location, body.
+fn request(method: &str, url: &str, bearer: Option<&str>) -> (u16, Option<String>, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(token) = bearer {
+        builder = builder.header("Authorization", format!("Bearer {token}"));
+    }
+    if method != "GET" {
+        builder = builder.header("Content-Type", "application/json");
+    }
+    let body = if method == "GET" {
+        Vec::new()
+    } else {
+        b"{\"role\":\"viewer\"}".to_vec()
+    };
+    let mut response = agent
+        .run(builder.body(body).expect("a request"))
+        .expect("an answer");
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let status = response.status().as_u16();
+    (
+        status,
+        location,
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+fn operations_token(app: &TestApp, user: &rollcall::services::users::User, org: &Organization) -> String {
+    let request = TokenRequest {
+        name: LabelName::parse("script").unwrap(),
+        access: AccessLevel::Operations,
+        lifetime: Lifetime::DEFAULT,
+    };
+    tokens::create_personal(&mut app.conn(), &as_user(user), org, None, &request)
+        .expect("a token")
+        .secret
+        .expose()
+        .to_owned()
+}
+
+fn introspect(base: &str, client: &str, token: &str) -> Value {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .post(format!("{base}/api/v1/tokens/introspect"))
+        .header("Authorization", &format!("Bearer {client}"))
+        .send_form([("token", token)])
+        .expect("an answer");
+    serde_json::from_str(&response.body_mut().read_to_string().unwrap_or_default()).unwrap_or(Value::Null)
+}
+
+fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check()
+}
+
+fn actions(app: &TestApp, org: &Organization) -> Vec<String> {
+    app.audit_events(org)
+        .into_iter()
+        .map(|event| event.action)
+        .collect()
+}
+
+fn emails_to(app: &TestApp, to: &str) -> Vec<String> {
+    outbox::all(&mut app.conn())
+        .expect("the outbox")
+        .into_iter()
+        .filter(|email| email.recipient == to)
+        .map(|email| email.subject)
+        .collect()
+}
+
+fn rollcall(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args(args)
+        .env("DATABASE_URL", app.database_url())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run rollcall")
+}
+
+#[test]
+fn a_rename_keeps_old_links_working_on_every_server_and_reserves_the_old_slug() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let bob = app.member(&org, "bob@example.com", Role::Admin);
+    let pending = app.invite(&org, "carol@example.com", Role::Viewer);
+    let bob_token = operations_token(app, &bob, &org);
+
+    // An admin may not rename: 403, and nothing changes.
+    let mut bob_browser = server.signed_in("bob@example.com");
+    bob_browser
+        .get("/orgs/acme-ai/settings")
+        .assert_contains("Only owners can change these settings.");
+    let before = app.snapshot();
+    let refused = bob_browser.post(
+        "/orgs/acme-ai/settings/rename",
+        &[("name", "Evil"), ("slug", "evil")],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(app.snapshot(), before);
+
+    let mut browser = server.signed_in("ada@example.com");
+    browser
+        .get("/orgs/acme-ai/settings")
+        .assert_contains("Save name and address");
+    let bad = browser.post(
+        "/orgs/acme-ai/settings/rename",
+        &[("name", "Acme Labs"), ("slug", "Not A Slug")],
+    );
+    assert_eq!(bad.status, 422);
+    bad.assert_contains("is not a valid organization slug");
+    let renamed = browser.post(
+        "/orgs/acme-ai/settings/rename",
+        &[("name", "Acme Labs"), ("slug", "acme-labs")],
+    );
+    assert_eq!(renamed.status, 303, "{}", renamed.body);
+    assert_eq!(renamed.location.as_deref(), Some("/orgs/acme-labs/settings"));
+    browser
+        .get("/orgs/acme-labs/settings")
+        .assert_contains("Acme Labs");
+
+    // The old address answers 301 to the same place under the new one, on
+    // a second server too; changes keep their method (308).
+    let second = server.another_server();
+    let mut on_second = crate::http::Browser::at(&second);
+    on_second.sign_in("bob@example.com");
+    for page in [
+        bob_browser.get("/orgs/acme-ai/members?role=admin"),
+        on_second.get("/orgs/acme-ai/members?role=admin"),
+    ] {
+        assert_eq!(
+            (page.status, page.location.as_deref()),
+            (301, Some("/orgs/acme-labs/members?role=admin"))
+        );
+    }
+    // A visitor signs in first, and comes back to the old address.
+    let (status, location, _) = request("GET", &format!("{}/orgs/acme-ai/members", server.base), None);
+    assert_eq!(status, 303);
+    assert!(location.is_some_and(|to| to.starts_with("/login?next=")));
+    for base in [&server.base, &second] {
+        let (status, location, _) = request(
+            "GET",
+            &format!("{base}/api/v1/orgs/acme-ai/members"),
+            Some(&bob_token),
+        );
+        assert_eq!(
+            (status, location.as_deref()),
+            (301, Some("/api/v1/orgs/acme-labs/members"))
+        );
+        let path = format!("{base}/api/v1/orgs/acme-ai/members/{}", ada.id);
+        let (status, location, _) = request("PATCH", &path, Some(&bob_token));
+        assert_eq!(status, 308);
+        assert_eq!(
+            location,
+            Some(format!("/api/v1/orgs/acme-labs/members/{}", ada.id))
+        );
+    }
+    let (status, _, body) = request(
+        "GET",
+        &format!("{}/api/v1/orgs/acme-labs/members", server.base),
+        Some(&bob_token),
+    );
+    assert_eq!(status, 200, "{body}");
+    // A signed-in member following an old bookmark lands on the page.
+    let moved = browser.get("/orgs/acme-ai/members");
+    let followed = browser.follow(moved);
+    assert_eq!(followed.status, 200);
+    followed.assert_contains("Acme Labs");
+    // The invitation link names no slug, and still works.
+    let (_, accepted) = app.accept(&pending, "carol@example.com");
+    assert!(matches!(accepted, AcceptOutcome::Joined { .. }), "{accepted:?}");
+
+    // Nobody else takes the old slug while it is reserved.
+    let (other, _) = app.org_owned_by("Acme AI", "dan@example.com");
+    assert_eq!(other.slug, "acme-ai-2");
+    let taken = organization_settings::rename(
+        &mut app.conn(),
+        &Actor::command_line(),
+        &other,
+        &organization_settings::Rename {
+            name: None,
+            slug: Some(rollcall::domain::Slug::parse("acme-ai").unwrap()),
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(taken, Error::Conflict(_)), "{taken:?}");
+    assert!(taken.to_string().contains("still reserved"), "{taken}");
+
+    let event = app
+        .audit_events(&app.org("acme-labs"))
+        .into_iter()
+        .find(|event| event.action == "organization.renamed")
+        .expect("the rename is recorded");
+    assert_eq!(
+        event.summary(),
+        "renamed the organization from Acme AI to Acme Labs (its address moved from /orgs/acme-ai to /orgs/acme-labs)"
+    );
+
+    // After 90 days the old slug is nobody's: 404, and free to take.
+    diesel::update(organization_slugs::table.filter(organization_slugs::slug.eq("acme-ai")))
+        .set(organization_slugs::retired_at.eq(chrono::Utc::now().naive_utc() - chrono::Duration::days(91)))
+        .execute(&mut *app.conn())
+        .unwrap();
+    assert_eq!(browser.get("/orgs/acme-ai/members").status, 404);
+    let out = rollcall(app, &["org", "rename", "acme-ai-2", "--slug", "acme-ai"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(app.org("acme-ai").id, other.id);
+}
+
+#[test]
+fn a_deletion_cuts_off_members_invitations_and_tokens_at_once_and_a_restore_brings_them_back() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, _ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let bob = app.member(&org, "bob@example.com", Role::Admin);
+    app.member(&org, "erin@example.com", Role::Owner);
+    let pending = app.invite(&org, "carol@example.com", Role::Viewer);
+    let secret = operations_token(app, &bob, &org);
+    let gateway = introspection::create_client(&mut app.conn(), &LabelName::parse("gateway").unwrap())
+        .unwrap()
+        .expose()
+        .to_owned();
+    let second = server.another_server();
+    assert_eq!(introspect(&second, &gateway, &secret)["active"], true);
+
+    let mut ada = server.signed_in("ada@example.com");
+    let mut bob_browser = server.signed_in("bob@example.com");
+    let before = app.snapshot();
+    let refused = bob_browser.post("/orgs/acme-ai/settings/delete", &[("confirm", "acme-ai")]);
+    assert_eq!(refused.status, 403);
+    let mistyped = ada.post("/orgs/acme-ai/settings/delete", &[("confirm", "acme")]);
+    assert_eq!(mistyped.status, 422);
+    mistyped.assert_contains("type its slug, acme-ai, exactly");
+    assert_eq!(app.snapshot(), before, "refusals change nothing");
+
+    let deleted = ada.post("/orgs/acme-ai/settings/delete", &[("confirm", "acme-ai")]);
+    assert_eq!(
+        (deleted.status, deleted.location.as_deref()),
+        (303, Some("/profile"))
+    );
+    let profile = ada.get("/profile");
+    profile.assert_contains("Deleted organizations");
+    profile.assert_contains("Restore Acme AI");
+
+    // Members, on either server, get a clear 410 that says when and by whom.
+    let mut on_second = crate::http::Browser::at(&second);
+    on_second.sign_in("bob@example.com");
+    for page in [
+        bob_browser.get("/orgs/acme-ai/members"),
+        on_second.get("/orgs/acme-ai/tokens"),
+    ] {
+        assert_eq!(page.status, 410, "{}", page.body);
+        page.assert_contains("This organization was deleted");
+        page.assert_contains("Acme AI was deleted on");
+        page.assert_contains("by Ada");
+    }
+    assert!(
+        !bob_browser.get("/profile").contains("/orgs/acme-ai/members"),
+        "gone from the switcher"
+    );
+    // Changes in its name are refused, through the services too.
+    let change = members::change_role(
+        &mut app.conn(),
+        &as_user(&bob),
+        &org,
+        &MemberRef::Id(bob.id.clone()),
+        Role::Viewer,
+    );
+    assert!(
+        matches!(change, Err(Error::OrganizationDeleted { .. })),
+        "{change:?}"
+    );
+    // Its tokens stop: the token check on both servers, and the API.
+    assert!(eventually(
+        || introspect(&server.base, &gateway, &secret)["active"] == false
+    ));
+    assert!(eventually(
+        || introspect(&second, &gateway, &secret)["active"] == false
+    ));
+    let (status, _, _) = request(
+        "GET",
+        &format!("{}/api/v1/orgs/acme-ai/members", server.base),
+        Some(&secret),
+    );
+    assert_eq!(status, 401);
+    // The pending invitation was revoked.
+    let link = pending.link.replace("http://127.0.0.1:9", &server.base);
+    assert_eq!(crate::http::Browser::at(&server.base).get(&link).status, 410);
+    // Every owner was told.
+    for owner in ["ada@example.com", "erin@example.com"] {
+        assert!(
+            emails_to(app, owner)
+                .iter()
+                .any(|subject| subject == "Ada deleted Acme AI on Rollcall"),
+            "{owner}: {:?}",
+            emails_to(app, owner)
+        );
+    }
+
+    // Only an owner restores it.
+    assert_eq!(bob_browser.post("/orgs/acme-ai/restore", &[]).status, 403);
+    let restored = ada.post("/orgs/acme-ai/restore", &[]);
+    assert_eq!(
+        (restored.status, restored.location.as_deref()),
+        (303, Some("/orgs/acme-ai/members"))
+    );
+    assert_eq!(bob_browser.get("/orgs/acme-ai/members").status, 200);
+    assert!(eventually(
+        || introspect(&second, &gateway, &secret)["active"] == true
+    ));
+    let link_status = crate::http::Browser::at(&server.base).get(&link).status;
+    assert_eq!(link_status, 410, "revoked invitations stay revoked");
+    let log = actions(app, &org);
+    assert!(log.iter().any(|action| action == "organization.deleted"));
+    assert!(log.iter().any(|action| action == "organization.restored"));
+    assert_eq!(
+        ada.post("/orgs/acme-ai/restore", &[]).status,
+        422,
+        "it is not deleted"
+    );
+}
+
+#[test]
+fn a_deleted_organization_is_purged_after_its_restore_window_and_not_before() {
+    let app = TestApp::new();
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    app.member(&org, "bob@example.com", Role::Developer);
+    let kept = app.org_owned_by("Other", "zed@example.com").0;
+    organization_settings::delete(&mut app.conn(), &app.settings, &as_user(&ada), &org, "acme-ai").unwrap();
+    assert_eq!(
+        organization_settings::purge_due(&mut app.conn()).unwrap(),
+        0,
+        "still restorable"
+    );
+    diesel::update(organizations::table.find(&org.id))
+        .set(organizations::purge_after.eq(chrono::Utc::now().naive_utc() - chrono::Duration::seconds(1)))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let late = organization_settings::restore(
+        &mut app.conn(),
+        &app.settings,
+        &as_user(&ada),
+        &rollcall::domain::Slug::parse("acme-ai").unwrap(),
+    );
+    assert!(matches!(late, Err(Error::Gone(_))), "{late:?}");
+    assert_eq!(organization_settings::purge_due(&mut app.conn()).unwrap(), 1);
+    assert_eq!(organization_settings::purge_due(&mut app.conn()).unwrap(), 0);
+    assert_eq!(app.count(&format!("memberships WHERE org_id = '{}'", org.id)), 0);
+    assert_eq!(app.count(&format!("audit_events WHERE org_id = '{}'", org.id)), 0);
+    assert_eq!(
+        app.count(&format!("organization_slugs WHERE org_id = '{}'", org.id)),
+        0
+    );
+    assert_eq!(
+        app.count("audit_events WHERE action = 'organization.purged' AND org_id IS NULL"),
+        1
+    );
+    assert_eq!(app.org("other").id, kept.id, "other organizations are untouched");
+    let gone = rollcall::services::organizations::find_by_slug(
+        &mut app.conn(),
+        &rollcall::domain::Slug::parse("acme-ai").unwrap(),
+    );
+    assert!(matches!(gone, Err(Error::NotFound(_))), "{gone:?}");
+}
+
+#[test]
+fn allowed_domains_mark_other_addresses_and_acceptance_checks_them_again() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, _) = app.org_owned_by("Acme AI", "ada@acme.com");
+    app.member(&org, "bob@acme.com", Role::Admin);
+    let earlier = app.invite(&org, "eve@gmail.com", Role::Viewer);
+
+    let mut bob = server.signed_in("bob@acme.com");
+    assert_eq!(
+        bob.post("/orgs/acme-ai/settings/domains", &[("domains", "acme.com")])
+            .status,
+        403
+    );
+    let mut ada = server.signed_in("ada@acme.com");
+    let bad = ada.post(
+        "/orgs/acme-ai/settings/domains",
+        &[("domains", "acme.com, not a domain")],
+    );
+    assert_eq!(bad.status, 422);
+    bad.assert_contains("is not an email domain");
+    let saved = ada.post(
+        "/orgs/acme-ai/settings/domains",
+        &[("domains", "Acme.com\nacme.io")],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    ada.get("/orgs/acme-ai/settings")
+        .assert_contains("acme.com\nacme.io");
+    bob.get("/orgs/acme-ai/settings")
+        .assert_contains("only to addresses at <strong>acme.com</strong>, <strong>acme.io</strong>");
+
+    // The invite dialog marks the other addresses, row by row.
+    bob.get("/orgs/acme-ai/members");
+    let review = bob.post(
+        "/orgs/acme-ai/invitations/review",
+        &[
+            ("emails", "carol@acme.com eve@gmail.com dan@eu.acme.com"),
+            ("role", "viewer"),
+        ],
+    );
+    assert_eq!(review.status, 200);
+    review.assert_contains("Acme AI does not accept addresses at gmail.com");
+    review.assert_contains("Acme AI does not accept addresses at eu.acme.com");
+    let before = app.count("invitations");
+    let sent = bob.post(
+        "/orgs/acme-ai/invitations",
+        &[("email", "eve@gmail.com"), ("name", ""), ("row_role", "viewer")],
+    );
+    assert_eq!(sent.status, 422);
+    assert_eq!(app.count("invitations"), before);
+    // The API and the command line refuse the same way.
+    let refused = invitations::invite_all(
+        &mut app.conn(),
+        &app.settings,
+        &Actor::command_line(),
+        &org,
+        &[Invitee {
+            email: EmailAddress::parse("eve2@gmail.com").unwrap(),
+            name: None,
+            role: Role::Viewer,
+            ends: None,
+        }],
+    );
+    match refused {
+        Err(Error::Rows(rows)) => assert_eq!(rows[0].kind, "domain-not-allowed"),
+        other => panic!("{other:?}"),
+    }
+    let out = rollcall(
+        app,
+        &["user", "create", "--org", "acme-ai", "--email", "x@gmail.com"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not accept addresses at gmail.com"));
+
+    // An invitation made before the rule: acceptance is refused, and it still waits.
+    let eve = app.sign_in("eve@gmail.com");
+    let accepted = invitations::accept(&mut app.conn(), &as_user(&eve), &token_of(&earlier));
+    assert!(
+        matches!(&accepted, Err(Error::Gone(message)) if message.contains("gmail.com")),
+        "{accepted:?}"
+    );
+    assert_eq!(app.role_of(&org, &eve), None);
+    assert_eq!(
+        app.count("invitations WHERE state = 'pending' AND email = 'eve@gmail.com'"),
+        1
+    );
+
+    let cleared = rollcall(app, &["org", "domains", "acme-ai", "--clear"]);
+    assert!(String::from_utf8_lossy(&cleared.stdout).contains("any domain"));
+    let (_, accepted) = app.accept(&earlier, "eve@gmail.com");
+    assert!(matches!(accepted, AcceptOutcome::Joined { .. }));
+    assert!(
+        actions(app, &org)
+            .iter()
+            .filter(|a| *a == "organization.domains_changed")
+            .count()
+            == 2
+    );
+}
+
+#[test]
+fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let bob = app.member(&org, "bob@example.com", Role::Developer);
+    app.member(&org, "carol@example.com", Role::Admin);
+    let ada_token = operations_token(app, &ada, &org);
+
+    let mut carol = server.signed_in("carol@example.com");
+    assert_eq!(
+        carol
+            .post(
+                "/orgs/acme-ai/settings/transfer",
+                &[("to", "bob@example.com"), ("afterwards", "admin")]
+            )
+            .status,
+        403
+    );
+    let mut ada_browser = server.signed_in("ada@example.com");
+    let stranger = ada_browser.post(
+        "/orgs/acme-ai/settings/transfer",
+        &[("to", "nobody@example.com"), ("afterwards", "admin")],
+    );
+    assert_eq!(stranger.status, 404);
+    stranger.assert_contains("nobody@example.com is not a member of Acme AI.");
+    let asked = ada_browser.post(
+        "/orgs/acme-ai/settings/transfer",
+        &[("to", "bob@example.com"), ("afterwards", "admin")],
+    );
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    assert!(
+        emails_to(app, "bob@example.com")
+            .iter()
+            .any(|s| s == "Ada asks you to become an owner of Acme AI on Rollcall")
+    );
+    assert!(
+        emails_to(app, "ada@example.com")
+            .iter()
+            .any(|s| s == "You asked Bob to become an owner of Acme AI on Rollcall")
+    );
+    assert_eq!(
+        app.role_of(&org, &bob),
+        Some(Role::Developer),
+        "nothing changes before the confirmation"
+    );
+
+    // Only Bob confirms; Carol cannot.
+    assert_eq!(
+        carol.post("/orgs/acme-ai/settings/transfer/confirm", &[]).status,
+        404
+    );
+    let mut bob_browser = server.signed_in("bob@example.com");
+    bob_browser
+        .get("/orgs/acme-ai/settings")
+        .assert_contains("Accept ownership");
+    // Ada cancels, then asks again, this time to leave afterwards.
+    assert_eq!(
+        ada_browser
+            .post("/orgs/acme-ai/settings/transfer/cancel", &[])
+            .status,
+        303
+    );
+    assert_eq!(
+        bob_browser
+            .post("/orgs/acme-ai/settings/transfer/confirm", &[])
+            .status,
+        404
+    );
+    ada_browser.post(
+        "/orgs/acme-ai/settings/transfer",
+        &[("to", "bob@example.com"), ("afterwards", "leave")],
+    );
+    let confirmed = bob_browser.post("/orgs/acme-ai/settings/transfer/confirm", &[]);
+    assert_eq!(confirmed.status, 303, "{}", confirmed.body);
+    assert_eq!(app.role_of(&org, &bob), Some(Role::Owner));
+    assert_eq!(app.role_of(&org, &ada), None, "Ada left, as she chose");
+    assert_eq!(
+        app.count(&format!(
+            "api_tokens WHERE user_id = '{}' AND revoked_at IS NULL",
+            ada.id
+        )),
+        0
+    );
+    assert!(
+        emails_to(app, "ada@example.com")
+            .iter()
+            .any(|s| s == "Bob is now an owner of Acme AI on Rollcall")
+    );
+    let _ = ada_token;
+    let event = app
+        .audit_events(&org)
+        .into_iter()
+        .find(|event| event.action == "organization.ownership_transferred")
+        .unwrap();
+    assert_eq!(event.summary(), "took over ownership from Ada, who left");
+
+    // A transfer whose former owner lost ownership meanwhile is void.
+    let dan = app.member(&org, "dan@example.com", Role::Viewer);
+    let carol_user = app.user_by_email("carol@example.com");
+    organization_settings::request_transfer(
+        &mut app.conn(),
+        &app.settings,
+        &as_user(&bob),
+        &org,
+        &MemberRef::Id(dan.id.clone()),
+        Afterwards::Stay(Role::Owner),
+    )
+    .unwrap();
+    members::change_role(
+        &mut app.conn(),
+        &Actor::command_line(),
+        &org,
+        &MemberRef::Id(carol_user.id.clone()),
+        Role::Owner,
+    )
+    .unwrap();
+    members::change_role(
+        &mut app.conn(),
+        &as_user(&carol_user),
+        &org,
+        &MemberRef::Id(bob.id.clone()),
+        Role::Admin,
+    )
+    .unwrap();
+    let void = organization_settings::confirm_transfer(&mut app.conn(), &app.settings, &as_user(&dan), &org);
+    assert!(matches!(void, Err(Error::Conflict(_))), "{void:?}");
+    assert_eq!(app.role_of(&org, &dan), Some(Role::Viewer));
+    // The command line makes a member an owner at once.
+    let out = rollcall(app, &["org", "transfer", "acme-ai", "--to", "dan@example.com"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(app.role_of(&org, &dan), Some(Role::Owner));
+}
+
+#[test]
+fn memberships_end_as_set_and_the_worker_removes_them_but_never_the_last_owner() {
+    let app = TestApp::new();
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let bob = app.member(&org, "bob@example.com", Role::Admin);
+    let carol = app.member(&org, "carol@example.com", Role::Developer);
+    let now = chrono::Utc::now().naive_utc();
+    let in_ten_days = MembershipEnd::parse_argument("10d", now).unwrap();
+    let set = |actor: &Actor, who: &rollcall::services::users::User, ends| {
+        members::update(
+            &mut app.conn(),
+            actor,
+            &org,
+            &MemberRef::Id(who.id.clone()),
+            &MemberChange {
+                role: None,
+                ends: Some(ends),
+            },
+        )
+    };
+    // Admins set non-owners' ends, not owners' nor their own.
+    assert!(set(&as_user(&bob), &carol, in_ten_days).is_ok());
+    assert!(matches!(
+        set(&as_user(&bob), &ada, in_ten_days),
+        Err(Error::Forbidden(_))
+    ));
+    assert!(matches!(
+        set(&as_user(&bob), &bob, in_ten_days),
+        Err(Error::Forbidden(_))
+    ));
+    assert!(
+        actions(&app, &org)
+            .iter()
+            .any(|action| action == "member.end_changed")
+    );
+
+    // Within a week of the end: one reminder to the member and one to the owners.
+    let in_three_days = MembershipEnd::parse_argument("3d", now).unwrap();
+    set(&as_user(&ada), &carol, in_three_days).unwrap();
+    assert_eq!(members::remind_ending(&mut app.conn(), &app.settings).unwrap(), 1);
+    assert_eq!(
+        members::remind_ending(&mut app.conn(), &app.settings).unwrap(),
+        0,
+        "once"
+    );
+    assert!(
+        emails_to(&app, "carol@example.com")
+            .iter()
+            .any(|s| s.starts_with("Your access to Acme AI ends after"))
+    );
+    assert!(
+        emails_to(&app, "ada@example.com")
+            .iter()
+            .any(|s| s.starts_with("Carol’s access to Acme AI ends after"))
+    );
+
+    // Once it has passed, the worker removes her, with her tokens.
+    let secret = operations_token(&app, &carol, &org);
+    let past = chrono::Utc::now().naive_utc() - chrono::Duration::minutes(1);
+    diesel::update(memberships::table.find((&org.id, &carol.id)))
+        .set(memberships::expires_at.eq(past))
+        .execute(&mut *app.conn())
+        .unwrap();
+    // And the last owner's end passes too.
+    diesel::update(memberships::table.find((&org.id, &ada.id)))
+        .set(memberships::expires_at.eq(past))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let server = TestServer::start_on(app, &[]);
+    let app = &server.app;
+    assert!(
+        eventually(|| app.role_of(&org, &carol).is_none()),
+        "the worker removes her"
+    );
+    let _ = secret;
+    assert_eq!(
+        app.count(&format!(
+            "api_tokens WHERE user_id = '{}' AND revoked_at IS NULL",
+            carol.id
+        )),
+        0
+    );
+    let expired = app
+        .audit_events(&org)
+        .into_iter()
+        .find(|event| event.action == "member.expired")
+        .expect("recorded");
+    assert_eq!(expired.actor(), "Rollcall");
+    assert!(
+        expired.summary().contains("1 API token revoked"),
+        "{}",
+        expired.summary()
+    );
+    assert!(eventually(|| emails_to(app, "ada@example.com")
+        .iter()
+        .any(|s| s.contains("keeps its last owner"))));
+    assert_eq!(app.role_of(&org, &ada), Some(Role::Owner), "the last owner stays");
+}
+
+#[test]
+fn end_dates_come_through_the_dialogs_and_the_command_line() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
+    let bob = app.member(&org, "bob@example.com", Role::Developer);
+    let mut ada = server.signed_in("ada@example.com");
+    ada.get("/orgs/acme-ai/members");
+    let day = (chrono::Utc::now().date_naive() + chrono::Duration::days(30)).to_string();
+    let dialog = ada.get(&format!("/orgs/acme-ai/members/{}/role", bob.id));
+    dialog.assert_contains("Access ends after (optional)");
+    let past = ada.post(
+        &format!("/orgs/acme-ai/members/{}/role", bob.id),
+        &[("role", "developer"), ("ends", "2001-01-01")],
+    );
+    assert_eq!(past.status, 422);
+    let changed = ada.post(
+        &format!("/orgs/acme-ai/members/{}/role", bob.id),
+        &[("role", "viewer"), ("ends", &day)],
+    );
+    assert_eq!(changed.status, 303, "{}", changed.body);
+    let ends = members::find(&mut app.conn(), &org, &MemberRef::Id(bob.id.clone()))
+        .unwrap()
+        .ends
+        .unwrap();
+    assert_eq!(ends.last_day().to_string(), day);
+    ada.get("/orgs/acme-ai/members").assert_contains("until ");
+
+    // Invited with an end: the membership ends then.
+    let review = ada.post(
+        "/orgs/acme-ai/invitations/review",
+        &[
+            ("emails", "carol@example.com"),
+            ("role", "viewer"),
+            ("ends", &day),
+        ],
+    );
+    review.assert_contains(&format!("Their access ends after {day}"));
+    let sent = ada.post(
+        "/orgs/acme-ai/invitations",
+        &[
+            ("email", "carol@example.com"),
+            ("name", ""),
+            ("row_role", "viewer"),
+            ("ends", &day),
+        ],
+    );
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    let bad = ada.post(
+        "/orgs/acme-ai/invitations/review",
+        &[
+            ("emails", "dan@example.com"),
+            ("role", "viewer"),
+            ("ends", "soon"),
+        ],
+    );
+    assert_eq!(bad.status, 422);
+    bad.assert_contains("is not a date");
+
+    let out = rollcall(
+        app,
+        &[
+            "user",
+            "update",
+            "--org",
+            "acme-ai",
+            "bob@example.com",
+            "--expires",
+            "never",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        members::find(&mut app.conn(), &org, &MemberRef::Id(bob.id.clone()))
+            .unwrap()
+            .ends,
+        None
+    );
+    let out = rollcall(
+        app,
+        &[
+            "user",
+            "create",
+            "--org",
+            "acme-ai",
+            "--email",
+            "erin@example.com",
+            "--expires",
+            "90d",
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bad = rollcall(
+        app,
+        &[
+            "user",
+            "update",
+            "--org",
+            "acme-ai",
+            "bob@example.com",
+            "--expires",
+            "yesterday",
+        ],
+    );
+    assert!(!bad.status.success());
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(said.contains("--expires"), "{said}");
+}
+
+#[test]
+fn the_command_line_renames_deletes_and_restores_under_the_same_rules() {
+    let app = TestApp::new();
+    let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
+    let run = |args: &[&str]| {
+        let out = rollcall(&app, args);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, said) = run(&["org", "rename", "acme-ai", "--name", "Acme Labs"]);
+    assert!(ok, "{said}");
+    assert_eq!(app.org("acme-ai").name, "Acme Labs");
+    let (ok, said) = run(&["org", "rename", "acme-ai"]);
+    assert!(!ok && said.contains("Say what changes"), "{said}");
+    let (ok, said) = run(&["org", "delete", "acme-ai", "--confirm", "wrong"]);
+    assert!(!ok && said.contains("type its slug"), "{said}");
+    let (ok, said) = run(&["org", "delete", "acme-ai", "--confirm", "acme-ai"]);
+    assert!(ok && said.contains("can restore it until"), "{said}");
+    let (ok, said) = run(&["user", "list", "--org", "acme-ai"]);
+    assert!(!ok && said.contains("was deleted on"), "{said}");
+    let (ok, said) = run(&["org", "restore", "acme-ai"]);
+    assert!(ok, "{said}");
+    let (ok, said) = run(&["org", "domains", "acme-ai", "--allow", "acme.com", "acme.io"]);
+    assert!(
+        ok && said.contains("only to addresses at acme.com, acme.io"),
+        "{said}"
+    );
+    let (ok, said) = run(&["org", "domains", "acme-ai", "--allow", "nope"]);
+    assert!(!ok && said.lines().count() == 1, "{said}");
+    assert_eq!(
+        actions(&app, &org)
+            .iter()
+            .filter(|a| a.starts_with("organization."))
+            .count(),
+        5,
+        "created, renamed, deleted, restored, domains changed"
+    );
+}
