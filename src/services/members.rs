@@ -1134,7 +1134,7 @@ pub fn expire_due(conn: &mut DbConnection, settings: &super::Settings) -> Result
                 return Ok(false);
             };
             // Changed or removed since it was listed.
-            if !member.ends.is_some_and(|ends| ends.at() <= now()) {
+            if member.ends.is_none_or(|ends| ends.at() > now()) {
                 return Ok(false);
             }
             if member.role == Role::Owner && ensure_another_owner(conn, &org, &member.user_id).is_err() {

@@ -406,7 +406,7 @@ pub fn purge_due(conn: &mut DbConnection) -> Result<usize, Error> {
                 return Ok(false);
             };
             // Restored, or purged by another server, since it was listed.
-            if !org.purge_after.is_some_and(|until| until <= now()) {
+            if org.purge_after.is_none_or(|until| until > now()) {
                 return Ok(false);
             }
             audit::purge_organization(conn, &org.id)?;

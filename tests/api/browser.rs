@@ -757,3 +757,78 @@ fn a_token_is_made_copied_and_revoked_without_javascript() {
     };
     actix_web::rt::System::new().block_on(async move { token_story(&driver, &chromium, false).await });
 }
+
+/// Ada renames Acme AI (its old address still leads to it), deletes it with
+/// its slug typed, and restores it from her profile. axe checks each screen
+/// (with JavaScript).
+async fn settings_story(driver: &Driver, chromium: &PathBuf, javascript: bool) {
+    let story = story();
+    let base = story.server.base.clone();
+    let ada_page = open_browser(driver, chromium, &base, javascript).await;
+    let link = operator_creates_acme(&story);
+    ada_page.go(&link).await;
+    ada_page
+        .sign_in_with(&story.providers, "a[href^='/auth/google']", ada())
+        .await;
+    ada_page.click("form[action='/invitation/accept'] button").await;
+    ada_page.wait("#members-table").await;
+
+    ada_page.click("nav.tabs a[href$='/settings']").await;
+    ada_page.wait_text("Name and address").await;
+    ada_page.check_accessibility("the settings tab").await;
+    ada_page.fill("#org-name", "Acme Labs").await;
+    ada_page.fill("#org-slug", "acme-labs").await;
+    ada_page.click("form[action$='/settings/rename'] button").await;
+    ada_page
+        .wait_text("Saved: the organization is “Acme Labs”.")
+        .await;
+    assert_eq!(ada_page.path().await, "/orgs/acme-labs/settings");
+    if javascript {
+        ada_page.screenshot("settings.png").await;
+    }
+    ada_page.go("/orgs/acme-ai/members").await;
+    ada_page.wait("#members-table").await;
+    assert_eq!(
+        ada_page.path().await,
+        "/orgs/acme-labs/members",
+        "the old address leads here"
+    );
+
+    ada_page.go("/orgs/acme-labs/settings").await;
+    ada_page.fill("#delete-confirm", "acme-labs").await;
+    ada_page.click("form[action$='/settings/delete'] button").await;
+    ada_page.wait_text("Deleted Acme Labs.").await;
+    assert_eq!(ada_page.path().await, "/profile");
+    ada_page
+        .check_accessibility("the profile with a deleted organization")
+        .await;
+    ada_page.go("/orgs/acme-labs/members").await;
+    ada_page.wait_text("This organization was deleted").await;
+    ada_page.wait_text("Acme Labs was deleted on").await;
+    ada_page.go("/profile").await;
+    ada_page
+        .click("form[action='/orgs/acme-labs/restore'] button")
+        .await;
+    ada_page
+        .wait_text("Restored Acme Labs; its members can use it again.")
+        .await;
+    ada_page.wait("#members-table").await;
+    assert_eq!(ada_page.path().await, "/orgs/acme-labs/members");
+    let _ = ada_page.client.close().await;
+}
+
+#[test]
+fn an_organization_is_renamed_deleted_and_restored_with_javascript() {
+    let Some((driver, chromium)) = driver() else {
+        return;
+    };
+    actix_web::rt::System::new().block_on(async move { settings_story(&driver, &chromium, true).await });
+}
+
+#[test]
+fn an_organization_is_renamed_deleted_and_restored_without_javascript() {
+    let Some((driver, chromium)) = driver() else {
+        return;
+    };
+    actix_web::rt::System::new().block_on(async move { settings_story(&driver, &chromium, false).await });
+}
