@@ -772,6 +772,8 @@ pub struct InvitationPage {
     pub role: Role,
     pub email: String,
     pub expires: DayTime,
+    /// The last day of the membership it offers, if it ends.
+    pub access_ends: Option<Day>,
     pub signed_out: bool,
     pub can_answer: bool,
     pub wrong_account: Option<String>,

@@ -783,6 +783,13 @@ fn end_dates_come_through_the_dialogs_and_the_command_line() {
         ],
     );
     assert_eq!(sent.status, 200, "{}", sent.body);
+    let start = sent.body.find("/invite/").expect("the link is shown once");
+    let token: String = sent.body[start + "/invite/".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let shown = crate::http::Browser::at(&server.base).get(&format!("/invite/{token}"));
+    shown.assert_contains("Access until");
     let bad = ada.post(
         "/orgs/acme-ai/invitations/review",
         &[

@@ -20,7 +20,7 @@ use crate::web::context::client_ip;
 use crate::web::form::Form;
 use crate::web::pages::profile::unavailable_message;
 use crate::web::session::{Flash, SessionState, SessionUser};
-use crate::web::views::{DayTime, InvitationPage, render};
+use crate::web::views::{Day, DayTime, InvitationPage, render};
 use crate::web::{AppState, html, see_other};
 
 /// Why an invitation link cannot be used: 410 for links that worked once,
@@ -132,6 +132,9 @@ async fn show(state: &AppState, session: &SessionState, token: InviteToken) -> R
         role: view.role,
         email: view.email.to_string(),
         expires: DayTime(view.expires_at),
+        access_ends: view
+            .membership_ends
+            .map(|ends| Day(ends.last_day().and_time(chrono::NaiveTime::MIN))),
         signed_out: user.is_none(),
         can_answer: user.is_some() && problem.is_none(),
         wrong_account,
