@@ -1,8 +1,9 @@
 //! Memberships: who is in an organization, with which role.
 //!
-//! Every path that adds or removes a member comes through [`add`], [`change_role`],
+//! Every path that adds or removes a member comes through [`add`], [`update`],
 //! [`remove`] and [`leave`], and each checks the last-owner rule inside the
-//! transaction, under a lock on the organization.
+//! transaction, under a lock on the organization whenever an owner is
+//! concerned (a change between two other roles cannot break it).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -769,9 +770,18 @@ pub fn update(
     change: &MemberChange,
 ) -> Result<Member, Error> {
     db::write(conn, |conn| {
-        db::lock_organization(conn, &org.id)?;
+        let mut target = find(conn, org, member)?;
+        // Only a change that makes or unmakes an owner can break the
+        // last-owner rule, so only such a change queues behind the
+        // organization's others. Any other writes the member's row only if
+        // the role is still the one read here (the update below says so): a
+        // member made an owner meanwhile is refused, never demoted unchecked.
+        let touches_owner = target.role == Role::Owner || change.role == Some(Role::Owner);
+        if touches_owner {
+            db::lock_organization(conn, &org.id)?;
+            target = find(conn, org, member)?;
+        }
         let acting = acting(conn, actor, org)?;
-        let target = find(conn, org, member)?;
         let own = acting.who.user_id.as_deref() == Some(target.user_id.as_str());
         let to = change.role.unwrap_or(target.role);
         if change.role.is_some() {
@@ -784,65 +794,90 @@ pub fn update(
                 },
             )?;
         }
-        if let Some(ends) = change.ends.filter(|ends| *ends != target.ends) {
+        let new_end = change.ends.filter(|ends| *ends != target.ends);
+        if new_end.is_some() {
             // Whoever may touch the member's role before or after the change.
             for role in [target.role, to] {
                 policy::authorize(acting.role, Action::SetMembershipEnd { role, own })?;
             }
-            diesel::update(memberships::table.find((&org.id, &target.user_id)))
-                .set((
-                    memberships::expires_at.eq(ends.map(MembershipEnd::at)),
-                    memberships::expiry_reminded_at.eq(None::<NaiveDateTime>),
-                    memberships::expiry_held_at.eq(None::<NaiveDateTime>),
-                ))
-                .execute(conn)?;
-            let day = |ends: Option<MembershipEnd>| ends.map(|end| end.last_day().to_string());
+        }
+        if target.role == Role::Owner && to != Role::Owner {
+            ensure_another_owner(conn, org, &target.user_id)?;
+        }
+        let person = AuditTarget::person(
+            TargetKind::Member,
+            Some(&target.user_id),
+            &target.name,
+            &target.email,
+        );
+        let day = |ends: Option<MembershipEnd>| ends.map(|end| end.last_day().to_string());
+        // The events first and the membership's row last: the rows every
+        // change of the organization writes (its counts and list version,
+        // by trigger) are held from that update until the commit.
+        if let Some(ends) = new_end {
             audit::record(
                 conn,
                 AuditEvent {
                     org_id: Some(&org.id),
                     actor: (&acting.who).into(),
                     action: AuditAction::MembershipEndChanged,
+                    target: person,
+                    before: Some(json!({ "ends_after": day(target.ends) })),
+                    after: Some(json!({ "ends_after": day(ends) })),
+                },
+            )?;
+        }
+        if target.role != to {
+            audit::record(
+                conn,
+                AuditEvent {
+                    org_id: Some(&org.id),
+                    actor: (&acting.who).into(),
+                    action: AuditAction::RoleChanged,
                     target: AuditTarget::person(
                         TargetKind::Member,
                         Some(&target.user_id),
                         &target.name,
                         &target.email,
                     ),
-                    before: Some(json!({ "ends_after": day(target.ends) })),
-                    after: Some(json!({ "ends_after": day(ends) })),
+                    before: Some(json!({ "role": target.role.as_str() })),
+                    after: Some(json!({ "role": to.as_str() })),
                 },
             )?;
         }
-        let ends = change.ends.unwrap_or(target.ends);
-        if target.role == to {
-            return Ok(Member { ends, ..target });
+        let still = memberships::table
+            .find((&org.id, &target.user_id))
+            .filter(memberships::role.eq(target.role.as_str()));
+        let written = match (new_end, target.role != to) {
+            (None, false) => 1,
+            (Some(ends), false) => diesel::update(still)
+                .set((
+                    memberships::expires_at.eq(ends.map(MembershipEnd::at)),
+                    memberships::expiry_reminded_at.eq(None::<NaiveDateTime>),
+                    memberships::expiry_held_at.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)?,
+            (None, true) => diesel::update(still)
+                .set(memberships::role.eq(to.as_str()))
+                .execute(conn)?,
+            (Some(ends), true) => diesel::update(still)
+                .set((
+                    memberships::role.eq(to.as_str()),
+                    memberships::expires_at.eq(ends.map(MembershipEnd::at)),
+                    memberships::expiry_reminded_at.eq(None::<NaiveDateTime>),
+                    memberships::expiry_held_at.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)?,
+        };
+        if written == 0 {
+            return Err(Error::Conflict(format!(
+                "{}’s role changed a moment ago, so nothing was changed; reload to see it and try again.",
+                target.name
+            )));
         }
-        if target.role == Role::Owner {
-            ensure_another_owner(conn, org, &target.user_id)?;
-        }
-        diesel::update(memberships::table.find((&org.id, &target.user_id)))
-            .set(memberships::role.eq(to.as_str()))
-            .execute(conn)?;
-        audit::record(
-            conn,
-            AuditEvent {
-                org_id: Some(&org.id),
-                actor: (&acting.who).into(),
-                action: AuditAction::RoleChanged,
-                target: AuditTarget::person(
-                    TargetKind::Member,
-                    Some(&target.user_id),
-                    &target.name,
-                    &target.email,
-                ),
-                before: Some(json!({ "role": target.role.as_str() })),
-                after: Some(json!({ "role": to.as_str() })),
-            },
-        )?;
         Ok(Member {
             role: to,
-            ends,
+            ends: new_end.unwrap_or(target.ends),
             ..target
         })
     })
