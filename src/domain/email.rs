@@ -155,7 +155,15 @@ impl EmailDomain {
                 && !label.ends_with('-')
         };
         let labels: Vec<&str> = normalized.split('.').collect();
-        if normalized.len() <= 253 && labels.len() >= 2 && labels.iter().all(|label| label_ok(label)) {
+        // A top-level domain has a letter: "1.2.3.4" is an address, not a domain.
+        let tld_ok = labels
+            .last()
+            .is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_alphabetic()));
+        if normalized.len() <= 253
+            && labels.len() >= 2
+            && tld_ok
+            && labels.iter().all(|label| label_ok(label))
+        {
             Ok(Self(normalized))
         } else {
             Err(InvalidDomain(trimmed.chars().take(80).collect()))

@@ -983,8 +983,12 @@ fn answer(
     let Some(found) = open(conn, reference)? else {
         return unknown();
     };
-    // Read again under the invitation's lock: a revoke or resend that got
-    // there first has changed what this answer finds.
+    // The organization first, then the invitation, as every change that
+    // takes both does (a deletion revokes its invitations under the
+    // organization's lock): taken the other way round, the two deadlocked.
+    // Then read again: a revoke or resend that got there first has changed
+    // what this answer finds.
+    db::lock_organization(conn, &found.organization.id)?;
     db::lock_invitation(conn, &found.id)?;
     let Some(view) = open(conn, reference)? else {
         return unknown();
@@ -995,7 +999,6 @@ fn answer(
             reason,
         }));
     }
-    db::lock_organization(conn, &view.organization.id)?;
     let (state, action) = match answer {
         Answer::Accept => ("accepted", AuditAction::InvitationAccepted),
         Answer::Decline => ("declined", AuditAction::InvitationDeclined),

@@ -628,6 +628,10 @@ impl MemberRef {
                 .map_err(|error| Error::Invalid(error.to_string()))
         } else if input.trim().is_empty() {
             Err(Error::Invalid("Name a member by id or email.".to_owned()))
+        } else if input.trim().len() > 64 {
+            Err(Error::Invalid(
+                "That is neither a member’s id nor an email address.".to_owned(),
+            ))
         } else {
             Ok(Self::Id(input.trim().to_owned()))
         }
@@ -769,118 +773,157 @@ pub fn update(
     member: &MemberRef,
     change: &MemberChange,
 ) -> Result<Member, Error> {
-    db::write(conn, |conn| {
-        let mut target = find(conn, org, member)?;
-        // Only a change that makes or unmakes an owner can break the
-        // last-owner rule, so only such a change queues behind the
-        // organization's others. Any other writes the member's row only if
-        // the role is still the one read here (the update below says so): a
-        // member made an owner meanwhile is refused, never demoted unchecked.
-        let touches_owner = target.role == Role::Owner || change.role == Some(Role::Owner);
-        if touches_owner {
-            db::lock_organization(conn, &org.id)?;
-            target = find(conn, org, member)?;
+    // Only a change that makes or unmakes an owner can break the last-owner
+    // rule, so only such a change queues behind the organization's others.
+    // Any other writes the member's row only if the role is still the one it
+    // read (a member made an owner meanwhile is never demoted unchecked);
+    // when it is not, or the database undid it, it is done again, under the
+    // lock, from what is there now.
+    match db::write(conn, |conn| update_in(conn, actor, org, member, change, false)) {
+        Err(Error::Conflict(_)) => db::write(conn, |conn| update_in(conn, actor, org, member, change, true)),
+        done => done,
+    }
+}
+
+/// [`update`] in the caller's transaction; `locked` takes the
+/// organization's lock whatever the change.
+fn update_in(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    member: &MemberRef,
+    change: &MemberChange,
+    locked: bool,
+) -> Result<Member, Error> {
+    let mut target = find(conn, org, member)?;
+    let touches_owner = target.role == Role::Owner || change.role == Some(Role::Owner);
+    if touches_owner || locked {
+        db::lock_organization(conn, &org.id)?;
+        target = find(conn, org, member)?;
+    }
+    let acting = acting(conn, actor, org)?;
+    let own = acting.who.user_id.as_deref() == Some(target.user_id.as_str());
+    let to = change.role.unwrap_or(target.role);
+    if change.role.is_some() {
+        policy::authorize(
+            acting.role,
+            Action::ChangeRole {
+                from: target.role,
+                to,
+                own,
+            },
+        )?;
+    }
+    let new_end = change.ends.filter(|ends| *ends != target.ends);
+    if new_end.is_some() {
+        // Whoever may touch the member's role before or after the change.
+        for role in [target.role, to] {
+            policy::authorize(acting.role, Action::SetMembershipEnd { role, own })?;
         }
-        let acting = acting(conn, actor, org)?;
-        let own = acting.who.user_id.as_deref() == Some(target.user_id.as_str());
-        let to = change.role.unwrap_or(target.role);
-        if change.role.is_some() {
-            policy::authorize(
-                acting.role,
-                Action::ChangeRole {
-                    from: target.role,
-                    to,
-                    own,
-                },
-            )?;
-        }
-        let new_end = change.ends.filter(|ends| *ends != target.ends);
-        if new_end.is_some() {
-            // Whoever may touch the member's role before or after the change.
-            for role in [target.role, to] {
-                policy::authorize(acting.role, Action::SetMembershipEnd { role, own })?;
-            }
-        }
-        if target.role == Role::Owner && to != Role::Owner {
-            ensure_another_owner(conn, org, &target.user_id)?;
-        }
-        let person = AuditTarget::person(
-            TargetKind::Member,
-            Some(&target.user_id),
-            &target.name,
-            &target.email,
-        );
-        let day = |ends: Option<MembershipEnd>| ends.map(|end| end.last_day().to_string());
-        // The events first and the membership's row last: the rows every
-        // change of the organization writes (its counts and list version,
-        // by trigger) are held from that update until the commit.
-        if let Some(ends) = new_end {
-            audit::record(
-                conn,
-                AuditEvent {
-                    org_id: Some(&org.id),
-                    actor: (&acting.who).into(),
-                    action: AuditAction::MembershipEndChanged,
-                    target: person,
-                    before: Some(json!({ "ends_after": day(target.ends) })),
-                    after: Some(json!({ "ends_after": day(ends) })),
-                },
-            )?;
-        }
-        if target.role != to {
-            audit::record(
-                conn,
-                AuditEvent {
-                    org_id: Some(&org.id),
-                    actor: (&acting.who).into(),
-                    action: AuditAction::RoleChanged,
-                    target: AuditTarget::person(
-                        TargetKind::Member,
-                        Some(&target.user_id),
-                        &target.name,
-                        &target.email,
-                    ),
-                    before: Some(json!({ "role": target.role.as_str() })),
-                    after: Some(json!({ "role": to.as_str() })),
-                },
-            )?;
-        }
-        let still = memberships::table
-            .find((&org.id, &target.user_id))
-            .filter(memberships::role.eq(target.role.as_str()));
-        let written = match (new_end, target.role != to) {
-            (None, false) => 1,
-            (Some(ends), false) => diesel::update(still)
-                .set((
-                    memberships::expires_at.eq(ends.map(MembershipEnd::at)),
-                    memberships::expiry_reminded_at.eq(None::<NaiveDateTime>),
-                    memberships::expiry_held_at.eq(None::<NaiveDateTime>),
-                ))
-                .execute(conn)?,
-            (None, true) => diesel::update(still)
-                .set(memberships::role.eq(to.as_str()))
-                .execute(conn)?,
-            (Some(ends), true) => diesel::update(still)
-                .set((
-                    memberships::role.eq(to.as_str()),
-                    memberships::expires_at.eq(ends.map(MembershipEnd::at)),
-                    memberships::expiry_reminded_at.eq(None::<NaiveDateTime>),
-                    memberships::expiry_held_at.eq(None::<NaiveDateTime>),
-                ))
-                .execute(conn)?,
-        };
-        if written == 0 {
-            return Err(Error::Conflict(format!(
-                "{}’s role changed a moment ago, so nothing was changed; reload to see it and try again.",
-                target.name
-            )));
-        }
-        Ok(Member {
-            role: to,
-            ends: new_end.unwrap_or(target.ends),
-            ..target
-        })
+    }
+    if target.role == Role::Owner && to != Role::Owner {
+        ensure_another_owner(conn, org, &target.user_id)?;
+    }
+    let person = AuditTarget::person(
+        TargetKind::Member,
+        Some(&target.user_id),
+        &target.name,
+        &target.email,
+    );
+    let day = |ends: Option<MembershipEnd>| ends.map(|end| end.last_day().to_string());
+    // The events first and the membership's row last: the rows every
+    // change of the organization writes (its counts and list version,
+    // by trigger) are held from that update until the commit.
+    if let Some(ends) = new_end {
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: Some(&org.id),
+                actor: (&acting.who).into(),
+                action: AuditAction::MembershipEndChanged,
+                target: person,
+                before: Some(json!({ "ends_after": day(target.ends) })),
+                after: Some(json!({ "ends_after": day(ends) })),
+            },
+        )?;
+    }
+    if target.role != to {
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: Some(&org.id),
+                actor: (&acting.who).into(),
+                action: AuditAction::RoleChanged,
+                target: AuditTarget::person(
+                    TargetKind::Member,
+                    Some(&target.user_id),
+                    &target.name,
+                    &target.email,
+                ),
+                before: Some(json!({ "role": target.role.as_str() })),
+                after: Some(json!({ "role": to.as_str() })),
+            },
+        )?;
+    }
+    let still = memberships::table
+        .find((&org.id, &target.user_id))
+        .filter(memberships::role.eq(target.role.as_str()));
+    let written = match (new_end, target.role != to) {
+        (None, false) => 1,
+        (Some(ends), false) => diesel::update(still)
+            .set((
+                memberships::expires_at.eq(ends.map(MembershipEnd::at)),
+                memberships::expiry_reminded_at.eq(None::<NaiveDateTime>),
+                memberships::expiry_held_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?,
+        (None, true) => diesel::update(still)
+            .set(memberships::role.eq(to.as_str()))
+            .execute(conn)?,
+        (Some(ends), true) => diesel::update(still)
+            .set((
+                memberships::role.eq(to.as_str()),
+                memberships::expires_at.eq(ends.map(MembershipEnd::at)),
+                memberships::expiry_reminded_at.eq(None::<NaiveDateTime>),
+                memberships::expiry_held_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?,
+    };
+    if (target.role == Role::Owner) != (to == Role::Owner) {
+        void_transfers(conn, org, &target.user_id)?;
+    }
+    if written == 0 {
+        return Err(Error::Conflict(format!(
+            "{}’s role changed a moment ago, so nothing was changed; reload to see it and try again.",
+            target.name
+        )));
+    }
+    Ok(Member {
+        role: to,
+        ends: new_end.unwrap_or(target.ends),
+        ..target
     })
+}
+
+/// Cancels a waiting transfer of ownership that `user_id` asked for or was
+/// named in, once their membership or ownership changes: confirmed later, it
+/// would act on a situation that no longer holds (an owner demoted and
+/// promoted again, a member removed and invited back).
+pub(crate) fn void_transfers(
+    conn: &mut DbConnection,
+    org: &Organization,
+    user_id: &str,
+) -> Result<(), Error> {
+    use crate::db::schema::ownership_transfers as transfers;
+    diesel::delete(
+        transfers::table.filter(transfers::org_id.eq(&org.id)).filter(
+            transfers::from_user_id
+                .eq(user_id)
+                .or(transfers::to_user_id.eq(user_id)),
+        ),
+    )
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Makes a member an owner, in the caller's transaction (a transfer of
@@ -995,6 +1038,7 @@ fn take_out_by(
         ensure_another_owner(conn, org, &member.user_id)?;
     }
     delete(conn, org, member)?;
+    void_transfers(conn, org, &member.user_id)?;
     // Their tokens go with them, in the same transaction.
     let tokens_revoked = super::tokens::revoke_all_of_member(conn, org, &member.user_id)?;
     let mut before = json!({ "role": member.role.as_str() });

@@ -350,7 +350,9 @@ impl Viewer {
         .optional()?;
         match found {
             None => Err(organizations::moved_or_not_found(conn, slug)?),
-            Some((org, _)) if org.deleted_at.is_some() => {
+            // Who deleted it and when is for its members; to anyone else
+            // it is an organization they are not in.
+            Some((org, Some(_))) if org.deleted_at.is_some() => {
                 Err(org.deleted().unwrap_or_else(|| organizations::not_found(slug)))
             }
             Some((org, Some(role))) => Ok(Self {

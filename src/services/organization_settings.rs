@@ -11,7 +11,9 @@ use super::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
 use super::members::{self, MemberRef};
 use super::organizations::{self as orgs, claim_slug};
 use super::outbox::{self, Queued};
-use super::{Actor, Identified, Organization, Principal, Settings, acting, identify, now, parse_stored_role};
+use super::{
+    Acting, Actor, Identified, Organization, Principal, Settings, acting, identify, now, parse_stored_role,
+};
 use crate::db::schema::{
     allowed_email_domains, invitations, memberships, organization_slugs, organizations, ownership_transfers,
     users,
@@ -31,13 +33,20 @@ fn org_target(org: &Organization) -> AuditTarget<'_> {
     }
 }
 
-/// Reads the organization again inside the transaction, after its lock:
-/// what the request found before may have changed (renamed, deleted).
-fn fresh(conn: &mut DbConnection, org: &Organization) -> Result<Organization, Error> {
+/// Reads the organization again inside the transaction, after its lock
+/// (what the request found before may have changed: renamed, deleted), and
+/// the actor in it: a member of a deleted one is told so, anyone else that
+/// they are not a member.
+fn fresh(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+) -> Result<(Organization, Acting), Error> {
     db::lock_organization(conn, &org.id)?;
     let org = orgs::find_any(conn, &org.id)?;
+    let acting = acting(conn, actor, &org)?;
     org.ensure_live()?;
-    Ok(org)
+    Ok((org, acting))
 }
 
 /// A member to write to.
@@ -115,8 +124,7 @@ pub fn rename(
     change: &Rename,
 ) -> Result<Organization, Error> {
     db::write(conn, |conn| {
-        let org = fresh(conn, org)?;
-        let acting = acting(conn, actor, &org)?;
+        let (org, acting) = fresh(conn, actor, org)?;
         policy::authorize(acting.role, Action::ManageOrganization)?;
         let name = change
             .name
@@ -185,8 +193,7 @@ pub fn delete(
     confirmation: &str,
 ) -> Result<Organization, Error> {
     db::write(conn, |conn| {
-        let org = fresh(conn, org)?;
-        let acting = acting(conn, actor, &org)?;
+        let (org, acting) = fresh(conn, actor, org)?;
         policy::authorize(acting.role, Action::ManageOrganization)?;
         if confirmation.trim() != org.slug {
             return Err(Error::Invalid(format!(
@@ -285,16 +292,17 @@ pub fn restore(
         let org = orgs::find_even_deleted(conn, slug)?;
         db::lock_organization(conn, &org.id)?;
         let org = orgs::find_any(conn, &org.id)?;
-        if org.deleted_at.is_none() {
-            return Err(Error::Invalid(format!("{} is not deleted.", org.name)));
-        }
         let who = identify(conn, actor)?;
         let role = match &actor.principal {
             Principal::CommandLine => Role::Owner,
-            Principal::User(user_id) => role_while_deleted(conn, &org, user_id)?,
+            Principal::User(user_id) if org.deleted_at.is_some() => role_while_deleted(conn, &org, user_id)?,
+            Principal::User(_) => super::role_in(conn, actor, &org)?,
             Principal::ServiceAccount(_) => return Err(orgs::not_found(slug)),
         };
         policy::authorize(role, Action::ManageOrganization)?;
+        if org.deleted_at.is_none() {
+            return Err(Error::Invalid(format!("{} is not deleted.", org.name)));
+        }
         if org.purge_after.is_some_and(|until| until <= now()) {
             return Err(Error::Gone(format!(
                 "{} can no longer be restored: its restore window ended on {}.",
@@ -352,7 +360,9 @@ fn role_while_deleted(conn: &mut DbConnection, org: &Organization, user_id: &str
         .optional()?;
     match role {
         Some(role) => parse_stored_role(&role),
-        None => Err(org.deleted().unwrap_or_else(|| orgs::not_found(&org.slug))),
+        None => Err(Error::NotMember {
+            org: org.name.clone(),
+        }),
     }
 }
 
@@ -463,8 +473,7 @@ pub fn set_allowed_domains(
         )));
     }
     db::write(conn, |conn| {
-        let org = fresh(conn, org)?;
-        let acting = acting(conn, actor, &org)?;
+        let (org, acting) = fresh(conn, actor, org)?;
         policy::authorize(acting.role, Action::ChangeAllowedDomains)?;
         let before = allowed_domains(conn, &org.id)?;
         if before == domains {
@@ -586,8 +595,7 @@ pub fn request_transfer(
     afterwards: Afterwards,
 ) -> Result<PendingTransfer, Error> {
     db::write(conn, |conn| {
-        let org = fresh(conn, org)?;
-        let acting = acting(conn, actor, &org)?;
+        let (org, acting) = fresh(conn, actor, org)?;
         policy::authorize(acting.role, Action::TransferOwnership)?;
         let Some(from_id) = acting.who.user_id.clone() else {
             return Err(Error::Invalid(
@@ -710,8 +718,7 @@ pub fn confirm_transfer(
     org: &Organization,
 ) -> Result<PendingTransfer, Error> {
     db::write(conn, |conn| {
-        let org = fresh(conn, org)?;
-        let acting = acting(conn, actor, &org)?;
+        let (org, acting) = fresh(conn, actor, org)?;
         let transfer = waiting_for(conn, &org, &acting.who)?;
         let former = members::find(conn, &org, &MemberRef::Id(transfer.from.user_id.clone()));
         let former = match former {
@@ -723,10 +730,15 @@ pub fn confirm_transfer(
                 )));
             }
         };
+        let new_owner_was = members::find(conn, &org, &MemberRef::Id(transfer.to.user_id.clone()))?.role;
         let tokens_revoked =
             members::hand_over(conn, &org, &transfer.to.user_id, &former, transfer.then_role)?;
         diesel::delete(ownership_transfers::table.find(&org.id)).execute(conn)?;
-        let mut after = json!({ "former_owner_role": transfer.then_role.map(Role::as_str) });
+        let mut after = json!({
+            "former_owner_role": transfer.then_role.map(Role::as_str),
+            "new_owner": transfer.to.email,
+            "new_owner_role_before": new_owner_was.as_str(),
+        });
         if transfer.then_role.is_none() {
             after["tokens_revoked"] = json!(tokens_revoked);
         }
@@ -786,8 +798,7 @@ fn waiting_for(
 /// cancels it.
 pub fn cancel_transfer(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<(), Error> {
     db::write(conn, |conn| {
-        let org = fresh(conn, org)?;
-        let acting = acting(conn, actor, &org)?;
+        let (org, acting) = fresh(conn, actor, org)?;
         let Some(transfer) = pending_transfer(conn, &org.id)? else {
             return Err(Error::NotFound(format!(
                 "No transfer of ownership of {} is waiting.",
@@ -829,8 +840,7 @@ pub fn make_owner_now(
     to: &MemberRef,
 ) -> Result<members::Member, Error> {
     db::write(conn, |conn| {
-        let org = fresh(conn, org)?;
-        let acting = acting(conn, actor, &org)?;
+        let (org, acting) = fresh(conn, actor, org)?;
         policy::authorize(acting.role, Action::TransferOwnership)?;
         let target = members::find(conn, &org, to)?;
         if target.role == Role::Owner {

@@ -73,7 +73,9 @@ impl Started {
 }
 
 impl TokenCache {
-    fn forget_all(&self) {
+    /// Forgets every kept answer: the change just made on this server is
+    /// seen here at once (the others see it within a second).
+    pub(crate) fn forget_all(&self) {
         self.grants
             .write()
             .unwrap_or_else(PoisonError::into_inner)

@@ -406,9 +406,11 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// Looks up an organization from a path segment.
+/// Looks up an organization from a path segment, deleted or not: the
+/// service it goes to reads the actor's membership, and says "deleted" (410)
+/// to a member and "not a member" to anyone else.
 pub fn find_org(conn: &mut DbConnection, slug: &str) -> Result<crate::services::Organization, Error> {
-    organizations::find_by_slug(conn, &org_slug(slug)?)
+    organizations::find_even_deleted(conn, &org_slug(slug)?)
 }
 
 /// An organization's slug from a path segment; a malformed one cannot name

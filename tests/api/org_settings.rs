@@ -336,6 +336,19 @@ fn a_deletion_cuts_off_members_invitations_and_tokens_at_once_and_a_restore_brin
         );
     }
 
+    // To anyone else it is an organization they are not in.
+    let mut stranger = server.signed_in("mallory@example.com");
+    for page in [
+        stranger.get("/orgs/acme-ai/members"),
+        stranger.post("/orgs/acme-ai/restore", &[]),
+        stranger.post(
+            "/orgs/acme-ai/settings/rename",
+            &[("name", "Mine"), ("slug", "mine")],
+        ),
+    ] {
+        assert_eq!(page.status, 403, "{}", page.body);
+        assert!(!page.contains("deleted"), "{}", page.body);
+    }
     // Only an owner restores it.
     assert_eq!(bob_browser.post("/orgs/acme-ai/restore", &[]).status, 403);
     let restored = ada.post("/orgs/acme-ai/restore", &[]);
@@ -627,8 +640,38 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
         Role::Admin,
     )
     .unwrap();
+    // Void for good, even once Bob is an owner again.
+    members::change_role(
+        &mut app.conn(),
+        &as_user(&carol_user),
+        &org,
+        &MemberRef::Id(bob.id.clone()),
+        Role::Owner,
+    )
+    .unwrap();
     let void = organization_settings::confirm_transfer(&mut app.conn(), &app.settings, &as_user(&dan), &org);
-    assert!(matches!(void, Err(Error::Conflict(_))), "{void:?}");
+    assert!(matches!(void, Err(Error::NotFound(_))), "{void:?}");
+    // So is one whose member was removed and invited back.
+    organization_settings::request_transfer(
+        &mut app.conn(),
+        &app.settings,
+        &as_user(&bob),
+        &org,
+        &MemberRef::Id(dan.id.clone()),
+        Afterwards::Leave,
+    )
+    .unwrap();
+    members::remove(
+        &mut app.conn(),
+        &as_user(&bob),
+        &org,
+        &MemberRef::Id(dan.id.clone()),
+    )
+    .unwrap();
+    let dan = app.member(&org, "dan@example.com", Role::Viewer);
+    let void = organization_settings::confirm_transfer(&mut app.conn(), &app.settings, &as_user(&dan), &org);
+    assert!(matches!(void, Err(Error::NotFound(_))), "{void:?}");
+    assert_eq!(app.role_of(&org, &bob), Some(Role::Owner));
     assert_eq!(app.role_of(&org, &dan), Some(Role::Viewer));
     // The command line makes a member an owner at once.
     let out = rollcall(app, &["org", "transfer", "acme-ai", "--to", "dan@example.com"]);
@@ -891,4 +934,62 @@ fn the_command_line_renames_deletes_and_restores_under_the_same_rules() {
         5,
         "created, renamed, deleted, restored, domains changed"
     );
+}
+
+/// A deletion racing acceptances of the organization's invitations: each
+/// acceptance either joins before the deletion or finds the invitation
+/// revoked, and neither waits for the other in a deadlock (they once did,
+/// on Postgres, taking the invitation and the organization in opposite orders).
+#[test]
+fn a_deletion_racing_acceptances_neither_deadlocks_nor_lets_anyone_in_after() {
+    use std::sync::{Arc, Barrier};
+    let app = Arc::new(TestApp::new());
+    for round in 0..5 {
+        let (org, ada) = app.org_owned_by(&format!("Race {round}"), &format!("ada{round}@example.com"));
+        let invited: Vec<_> = (0..4)
+            .map(|n| {
+                let email = format!("p{n}.{round}@example.com");
+                let issued = app.invite(&org, &email, Role::Viewer);
+                (app.sign_in(&email), issued)
+            })
+            .collect();
+        let barrier = Arc::new(Barrier::new(invited.len() + 1));
+        let accepts: Vec<_> = invited
+            .into_iter()
+            .map(|(user, issued)| {
+                let (app, barrier) = (Arc::clone(&app), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    let mut conn = app.conn();
+                    barrier.wait();
+                    invitations::accept(&mut conn, &as_user(&user), &token_of(&issued)).map(|_| ())
+                })
+            })
+            .collect();
+        let deletion = {
+            let (app, barrier, org, ada) = (Arc::clone(&app), Arc::clone(&barrier), org.clone(), ada.clone());
+            std::thread::spawn(move || {
+                let mut conn = app.conn();
+                barrier.wait();
+                organization_settings::delete(&mut conn, &app.settings, &as_user(&ada), &org, &org.slug)
+                    .map(|_| ())
+            })
+        };
+        for accepted in accepts {
+            let accepted = accepted.join().expect("no panic");
+            assert!(
+                !matches!(accepted, Err(Error::Conflict(_))),
+                "round {round}: {accepted:?}"
+            );
+        }
+        let deleted = deletion.join().expect("no panic");
+        assert!(deleted.is_ok(), "round {round}: {deleted:?}");
+        let joined_after = app.count(&format!(
+            "memberships m JOIN organizations o ON o.id = m.org_id WHERE o.id = '{}' AND m.joined_at > o.deleted_at",
+            org.id
+        ));
+        assert_eq!(
+            joined_after, 0,
+            "round {round}: someone joined after the deletion"
+        );
+    }
 }

@@ -358,6 +358,7 @@ pub async fn delete(
         .await;
     match done {
         Ok((_, deleted)) => {
+            state.tokens.forget_all();
             signed.session.push_flash(Flash::ok(format!(
                 "Deleted {}. Its owners can restore it from this page until {}.",
                 deleted.name,
