@@ -119,6 +119,27 @@ async fn or_the_form_again(
     }
 }
 
+/// After a change: its notice, and on to where `done` says (the tab,
+/// mostly); or, when it was refused, the form again with the words.
+async fn after_change<T>(
+    state: &AppState,
+    signed: &SignedIn,
+    slug: String,
+    section: SettingsSection,
+    typed: SettingsTyped,
+    done: Result<T, Error>,
+    then: impl FnOnce(T) -> (String, String),
+) -> Result<HttpResponse, Error> {
+    match done {
+        Ok(done) => {
+            let (notice, location) = then(done);
+            signed.session.push_flash(Flash::ok(notice));
+            Ok(see_other(&location))
+        }
+        Err(error) => or_the_form_again(state, signed, slug, section, typed, error).await,
+    }
+}
+
 fn typed_from(form: &Form) -> SettingsTyped {
     SettingsTyped {
         name: form.text("name").to_owned(),
@@ -160,8 +181,14 @@ pub async fn rename(
         }
         Err(error) => Err(error),
     };
-    match done {
-        Ok(renamed) => {
+    after_change(
+        &state,
+        &signed,
+        slug.clone(),
+        SettingsSection::Rename,
+        typed,
+        done,
+        |renamed| {
             let moved = if renamed.slug == slug {
                 String::new()
             } else {
@@ -170,14 +197,13 @@ pub async fn rename(
                     renamed.slug
                 )
             };
-            signed.session.push_flash(Flash::ok(format!(
-                "Saved: the organization is “{}”.{moved}",
-                renamed.name
-            )));
-            Ok(see_other(&format!("/orgs/{}/settings", renamed.slug)))
-        }
-        Err(error) => or_the_form_again(&state, &signed, slug, SettingsSection::Rename, typed, error).await,
-    }
+            (
+                format!("Saved: the organization is “{}”.{moved}", renamed.name),
+                format!("/orgs/{}/settings", renamed.slug),
+            )
+        },
+    )
+    .await
 }
 
 /// The allowed email domains: the whole list, replaced.
@@ -202,23 +228,28 @@ pub async fn domains(
         }
         Err(error) => Err(error),
     };
-    match done {
-        Ok(domains) if domains.is_empty() => {
-            signed
-                .session
-                .push_flash(Flash::ok("Saved: invitations may go to addresses at any domain."));
-            Ok(see_other(&format!("/orgs/{slug}/settings")))
-        }
-        Ok(domains) => {
-            let listed: Vec<String> = domains.iter().map(ToString::to_string).collect();
-            signed.session.push_flash(Flash::ok(format!(
-                "Saved: invitations may go only to addresses at {}.",
-                listed.join(", ")
-            )));
-            Ok(see_other(&format!("/orgs/{slug}/settings")))
-        }
-        Err(error) => or_the_form_again(&state, &signed, slug, SettingsSection::Domains, typed, error).await,
-    }
+    let back = format!("/orgs/{slug}/settings");
+    after_change(
+        &state,
+        &signed,
+        slug,
+        SettingsSection::Domains,
+        typed,
+        done,
+        |domains| {
+            let notice = if domains.is_empty() {
+                "Saved: invitations may go to addresses at any domain.".to_owned()
+            } else {
+                let listed: Vec<String> = domains.iter().map(ToString::to_string).collect();
+                format!(
+                    "Saved: invitations may go only to addresses at {}.",
+                    listed.join(", ")
+                )
+            };
+            (notice, back)
+        },
+    )
+    .await
 }
 
 /// Step one of a transfer: an owner names the member to take over.
@@ -254,16 +285,25 @@ pub async fn transfer(
         }
         Err(error) => Err(error),
     };
-    match done {
-        Ok(transfer) => {
-            signed.session.push_flash(Flash::ok(format!(
-                "Asked {} to take over ownership; they have an email, and accept on this page.",
-                transfer.to.name
-            )));
-            Ok(see_other(&format!("/orgs/{slug}/settings")))
-        }
-        Err(error) => or_the_form_again(&state, &signed, slug, SettingsSection::Transfer, typed, error).await,
-    }
+    let back = format!("/orgs/{slug}/settings");
+    after_change(
+        &state,
+        &signed,
+        slug,
+        SettingsSection::Transfer,
+        typed,
+        done,
+        |transfer| {
+            (
+                format!(
+                    "Asked {} to take over ownership; they have an email, and accept on this page.",
+                    transfer.to.name
+                ),
+                back,
+            )
+        },
+    )
+    .await
 }
 
 /// Step two: the member named accepts, and is an owner from now on.
@@ -282,26 +322,26 @@ pub async fn confirm_transfer(
             Ok((org, transfer))
         })
         .await;
-    match done {
-        Ok((_, (org, transfer))) => {
-            signed.session.push_flash(Flash::ok(format!(
-                "You are now an owner of {}, taking over from {}.",
-                org.name, transfer.from.name
-            )));
-            Ok(see_other(&format!("/orgs/{slug}/settings")))
-        }
-        Err(error) => {
-            or_the_form_again(
-                &state,
-                &signed,
-                slug,
-                SettingsSection::Transfer,
-                SettingsTyped::default(),
-                error,
+    let back = format!("/orgs/{slug}/settings");
+    let typed = SettingsTyped::default();
+    after_change(
+        &state,
+        &signed,
+        slug,
+        SettingsSection::Transfer,
+        typed,
+        done,
+        |(_, (org, transfer))| {
+            (
+                format!(
+                    "You are now an owner of {}, taking over from {}.",
+                    org.name, transfer.from.name
+                ),
+                back,
             )
-            .await
-        }
-    }
+        },
+    )
+    .await
 }
 
 /// The member named declines, or an owner cancels, a waiting transfer.
@@ -319,25 +359,23 @@ pub async fn cancel_transfer(
             organization_settings::cancel_transfer(conn, &actor, &org)
         })
         .await;
-    match done {
-        Ok(_) => {
-            signed.session.push_flash(Flash::ok(
-                "The transfer of ownership is cancelled; nothing changed.",
-            ));
-            Ok(see_other(&format!("/orgs/{slug}/settings")))
-        }
-        Err(error) => {
-            or_the_form_again(
-                &state,
-                &signed,
-                slug,
-                SettingsSection::Transfer,
-                SettingsTyped::default(),
-                error,
+    let back = format!("/orgs/{slug}/settings");
+    let typed = SettingsTyped::default();
+    after_change(
+        &state,
+        &signed,
+        slug,
+        SettingsSection::Transfer,
+        typed,
+        done,
+        |_| {
+            (
+                "The transfer of ownership is cancelled; nothing changed.".to_owned(),
+                back,
             )
-            .await
-        }
-    }
+        },
+    )
+    .await
 }
 
 /// Delete, with the slug typed to confirm; lands on the profile.
@@ -356,28 +394,29 @@ pub async fn delete(
             organization_settings::delete(conn, &settings, &actor, &org, &confirmation)
         })
         .await;
-    match done {
-        Ok((_, deleted)) => {
-            state.tokens.forget_all();
-            signed.session.push_flash(Flash::ok(format!(
-                "Deleted {}. Its owners can restore it from this page until {}.",
-                deleted.name,
-                day_and_time(deleted.purge_after.unwrap_or_default())
-            )));
-            Ok(see_other("/profile"))
-        }
-        Err(error) => {
-            or_the_form_again(
-                &state,
-                &signed,
-                slug,
-                SettingsSection::Delete,
-                SettingsTyped::default(),
-                error,
-            )
-            .await
-        }
+    if done.is_ok() {
+        state.tokens.forget_all();
     }
+    let typed = SettingsTyped::default();
+    after_change(
+        &state,
+        &signed,
+        slug,
+        SettingsSection::Delete,
+        typed,
+        done,
+        |(_, deleted)| {
+            (
+                format!(
+                    "Deleted {}. Its owners can restore it from this page until {}.",
+                    deleted.name,
+                    day_and_time(deleted.purge_after.unwrap_or_default())
+                ),
+                "/profile".to_owned(),
+            )
+        },
+    )
+    .await
 }
 
 /// Restore a deleted organization (the button on the profile).
