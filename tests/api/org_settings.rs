@@ -805,6 +805,22 @@ fn end_dates_come_through_the_dialogs_and_the_command_line() {
         .unwrap();
     assert_eq!(ends.last_day().to_string(), day);
     ada.get("/orgs/acme-ai/members").assert_contains("until ");
+    let owner = app.user_by_email("ada@example.com");
+    let token = operations_token(app, &owner, &org);
+    let (status, _, body) = request(
+        "GET",
+        &format!("{}/api/v1/orgs/acme-ai/members", server.base),
+        Some(&token),
+    );
+    assert_eq!(status, 200, "{body}");
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    let bob_json = listed["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|member| member["email"] == "bob@example.com")
+        .unwrap();
+    assert_eq!(bob_json["access_ends_after"], Value::from(day.clone()));
 
     // Invited with an end: the membership ends then.
     let review = ada.post(

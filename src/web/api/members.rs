@@ -22,6 +22,9 @@ pub struct MemberJson {
     role: &'static str,
     joined_at: String,
     avatar_url: Option<String>,
+    /// The last day (UTC, `YYYY-MM-DD`) of the membership, if it ends;
+    /// Rollcall removes the member after it.
+    access_ends_after: Option<String>,
 }
 
 impl From<Member> for MemberJson {
@@ -33,6 +36,7 @@ impl From<Member> for MemberJson {
             role: member.role.as_str(),
             joined_at: timestamp(member.joined_at),
             avatar_url: member.avatar_url,
+            access_ends_after: member.ends.map(|ends| ends.last_day().to_string()),
         }
     }
 }
