@@ -779,6 +779,25 @@ pub fn update(
     // read (a member made an owner meanwhile is never demoted unchecked);
     // when it is not, or the database undid it, it is done again, under the
     // lock, from what is there now.
+    updated(conn, actor, org, member, change).map(|updated| updated.member)
+}
+
+/// A member as changed, and the role of whoever changed them (what the row
+/// they see offers depends on it).
+#[derive(Debug, Clone)]
+pub struct Updated {
+    pub member: Member,
+    pub actor_role: Role,
+}
+
+/// [`update`], answering with the actor's role too.
+pub fn updated(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    member: &MemberRef,
+    change: &MemberChange,
+) -> Result<Updated, Error> {
     match db::write(conn, |conn| update_in(conn, actor, org, member, change, false)) {
         Err(Error::Conflict(_)) => db::write(conn, |conn| update_in(conn, actor, org, member, change, true)),
         done => done,
@@ -794,7 +813,7 @@ fn update_in(
     member: &MemberRef,
     change: &MemberChange,
     locked: bool,
-) -> Result<Member, Error> {
+) -> Result<Updated, Error> {
     let mut target = find(conn, org, member)?;
     let touches_owner = target.role == Role::Owner || change.role == Some(Role::Owner);
     if touches_owner || locked {
@@ -898,10 +917,13 @@ fn update_in(
             target.name
         )));
     }
-    Ok(Member {
-        role: to,
-        ends: new_end.unwrap_or(target.ends),
-        ..target
+    Ok(Updated {
+        member: Member {
+            role: to,
+            ends: new_end.unwrap_or(target.ends),
+            ..target
+        },
+        actor_role: acting.role,
     })
 }
 

@@ -213,19 +213,28 @@ pub(crate) fn identify(conn: &mut DbConnection, actor: &Actor) -> Result<Identif
                 .select((users_table::name, users_table::email))
                 .first(conn)
                 .optional()?
-                .ok_or(Error::NotFound("Your account was not found.".into()))?;
-            Ok(Identified {
-                user_id: Some(user_id.clone()),
-                kind: audit::ActorKind::User,
-                actor_id: Some(user_id.clone()),
-                display_name: name.clone(),
-                name,
-                email: crate::domain::EmailAddress::parse(&email).ok(),
-                audit_label: email.to_lowercase(),
-                credential: actor.credential.label(),
-                client_ip: actor.client_ip,
-            })
+                .ok_or_else(account_gone)?;
+            Ok(person(actor, user_id, name, &email))
         }
+    }
+}
+
+fn account_gone() -> Error {
+    Error::NotFound("Your account was not found.".into())
+}
+
+/// A signed-in person, as [`identify`] names them.
+fn person(actor: &Actor, user_id: &str, name: String, email: &str) -> Identified {
+    Identified {
+        user_id: Some(user_id.to_owned()),
+        kind: audit::ActorKind::User,
+        actor_id: Some(user_id.to_owned()),
+        display_name: name.clone(),
+        name,
+        email: crate::domain::EmailAddress::parse(email).ok(),
+        audit_label: email.to_lowercase(),
+        credential: actor.credential.label(),
+        client_ip: actor.client_ip,
     }
 }
 
@@ -291,9 +300,42 @@ fn service_account_role(
 /// The actor, identified, with their current role in the organization;
 /// refuses non-members.
 pub(crate) fn acting(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<Acting, Error> {
-    let who = identify(conn, actor)?;
-    let role = role_in(conn, actor, org)?;
-    Ok(Acting { who, role })
+    let Principal::User(user_id) = &actor.principal else {
+        let who = identify(conn, actor)?;
+        let role = role_in(conn, actor, org)?;
+        return Ok(Acting { who, role });
+    };
+    // The person, their role and the organization's state in one
+    // statement: every change asks, first thing.
+    use schema::organizations as orgs;
+    let found: Option<(String, String, Option<String>, Option<NaiveDateTime>)> = users_table::table
+        .left_join(
+            memberships::table.on(memberships::user_id
+                .eq(users_table::id)
+                .and(memberships::org_id.eq(org.id.clone()))),
+        )
+        .left_join(orgs::table.on(orgs::id.eq(memberships::org_id)))
+        .filter(users_table::id.eq(user_id.clone()))
+        .select((
+            users_table::name,
+            users_table::email,
+            memberships::role.nullable(),
+            orgs::deleted_at.nullable(),
+        ))
+        .first(conn)
+        .optional()?;
+    let (name, email, role, deleted_at) = found.ok_or_else(account_gone)?;
+    let who = person(actor, user_id, name, &email);
+    match (role, deleted_at) {
+        (Some(_), Some(_)) => Err(organizations::find_any(conn, &org.id)?
+            .deleted()
+            .unwrap_or_else(|| organizations::not_found(&org.slug))),
+        (Some(role), None) => Ok(Acting {
+            role: parse_stored_role(&role)?,
+            who,
+        }),
+        (None, _) => Err(not_a_member(conn, &who, org)?),
+    }
 }
 
 /// An organization as one of its members sees it: the organization and the

@@ -297,9 +297,8 @@ pub async fn change_role(
     let (_, (context, member)) = signed
         .write(&state, move |conn, _| {
             let org = crate::web::find_org(conn, &slug)?;
-            let member = members::update(conn, &actor, &org, &MemberRef::Id(member_id), &change)?;
-            let viewer_role = members::role_of_actor(conn, &actor, &org)?;
-            Ok(((org, viewer_role), member))
+            let updated = members::updated(conn, &actor, &org, &MemberRef::Id(member_id), &change)?;
+            Ok(((org, updated.actor_role), updated.member))
         })
         .await?;
     let (org, viewer_role) = context;
