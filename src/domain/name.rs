@@ -37,7 +37,7 @@ pub enum InvalidName {
     Empty,
     #[error("a name can have at most {MAX_CHARS} characters")]
     TooLong,
-    #[error("a name must fit on one line")]
+    #[error("a name must be one line of plain text, without control or text-direction characters")]
     ControlCharacters,
 }
 
@@ -49,7 +49,7 @@ fn parse_line(input: &str) -> Result<String, InvalidName> {
         Err(InvalidName::Empty)
     } else if trimmed.chars().count() > MAX_CHARS {
         Err(InvalidName::TooLong)
-    } else if trimmed.chars().any(char::is_control) {
+    } else if super::text::has_control(trimmed) {
         Err(InvalidName::ControlCharacters)
     } else {
         Ok(trimmed.to_owned())
@@ -103,6 +103,21 @@ impl fmt::Display for OrganizationName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_cannot_reorder_themselves() {
+        // "Ada" followed by a right-to-left override reads as another name.
+        for spoof in ["Ada\u{202E}nimda", "\u{2066}Ada", "Acme\u{202B}AI"] {
+            assert_eq!(
+                OrganizationName::parse(spoof),
+                Err(InvalidName::ControlCharacters)
+            );
+            assert_eq!(PersonName::parse(spoof), Err(InvalidName::ControlCharacters));
+        }
+        // Right-to-left scripts themselves are names like any other.
+        assert!(PersonName::parse("אדה לאבלייס").is_ok());
+        assert_eq!(crate::domain::text::one_line("Ada\u{202E}x", 50), "Ada x");
+    }
 
     #[test]
     fn names_are_trimmed_single_lines() {

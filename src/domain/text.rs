@@ -5,16 +5,24 @@
 use std::fmt;
 
 /// Whether `text` holds a character that has no place in one line of text:
-/// NUL, the other C0 and C1 controls, DEL.
+/// NUL, the other C0 and C1 controls, DEL, and the marks that reorder the
+/// text around them.
 pub fn has_control(text: &str) -> bool {
-    text.chars().any(char::is_control)
+    text.chars().any(is_control)
+}
+
+/// A control character, or a bidirectional embedding, override or isolate:
+/// in a name those make "Ada" read as someone else's, on every page and in
+/// every email that shows it.
+fn is_control(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Whether `text` holds a control character other than the tab and line
 /// breaks a multi-line field (a pasted address list) may carry.
 pub fn has_control_beyond_lines(text: &str) -> bool {
     text.chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        .any(|c| is_control(c) && !matches!(c, '\t' | '\n' | '\r'))
 }
 
 /// One line of text from elsewhere made safe to keep: control characters
@@ -27,7 +35,7 @@ pub fn one_line(text: &str, max_chars: usize) -> String {
         if count == max_chars {
             break;
         }
-        let c = if c.is_control() || c.is_whitespace() {
+        let c = if is_control(c) || c.is_whitespace() {
             ' '
         } else {
             c
