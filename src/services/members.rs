@@ -295,19 +295,41 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Re
     } else {
         (query.direction, skipped)
     };
-    let mut rows: Vec<MemberRow> = Shaped {
-        shape: shape("members::list", query, direction, search.is_some()),
-        query: ordered(
-            filtered(&org.id, query, search.as_ref()),
-            query.sort,
-            direction,
-            search.is_some(),
-        )
-        .select(MemberRow::as_select())
-        .limit(wanted)
-        .offset(offset),
-    }
-    .load(conn)?;
+    // Deep in the list, the member just before the page is found from the
+    // sort key's index alone (it holds the user id that breaks ties), and
+    // the page read past it: the skipped entries are never read from the
+    // table.
+    let before_page = match (offset, &search) {
+        (1.., None) => member_at(conn, &org.id, query, direction, offset - 1)?,
+        _ => None,
+    };
+    let mut rows: Vec<MemberRow> = match &before_page {
+        Some(cursor) => Shaped {
+            shape: shape("members::list_past", query, direction, false),
+            query: ordered(
+                past(filtered(&org.id, query, None), cursor)?,
+                query.sort,
+                direction,
+                false,
+            )
+            .select(MemberRow::as_select())
+            .limit(wanted),
+        }
+        .load(conn)?,
+        None => Shaped {
+            shape: shape("members::list", query, direction, search.is_some()),
+            query: ordered(
+                filtered(&org.id, query, search.as_ref()),
+                query.sort,
+                direction,
+                search.is_some(),
+            )
+            .select(MemberRow::as_select())
+            .limit(wanted)
+            .offset(offset),
+        }
+        .load(conn)?,
+    };
     if from_end {
         rows.reverse();
     }
@@ -330,6 +352,46 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Re
         page,
         per_page,
     })
+}
+
+/// The member at `position` (from 0) of the unsearched list in `direction`,
+/// as a cursor, read from the sort key's index alone, which for the name and
+/// the joining time holds the user id too; None for the email order, whose
+/// index does not, or past the end.
+fn member_at(
+    conn: &mut DbConnection,
+    org_id: &str,
+    query: &MemberQuery,
+    direction: Direction,
+    position: i64,
+) -> Result<Option<MemberCursor>, Error> {
+    let at = || {
+        ordered(filtered(org_id, query, None), query.sort, direction, false)
+            .limit(1)
+            .offset(position)
+    };
+    let found: Option<(String, String)> = match query.sort {
+        SortKey::Name => Shaped {
+            shape: shape("members::at", query, direction, false),
+            query: at().select((memberships::name_key, memberships::user_id)),
+        }
+        .get_result(conn)
+        .optional()?,
+        SortKey::Joined => Shaped {
+            shape: shape("members::at", query, direction, false),
+            query: at().select((memberships::joined_at, memberships::user_id)),
+        }
+        .get_result::<(NaiveDateTime, String)>(conn)
+        .optional()?
+        .map(|(joined, user_id)| (joined.format(CURSOR_TIME).to_string(), user_id)),
+        SortKey::Email => None,
+    };
+    Ok(found.map(|(key, user_id)| MemberCursor {
+        sort: query.sort,
+        direction,
+        key,
+        user_id,
+    }))
 }
 
 /// A page reached by a step: the members just past the cursor, read from
