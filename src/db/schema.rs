@@ -153,15 +153,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Kept by triggers on `memberships` (see the counts migration).
-    membership_counts (org_id, role) {
-        org_id -> Text,
-        role -> Text,
-        members -> BigInt,
-    }
-}
-
-diesel::table! {
     /// Kept by triggers on `invitations` (see the counts migration).
     pending_invitation_counts (org_id) {
         org_id -> Text,
@@ -200,9 +191,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Kept by triggers on `memberships`: the version every change raises,
+    /// and how many members hold each role.
     member_list_versions (org_id) {
         org_id -> Text,
         version -> BigInt,
+        owners -> BigInt,
+        admins -> BigInt,
+        developers -> BigInt,
+        contributors -> BigInt,
+        viewers -> BigInt,
     }
 }
 
@@ -286,7 +284,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     identities,
     identity_emails,
     memberships,
-    membership_counts,
     pending_invitation_counts,
     member_list_versions,
     invitation_list_versions,

@@ -366,6 +366,46 @@ pub struct ListStamps {
     pub invitations_version: i64,
     /// The organization's pending invitations, as the database counts them.
     pub pending_invitations: i64,
+    /// The organization's members in each role, as the database counts them.
+    pub members: MemberCounts,
+}
+
+/// How many members an organization has in each role, kept by the database
+/// with its member-list version.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemberCounts {
+    pub owners: i64,
+    pub admins: i64,
+    pub developers: i64,
+    pub contributors: i64,
+    pub viewers: i64,
+}
+
+impl MemberCounts {
+    /// The members in `role`, or in every role.
+    pub fn of(self, role: Option<Role>) -> i64 {
+        match role {
+            None => self.owners + self.admins + self.developers + self.contributors + self.viewers,
+            Some(Role::Owner) => self.owners,
+            Some(Role::Admin) => self.admins,
+            Some(Role::Developer) => self.developers,
+            Some(Role::Contributor) => self.contributors,
+            Some(Role::Viewer) => self.viewers,
+        }
+    }
+}
+
+impl From<(i64, i64, i64, i64, i64)> for MemberCounts {
+    /// The counts in the order `member_list_versions` holds them.
+    fn from((owners, admins, developers, contributors, viewers): (i64, i64, i64, i64, i64)) -> Self {
+        Self {
+            owners,
+            admins,
+            developers,
+            contributors,
+            viewers,
+        }
+    }
 }
 
 impl Viewer {

@@ -258,7 +258,7 @@ pub fn user_and_memberships(
         User,
         Option<String>,
         Option<(Organization, String)>,
-        Option<i64>,
+        Option<(i64, i64, i64, i64, i64, i64)>,
         Option<i64>,
         Option<i64>,
     );
@@ -281,7 +281,15 @@ pub fn user_and_memberships(
                 User::as_select(),
                 ended_sessions::session_id.nullable(),
                 (organizations::all_columns, memberships::role).nullable(),
-                member_list_versions::version.nullable(),
+                (
+                    member_list_versions::version,
+                    member_list_versions::owners,
+                    member_list_versions::admins,
+                    member_list_versions::developers,
+                    member_list_versions::contributors,
+                    member_list_versions::viewers,
+                )
+                    .nullable(),
                 invitation_list_versions::version.nullable(),
                 pending_invitation_counts::pending.nullable(),
             )),
@@ -301,14 +309,17 @@ pub fn user_and_memberships(
         }))
         .filter_map(|(membership, members, invitations, pending)| {
             let (org, role) = membership.filter(|(org, _)| org.deleted_at.is_none())?;
+            // No row yet: no change since the tables were made, and no invitations.
+            let (members_version, owners, admins, developers, contributors, viewers) =
+                members.unwrap_or_default();
             Some(super::parse_stored_role(&role).map(|role| Membership {
                 org,
                 role,
-                // No row yet: no change since the tables were made, and no invitations.
                 stamps: ListStamps {
-                    members_version: members.unwrap_or(0),
+                    members_version,
                     invitations_version: invitations.unwrap_or(0),
                     pending_invitations: pending.unwrap_or(0),
+                    members: (owners, admins, developers, contributors, viewers).into(),
                 },
             }))
         })

@@ -219,6 +219,7 @@ mod tests {
                 members_version: version,
                 invitations_version: version,
                 pending_invitations: 0,
+                members: Default::default(),
             }),
         }
     }

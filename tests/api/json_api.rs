@@ -715,11 +715,7 @@ fn invitations_over_the_api_are_all_or_nothing_and_safe_to_retry() {
     assert_eq!(listed.json["invitations"][0]["id"], grace.as_str());
     // The server's own worker may have delivered it already.
     let delivery = listed.json["invitations"][0]["delivery"].as_str();
-    assert!(
-        matches!(delivery, Some("queued" | "sent")),
-        "{}",
-        listed.json
-    );
+    assert!(matches!(delivery, Some("queued" | "sent")), "{}", listed.json);
 
     // A batch with problems: each named by its position, nobody invited.
     let before = app.snapshot();
