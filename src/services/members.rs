@@ -6,6 +6,7 @@
 //! concerned (a change between two other roles cannot break it).
 
 use chrono::NaiveDateTime;
+use diesel::dsl::count;
 use diesel::prelude::*;
 use serde_json::json;
 
@@ -277,13 +278,10 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Re
         let to = format!("{from}\u{10FFFF}");
         (from, to)
     });
-    let total = match &search {
-        None => counted(conn, viewer, query.role)?,
-        Some(range) => Shaped {
-            shape: shape("members::count", query, query.direction, true),
-            query: filtered(&org.id, query, Some(range)).count(),
-        }
-        .get_result(conn)?,
+    let total = match (&search, &query.step) {
+        (None, _) => counted(conn, viewer, query.role)?,
+        (Some(range), None) => return searched(conn, viewer, query, range, page, per_page),
+        (Some(range), Some(_)) => searched_count(conn, viewer, query, range)?,
     };
     if let Some(step) = &query.step {
         return stepped(conn, viewer, query, step, total, search.as_ref(), per_page);
@@ -350,8 +348,71 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Re
         .into_iter()
         .map(MemberRow::into_member)
         .collect::<Result<_, _>>()?;
-    let more = skipped + wanted < total;
-    Ok(MemberPage {
+    Ok(numbered_page(query, members, total, page, per_page))
+}
+
+/// A page of a search reached by its number, read with the number of
+/// matches in one statement: a search sorts every match anyway, so counting
+/// them with the page saves a second pass over them (and, on Postgres, a
+/// round trip).
+fn searched(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    query: &MemberQuery,
+    range: &(String, String),
+    page: u32,
+    per_page: u32,
+) -> Result<MemberPage, Error> {
+    let skipped = i64::from(page - 1) * i64::from(per_page);
+    let rows: Vec<(MemberRow, i64)> = Shaped {
+        shape: shape("members::searched", query, query.direction, true),
+        query: ordered(
+            filtered(&viewer.org.id, query, Some(range)),
+            query.sort,
+            query.direction,
+            true,
+        )
+        .select((MemberRow::as_select(), count(memberships::user_id).over()))
+        .limit(i64::from(per_page))
+        .offset(skipped),
+    }
+    .load(conn)?;
+    let total = match rows.first() {
+        Some((_, total)) => *total,
+        // Past the last match: nothing to count with.
+        None => searched_count(conn, viewer, query, range)?,
+    };
+    let members: Vec<Member> = rows
+        .into_iter()
+        .map(|(row, _)| row.into_member())
+        .collect::<Result<_, _>>()?;
+    Ok(numbered_page(query, members, total, page, per_page))
+}
+
+fn searched_count(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    query: &MemberQuery,
+    range: &(String, String),
+) -> Result<i64, Error> {
+    Ok(Shaped {
+        shape: shape("members::count", query, query.direction, true),
+        query: filtered(&viewer.org.id, query, Some(range)).count(),
+    }
+    .get_result(conn)?)
+}
+
+/// Page `page` of `total`, holding `members`, with its steps on.
+fn numbered_page(
+    query: &MemberQuery,
+    members: Vec<Member>,
+    total: i64,
+    page: u32,
+    per_page: u32,
+) -> MemberPage {
+    let shown = i64::from(page - 1) * i64::from(per_page) + members.len() as i64;
+    let more = shown < total;
+    MemberPage {
         next: members
             .last()
             .filter(|_| more)
@@ -364,7 +425,7 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Re
         total,
         page,
         per_page,
-    })
+    }
 }
 
 /// The member at `position` (from 0) of the unsearched list in `direction`,
