@@ -280,8 +280,13 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Re
     });
     let total = match (&search, &query.step) {
         (None, _) => counted(conn, viewer, query.role)?,
-        (Some(range), None) => return searched(conn, viewer, query, range, page, per_page),
-        (Some(range), Some(_)) => searched_count(conn, viewer, query, range)?,
+        // On Postgres the count costs a round trip, so it comes with the page;
+        // SQLite copies every windowed match into a table of its own, which
+        // costs more than counting them again.
+        (Some(range), None) if matches!(conn, DbConnection::Postgres(_)) => {
+            return searched(conn, viewer, query, range, page, per_page);
+        }
+        (Some(range), _) => searched_count(conn, viewer, query, range)?,
     };
     if let Some(step) = &query.step {
         return stepped(conn, viewer, query, step, total, search.as_ref(), per_page);
@@ -352,9 +357,8 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Re
 }
 
 /// A page of a search reached by its number, read with the number of
-/// matches in one statement: a search sorts every match anyway, so counting
-/// them with the page saves a second pass over them (and, on Postgres, a
-/// round trip).
+/// matches in one statement (a window count over the matches, which a search
+/// sorts anyway).
 fn searched(
     conn: &mut DbConnection,
     viewer: &Viewer,
