@@ -138,9 +138,16 @@ impl Application {
     /// Connects to the database, applies migrations and binds the listener
     /// (port 0 picks a free port, which tests use).
     pub fn build(config: Config) -> Result<Self, Error> {
-        // Enough for every blocking thread of two workers; more connections
-        // than cores doing work only add switching (see BENCHMARKS.md).
-        let pool_size = 8;
+        // On Postgres, enough for every blocking thread of two workers; more
+        // connections than cores doing work only add switching. SQLite
+        // writes one at a time anyway, and in WAL mode a connection drops its
+        // whole page cache whenever another one has written: one connection
+        // keeps its cache warm (pages are read on each worker's own reader;
+        // see BENCHMARKS.md).
+        let pool_size = match config.database_url {
+            db::DatabaseUrl::Sqlite(_) => 1,
+            db::DatabaseUrl::Postgres(_) => 8,
+        };
         let pool = db::connect(&config.database_url, pool_size, config.database_timeout)?;
         let mut conn = pool.get()?;
         db::migrate(&mut conn)?;
@@ -233,9 +240,10 @@ impl Application {
                 .configure(routes)
                 .default_service(web::to(errors::not_found))
         })
-        // Database work runs on each worker's blocking threads; more threads
-        // than pooled connections would only queue, switch and hold memory.
-        .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER.min(pool_size as usize))
+        // Database work, and a sign-in's calls to its provider, run on each
+        // worker's blocking threads; on SQLite they queue for its one pooled
+        // connection, and a provider's answer must not wait behind them.
+        .worker_max_blocking_threads(BLOCKING_THREADS_PER_WORKER)
         .listen(listener)
         .map_err(|error| Error::Invalid(format!("cannot serve: {error}")))?
         .run();
