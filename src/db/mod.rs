@@ -211,6 +211,14 @@ fn with_connect_timeout(url: &str, timeout: Duration) -> String {
 /// for Postgres to connect.
 const READER_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A migrated database in memory, for the services' own tests.
+#[cfg(test)]
+pub(crate) fn in_memory() -> DbConnection {
+    let mut conn = open_sqlite(":memory:", READER_TIMEOUT, "").expect("an in-memory database");
+    migrate(&mut conn).expect("its tables");
+    conn
+}
+
 thread_local! {
     /// This thread's read-only connection, and the database it is to.
     static READER: RefCell<Option<(DatabaseUrl, DbConnection)>> = const { RefCell::new(None) };
