@@ -134,6 +134,9 @@ pub fn claim_due(
             // SQLite has one writer at a time: the write lock is the claim.
             DbConnection::Sqlite(sqlite) => due().select(ClaimedEmail::as_select()).load(sqlite)?,
         };
+        if claimed.is_empty() {
+            return Ok(claimed);
+        }
         let ids: Vec<&str> = claimed.iter().map(|email| email.id.as_str()).collect();
         diesel::update(email_outbox::table.filter(email_outbox::id.eq_any(&ids)))
             .set(email_outbox::next_attempt_at.eq(at + lease))

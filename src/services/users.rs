@@ -303,19 +303,21 @@ impl User {
 }
 
 /// The user of a session that is still current: not signed out, neither on
-/// its own nor with every other session of its user.
+/// its own nor with every other session of its user. The user and whether
+/// the session was signed out come in one statement.
 pub fn session_user(conn: &mut DbConnection, session: &SessionUser) -> Result<Option<User>, Error> {
-    let Some(user) = find(conn, &session.user_id)? else {
-        return Ok(None);
-    };
-    if !user.session_began_after_end(session.issued_at) {
-        return Ok(None);
-    }
-    let ended: bool = diesel::select(diesel::dsl::exists(
-        ended_sessions::table.find(&session.session_id),
-    ))
-    .get_result(conn)?;
-    Ok((!ended).then_some(user))
+    let found: Option<(User, Option<String>)> = Written(
+        users::table
+            .left_join(ended_sessions::table.on(ended_sessions::session_id.eq(session.session_id.clone())))
+            .filter(users::id.eq(session.user_id.clone()))
+            .select((User::as_select(), ended_sessions::session_id.nullable()))
+            .limit(1),
+    )
+    .get_result(conn)
+    .optional()?;
+    Ok(found
+        .filter(|(user, ended)| ended.is_none() && user.session_began_after_end(session.issued_at))
+        .map(|(user, _)| user))
 }
 
 /// Signs one session out, on every server: it is remembered as ended until
