@@ -360,41 +360,30 @@ impl QueryFragment<MultiBackend> for OneEvent<'_, '_> {
              actor_label, credential, action, target_kind, target_id, target_name, target_email, \
              target, before_state, after_state, client_ip, created_at) VALUES (",
         );
-        out.push_bind_param::<Text, String>(&event.id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&event.org_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, str>(event.actor_kind)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&event.actor_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, str>(event.actor_name)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&event.actor_email)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, String>(&event.actor_label)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, str>(event.credential)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, str>(event.action)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, str>(event.target_kind)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&event.target_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, str>(event.target_name)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&event.target_email)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, String>(&event.target)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&event.before_state)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&event.after_state)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&event.client_ip)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamp, _>(&event.created_at)?;
+        out.push_bind_param::<Text, _>(&event.id)?;
+        macro_rules! then_bind {
+            ($sql_type:ty, $value:expr) => {
+                out.push_sql(", ");
+                out.push_bind_param::<$sql_type, _>($value)?;
+            };
+        }
+        then_bind!(Nullable<Text>, &event.org_id);
+        then_bind!(Text, event.actor_kind);
+        then_bind!(Nullable<Text>, &event.actor_id);
+        then_bind!(Text, event.actor_name);
+        then_bind!(Nullable<Text>, &event.actor_email);
+        then_bind!(Text, &event.actor_label);
+        then_bind!(Text, event.credential);
+        then_bind!(Text, event.action);
+        then_bind!(Text, event.target_kind);
+        then_bind!(Nullable<Text>, &event.target_id);
+        then_bind!(Text, event.target_name);
+        then_bind!(Nullable<Text>, &event.target_email);
+        then_bind!(Text, &event.target);
+        then_bind!(Nullable<Text>, &event.before_state);
+        then_bind!(Nullable<Text>, &event.after_state);
+        then_bind!(Nullable<Text>, &event.client_ip);
+        then_bind!(Timestamp, &event.created_at);
         out.push_sql(")");
         Ok(())
     }
