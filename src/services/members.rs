@@ -1471,6 +1471,7 @@ mod tests {
     use diesel::connection::{Connection, InstrumentationEvent};
 
     use super::*;
+    use crate::db::schema::audit_events;
     use crate::domain::OrganizationName;
     use crate::services::{Settings, organizations, seed};
 
@@ -1521,12 +1522,9 @@ mod tests {
             .map(|member| member.role)
             .collect();
         assert_eq!(now, vec![Role::Viewer; people.len()]);
-        let recorded: Vec<(Option<String>, Option<String>)> = crate::db::schema::audit_events::table
-            .filter(crate::db::schema::audit_events::action.eq(AuditAction::RoleChanged.as_str()))
-            .select((
-                crate::db::schema::audit_events::target_id,
-                crate::db::schema::audit_events::after_state,
-            ))
+        let recorded: Vec<(Option<String>, Option<String>)> = audit_events::table
+            .filter(audit_events::action.eq(AuditAction::RoleChanged.as_str()))
+            .select((audit_events::target_id, audit_events::after_state))
             .load(conn)
             .expect("the events");
         // One event a change, with its own member and role; none for a

@@ -300,7 +300,7 @@ pub fn user_and_memberships(
         return Ok(None);
     };
     // A session that was signed out is over, on every server.
-    if ended.is_some() || !user.session_began_after_end(session.issued_at) {
+    if !session.is_current(&user, ended.is_some()) {
         return Ok(None);
     }
     let memberships = std::iter::once((first, members, invitations, pending))

@@ -294,11 +294,12 @@ pub struct SessionUser {
     pub issued_at: NaiveDateTime,
 }
 
-impl User {
-    /// Whether a session of this user that began at `issued_at` outlived a
-    /// "sign out of every session".
-    pub fn session_began_after_end(&self, issued_at: NaiveDateTime) -> bool {
-        self.sessions_ended_at.is_none_or(|ended| issued_at > ended)
+impl SessionUser {
+    /// Whether the session is still current for its `user`: not signed out
+    /// on its own (`ended_alone`) nor by a "sign out of every session" after
+    /// it began.
+    pub fn is_current(&self, user: &User, ended_alone: bool) -> bool {
+        !ended_alone && user.sessions_ended_at.is_none_or(|ended| self.issued_at > ended)
     }
 }
 
@@ -316,7 +317,7 @@ pub fn session_user(conn: &mut DbConnection, session: &SessionUser) -> Result<Op
     .get_result(conn)
     .optional()?;
     Ok(found
-        .filter(|(user, ended)| ended.is_none() && user.session_began_after_end(session.issued_at))
+        .filter(|(user, ended)| session.is_current(user, ended.is_some()))
         .map(|(user, _)| user))
 }
 
