@@ -128,6 +128,11 @@ impl From<diesel::result::Error> for Error {
                 crate::db::note_unavailable();
                 Error::DatabaseUnavailable(info.message().to_owned())
             }
+            // A statement that waited for a lock, or ran, past its bound:
+            // undone, and the connection is as good as before.
+            Diesel::DatabaseError(_, ref info) if is_timeout(info.message()) => {
+                Error::DatabaseUnavailable(info.message().to_owned())
+            }
             Diesel::DatabaseError(_, ref info) if is_unavailable(info.message()) => {
                 crate::db::note_unavailable();
                 Error::DatabaseUnavailable(info.message().to_owned())
@@ -143,6 +148,13 @@ impl From<diesel::result::Error> for Error {
 
 const RETRY: &str = "Another change got in the way and nothing was changed. Please try again.";
 
+/// What Postgres says when it ended a statement at `statement_timeout` or
+/// `lock_timeout`.
+fn is_timeout(message: &str) -> bool {
+    message.starts_with("canceling statement due to statement timeout")
+        || message.starts_with("canceling statement due to lock timeout")
+}
+
 /// What SQLite and libpq say when the database cannot be used now, rather
 /// than of the statement.
 fn is_unavailable(message: &str) -> bool {
@@ -157,6 +169,9 @@ fn is_unavailable(message: &str) -> bool {
         "connection to server",
         "could not connect to server",
         "SSL connection has been closed",
+        "could not receive data from server",
+        "could not send data to server",
+        "terminating connection due to idle-in-transaction timeout",
     ]
     .iter()
     .any(|sign| message.contains(sign))

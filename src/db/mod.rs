@@ -4,6 +4,7 @@
 pub mod literal;
 pub mod schema;
 pub mod timestamp;
+pub mod watchdog;
 pub mod written;
 
 use std::cell::{Cell, RefCell};
@@ -59,38 +60,6 @@ impl DatabaseUrl {
     }
 }
 
-impl DatabaseUrl {
-    /// Whether the database is on this machine: an SQLite file, or Postgres
-    /// over a Unix socket or loopback. Such a database answers a query in less
-    /// time than it takes to hand the query to another thread and back.
-    pub fn is_local(&self) -> bool {
-        let Self::Postgres(url) = self else {
-            return true;
-        };
-        let Ok(parsed) = url::Url::parse(url) else {
-            return false;
-        };
-        // A `host` parameter overrides the URL's host; a path there is a socket.
-        if let Some((_, host)) = parsed.query_pairs().find(|(key, _)| key == "host") {
-            return host.starts_with('/') || is_loopback(&host);
-        }
-        match parsed.host() {
-            None => true,
-            Some(url::Host::Domain(name)) => name.is_empty() || is_loopback(name),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        }
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .trim_matches(|c| c == '[' || c == ']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 thread_local! {
     /// Whether a statement on this thread found the database gone.
     static UNAVAILABLE: Cell<bool> = const { Cell::new(false) };
@@ -127,7 +96,7 @@ impl ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => open_postgres(url, false, self.timeout),
+            DatabaseUrl::Postgres(url) => open_postgres(url, self.timeout),
             DatabaseUrl::Sqlite(path) => open_sqlite(path, self.timeout, ""),
         }
     }
@@ -179,95 +148,152 @@ fn open_sqlite(path: &str, busy: Duration, extra: &str) -> Result<DbConnection, 
     Ok(DbConnection::Sqlite(conn))
 }
 
-/// Connects to Postgres and sets the session up; a reader's refuses to write.
-fn open_postgres(url: &str, read_only: bool, timeout: Duration) -> Result<DbConnection, r2d2::Error> {
-    let url = with_connect_timeout(url, timeout);
-    let mut conn = PgConnection::establish(&url).map_err(r2d2::Error::ConnectionError)?;
+/// Connects to Postgres and sets the session up so that no wait on it is
+/// longer than `timeout`: for a lock, for a statement, or for a network that
+/// has stopped answering (see [`watchdog`]).
+fn open_postgres(url: &str, timeout: Duration) -> Result<DbConnection, r2d2::Error> {
+    let port = postgres_port(url);
+    let url = with_network_bounds(url, timeout);
+    let (established, socket) = watchdog::opening(port, || PgConnection::establish(&url));
+    let mut conn = established.map_err(r2d2::Error::ConnectionError)?;
+    if let Some(socket) = socket {
+        conn.set_instrumentation(watchdog::StatementWatch::new(socket, timeout));
+    }
+    let millis = timeout.as_millis().max(1);
     // Every statement Rollcall sends is prepared once and keyed by an indexed
     // organization, and its generic plan is the plan it needs. Left to choose,
     // Postgres plans statements with `LIMIT $n` again on every run (their
     // generic plan's estimate looks dearer), which cost a Members page more
     // than running its queries did (BENCHMARKS.md).
-    let mut setup = "SET plan_cache_mode = force_generic_plan".to_owned();
-    if read_only {
-        setup.push_str("; SET default_transaction_read_only = on");
-    }
-    conn.batch_execute(&setup).map_err(r2d2::Error::QueryError)?;
+    // A transaction left open by a server that lost its way to the database
+    // must not hold its locks for long either.
+    conn.batch_execute(&format!(
+        "SET plan_cache_mode = force_generic_plan;
+         SET statement_timeout = {millis};
+         SET lock_timeout = {millis};
+         SET idle_in_transaction_session_timeout = {}",
+        millis * 2
+    ))
+    .map_err(r2d2::Error::QueryError)?;
     Ok(DbConnection::Postgres(conn))
 }
 
-/// The URL with libpq's `connect_timeout` (whole seconds, at least 2, as
-/// libpq counts it), unless the URL sets its own: a database that does not
-/// answer fails the connection instead of holding the request.
-fn with_connect_timeout(url: &str, timeout: Duration) -> String {
-    if url.contains("connect_timeout=") {
-        return url.to_owned();
-    }
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}connect_timeout={}", timeout.as_secs().max(2))
+/// The port a Postgres URL connects to (a Unix socket's too).
+fn postgres_port(url: &str) -> u16 {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return 5432;
+    };
+    parsed
+        .query_pairs()
+        .find(|(key, _)| key == "port")
+        .and_then(|(_, port)| port.parse().ok())
+        .or(parsed.port())
+        .unwrap_or(5432)
 }
 
-/// How long a web worker's reader waits on SQLite (it rarely must: WAL) or
-/// for Postgres to connect.
-const READER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The URL with libpq's bounds on the network, each unless the URL sets its
+/// own: `connect_timeout` (whole seconds, at least 2, as libpq counts it),
+/// `tcp_user_timeout` (sent data unacknowledged) and keepalives (an idle
+/// connection whose peer has gone), so that a database that does not answer
+/// fails the request instead of holding it.
+fn with_network_bounds(url: &str, timeout: Duration) -> String {
+    let seconds = timeout.as_secs().max(2);
+    let bounds = [
+        ("connect_timeout", seconds.to_string()),
+        ("tcp_user_timeout", timeout.as_millis().max(1000).to_string()),
+        ("keepalives", "1".to_owned()),
+        ("keepalives_idle", seconds.to_string()),
+        ("keepalives_interval", "1".to_owned()),
+        ("keepalives_count", "3".to_owned()),
+    ];
+    let mut bounded = url.to_owned();
+    for (key, value) in bounds {
+        if bounded.contains(&format!("{key}=")) {
+            continue;
+        }
+        bounded.push(if bounded.contains('?') { '&' } else { '?' });
+        bounded.push_str(&format!("{key}={value}"));
+    }
+    bounded
+}
+
+/// How long the services' own tests wait for SQLite's lock.
+#[cfg(test)]
+const TEST_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A migrated database in memory, for the services' own tests.
 #[cfg(test)]
 pub(crate) fn in_memory() -> DbConnection {
-    let mut conn = open_sqlite(":memory:", READER_TIMEOUT, "").expect("an in-memory database");
+    let mut conn = open_sqlite(":memory:", TEST_BUSY_TIMEOUT, "").expect("an in-memory database");
     migrate(&mut conn).expect("its tables");
     conn
 }
 
 thread_local! {
-    /// This thread's read-only connection, and the database it is to.
-    static READER: RefCell<Option<(DatabaseUrl, DbConnection)>> = const { RefCell::new(None) };
+    /// This thread's read-only connection, and the SQLite file it is to.
+    static READER: RefCell<Option<(String, DbConnection)>> = const { RefCell::new(None) };
 }
 
-/// Opens a connection that refuses to write.
-fn open_reader(url: &DatabaseUrl) -> Result<DbConnection, Error> {
-    let opened = match url {
-        DatabaseUrl::Sqlite(path) => open_sqlite(path, READER_TIMEOUT, "PRAGMA query_only = ON;"),
-        DatabaseUrl::Postgres(url) => open_postgres(url, true, READER_TIMEOUT),
-    };
-    opened.map_err(|source| Error::DatabaseUnavailable(source.to_string()))
+/// What a read on the worker came to.
+pub enum ReadHere<T, F> {
+    Done(Result<T, Error>),
+    /// Another process holds a lock that readers wait for (an exclusive
+    /// locking mode, a recovery): `work` was not run, and is to be run where
+    /// waiting holds up no one else.
+    Locked(F),
 }
 
-/// Runs `work` on this thread's own read-only connection to `url`, opened on
-/// first use.
+/// Runs `work` on this thread's own read-only connection to the SQLite file
+/// at `path`, opened on first use.
 ///
 /// This is how the web workers read: a page's reads take less time than
-/// handing them to another thread and back. On SQLite, in WAL mode, a reader
-/// never waits for a lock, and the reads run in one transaction: one snapshot,
-/// and the file's shared lock taken once rather than once per statement. The
-/// connection refuses writes, so nothing can write outside [`write`]'s queue.
-pub fn read_here<T>(
-    url: &DatabaseUrl,
-    work: impl FnOnce(&mut DbConnection) -> Result<T, Error>,
-) -> Result<T, Error> {
+/// handing them to another thread and back. In WAL mode a reader does not
+/// wait for a lock, and the reads run in one transaction: one snapshot, and
+/// the file's shared lock taken once rather than once per statement. The
+/// connection refuses writes, so nothing can write outside [`write`]'s
+/// queue, and it never waits: a worker that waited would hold up every
+/// request it serves, those that need no database too.
+pub fn read_here<T, F>(path: &str, work: F) -> ReadHere<T, F>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, Error>,
+{
     READER.with(|reader| {
-        let mut reader = reader
-            .try_borrow_mut()
-            .map_err(|_| Error::DatabaseUnavailable("a read started inside another read".to_owned()))?;
-        if !matches!(&*reader, Some((open, _)) if open == url) {
-            *reader = Some((url.clone(), open_reader(url)?));
+        let Ok(mut reader) = reader.try_borrow_mut() else {
+            return ReadHere::Done(Err(Error::DatabaseUnavailable(
+                "a read started inside another read".to_owned(),
+            )));
+        };
+        if !matches!(&*reader, Some((open, _)) if open == path) {
+            match open_sqlite(path, Duration::ZERO, "PRAGMA query_only = ON;") {
+                Ok(conn) => *reader = Some((path.to_owned(), conn)),
+                // Opening sets the journal mode, which waits for a lock too.
+                Err(_) => return ReadHere::Locked(work),
+            }
         }
         let Some((_, conn)) = reader.as_mut() else {
-            return Err(Error::DatabaseUnavailable("no connection".to_owned()));
+            return ReadHere::Done(Err(Error::DatabaseUnavailable("no connection".to_owned())));
         };
-        let result = match conn {
-            DbConnection::Sqlite(_) => conn.transaction(work),
-            DbConnection::Postgres(_) => work(conn),
-        };
+        let mut pending = Some(work);
+        let result = conn.transaction(|conn| {
+            // The snapshot is taken here: if this waits, nothing has run yet.
+            conn.batch_execute("SELECT generation FROM write_lock")?;
+            match pending.take() {
+                Some(work) => work(conn),
+                None => Err(Error::DatabaseUnavailable("the read ran already".to_owned())),
+            }
+        });
+        // Not marked for pooled connections: this one is not pooled.
+        UNAVAILABLE.set(false);
+        if let Some(work) = pending {
+            *reader = None;
+            return ReadHere::Locked(work);
+        }
         // Refusals (not found, not a member) leave the connection as it was;
-        // after a database error (or a database gone away), the next read
-        // starts on a fresh one.
+        // after a database error, the next read starts on a fresh one.
         if matches!(result, Err(Error::Database(_) | Error::DatabaseUnavailable(_))) {
             *reader = None;
-            // Noted for pooled connections; this one is gone already.
-            UNAVAILABLE.set(false);
         }
-        result
+        ReadHere::Done(result)
     })
 }
 
@@ -295,13 +321,26 @@ pub fn connect(url: &DatabaseUrl, max_size: u32, timeout: Duration) -> Result<Db
 pub fn migrate(conn: &mut DbConnection) -> Result<(), Error> {
     let applied = match conn {
         DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-        DbConnection::Postgres(conn) => {
+        DbConnection::Postgres(conn) => watchdog::unbounded(|| {
+            // A migration may rightly take longer than a request's bound,
+            // and so may waiting for another server's: lifted while they
+            // run, then put back as they were.
+            let (statement, lock): (String, String) = diesel::select((
+                diesel::dsl::sql::<diesel::sql_types::Text>("current_setting('statement_timeout')"),
+                diesel::dsl::sql::<diesel::sql_types::Text>("current_setting('lock_timeout')"),
+            ))
+            .get_result(conn)?;
+            conn.batch_execute("SET statement_timeout = 0; SET lock_timeout = 0")?;
             // Several servers may start at once; one migrates, the others wait.
             conn.batch_execute("SELECT pg_advisory_lock(7210512)")?;
             let result = conn.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len());
             conn.batch_execute("SELECT pg_advisory_unlock(7210512)")?;
-            result
-        }
+            diesel::sql_query("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)")
+                .bind::<diesel::sql_types::Text, _>(statement)
+                .bind::<diesel::sql_types::Text, _>(lock)
+                .execute(conn)?;
+            Ok::<_, Error>(result)
+        })?,
     }
     .map_err(|source| Error::Migration(source.to_string()))?;
     if applied > 0 {
@@ -368,12 +407,35 @@ pub fn write<T>(
         DbConnection::Sqlite(_) => WriterTurn::take(),
         DbConnection::Postgres(_) => None,
     };
-    conn.transaction(|conn| {
+    let written = conn.transaction(|conn| {
         if let DbConnection::Sqlite(sqlite) = conn {
             sqlite.batch_execute("UPDATE write_lock SET generation = generation + 1")?;
         }
-        f(conn)
-    })
+        let done = f(conn)?;
+        // The request was answered 503 already: it must have changed nothing.
+        if watchdog::past_deadline() {
+            return Err(Error::DatabaseUnavailable(
+                "the change took longer than its request may wait".to_owned(),
+            ));
+        }
+        Ok(done)
+    });
+    if written.is_ok() {
+        COMMITTED.set(true);
+    }
+    written
+}
+
+thread_local! {
+    /// Whether a [`write`] on this thread committed since [`take_committed`].
+    static COMMITTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a [`write`] on this thread committed since the last time this was
+/// asked: what this server keeps of access (the token check's answers) is
+/// then to be forgotten before the change is answered.
+pub fn take_committed() -> bool {
+    COMMITTED.replace(false)
 }
 
 /// Serializes changes to one organization's membership until the transaction
@@ -476,52 +538,69 @@ mod tests {
         }
     }
 
-    #[test]
-    fn knows_which_databases_are_on_this_machine() {
-        for local in [
-            "sqlite://rollcall.db",
-            "postgres://postgres@127.0.0.1:5432/rollcall",
-            "postgres://postgres@localhost/rollcall?sslmode=disable",
-            "postgresql://[::1]:5432/rollcall",
-            "postgres:///rollcall",
-            "postgres://db.internal/rollcall?host=/var/run/postgresql",
-        ] {
-            let url = DatabaseUrl::parse(local).expect("a valid URL");
-            assert!(url.is_local(), "{local} is on this machine");
-        }
-        for remote in [
-            "postgres://postgres@db.internal:5432/rollcall",
-            "postgres://10.0.0.7/rollcall",
-            "postgres://localhost/rollcall?host=db.internal",
-        ] {
-            let url = DatabaseUrl::parse(remote).expect("a valid URL");
-            assert!(!url.is_local(), "{remote} is elsewhere");
+    fn finished<T, F>(read: ReadHere<T, F>) -> Result<T, Error> {
+        match read {
+            ReadHere::Done(result) => result,
+            ReadHere::Locked(_) => panic!("the reader found the database locked"),
         }
     }
 
     #[test]
-    fn the_worker_reader_sees_writes_and_refuses_to_write() {
+    fn the_worker_reader_sees_writes_refuses_to_write_and_never_waits() {
         let path = std::env::temp_dir().join(format!("rollcall-reader-{}.db", std::process::id()));
         let path = path.to_string_lossy().into_owned();
-        let url = DatabaseUrl::Sqlite(path.clone());
-        let mut writer =
-            open_sqlite(&path, READER_TIMEOUT, "CREATE TABLE notes (body TEXT NOT NULL);").expect("open");
+        let mut writer = open_sqlite(
+            &path,
+            TEST_BUSY_TIMEOUT,
+            "CREATE TABLE write_lock (generation INTEGER); CREATE TABLE notes (body TEXT NOT NULL);",
+        )
+        .expect("open");
         let count = |conn: &mut DbConnection| -> Result<i64, Error> {
             Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
                 "(SELECT COUNT(*) FROM notes)",
             ))
             .get_result(conn)?)
         };
-        assert_eq!(read_here(&url, count).expect("read"), 0);
+        assert_eq!(finished(read_here(&path, count)).expect("read"), 0);
         writer
             .batch_execute("INSERT INTO notes VALUES ('one')")
             .expect("insert");
-        assert_eq!(read_here(&url, count).expect("read"), 1);
-        let refused = read_here(&url, |conn| {
+        assert_eq!(finished(read_here(&path, count)).expect("read"), 1);
+        let refused = finished(read_here(&path, |conn| {
             Ok(conn.batch_execute("INSERT INTO notes VALUES ('two')")?)
-        });
+        }));
         assert!(refused.is_err(), "the reader wrote");
-        assert_eq!(read_here(&url, count).expect("read after a refusal"), 1);
+        assert_eq!(
+            finished(read_here(&path, count)).expect("read after a refusal"),
+            1
+        );
+
+        drop(writer);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+
+        // Another process that keeps a file to itself: the read is handed
+        // back unrun, at once, instead of waiting on the worker.
+        let path = format!("{path}-kept");
+        let mut keeper = open_sqlite(
+            &path,
+            TEST_BUSY_TIMEOUT,
+            "PRAGMA locking_mode = EXCLUSIVE;
+             CREATE TABLE write_lock (generation INTEGER);
+             CREATE TABLE notes (body TEXT NOT NULL);
+             INSERT INTO notes VALUES ('kept');",
+        )
+        .expect("keep a file");
+        let started = std::time::Instant::now();
+        assert!(matches!(read_here(&path, count), ReadHere::Locked(_)));
+        assert!(
+            started.elapsed() < TEST_BUSY_TIMEOUT,
+            "the reader waited for the lock"
+        );
+        keeper.batch_execute("SELECT 1").expect("still open");
+        drop(keeper);
+        assert_eq!(finished(read_here(&path, count)).expect("read once let go"), 1);
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{path}{suffix}"));
         }

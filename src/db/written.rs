@@ -154,7 +154,7 @@ mod tests {
 
     use super::{Shape, Shaped, Written};
     use crate::db::schema::settings;
-    use crate::db::{DbConnection, READER_TIMEOUT, migrate, open_sqlite};
+    use crate::db::{DbConnection, TEST_BUSY_TIMEOUT, migrate, open_sqlite};
 
     fn value_of(conn: &mut DbConnection, key: &str) -> Option<String> {
         Written(settings::table.find(key).select(settings::value).limit(1))
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn a_written_statement_takes_each_runs_own_values() {
-        let mut conn = open_sqlite(":memory:", READER_TIMEOUT, "").expect("open");
+        let mut conn = open_sqlite(":memory:", TEST_BUSY_TIMEOUT, "").expect("open");
         migrate(&mut conn).expect("migrate");
         for (key, value) in [("first", "one"), ("second", "two")] {
             diesel::insert_into(settings::table)
@@ -187,7 +187,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "one shape, two statements")]
     fn one_shape_for_two_statements_is_caught_in_tests() {
-        let mut conn = open_sqlite(":memory:", READER_TIMEOUT, "").expect("open");
+        let mut conn = open_sqlite(":memory:", TEST_BUSY_TIMEOUT, "").expect("open");
         migrate(&mut conn).expect("migrate");
         let shape = Shape {
             statement: "settings",

@@ -181,7 +181,7 @@ pub fn with_reference(response: ServiceResponse<BoxBody>, request_id: &str) -> S
 }
 
 /// How long a client is asked to wait while the database is unavailable.
-const DATABASE_RETRY_SECONDS: u64 = 5;
+pub(super) const DATABASE_RETRY_SECONDS: u64 = 5;
 
 /// Unknown routes.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,10 @@ const RECORD_USES_EVERY: u64 = 5;
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// The most answers kept; past it they are all forgotten and read again.
 const MAX_KEPT: usize = 200_000;
+/// How long kept answers are used after the last look that read the
+/// changes: a change made on another server holds here within this, even
+/// while the database is too slow to answer the looks.
+const TRUST_FOR: Duration = Duration::from_secs(1);
 
 struct Kept {
     grant: Arc<TokenGrant>,
@@ -51,9 +55,13 @@ pub struct TokenCache {
     clients: RwLock<HashSet<[u8; 32]>>,
     /// Uses not yet written, by token id: the watcher writes them together.
     uses: Mutex<HashMap<String, Use>>,
-    /// Whether the kept answers may be used: false until the watcher has read
-    /// the changes once, and whenever it cannot read them.
-    trusted: AtomicBool,
+    /// When the watcher last read the changes, in milliseconds since the
+    /// server started (0: not yet, or it could not). Kept answers are used
+    /// for [`TRUST_FOR`] after it.
+    looked_at: AtomicU64,
+    /// How many times kept answers were forgotten: an answer read from the
+    /// database while they were is not kept, since it may predate the change.
+    forgotten: AtomicU64,
     started: Started,
 }
 
@@ -70,12 +78,17 @@ impl Started {
     fn elapsed(&self) -> Duration {
         self.0.elapsed()
     }
+
+    fn millis(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
 }
 
 impl TokenCache {
     /// Forgets every kept answer: the change just made on this server is
     /// seen here at once (the others see it within a second).
     pub(crate) fn forget_all(&self) {
+        self.forgotten.fetch_add(1, Ordering::AcqRel);
         self.grants
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -87,7 +100,24 @@ impl TokenCache {
     }
 
     fn trusted(&self) -> bool {
-        self.trusted.load(Ordering::Acquire)
+        let looked_at = self.looked_at.load(Ordering::Acquire);
+        looked_at != 0 && self.started.millis().saturating_sub(looked_at) <= TRUST_FOR.as_millis() as u64
+    }
+
+    fn looked(&self) {
+        self.looked_at
+            .store(self.started.millis().max(1), Ordering::Release);
+    }
+
+    fn distrust(&self) {
+        self.looked_at.store(0, Ordering::Release);
+        self.forget_all();
+    }
+
+    /// Where forgetting stands now: to be handed back to [`Self::keep_grant`]
+    /// or [`Self::keep_client`] with what was read after it.
+    fn generation(&self) -> u64 {
+        self.forgotten.load(Ordering::Acquire)
     }
 
     /// The kept answer for a secret, and whether this use is to be written
@@ -110,13 +140,20 @@ impl TokenCache {
         Some((Arc::clone(&kept.grant), due))
     }
 
-    /// Keeps an answer just read; its use is noted with it.
-    fn keep_grant(&self, hash: [u8; 32], grant: Arc<TokenGrant>) {
+    /// Keeps an answer read since `generation`, unless kept answers were
+    /// forgotten meanwhile; its use is noted with it.
+    fn keep_grant(&self, hash: [u8; 32], grant: Arc<TokenGrant>, generation: u64) {
         if !self.trusted() {
             return;
         }
         let at = self.started.elapsed().as_secs().max(1);
         let mut grants = self.grants.write().unwrap_or_else(PoisonError::into_inner);
+        // Under the lock that forgetting takes after counting: an answer
+        // kept before a change is forgotten with the others, one read
+        // before it and kept after is not kept at all.
+        if self.generation() != generation {
+            return;
+        }
         if grants.len() >= MAX_KEPT {
             grants.clear();
         }
@@ -148,12 +185,13 @@ impl TokenCache {
                 .contains(hash)
     }
 
-    fn keep_client(&self, hash: [u8; 32]) {
-        if self.trusted() {
-            self.clients
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(hash);
+    fn keep_client(&self, hash: [u8; 32], generation: u64) {
+        if !self.trusted() {
+            return;
+        }
+        let mut clients = self.clients.write().unwrap_or_else(PoisonError::into_inner);
+        if self.generation() == generation {
+            clients.insert(hash);
         }
     }
 }
@@ -199,14 +237,13 @@ pub fn spawn_watcher(pool: DbPool, cache: Arc<TokenCache>) -> actix_web::rt::tas
                         cache.forget_all();
                     }
                     seen = Some(ids);
-                    cache.trusted.store(true, Ordering::Release);
+                    cache.looked();
                 }
                 Err(error) => {
                     if cache.trusted() {
                         tracing::warn!(%error, "cannot watch token changes; token checks read the database until it can");
                     }
-                    cache.trusted.store(false, Ordering::Release);
-                    cache.forget_all();
+                    cache.distrust();
                     seen = None;
                 }
             }
@@ -228,11 +265,12 @@ pub async fn live_grant(
     let (grant, due) = match state.tokens.grant(&hash) {
         Some(kept) => kept,
         None => {
+            let generation = state.tokens.generation();
             let Some(grant) = state.read(move |conn| tokens::grant(conn, &secret)).await? else {
                 return Ok(None);
             };
             let grant = Arc::new(grant);
-            state.tokens.keep_grant(hash, Arc::clone(&grant));
+            state.tokens.keep_grant(hash, Arc::clone(&grant), generation);
             (grant, true)
         }
     };
@@ -306,13 +344,14 @@ pub async fn introspect(
     };
     let client_hash = client.digest();
     if !state.tokens.knows_client(&client_hash) {
+        let generation = state.tokens.generation();
         let known = state
             .read(move |conn| introspection::is_client(conn, &client))
             .await?;
         if !known {
             return Ok(unauthorized());
         }
-        state.tokens.keep_client(client_hash);
+        state.tokens.keep_client(client_hash, generation);
     }
     let mut presented = None;
     let mut client_ip = None;

@@ -39,8 +39,8 @@ pub use form::MAX_FORM_BYTES;
 pub struct AppState {
     pub pool: DbPool,
     pub database: DatabaseUrl,
-    /// [`DatabaseUrl::is_local`], asked once.
-    pub database_is_local: bool,
+    /// How long a request may wait for the database before it is answered 503.
+    pub database_timeout: std::time::Duration,
     pub settings: Settings,
     pub dev_login: bool,
     pub providers: crate::auth::Providers,
@@ -57,21 +57,54 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Runs blocking database work off the async workers.
+    /// Runs blocking database work off the async workers, answered within
+    /// `ROLLCALL_DATABASE_TIMEOUT` (503 past it).
     pub async fn db<T, F>(&self, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
     {
+        self.db_within(self.database_timeout, work).await
+    }
+
+    /// Runs blocking database work off the async workers, and answers within
+    /// `within` whatever the database does: the wait for a connection, every
+    /// statement and the commit are bounded by the same deadline, and work
+    /// that could not start before it never starts (see [`db::watchdog`]).
+    /// A change that commits makes this server forget the token check's kept
+    /// answers before it is answered.
+    pub async fn db_within<T, F>(&self, within: std::time::Duration, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
+    {
+        let deadline = std::time::Instant::now() + within;
+        let late = move || {
+            Error::DatabaseUnavailable(format!("no answer within {}", humantime::format_duration(within)))
+        };
         let pool = self.pool.clone();
+        let tokens = std::sync::Arc::clone(&self.tokens);
         let waiting = WaitingForDatabase::start(self);
-        web::block(move || {
-            let conn = pool.get();
+        let job = web::block(move || {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(late());
+            }
+            let conn = pool.get_timeout(left);
             drop(waiting);
-            work(&mut *conn?)
-        })
-        .await
-        .map_err(|error| Error::DatabaseUnavailable(error.to_string()))?
+            // What other work on this thread committed is not this request's.
+            db::take_committed();
+            let done = db::watchdog::until(deadline, || work(&mut *conn?));
+            if db::take_committed() {
+                tokens.forget_all();
+            }
+            done
+        });
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match actix_web::rt::time::timeout(left, job).await {
+            Ok(joined) => joined.map_err(|error| Error::DatabaseUnavailable(error.to_string()))?,
+            Err(_) => Err(late()),
+        }
     }
 
     /// How many requests wait for a database connection now.
@@ -79,20 +112,31 @@ impl AppState {
         self.waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Runs database work that only reads. When the database is on this
-    /// machine it runs right here on the worker, on the worker's own
-    /// read-only connection (see [`db::read_here`]); a database elsewhere
-    /// answers over the network, and the worker should serve others while it
-    /// waits, so the work goes to the blocking threads like [`Self::db`].
+    /// Runs database work that only reads. On SQLite it runs right here on
+    /// the worker, on the worker's own read-only connection, which never
+    /// waits (see [`db::read_here`]); a locked file, and Postgres, which
+    /// answers over a connection that can stall, go to the blocking threads
+    /// like [`Self::db`], so that a worker never waits on the database.
     pub async fn read<T, F>(&self, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
     {
-        if self.database_is_local {
-            db::read_here(&self.database, work)
-        } else {
-            self.db(work).await
+        self.read_within(self.database_timeout, work).await
+    }
+
+    /// [`Self::read`], answered within `within`.
+    pub async fn read_within<T, F>(&self, within: std::time::Duration, work: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
+    {
+        let DatabaseUrl::Sqlite(path) = &self.database else {
+            return self.db_within(within, work).await;
+        };
+        match db::read_here(path, work) {
+            db::ReadHere::Done(result) => result,
+            db::ReadHere::Locked(work) => self.db_within(within, work).await,
         }
     }
 }
@@ -186,7 +230,7 @@ impl Application {
         let state = web::Data::new(AppState {
             pool,
             database: config.database_url.clone(),
-            database_is_local: config.database_url.is_local(),
+            database_timeout: config.database_timeout,
             settings: config.service_settings(),
             dev_login,
             providers,

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::http::header;
 use actix_web::{App, HttpResponse, HttpServer, web};
 
 use super::AppState;
@@ -15,25 +16,27 @@ use crate::services::outbox;
 const READY_WITHIN: Duration = Duration::from_secs(2);
 
 /// Ready: the database answers and has every migration this binary carries.
-/// Otherwise 503, so that a load balancer sends the traffic elsewhere.
+/// Otherwise 503 with `Retry-After`, so that a load balancer sends the
+/// traffic elsewhere and asks again.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let pool = state.pool.clone();
-    let checked = web::block(move || -> Result<bool, Error> {
-        let mut conn = pool.get_timeout(READY_WITHIN)?;
-        db::is_migrated(&mut conn)
-    })
-    .await;
+    let checked = state.read_within(READY_WITHIN, db::is_migrated).await;
     let (ready, why) = match checked {
-        Ok(Ok(true)) => (true, "ready"),
-        Ok(Ok(false)) => (false, "the database lacks migrations this server needs"),
-        Ok(Err(_)) | Err(_) => (false, "the database is not answering"),
+        Ok(true) => (true, "ready"),
+        Ok(false) => (false, "the database lacks migrations this server needs"),
+        Err(_) => (false, "the database is not answering"),
     };
     let mut answer = if ready {
         HttpResponse::Ok()
     } else {
-        HttpResponse::ServiceUnavailable()
+        let mut unavailable = HttpResponse::ServiceUnavailable();
+        unavailable.insert_header((
+            header::RETRY_AFTER,
+            super::errors::DATABASE_RETRY_SECONDS.to_string(),
+        ));
+        unavailable
     };
     answer
+        .insert_header((header::CACHE_CONTROL, "no-store"))
         .content_type("text/plain; charset=utf-8")
         .body(format!("{why}\n"))
 }

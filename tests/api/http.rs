@@ -165,6 +165,7 @@ impl Page {
     }
 }
 
+#[derive(Clone)]
 pub struct Browser {
     agent: ureq::Agent,
     base: String,

@@ -224,10 +224,13 @@ fn every_answer_has_a_request_id_and_a_failure_shows_it() {
 }
 
 /// A TCP proxy in front of Postgres that the test can take down (every
-/// connection cut, new ones refused) and bring back.
+/// connection cut, new ones refused) and bring back, or turn into a black
+/// hole: connections stay open and every byte sent either way is dropped, as
+/// on a network path that swallows packets.
 struct Proxy {
     port: u16,
     up: Arc<AtomicBool>,
+    swallowing: Arc<AtomicBool>,
     open: Arc<Mutex<Vec<TcpStream>>>,
 }
 
@@ -236,8 +239,9 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a proxy port");
         let port = listener.local_addr().expect("its address").port();
         let up = Arc::new(AtomicBool::new(true));
+        let swallowing = Arc::new(AtomicBool::new(false));
         let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let (accepting, tracked) = (Arc::clone(&up), Arc::clone(&open));
+        let (accepting, tracked, dropping) = (Arc::clone(&up), Arc::clone(&open), Arc::clone(&swallowing));
         thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 if !accepting.load(Ordering::SeqCst) {
@@ -257,10 +261,17 @@ impl Proxy {
                     (client.try_clone().unwrap(), server.try_clone().unwrap()),
                     (server, client),
                 ] {
+                    let dropping = Arc::clone(&dropping);
                     thread::spawn(move || {
                         let mut buffer = [0u8; 16 * 1024];
                         while let Ok(read) = from.read(&mut buffer) {
-                            if read == 0 || to.write_all(&buffer[..read]).is_err() {
+                            if read == 0 {
+                                break;
+                            }
+                            if dropping.load(Ordering::SeqCst) {
+                                continue;
+                            }
+                            if to.write_all(&buffer[..read]).is_err() {
                                 break;
                             }
                         }
@@ -269,7 +280,12 @@ impl Proxy {
                 }
             }
         });
-        Self { port, up, open }
+        Self {
+            port,
+            up,
+            swallowing,
+            open,
+        }
     }
 
     fn stop(&self) {
@@ -282,6 +298,30 @@ impl Proxy {
     fn start(&self) {
         self.up.store(true, Ordering::SeqCst);
     }
+
+    fn swallow(&self, swallowing: bool) {
+        self.swallowing.store(swallowing, Ordering::SeqCst);
+    }
+
+    /// A database URL that reaches `app`'s database through a new proxy.
+    fn in_front_of(app: &TestApp) -> (Self, String) {
+        let direct = url::Url::parse(app.database_url()).expect("a URL");
+        let upstream: SocketAddr = format!(
+            "{}:{}",
+            direct.host_str().unwrap_or("127.0.0.1"),
+            direct.port().unwrap_or(5432)
+        )
+        .parse()
+        .expect("the Postgres address");
+        let proxy = Proxy::to(upstream);
+        let mut through = direct.clone();
+        through.set_port(Some(proxy.port)).expect("a port");
+        let through = format!(
+            "{through}{}sslmode=disable",
+            if through.query().is_some() { "&" } else { "?" }
+        );
+        (proxy, through)
+    }
 }
 
 #[test]
@@ -291,21 +331,7 @@ fn postgres_going_away_is_a_503_and_the_same_server_serves_when_it_is_back() {
         return;
     }
     let app = TestApp::new();
-    let direct = url::Url::parse(app.database_url()).expect("a URL");
-    let upstream: SocketAddr = format!(
-        "{}:{}",
-        direct.host_str().unwrap_or("127.0.0.1"),
-        direct.port().unwrap_or(5432)
-    )
-    .parse()
-    .expect("the Postgres address");
-    let proxy = Proxy::to(upstream);
-    let mut through = direct.clone();
-    through.set_port(Some(proxy.port)).expect("a port");
-    let through = format!(
-        "{through}{}sslmode=disable",
-        if through.query().is_some() { "&" } else { "?" }
-    );
+    let (proxy, through) = Proxy::in_front_of(&app);
     let server = TestServer::start_through(app, &through, &["--database-timeout", "2s"]);
     let mut ada = server.signed_in("ada@example.com");
     assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
@@ -365,6 +391,276 @@ fn postgres_going_away_is_a_503_and_the_same_server_serves_when_it_is_back() {
         &[("role", "admin")],
     );
     assert_eq!(change.status, 303, "{}", change.body);
+}
+
+/// How a test makes the database stop answering.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Stall {
+    /// Another session holds a lock on the tables the pages read (on SQLite,
+    /// another process keeps the whole file to itself).
+    LockedTables,
+    /// The network path to Postgres swallows every packet and closes nothing.
+    BlackHole,
+}
+
+/// While the database does not answer, every request that needs it is
+/// answered 503 with `Retry-After` within the timeout and a margin, and
+/// `/healthz` and the assets at once all the while; nothing is changed; and
+/// once the database answers again, the same server serves.
+fn the_server_answers_while_the_database_stalls(stall: Stall) {
+    let timeout = Duration::from_secs(2);
+    let bound = timeout + Duration::from_secs(2);
+    let app = TestApp::new();
+    let (proxy, url) = match stall {
+        Stall::BlackHole => {
+            let (proxy, url) = Proxy::in_front_of(&app);
+            (Some(proxy), url)
+        }
+        Stall::LockedTables => (None, app.database_url().to_owned()),
+    };
+    let server = TestServer::start_through(app, &url, &["--database-timeout", "2s"]);
+    let mut ada = server.signed_in("ada@example.com");
+    assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
+    let org = server.app.org("acme-ai");
+    let ada_user = server.app.user_by_email("ada@example.com");
+    let bob = server.app.member(&org, "bob@example.com", Role::Developer);
+    let kept = operations_token(&server.app, &org, &ada_user);
+    let unseen = operations_token(&server.app, &org, &ada_user);
+    let gateway = rollcall::services::introspection::create_client(
+        &mut server.app.conn(),
+        &LabelName::parse("gateway").unwrap(),
+    )
+    .expect("a gateway")
+    .expose()
+    .to_owned();
+    let introspect = {
+        let base = server.base.clone();
+        let gateway = gateway.clone();
+        move |token: &str| -> (u16, Option<String>, String) {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(20)))
+                .build()
+                .into();
+            let mut answer = agent
+                .post(format!("{base}/api/v1/tokens/introspect"))
+                .header("Authorization", &format!("Bearer {gateway}"))
+                .send_form([("token", token)])
+                .expect("an answer");
+            let retry = answer
+                .headers()
+                .get("retry-after")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
+            (
+                answer.status().as_u16(),
+                retry,
+                answer.body_mut().read_to_string().unwrap_or_default(),
+            )
+        }
+    };
+    assert!(introspect(&kept).2.contains("\"active\":true"));
+    let before = server.app.snapshot();
+
+    // The stall begins.
+    let holder = match (stall, &proxy) {
+        (Stall::BlackHole, Some(proxy)) => {
+            proxy.swallow(true);
+            None
+        }
+        _ => Some(hold_tables(&server.app)),
+    };
+    let stalled_at = Instant::now();
+    // The kept answer of a token checked just before needs no database.
+    let (status, _, body) = introspect(&kept);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        stalled_at.elapsed() < Duration::from_millis(900),
+        "the kept answer waited {:?}",
+        stalled_at.elapsed()
+    );
+
+    // More requests than the server has threads for database work, each of
+    // which needs the database.
+    let mut waiting = Vec::new();
+    for round in 0..12 {
+        let mut browser = ada.clone();
+        let base = server.base.clone();
+        let introspect = introspect.clone();
+        let (unseen, kept, bob_id) = (unseen.clone(), kept.clone(), bob.id.clone());
+        waiting.push(thread::spawn(move || {
+            let started = Instant::now();
+            let (what, status, retry) = match round % 6 {
+                0 => {
+                    let page = browser.get("/orgs/acme-ai/members");
+                    (
+                        "members page",
+                        page.status,
+                        page_header(&page, "retry-after").map(str::to_owned),
+                    )
+                }
+                1 => {
+                    let page = browser.post(
+                        &format!("/orgs/acme-ai/members/{bob_id}/role"),
+                        &[("role", "admin")],
+                    );
+                    (
+                        "role change",
+                        page.status,
+                        page_header(&page, "retry-after").map(str::to_owned),
+                    )
+                }
+                2 => {
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .build()
+                        .into();
+                    let answer = agent
+                        .get(format!("{base}/api/v1/orgs/acme-ai/members"))
+                        .header("Authorization", &format!("Bearer {kept}"))
+                        .call()
+                        .expect("an answer");
+                    let retry = answer
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|value| value.to_str().ok())
+                        .map(str::to_owned);
+                    ("API", answer.status().as_u16(), retry)
+                }
+                3 => {
+                    let (status, retry, _) = introspect(&unseen);
+                    ("token check", status, retry)
+                }
+                4 => {
+                    let (status, headers, _) = fetch(&format!("{base}/readyz"));
+                    (
+                        "readiness",
+                        status,
+                        header(&headers, "retry-after").map(str::to_owned),
+                    )
+                }
+                _ => {
+                    let page = browser.get("/profile");
+                    (
+                        "profile",
+                        page.status,
+                        page_header(&page, "retry-after").map(str::to_owned),
+                    )
+                }
+            };
+            (what, status, retry, started.elapsed())
+        }));
+    }
+    // All the while, what needs no database answers at once.
+    let mut looks = 0;
+    while waiting.iter().any(|request| !request.is_finished()) {
+        for path in ["/healthz", "/static/app.css", "/login"] {
+            let started = Instant::now();
+            let (status, _, _) = fetch(&format!("{}{path}", server.base));
+            assert_eq!(status, 200, "{path} during the stall");
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{path} waited {:?} behind requests for the database",
+                started.elapsed()
+            );
+        }
+        looks += 1;
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        looks > 3 || stall == Stall::LockedTables && !is_postgres(),
+        "the requests for the database were answered at once"
+    );
+    for request in waiting {
+        let (what, status, retry, took) = request.join().expect("a request");
+        assert!(took < bound, "{what} was answered after {took:?}");
+        let waits = match stall {
+            Stall::BlackHole => true,
+            // Postgres answers, but every connection may be waiting for a
+            // lock: either answer is right for readiness.
+            Stall::LockedTables if what == "readiness" && is_postgres() => status == 503,
+            Stall::LockedTables if is_postgres() => true,
+            // SQLite's readers never wait for its writer (WAL).
+            Stall::LockedTables => what == "role change",
+        };
+        if waits {
+            assert_eq!(status, 503, "{what}");
+            assert!(retry.is_some(), "{what}: 503 without Retry-After");
+        } else {
+            assert_eq!(status, 200, "{what}");
+        }
+    }
+
+    // The stall ends.
+    match (holder, &proxy) {
+        (Some(holder), _) => drop(holder),
+        (None, Some(proxy)) => proxy.swallow(false),
+        (None, None) => unreachable!(),
+    }
+    let mut served = false;
+    for _ in 0..75 {
+        if ada.get("/orgs/acme-ai/members").status == 200 {
+            served = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    assert!(served, "the same server serves again once the database answers");
+    assert_eq!(
+        server.app.snapshot(),
+        before,
+        "nothing was changed during the stall"
+    );
+    assert_eq!(
+        server.app.role_of(&org, &bob),
+        Some(Role::Developer),
+        "the refused change was not made"
+    );
+    assert_eq!(fetch(&format!("{}/readyz", server.base)).0, 200);
+    assert!(introspect(&unseen).2.contains("\"active\":true"));
+    let change = ada.post(
+        &format!("/orgs/acme-ai/members/{}/role", bob.id),
+        &[("role", "viewer")],
+    );
+    assert_eq!(change.status, 303, "{}", change.body);
+}
+
+/// Holds, until dropped, what keeps the pages from reading: on Postgres a
+/// lock on the members', users' and tokens' tables; on SQLite the write lock
+/// (another process's writer, which its readers do not wait for).
+fn hold_tables(app: &TestApp) -> Box<dyn std::any::Any> {
+    if is_postgres() {
+        let mut holder = PgConnection::establish(app.database_url()).expect("connect");
+        holder
+            .batch_execute("BEGIN; LOCK TABLE memberships, api_tokens, users IN ACCESS EXCLUSIVE MODE")
+            .expect("lock the tables");
+        Box::new(holder)
+    } else {
+        let path = app
+            .database_url()
+            .strip_prefix("sqlite://")
+            .expect("an SQLite URL")
+            .to_owned();
+        let mut holder = SqliteConnection::establish(&path).expect("open the file");
+        holder
+            .batch_execute("BEGIN IMMEDIATE")
+            .expect("take the write lock");
+        Box::new(holder)
+    }
+}
+
+#[test]
+fn a_locked_table_answers_503_in_time_and_healthz_at_once() {
+    the_server_answers_while_the_database_stalls(Stall::LockedTables);
+}
+
+#[test]
+fn a_network_that_swallows_packets_answers_503_in_time_and_healthz_at_once() {
+    if !is_postgres() {
+        eprintln!("skipped: needs TEST_DATABASE_URL (Postgres)");
+        return;
+    }
+    the_server_answers_while_the_database_stalls(Stall::BlackHole);
 }
 
 #[test]
