@@ -222,6 +222,92 @@ fn a_revocation_holds_on_a_second_server_within_a_second() {
     assert!(within_a_second(|| introspect(&second, &client, &secret).0 == 401));
 }
 
+/// A call to this server's JSON API with `token`; the status it answered.
+fn api_call(base: &str, method: &str, path: &str, token: &str, body: Option<Value>) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/json");
+    let answer = match body {
+        Some(body) => agent.run(request.body(body.to_string()).expect("a request")),
+        None => agent.run(request.body(()).expect("a request")),
+    };
+    answer.expect("an answer").status().as_u16()
+}
+
+#[test]
+fn a_change_on_this_server_holds_on_its_own_token_check_at_once() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let mut console = server.signed_in("ada@example.com");
+    let client = gateway(app);
+    let mint = |user: &rollcall::services::users::User| {
+        let issued = tokens::create_personal(
+            &mut app.conn(),
+            &as_user(user),
+            &org,
+            None,
+            &request(AccessLevel::Operations),
+        )
+        .expect("a token");
+        (issued.id.clone(), issued.secret.expose().to_owned())
+    };
+    let (_, owner_token) = mint(&ada);
+    for round in 0..12 {
+        let bob = app.member(&org, &format!("bob{round}@example.com"), Role::Developer);
+        let (bob_token_id, bob_token) = mint(&bob);
+        // Checked once, so that this server keeps the answer.
+        assert_eq!(introspect(&server.base, &client, &bob_token).1["active"], true);
+        let (what, status) = match round % 3 {
+            0 => (
+                "removal",
+                api_call(
+                    &server.base,
+                    "DELETE",
+                    &format!("/api/v1/orgs/acme-ai/members/{}", bob.id),
+                    &owner_token,
+                    None,
+                ),
+            ),
+            1 => (
+                "role change",
+                api_call(
+                    &server.base,
+                    "PATCH",
+                    &format!("/api/v1/orgs/acme-ai/members/{}", bob.id),
+                    &owner_token,
+                    Some(serde_json::json!({ "role": "viewer" })),
+                ),
+            ),
+            _ => {
+                let (ada_token_id, ada_token) = mint(&ada);
+                assert_eq!(introspect(&server.base, &client, &ada_token).1["active"], true);
+                let revoked = console.post(&format!("/orgs/acme-ai/tokens/{ada_token_id}/revoke"), &[]);
+                assert_eq!(revoked.status, 303, "{}", revoked.body);
+                assert_eq!(
+                    introspect(&server.base, &client, &ada_token).1,
+                    serde_json::json!({ "active": false }),
+                    "round {round}: the revoked token"
+                );
+                let revoked = console.post(&format!("/orgs/acme-ai/tokens/{bob_token_id}/revoke"), &[]);
+                ("revocation", revoked.status)
+            }
+        };
+        assert!(matches!(status, 200 | 204 | 303), "{what}: {status}");
+        assert_eq!(
+            introspect(&server.base, &client, &bob_token).1,
+            serde_json::json!({ "active": false }),
+            "round {round}: the {what} was not seen by this server's token check at once"
+        );
+    }
+}
+
 #[test]
 fn a_removed_member_loses_their_tokens_in_the_same_transaction() {
     let server = TestServer::start();
