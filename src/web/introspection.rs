@@ -312,7 +312,8 @@ fn scope(access: AccessLevel) -> &'static str {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Option<ApiSecret> {
+/// The introspection client's secret the request presents as its bearer.
+pub(super) fn client_secret(req: &HttpRequest) -> Option<ApiSecret> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, secret) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
@@ -339,7 +340,7 @@ pub async fn introspect(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
-    let Some(client) = bearer(&req) else {
+    let Some(client) = client_secret(&req) else {
         return Ok(unauthorized());
     };
     let client_hash = client.digest();

@@ -162,11 +162,17 @@ pub struct RateLimits {
     api: Option<Bucket>,
     public: Option<Bucket>,
     introspection: Option<Bucket>,
-    /// Digests of API tokens that have worked here.
+    /// Requests on the API and the token check without a working credential
+    /// (none, a made-up one, a revoked one), per client address: apart from
+    /// what credentials spend, so that nobody's allowance depends on what a
+    /// neighbour behind the same address sends.
+    refused: Option<Bucket>,
+    /// Digests of the credentials (API tokens, introspection clients' secrets)
+    /// that have worked here.
     working: RwLock<HashSet<[u8; 32]>>,
 }
 
-/// The most working tokens remembered; past it, all are learnt again.
+/// The most working credentials remembered; past it, all are learnt again.
 const MAX_WORKING: usize = 100_000;
 
 impl RateLimits {
@@ -175,6 +181,7 @@ impl RateLimits {
             api: Bucket::new(api),
             public: Bucket::new(public),
             introspection: Bucket::new(introspection),
+            refused: Bucket::new(public),
             working: RwLock::default(),
         }
     }
@@ -186,17 +193,11 @@ impl RateLimits {
             .contains(digest)
     }
 
-    /// Remembers whether the API token presented with this request worked.
-    fn learn(&self, req: &actix_web::HttpRequest, status: StatusCode) {
-        if !req.path().starts_with("/api/") || req.path() == "/api/v1/tokens/introspect" {
-            return;
-        }
-        let Ok(secret) = super::api::presented_secret(req) else {
-            return;
-        };
-        let digest = secret.digest();
-        let worked = status != StatusCode::UNAUTHORIZED && status != StatusCode::TOO_MANY_REQUESTS;
-        if worked == self.has_worked(&digest) {
+    /// Remembers whether a credential worked: anything but 401 (and 429,
+    /// which did not try it) is an answer to a caller it authenticated.
+    fn learn(&self, digest: &[u8; 32], status: StatusCode) {
+        let worked = worked(status);
+        if worked == self.has_worked(digest) || status == StatusCode::TOO_MANY_REQUESTS {
             return;
         }
         let mut working = self.working.write().unwrap_or_else(PoisonError::into_inner);
@@ -204,32 +205,32 @@ impl RateLimits {
             if working.len() >= MAX_WORKING {
                 working.clear();
             }
-            working.insert(digest);
-        } else if status == StatusCode::UNAUTHORIZED {
-            working.remove(&digest);
+            working.insert(*digest);
+        } else {
+            working.remove(digest);
         }
     }
 
-    /// The limit on this request's route, and whom it counts.
-    fn for_request(&self, req: &ServiceRequest) -> Option<(&Bucket, Client)> {
+    /// The limit on a route counted by the credential presented, and the
+    /// credential's digest if one was presented at all.
+    fn by_credential(&self, req: &ServiceRequest) -> Option<(Option<&Bucket>, Option<[u8; 32]>)> {
         let path = req.path();
-        let address = || super::context::client_ip(req.request()).map(Client::Address);
         if path == "/api/v1/tokens/introspect" {
-            Some((self.introspection.as_ref()?, address()?))
+            let client = super::introspection::client_secret(req.request()).map(|secret| secret.digest());
+            Some((self.introspection.as_ref(), client))
         } else if path.starts_with("/api/") {
-            // Counted by token only once the token has worked: anyone can
-            // write well-formed secrets, and each would have a count of its own.
-            let client = match super::api::presented_secret(req.request()) {
-                Ok(secret) if self.has_worked(&secret.digest()) => Client::Credential(secret.digest()),
-                _ => address()?,
-            };
-            Some((self.api.as_ref()?, client))
-        } else if is_public(path) {
-            Some((self.public.as_ref()?, address()?))
+            let token = super::api::presented_secret(req.request())
+                .ok()
+                .map(|secret| secret.digest());
+            Some((self.api.as_ref(), token))
         } else {
             None
         }
     }
+}
+
+fn worked(status: StatusCode) -> bool {
+    status != StatusCode::UNAUTHORIZED && status != StatusCode::TOO_MANY_REQUESTS
 }
 
 /// The routes anyone can reach without signing in, which do work (a
@@ -241,6 +242,14 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/invitation")
 }
 
+/// Counts each request on a limited route against its client's allowance.
+///
+/// A credential that has worked here is counted on its own allowance before
+/// its request runs. Any other request runs first: if its credential works
+/// (the first call of a token new to this server), that call is its own
+/// allowance's first; if not (401), it is counted against its address's
+/// allowance for refused requests, and past that the 401 becomes 429. So a
+/// live token is never refused for what others sent from its address.
 pub async fn limit_rates(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -248,22 +257,69 @@ pub async fn limit_rates(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let Some((bucket, client)) = state.limits.for_request(&req) else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
+    let limits = &state.limits;
+    let address = super::context::client_ip(req.request()).map(Client::Address);
+    let Some((bucket, credential)) = limits.by_credential(&req) else {
+        let counted = match (is_public(req.path()), limits.public.as_ref(), address) {
+            (true, Some(bucket), Some(address)) => Some(bucket.check(&address)),
+            _ => None,
+        };
+        return match counted {
+            Some(Err((standing, retry_after))) => Ok(refuse(req, standing, retry_after)),
+            Some(Ok(standing)) => Ok(with_standing(
+                next.call(req).await?.map_into_boxed_body(),
+                &standing,
+            )),
+            None => Ok(next.call(req).await?.map_into_boxed_body()),
+        };
     };
-    match bucket.check(&client) {
-        Ok(standing) => {
-            let mut response = next.call(req).await?.map_into_boxed_body();
-            state.limits.learn(response.request(), response.status());
-            standing.write(response.headers_mut());
-            Ok(response)
-        }
+    if let (Some(bucket), Some(digest)) = (bucket, credential.filter(|digest| limits.has_worked(digest))) {
+        return match bucket.check(&Client::Credential(digest)) {
+            Err((standing, retry_after)) => Ok(refuse(req, standing, retry_after)),
+            Ok(standing) => {
+                let response = next.call(req).await?.map_into_boxed_body();
+                limits.learn(&digest, response.status());
+                Ok(with_standing(response, &standing))
+            }
+        };
+    }
+    let response = next.call(req).await?.map_into_boxed_body();
+    if worked(response.status()) {
+        let (Some(bucket), Some(digest)) = (bucket, credential) else {
+            return Ok(response);
+        };
+        limits.learn(&digest, response.status());
+        let standing = match bucket.check(&Client::Credential(digest)) {
+            Ok(standing) | Err((standing, _)) => standing,
+        };
+        return Ok(with_standing(response, &standing));
+    }
+    let (Some(refused), Some(address)) = (limits.refused.as_ref(), address) else {
+        return Ok(response);
+    };
+    if let Some(digest) = credential {
+        limits.learn(&digest, response.status());
+    }
+    match refused.check(&address) {
+        Ok(standing) => Ok(with_standing(response, &standing)),
         Err((standing, retry_after)) => {
+            let (req, _) = response.into_parts();
             let mut refusal = Error::RateLimited { retry_after }.error_response();
             standing.write(refusal.headers_mut());
-            Ok(req.into_response(refusal))
+            Ok(ServiceResponse::new(req, refusal))
         }
     }
+}
+
+fn with_standing(mut response: ServiceResponse<BoxBody>, standing: &Standing) -> ServiceResponse<BoxBody> {
+    standing.write(response.headers_mut());
+    response
+}
+
+fn refuse(req: ServiceRequest, standing: Standing, retry_after: u64) -> ServiceResponse<BoxBody> {
+    let mut refusal = Error::RateLimited { retry_after }.error_response();
+    standing.write(refusal.headers_mut());
+    req.into_response(refusal)
 }
 
 #[cfg(test)]

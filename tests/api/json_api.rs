@@ -1134,9 +1134,7 @@ fn rate_limits_answer_429_with_headers_and_count_each_client_apart() {
         token(&server, &bob, AccessLevel::Operations),
     );
     let base = &server.base;
-    // A token is counted on its own once it has worked; until then, with
-    // everything else from its address.
-    assert_eq!(get(base, "/api/v1/me", &ada_token).status, 200);
+    // A token is counted on its own, from its first call.
     let remaining: Vec<String> = (0..3)
         .map(|_| {
             let answer = get(base, "/api/v1/me", &ada_token);
@@ -1180,14 +1178,53 @@ fn rate_limits_answer_429_with_headers_and_count_each_client_apart() {
         200,
         "another token has its own count"
     );
-    // Made-up tokens, however well-formed, share their address's count.
+    // Made-up tokens, however well-formed, and mistyped ones share their
+    // address's count of refused calls…
     let made_up = || {
         rollcall::domain::ApiSecret::generate(rollcall::domain::SecretKind::Personal)
             .expose()
             .to_owned()
     };
+    let mistyped = format!("{bob_token}x");
     get(base, "/api/v1/me", &made_up()).problem(401, "unauthenticated");
+    get(base, "/api/v1/me", &mistyped).problem(401, "unauthenticated");
     get(base, "/api/v1/me", &made_up()).problem(429, "rate-limited");
+    get(base, "/api/v1/me", &mistyped).problem(429, "rate-limited");
+    // …which spends nothing of a real token's from the same address: one
+    // that has worked, and one whose first call this is.
+    let carl = server.app.member(&org, "carl@example.com", Role::Developer);
+    let carl_token = token(&server, &carl, AccessLevel::Operations);
+    for _ in 0..3 {
+        assert_eq!(get(base, "/api/v1/me", &carl_token).status, 200);
+    }
+    assert_eq!(get(base, "/api/v1/me", &bob_token).status, 200);
+    // The token check's callers likewise: a made-up client secret is refused
+    // on its address's count, the real gateway is not.
+    let gateway = rollcall::services::introspection::create_client(
+        &mut server.app.conn(),
+        &rollcall::domain::LabelName::parse("gateway").unwrap(),
+    )
+    .expect("a gateway")
+    .expose()
+    .to_owned();
+    let introspect = |client: &str| {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        agent
+            .post(format!("{base}/api/v1/tokens/introspect"))
+            .header("Authorization", &format!("Bearer {client}"))
+            .send_form([("token", carl_token.as_str())])
+            .expect("an answer")
+            .status()
+            .as_u16()
+    };
+    let fake_client = rollcall::domain::ApiSecret::generate(rollcall::domain::SecretKind::Introspection)
+        .expose()
+        .to_owned();
+    assert_eq!(introspect(&fake_client), 429);
+    assert_eq!(introspect(&gateway), 200);
 
     // The console's pages for people who are not signed in: a page, not JSON.
     let page = |forwarded: Option<&str>| {
