@@ -42,9 +42,13 @@ pub struct KeyedRequest {
 }
 
 impl KeyedRequest {
-    pub fn new(credential_id: &str, key: IdempotencyKey, method: &str, path: &str, body: &[u8]) -> Self {
+    /// A request to do `operation` (its name, such as `invitations.create`)
+    /// to the organization `org_id` with `body`. What the request means,
+    /// not where it was sent: a retry that followed a rename's redirect to
+    /// the organization's new address is still the same request.
+    pub fn new(credential_id: &str, key: IdempotencyKey, operation: &str, org_id: &str, body: &[u8]) -> Self {
         let mut digest = Sha256::new();
-        for part in [method.as_bytes(), path.as_bytes(), body] {
+        for part in [operation.as_bytes(), org_id.as_bytes(), body] {
             digest.update((part.len() as u64).to_be_bytes());
             digest.update(part);
         }

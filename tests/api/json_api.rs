@@ -245,6 +245,65 @@ fn acme() -> Acme {
 }
 
 #[test]
+fn a_retry_that_follows_a_rename_gets_the_first_answer() {
+    let acme = acme();
+    let base = &acme.server.base;
+    let body =
+        serde_json::json!({"invitations": [{"email": "lin@example.com", "role": "viewer"}]}).to_string();
+    let key = [("Idempotency-Key", "rename-retry-1")];
+    let first = send(
+        base,
+        "POST",
+        "/api/v1/orgs/acme-ai/invitations",
+        Some(&acme.bob),
+        Some(body.as_bytes()),
+        &key,
+    );
+    assert_eq!(first.status, 201, "{}", first.json);
+    rollcall::services::organization_settings::rename(
+        &mut acme.server.app.conn(),
+        &rollcall::services::Actor::command_line(),
+        &acme.org,
+        &rollcall::services::organization_settings::Rename {
+            name: None,
+            slug: Some(rollcall::domain::Slug::parse("acme-labs").unwrap()),
+        },
+    )
+    .expect("rename");
+    let before = acme.server.app.snapshot();
+    // The retry, sent where the first went: redirected, then followed.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let moved = agent
+        .post(format!("{base}/api/v1/orgs/acme-ai/invitations"))
+        .header("Authorization", &format!("Bearer {}", acme.bob))
+        .header("Idempotency-Key", "rename-retry-1")
+        .content_type("application/json")
+        .send(body.as_bytes())
+        .expect("an answer");
+    assert_eq!(moved.status().as_u16(), 308);
+    let location = moved
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .expect("where it moved")
+        .to_owned();
+    assert!(
+        location.ends_with("/api/v1/orgs/acme-labs/invitations"),
+        "{location}"
+    );
+    let path = location.trim_start_matches(base.as_str());
+    let again = send(base, "POST", path, Some(&acme.bob), Some(body.as_bytes()), &key);
+    assert_eq!(again.status, 201, "{}", again.json);
+    assert_eq!(again.json, first.json, "the first answer, again");
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(acme.server.app.snapshot(), before, "nobody was invited twice");
+}
+
+#[test]
 fn the_member_list_pages_by_cursor_without_skipping_or_repeating_anyone() {
     let acme = acme();
     let base = &acme.server.base;

@@ -251,8 +251,16 @@ pub async fn create_invitations(
     };
     let (bytes, batch) = json_body::<InvitationBatch>(body).await?;
     let invitees = invitees(batch)?;
-    let keyed = key.map(|key| KeyedRequest::new(&caller.grant.token_id, key, "POST", req.path(), &bytes));
     let viewer = caller.viewer(&state, &path).await?;
+    let keyed = key.map(|key| {
+        KeyedRequest::new(
+            &caller.grant.token_id,
+            key,
+            "invitations.create",
+            &viewer.org.id,
+            &bytes,
+        )
+    });
     let actor = caller.actor;
     let settings = state.settings.clone();
     let answered = state
