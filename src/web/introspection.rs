@@ -303,6 +303,30 @@ fn unauthorized() -> HttpResponse {
         }))
 }
 
+/// Whether the body is a form (RFC 7662's only encoding), as it says or as
+/// a request that says nothing is taken to be.
+fn is_form(req: &HttpRequest) -> bool {
+    let Some(content_type) = req.headers().get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    content_type
+        .to_str()
+        .ok()
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
+/// A body in another encoding (JSON, say) is refused rather than read as an
+/// empty form: that would answer `active: false` for a live token.
+fn not_a_form() -> HttpResponse {
+    HttpResponse::BadRequest()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({
+            "error": "invalid_request",
+            "error_description": "Send the token as a form (Content-Type: application/x-www-form-urlencoded): token=…"
+        }))
+}
+
 /// The scope a token acts with (RFC 7662: space-separated): operations
 /// tokens reach the inference endpoints too.
 fn scope(access: AccessLevel) -> &'static str {
@@ -332,6 +356,7 @@ pub(super) fn client_secret(req: &HttpRequest) -> Option<ApiSecret> {
         description = "`token=…`: the token the gateway was given; optionally `client_ip=…`, its caller's address, recorded as the token's last use"),
     responses(
         (status = 200, description = "For a live token; only `active: false` otherwise", body = Active),
+        (status = 400, description = "A body that is not a form (`invalid_request`)"),
         (status = 401, description = "No introspection client's secret"),
     ),
     security(("bearer" = [])))]
@@ -353,6 +378,9 @@ pub async fn introspect(
             return Ok(unauthorized());
         }
         state.tokens.keep_client(client_hash, generation);
+    }
+    if !is_form(&req) {
+        return Ok(not_a_form());
     }
     let mut presented = None;
     let mut client_ip = None;

@@ -173,6 +173,23 @@ fn the_token_check_answers_for_live_tokens_only() {
     assert_eq!(introspect(&server.base, "wrong", &secret).0, 401);
     assert_eq!(introspect(&server.base, &secret, &secret).0, 401);
 
+    // A JSON body is refused, not read as an empty form (which would say a
+    // live token is not active).
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut refused = agent
+        .post(format!("{}/api/v1/tokens/introspect", server.base))
+        .header("Authorization", &format!("Bearer {client}"))
+        .content_type("application/json")
+        .send(serde_json::json!({ "token": secret }).to_string())
+        .expect("an answer");
+    assert_eq!(refused.status().as_u16(), 400);
+    let refusal: Value = serde_json::from_str(&refused.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(refusal["error"], "invalid_request", "{refusal}");
+    assert_eq!(introspect(&server.base, &client, &secret).1["active"], true);
+
     // Carl's role drops to Viewer: an operations token stops at once.
     members::change_role(
         &mut app.conn(),
