@@ -109,9 +109,10 @@ fn readiness_follows_the_database_and_its_migrations() {
             "DELETE FROM __diesel_schema_migrations WHERE version = '{newest}'"
         ))
         .expect("forget a migration");
-    let (status, _, body) = fetch(&format!("{}/readyz", server.base));
+    let (status, headers, body) = fetch(&format!("{}/readyz", server.base));
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("migrations"), "{body}");
+    assert!(header(&headers, "retry-after").is_some(), "a 503 says when to ask again");
     assert_eq!(
         fetch(&format!("{}/healthz", server.base)).0,
         200,
