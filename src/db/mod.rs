@@ -407,6 +407,9 @@ pub fn write<T>(
         DbConnection::Sqlite(_) => WriterTurn::take(),
         DbConnection::Postgres(_) => None,
     };
+    if watchdog::past_deadline() {
+        return Err(late_change());
+    }
     let written = conn.transaction(|conn| {
         if let DbConnection::Sqlite(sqlite) = conn {
             sqlite.batch_execute("UPDATE write_lock SET generation = generation + 1")?;
@@ -414,9 +417,7 @@ pub fn write<T>(
         let done = f(conn)?;
         // The request was answered 503 already: it must have changed nothing.
         if watchdog::past_deadline() {
-            return Err(Error::DatabaseUnavailable(
-                "the change took longer than its request may wait".to_owned(),
-            ));
+            return Err(late_change());
         }
         Ok(done)
     });
@@ -424,6 +425,12 @@ pub fn write<T>(
         COMMITTED.set(true);
     }
     written
+}
+
+/// A change whose request was answered 503 already (it waited past its
+/// deadline): it must change nothing.
+fn late_change() -> Error {
+    Error::DatabaseUnavailable("the change took longer than its request may wait".to_owned())
 }
 
 thread_local! {

@@ -313,7 +313,10 @@ fn is_form(req: &HttpRequest) -> bool {
         .to_str()
         .ok()
         .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 /// A body in another encoding (JSON, say) is refused rather than read as an
