@@ -996,14 +996,75 @@ pub enum SettingsSection {
     Delete,
 }
 
-/// What was typed into the Settings tab's forms, to show again with an error.
-#[derive(Debug, Clone, Default)]
-pub struct SettingsTyped {
+/// What one form of the Settings tab sent: the only fields a refusal shows
+/// as typed. Every other field shows what is in force, so that pressing
+/// another form's button after a refusal never saves a value nobody chose.
+#[derive(Debug, Clone)]
+pub enum SettingsForm {
+    Rename {
+        name: String,
+        slug: String,
+    },
+    Domains {
+        domains: String,
+    },
+    Transfer {
+        to: String,
+        afterwards: String,
+    },
+    /// Accepting, declining or cancelling a transfer: nothing is typed.
+    TransferAnswer,
+    /// The confirmation is typed afresh each time.
+    Delete,
+}
+
+impl SettingsForm {
+    pub fn section(&self) -> SettingsSection {
+        match self {
+            Self::Rename { .. } => SettingsSection::Rename,
+            Self::Domains { .. } => SettingsSection::Domains,
+            Self::Transfer { .. } | Self::TransferAnswer => SettingsSection::Transfer,
+            Self::Delete => SettingsSection::Delete,
+        }
+    }
+}
+
+/// The values of the Settings tab's fields.
+#[derive(Debug, Clone)]
+pub struct SettingsFields {
     pub name: String,
     pub slug: String,
     pub domains: String,
     pub transfer_to: String,
     pub afterwards: String,
+}
+
+impl SettingsFields {
+    /// The fields as the organization is now: its name, its address, its
+    /// allowed domains (one a line); no transfer typed.
+    pub fn in_force(org: &Organization, domains: &[String]) -> Self {
+        Self {
+            name: org.name.clone(),
+            slug: org.slug.clone(),
+            domains: domains.join("\n"),
+            transfer_to: String::new(),
+            afterwards: Role::Admin.as_str().to_owned(),
+        }
+    }
+
+    /// These fields, with the ones `form` sent shown as typed.
+    pub fn with_typed(self, form: SettingsForm) -> Self {
+        match form {
+            SettingsForm::Rename { name, slug } => Self { name, slug, ..self },
+            SettingsForm::Domains { domains } => Self { domains, ..self },
+            SettingsForm::Transfer { to, afterwards } => Self {
+                transfer_to: to,
+                afterwards,
+                ..self
+            },
+            SettingsForm::TransferAnswer | SettingsForm::Delete => self,
+        }
+    }
 }
 
 /// The Settings tab.
@@ -1022,7 +1083,7 @@ pub struct SettingsPage {
     pub transfer: Option<TransferView>,
     /// The roles a former owner may stay with, highest first.
     pub stay_roles: Vec<Role>,
-    pub typed: SettingsTyped,
+    pub fields: SettingsFields,
     pub error: Option<(SettingsSection, String)>,
 }
 

@@ -1009,3 +1009,95 @@ fn a_deletion_racing_acceptances_neither_deadlocks_nor_lets_anyone_in_after() {
         );
     }
 }
+
+#[test]
+fn a_refused_settings_form_shows_what_is_in_force_in_every_other_field() {
+    let server = TestServer::start();
+    let mut ada = server.signed_in("ada@globex.test");
+    assert_eq!(ada.post("/orgs", &[("name", "Globex")]).status, 303);
+    let saved = ada.post("/orgs/globex/settings/domains", &[("domains", "globex.test")]);
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let in_force = |page: &crate::http::Page| {
+        page.assert_contains(">globex.test</textarea>");
+        page.assert_contains("name=\"name\" value=\"Globex\"");
+        page.assert_contains("name=\"slug\" value=\"globex\"");
+    };
+
+    // A mistyped deletion, with JavaScript off (the page) and on (htmx).
+    for htmx in [false, true] {
+        let confirm = [("confirm", "globe")];
+        let refused = if htmx {
+            ada.hx_post("/orgs/globex/settings/delete", &confirm)
+        } else {
+            ada.post("/orgs/globex/settings/delete", &confirm)
+        };
+        assert_eq!(refused.status, 422, "htmx {htmx}: {}", refused.body);
+        refused.assert_contains("type its slug, globex, exactly");
+        in_force(&refused);
+        // Pressing "Save domains" on that page sends what it shows, and the
+        // list stays as it was.
+        let shown = refused
+            .body
+            .split("name=\"domains\"")
+            .nth(1)
+            .and_then(|rest| rest.split('>').nth(1))
+            .and_then(|rest| rest.split("</textarea").next())
+            .expect("the domains field")
+            .to_owned();
+        assert_eq!(
+            ada.post("/orgs/globex/settings/domains", &[("domains", &shown)])
+                .status,
+            303
+        );
+        in_force(&ada.get("/orgs/globex/settings"));
+    }
+
+    // Each refused form shows what was typed into it, and only into it.
+    let rename = ada.post(
+        "/orgs/globex/settings/rename",
+        &[("name", "Globex 2"), ("slug", "Not A Slug")],
+    );
+    assert_eq!(rename.status, 422, "{}", rename.body);
+    rename.assert_contains("name=\"slug\" value=\"Not A Slug\"");
+    rename.assert_contains("name=\"name\" value=\"Globex 2\"");
+    rename.assert_contains(">globex.test</textarea>");
+
+    let domains = ada.post(
+        "/orgs/globex/settings/domains",
+        &[("domains", "globex.test, not a domain")],
+    );
+    assert_eq!(domains.status, 422, "{}", domains.body);
+    domains.assert_contains(">globex.test, not a domain</textarea>");
+    domains.assert_contains("name=\"name\" value=\"Globex\"");
+    domains.assert_contains("name=\"slug\" value=\"globex\"");
+
+    let transfer = ada.post(
+        "/orgs/globex/settings/transfer",
+        &[("to", "nobody@globex.test"), ("afterwards", "leave")],
+    );
+    assert!(
+        transfer.status >= 400 && transfer.status < 500,
+        "{}",
+        transfer.body
+    );
+    transfer.assert_contains("value=\"nobody@globex.test\"");
+    transfer.assert_contains("<option value=\"leave\" selected>");
+    in_force(&transfer);
+
+    let cancel = ada.post("/orgs/globex/settings/transfer/cancel", &[]);
+    assert!(cancel.status >= 400 && cancel.status < 500, "{}", cancel.body);
+    in_force(&cancel);
+
+    let org = server.app.org("globex");
+    assert_eq!(org.name, "Globex");
+    let allowed = rollcall::services::organization_settings::overview(
+        &mut server.app.conn(),
+        &server
+            .app
+            .viewer(&Actor::command_line(), &org)
+            .expect("the organization"),
+    )
+    .expect("the settings")
+    .domains;
+    assert_eq!(allowed.len(), 1, "the allowed domains are still in force");
+}

@@ -16,17 +16,17 @@ use crate::web::context::SignedIn;
 use crate::web::form::Form;
 use crate::web::session::Flash;
 use crate::web::views::{
-    DayTime, OrgView, SettingsPage, SettingsSection, SettingsTyped, Tabs, TransferView, render,
+    DayTime, OrgView, SettingsFields, SettingsForm, SettingsPage, Tabs, TransferView, render,
 };
 use crate::web::{AppState, find_org, html, org_slug, see_other};
 
-/// The tab, with what was typed and the error of the form that failed, if any.
+/// The tab as it is in force; after a refusal, with the error beside the
+/// form that was refused and what was typed into that form alone.
 async fn settings_page(
     state: &AppState,
     signed: &SignedIn,
     slug: String,
-    typed: Option<SettingsTyped>,
-    error: Option<(SettingsSection, String)>,
+    refused: Option<(SettingsForm, String)>,
 ) -> Result<SettingsPage, Error> {
     let (user, (context, overview)) = signed
         .read_org(state, slug, |conn, _, context| {
@@ -37,13 +37,14 @@ async fn settings_page(
     let role = context.viewer.role;
     let org = &context.viewer.org;
     let domains: Vec<String> = overview.domains.iter().map(ToString::to_string).collect();
-    let typed = typed.unwrap_or_else(|| SettingsTyped {
-        name: org.name.clone(),
-        slug: org.slug.clone(),
-        domains: domains.join("\n"),
-        transfer_to: String::new(),
-        afterwards: Role::Admin.as_str().to_owned(),
-    });
+    let in_force = SettingsFields::in_force(org, &domains);
+    let (fields, error) = match refused {
+        Some((form, message)) => {
+            let section = form.section();
+            (in_force.with_typed(form), Some((section, message)))
+        }
+        None => (in_force, None),
+    };
     let transfer = overview.transfer.map(|transfer| TransferView {
         afterwards: match transfer.then_role {
             Some(role) => format!("{} stays as {}", transfer.from.name, role.label()),
@@ -73,7 +74,7 @@ async fn settings_page(
         domains,
         transfer,
         stay_roles: Role::ALL.to_vec(),
-        typed,
+        fields,
         error,
     })
 }
@@ -84,18 +85,17 @@ pub async fn page(
     signed: SignedIn,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let page = settings_page(&state, &signed, path.into_inner(), None, None).await?;
+    let page = settings_page(&state, &signed, path.into_inner(), None).await?;
     Ok(html(StatusCode::OK, render(&page, "the settings page")?))
 }
 
 /// A refusal the person can act on is shown beside the form that caused it
-/// (with what they typed); anything else is the error page.
+/// (with what they typed into it); anything else is the error page.
 async fn or_the_form_again(
     state: &AppState,
     signed: &SignedIn,
     slug: String,
-    section: SettingsSection,
-    typed: SettingsTyped,
+    form: SettingsForm,
     error: Error,
 ) -> Result<HttpResponse, Error> {
     match error {
@@ -105,14 +105,7 @@ async fn or_the_form_again(
         | Error::LastOwner { .. }
         | Error::NotFound(_) => {
             let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            let page = settings_page(
-                state,
-                signed,
-                slug,
-                Some(typed),
-                Some((section, error.to_string())),
-            )
-            .await?;
+            let page = settings_page(state, signed, slug, Some((form, error.to_string()))).await?;
             Ok(html(status, render(&page, "the settings page")?))
         }
         other => Err(other),
@@ -125,8 +118,7 @@ async fn after_change<T>(
     state: &AppState,
     signed: &SignedIn,
     slug: String,
-    section: SettingsSection,
-    typed: SettingsTyped,
+    form: SettingsForm,
     done: Result<T, Error>,
     then: impl FnOnce(T) -> (String, String),
 ) -> Result<HttpResponse, Error> {
@@ -136,17 +128,7 @@ async fn after_change<T>(
             signed.session.push_flash(Flash::ok(notice));
             Ok(see_other(&location))
         }
-        Err(error) => or_the_form_again(state, signed, slug, section, typed, error).await,
-    }
-}
-
-fn typed_from(form: &Form) -> SettingsTyped {
-    SettingsTyped {
-        name: form.text("name").to_owned(),
-        slug: form.text("slug").to_owned(),
-        domains: form.text("domains").to_owned(),
-        transfer_to: form.text("to").to_owned(),
-        afterwards: form.text("afterwards").to_owned(),
+        Err(error) => or_the_form_again(state, signed, slug, form, error).await,
     }
 }
 
@@ -158,11 +140,11 @@ pub async fn rename(
     form: Form,
 ) -> Result<HttpResponse, Error> {
     let slug = path.into_inner();
-    let typed = typed_from(&form);
-    let parsed = OrganizationName::parse(&typed.name)
+    let (name, new_slug) = (form.text("name").to_owned(), form.text("slug").to_owned());
+    let parsed = OrganizationName::parse(&name)
         .map_err(|e| Error::Invalid(format!("Name: {e}.")))
         .and_then(|name| {
-            let slug = Slug::parse(typed.slug.trim()).map_err(|e| Error::Invalid(format!("{e}.")))?;
+            let slug = Slug::parse(new_slug.trim()).map_err(|e| Error::Invalid(format!("{e}.")))?;
             Ok(Rename {
                 name: Some(name),
                 slug: Some(slug),
@@ -185,8 +167,7 @@ pub async fn rename(
         &state,
         &signed,
         slug.clone(),
-        SettingsSection::Rename,
-        typed,
+        SettingsForm::Rename { name, slug: new_slug },
         done,
         |renamed| {
             let moved = if renamed.slug == slug {
@@ -214,8 +195,8 @@ pub async fn domains(
     form: Form,
 ) -> Result<HttpResponse, Error> {
     let slug = path.into_inner();
-    let typed = typed_from(&form);
-    let done = match parse_domain_list(&typed.domains).map_err(|e| Error::Invalid(format!("{e}."))) {
+    let typed = form.text("domains").to_owned();
+    let done = match parse_domain_list(&typed).map_err(|e| Error::Invalid(format!("{e}."))) {
         Ok(domains) => {
             let (actor, lookup) = (signed.actor.clone(), slug.clone());
             signed
@@ -233,8 +214,7 @@ pub async fn domains(
         &state,
         &signed,
         slug,
-        SettingsSection::Domains,
-        typed,
+        SettingsForm::Domains { domains: typed },
         done,
         |domains| {
             let notice = if domains.is_empty() {
@@ -260,16 +240,16 @@ pub async fn transfer(
     form: Form,
 ) -> Result<HttpResponse, Error> {
     let slug = path.into_inner();
-    let typed = typed_from(&form);
-    let afterwards = match typed.afterwards.as_str() {
+    let (to, afterwards) = (form.text("to").to_owned(), form.text("afterwards").to_owned());
+    let parsed_afterwards = match afterwards.as_str() {
         "leave" => Ok(Afterwards::Leave),
         role => role
             .parse::<Role>()
             .map(Afterwards::Stay)
             .map_err(|e| Error::Invalid(format!("{e}."))),
     };
-    let parsed = afterwards.and_then(|afterwards| {
-        let to = MemberRef::parse(&typed.transfer_to)?;
+    let parsed = parsed_afterwards.and_then(|afterwards| {
+        let to = MemberRef::parse(&to)?;
         Ok((to, afterwards))
     });
     let done = match parsed {
@@ -290,8 +270,7 @@ pub async fn transfer(
         &state,
         &signed,
         slug,
-        SettingsSection::Transfer,
-        typed,
+        SettingsForm::Transfer { to, afterwards },
         done,
         |transfer| {
             (
@@ -323,13 +302,11 @@ pub async fn confirm_transfer(
         })
         .await;
     let back = format!("/orgs/{slug}/settings");
-    let typed = SettingsTyped::default();
     after_change(
         &state,
         &signed,
         slug,
-        SettingsSection::Transfer,
-        typed,
+        SettingsForm::TransferAnswer,
         done,
         |(_, (org, transfer))| {
             (
@@ -360,21 +337,12 @@ pub async fn cancel_transfer(
         })
         .await;
     let back = format!("/orgs/{slug}/settings");
-    let typed = SettingsTyped::default();
-    after_change(
-        &state,
-        &signed,
-        slug,
-        SettingsSection::Transfer,
-        typed,
-        done,
-        |_| {
-            (
-                "The transfer of ownership is cancelled; nothing changed.".to_owned(),
-                back,
-            )
-        },
-    )
+    after_change(&state, &signed, slug, SettingsForm::TransferAnswer, done, |_| {
+        (
+            "The transfer of ownership is cancelled; nothing changed.".to_owned(),
+            back,
+        )
+    })
     .await
 }
 
@@ -397,13 +365,11 @@ pub async fn delete(
     if done.is_ok() {
         state.tokens.forget_all();
     }
-    let typed = SettingsTyped::default();
     after_change(
         &state,
         &signed,
         slug,
-        SettingsSection::Delete,
-        typed,
+        SettingsForm::Delete,
         done,
         |(_, deleted)| {
             (
