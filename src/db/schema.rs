@@ -112,6 +112,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    form_submissions (once_value, purpose) {
+        once_value -> Text,
+        purpose -> Text,
+        user_id -> Text,
+        outcome -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     ended_sessions (session_id) {
         session_id -> Text,
         expires_at -> Timestamp,
@@ -277,6 +287,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     ended_sessions,
     idempotent_requests,
+    form_submissions,
     service_accounts,
     api_tokens,
     introspection_clients,

@@ -12,7 +12,7 @@ use actix_web::web;
 use super::transport::Mailer;
 use crate::db::DbPool;
 use crate::error::Error;
-use crate::services::{Settings, audit, idempotency, members, organization_settings, outbox};
+use crate::services::{Settings, audit, idempotency, members, organization_settings, outbox, submissions};
 
 const BATCH: i64 = 50;
 const IDLE: Duration = Duration::from_millis(500);
@@ -122,6 +122,9 @@ impl Worker {
                 pruned_at = Some(std::time::Instant::now());
                 if let Err(error) = db(pool, idempotency::prune).await {
                     tracing::warn!(%error, "could not forget old idempotent answers");
+                }
+                if let Err(error) = db(pool, submissions::prune).await {
+                    tracing::warn!(%error, "could not forget old one-time form values");
                 }
                 if let Err(error) = self.prune_audit_events().await {
                     tracing::warn!(%error, "could not delete audit events past their retention");

@@ -14,6 +14,7 @@ pub mod outbox;
 pub mod seed;
 pub mod service_accounts;
 pub mod settings;
+pub mod submissions;
 pub mod tokens;
 pub mod users;
 

@@ -10,6 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use super::session::SessionState;
 use crate::domain::text::{has_control, has_control_beyond_lines};
 use crate::error::Error;
+use crate::services::submissions::{self, OnceValue};
 
 /// Bodies above this are refused with 413: enough for 2,000 invitation rows.
 pub const MAX_FORM_BYTES: usize = 512 * 1024;
@@ -36,6 +37,15 @@ impl Form {
     /// A field's value, or "" when absent.
     pub fn text(&self, name: &str) -> &str {
         self.get(name).unwrap_or_default()
+    }
+
+    /// The one-time value the form carries, if any (see
+    /// [`crate::services::submissions`]); one this server cannot have made
+    /// is refused.
+    pub fn once_value(&self) -> Result<Option<OnceValue>, Error> {
+        self.get(submissions::FIELD)
+            .map(|text| OnceValue::parse(text, crate::services::now()))
+            .transpose()
     }
 
     /// Every value of a repeated field, in order.

@@ -947,6 +947,10 @@ pub struct TokensPage {
     pub error: Option<String>,
     /// The secret of the token just made, shown this once.
     pub created: Option<CreatedSecret>,
+    /// The form was sent again: what it made the first time, without the secret.
+    pub made_before: Option<SecretShownBefore>,
+    /// The create form's one-time value.
+    pub once: String,
 }
 
 /// What the create form holds (again, after a refusal).
@@ -962,6 +966,13 @@ pub struct CreatedSecret {
     pub name: String,
     pub secret: String,
     pub expires: DayTime,
+}
+
+/// What a form that made a secret made, kept to answer the form sent again
+/// (a reload): the name only, never the secret.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SecretShownBefore {
+    pub name: String,
 }
 
 /// A service account's row.
@@ -981,10 +992,21 @@ pub struct ServiceAccountsPage {
     pub roles: Vec<Role>,
     pub access_levels: Vec<crate::domain::AccessLevel>,
     pub lifetimes: &'static [u16],
-    pub form_name: String,
-    pub form_description: String,
+    pub form: AccountForm,
     pub error: Option<String>,
     pub created: Option<CreatedSecret>,
+    pub made_before: Option<SecretShownBefore>,
+    /// The key forms' one-time value (each form has its own purpose).
+    pub once: String,
+}
+
+/// What the create form of a service account holds (again, after a refusal).
+#[derive(Debug, Clone)]
+pub struct AccountForm {
+    pub name: String,
+    pub description: String,
+    /// The role chosen, as sent; empty offers the lowest.
+    pub role: String,
 }
 
 /// Which form of the Settings tab an error belongs to.

@@ -156,6 +156,21 @@ impl Page {
         );
     }
 
+    /// The value of the first field named `name` (a form's one-time value, say).
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.field_after("", name)
+    }
+
+    /// The value of the first field named `name` after `anchor` (in the
+    /// form whose action it is, say).
+    pub fn field_after(&self, anchor: &str, name: &str) -> Option<String> {
+        let rest = &self.body[self.body.find(anchor)? + anchor.len()..];
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = rest.find(&marker)? + marker.len();
+        let end = rest[start..].find('"')? + start;
+        Some(rest[start..end].to_owned())
+    }
+
     /// The value of the first `csrf_token` hidden field.
     pub fn csrf(&self) -> Option<String> {
         let marker = "name=\"csrf_token\" value=\"";

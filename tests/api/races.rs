@@ -189,3 +189,56 @@ fn racing_first_sign_ins_of_one_account_make_one_user_and_all_sign_in() {
     assert_eq!(server.app.count("users"), 1);
     assert_eq!(server.app.count("identities"), 1);
 }
+
+#[test]
+fn the_same_token_form_sent_to_two_servers_at_once_makes_one_token() {
+    let server = TestServer::start();
+    acme(&server);
+    let second = server.another_server();
+    for round in 0..ROUNDS {
+        // One form, loaded once, sent twice at the same moment: a reload
+        // racing the first submission, each reaching another server.
+        let mut on_first = ada_at(&server.base);
+        let mut on_second = ada_at(&second);
+        let once = on_first
+            .get("/orgs/acme-ai/tokens")
+            .field("once")
+            .expect("a one-time value");
+        on_second.get("/orgs/acme-ai/tokens");
+        let moves: Vec<Box<dyn FnOnce() -> Page + Send>> = [on_first, on_second]
+            .into_iter()
+            .map(|mut ada| {
+                let once = once.clone();
+                Box::new(move || {
+                    ada.post(
+                        "/orgs/acme-ai/tokens",
+                        &[
+                            ("name", "CI deploys"),
+                            ("access", "inference"),
+                            ("days", "30"),
+                            ("once", once.as_str()),
+                        ],
+                    )
+                }) as Box<dyn FnOnce() -> Page + Send>
+            })
+            .collect();
+        let answers = at_once(moves);
+        for answer in &answers {
+            assert_eq!(answer.status, 200, "round {round}: {}", answer.body);
+        }
+        let with_secret = answers
+            .iter()
+            .filter(|answer| answer.contains("id=\"new-secret\""))
+            .count();
+        let told_made = answers
+            .iter()
+            .filter(|answer| answer.contains("was already created; its secret was shown once"))
+            .count();
+        assert_eq!((with_secret, told_made), (1, 1), "round {round}");
+        assert_eq!(
+            server.app.count("api_tokens"),
+            round as i64 + 1,
+            "round {round}: one token per form"
+        );
+    }
+}

@@ -713,3 +713,206 @@ fn the_tabs_refuse_what_the_policy_refuses_and_change_nothing() {
     assert_eq!(revoked.status, 303);
     assert_eq!(app.count("api_tokens WHERE revoked_at IS NOT NULL"), 1);
 }
+
+/// The secret on a page: `rcp_…` or `rcs_…` as the read-only field holds it.
+fn secret_on(page: &crate::http::Page) -> Option<String> {
+    let start = page.body.find("id=\"new-secret\"")?;
+    let value = page.body[start..].find("value=\"")? + start + "value=\"".len();
+    let end = page.body[value..].find('"')? + value;
+    Some(page.body[value..end].to_owned())
+}
+
+#[test]
+fn a_reloaded_token_form_makes_one_token_and_never_shows_its_secret_again() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let mut ada = server.signed_in("ada@example.com");
+    assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
+    let tab = ada.get("/orgs/acme-ai/tokens");
+    let once = tab.field("once").expect("the form carries a one-time value");
+    let fields = [
+        ("name", "CI deploys"),
+        ("access", "operations"),
+        ("days", "30"),
+        ("once", once.as_str()),
+    ];
+    let first = ada.post("/orgs/acme-ai/tokens", &fields);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let secret = secret_on(&first).expect("the secret, shown once");
+    assert_eq!(app.count("api_tokens"), 1);
+
+    // A reload sends the very same form again: nothing is made, and the
+    // answer says what the first one made, without its secret.
+    for reload in [
+        ada.post("/orgs/acme-ai/tokens", &fields),
+        ada.hx_post("/orgs/acme-ai/tokens", &fields),
+    ] {
+        assert_eq!(reload.status, 200, "{}", reload.body);
+        reload.assert_contains("“CI deploys” was already created; its secret was shown once");
+        assert!(secret_on(&reload).is_none(), "a secret shown again");
+        assert!(!reload.contains(&secret[4..]), "the first secret shown again");
+    }
+    assert_eq!(
+        app.count("api_tokens"),
+        1,
+        "one token, however often the form is sent"
+    );
+    let org = app.org("acme-ai");
+    let created = app
+        .audit_events(&org)
+        .iter()
+        .filter(|event| event.action == "token.created")
+        .count();
+    assert_eq!(created, 1, "one token.created event");
+
+    // The answer's own form carries a fresh value: pressing Create again on
+    // it makes another token, as it should.
+    let next = first.field("once").expect("a fresh value");
+    assert_ne!(next, once);
+    let another = ada.post(
+        "/orgs/acme-ai/tokens",
+        &[
+            ("name", "CI deploys"),
+            ("access", "operations"),
+            ("days", "30"),
+            ("once", next.as_str()),
+        ],
+    );
+    assert!(secret_on(&another).is_some(), "{}", another.body);
+    assert_eq!(app.count("api_tokens"), 2);
+
+    // A refusal uses nothing up: the same value works once the form is right.
+    let fresh = ada.get("/orgs/acme-ai/tokens").field("once").expect("a value");
+    let refused = ada.post(
+        "/orgs/acme-ai/tokens",
+        &[
+            ("name", ""),
+            ("access", "operations"),
+            ("days", "30"),
+            ("once", fresh.as_str()),
+        ],
+    );
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let fixed = ada.post(
+        "/orgs/acme-ai/tokens",
+        &[
+            ("name", "notebook"),
+            ("access", "inference"),
+            ("days", "30"),
+            ("once", fresh.as_str()),
+        ],
+    );
+    assert!(secret_on(&fixed).is_some(), "{}", fixed.body);
+    assert_eq!(app.count("api_tokens"), 3);
+}
+
+#[test]
+fn a_reloaded_key_form_makes_one_key_for_its_account_only() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let mut ada = server.signed_in("ada@example.com");
+    assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
+    let org = app.org("acme-ai");
+    let ada_user = app.user_by_email("ada@example.com");
+    for name in ["deploy-bot", "eval-bot"] {
+        service_accounts::create(
+            &mut app.conn(),
+            &as_user(&ada_user),
+            &org,
+            &account(name, Role::Developer),
+        )
+        .expect("an account");
+    }
+    let tab = ada.get("/orgs/acme-ai/service-accounts");
+    let once = tab.field("once").expect("the key forms carry a one-time value");
+    let fields = [("access", "inference"), ("days", "30"), ("once", once.as_str())];
+    let first = ada.post("/orgs/acme-ai/service-accounts/deploy-bot/keys", &fields);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let secret = secret_on(&first).expect("the key, shown once");
+    let reload = ada.post("/orgs/acme-ai/service-accounts/deploy-bot/keys", &fields);
+    assert_eq!(reload.status, 200, "{}", reload.body);
+    reload.assert_contains("“deploy-bot key” was already created; its secret was shown once");
+    assert!(secret_on(&reload).is_none() && !reload.contains(&secret[4..]));
+    assert_eq!(app.count("api_tokens"), 1);
+    // The same page's form for another account is another form.
+    let other = ada.post("/orgs/acme-ai/service-accounts/eval-bot/keys", &fields);
+    assert!(secret_on(&other).is_some(), "{}", other.body);
+    assert_eq!(app.count("api_tokens"), 2);
+}
+
+#[test]
+fn one_time_values_that_are_malformed_too_old_or_someone_elses_make_nothing() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let mut ada = server.signed_in("ada@example.com");
+    assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
+    let org = app.org("acme-ai");
+    app.member(&org, "bob@example.com", Role::Developer);
+    let once = ada.get("/orgs/acme-ai/tokens").field("once").expect("a value");
+    let made = ada.post(
+        "/orgs/acme-ai/tokens",
+        &[
+            ("name", "Ada CI"),
+            ("access", "inference"),
+            ("days", "30"),
+            ("once", once.as_str()),
+        ],
+    );
+    assert!(secret_on(&made).is_some(), "{}", made.body);
+
+    // Bob sends Ada's value (copied from her page): nothing is made, and he
+    // is not told what it made.
+    let mut bob = server.signed_in("bob@example.com");
+    bob.get("/orgs/acme-ai/tokens");
+    let copied = bob.post(
+        "/orgs/acme-ai/tokens",
+        &[
+            ("name", "Bob CI"),
+            ("access", "inference"),
+            ("days", "30"),
+            ("once", once.as_str()),
+        ],
+    );
+    assert_eq!(copied.status, 409, "{}", copied.body);
+    copied.assert_contains("already sent from another account");
+    assert!(!copied.contains("Ada CI"), "what Ada's form made, told to Bob");
+    assert!(secret_on(&copied).is_none());
+    assert_eq!(app.count("api_tokens"), 1);
+
+    let day_old = format!(
+        "{}.0123456789abcdef0123456789abcdef",
+        chrono::Utc::now().timestamp() - 25 * 3600
+    );
+    for (bad, words) in [
+        ("not-a-value", "did not come from this page"),
+        ("1.0123456789abcdef0123456789abcdef", "more than a day ago"),
+        (day_old.as_str(), "more than a day ago"),
+    ] {
+        let refused = bob.post(
+            "/orgs/acme-ai/tokens",
+            &[
+                ("name", "Bob CI"),
+                ("access", "inference"),
+                ("days", "30"),
+                ("once", bad),
+            ],
+        );
+        assert_eq!(refused.status, 422, "{bad}: {}", refused.body);
+        refused.assert_contains(words);
+        refused.assert_contains("value=\"Bob CI\"");
+        assert!(
+            refused.field("once").is_some_and(|fresh| fresh != bad),
+            "a fresh value"
+        );
+    }
+    assert_eq!(app.count("api_tokens"), 1, "nothing made");
+
+    // A form sent without a value (a script, not the page) is done as asked,
+    // as the JSON API does a request without an Idempotency-Key.
+    let scripted = bob.post(
+        "/orgs/acme-ai/tokens",
+        &[("name", "Bob CI"), ("access", "inference"), ("days", "30")],
+    );
+    assert!(secret_on(&scripted).is_some(), "{}", scripted.body);
+    assert_eq!(app.count("api_tokens"), 2);
+}

@@ -12,14 +12,15 @@ use crate::domain::{AccessLevel, LabelName, Lifetime};
 use crate::error::Error;
 use crate::services::Actor;
 use crate::services::service_accounts::{self, AccountRequest, KeyRequest};
+use crate::services::submissions::{self, OnceValue, Purpose, Submission, Submitted};
 use crate::services::tokens::{self, IssuedToken, TokenRequest};
 use crate::services::users::User;
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
 use crate::web::session::Flash;
 use crate::web::views::{
-    AccountRowView, ConfirmPage, CreatedSecret, DayTime, OrgView, ServiceAccountsPage, Tabs, TokenForm,
-    TokenRowView, TokensPage, render,
+    AccountForm, AccountRowView, ConfirmPage, CreatedSecret, DayTime, OrgView, SecretShownBefore,
+    ServiceAccountsPage, Tabs, TokenForm, TokenRowView, TokensPage, render,
 };
 use crate::web::{AppState, html, see_other};
 
@@ -54,14 +55,34 @@ fn created(issued: &IssuedToken) -> CreatedSecret {
     }
 }
 
+/// What a page with a create form answers besides the page itself.
+enum Answer {
+    /// The page as it is, or the form again with what was typed and why it
+    /// was refused.
+    Form { error: Option<String> },
+    /// A token or key was made now: its secret, shown this once.
+    Created(CreatedSecret),
+    /// The form was sent again: what the first submission made.
+    CreatedBefore(SecretShownBefore),
+}
+
+impl Answer {
+    fn parts(self) -> (Option<String>, Option<CreatedSecret>, Option<SecretShownBefore>) {
+        match self {
+            Answer::Form { error } => (error, None, None),
+            Answer::Created(secret) => (None, Some(secret), None),
+            Answer::CreatedBefore(made) => (None, None, Some(made)),
+        }
+    }
+}
+
 /// Everything the API tokens page shows, read in one visit.
 async fn tokens_page(
     state: &AppState,
     signed: &SignedIn,
     slug: String,
     form: TokenForm,
-    error: Option<String>,
-    secret: Option<CreatedSecret>,
+    answer: Answer,
 ) -> Result<TokensPage, Error> {
     let actor = signed.actor.clone();
     let (user, (context, listed)) = signed
@@ -82,6 +103,7 @@ async fn tokens_page(
         })
         .collect();
     let csrf = signed.session.csrf_token();
+    let (error, created, made_before) = answer.parts();
     Ok(TokensPage {
         layout: page_layout(state, signed, &user, &context, "API tokens"),
         org: OrgView::from(&context.viewer.org),
@@ -93,7 +115,9 @@ async fn tokens_page(
         lifetimes: LIFETIMES,
         form,
         error,
-        created: secret,
+        created,
+        made_before,
+        once: OnceValue::issue().as_str().to_owned(),
     })
 }
 
@@ -114,6 +138,14 @@ fn page_layout(
     )
 }
 
+fn empty_account_form() -> AccountForm {
+    AccountForm {
+        name: String::new(),
+        description: String::new(),
+        role: String::new(),
+    }
+}
+
 fn default_form() -> TokenForm {
     TokenForm {
         name: String::new(),
@@ -128,11 +160,19 @@ pub async fn list(
     signed: SignedIn,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let page = tokens_page(&state, &signed, path.into_inner(), default_form(), None, None).await?;
+    let page = tokens_page(
+        &state,
+        &signed,
+        path.into_inner(),
+        default_form(),
+        Answer::Form { error: None },
+    )
+    .await?;
     Ok(html(StatusCode::OK, render(&page, "the API tokens page")?))
 }
 
 /// Create a token: the answer is the page with the secret, shown this once.
+/// The same form sent again (a reload) makes nothing and says so.
 pub async fn create(
     state: web::Data<AppState>,
     signed: SignedIn,
@@ -145,40 +185,45 @@ pub async fn create(
         access: form.text("access").to_owned(),
         days: form.text("days").parse().unwrap_or(Lifetime::DEFAULT.days()),
     };
-    let made = match token_request(&form, &typed.name) {
-        Ok(request) => {
-            let actor = signed.actor.clone();
-            let lookup = slug.clone();
+    let parsed = token_request(&form, &typed.name).and_then(|request| Ok((request, form.once_value()?)));
+    let made = match parsed {
+        Ok((request, once)) => {
+            let (actor, lookup, user_id) = (signed.actor.clone(), slug.clone(), signed.user_id().to_owned());
             signed
                 .write(&state, move |conn, _| {
                     let org = crate::web::find_org(conn, &lookup)?;
-                    tokens::create_personal(conn, &actor, &org, None, &request)
+                    let submission = Submission {
+                        user_id: &user_id,
+                        once: once.as_ref(),
+                        purpose: Purpose::PersonalToken { org_id: &org.id },
+                    };
+                    submissions::once(conn, &submission, |conn| {
+                        let issued = tokens::create_personal(conn, &actor, &org, None, &request)?;
+                        let kept = SecretShownBefore {
+                            name: issued.name.clone(),
+                        };
+                        Ok((issued, kept))
+                    })
                 })
                 .await
-                .map(|(_, issued)| issued)
+                .map(|(_, made)| made)
         }
         Err(error) => Err(error),
     };
-    match made {
-        Ok(issued) => {
-            let page = tokens_page(
-                &state,
-                &signed,
-                slug,
-                default_form(),
-                None,
-                Some(created(&issued)),
-            )
-            .await?;
-            Ok(html(StatusCode::OK, render(&page, "the API tokens page")?))
-        }
-        Err(error @ (Error::Invalid(_) | Error::Forbidden(_))) => {
-            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            let page = tokens_page(&state, &signed, slug, typed, Some(error.to_string()), None).await?;
-            Ok(html(status, render(&page, "the API tokens page")?))
-        }
-        Err(other) => Err(other),
-    }
+    let (status, form, answer) = match made {
+        Ok(Submitted::Now(issued)) => (StatusCode::OK, default_form(), Answer::Created(created(&issued))),
+        Ok(Submitted::Before(made)) => (StatusCode::OK, default_form(), Answer::CreatedBefore(made)),
+        Err(error @ (Error::Invalid(_) | Error::Forbidden(_) | Error::Conflict(_))) => (
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+            typed,
+            Answer::Form {
+                error: Some(error.to_string()),
+            },
+        ),
+        Err(other) => return Err(other),
+    };
+    let page = tokens_page(&state, &signed, slug, form, answer).await?;
+    Ok(html(status, render(&page, "the API tokens page")?))
 }
 
 /// "Revoke NAME?": the confirmation, as a page.
@@ -242,9 +287,8 @@ async fn accounts_page(
     state: &AppState,
     signed: &SignedIn,
     slug: String,
-    typed: (String, String),
-    error: Option<String>,
-    secret: Option<CreatedSecret>,
+    form: AccountForm,
+    answer: Answer,
 ) -> Result<ServiceAccountsPage, Error> {
     let (user, (context, listed)) = signed
         .read_org(state, slug, move |conn, _, context| {
@@ -253,6 +297,7 @@ async fn accounts_page(
         })
         .await?;
     let role = context.viewer.role;
+    let (error, created, made_before) = answer.parts();
     Ok(ServiceAccountsPage {
         layout: page_layout(state, signed, &user, &context, "Service accounts"),
         org: OrgView::from(&context.viewer.org),
@@ -268,10 +313,11 @@ async fn accounts_page(
         roles: policy::service_account_roles(role),
         access_levels: AccessLevel::ALL.to_vec(),
         lifetimes: LIFETIMES,
-        form_name: typed.0,
-        form_description: typed.1,
+        form,
         error,
-        created: secret,
+        created,
+        made_before,
+        once: OnceValue::issue().as_str().to_owned(),
     })
 }
 
@@ -281,7 +327,14 @@ pub async fn accounts(
     signed: SignedIn,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let page = accounts_page(&state, &signed, path.into_inner(), Default::default(), None, None).await?;
+    let page = accounts_page(
+        &state,
+        &signed,
+        path.into_inner(),
+        empty_account_form(),
+        Answer::Form { error: None },
+    )
+    .await?;
     Ok(html(StatusCode::OK, render(&page, "the service accounts page")?))
 }
 
@@ -293,15 +346,19 @@ pub async fn create_account(
     form: Form,
 ) -> Result<HttpResponse, Error> {
     let slug = path.into_inner();
-    let typed = (form.text("name").to_owned(), form.text("description").to_owned());
-    let parsed = LabelName::parse(&typed.0)
+    let typed = AccountForm {
+        name: form.text("name").to_owned(),
+        description: form.text("description").to_owned(),
+        role: form.text("role").to_owned(),
+    };
+    let parsed = LabelName::parse(&typed.name)
         .map_err(|e| Error::Invalid(format!("Name: {e}.")))
         .and_then(|name| {
             Ok(AccountRequest {
                 name,
-                description: service_accounts::parse_description(&typed.1)?,
-                role: form
-                    .text("role")
+                description: service_accounts::parse_description(&typed.description)?,
+                role: typed
+                    .role
                     .parse()
                     .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?,
             })
@@ -331,14 +388,18 @@ pub async fn create_account(
         }
         Err(error @ (Error::Invalid(_) | Error::Conflict(_))) => {
             let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            let page = accounts_page(&state, &signed, slug, typed, Some(error.to_string()), None).await?;
+            let answer = Answer::Form {
+                error: Some(error.to_string()),
+            };
+            let page = accounts_page(&state, &signed, slug, typed, answer).await?;
             Ok(html(status, render(&page, "the service accounts page")?))
         }
         Err(other) => Err(other),
     }
 }
 
-/// Create a key for a service account: the answer shows it this once.
+/// Create a key for a service account: the answer shows it this once. The
+/// same form sent again (a reload) makes nothing and says so.
 pub async fn create_key(
     state: web::Data<AppState>,
     signed: SignedIn,
@@ -346,29 +407,39 @@ pub async fn create_key(
     form: Form,
 ) -> Result<HttpResponse, Error> {
     let (slug, account_id) = path.into_inner();
-    let actor = signed.actor.clone();
-    let lookup = slug.clone();
     let (access, lifetime) = access_and_lifetime(&form)?;
+    let once = form.once_value()?;
     let key = KeyRequest {
         name: None,
         access,
         lifetime,
     };
-    let (_, issued) = signed
+    let (actor, lookup, user_id) = (signed.actor.clone(), slug.clone(), signed.user_id().to_owned());
+    let (_, made) = signed
         .write(&state, move |conn, _| {
             let org = crate::web::find_org(conn, &lookup)?;
-            service_accounts::create_key(conn, &actor, &org, &account_id, &key)
+            let submission = Submission {
+                user_id: &user_id,
+                once: once.as_ref(),
+                purpose: Purpose::ServiceAccountKey {
+                    org_id: &org.id,
+                    account: &account_id,
+                },
+            };
+            submissions::once(conn, &submission, |conn| {
+                let issued = service_accounts::create_key(conn, &actor, &org, &account_id, &key)?;
+                let kept = SecretShownBefore {
+                    name: issued.name.clone(),
+                };
+                Ok((issued, kept))
+            })
         })
         .await?;
-    let page = accounts_page(
-        &state,
-        &signed,
-        slug,
-        Default::default(),
-        None,
-        Some(created(&issued)),
-    )
-    .await?;
+    let answer = match made {
+        Submitted::Now(issued) => Answer::Created(created(&issued)),
+        Submitted::Before(made) => Answer::CreatedBefore(made),
+    };
+    let page = accounts_page(&state, &signed, slug, empty_account_form(), answer).await?;
     Ok(html(StatusCode::OK, render(&page, "the service accounts page")?))
 }
 
