@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::services::Organization;
 use crate::services::invitations::{PendingInvitation, PendingPage};
 use crate::services::members::{Direction, Member, MemberPage, MemberQuery, SortKey, Step};
+use crate::services::submissions::OnceValue;
 use crate::services::users::User;
 
 /// Room for a whole Members page, so that it is not copied as it grows. Only
@@ -446,6 +447,8 @@ pub struct InvitationRowView {
     pub can_manage: bool,
     /// Rendered as an out-of-band swap (after a resend).
     pub oob: bool,
+    /// The Resend form's one-time value.
+    pub once: String,
 }
 
 impl InvitationRowView {
@@ -476,6 +479,7 @@ impl InvitationRowView {
             )
             .is_ok(),
             oob: false,
+            once: OnceValue::issue().as_str().to_owned(),
         }
     }
 }
@@ -639,6 +643,22 @@ pub struct InviteStepTwo {
     pub error: Option<String>,
     /// The end date of every membership offered (YYYY-MM-DD), or empty.
     pub ends: String,
+    /// The form's one-time value: Send, and the Resend buttons in its rows.
+    pub once: String,
+}
+
+/// What Send invited and skipped, kept to answer the same form sent again
+/// (a reload): the addresses, never the links.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct InvitationsSentBefore {
+    pub invited: Vec<String>,
+    pub skipped: Vec<String>,
+}
+
+/// Whom a Resend was for, kept to answer the same form sent again.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ResentBefore {
+    pub email: String,
 }
 
 #[derive(Template)]

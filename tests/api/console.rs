@@ -676,3 +676,90 @@ fn each_role_is_offered_only_what_it_may_do_and_refused_the_rest() {
         assert_eq!(roles.status, 200, "everyone sees the roles");
     }
 }
+
+#[test]
+fn a_reloaded_invite_dialog_or_resend_sends_nothing_twice() {
+    let (server, mut ada) = acme();
+    let app = &server.app;
+    let review = ada.post(
+        "/orgs/acme-ai/invitations/review",
+        &[
+            ("emails", "bob@example.com carol@example.com"),
+            ("role", "viewer"),
+        ],
+    );
+    assert_eq!(review.status, 200, "{}", review.body);
+    let once = review.field("once").expect("the dialog carries a one-time value");
+    let rows = [
+        ("email", "bob@example.com"),
+        ("name", ""),
+        ("row_role", "viewer"),
+        ("email", "carol@example.com"),
+        ("name", ""),
+        ("row_role", "viewer"),
+        ("once", once.as_str()),
+    ];
+    let sent = ada.post("/orgs/acme-ai/invitations", &rows);
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    sent.assert_contains("Invited 2 people to Acme AI.");
+    sent.assert_contains("/invite/");
+    let before = (app.count("invitation_tokens"), app.count("email_outbox"));
+
+    // The reload (without JavaScript) and a second press (with htmx) say
+    // what was sent, show no link, and send nothing: not "already invited"
+    // rows to fix.
+    for again in [
+        ada.post("/orgs/acme-ai/invitations", &rows),
+        ada.hx_post("/orgs/acme-ai/invitations", &rows),
+    ] {
+        assert_eq!(again.status, 200, "{}", again.body);
+        again.assert_contains("Invited 2 people to Acme AI. This form was already sent");
+        assert!(!again.contains("/invite/"), "a link shown again");
+        assert!(!again.contains("Fix or remove"));
+    }
+    assert_eq!(
+        (app.count("invitation_tokens"), app.count("email_outbox")),
+        before
+    );
+
+    // Resend, from the pending list: once per form, whatever the reloads.
+    let members = ada.get("/orgs/acme-ai/members");
+    let bob = app.org("acme-ai");
+    let bob_id = rollcall::services::invitations::pending_for_org(
+        &mut app.conn(),
+        &app.viewer(&rollcall::services::Actor::command_line(), &bob)
+            .expect("the organization"),
+        1,
+        10,
+    )
+    .expect("the pending invitations")
+    .invitations
+    .into_iter()
+    .find(|pending| pending.email == "bob@example.com")
+    .expect("Bob's invitation")
+    .id;
+    let resend_once = members
+        .field_after(&format!("/invitations/{bob_id}/resend\""), "once")
+        .expect("the Resend form carries a one-time value");
+    let path = format!("/orgs/acme-ai/invitations/{bob_id}/resend");
+    let resent = ada.post(&path, &[("once", resend_once.as_str())]);
+    assert_eq!(resent.status, 200, "{}", resent.body);
+    resent.assert_contains("Sent a new invitation to bob@example.com");
+    let link_start = resent.body.find("/invite/").expect("the new link");
+    let link: String = resent.body[link_start..]
+        .chars()
+        .take_while(|c| *c != '<' && *c != '"' && !c.is_whitespace())
+        .collect();
+    let tokens = app.count("invitation_tokens");
+    for again in [
+        ada.post(&path, &[("once", resend_once.as_str())]),
+        ada.hx_post(&path, &[("once", resend_once.as_str())]),
+    ] {
+        assert_eq!(again.status, 200, "{}", again.body);
+        again.assert_contains("was already sent again by this form");
+        assert!(!again.contains("/invite/"), "a link shown again");
+    }
+    assert_eq!(app.count("invitation_tokens"), tokens, "no new link");
+    let opened = server.browser().get(&link);
+    assert_eq!(opened.status, 200, "the link shown still works: {}", opened.body);
+}

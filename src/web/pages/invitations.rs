@@ -10,18 +10,21 @@ use super::{
     OrgContext, PENDING_ON_MEMBERS_PAGE, dialog, dialog_with_status, layout, page_number, query_pairs,
     switcher,
 };
+use crate::db::DbConnection;
 use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, MembershipEnd, PersonName, Role, parse_address_list};
 use crate::error::Error;
 use crate::services::invitations::{self, InviteOutcome, Invitee, MAX_BATCH, Standing};
+use crate::services::submissions::{self, OnceValue, Purpose, Submission, Submitted};
 use crate::services::users::User;
-use crate::services::{Actor, Viewer, now};
+use crate::services::{Actor, Organization, Viewer, now};
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
 use crate::web::session::{Flash, FlashKind, SharedLink};
 use crate::web::views::{
-    InvitationRowFragment, InvitationRowView, InvitationsPage, InvitationsSent, InviteRowView, InviteStepOne,
-    InviteStepTwo, NoticeFragment, NoticePage, NoticesOob, OrgView, PendingList, Tabs, render,
+    InvitationRowFragment, InvitationRowView, InvitationsPage, InvitationsSent, InvitationsSentBefore,
+    InviteRowView, InviteStepOne, InviteStepTwo, NoticeFragment, NoticePage, NoticesOob, OrgView,
+    PendingList, ResentBefore, Tabs, render,
 };
 use crate::web::{AppState, html, see_other};
 
@@ -310,6 +313,7 @@ pub async fn review(
                 roles,
                 error: None,
                 ends: ends_typed,
+                once: OnceValue::issue().as_str().to_owned(),
             },
             "the invite dialog",
         )
@@ -317,7 +321,9 @@ pub async fn review(
 }
 
 /// Send: creates every invitation in one transaction and queues the emails.
-/// Rows with problems send the dialog back (422) with nothing created.
+/// Rows with problems send the dialog back (422) with nothing created. The
+/// same dialog sent again (a reload) creates nothing and says what it sent,
+/// before its rows are checked again (they are all invited by now).
 pub async fn send(
     state: web::Data<AppState>,
     signed: SignedIn,
@@ -327,6 +333,29 @@ pub async fn send(
     let (user, context) = load(&state, &signed, path.into_inner()).await?;
     let roles = invitable(context.viewer.role)?;
     let csrf = signed.session.csrf_token();
+    let once = form.once_value()?;
+    let (user_id, org_id) = (signed.user_id().to_owned(), context.viewer.org.id.clone());
+    let sent_before = match once.clone() {
+        Some(once) => {
+            state
+                .read(move |conn| {
+                    let submission = Submission {
+                        user_id: &user_id,
+                        once: Some(&once),
+                        purpose: Purpose::Invitations { org_id: &org_id },
+                    };
+                    submissions::made_before::<InvitationsSentBefore>(conn, &submission)
+                })
+                .await?
+        }
+        None => None,
+    };
+    if let Some(sent) = sent_before {
+        let (actor, org) = (signed.actor.clone(), context.viewer.org.clone());
+        let pending = state.read(move |conn| newest_pending(conn, &actor, org)).await?;
+        let flash = Flash::ok(sent_again_words(&sent, &context.viewer.org.name));
+        return sent_dialog(&state, &signed, &user, context, flash, sent.skipped, pending);
+    }
     let drafts = drafts_from_rows(&form)?;
     let ends_typed = form.text("ends").trim().to_owned();
     let ends = MembershipEnd::parse_date_field(&ends_typed, now())
@@ -361,25 +390,63 @@ pub async fn send(
                         roles,
                         error: Some(error),
                         ends: ends_typed,
+                        once: OnceValue::issue().as_str().to_owned(),
                     },
                     "the invite dialog",
                 )
             },
         );
     }
-    let (actor, org, settings) = (
+    let (actor, org, settings, user_id) = (
         signed.actor.clone(),
         context.viewer.org.clone(),
         state.settings.clone(),
+        signed.user_id().to_owned(),
     );
-    let (outcomes, pending) = state
+    let (sent, pending) = state
         .db(move |conn| {
-            let outcomes = invitations::invite(conn, &settings, &actor, &org, &invitees)?;
-            let viewer = Viewer::of(conn, &actor, org)?;
-            let newest = invitations::pending_for_org(conn, &viewer, 1, PENDING_ON_MEMBERS_PAGE)?;
-            Ok((outcomes, PendingList::new(&newest, viewer.role, now(), false)))
+            let submission = Submission {
+                user_id: &user_id,
+                once: once.as_ref(),
+                purpose: Purpose::Invitations { org_id: &org.id },
+            };
+            let sent = submissions::once(conn, &submission, |conn| {
+                let outcomes = invitations::invite(conn, &settings, &actor, &org, &invitees)?;
+                let (links, skipped) = what_was_sent(outcomes);
+                let kept = InvitationsSentBefore {
+                    invited: links.iter().map(|shared| shared.email.clone()).collect(),
+                    skipped: skipped.clone(),
+                };
+                Ok(((links, skipped), kept))
+            })?;
+            Ok((sent, newest_pending(conn, &actor, org)?))
         })
         .await?;
+    let org_name = context.viewer.org.name.clone();
+    let (flash, skipped) = match sent {
+        Submitted::Now((links, skipped)) => {
+            let emails: Vec<String> = links.iter().map(|shared| shared.email.clone()).collect();
+            let flash = Flash {
+                kind: FlashKind::Ok,
+                message: invited_words(&emails, &org_name),
+                links,
+            };
+            (flash, skipped)
+        }
+        Submitted::Before(sent) => (Flash::ok(sent_again_words(&sent, &org_name)), sent.skipped),
+    };
+    sent_dialog(&state, &signed, &user, context, flash, skipped, pending)
+}
+
+/// The newest pending invitations, as the Members page lists them.
+fn newest_pending(conn: &mut DbConnection, actor: &Actor, org: Organization) -> Result<PendingList, Error> {
+    let viewer = Viewer::of(conn, actor, org)?;
+    let newest = invitations::pending_for_org(conn, &viewer, 1, PENDING_ON_MEMBERS_PAGE)?;
+    Ok(PendingList::new(&newest, viewer.role, now(), false))
+}
+
+/// The links to show once, and a line for each address not invited.
+fn what_was_sent(outcomes: Vec<(EmailAddress, InviteOutcome)>) -> (Vec<SharedLink>, Vec<String>) {
     let mut links = Vec::new();
     let mut skipped = Vec::new();
     for (email, outcome) in outcomes {
@@ -394,74 +461,113 @@ pub async fn send(
             InviteOutcome::DomainNotAllowed => skipped.push(format!("{email}: its domain is not allowed")),
         }
     }
-    let count = links.len();
-    let people = if count == 1 {
-        "person".to_owned()
-    } else {
-        format!("{} people", crate::web::views::thousands(count as i64))
-    };
-    let message = if count == 1 {
-        format!("Invited {} to {}.", links[0].email, context.viewer.org.name)
-    } else {
-        format!("Invited {people} to {}.", context.viewer.org.name)
-    };
-    let org = OrgView::from(&context.viewer.org);
-    let flash = Flash {
-        kind: FlashKind::Ok,
-        message,
-        links,
-    };
-    // The links are shown once, in this answer: without JavaScript too, on
-    // the page the form lands on, never carried in the cookie.
-    dialog(
-        &state,
-        &signed,
-        &user,
-        context,
-        "Invitations sent",
-        |standalone| {
-            render(
-                &InvitationsSent {
-                    standalone,
-                    csrf,
-                    org,
-                    flash,
-                    skipped,
-                    pending,
-                },
-                "the invitations sent dialog",
-            )
-        },
+    (links, skipped)
+}
+
+/// "Invited ada@example.com to Acme AI." or "Invited 3 people to Acme AI."
+fn invited_words(invited: &[String], org_name: &str) -> String {
+    match invited {
+        [one] => format!("Invited {one} to {org_name}."),
+        many => format!(
+            "Invited {} people to {org_name}.",
+            crate::web::views::thousands(many.len() as i64)
+        ),
+    }
+}
+
+/// What the "sent" dialog says to the same form sent again: what it sent the
+/// first time, and that the links are not shown again.
+fn sent_again_words(sent: &InvitationsSentBefore, org_name: &str) -> String {
+    format!(
+        "{} This form was already sent, so nothing new was made; the links were shown once, in the first answer (Resend one for a new link).",
+        invited_words(&sent.invited, org_name)
     )
 }
 
-/// Resends an invitation with a new link; the old one stops working.
+/// The "sent" dialog. The links are shown once, in this answer: without
+/// JavaScript too, on the page the form lands on, never carried in the cookie.
+fn sent_dialog(
+    state: &AppState,
+    signed: &SignedIn,
+    user: &User,
+    context: OrgContext,
+    flash: Flash,
+    skipped: Vec<String>,
+    pending: PendingList,
+) -> Result<HttpResponse, Error> {
+    let org = OrgView::from(&context.viewer.org);
+    let csrf = signed.session.csrf_token();
+    dialog(state, signed, user, context, "Invitations sent", |standalone| {
+        render(
+            &InvitationsSent {
+                standalone,
+                csrf,
+                org,
+                flash,
+                skipped,
+                pending,
+            },
+            "the invitations sent dialog",
+        )
+    })
+}
+
+/// Resends an invitation with a new link; the old one stops working. The
+/// same form sent again (a reload) sends nothing and says so.
 pub async fn resend(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
-    _form: Form,
+    form: Form,
 ) -> Result<HttpResponse, Error> {
     let (slug, invitation_id) = path.into_inner();
-    let (actor, settings) = (signed.actor.clone(), state.settings.clone());
-    let (user, (org, issued, row)) = signed
+    let once = form.once_value()?;
+    let (actor, settings, user_id) = (
+        signed.actor.clone(),
+        state.settings.clone(),
+        signed.user_id().to_owned(),
+    );
+    let (user, (org, resent, row)) = signed
         .write(&state, move |conn, _| {
             let org = crate::web::find_org(conn, &slug)?;
-            let issued = invitations::resend(conn, &settings, &actor, &org, &invitation_id)?;
+            let submission = Submission {
+                user_id: &user_id,
+                once: once.as_ref(),
+                purpose: Purpose::Resend {
+                    org_id: &org.id,
+                    invitation_id: &invitation_id,
+                },
+            };
+            let resent = submissions::once(conn, &submission, |conn| {
+                let issued = invitations::resend(conn, &settings, &actor, &org, &invitation_id)?;
+                let kept = ResentBefore {
+                    email: issued.email.to_string(),
+                };
+                Ok((issued, kept))
+            })?;
             let viewer_role = crate::services::members::role_of_actor(conn, &actor, &org)?;
             let row = invitations::find_pending(conn, &org, &invitation_id)?
                 .map(|pending| InvitationRowView::new(&pending, viewer_role, now()));
-            Ok((org, issued, row))
+            Ok((org, resent, row))
         })
         .await?;
-    let mut flash = Flash::ok(format!(
-        "Sent a new invitation to {}; the previous link no longer works.",
-        issued.email
-    ));
-    flash.links = vec![SharedLink {
-        email: issued.email.to_string(),
-        link: issued.link,
-    }];
+    let flash = match resent {
+        Submitted::Now(issued) => Flash {
+            kind: FlashKind::Ok,
+            message: format!(
+                "Sent a new invitation to {}; the previous link no longer works.",
+                issued.email
+            ),
+            links: vec![SharedLink {
+                email: issued.email.to_string(),
+                link: issued.link,
+            }],
+        },
+        Submitted::Before(resent) => Flash::ok(format!(
+            "The invitation to {} was already sent again by this form, so nothing new was sent; its new link was shown once, in the first answer.",
+            resent.email
+        )),
+    };
     if !signed.htmx {
         let orgs = signed
             .read(&state, |conn, user| switcher(conn, &user.id))
