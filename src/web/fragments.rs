@@ -9,9 +9,13 @@
 //! version of each list in every transaction that changes it, and the page
 //! reads both versions with the viewer's role (`ListStamps`), so a fragment
 //! kept at the versions just read, and not past its expiry, is exactly the
-//! fragment the page would render. Each server keeps its own fragments and
-//! asks the database on every request, so several servers behind a load
-//! balancer never show an old list.
+//! fragment the page would render. A kept list of pending invitations shows
+//! the same one-time values in its Resend forms again (see
+//! `services::submissions`); that is sound because a Resend that uses one
+//! changes the invitation, and so the version, and the next page renders
+//! fresh values. Each server keeps its own fragments and asks the database
+//! on every request, so several servers behind a load balancer never show an
+//! old list.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

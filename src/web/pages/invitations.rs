@@ -334,23 +334,7 @@ pub async fn send(
     let roles = invitable(context.viewer.role)?;
     let csrf = signed.session.csrf_token();
     let once = form.once_value()?;
-    let (user_id, org_id) = (signed.user_id().to_owned(), context.viewer.org.id.clone());
-    let sent_before = match once.clone() {
-        Some(once) => {
-            state
-                .read(move |conn| {
-                    let submission = Submission {
-                        user_id: &user_id,
-                        once: Some(&once),
-                        purpose: Purpose::Invitations { org_id: &org_id },
-                    };
-                    submissions::made_before::<InvitationsSentBefore>(conn, &submission)
-                })
-                .await?
-        }
-        None => None,
-    };
-    if let Some(sent) = sent_before {
+    if let Some(sent) = sent_before(&state, &signed, &context, once.clone()).await? {
         let (actor, org) = (signed.actor.clone(), context.viewer.org.clone());
         let pending = state.read(move |conn| newest_pending(conn, &actor, org)).await?;
         let flash = Flash::ok(sent_again_words(&sent, &context.viewer.org.name));
@@ -436,6 +420,29 @@ pub async fn send(
         Submitted::Before(sent) => (Flash::ok(sent_again_words(&sent, &org_name)), sent.skipped),
     };
     sent_dialog(&state, &signed, &user, context, flash, skipped, pending)
+}
+
+/// What this dialog sent, if it was sent before with the same one-time value.
+async fn sent_before(
+    state: &AppState,
+    signed: &SignedIn,
+    context: &OrgContext,
+    once: Option<OnceValue>,
+) -> Result<Option<InvitationsSentBefore>, Error> {
+    let Some(once) = once else {
+        return Ok(None);
+    };
+    let (user_id, org_id) = (signed.user_id().to_owned(), context.viewer.org.id.clone());
+    state
+        .read(move |conn| {
+            let submission = Submission {
+                user_id: &user_id,
+                once: Some(&once),
+                purpose: Purpose::Invitations { org_id: &org_id },
+            };
+            submissions::made_before(conn, &submission)
+        })
+        .await
 }
 
 /// The newest pending invitations, as the Members page lists them.
