@@ -57,7 +57,7 @@ impl OnceValue {
     pub fn parse(text: &str, at: NaiveDateTime) -> Result<Self, Error> {
         let malformed = || {
             Error::Invalid(
-                "This form did not come from this page as it was sent, so nothing was done. Press the button again."
+                "This form did not come from this page unchanged (its one-time value is not one Rollcall made), so nothing was done. Press the button again."
                     .to_owned(),
             )
         };
