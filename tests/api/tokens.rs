@@ -916,3 +916,63 @@ fn one_time_values_that_are_malformed_too_old_or_someone_elses_make_nothing() {
     assert!(secret_on(&scripted).is_some(), "{}", scripted.body);
     assert_eq!(app.count("api_tokens"), 2);
 }
+
+#[test]
+fn two_submissions_of_one_value_racing_in_the_database_make_one_token() {
+    use rollcall::services::submissions::{self, OnceValue, Purpose, Submission, Submitted};
+    use std::sync::{Arc, Barrier};
+
+    let app = TestApp::new();
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let once = OnceValue::issue();
+    let barrier = Arc::new(Barrier::new(2));
+    let racers: Vec<_> = (0..2)
+        .map(|_| {
+            let (pool, org, ada, once, barrier) = (
+                app.pool.clone(),
+                org.clone(),
+                ada.clone(),
+                once.clone(),
+                Arc::clone(&barrier),
+            );
+            std::thread::spawn(move || {
+                let mut conn = pool.get().expect("a connection");
+                let submission = Submission {
+                    user_id: &ada.id,
+                    once: Some(&once),
+                    purpose: Purpose::PersonalToken { org_id: &org.id },
+                };
+                barrier.wait();
+                submissions::once(&mut conn, &submission, |conn| {
+                    let issued = tokens::create_personal(
+                        conn,
+                        &as_user(&ada),
+                        &org,
+                        None,
+                        &request(AccessLevel::Inference),
+                    )?;
+                    // Keep the transaction open long enough that the other
+                    // submission is surely inside it meanwhile, past any
+                    // check made before it.
+                    std::thread::sleep(Duration::from_millis(300));
+                    Ok((issued.id, issued.name))
+                })
+            })
+        })
+        .collect();
+    let answers: Vec<_> = racers
+        .into_iter()
+        .map(|racer| racer.join().expect("a racer").expect("an answer"))
+        .collect();
+    let made_now = answers
+        .iter()
+        .filter(|answer| matches!(answer, Submitted::Now(_)))
+        .count();
+    assert_eq!(made_now, 1, "{answers:?}");
+    assert!(
+        answers.contains(&Submitted::Before("CI deploys".to_owned())),
+        "{answers:?}"
+    );
+    assert_eq!(app.count("api_tokens"), 1);
+    assert_eq!(app.count("form_submissions"), 1);
+}
