@@ -211,17 +211,20 @@ impl FromStr for AccessLevel {
     }
 }
 
-/// How long a token works: a whole number of days from 1 to 366. There is no
-/// "never expires".
+/// How long a token works: a whole number of days from 7 to 366, on every
+/// path (the console's choices, the command line's `--expires`). There is
+/// no "never expires", and none shorter than a week: a token is for a
+/// program that runs for a while, and the console offers nothing shorter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lifetime(u16);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("“{0}” is not a lifetime: give 1 to 366 days, such as 30d")]
+#[error("“{0}” is not a lifetime: give {min} to {max} days, such as 30d", min = Lifetime::MIN_DAYS, max = Lifetime::MAX_DAYS)]
 pub struct InvalidLifetime(pub String);
 
 impl Lifetime {
     pub const DEFAULT: Lifetime = Lifetime(30);
+    pub const MIN_DAYS: u16 = 7;
     pub const MAX_DAYS: u16 = 366;
 
     /// "30d", "30" or "90 days".
@@ -235,7 +238,7 @@ impl Lifetime {
             .unwrap_or(&trimmed)
             .trim();
         let days: u16 = digits.parse().map_err(|_| invalid())?;
-        if (1..=Self::MAX_DAYS).contains(&days) {
+        if (Self::MIN_DAYS..=Self::MAX_DAYS).contains(&days) {
             Ok(Self(days))
         } else {
             Err(invalid())
@@ -300,13 +303,28 @@ mod tests {
     }
 
     #[test]
-    fn lifetimes_are_one_to_366_days() {
+    fn lifetimes_are_seven_to_366_days() {
         assert_eq!(Lifetime::parse("30d").map(Lifetime::days), Ok(30));
         assert_eq!(Lifetime::parse(" 366 ").map(Lifetime::days), Ok(366));
         assert_eq!(Lifetime::parse("7 days").map(Lifetime::days), Ok(7));
-        for bad in ["0d", "367d", "never", "-1", "", "1.5d", "99999999d"] {
+        for bad in [
+            "0d",
+            "1d",
+            "6d",
+            "6 days",
+            "367d",
+            "never",
+            "-1",
+            "",
+            "1.5d",
+            "99999999d",
+        ] {
             assert!(Lifetime::parse(bad).is_err(), "{bad:?}");
         }
+        assert_eq!(
+            Lifetime::parse("6d").unwrap_err().to_string(),
+            "“6d” is not a lifetime: give 7 to 366 days, such as 30d"
+        );
     }
 
     #[test]

@@ -976,3 +976,95 @@ fn two_submissions_of_one_value_racing_in_the_database_make_one_token() {
     assert_eq!(app.count("api_tokens"), 1);
     assert_eq!(app.count("form_submissions"), 1);
 }
+
+#[test]
+fn tokens_live_seven_to_366_days_on_every_path_in_the_same_words() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let mut ada = server.signed_in("ada@example.com");
+    assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
+    let org = app.org("acme-ai");
+    let deployer = service_accounts::create(
+        &mut app.conn(),
+        &Actor::command_line(),
+        &org,
+        &account("deployer", Role::Viewer),
+    )
+    .expect("an account");
+    let words = "is not a lifetime: give 7 to 366 days, such as 30d";
+    ada.get("/orgs/acme-ai/tokens");
+    for days in ["1", "6", "0", "367"] {
+        let page = ada.post(
+            "/orgs/acme-ai/tokens",
+            &[("name", "short"), ("access", "inference"), ("days", days)],
+        );
+        assert_eq!(page.status, 422, "{days} days: {}", page.body);
+        page.assert_contains(words);
+        let key = ada.post(
+            &format!("/orgs/acme-ai/service-accounts/{}/keys", deployer.id),
+            &[("access", "inference"), ("days", days)],
+        );
+        assert_eq!(key.status, 422, "a key of {days} days: {}", key.body);
+        key.assert_contains(words);
+    }
+    for expires in ["1d", "6d", "6 days"] {
+        let refused = rollcall(
+            app,
+            &[
+                "token",
+                "create",
+                "--org",
+                "acme-ai",
+                "--user",
+                "ada@example.com",
+                "--access",
+                "inference",
+                "--expires",
+                expires,
+            ],
+        );
+        assert!(!refused.status.success(), "--expires {expires}");
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains(words), "{said}");
+        let key = rollcall(
+            app,
+            &[
+                "service-account",
+                "key-create",
+                "--org",
+                "acme-ai",
+                "deployer",
+                "--access",
+                "inference",
+                "--expires",
+                expires,
+            ],
+        );
+        assert!(!key.status.success(), "a key with --expires {expires}");
+    }
+    assert_eq!(app.count("api_tokens"), 0, "nothing was made");
+
+    // A week is the shortest, on every path.
+    let week = ada.post(
+        "/orgs/acme-ai/tokens",
+        &[("name", "weekly"), ("access", "inference"), ("days", "7")],
+    );
+    assert_eq!(week.status, 200, "{}", week.body);
+    let made = rollcall(
+        app,
+        &[
+            "token",
+            "create",
+            "--org",
+            "acme-ai",
+            "--user",
+            "ada@example.com",
+            "--access",
+            "inference",
+            "--expires",
+            "7d",
+        ],
+    );
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert_eq!(app.count("api_tokens"), 2);
+}

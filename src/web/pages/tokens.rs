@@ -24,7 +24,8 @@ use crate::web::views::{
 };
 use crate::web::{AppState, html, see_other};
 
-/// The lifetimes the forms offer, in days; the command line takes any from 1 to 366.
+/// The lifetimes the forms offer, in days; the command line takes any that
+/// [`Lifetime::parse`] does.
 const LIFETIMES: &[u16] = &[7, 30, 90, 180, 366];
 
 /// Reads the access level and lifetime the token and key forms send.
