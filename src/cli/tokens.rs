@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{migrated, parse_email, parse_role, parse_slug, write_out};
 use crate::config::Config;
-use crate::domain::{AccessLevel, LabelName, Lifetime};
+use crate::domain::{AccessLevel, Description, LabelName, Lifetime};
 use crate::error::Error;
 use crate::services::service_accounts::{self, AccountRequest, KeyRequest};
 use crate::services::tokens::{self, IssuedToken, TokenRequest};
@@ -244,7 +244,8 @@ pub fn service_account(config: &Config, command: ServiceAccountCommand) -> Resul
         } => {
             let account = AccountRequest {
                 name: LabelName::parse(&name).map_err(|e| Error::Invalid(format!("Name: {e}")))?,
-                description: service_accounts::parse_description(&description)?,
+                description: Description::parse(&description)
+                    .map_err(|e| Error::Invalid(format!("Description: {e}")))?,
                 role: parse_role(&role)?,
             };
             let slug = parse_slug(&org)?;

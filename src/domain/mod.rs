@@ -21,7 +21,7 @@ pub use email::{
     parse_domain_list,
 };
 pub use membership_end::{InvalidMembershipEnd, MembershipEnd};
-pub use name::{InvalidName, LabelName, OrganizationName, PersonName};
+pub use name::{Description, InvalidDescription, InvalidName, LabelName, OrganizationName, PersonName};
 pub use policy::{Action, Permission};
 pub use role::{InvalidRole, Role};
 pub use slug::{InvalidSlug, Slug};

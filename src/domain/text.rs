@@ -4,9 +4,10 @@
 
 use std::fmt;
 
-/// Whether `text` holds a character that has no place in one line of text:
-/// NUL, the other C0 and C1 controls, DEL, and the marks that reorder the
-/// text around them.
+/// Whether `text` holds a character that must not reach the database, a
+/// header or a cursor: NUL, the other C0 and C1 controls, DEL, and the marks
+/// that reorder the text around them. What people name things with follows
+/// the stricter [`fits_one_line`].
 pub fn has_control(text: &str) -> bool {
     text.chars().any(is_control)
 }
@@ -25,28 +26,138 @@ pub fn has_control_beyond_lines(text: &str) -> bool {
         .any(|c| is_control(c) && !matches!(c, '\t' | '\n' | '\r'))
 }
 
-/// One line of text from elsewhere made safe to keep: control characters
-/// become spaces, runs of spaces one, and it is cut to `max_chars`. For what a
-/// provider sends, which a person cannot be asked to correct.
+/// What a name (of a person, an organization, a token, a service account,
+/// a client) or a description must be, in the words every refusal uses.
+pub const ONE_LINE_RULE: &str = "one line of visible text, without line or paragraph breaks, \
+     control characters, text-direction marks or invisible formatting characters";
+
+/// The one-line rule for what people name things with: no character that
+/// breaks the line for someone ([`is_unprintable`]: a JSON Lines reader
+/// that honours U+2028 cuts an event in two), reorders the text, or shows
+/// nothing, so that two names that look alike are alike. A joiner stays
+/// where it can join something ([`joiner_fits`]).
+pub fn fits_one_line(text: &str) -> bool {
+    let mut before = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let fits = if is_joiner(c) {
+            joiner_fits(before, chars.peek().copied())
+        } else {
+            !is_unprintable(c)
+        };
+        if !fits {
+            return false;
+        }
+        before = Some(c);
+    }
+    true
+}
+
+/// A character that does not show as itself in one line of text: a
+/// control character (C0, DEL, C1 with U+0085 NEXT LINE), the line and
+/// paragraph separators (U+2028, U+2029), and the format characters
+/// (general category Cf: bidirectional marks, embeddings, overrides and
+/// isolates, zero-width space, word joiner, U+FEFF, soft hyphen, tags, the
+/// joiners U+200C and U+200D, …). Writers of JSON Lines, CSV and terminal
+/// lines escape every one of them, joiners included, whatever a row holds.
+pub fn is_unprintable(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_format(c)
+}
+
+/// General category Cf, every code point of it in Unicode 16.0
+/// (`DerivedGeneralCategory.txt`: 170 code points in 21 ranges), written
+/// out rather than taken from a crate: no crate in the build has the
+/// categories, and the list changes rarely (a new Unicode version adds a few).
+fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
+}
+
+/// The zero-width joiner (U+200D) and non-joiner (U+200C): format
+/// characters that names need in emoji sequences ("👩‍💻"), Indic conjuncts
+/// and Persian words, between two characters they join or keep apart.
+fn is_joiner(c: char) -> bool {
+    matches!(c, '\u{200C}' | '\u{200D}')
+}
+
+/// A joiner fits between two characters that it can join or keep apart:
+/// visible, not whitespace, not ASCII (where it joins nothing and only
+/// makes "ab" differ from "ab"), and not another joiner. Anywhere else
+/// (first, last, beside a space or another invisible character) it shows
+/// nothing and is refused.
+fn joiner_fits(before: Option<char>, after: Option<char>) -> bool {
+    before.is_some_and(joinable) && after.is_some_and(joinable)
+}
+
+fn joinable(c: char) -> bool {
+    !c.is_ascii() && !c.is_whitespace() && !is_unprintable(c)
+}
+
+/// One line of text from elsewhere made to fit [`fits_one_line`]: line
+/// breaks, controls and other whitespace become spaces, runs of spaces one,
+/// invisible characters (and joiners with nothing to join) go, and it is cut
+/// to `max_chars`. For what a provider sends, which a person cannot be asked
+/// to correct.
 pub fn one_line(text: &str, max_chars: usize) -> String {
     let mut line = String::with_capacity(text.len().min(max_chars * 4));
     let mut count = 0;
+    let mut joiner = None;
     for c in text.trim().chars() {
-        if count == max_chars {
-            break;
-        }
-        let c = if is_control(c) || c.is_whitespace() {
+        let c = if c.is_control() || c.is_whitespace() || matches!(c, '\u{2028}' | '\u{2029}') {
             ' '
+        } else if is_joiner(c) {
+            // Kept only if the next character kept can be joined to the last.
+            joiner = joiner
+                .or(Some(c))
+                .filter(|_| line.chars().next_back().is_some_and(joinable));
+            continue;
+        } else if is_unprintable(c) {
+            continue;
         } else {
             c
         };
+        if let Some(joiner) = joiner.take()
+            && joinable(c)
+            && count + 2 <= max_chars
+        {
+            line.push(joiner);
+            count += 1;
+        }
         if c == ' ' && line.ends_with(' ') {
             continue;
+        }
+        if count == max_chars {
+            break;
         }
         line.push(c);
         count += 1;
     }
-    line.trim_end().to_owned()
+    line.trim().to_owned()
 }
 
 /// What the Members page is searched for: trimmed, one line, at most 200 characters.
@@ -194,6 +305,92 @@ mod tests {
         assert_eq!(SearchText::parse("   "), Ok(None));
         assert_eq!(SearchText::parse("a\0b"), Err(InvalidSearch::ControlCharacters));
         assert_eq!(SearchText::parse(&"x".repeat(201)), Err(InvalidSearch::TooLong));
+    }
+
+    #[test]
+    fn one_line_means_no_break_no_reordering_and_nothing_invisible() {
+        for hidden in [
+            '\u{0}',
+            '\u{1B}',
+            '\u{7F}',
+            '\u{85}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{202A}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{200B}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{FEFF}',
+            '\u{AD}',
+            '\u{2060}',
+            '\u{61C}',
+            '\u{180E}',
+            '\u{E0001}',
+            '\u{E007F}',
+        ] {
+            assert!(is_unprintable(hidden), "{hidden:?}");
+            assert!(!fits_one_line(&format!("Ada{hidden}Lovelace")), "{hidden:?}");
+            assert!(!fits_one_line(&format!("アダ{hidden}ラブレス")), "{hidden:?}");
+        }
+        for name in [
+            "Ada Lovelace",
+            "Zoë",
+            "אדה לאבלייס",
+            "👩\u{200D}💻",
+            "👩🏽\u{200D}💻",
+            "❤\u{FE0F}\u{200D}🔥",
+            "क्\u{200D}ष",
+            "می\u{200C}خواهم",
+        ] {
+            assert!(fits_one_line(name), "{name:?}");
+        }
+        // A joiner with nothing to join.
+        for loose in [
+            "a\u{200D}b",
+            "\u{200D}é",
+            "é\u{200D}",
+            "é \u{200D}é",
+            "é\u{200D}\u{200D}é",
+            "é\u{200C}",
+            "é\u{200D}\u{200B}é",
+        ] {
+            assert!(!fits_one_line(loose), "{loose:?}");
+        }
+    }
+
+    #[test]
+    fn the_format_characters_are_unicode_16s_category_cf() {
+        let cf: Vec<u32> = (0..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|&c| is_format(c))
+            .map(u32::from)
+            .collect();
+        assert_eq!(cf.len(), 170);
+        let ranges = 1 + cf.windows(2).filter(|pair| pair[1] != pair[0] + 1).count();
+        assert_eq!(ranges, 21);
+    }
+
+    #[test]
+    fn what_a_provider_sends_is_made_to_fit_one_line() {
+        for text in [
+            "\u{202E}Ada\u{2028}Lovelace",
+            "\u{200D}é\u{200D}\u{200D}é\u{200D}",
+            "a\u{200D}b",
+            "é\u{200D}",
+            "  \u{FEFF} ",
+            "\u{200B}\u{200D}👩\u{200D}💻\u{200D}",
+            "é\u{200D} é",
+            "\u{85}\u{2029}x\u{E0041}",
+        ] {
+            let line = one_line(text, 100);
+            assert!(fits_one_line(&line), "{text:?} became {line:?}");
+        }
+        assert_eq!(one_line("Love\u{AD}lace\u{2029}Ada", 100), "Lovelace Ada");
+        assert_eq!(one_line("👩\u{200D}💻👩\u{200D}💻", 3), "👩\u{200D}💻");
+        assert_eq!(one_line("é\u{200D}é", 2), "éé");
     }
 
     #[test]

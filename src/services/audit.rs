@@ -560,7 +560,7 @@ impl AuditFilter {
         until: Option<NaiveDateTime>,
     ) -> Result<Self, Error> {
         for (name, text) in [("Actor", actor), ("Target", target)] {
-            if crate::domain::text::has_control(text) || text.trim().chars().count() > MAX_KEY_CHARS {
+            if !crate::domain::text::fits_one_line(text) || text.trim().chars().count() > MAX_KEY_CHARS {
                 return Err(Error::Invalid(format!(
                     "{name}: an email address or a name, on one line and at most {MAX_KEY_CHARS} characters."
                 )));

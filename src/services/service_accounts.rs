@@ -13,7 +13,7 @@ use super::{Actor, Organization, Viewer, acting, new_id, now, parse_stored_role}
 use crate::db::schema::{api_tokens, service_accounts};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
-use crate::domain::{AccessLevel, LabelName, Lifetime, Role};
+use crate::domain::{AccessLevel, Description, LabelName, Lifetime, Role};
 use crate::error::Error;
 
 /// A service account as lists show it.
@@ -33,25 +33,8 @@ pub struct ServiceAccount {
 #[derive(Debug, Clone)]
 pub struct AccountRequest {
     pub name: LabelName,
-    pub description: String,
+    pub description: Description,
     pub role: Role,
-}
-
-/// The longest description kept.
-pub const MAX_DESCRIPTION_CHARS: usize = 500;
-
-/// A description as typed: one paragraph, bounded; blank is none.
-pub fn parse_description(input: &str) -> Result<String, Error> {
-    let trimmed = input.trim();
-    if trimmed.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(Error::Invalid(format!(
-            "A description can have at most {MAX_DESCRIPTION_CHARS} characters."
-        )));
-    }
-    if crate::domain::text::has_control(trimmed) {
-        return Err(Error::Invalid("A description must fit on one line.".to_owned()));
-    }
-    Ok(trimmed.to_owned())
 }
 
 fn not_found(name: &str) -> Error {
@@ -158,7 +141,7 @@ pub fn create(
         let account = ServiceAccount {
             id: new_id(),
             name: request.name.as_str().to_owned(),
-            description: request.description.clone(),
+            description: request.description.as_str().to_owned(),
             role: request.role,
             created_at: now(),
             disabled_at: None,

@@ -244,7 +244,7 @@ fn each_action_leaves_exactly_one_event_with_its_actor_target_before_and_after()
 
     let account = AccountRequest {
         name: LabelName::parse("deployer").unwrap(),
-        description: String::new(),
+        description: Default::default(),
         role: Role::Developer,
     };
     let made_account = only_event_of(&app, &org, || {
@@ -662,7 +662,7 @@ fn filters_out_of_bounds_are_refused_and_recorded_nowhere() {
     for name in ["ADA@example.com", "Command Line"] {
         let account = AccountRequest {
             name: LabelName::parse(name).unwrap(),
-            description: String::new(),
+            description: Default::default(),
             role: Role::Viewer,
         };
         assert!(

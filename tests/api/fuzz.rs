@@ -430,3 +430,225 @@ fn every_api_route_refuses_bad_input_with_a_good_token_and_changes_nothing() {
     }
     assert_eq!(server.app.snapshot(), before, "bad input changed something");
 }
+
+/// Characters that break a line for some reader (a JSON Lines consumer that
+/// honours Unicode line breaks), reorder the text around them, or show
+/// nothing: no name or description may hold one, on any path.
+const HIDDEN: &[char] = &[
+    '\u{2028}',
+    '\u{2029}',
+    '\u{85}',
+    '\u{202A}',
+    '\u{202E}',
+    '\u{2066}',
+    '\u{2069}',
+    '\u{200B}',
+    '\u{200E}',
+    '\u{200D}',
+    '\u{FEFF}',
+    '\u{AD}',
+    '\u{2060}',
+    '\u{61C}',
+    '\u{E0041}',
+];
+
+/// Every name and description the database keeps, with the audit log's
+/// snapshots and states.
+fn stored_text(app: &crate::helpers::TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Text {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        t: Option<String>,
+    }
+    let columns = [
+        ("users", "name"),
+        ("organizations", "name"),
+        ("memberships", "name"),
+        ("invitations", "name"),
+        ("api_tokens", "name"),
+        ("service_accounts", "name"),
+        ("service_accounts", "description"),
+        ("introspection_clients", "name"),
+        ("audit_events", "actor_name"),
+        ("audit_events", "target_name"),
+        ("audit_events", "before_state"),
+        ("audit_events", "after_state"),
+    ];
+    let mut all = Vec::new();
+    for (table, column) in columns {
+        let rows: Vec<Text> = diesel::sql_query(format!("SELECT {column} AS t FROM {table}"))
+            .load(&mut *app.conn())
+            .expect("read the text");
+        all.extend(rows.into_iter().filter_map(|row| row.t));
+    }
+    all
+}
+
+fn rollcall(app: &crate::helpers::TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args(args)
+        .env("DATABASE_URL", app.database_url())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run rollcall")
+}
+
+#[test]
+fn hidden_and_line_breaking_characters_are_refused_in_every_text_field_and_never_stored() {
+    use rollcall::domain::{AccessLevel, LabelName, Lifetime};
+    use rollcall::services::tokens::{self, TokenRequest};
+    let (server, mut ada, _) = setup();
+    let app = &server.app;
+    let org = app.org("acme-ai");
+    let owner = app.user_by_email("ada@example.com");
+    let token = tokens::create_personal(
+        &mut app.conn(),
+        &crate::helpers::as_user(&owner),
+        &org,
+        None,
+        &TokenRequest {
+            name: LabelName::parse("fuzz").unwrap(),
+            access: AccessLevel::Operations,
+            lifetime: Lifetime::DEFAULT,
+        },
+    )
+    .expect("a token")
+    .secret
+    .expose()
+    .to_owned();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let kept = |app: &crate::helpers::TestApp| {
+        let mut counts = app.snapshot();
+        counts.extend(
+            ["api_tokens", "service_accounts", "introspection_clients", "users"]
+                .map(|table| app.count(table)),
+        );
+        counts
+    };
+    let before = kept(app);
+    ada.get("/orgs/acme-ai/settings");
+    for &hidden in HIDDEN {
+        let text = format!("Acme{hidden}AI");
+        let text = text.as_str();
+        // The console's forms.
+        for (path, fields) in [
+            ("/orgs", vec![("name", text)]),
+            (
+                "/orgs/acme-ai/settings/rename",
+                vec![("name", text), ("slug", "acme-ai")],
+            ),
+            (
+                "/orgs/acme-ai/tokens",
+                vec![("name", text), ("access", "inference"), ("days", "30")],
+            ),
+            (
+                "/orgs/acme-ai/service-accounts",
+                vec![("name", text), ("role", "viewer"), ("description", "")],
+            ),
+            (
+                "/orgs/acme-ai/service-accounts",
+                vec![("name", "ci"), ("role", "viewer"), ("description", text)],
+            ),
+            (
+                "/orgs/acme-ai/invitations",
+                vec![
+                    ("email", "new@example.com"),
+                    ("name", text),
+                    ("row_role", "viewer"),
+                ],
+            ),
+        ] {
+            let page = ada.post(path, &fields);
+            assert_eq!(page.status, 422, "POST {path} {text:?}: {}", page.body);
+        }
+        // The audit log's filters, which a download records.
+        for key in ["actor", "target"] {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair(key, text)
+                .finish();
+            for path in ["/orgs/acme-ai/audit", "/orgs/acme-ai/audit/download"] {
+                let page = ada.get(&format!("{path}?{query}&format=jsonl"));
+                assert_eq!(page.status, 422, "GET {path}?{query}: {}", page.body);
+            }
+        }
+        // The JSON API.
+        let body = serde_json::json!({
+            "invitations": [{"email": "new@example.com", "role": "viewer", "name": text}]
+        });
+        let response = agent
+            .post(format!("{}/api/v1/orgs/acme-ai/invitations", server.base))
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .send(body.to_string().as_bytes())
+            .expect("an answer");
+        assert_eq!(response.status().as_u16(), 422, "the API took {text:?}");
+    }
+    // The command line: every text argument, with each kind of character.
+    for hidden in ['\u{2028}', '\u{202E}', '\u{200B}', '\u{E0041}'] {
+        let text = format!("Acme{hidden}AI");
+        let text = text.as_str();
+        for args in [
+            vec!["org", "create", text, "--owner", "new@example.com"],
+            vec!["org", "rename", "acme-ai", "--name", text],
+            vec![
+                "user",
+                "create",
+                "--org",
+                "acme-ai",
+                "--email",
+                "new@example.com",
+                "--name",
+                text,
+            ],
+            vec![
+                "token",
+                "create",
+                "--org",
+                "acme-ai",
+                "--user",
+                "ada@example.com",
+                "--access",
+                "inference",
+                "--name",
+                text,
+            ],
+            vec![
+                "service-account",
+                "create",
+                "--org",
+                "acme-ai",
+                "--name",
+                text,
+                "--role",
+                "viewer",
+            ],
+            vec![
+                "service-account",
+                "create",
+                "--org",
+                "acme-ai",
+                "--name",
+                "ci",
+                "--role",
+                "viewer",
+                "--description",
+                text,
+            ],
+            vec!["introspection-client", "create", text],
+        ] {
+            let output = rollcall(app, &args);
+            let said = String::from_utf8_lossy(&output.stderr);
+            assert!(!output.status.success(), "rollcall {args:?} succeeded");
+            assert_eq!(said.lines().count(), 1, "one line on stderr: {said:?}");
+            assert!(said.contains("one line of visible text"), "{args:?}: {said}");
+        }
+    }
+    assert_eq!(kept(app), before, "a refusal changed something");
+    for text in stored_text(app) {
+        assert!(!text.contains(HIDDEN), "stored: {text:?}");
+    }
+}

@@ -681,7 +681,7 @@ fn a_service_account_acts_as_itself_within_its_role() {
     let mut conn = app.conn();
     let request = |name: &str, role| AccountRequest {
         name: LabelName::parse(name).unwrap(),
-        description: String::new(),
+        description: Default::default(),
         role,
     };
     service_accounts::create(&mut conn, &ada, &acme.org, &request("ci-bot", Role::Admin))

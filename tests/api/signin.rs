@@ -430,3 +430,18 @@ fn provider_profiles_are_parsed_like_form_input() {
     assert!(user.name.chars().count() <= 100);
     assert_eq!(world.server.app.count("users"), 1);
 }
+
+#[test]
+fn a_provider_name_loses_what_would_hide_in_it_or_break_its_line() {
+    let world = world();
+    let name = "\u{202E}Ada\u{2028}Love\u{200B}lace\u{2029} \u{FEFF}👩\u{200D}💻\u{200D}\u{E0041}";
+    let account = Account::github(78, "ada", &[("ada@example.com", true, true)]).named(name);
+    let mut ada = world.server.browser();
+    let landed = sign_in_with(&world, &mut ada, "github", account);
+    assert_eq!(landed.status, 200, "{}", landed.body);
+    let user = world.server.app.user_by_email("ada@example.com");
+    // Line breaks become spaces; invisible characters go; a joiner stays
+    // where it joins.
+    assert_eq!(user.name, "Ada Lovelace 👩\u{200D}💻");
+    assert!(rollcall::domain::text::fits_one_line(&user.name));
+}

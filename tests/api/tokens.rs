@@ -33,7 +33,7 @@ fn key(access: AccessLevel) -> KeyRequest {
 fn account(name: &str, role: Role) -> AccountRequest {
     AccountRequest {
         name: LabelName::parse(name).unwrap(),
-        description: String::new(),
+        description: Default::default(),
         role,
     }
 }

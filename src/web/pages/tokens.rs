@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, web};
 
 use super::{OrgContext, layout};
 use crate::domain::policy;
-use crate::domain::{AccessLevel, LabelName, Lifetime};
+use crate::domain::{AccessLevel, Description, LabelName, Lifetime};
 use crate::error::Error;
 use crate::services::Actor;
 use crate::services::service_accounts::{self, AccountRequest, KeyRequest};
@@ -357,7 +357,8 @@ pub async fn create_account(
         .and_then(|name| {
             Ok(AccountRequest {
                 name,
-                description: service_accounts::parse_description(&typed.description)?,
+                description: Description::parse(&typed.description)
+                    .map_err(|e| Error::Invalid(format!("Description: {e}.")))?,
                 role: typed
                     .role
                     .parse()
