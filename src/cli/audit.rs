@@ -8,6 +8,7 @@ use clap::Subcommand;
 
 use super::{migrated, parse_slug};
 use crate::config::Config;
+use crate::domain::text;
 use crate::error::Error;
 use crate::services::audit::{self, AuditFilter, RecordedEvent};
 use crate::services::{Actor, Viewer, now};
@@ -74,24 +75,11 @@ fn moment(name: &str, text: &str, now: NaiveDateTime, end_of_day: bool) -> Resul
         })
 }
 
-/// A field of a tab-separated line: a tab, a line break or an escape that a
-/// name carried would forge a line or drive the terminal, so control
-/// characters are written as `\u{…}`.
+/// A field of a tab-separated line: a tab, a line break, an escape or a
+/// text-direction mark that a name carried would forge a line, drive the
+/// terminal or reorder what is shown, so each is written as `\u{…}`.
 fn field(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.chars().any(char::is_control) {
-        text.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_unicode().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect::<String>()
-            .into()
-    } else {
-        text.into()
-    }
+    text::escape_unprintable(text)
 }
 
 pub fn run(config: &Config, command: AuditCommand) -> Result<(), Error> {
@@ -132,9 +120,7 @@ pub fn run(config: &Config, command: AuditCommand) -> Result<(), Error> {
         }
         left -= 1;
         let written = if json {
-            serde_json::to_writer(&mut out, &event.to_json())
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(out))
+            event.write_json_line(&mut out)
         } else {
             writeln!(
                 out,

@@ -160,6 +160,27 @@ pub fn one_line(text: &str, max_chars: usize) -> String {
     line.trim().to_owned()
 }
 
+/// `text` with every [`is_unprintable`] character but the joiners written
+/// as `\u{…}`: for a CSV cell or a terminal line, which have no escapes of
+/// their own, from rows kept before the one-line rule (or anyone's database
+/// edit). Joiners stay, as they neither break nor reorder a line.
+pub fn escape_unprintable(text: &str) -> std::borrow::Cow<'_, str> {
+    let escaped = |c: char| is_unprintable(c) && !is_joiner(c);
+    if !text.chars().any(escaped) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if escaped(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// What the Members page is searched for: trimmed, one line, at most 200 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SearchText(String);
@@ -391,6 +412,18 @@ mod tests {
         assert_eq!(one_line("Love\u{AD}lace\u{2029}Ada", 100), "Lovelace Ada");
         assert_eq!(one_line("👩\u{200D}💻👩\u{200D}💻", 3), "👩\u{200D}💻");
         assert_eq!(one_line("é\u{200D}é", 2), "éé");
+    }
+
+    #[test]
+    fn escapes_show_what_a_row_holds_without_breaking_the_line() {
+        assert_eq!(
+            escape_unprintable("Ada\u{2028}\u{202E}\t👩\u{200D}💻"),
+            "Ada\\u{2028}\\u{202e}\\u{9}👩\u{200D}💻"
+        );
+        assert!(matches!(
+            escape_unprintable("Ada"),
+            std::borrow::Cow::Borrowed("Ada")
+        ));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::db::schema::audit_events;
 use crate::db::written::{Shape, Shaped};
 use crate::db::{DbConnection, MultiBackend};
 use crate::domain::policy::{self, Action};
-use crate::domain::{EmailAddress, Role};
+use crate::domain::{EmailAddress, Role, text};
 use crate::error::Error;
 
 /// What happened, as recorded in `audit_events.action`.
@@ -982,7 +982,20 @@ impl RecordedEvent {
         parse_state(self.after_state.as_deref())
     }
 
-    /// The event as the JSON Lines download and `rollcall audit list --json` write it.
+    /// Writes the event as one line of JSON Lines, as the download and
+    /// `rollcall audit list --json` write it: every character a reader could
+    /// take for a line break or that hides in the text (U+2028, U+2029, the
+    /// C1 controls, format characters) is a `\u` escape, which JSON readers
+    /// turn back into it, so that a name kept from before the one-line rule
+    /// cannot cut an event in two for a reader that splits on Unicode lines.
+    pub fn write_json_line(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        use serde::Serialize as _;
+        let mut serializer = serde_json::Serializer::with_formatter(&mut *out, EscapeUnprintable);
+        self.to_json().serialize(&mut serializer)?;
+        out.write_all(b"\n")
+    }
+
+    /// The event as JSON, as [`RecordedEvent::write_json_line`] writes it.
     pub fn to_json(&self) -> Value {
         serde_json::json!({
             "id": self.id,
@@ -1203,5 +1216,64 @@ fn tokens_revoked(said: &mut String, after: &Value) {
         Some(n) => {
             let _ = write!(said, "; {n} API tokens revoked");
         }
+    }
+}
+
+/// serde_json's compact output, with every [`text::is_unprintable`]
+/// character in a string escaped as `\uXXXX` (two, for one beyond the
+/// Basic Multilingual Plane); serde_json escapes only the C0 controls.
+struct EscapeUnprintable;
+
+impl serde_json::ser::Formatter for EscapeUnprintable {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut plain_from = 0;
+        for (at, c) in fragment.char_indices() {
+            if text::is_unprintable(c) {
+                writer.write_all(&fragment.as_bytes()[plain_from..at])?;
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+                plain_from = at + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[plain_from..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EscapeUnprintable;
+    use serde::Serialize as _;
+
+    fn written(value: &serde_json::Value) -> String {
+        let mut out = Vec::new();
+        value
+            .serialize(&mut serde_json::Serializer::with_formatter(
+                &mut out,
+                EscapeUnprintable,
+            ))
+            .expect("written");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[test]
+    fn json_lines_escape_what_a_reader_could_take_for_a_line_break() {
+        let name = "Ada\u{2028}\u{2029}\u{85}\u{202E}\u{200B}x\u{E0041}\n👩‍💻 é";
+        let line = written(&serde_json::json!({ "name": name }));
+        assert_eq!(
+            line,
+            r#"{"name":"Ada\u2028\u2029\u0085\u202e\u200bx\udb40\udc41\n👩\u200d💻 é"}"#
+        );
+        assert!(
+            !line
+                .chars()
+                .any(|c| c != ' ' && (c.is_whitespace() || c.is_control()))
+        );
+        let read: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(read["name"], name);
     }
 }

@@ -849,3 +849,84 @@ fn the_command_line_lists_the_log_under_the_same_policy() {
         );
     }
 }
+
+/// What a reader that honours every Unicode line break splits a download into.
+fn unicode_lines(text: &str) -> Vec<&str> {
+    text.split(['\n', '\r', '\u{B}', '\u{C}', '\u{85}', '\u{2028}', '\u{2029}'])
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+#[test]
+fn downloads_escape_line_breaks_and_hidden_characters_kept_from_older_rows() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let bob = app.member(&org, "bob@example.com", Role::Viewer);
+    // A name kept from before names had to be one line in every sense.
+    let old_name = "Bob\u{2028}\u{2029}\u{85}Tables\u{202E}\u{200B}";
+    {
+        use rollcall::db::schema::{memberships, users};
+        diesel::update(users::table.find(&bob.id))
+            .set(users::name.eq(old_name))
+            .execute(&mut *app.conn())
+            .unwrap();
+        diesel::update(memberships::table.find((&org.id, &bob.id)))
+            .set(memberships::name.eq(old_name))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    members::change_role(
+        &mut app.conn(),
+        &as_user(&ada),
+        &org,
+        &MemberRef::Id(bob.id.clone()),
+        Role::Developer,
+    )
+    .expect("change");
+    let hidden = ['\u{85}', '\u{2028}', '\u{2029}', '\u{202E}', '\u{200B}'];
+    let mut browser = server.signed_in("ada@example.com");
+    let lines = browser.get("/orgs/acme-ai/audit/download?format=jsonl&action=member.role_changed");
+    assert_eq!(lines.status, 200, "{}", lines.body);
+    let split = unicode_lines(&lines.body);
+    assert_eq!(split.len(), 1, "one event, one line: {:?}", lines.body);
+    let event: Value = serde_json::from_str(split[0]).expect("JSON");
+    assert_eq!(event["target"]["name"], old_name, "kept, escaped");
+    assert!(!lines.body.contains(hidden), "{:?}", lines.body);
+
+    let csv = browser.get("/orgs/acme-ai/audit/download?format=csv&action=member.role_changed");
+    assert_eq!(csv.status, 200);
+    assert!(!csv.body.contains(hidden), "{:?}", csv.body);
+    csv.assert_contains("Bob\\u{2028}\\u{2029}\\u{85}Tables\\u{202e}\\u{200b}");
+    assert_eq!(
+        unicode_lines(&csv.body).len(),
+        2,
+        "a header and one row: {:?}",
+        csv.body
+    );
+
+    for args in [&["--json"][..], &[]] {
+        let listed = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .args([
+                "audit",
+                "list",
+                "--org",
+                "acme-ai",
+                "--action",
+                "member.role_changed",
+            ])
+            .args(args)
+            .env("DATABASE_URL", app.database_url())
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run rollcall");
+        let text = String::from_utf8_lossy(&listed.stdout).into_owned();
+        assert!(
+            listed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&listed.stderr)
+        );
+        assert_eq!(unicode_lines(&text).len(), 1, "{args:?}: {text:?}");
+        assert!(!text.contains(hidden), "{args:?}: {text:?}");
+    }
+}

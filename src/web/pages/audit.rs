@@ -10,6 +10,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use futures_util::StreamExt;
 
 use super::{layout, query_pairs};
+use crate::domain::text;
 use crate::error::Error;
 use crate::services::audit::{
     self, AuditAction, AuditCursor, AuditFilter, AuditPlace, ExportFormat, RecordedEvent,
@@ -302,7 +303,9 @@ const CSV_HEADER: [&str; 16] = [
 ];
 
 /// Writes events as RFC 4180 rows, every cell made safe to open in a
-/// spreadsheet ([`neutralised`]).
+/// spreadsheet ([`neutralised`]) and free of characters that break or
+/// reorder a line ([`text::escape_unprintable`]: rows kept from before the
+/// one-line rule may hold them).
 fn write_csv(out: &mut Vec<u8>, events: &[RecordedEvent], header: bool) -> Result<(), Error> {
     let failed = |error: csv::Error| Error::Invalid(format!("The download could not be written: {error}"));
     let mut writer = csv::WriterBuilder::new()
@@ -333,7 +336,9 @@ fn write_csv(out: &mut Vec<u8>, events: &[RecordedEvent], header: bool) -> Resul
             &event.id,
         ];
         for cell in cells {
-            writer.write_field(neutralised(cell).as_bytes()).map_err(failed)?;
+            writer
+                .write_field(neutralised(&text::escape_unprintable(cell)).as_bytes())
+                .map_err(failed)?;
         }
         writer.write_record(std::iter::empty::<&[u8]>()).map_err(failed)?;
     }
@@ -355,9 +360,9 @@ fn neutralised(cell: &str) -> std::borrow::Cow<'_, str> {
 
 fn write_json_lines(out: &mut Vec<u8>, events: &[RecordedEvent]) -> Result<(), Error> {
     for event in events {
-        serde_json::to_writer(&mut *out, &event.to_json())
+        event
+            .write_json_line(out)
             .map_err(|error| Error::Invalid(format!("The download could not be written: {error}")))?;
-        out.push(b'\n');
     }
     Ok(())
 }
