@@ -303,7 +303,7 @@ fn user(config: &Config, command: UserCommand) -> Result<(), Error> {
             let slug = parse_slug(&org)?;
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
-            let org = organizations::find_by_slug(conn, &slug)?;
+            let org = organizations::find_by_slug(conn, &actor, &slug)?;
             let outcomes = invitations::invite(conn, &config.service_settings(), &actor, &org, &[invitee])?;
             match outcomes.into_iter().next().map(|(_, outcome)| outcome) {
                 Some(InviteOutcome::Invited(issued)) => {
@@ -330,7 +330,7 @@ fn user(config: &Config, command: UserCommand) -> Result<(), Error> {
             let slug = parse_slug(&org)?;
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
-            let org = organizations::find_by_slug(conn, &slug)?;
+            let org = organizations::find_by_slug(conn, &actor, &slug)?;
             let all = members::all(conn, &actor, &org)?;
             let rows: Vec<MemberJson> = all
                 .iter()
@@ -367,7 +367,7 @@ fn user(config: &Config, command: UserCommand) -> Result<(), Error> {
             };
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
-            let org = organizations::find_by_slug(conn, &slug)?;
+            let org = organizations::find_by_slug(conn, &actor, &slug)?;
             let updated = members::update(conn, &actor, &org, &member, &change)?;
             let ends = match updated.ends {
                 Some(ends) => format!("; their access ends after {} (UTC)", ends.last_day()),
@@ -386,7 +386,7 @@ fn user(config: &Config, command: UserCommand) -> Result<(), Error> {
             let member = MemberRef::parse(&user)?;
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
-            let org = organizations::find_by_slug(conn, &slug)?;
+            let org = organizations::find_by_slug(conn, &actor, &slug)?;
             let removed = members::remove(conn, &actor, &org, &member)?;
             println!("Removed {} from {}.", removed.email, org.name);
             Ok(())

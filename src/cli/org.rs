@@ -51,7 +51,7 @@ pub fn run(config: &Config, command: OrgCommand) -> Result<(), Error> {
             let slug = parse_slug(&slug)?;
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
-            let org = organizations::find_by_slug(conn, &slug)?;
+            let org = organizations::find_by_slug(conn, &actor, &slug)?;
             let renamed = organization_settings::rename(conn, &actor, &org, &change)?;
             println!(
                 "{} is now “{}” at /orgs/{}.",
@@ -64,7 +64,7 @@ pub fn run(config: &Config, command: OrgCommand) -> Result<(), Error> {
             let to = MemberRef::parse(&to)?;
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
-            let org = organizations::find_by_slug(conn, &slug)?;
+            let org = organizations::find_by_slug(conn, &actor, &slug)?;
             let owner = organization_settings::make_owner_now(conn, &settings, &actor, &org, &to)?;
             println!("{} is now an owner of {}.", owner.email, org.name);
             Ok(())
@@ -73,7 +73,7 @@ pub fn run(config: &Config, command: OrgCommand) -> Result<(), Error> {
             let slug = parse_slug(&slug)?;
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
-            let org = organizations::find_by_slug(conn, &slug)?;
+            let org = organizations::find_by_slug(conn, &actor, &slug)?;
             let deleted = organization_settings::delete(conn, &settings, &actor, &org, &confirm)?;
             println!(
                 "Deleted {}. Its owners can restore it until {} (rollcall org restore {}).",
@@ -95,7 +95,7 @@ pub fn run(config: &Config, command: OrgCommand) -> Result<(), Error> {
             let slug = parse_slug(&slug)?;
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
-            let org = organizations::find_by_slug(conn, &slug)?;
+            let org = organizations::find_by_slug(conn, &actor, &slug)?;
             let domains = if clear {
                 organization_settings::set_allowed_domains(conn, &actor, &org, &[])?
             } else if allow.is_empty() {

@@ -415,7 +415,7 @@ impl Viewer {
     pub fn open(conn: &mut DbConnection, actor: &Actor, slug: &Slug) -> Result<Self, Error> {
         use schema::organizations as orgs;
         let Principal::User(user_id) = &actor.principal else {
-            let org = organizations::find_by_slug(conn, slug)?;
+            let org = organizations::find_by_slug(conn, actor, slug)?;
             return Self::of(conn, actor, org);
         };
         let found: Option<(Organization, Option<String>)> = Written(
@@ -432,7 +432,7 @@ impl Viewer {
         .get_result(conn)
         .optional()?;
         match found {
-            None => Err(organizations::moved_or_not_found(conn, slug)?),
+            None => Err(organizations::moved_or_not_found(conn, actor, slug)?),
             // Who deleted it and when is for its members; to anyone else
             // it is an organization they are not in.
             Some((org, Some(_))) if org.deleted_at.is_some() => {

@@ -289,7 +289,7 @@ pub fn restore(
     slug: &Slug,
 ) -> Result<Organization, Error> {
     db::write(conn, |conn| {
-        let org = orgs::find_even_deleted(conn, slug)?;
+        let org = orgs::find_even_deleted(conn, actor, slug)?;
         db::lock_organization(conn, &org.id)?;
         let org = orgs::find_any(conn, &org.id)?;
         let who = identify(conn, actor)?;

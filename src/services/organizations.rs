@@ -182,15 +182,15 @@ fn free_slug(conn: &mut DbConnection, wanted: &Slug) -> Result<Slug, Error> {
 
 /// The live organization named `slug`. A deleted one is refused with when
 /// and by whom (410); a slug it gave up in the last 90 days answers with
-/// where it is now (301).
-pub fn find_by_slug(conn: &mut DbConnection, slug: &Slug) -> Result<Organization, Error> {
-    let org = find_even_deleted(conn, slug)?;
+/// where it is now (301) if `asker` may know ([`moved_or_not_found`]).
+pub fn find_by_slug(conn: &mut DbConnection, asker: &Actor, slug: &Slug) -> Result<Organization, Error> {
+    let org = find_even_deleted(conn, asker, slug)?;
     org.ensure_live()?;
     Ok(org)
 }
 
 /// The organization named `slug`, deleted or not (to restore it).
-pub fn find_even_deleted(conn: &mut DbConnection, slug: &Slug) -> Result<Organization, Error> {
+pub fn find_even_deleted(conn: &mut DbConnection, asker: &Actor, slug: &Slug) -> Result<Organization, Error> {
     match organizations::table
         .filter(organizations::slug.eq(slug.as_str()))
         .select(Organization::as_select())
@@ -198,7 +198,7 @@ pub fn find_even_deleted(conn: &mut DbConnection, slug: &Slug) -> Result<Organiz
         .optional()?
     {
         Some(org) => Ok(org),
-        None => Err(moved_or_not_found(conn, slug)?),
+        None => Err(moved_or_not_found(conn, asker, slug)?),
     }
 }
 
@@ -212,19 +212,44 @@ pub(crate) fn find_any(conn: &mut DbConnection, org_id: &str) -> Result<Organiza
         .ok_or_else(|| Error::NotFound("The organization was not found.".to_owned()))
 }
 
-/// Why no organization has `slug` now: it moved (the slug is one an
-/// organization gave up less than 90 days ago), or there is none.
-pub fn moved_or_not_found(conn: &mut DbConnection, slug: &Slug) -> Result<Error, Error> {
-    let now_at: Option<String> = organization_slugs::table
+/// Why no organization has `slug` now, as `asker` may learn it: it moved
+/// (the slug is one an organization gave up less than 90 days ago), or there
+/// is none. Where it moved is told only to those who belong to it (its
+/// members, its service accounts, the command line); to anyone else an old
+/// slug is as unknown as one never used, so that following an old link
+/// tells no outsider the organization's new name.
+pub fn moved_or_not_found(conn: &mut DbConnection, asker: &Actor, slug: &Slug) -> Result<Error, Error> {
+    let now_at: Option<(String, String)> = organization_slugs::table
         .inner_join(organizations::table)
         .filter(organization_slugs::slug.eq(slug.as_str()))
         .filter(organization_slugs::retired_at.ge(reservation_start()))
-        .select(organizations::slug)
+        .select((organizations::id, organizations::slug))
         .first(conn)
         .optional()?;
     Ok(match now_at {
-        Some(slug) => Error::Moved { slug },
-        None => not_found(slug),
+        Some((org_id, slug)) if belongs_to(conn, asker, &org_id)? => Error::Moved { slug },
+        _ => not_found(slug),
+    })
+}
+
+/// Whether `asker` belongs to the organization with this id: a member (one
+/// whose membership has ended included, until the worker removes them: they
+/// are told so at the new address), one of its service accounts, or the
+/// command line.
+fn belongs_to(conn: &mut DbConnection, asker: &Actor, org_id: &str) -> Result<bool, Error> {
+    use crate::db::schema::service_accounts;
+    Ok(match &asker.principal {
+        Principal::CommandLine => true,
+        Principal::User(user_id) => {
+            diesel::select(diesel::dsl::exists(memberships::table.find((org_id, user_id))))
+                .get_result(conn)?
+        }
+        Principal::ServiceAccount(account_id) => diesel::select(diesel::dsl::exists(
+            service_accounts::table
+                .find(account_id)
+                .filter(service_accounts::org_id.eq(org_id)),
+        ))
+        .get_result(conn)?,
     })
 }
 

@@ -460,9 +460,14 @@ pub fn see_other(location: &str) -> HttpResponse {
 
 /// Looks up an organization from a path segment, deleted or not: the
 /// service it goes to reads the actor's membership, and says "deleted" (410)
-/// to a member and "not a member" to anyone else.
-pub fn find_org(conn: &mut DbConnection, slug: &str) -> Result<crate::services::Organization, Error> {
-    organizations::find_even_deleted(conn, &org_slug(slug)?)
+/// to a member and "not a member" to anyone else. An old slug answers with
+/// the new one only to those who belong to the organization.
+pub fn find_org(
+    conn: &mut DbConnection,
+    actor: &crate::services::Actor,
+    slug: &str,
+) -> Result<crate::services::Organization, Error> {
+    organizations::find_even_deleted(conn, actor, &org_slug(slug)?)
 }
 
 /// An organization's slug from a path segment; a malformed one cannot name

@@ -231,8 +231,12 @@ impl TestApp {
     }
 
     pub fn org(&self, slug: &str) -> Organization {
-        organizations::find_by_slug(&mut self.conn(), &rollcall::domain::Slug::parse(slug).unwrap())
-            .expect("the organization")
+        organizations::find_by_slug(
+            &mut self.conn(),
+            &Actor::command_line(),
+            &rollcall::domain::Slug::parse(slug).unwrap(),
+        )
+        .expect("the organization")
     }
 
     pub fn user_by_email(&self, email: &str) -> User {

@@ -410,6 +410,7 @@ fn a_deleted_organization_is_purged_after_its_restore_window_and_not_before() {
     assert_eq!(app.org("other").id, kept.id, "other organizations are untouched");
     let gone = rollcall::services::organizations::find_by_slug(
         &mut app.conn(),
+        &Actor::command_line(),
         &rollcall::domain::Slug::parse("acme-ai").unwrap(),
     );
     assert!(matches!(gone, Err(Error::NotFound(_))), "{gone:?}");
@@ -1100,4 +1101,61 @@ fn a_refused_settings_form_shows_what_is_in_force_in_every_other_field() {
     .expect("the settings")
     .domains;
     assert_eq!(allowed.len(), 1, "the allowed domains are still in force");
+}
+
+#[test]
+fn an_old_slug_tells_only_those_who_belong_where_the_organization_went() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, _ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    app.member(&org, "bob@example.com", Role::Viewer);
+    organization_settings::rename(
+        &mut app.conn(),
+        &Actor::command_line(),
+        &org,
+        &organization_settings::Rename {
+            name: Some(rollcall::domain::OrganizationName::parse("Hidden Labs").unwrap()),
+            slug: Some(rollcall::domain::Slug::parse("hidden-labs").unwrap()),
+        },
+    )
+    .unwrap();
+    // Mallory is signed in, with an organization and a token of her own,
+    // and is no member of it.
+    let (globex, mallory) = app.org_owned_by("Globex", "mallory@example.com");
+    let mallory_token = operations_token(app, &mallory, &globex);
+    let mut outsider = server.signed_in("mallory@example.com");
+    for path in [
+        "/orgs/acme-ai/members",
+        "/orgs/acme-ai/settings",
+        "/orgs/acme-ai/audit",
+    ] {
+        let moved = outsider.get(path);
+        let unknown = outsider.get(&path.replace("acme-ai", "never-was"));
+        assert_eq!((moved.status, moved.location.as_deref()), (404, None), "{path}");
+        assert_eq!(
+            moved.body.replace("acme-ai", "never-was"),
+            unknown.body,
+            "{path} answers as for an organization that never was"
+        );
+        assert!(!moved.contains("hidden-labs") && !moved.contains("Hidden Labs"));
+    }
+    // A change sent to the old slug is not sent on either (no 308).
+    let left = outsider.post("/orgs/acme-ai/leave", &[]);
+    assert_eq!((left.status, left.location.as_deref()), (404, None));
+    assert!(!left.contains("hidden-labs"));
+    let (status, location, body) = request(
+        "GET",
+        &format!("{}/api/v1/orgs/acme-ai/members", server.base),
+        Some(&mallory_token),
+    );
+    assert_eq!((status, location), (404, None));
+    assert!(!body.contains("hidden-labs"), "{body}");
+
+    // A member following the same old link is sent on.
+    let mut member = server.signed_in("bob@example.com");
+    let moved = member.get("/orgs/acme-ai/members");
+    assert_eq!(
+        (moved.status, moved.location.as_deref()),
+        (301, Some("/orgs/hidden-labs/members"))
+    );
 }

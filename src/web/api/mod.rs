@@ -98,9 +98,9 @@ impl Caller {
         if slug.as_str() == self.grant.org_slug {
             return Ok(slug);
         }
-        let asked = slug.clone();
+        let (asker, asked) = (self.actor.clone(), slug.clone());
         let why = state
-            .read(move |conn| organizations::moved_or_not_found(conn, &asked))
+            .read(move |conn| organizations::moved_or_not_found(conn, &asker, &asked))
             .await?;
         match why {
             Error::Moved { slug } if slug == self.grant.org_slug => Err(Error::Moved { slug }),

@@ -536,7 +536,7 @@ pub async fn resend(
     );
     let (user, (org, resent, row)) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &slug)?;
+            let org = crate::web::find_org(conn, &actor, &slug)?;
             let submission = Submission {
                 user_id: &user_id,
                 once: once.as_ref(),
@@ -618,7 +618,7 @@ pub async fn revoke(
     let actor = signed.actor.clone();
     let (_, (org, revoked)) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &slug)?;
+            let org = crate::web::find_org(conn, &actor, &slug)?;
             let revoked = invitations::revoke(conn, &actor, &org, &invitation_id)?;
             Ok((org, revoked))
         })

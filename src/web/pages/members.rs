@@ -296,7 +296,7 @@ pub async fn change_role(
     let actor = signed.actor.clone();
     let (_, (context, member)) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &slug)?;
+            let org = crate::web::find_org(conn, &actor, &slug)?;
             let updated = members::updated(conn, &actor, &org, &MemberRef::Id(member_id), &change)?;
             Ok(((org, updated.actor_role), updated.member))
         })
@@ -369,7 +369,7 @@ pub async fn remove(
     let actor = signed.actor.clone();
     let (_, (org, member)) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &slug)?;
+            let org = crate::web::find_org(conn, &actor, &slug)?;
             let member = members::remove(conn, &actor, &org, &MemberRef::Id(member_id))?;
             Ok((org, member))
         })
@@ -437,7 +437,7 @@ pub async fn leave(
     let actor = signed.actor.clone();
     let (_, org) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &slug)?;
+            let org = crate::web::find_org(conn, &actor, &slug)?;
             members::leave(conn, &actor, &org)?;
             Ok(org)
         })

@@ -155,7 +155,7 @@ pub async fn rename(
             let (actor, lookup) = (signed.actor.clone(), slug.clone());
             signed
                 .write(&state, move |conn, _| {
-                    let org = find_org(conn, &lookup)?;
+                    let org = find_org(conn, &actor, &lookup)?;
                     organization_settings::rename(conn, &actor, &org, &change)
                 })
                 .await
@@ -201,7 +201,7 @@ pub async fn domains(
             let (actor, lookup) = (signed.actor.clone(), slug.clone());
             signed
                 .write(&state, move |conn, _| {
-                    let org = find_org(conn, &lookup)?;
+                    let org = find_org(conn, &actor, &lookup)?;
                     organization_settings::set_allowed_domains(conn, &actor, &org, &domains)
                 })
                 .await
@@ -257,7 +257,7 @@ pub async fn transfer(
             let (actor, lookup, settings) = (signed.actor.clone(), slug.clone(), state.settings.clone());
             signed
                 .write(&state, move |conn, _| {
-                    let org = find_org(conn, &lookup)?;
+                    let org = find_org(conn, &actor, &lookup)?;
                     organization_settings::request_transfer(conn, &settings, &actor, &org, &to, afterwards)
                 })
                 .await
@@ -296,7 +296,7 @@ pub async fn confirm_transfer(
     let (actor, lookup, settings) = (signed.actor.clone(), slug.clone(), state.settings.clone());
     let done = signed
         .write(&state, move |conn, _| {
-            let org = find_org(conn, &lookup)?;
+            let org = find_org(conn, &actor, &lookup)?;
             let transfer = organization_settings::confirm_transfer(conn, &settings, &actor, &org)?;
             Ok((org, transfer))
         })
@@ -332,7 +332,7 @@ pub async fn cancel_transfer(
     let (actor, lookup) = (signed.actor.clone(), slug.clone());
     let done = signed
         .write(&state, move |conn, _| {
-            let org = find_org(conn, &lookup)?;
+            let org = find_org(conn, &actor, &lookup)?;
             organization_settings::cancel_transfer(conn, &actor, &org)
         })
         .await;
@@ -358,7 +358,7 @@ pub async fn delete(
     let (actor, lookup, settings) = (signed.actor.clone(), slug.clone(), state.settings.clone());
     let done = signed
         .write(&state, move |conn, _| {
-            let org = find_org(conn, &lookup)?;
+            let org = find_org(conn, &actor, &lookup)?;
             organization_settings::delete(conn, &settings, &actor, &org, &confirmation)
         })
         .await;

@@ -192,7 +192,7 @@ pub async fn create(
             let (actor, lookup, user_id) = (signed.actor.clone(), slug.clone(), signed.user_id().to_owned());
             signed
                 .write(&state, move |conn, _| {
-                    let org = crate::web::find_org(conn, &lookup)?;
+                    let org = crate::web::find_org(conn, &actor, &lookup)?;
                     let submission = Submission {
                         user_id: &user_id,
                         once: once.as_ref(),
@@ -273,7 +273,7 @@ pub async fn revoke(
     let actor = signed.actor.clone();
     let (_, (org, name)) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &slug)?;
+            let org = crate::web::find_org(conn, &actor, &slug)?;
             let name = tokens::revoke(conn, &actor, &org, &token_id)?;
             Ok((org, name))
         })
@@ -371,7 +371,7 @@ pub async fn create_account(
             let lookup = slug.clone();
             signed
                 .write(&state, move |conn, _| {
-                    let org = crate::web::find_org(conn, &lookup)?;
+                    let org = crate::web::find_org(conn, &actor, &lookup)?;
                     service_accounts::create(conn, &actor, &org, &request)
                 })
                 .await
@@ -419,7 +419,7 @@ pub async fn create_key(
     let (actor, lookup, user_id) = (signed.actor.clone(), slug.clone(), signed.user_id().to_owned());
     let (_, made) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &lookup)?;
+            let org = crate::web::find_org(conn, &actor, &lookup)?;
             let submission = Submission {
                 user_id: &user_id,
                 once: once.as_ref(),
@@ -517,7 +517,7 @@ pub async fn change_account(
     let actor: Actor = signed.actor.clone();
     let (_, message) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &slug)?;
+            let org = crate::web::find_org(conn, &actor, &slug)?;
             Ok(match change {
                 AccountChange::Disable => {
                     let name = service_accounts::disable(conn, &actor, &org, &account_id)?;
