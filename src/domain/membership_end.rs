@@ -1,5 +1,6 @@
 //! When a membership ends: the member keeps access through the day named
-//! (UTC), and the background worker removes them once it is over.
+//! (UTC), loses it the moment it is over (every request asks), and the
+//! background worker removes them soon after.
 
 use chrono::{Days, NaiveDate, NaiveDateTime};
 
@@ -95,6 +96,39 @@ impl MembershipEnd {
     }
 }
 
+/// Whether a membership still opens anything: its end, if it has one, and
+/// whether it is kept past that end. The background worker never removes an
+/// organization's last owner: it holds them and tells the owners, so an
+/// owner who is the only one, or whom the worker already held, keeps access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MembershipTerm {
+    ends: Option<MembershipEnd>,
+    kept_past_end: bool,
+}
+
+impl MembershipTerm {
+    /// A membership's term as the database keeps it: its end, whether the
+    /// worker held it past that end, and whether it is the organization's
+    /// only owner now.
+    pub fn stored(ends: Option<NaiveDateTime>, held: bool, only_owner: bool) -> Self {
+        Self {
+            ends: ends.map(MembershipEnd::stored),
+            kept_past_end: held || only_owner,
+        }
+    }
+
+    /// The moment access stops, if it does.
+    pub fn access_ends(self) -> Option<NaiveDateTime> {
+        self.ends.filter(|_| !self.kept_past_end).map(MembershipEnd::at)
+    }
+
+    /// Whether access has stopped at `now`: from the first moment after the
+    /// last day, whether or not the worker has been by.
+    pub fn is_over(self, now: NaiveDateTime) -> bool {
+        self.access_ends().is_some_and(|end| end <= now)
+    }
+}
+
 fn shown(input: &str) -> String {
     input.chars().filter(|c| !c.is_control()).take(40).collect()
 }
@@ -135,6 +169,23 @@ mod tests {
             MembershipEnd::parse_date_field("2040-01-01", now()),
             Err(InvalidMembershipEnd::TooFar)
         );
+    }
+
+    #[test]
+    fn access_stops_the_moment_the_end_passes_except_for_the_last_owner() {
+        let end = MembershipEnd::parse_date_field("2026-12-04", now())
+            .unwrap()
+            .map(MembershipEnd::at);
+        let midnight = end.unwrap();
+        let term = MembershipTerm::stored(end, false, false);
+        assert!(!term.is_over(now()));
+        assert!(!term.is_over(midnight - chrono::Duration::microseconds(1)));
+        assert!(term.is_over(midnight));
+        assert_eq!(term.access_ends(), Some(midnight));
+        // The worker keeps an organization's last owner, so access stays.
+        assert!(!MembershipTerm::stored(end, true, false).is_over(midnight));
+        assert!(!MembershipTerm::stored(end, false, true).is_over(midnight));
+        assert!(!MembershipTerm::stored(None, false, false).is_over(midnight));
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub use email::{
     EmailAddress, EmailDomain, InvalidDomain, InvalidEmail, MAX_ALLOWED_DOMAINS, parse_address_list,
     parse_domain_list,
 };
-pub use membership_end::{InvalidMembershipEnd, MembershipEnd};
+pub use membership_end::{InvalidMembershipEnd, MembershipEnd, MembershipTerm};
 pub use name::{Description, InvalidDescription, InvalidName, LabelName, OrganizationName, PersonName};
 pub use policy::{Action, Permission};
 pub use role::{InvalidRole, Role};

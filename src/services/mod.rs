@@ -27,7 +27,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{self, memberships, users as users_table};
 use crate::db::written::Written;
-use crate::domain::{Role, SecretKind, Slug};
+use crate::domain::{MembershipTerm, Role, SecretKind, Slug};
 use crate::error::Error;
 
 /// What the services need to know about the deployment.
@@ -256,18 +256,39 @@ pub(crate) fn role_in(conn: &mut DbConnection, actor: &Actor, org: &Organization
     };
     // With the organization's state read afresh: after a deletion commits,
     // no change in any transaction on any server is made in its name.
-    let role: Option<(String, Option<NaiveDateTime>)> = memberships::table
+    use schema::member_list_versions as versions;
+    type Row = (
+        String,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+        Option<i64>,
+    );
+    let role: Option<Row> = memberships::table
         .inner_join(schema::organizations::table)
+        .left_join(versions::table.on(versions::org_id.eq(memberships::org_id)))
         .filter(memberships::org_id.eq(&org.id))
         .filter(memberships::user_id.eq(user_id))
-        .select((memberships::role, schema::organizations::deleted_at))
+        .select((
+            memberships::role,
+            schema::organizations::deleted_at,
+            memberships::expires_at,
+            memberships::expiry_held_at,
+            versions::owners.nullable(),
+        ))
         .first(conn)
         .optional()?;
     match role {
-        Some((_, Some(_))) => Err(organizations::find_any(conn, &org.id)?
+        Some((_, Some(_), ..)) => Err(organizations::find_any(conn, &org.id)?
             .deleted()
             .unwrap_or_else(|| organizations::not_found(&org.slug))),
-        Some((role, None)) => parse_stored_role(&role),
+        Some((role, None, ends, held, owners)) => {
+            let role = parse_stored_role(&role)?;
+            if term(ends, held, role, owners).is_over(now()) {
+                return Err(ended(org));
+            }
+            Ok(role)
+        }
         None => {
             let who = identify(conn, actor)?;
             Err(not_a_member(conn, &who, org)?)
@@ -308,34 +329,75 @@ pub(crate) fn acting(conn: &mut DbConnection, actor: &Actor, org: &Organization)
     };
     // The person, their role and the organization's state in one
     // statement: every change asks, first thing.
-    use schema::organizations as orgs;
-    let found: Option<(String, String, Option<String>, Option<NaiveDateTime>)> = users_table::table
+    use schema::{member_list_versions as versions, organizations as orgs};
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+        Option<i64>,
+    );
+    let found: Option<Row> = users_table::table
         .left_join(
             memberships::table.on(memberships::user_id
                 .eq(users_table::id)
                 .and(memberships::org_id.eq(org.id.clone()))),
         )
         .left_join(orgs::table.on(orgs::id.eq(memberships::org_id)))
+        .left_join(versions::table.on(versions::org_id.eq(memberships::org_id)))
         .filter(users_table::id.eq(user_id.clone()))
         .select((
             users_table::name,
             users_table::email,
             memberships::role.nullable(),
             orgs::deleted_at.nullable(),
+            memberships::expires_at.nullable(),
+            memberships::expiry_held_at.nullable(),
+            versions::owners.nullable(),
         ))
         .first(conn)
         .optional()?;
-    let (name, email, role, deleted_at) = found.ok_or_else(account_gone)?;
+    let (name, email, role, deleted_at, ends, held, owners) = found.ok_or_else(account_gone)?;
     let who = person(actor, user_id, name, &email);
     match (role, deleted_at) {
         (Some(_), Some(_)) => Err(organizations::find_any(conn, &org.id)?
             .deleted()
             .unwrap_or_else(|| organizations::not_found(&org.slug))),
-        (Some(role), None) => Ok(Acting {
-            role: parse_stored_role(&role)?,
-            who,
-        }),
+        (Some(role), None) => {
+            let role = parse_stored_role(&role)?;
+            if term(ends, held, role, owners).is_over(now()) {
+                return Err(ended(org));
+            }
+            Ok(Acting { role, who })
+        }
         (None, _) => Err(not_a_member(conn, &who, org)?),
+    }
+}
+
+/// A membership's term, from what the statement that found the membership
+/// read with it: its end, when the worker held it, its role, and how many
+/// owners the organization has (none read: the organization's counts have
+/// no row yet, and it is taken for its only owner).
+pub(crate) fn term(
+    ends: Option<NaiveDateTime>,
+    held: Option<NaiveDateTime>,
+    role: Role,
+    owners: Option<i64>,
+) -> MembershipTerm {
+    MembershipTerm::stored(
+        ends,
+        held.is_some(),
+        role == Role::Owner && owners.unwrap_or(0) <= 1,
+    )
+}
+
+/// The refusal for a member whose membership has ended, before the
+/// background worker has removed them: what they will be told afterwards.
+fn ended(org: &Organization) -> Error {
+    Error::NoLongerMember {
+        org: org.name.clone(),
     }
 }
 
@@ -418,15 +480,30 @@ impl Viewer {
             let org = organizations::find_by_slug(conn, actor, slug)?;
             return Self::of(conn, actor, org);
         };
-        let found: Option<(Organization, Option<String>)> = Written(
+        use schema::member_list_versions as versions;
+        type Row = (
+            Organization,
+            Option<String>,
+            Option<NaiveDateTime>,
+            Option<NaiveDateTime>,
+            Option<i64>,
+        );
+        let found: Option<Row> = Written(
             orgs::table
                 .left_join(
                     memberships::table.on(memberships::org_id
                         .eq(orgs::id)
-                        .and(memberships::user_id.eq(user_id))),
+                        .and(memberships::user_id.eq(user_id.clone()))),
                 )
+                .left_join(versions::table.on(versions::org_id.eq(orgs::id)))
                 .filter(orgs::slug.eq(slug.as_str()))
-                .select((Organization::as_select(), memberships::role.nullable()))
+                .select((
+                    Organization::as_select(),
+                    memberships::role.nullable(),
+                    memberships::expires_at.nullable(),
+                    memberships::expiry_held_at.nullable(),
+                    versions::owners.nullable(),
+                ))
                 .limit(1),
         )
         .get_result(conn)
@@ -435,15 +512,21 @@ impl Viewer {
             None => Err(organizations::moved_or_not_found(conn, actor, slug)?),
             // Who deleted it and when is for its members; to anyone else
             // it is an organization they are not in.
-            Some((org, Some(_))) if org.deleted_at.is_some() => {
+            Some((org, Some(_), ..)) if org.deleted_at.is_some() => {
                 Err(org.deleted().unwrap_or_else(|| organizations::not_found(slug)))
             }
-            Some((org, Some(role))) => Ok(Self {
-                org,
-                role: parse_stored_role(&role)?,
-                stamps: None,
-            }),
-            Some((org, None)) => {
+            Some((org, Some(role), ends, held, owners)) => {
+                let role = parse_stored_role(&role)?;
+                if term(ends, held, role, owners).is_over(now()) {
+                    return Err(ended(&org));
+                }
+                Ok(Self {
+                    org,
+                    role,
+                    stamps: None,
+                })
+            }
+            Some((org, None, ..)) => {
                 let who = identify(conn, actor)?;
                 Err(not_a_member(conn, &who, &org)?)
             }
@@ -485,7 +568,8 @@ impl Viewer {
 }
 
 /// The refusal for someone who is not a member: "no longer" when the audit
-/// log shows they were removed or left, so they know what happened.
+/// log shows they were removed, left or their membership ended, so they
+/// know what happened.
 fn not_a_member(conn: &mut DbConnection, who: &Identified, org: &Organization) -> Result<Error, Error> {
     use crate::db::schema::audit_events;
     let departed: bool = diesel::select(diesel::dsl::exists(
@@ -495,6 +579,7 @@ fn not_a_member(conn: &mut DbConnection, who: &Identified, org: &Organization) -
             .filter(audit_events::action.eq_any([
                 audit::AuditAction::MemberRemoved.as_str(),
                 audit::AuditAction::MemberLeft.as_str(),
+                audit::AuditAction::MemberExpired.as_str(),
             ])),
     ))
     .get_result(conn)?;

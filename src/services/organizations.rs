@@ -1,5 +1,6 @@
 //! Organizations: creating them and finding them.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
 
@@ -115,7 +116,7 @@ fn insert(conn: &mut DbConnection, actor: &Actor, name: &OrganizationName) -> Re
 /// cannot be taken by another.
 pub const SLUG_RESERVATION_DAYS: i64 = 90;
 
-fn reservation_start() -> chrono::NaiveDateTime {
+fn reservation_start() -> NaiveDateTime {
     now() - chrono::Duration::days(SLUG_RESERVATION_DAYS)
 }
 
@@ -138,7 +139,7 @@ pub(crate) fn claim_slug(conn: &mut DbConnection, org_id: &str, slug: &Slug) -> 
         .values((
             organization_slugs::slug.eq(slug.as_str()),
             organization_slugs::org_id.eq(org_id),
-            organization_slugs::retired_at.eq(None::<chrono::NaiveDateTime>),
+            organization_slugs::retired_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)
         .map_err(|error| {
@@ -286,6 +287,7 @@ pub fn user_and_memberships(
         Option<(i64, i64, i64, i64, i64, i64)>,
         Option<i64>,
         Option<i64>,
+        (Option<NaiveDateTime>, Option<NaiveDateTime>),
     );
     let rows: Vec<Row> = Written(
         users::table
@@ -317,53 +319,88 @@ pub fn user_and_memberships(
                     .nullable(),
                 invitation_list_versions::version.nullable(),
                 pending_invitation_counts::pending.nullable(),
+                (
+                    memberships::expires_at.nullable(),
+                    memberships::expiry_held_at.nullable(),
+                ),
             )),
     )
     .load(conn)?;
     let mut rows = rows.into_iter();
-    let Some((user, ended, first, members, invitations, pending)) = rows.next() else {
+    let Some((user, ended, first, members, invitations, pending, first_end)) = rows.next() else {
         return Ok(None);
     };
     // A session that was signed out is over, on every server.
     if !session.is_current(&user, ended.is_some()) {
         return Ok(None);
     }
-    let memberships = std::iter::once((first, members, invitations, pending))
-        .chain(rows.map(|(_, _, membership, members, invitations, pending)| {
-            (membership, members, invitations, pending)
-        }))
-        .filter_map(|(membership, members, invitations, pending)| {
-            let (org, role) = membership.filter(|(org, _)| org.deleted_at.is_none())?;
-            // No row yet: no change since the tables were made, and no invitations.
-            let (members_version, owners, admins, developers, contributors, viewers) =
-                members.unwrap_or_default();
-            Some(super::parse_stored_role(&role).map(|role| Membership {
-                org,
-                role,
-                stamps: ListStamps {
-                    members_version,
-                    invitations_version: invitations.unwrap_or(0),
-                    pending_invitations: pending.unwrap_or(0),
-                    members: (owners, admins, developers, contributors, viewers).into(),
-                },
-            }))
-        })
-        .collect::<Result<_, Error>>()?;
+    let at = now();
+    let mut memberships = Vec::new();
+    for (membership, members, invitations, pending, (ends, held)) in
+        std::iter::once((first, members, invitations, pending, first_end)).chain(rows.map(
+            |(_, _, membership, members, invitations, pending, end)| {
+                (membership, members, invitations, pending, end)
+            },
+        ))
+    {
+        let Some((org, role)) = membership.filter(|(org, _)| org.deleted_at.is_none()) else {
+            continue;
+        };
+        let role = super::parse_stored_role(&role)?;
+        // No row yet: no change since the tables were made, and no invitations.
+        let (members_version, owners, admins, developers, contributors, viewers) =
+            members.unwrap_or_default();
+        // A membership that has ended opens nothing, though the worker has not been by.
+        if super::term(ends, held, role, Some(owners)).is_over(at) {
+            continue;
+        }
+        memberships.push(Membership {
+            org,
+            role,
+            stamps: ListStamps {
+                members_version,
+                invitations_version: invitations.unwrap_or(0),
+                pending_invitations: pending.unwrap_or(0),
+                members: (owners, admins, developers, contributors, viewers).into(),
+            },
+        });
+    }
     Ok(Some((user, memberships)))
 }
 
-/// The organizations a user belongs to, with their role in each, by name.
+/// The organizations a user belongs to, with their role in each, by name
+/// (not those whose membership has ended: they open nothing).
 pub fn for_user(conn: &mut DbConnection, user_id: &str) -> Result<Memberships, Error> {
-    let rows: Vec<(Organization, String)> = Written(
+    type Row = (
+        Organization,
+        String,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+        Option<i64>,
+    );
+    let rows: Vec<Row> = Written(
         organizations::table
             .inner_join(memberships::table)
+            .left_join(member_list_versions::table.on(member_list_versions::org_id.eq(organizations::id)))
             .filter(memberships::user_id.eq(user_id))
             .filter(organizations::deleted_at.is_null())
             .order(organizations::name)
-            .select((Organization::as_select(), memberships::role)),
+            .select((
+                Organization::as_select(),
+                memberships::role,
+                memberships::expires_at,
+                memberships::expiry_held_at,
+                member_list_versions::owners.nullable(),
+            )),
     )
     .load(conn)?;
-    rows.into_iter()
-        .map(|(org, role)| Ok((org, super::parse_stored_role(&role)?)))
-        .collect()
+    let at = now();
+    let mut memberships = Vec::with_capacity(rows.len());
+    for (org, role, ends, held, owners) in rows {
+        let role = super::parse_stored_role(&role)?;
+        if !super::term(ends, held, role, owners).is_over(at) {
+            memberships.push((org, role));
+        }
+    }
+    Ok(memberships)
 }

@@ -8,7 +8,9 @@ use serde_json::json;
 
 use super::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
 use super::{Actor, Organization, Principal, Viewer, acting, new_id, now, parse_stored_role};
-use crate::db::schema::{api_tokens, memberships, organizations, service_accounts, users};
+use crate::db::schema::{
+    api_tokens, member_list_versions, memberships, organizations, service_accounts, users,
+};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
 use crate::domain::{AccessLevel, ApiSecret, EmailAddress, LabelName, Lifetime, Role, SecretKind};
@@ -470,23 +472,34 @@ pub struct TokenGrant {
     pub role: Role,
     pub access: AccessLevel,
     pub expires_at: NaiveDateTime,
+    /// When the holder's membership ends, if it does (a service account's
+    /// never does): the token stops then, whether or not the background
+    /// worker has removed them, and whatever answer a server keeps.
+    pub membership_ends_at: Option<NaiveDateTime>,
 }
 
 impl TokenGrant {
-    /// Whether the token works at `at`: not expired, and its access still
-    /// within what its holder's role allows.
+    /// Whether the token works at `at`: not expired, its holder's
+    /// membership not ended, and its access still within what its holder's
+    /// role allows.
     pub fn is_active(&self, at: NaiveDateTime) -> bool {
-        self.expires_at > at && policy::token_usable(self.role, self.access)
+        self.expires_at > at
+            && self.membership_ends_at.is_none_or(|ends| ends > at)
+            && policy::token_usable(self.role, self.access)
     }
 }
 
 /// The live token with this secret, if any: not revoked, its holder still a
-/// member (or its service account enabled). Expiry is the caller's check, as
-/// time passes while an answer is kept.
+/// member (or its service account enabled). Expiry, the token's and its
+/// holder's membership's, is the caller's check, as time passes while an
+/// answer is kept.
 pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<TokenGrant>, Error> {
     type Row = (String, String, String, String, NaiveDateTime, String);
+    /// A person's membership: its end, when the worker held it, and the
+    /// organization's owners.
+    type Term = (Option<NaiveDateTime>, Option<NaiveDateTime>, Option<i64>);
     let hash = secret.hash();
-    let row: Option<Row> = match secret.kind() {
+    let row: Option<(Row, Option<Term>)> = match secret.kind() {
         SecretKind::Personal => api_tokens::table
             .inner_join(organizations::table)
             .inner_join(
@@ -494,20 +507,29 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
                     .eq(api_tokens::org_id)
                     .and(memberships::user_id.nullable().eq(api_tokens::user_id))),
             )
+            .left_join(member_list_versions::table.on(member_list_versions::org_id.eq(api_tokens::org_id)))
             .filter(api_tokens::token_hash.eq(hash.as_str()))
             .filter(api_tokens::kind.eq(SecretKind::Personal.as_str()))
             .filter(api_tokens::revoked_at.is_null())
             .filter(organizations::deleted_at.is_null())
             .select((
-                api_tokens::id,
-                organizations::slug,
-                memberships::user_id,
-                memberships::role,
-                api_tokens::expires_at,
-                api_tokens::access,
+                (
+                    api_tokens::id,
+                    organizations::slug,
+                    memberships::user_id,
+                    memberships::role,
+                    api_tokens::expires_at,
+                    api_tokens::access,
+                ),
+                (
+                    memberships::expires_at,
+                    memberships::expiry_held_at,
+                    member_list_versions::owners.nullable(),
+                ),
             ))
-            .first(conn)
-            .optional()?,
+            .first::<(Row, Term)>(conn)
+            .optional()?
+            .map(|(row, term)| (row, Some(term))),
         SecretKind::ServiceAccount => api_tokens::table
             .inner_join(organizations::table)
             .inner_join(service_accounts::table)
@@ -524,23 +546,28 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
                 api_tokens::expires_at,
                 api_tokens::access,
             ))
-            .first(conn)
-            .optional()?,
+            .first::<Row>(conn)
+            .optional()?
+            .map(|row| (row, None)),
         SecretKind::Introspection => None,
     };
-    let Some((token_id, org_slug, subject, role, expires_at, access)) = row else {
+    let Some(((token_id, org_slug, subject, role, expires_at, access), term)) = row else {
         return Ok(None);
     };
+    let role = parse_stored_role(&role)?;
+    let membership_ends_at =
+        term.and_then(|(ends, held, owners)| super::term(ends, held, role, owners).access_ends());
     Ok(Some(TokenGrant {
         token_id,
         org_slug,
         subject,
         kind: secret.kind(),
-        role: parse_stored_role(&role)?,
+        role,
         access: access
             .parse()
             .map_err(|error: crate::domain::InvalidAccessLevel| Error::Invalid(error.to_string()))?,
         expires_at,
+        membership_ends_at,
     }))
 }
 

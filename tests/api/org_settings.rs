@@ -1104,6 +1104,69 @@ fn a_refused_settings_form_shows_what_is_in_force_in_every_other_field() {
 }
 
 #[test]
+fn an_ended_membership_opens_nothing_at_once_though_the_worker_has_not_been_by() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let bob = app.member(&org, "bob@example.com", Role::Admin);
+    let secret = operations_token(app, &bob, &org);
+    let gateway = introspection::create_client(&mut app.conn(), &LabelName::parse("gateway").unwrap())
+        .unwrap()
+        .expose()
+        .to_owned();
+    let mut bob_browser = server.signed_in("bob@example.com");
+    // Bob's access ends in two seconds, as it would at midnight after his last day.
+    let ends = chrono::Utc::now().naive_utc() + chrono::Duration::seconds(2);
+    diesel::update(memberships::table.find((&org.id, &bob.id)))
+        .set(memberships::expires_at.eq(ends))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let members_api = format!("{}/api/v1/orgs/acme-ai/members", server.base);
+    assert_eq!(bob_browser.get("/orgs/acme-ai/members").status, 200);
+    assert_eq!(request("GET", &members_api, Some(&secret)).0, 200);
+    // The token check now keeps its answer about Bob's token.
+    assert_eq!(introspect(&server.base, &gateway, &secret)["active"], true);
+
+    let past_the_end = ends + chrono::Duration::milliseconds(200) - chrono::Utc::now().naive_utc();
+    std::thread::sleep(past_the_end.to_std().unwrap_or_default());
+    let page = bob_browser.get("/orgs/acme-ai/members");
+    assert_eq!(page.status, 403, "{}", page.body);
+    page.assert_contains("You are no longer a member of Acme AI.");
+    let profile = bob_browser.get("/profile");
+    assert!(
+        !profile.contains("/orgs/acme-ai"),
+        "still listed: {}",
+        profile.body
+    );
+    let (status, _, body) = request("GET", &members_api, Some(&secret));
+    assert_eq!(status, 401, "{body}");
+    let remove_ada = format!("{}/api/v1/orgs/acme-ai/members/{}", server.base, ada.id);
+    assert_eq!(request("DELETE", &remove_ada, Some(&secret)).0, 401);
+    assert_eq!(
+        introspect(&server.base, &gateway, &secret)["active"],
+        false,
+        "the kept answer ends with the membership"
+    );
+    assert_eq!(
+        app.role_of(&org, &ada),
+        Some(Role::Owner),
+        "nothing was done in his name"
+    );
+    // The worker has not been by: Bob is still on the list until it removes him.
+    assert_eq!(app.role_of(&org, &bob), Some(Role::Admin));
+
+    // The organization's only owner keeps access past her end: the worker
+    // keeps an organization's last owner, and so does every request.
+    let past = chrono::Utc::now().naive_utc() - chrono::Duration::minutes(1);
+    diesel::update(memberships::table.find((&org.id, &ada.id)))
+        .set(memberships::expires_at.eq(past))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let mut ada_browser = server.signed_in("ada@example.com");
+    assert_eq!(ada_browser.get("/orgs/acme-ai/members").status, 200);
+}
+
+#[test]
 fn an_old_slug_tells_only_those_who_belong_where_the_organization_went() {
     let server = TestServer::start();
     let app = &server.app;
