@@ -7,9 +7,11 @@ use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
-use super::views::{ErrorNotice, ErrorPage, render};
-use super::{context, html};
+use super::session::SessionState;
+use super::views::{ErrorNotice, ErrorPage, Layout, OrgChoice, SignedInErrorPage, UserView, render};
+use super::{AppState, context, html};
 use crate::error::Error;
+use crate::services::organizations;
 
 /// The words shown for an error and its kind, kept on the response so that
 /// the adapters can turn a page into a notice or a problem document.
@@ -19,6 +21,8 @@ struct ShownMessage {
     kind: &'static str,
     /// What a problem document says beyond the message (each row's problem).
     extra: Option<serde_json::Value>,
+    /// The header of the signed-in person the page was shown to, if any.
+    header: Option<Layout>,
 }
 
 fn title(status: StatusCode) -> &'static str {
@@ -38,21 +42,119 @@ fn title(status: StatusCode) -> &'static str {
 
 /// A full error page with `status` and `message`.
 pub fn error_page(status: StatusCode, kind: &'static str, message: String) -> HttpResponse {
-    let page = ErrorPage {
-        title: match kind {
-            "organization-deleted" => "This organization was deleted",
-            _ => title(status),
-        },
-        message: message.clone(),
+    page_with_header(status, kind, message, None)
+}
+
+/// The error page, under the signed-in person's header when there is one.
+fn page_with_header(
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+    header: Option<Layout>,
+) -> HttpResponse {
+    let title = match kind {
+        "organization-deleted" => "This organization was deleted",
+        _ => title(status),
     };
-    let body = render(&page, "the error page").unwrap_or_else(|_| message.clone());
-    let mut response = html(status, body);
+    let rendered = match header.clone() {
+        Some(layout) => render(
+            &SignedInErrorPage {
+                layout: Layout {
+                    title: title.to_owned(),
+                    ..layout
+                },
+                title,
+                message: message.clone(),
+            },
+            "the error page",
+        ),
+        None => render(
+            &ErrorPage {
+                title,
+                message: message.clone(),
+            },
+            "the error page",
+        ),
+    };
+    let mut response = html(status, rendered.unwrap_or_else(|_| message.clone()));
     response.extensions_mut().insert(ShownMessage {
         message,
         kind,
         extra: None,
+        header,
     });
     response
+}
+
+/// Gives an error page shown to someone signed in the header every page
+/// has: their organizations, their name and "Sign out", so that a 403, a
+/// 404 or a 410 ("deleted", "this link no longer works") is not a dead end.
+/// Not for htmx (a notice) or the API (a problem document), and not for a
+/// 429 or a 503, which answer without asking the database: the header
+/// would, and the database is what is failing or being spared.
+pub async fn signed_in_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let wanted = !context::is_htmx(req.request()) && !req.path().starts_with("/api/");
+    let session = SessionState::from_http(req.request());
+    let org_in_path = req
+        .path()
+        .strip_prefix("/orgs/")
+        .and_then(|rest| rest.split('/').next())
+        .map(str::to_owned);
+    let response = next.call(req).await?.map_into_boxed_body();
+    let status = response.status();
+    if !wanted || matches!(status.as_u16(), 429 | 503) {
+        return Ok(response);
+    }
+    let Some(shown) = response.response().extensions().get::<ShownMessage>().cloned() else {
+        return Ok(response);
+    };
+    let Some(session_user) = session.signed_in() else {
+        return Ok(response);
+    };
+    let Some(state) = response
+        .request()
+        .app_data::<actix_web::web::Data<AppState>>()
+        .cloned()
+    else {
+        return Ok(response);
+    };
+    let found = state
+        .read(move |conn| organizations::user_and_memberships(conn, &session_user))
+        .await;
+    let Ok(Some((user, memberships))) = found else {
+        return Ok(response);
+    };
+    let current_org = org_in_path.filter(|slug| memberships.iter().any(|m| &m.org.slug == slug));
+    let header = Layout {
+        // The page's own title, which the page sets.
+        title: String::new(),
+        csrf: session.csrf_token(),
+        user: Some(UserView::from(&user)),
+        orgs: memberships
+            .into_iter()
+            .map(|membership| OrgChoice {
+                name: membership.org.name,
+                slug: membership.org.slug,
+            })
+            .collect(),
+        current_org,
+        dev_banner: state.dev_login,
+        // Kept for the next page the person chooses.
+        flashes: Vec::new(),
+    };
+    let mut page = page_with_header(status, shown.kind, shown.message, Some(header));
+    if let Some(kept) = page.extensions_mut().get_mut::<ShownMessage>() {
+        kept.extra = shown.extra;
+    }
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            page.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    Ok(response.into_response(page))
 }
 
 impl ResponseError for Error {
@@ -171,7 +273,7 @@ pub fn with_reference(response: ServiceResponse<BoxBody>, request_id: &str) -> S
         return response;
     };
     let message = format!("{} Reference: {request_id}.", shown.message);
-    let mut page = error_page(response.status(), shown.kind, message);
+    let mut page = page_with_header(response.status(), shown.kind, message, shown.header);
     for (name, value) in response.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             page.headers_mut().append(name.clone(), value.clone());
@@ -252,7 +354,10 @@ pub async fn problem_adapter(
     }
     let status = response.status();
     let shown = response.response().extensions().get::<ShownMessage>().cloned();
-    let Some(ShownMessage { message, kind, extra }) = shown else {
+    let Some(ShownMessage {
+        message, kind, extra, ..
+    }) = shown
+    else {
         return Ok(response);
     };
     let mut problem = HttpResponse::build(status);

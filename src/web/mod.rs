@@ -273,6 +273,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(16 * 1024))
                 .wrap(from_fn(errors::htmx_adapter))
                 .wrap(from_fn(errors::follow_renames))
+                .wrap(from_fn(errors::signed_in_header))
                 .wrap(sessions)
                 .wrap(from_fn(edge::refuse_unusable_paths))
                 .wrap(from_fn(limits::limit_rates))

@@ -763,3 +763,53 @@ fn a_reloaded_invite_dialog_or_resend_sends_nothing_twice() {
     let opened = server.browser().get(&link);
     assert_eq!(opened.status, 200, "the link shown still works: {}", opened.body);
 }
+
+#[test]
+fn error_pages_keep_the_header_for_someone_signed_in() {
+    let (server, mut ada) = acme();
+    let app = &server.app;
+    let org = app.org("acme-ai");
+    let issued = app.invite(&org, "bob@example.com", Role::Viewer);
+    let invite_path = format!("/invite/{}", issued.link.rsplit('/').next().unwrap());
+    {
+        use diesel::prelude::*;
+        use rollcall::db::schema::invitations;
+        diesel::update(invitations::table.filter(invitations::org_id.eq(&org.id)))
+            .set(invitations::expires_at.eq(chrono::Utc::now().naive_utc() - chrono::Duration::hours(1)))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    let has_header = |page: &crate::http::Page| {
+        page.contains("Sign out") && page.contains("ada@example.com") && page.contains("org-switcher")
+    };
+    let expired = ada.get(&invite_path);
+    assert_eq!(expired.status, 410, "{}", expired.body);
+    assert!(has_header(&expired), "{}", expired.body);
+    let unknown = ada.get("/orgs/no-such-org/members");
+    assert_eq!(unknown.status, 404);
+    assert!(has_header(&unknown), "{}", unknown.body);
+    unknown.assert_contains("There is no organization “no-such-org”.");
+    let nowhere = ada.get("/no/such/page");
+    assert_eq!(nowhere.status, 404);
+    assert!(has_header(&nowhere), "{}", nowhere.body);
+
+    let deleted = ada.post("/orgs/acme-ai/settings/delete", &[("confirm", "acme-ai")]);
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    let gone = ada.get("/orgs/acme-ai/members");
+    assert_eq!(gone.status, 410);
+    gone.assert_contains("This organization was deleted");
+    assert!(has_header(&gone), "{}", gone.body);
+    // Signing out works from there.
+    assert!(gone.csrf().is_some(), "the Sign out form");
+    assert_eq!(ada.post("/logout", &[]).status, 303);
+    assert_eq!(ada.get("/profile").status, 303, "signed out");
+
+    // Nobody signed in: the plain page. htmx: a notice, not a page.
+    let anonymous = server.browser().get("/no/such/page");
+    assert_eq!(anonymous.status, 404);
+    assert!(!anonymous.contains("Sign out"));
+    let mut carol = server.signed_in("carol@example.com");
+    let notice = carol.hx_get("/orgs/no-such-org/members", "members-table");
+    assert_eq!(notice.status, 404);
+    assert!(!notice.contains("Sign out"), "{}", notice.body);
+}
