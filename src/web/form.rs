@@ -116,7 +116,7 @@ impl FromRequest for Form {
                 .any(|(key, value)| has_control(key) || has_control_beyond_lines(value));
             if unusable {
                 return Err(Error::Invalid(
-                    "The form holds characters that cannot be used (control characters). Remove them and try again."
+                    "The form holds characters that cannot be used (control characters or text-direction marks). Remove them and try again."
                         .to_owned(),
                 ));
             }

@@ -29,8 +29,10 @@ const WATCH_EVERY: Duration = Duration::from_millis(200);
 const WATCH_WINDOW: i64 = 500;
 /// How many changes the table keeps.
 const CHANGES_KEPT: i64 = 10_000;
-/// Every how many looks the uses seen since are written (every second).
-const RECORD_USES_EVERY: u64 = 5;
+/// How often the uses noted since are written.
+const RECORD_USES_EVERY: Duration = Duration::from_secs(1);
+/// Every how many writes of uses the record of changes is pruned (a minute).
+const PRUNE_EVERY: u64 = 60;
 /// How often the last use of a token is written, at most.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 /// The most answers kept; past it they are all forgotten and read again.
@@ -196,61 +198,78 @@ impl TokenCache {
     }
 }
 
-/// Watches `auth_changes` until aborted, forgetting kept answers on every change.
+/// Watches `auth_changes` until aborted, forgetting kept answers on every
+/// change; and, apart, writes the tokens' last uses once a second and prunes
+/// the changes: a write that waits (for a locked table) must not hold up
+/// the look that keeps the kept answers trusted.
 pub fn spawn_watcher(pool: DbPool, cache: Arc<TokenCache>) -> actix_web::rt::task::JoinHandle<()> {
+    let looking = watch_changes(pool.clone(), Arc::clone(&cache));
+    let recording = record_uses(pool, cache);
     actix_web::rt::spawn(async move {
-        let mut seen: Option<BTreeSet<i64>> = None;
-        let mut looks: u64 = 0;
-        loop {
-            let after = seen
-                .as_ref()
-                .and_then(|ids| ids.last())
-                .map_or(0, |newest| newest - WATCH_WINDOW);
-            let prune = looks.is_multiple_of(300);
-            let uses = if looks.is_multiple_of(RECORD_USES_EVERY) {
-                cache.take_uses()
-            } else {
-                Vec::new()
-            };
-            let read = pool.clone();
-            let found = web::block(move || -> Result<Vec<i64>, Error> {
-                let mut conn = read.get()?;
-                if let Err(error) = tokens::record_uses(&mut conn, &uses) {
-                    tracing::warn!(%error, tokens = uses.len(), "could not record tokens' last uses");
-                }
-                if prune {
-                    introspection::prune_changes(&mut conn, CHANGES_KEPT)?;
-                }
-                introspection::changes_after(&mut conn, after)
-            })
+        futures_util::future::join(looking, recording).await;
+    })
+}
+
+async fn watch_changes(pool: DbPool, cache: Arc<TokenCache>) {
+    let mut seen: Option<BTreeSet<i64>> = None;
+    loop {
+        let after = seen
+            .as_ref()
+            .and_then(|ids| ids.last())
+            .map_or(0, |newest| newest - WATCH_WINDOW);
+        let read = pool.clone();
+        let found = web::block(move || introspection::changes_after(&mut *read.get()?, after))
             .await
             .map_err(|error| Error::DatabaseUnavailable(error.to_string()))
             .and_then(|found| found);
-            match found {
-                Ok(ids) => {
-                    let ids: BTreeSet<i64> = ids.into_iter().collect();
-                    let changed = match &seen {
-                        Some(known) => ids.iter().any(|id| !known.contains(id)),
-                        None => true,
-                    };
-                    if changed {
-                        cache.forget_all();
-                    }
-                    seen = Some(ids);
-                    cache.looked();
+        match found {
+            Ok(ids) => {
+                let ids: BTreeSet<i64> = ids.into_iter().collect();
+                let changed = match &seen {
+                    Some(known) => ids.iter().any(|id| !known.contains(id)),
+                    None => true,
+                };
+                if changed {
+                    cache.forget_all();
                 }
-                Err(error) => {
-                    if cache.trusted() {
-                        tracing::warn!(%error, "cannot watch token changes; token checks read the database until it can");
-                    }
-                    cache.distrust();
-                    seen = None;
-                }
+                seen = Some(ids);
+                cache.looked();
             }
-            looks += 1;
-            actix_web::rt::time::sleep(WATCH_EVERY).await;
+            Err(error) => {
+                if cache.trusted() {
+                    tracing::warn!(%error, "cannot watch token changes; token checks read the database until it can");
+                }
+                cache.distrust();
+                seen = None;
+            }
         }
-    })
+        actix_web::rt::time::sleep(WATCH_EVERY).await;
+    }
+}
+
+async fn record_uses(pool: DbPool, cache: Arc<TokenCache>) {
+    let mut rounds: u64 = 0;
+    loop {
+        actix_web::rt::time::sleep(RECORD_USES_EVERY).await;
+        let uses = cache.take_uses();
+        let prune = rounds.is_multiple_of(PRUNE_EVERY);
+        let write = pool.clone();
+        let written = web::block(move || -> Result<(), Error> {
+            let mut conn = write.get()?;
+            if let Err(error) = tokens::record_uses(&mut conn, &uses) {
+                tracing::warn!(%error, tokens = uses.len(), "could not record tokens' last uses");
+            }
+            if prune {
+                introspection::prune_changes(&mut conn, CHANGES_KEPT)?;
+            }
+            Ok(())
+        })
+        .await;
+        if let Ok(Err(error)) = written {
+            tracing::warn!(%error, "could not prune the record of token changes");
+        }
+        rounds += 1;
+    }
 }
 
 /// What the token with this secret may do now, if it is live: from what this

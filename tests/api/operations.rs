@@ -601,6 +601,19 @@ fn the_server_answers_while_the_database_stalls(stall: Stall) {
         }
     }
 
+    // Seconds into the stall: where the change record can still be read
+    // (the locked tables are others), kept answers are still used; where
+    // nothing can be, they are not trusted past a second, and the check
+    // says so rather than answer from what may be stale.
+    let (status, retry, body) = introspect(&kept);
+    match stall {
+        Stall::LockedTables => assert_eq!(status, 200, "{body}"),
+        Stall::BlackHole => {
+            assert_eq!(status, 503, "{body}");
+            assert!(retry.is_some(), "a 503 without Retry-After");
+        }
+    }
+
     // The stall ends.
     match (holder, &proxy) {
         (Some(holder), _) => drop(holder),
