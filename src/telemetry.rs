@@ -50,7 +50,10 @@ pub fn metrics() -> Option<&'static PrometheusHandle> {
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
                 .and_then(PrometheusBuilder::install_recorder);
             match installed {
-                Ok(handle) => Some(handle),
+                Ok(handle) => {
+                    describe();
+                    Some(handle)
+                }
                 Err(error) => {
                     tracing::warn!(%error, "metrics are off: the recorder could not be installed");
                     None
@@ -58,4 +61,67 @@ pub fn metrics() -> Option<&'static PrometheusHandle> {
             }
         })
         .as_ref()
+}
+
+/// `rollcall_http_requests_total{route,method,status}`: requests answered.
+pub const HTTP_REQUESTS: &str = "rollcall_http_requests_total";
+/// `rollcall_http_request_duration_seconds{route,method}`.
+pub const HTTP_REQUEST_DURATION: &str = "rollcall_http_request_duration_seconds";
+/// `rollcall_db_connections{state="in_use|idle"}`.
+pub const DB_CONNECTIONS: &str = "rollcall_db_connections";
+pub const DB_WAITING: &str = "rollcall_db_waiting";
+pub const DATABASE_UP: &str = "rollcall_database_up";
+/// `rollcall_outbox_emails{state="queued|retrying|failed"}`.
+pub const OUTBOX_EMAILS: &str = "rollcall_outbox_emails";
+pub const OUTBOX_OLDEST_WAITING: &str = "rollcall_outbox_oldest_waiting_seconds";
+pub const INVITATIONS_CREATED: &str = "rollcall_invitations_created_total";
+pub const INVITATIONS_ACCEPTED: &str = "rollcall_invitations_accepted_total";
+/// `rollcall_sign_ins_total{provider,outcome}`.
+pub const SIGN_INS: &str = "rollcall_sign_ins_total";
+
+/// Gives every family its help text (Prometheus's checker, and whoever reads
+/// a scrape, want one), and makes the counters without labels exist at zero:
+/// a counter that appears only with its first increment makes `rate()` and
+/// `increase()` miss that increment, and an alert on it see nothing at all.
+/// The labelled counters appear with their first label set, which cannot be
+/// known before (route templates by status, sign-in outcomes).
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+
+    describe_counter!(
+        HTTP_REQUESTS,
+        "Requests answered, by route template, method and status class."
+    );
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        metrics::Unit::Seconds,
+        "How long requests took to answer, by route template and method."
+    );
+    describe_gauge!(
+        DB_CONNECTIONS,
+        "Database connections of the pool, in use or idle, at the scrape."
+    );
+    describe_gauge!(
+        DB_WAITING,
+        "Requests waiting for a database connection at the scrape."
+    );
+    describe_gauge!(
+        DATABASE_UP,
+        "1 if the database answered the scrape's query, 0 if it did not."
+    );
+    describe_gauge!(
+        OUTBOX_EMAILS,
+        "Emails in the outbox not yet delivered: queued, retrying or failed."
+    );
+    describe_gauge!(
+        OUTBOX_OLDEST_WAITING,
+        metrics::Unit::Seconds,
+        "How long the oldest email still to be delivered has waited."
+    );
+    describe_counter!(INVITATIONS_CREATED, "Invitations created, by any path.");
+    describe_counter!(INVITATIONS_ACCEPTED, "Invitations accepted.");
+    describe_counter!(SIGN_INS, "Sign-ins, by provider and outcome.");
+    for counter in [INVITATIONS_CREATED, INVITATIONS_ACCEPTED] {
+        metrics::counter!(counter).absolute(0);
+    }
 }

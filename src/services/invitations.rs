@@ -157,7 +157,7 @@ pub fn invite(
 
 /// Invitations created, for `/metrics`: counted once their transaction is done.
 fn count_created(created: usize) {
-    metrics::counter!("rollcall_invitations_created_total").increment(created as u64);
+    metrics::counter!(crate::telemetry::INVITATIONS_CREATED).increment(created as u64);
 }
 
 /// [`invite`], in the caller's transaction.
@@ -1093,7 +1093,7 @@ pub fn accept(
             view.inviter_id.as_deref(),
             view.membership_ends,
         )?;
-        metrics::counter!("rollcall_invitations_accepted_total").increment(1);
+        metrics::counter!(crate::telemetry::INVITATIONS_ACCEPTED).increment(1);
         Ok(AcceptOutcome::Joined {
             organization,
             role: view.role,

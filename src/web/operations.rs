@@ -11,6 +11,7 @@ use super::AppState;
 use crate::db;
 use crate::error::Error;
 use crate::services::outbox;
+use crate::telemetry::{DATABASE_UP, DB_CONNECTIONS, DB_WAITING, OUTBOX_EMAILS, OUTBOX_OLDEST_WAITING};
 
 /// How long readiness waits for a connection: a probe must answer quickly.
 const READY_WITHIN: Duration = Duration::from_secs(2);
@@ -62,10 +63,10 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         return HttpResponse::ServiceUnavailable().body("metrics are off\n");
     };
     let pool = state.pool.state();
-    metrics::gauge!("rollcall_db_connections", "state" => "in_use")
+    metrics::gauge!(DB_CONNECTIONS, "state" => "in_use")
         .set(f64::from(pool.connections - pool.idle_connections));
-    metrics::gauge!("rollcall_db_connections", "state" => "idle").set(f64::from(pool.idle_connections));
-    metrics::gauge!("rollcall_db_waiting").set(state.waiting_for_database() as f64);
+    metrics::gauge!(DB_CONNECTIONS, "state" => "idle").set(f64::from(pool.idle_connections));
+    metrics::gauge!(DB_WAITING).set(state.waiting_for_database() as f64);
     match state.db(outbox::stats).await {
         Ok(stats) => {
             for (state, count) in [
@@ -73,13 +74,12 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
                 ("retrying", stats.retrying),
                 ("failed", stats.failed),
             ] {
-                metrics::gauge!("rollcall_outbox_emails", "state" => state).set(count as f64);
+                metrics::gauge!(OUTBOX_EMAILS, "state" => state).set(count as f64);
             }
-            metrics::gauge!("rollcall_outbox_oldest_waiting_seconds")
-                .set(stats.oldest_waiting_seconds as f64);
-            metrics::gauge!("rollcall_database_up").set(1.0);
+            metrics::gauge!(OUTBOX_OLDEST_WAITING).set(stats.oldest_waiting_seconds as f64);
+            metrics::gauge!(DATABASE_UP).set(1.0);
         }
-        Err(_) => metrics::gauge!("rollcall_database_up").set(0.0),
+        Err(_) => metrics::gauge!(DATABASE_UP).set(0.0),
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

@@ -76,9 +76,9 @@ pub async fn observe(
             400..=499 => "4xx",
             _ => "5xx",
         };
-        metrics::counter!("rollcall_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => class)
+        metrics::counter!(crate::telemetry::HTTP_REQUESTS, "route" => route.clone(), "method" => method.to_string(), "status" => class)
             .increment(1);
-        metrics::histogram!("rollcall_http_request_duration_seconds", "route" => route.clone(), "method" => method.to_string())
+        metrics::histogram!(crate::telemetry::HTTP_REQUEST_DURATION, "route" => route.clone(), "method" => method.to_string())
             .record(elapsed.as_secs_f64());
     }
     span.in_scope(|| {

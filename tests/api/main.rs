@@ -15,6 +15,7 @@ mod http;
 mod invitations;
 mod json_api;
 mod members;
+mod metrics;
 mod operations;
 mod org_settings;
 mod permissions;

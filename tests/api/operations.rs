@@ -18,7 +18,7 @@ use rollcall::services::tokens::{self, TokenRequest};
 use crate::helpers::{TestApp, as_user};
 use crate::http::{Page, TestServer};
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
@@ -26,7 +26,7 @@ fn free_port() -> u16 {
 }
 
 /// A GET with no cookies, bounded so that a hang fails the test.
-fn fetch(url: &str) -> (u16, Vec<(String, String)>, String) {
+pub fn fetch(url: &str) -> (u16, Vec<(String, String)>, String) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(20)))
@@ -62,7 +62,7 @@ fn page_header<'a>(page: &'a Page, name: &str) -> Option<&'a str> {
     header(&page.headers, name)
 }
 
-fn operations_token(
+pub fn operations_token(
     app: &TestApp,
     org: &rollcall::services::Organization,
     user: &rollcall::services::users::User,
@@ -726,7 +726,7 @@ fn sqlite_locked_by_another_process_makes_writers_wait_then_answer_503() {
 }
 
 /// The release or debug binary as a process of its own.
-fn spawn_server(database_url: &str, port: u16, extra_env: &[(&str, &str)]) -> Child {
+pub fn spawn_server(database_url: &str, port: u16, extra_env: &[(&str, &str)]) -> Child {
     let outbox = std::env::temp_dir().join(format!("rollcall-outbox-{port}"));
     let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
     command

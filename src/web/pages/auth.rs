@@ -169,7 +169,7 @@ async fn note_sign_in(
         Ok(_) => "success",
         Err(error) => error.kind(),
     };
-    metrics::counter!("rollcall_sign_ins_total", "provider" => provider.as_str(), "outcome" => label)
+    metrics::counter!(crate::telemetry::SIGN_INS, "provider" => provider.as_str(), "outcome" => label)
         .increment(1);
     let Err(refusal) = outcome else { return };
     if matches!(refusal, Error::DatabaseUnavailable(_)) {
