@@ -193,7 +193,8 @@ pub enum InvalidSearch {
     ControlCharacters,
 }
 
-const MAX_SEARCH_CHARS: usize = 200;
+/// The longest search, in characters.
+pub const MAX_SEARCH_CHARS: usize = 200;
 
 impl SearchText {
     /// A search as typed; blank means no search.

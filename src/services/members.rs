@@ -164,6 +164,9 @@ impl MemberPage {
 /// The largest page the list serves, whatever is asked.
 pub const MAX_PER_PAGE: u32 = 200;
 
+/// The longest cursor a member list takes, in characters.
+pub const MAX_CURSOR_CHARS: usize = 1024;
+
 type MembershipFilter<'a> = diesel::dsl::IntoBoxed<'a, memberships::table, crate::db::MultiBackend>;
 
 fn filtered<'a>(
@@ -598,7 +601,7 @@ impl MemberCursor {
                     .to_owned(),
             )
         };
-        let plain = super::decode_cursor(text, 1024).ok_or_else(unusable)?;
+        let plain = super::decode_cursor(text, MAX_CURSOR_CHARS).ok_or_else(unusable)?;
         let mut chars = plain.chars();
         let cursor_sort = match chars.next() {
             Some('n') => SortKey::Name,

@@ -1,11 +1,16 @@
 //! Errors as pages, as notices for htmx, and as RFC 9457 problem documents
 //! for the JSON API.
 
+use std::sync::OnceLock;
+
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{StatusCode, header};
+use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::session::SessionState;
 use super::views::{ErrorNotice, ErrorPage, Layout, OrgChoice, SignedInErrorPage, UserView, render};
@@ -19,10 +24,38 @@ use crate::services::organizations;
 struct ShownMessage {
     message: String,
     kind: &'static str,
-    /// What a problem document says beyond the message (each row's problem).
-    extra: Option<serde_json::Value>,
+    /// For a batch: each row's problem.
+    rows: Option<Vec<RowError>>,
     /// The header of the signed-in person the page was shown to, if any.
     header: Option<Layout>,
+}
+
+/// An RFC 9457 problem document: how the JSON API answers every error. The
+/// API's document describes this very type.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A stable name for the kind of error, such as `/problems/last-owner`,
+    /// `/problems/forbidden` or `/problems/invalid-rows`.
+    r#type: String,
+    title: &'static str,
+    status: u16,
+    /// What went wrong, in words for a person.
+    detail: String,
+    /// For `/problems/invalid-rows`: each row's problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<RowError>>,
+}
+
+/// One row's problem in a batch.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RowError {
+    /// The row's position in the request, from 0.
+    index: usize,
+    /// `/problems/invalid-email`, `/problems/invalid-role`,
+    /// `/problems/invalid-name`, `/problems/already-a-member`,
+    /// `/problems/already-invited`, `/problems/duplicate`, …
+    r#type: String,
+    detail: String,
 }
 
 fn title(status: StatusCode) -> &'static str {
@@ -33,6 +66,7 @@ fn title(status: StatusCode) -> &'static str {
         410 => "This link no longer works",
         429 => "Slow down",
         401 => "Not signed in",
+        405 => "Method not allowed",
         413 => "Too large",
         422 => "Please check what you entered",
         503 => "Temporarily unavailable",
@@ -80,7 +114,7 @@ fn page_with_header(
     response.extensions_mut().insert(ShownMessage {
         message,
         kind,
-        extra: None,
+        rows: None,
         header,
     });
     response
@@ -147,7 +181,7 @@ pub async fn signed_in_header(
     };
     let mut page = page_with_header(status, shown.kind, shown.message, Some(header));
     if let Some(kept) = page.extensions_mut().get_mut::<ShownMessage>() {
-        kept.extra = shown.extra;
+        kept.rows = shown.rows;
     }
     for (name, value) in response.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
@@ -189,18 +223,16 @@ impl ResponseError for Error {
         };
         let mut response = error_page(self.status_code(), self.kind(), message);
         if let Error::Rows(problems) = self {
-            let rows: Vec<serde_json::Value> = problems
+            let rows = problems
                 .iter()
-                .map(|problem| {
-                    serde_json::json!({
-                        "index": problem.index,
-                        "type": format!("/problems/{}", problem.kind),
-                        "detail": problem.detail,
-                    })
+                .map(|problem| RowError {
+                    index: problem.index,
+                    r#type: format!("/problems/{}", problem.kind),
+                    detail: problem.detail.clone(),
                 })
                 .collect();
             if let Some(shown) = response.extensions_mut().get_mut::<ShownMessage>() {
-                shown.extra = Some(serde_json::json!({ "errors": rows }));
+                shown.rows = Some(rows);
             }
         }
         if let Error::RateLimited { retry_after } = self {
@@ -285,14 +317,48 @@ pub fn with_reference(response: ServiceResponse<BoxBody>, request_id: &str) -> S
 /// How long a client is asked to wait while the database is unavailable.
 pub(super) const DATABASE_RETRY_SECONDS: u64 = 5;
 
-/// Unknown routes.
+/// Unknown routes; and a route of the JSON API asked with a method it does
+/// not answer: 405, with the methods it does answer in `Allow`, so that a
+/// client learns that the address is right and the method wrong.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     let path = req.path().chars().take(200).collect::<String>();
+    if let Some(allowed) = api_methods_at(req.path()) {
+        let mut refusal = error_page(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            format!("{path} answers {allowed}, not {}.", req.method()),
+        );
+        if let Ok(value) = HeaderValue::from_str(&allowed) {
+            refusal.headers_mut().insert(header::ALLOW, value);
+        }
+        return refusal;
+    }
     error_page(
         StatusCode::NOT_FOUND,
         "not-found",
         format!("There is nothing at {path}. Check the address, or start from your organizations."),
     )
+}
+
+/// The methods the JSON API's routes answer at `path` (as `Allow` lists
+/// them), or None if no route of the API is there. Read from the route
+/// table, so a new route or method is allowed here without more code.
+fn api_methods_at(path: &str) -> Option<String> {
+    static API_ROUTES: OnceLock<Vec<(&'static str, ResourceDef)>> = OnceLock::new();
+    let routes = API_ROUTES.get_or_init(|| {
+        super::ROUTES
+            .iter()
+            .filter(|(_, template)| template.starts_with("/api/"))
+            .map(|(method, template)| (*method, ResourceDef::new(*template)))
+            .collect()
+    });
+    let mut allowed: Vec<String> = routes
+        .iter()
+        .filter(|(_, route)| route.is_match(path))
+        .map(|(method, _)| method.to_ascii_uppercase())
+        .collect();
+    allowed.dedup();
+    (!allowed.is_empty()).then(|| allowed.join(", "))
 }
 
 /// Adapts answers for htmx: an error page becomes a notice at the top of the
@@ -355,8 +421,8 @@ pub async fn problem_adapter(
     let status = response.status();
     let shown = response.response().extensions().get::<ShownMessage>().cloned();
     let Some(ShownMessage {
-        message, kind, extra, ..
-    }) = shown
+        message, kind, rows, ..
+    }) = shown.or_else(|| framework_error(&response))
     else {
         return Ok(response);
     };
@@ -370,16 +436,46 @@ pub async fn problem_adapter(
             problem.append_header((name.clone(), value.clone()));
         }
     }
-    let mut body = serde_json::json!({
-        "type": format!("/problems/{kind}"),
-        "title": title(status),
-        "status": status.as_u16(),
-        "detail": message,
-    });
-    if let (Some(serde_json::Value::Object(extra)), Some(document)) = (extra, body.as_object_mut()) {
-        document.extend(extra);
+    let document = Problem {
+        r#type: format!("/problems/{kind}"),
+        title: title(status),
+        status: status.as_u16(),
+        detail: message,
+        errors: rows,
+    };
+    let body = serde_json::to_string(&document).unwrap_or_default();
+    Ok(response.into_response(problem.body(body)))
+}
+
+/// An error that actix-web answered itself, before or around a handler (a
+/// body past the extractor's limit, a path it could not read), in plain
+/// text: under `/api/` it is a problem document too. A JSON answer (the
+/// token check's OAuth error) is left as it is.
+fn framework_error(response: &ServiceResponse<BoxBody>) -> Option<ShownMessage> {
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.contains("json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return None;
     }
-    Ok(response.into_response(problem.body(body.to_string())))
+    let (kind, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "The body is larger than this call takes."),
+        StatusCode::NOT_FOUND => ("not-found", "There is nothing at this address."),
+        status if status.is_server_error() => (
+            "internal",
+            "Something went wrong on our side and nothing was changed. Please try again in a moment.",
+        ),
+        _ => ("invalid", "The request could not be read."),
+    };
+    Some(ShownMessage {
+        message: message.to_owned(),
+        kind,
+        rows: None,
+        header: None,
+    })
 }
 
 #[cfg(test)]

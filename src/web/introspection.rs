@@ -377,11 +377,12 @@ pub(super) fn client_secret(req: &HttpRequest) -> Option<ApiSecret> {
     request_body(content_type = "application/x-www-form-urlencoded",
         description = "`token=…`: the token the gateway was given; optionally `client_ip=…`, its caller's address, recorded as the token's last use"),
     responses(
-        (status = 200, description = "For a live token; only `active: false` otherwise", body = Active),
-        (status = 400, description = "A body that is not a form (`invalid_request`)"),
-        (status = 401, description = "No introspection client's secret"),
+        (status = 200, description = "For a live token; only `active: false` otherwise", body = crate::web::api::IntrospectionAnswer),
+        (status = 400, description = "A body that is not a form (`invalid_request`)", body = crate::web::api::OAuthError),
+        (status = 401, description = "No introspection client's secret (`invalid_client`)", body = crate::web::api::OAuthError,
+            headers(("WWW-Authenticate" = String))),
     ),
-    security(("bearer" = [])))]
+    security(("introspection_client" = [])))]
 pub async fn introspect(
     state: web::Data<AppState>,
     req: HttpRequest,

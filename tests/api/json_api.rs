@@ -135,20 +135,20 @@ fn the_api_takes_operations_tokens_and_answers_problems_otherwise() {
 }
 
 /// An answer from the API, whole.
-struct Answer {
-    status: u16,
-    content_type: String,
-    json: Value,
-    headers: std::collections::HashMap<String, String>,
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub json: Value,
+    pub headers: std::collections::HashMap<String, String>,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(String::as_str)
     }
 
     #[track_caller]
-    fn problem(&self, status: u16, kind: &str) -> &Value {
+    pub fn problem(&self, status: u16, kind: &str) -> &Value {
         assert_problem(
             &(self.status, self.content_type.clone(), self.json.clone()),
             status,
@@ -159,7 +159,7 @@ impl Answer {
 }
 
 /// Any call: `body` is sent as JSON, `headers` beside the bearer token.
-fn send(
+pub fn send(
     base: &str,
     method: &str,
     path: &str,
@@ -208,11 +208,11 @@ fn send(
     }
 }
 
-fn get(base: &str, path: &str, token: &str) -> Answer {
+pub fn get(base: &str, path: &str, token: &str) -> Answer {
     send(base, "GET", path, Some(token), None, &[])
 }
 
-fn json(base: &str, method: &str, path: &str, token: &str, body: &Value) -> Answer {
+pub fn json(base: &str, method: &str, path: &str, token: &str, body: &Value) -> Answer {
     let bytes = body.to_string().into_bytes();
     send(base, method, path, Some(token), Some(&bytes), &[])
 }

@@ -2,6 +2,7 @@
 //! `cargo test` runs them on SQLite; with TEST_DATABASE_URL=postgres://… they
 //! run, unchanged, on Postgres.
 
+mod api_document;
 mod audit;
 mod browser;
 mod cli;

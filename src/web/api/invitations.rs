@@ -6,13 +6,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::Problem;
+use super::openapi;
 use super::{Object, caller, json_body, query, timestamp};
 use crate::domain::{EmailAddress, InvalidRole, PersonName, Role};
 use crate::error::{Error, RowProblem};
 use crate::services::idempotency::{self, Answer, Answered, IdempotencyKey, KeyedRequest};
 use crate::services::invitations::{self, Invitee, IssuedInvitation, MAX_BATCH, PendingInvitation};
 use crate::web::AppState;
+use crate::web::errors::Problem;
 
 /// A pending invitation as the API shows it.
 #[derive(Serialize, ToSchema)]
@@ -64,24 +65,22 @@ pub struct InvitationList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct InvitationListParams {
-    /// From 1.
+    /// The first page unless asked.
+    #[param(schema_with = openapi::page_number)]
     page: Option<u32>,
-    /// 1 to 200, 50 unless asked.
+    /// Invitations per page, 50 unless asked.
+    #[param(schema_with = openapi::invitations_per_page)]
     per_page: Option<u32>,
 }
 
-const MAX_PER_PAGE: u32 = 200;
+/// The most invitations a page of the list holds.
+pub const MAX_PER_PAGE: u32 = 200;
 
 /// The organization's pending invitations, newest first.
 #[utoipa::path(get, path = "/api/v1/orgs/{slug}/invitations", tag = "invitations",
     params(("slug" = String, Path, description = "The organization's slug"), InvitationListParams),
     responses(
-        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's access or its holder's role does not allow this", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests: wait Retry-After seconds", body = Problem, content_type = "application/problem+json"),
         (status = 200, body = InvitationList),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn invitations(
@@ -113,18 +112,21 @@ pub async fn invitations(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvitationRequest {
+    #[schema(format = Email)]
     email: String,
-    /// `owner`, `admin`, `developer`, `contributor` or `viewer`; no higher than the caller's own.
+    /// No higher than the caller's own.
+    #[schema(value_type = Role, inline)]
     role: String,
     /// How the invitation greets them, until they sign in with their own.
+    #[schema(schema_with = openapi::person_name)]
     name: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvitationBatch {
-    /// One to 2,000 people.
-    #[schema(value_type = Vec<InvitationRequest>)]
+    /// The people to invite, all or none.
+    #[schema(schema_with = openapi::invitation_rows)]
     invitations: Vec<Object<InvitationRequest>>,
 }
 
@@ -174,7 +176,7 @@ fn invitees(batch: InvitationBatch) -> Result<Vec<Invitee>, Error> {
             kind: "invalid-email",
             detail: format!("{}.", capitalized(&error.to_string())),
         });
-        let role = row.role.parse::<Role>().map_err(|error: InvalidRole| RowProblem {
+        let role = role_named(&row.role).map_err(|error| RowProblem {
             index,
             kind: "invalid-role",
             detail: error.to_string(),
@@ -204,6 +206,15 @@ fn invitees(batch: InvitationBatch) -> Result<Vec<Invitee>, Error> {
     }
 }
 
+/// A role by its API name, exactly as written (`Role` reads the same names
+/// from JSON); the console and the command line are more forgiving.
+fn role_named(text: &str) -> Result<Role, InvalidRole> {
+    Role::ALL
+        .into_iter()
+        .find(|role| role.as_str() == text)
+        .ok_or_else(|| InvalidRole(text.to_owned()))
+}
+
 fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
@@ -220,16 +231,15 @@ fn capitalized(text: &str) -> String {
 #[utoipa::path(post, path = "/api/v1/orgs/{slug}/invitations", tag = "invitations",
     params(
         ("slug" = String, Path, description = "The organization's slug"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Any 1 to 255 visible ASCII characters; a retry with the same key and body gets the first answer"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+            description = "A retry with the same key and body gets the first answer"),
     ),
     request_body = InvitationBatch,
     responses(
-        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's access or its holder's role does not allow this", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests: wait Retry-After seconds", body = Problem, content_type = "application/problem+json"),
-        (status = 201, body = SentInvitations),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Each row's problem by its position (`errors`); nothing was done", body = Problem, content_type = "application/problem+json"),
+        (status = 201, body = SentInvitations,
+            headers(("Idempotent-Replayed" = String, description = "`true` on a retry's answer"))),
+        (status = 409, description = "A request with this key is still being answered", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Each row's problem by its position (`errors`), or the key was used for another request; nothing was done", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn create_invitations(
@@ -295,11 +305,8 @@ pub async fn create_invitations(
         ("id" = String, Path, description = "The invitation's id"),
     ),
     responses(
-        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's access or its holder's role does not allow this", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests: wait Retry-After seconds", body = Problem, content_type = "application/problem+json"),
         (status = 200, body = SentInvitation),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization for this token, or no such invitation in it", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already answered or revoked", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -326,11 +333,8 @@ pub async fn resend_invitation(
         ("id" = String, Path, description = "The invitation's id"),
     ),
     responses(
-        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's access or its holder's role does not allow this", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests: wait Retry-After seconds", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "Revoked"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization for this token, or no such invitation in it", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already answered or revoked", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]

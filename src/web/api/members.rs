@@ -4,12 +4,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi::Problem;
+use super::openapi;
 use super::{caller, json_body, query, timestamp};
-use crate::domain::{InvalidRole, Role, SearchText};
+use crate::domain::{Role, SearchText};
 use crate::error::Error;
 use crate::services::members::{self, Direction, Member, MemberCursor, MemberRef, MemberSliceQuery, SortKey};
 use crate::web::AppState;
+use crate::web::errors::Problem;
 
 /// A member as the API shows them.
 #[derive(Serialize, ToSchema)]
@@ -56,22 +57,59 @@ pub struct MemberList {
 #[into_params(parameter_in = Query)]
 pub struct MemberListParams {
     /// Members whose name or email starts with this text (any case).
+    #[param(schema_with = openapi::search_text)]
     search: Option<String>,
     /// Only members with this role.
-    role: Option<String>,
-    /// `name` (the default), `email` or `joined`.
-    sort: Option<String>,
-    /// `asc` (the default) or `desc`.
-    order: Option<String>,
-    /// Members per page: 1 to 200, 50 unless asked.
+    #[param(inline)]
+    role: Option<Role>,
+    /// `name` unless asked.
+    #[param(inline)]
+    sort: Option<Sort>,
+    /// `asc` unless asked.
+    #[param(inline)]
+    order: Option<Order>,
+    /// Members per page, 50 unless asked.
+    #[param(schema_with = openapi::members_per_page)]
     limit: Option<u32>,
     /// Where to go on: a previous page's `next_cursor`, with the same sort and order.
+    #[param(schema_with = openapi::cursor)]
     cursor: Option<String>,
 }
 
-fn parse_role(text: &str) -> Result<Role, Error> {
-    text.parse()
-        .map_err(|error: InvalidRole| Error::Invalid(error.to_string()))
+/// What the member list is sorted by, as the API names it.
+#[derive(Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    Name,
+    Email,
+    Joined,
+}
+
+impl From<Sort> for SortKey {
+    fn from(sort: Sort) -> Self {
+        match sort {
+            Sort::Name => SortKey::Name,
+            Sort::Email => SortKey::Email,
+            Sort::Joined => SortKey::Joined,
+        }
+    }
+}
+
+/// Which way the member list runs, as the API names it.
+#[derive(Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
+impl From<Order> for Direction {
+    fn from(order: Order) -> Self {
+        match order {
+            Order::Asc => Direction::Ascending,
+            Order::Desc => Direction::Descending,
+        }
+    }
 }
 
 impl MemberListParams {
@@ -81,16 +119,8 @@ impl MemberListParams {
                 .map_err(|error| Error::Invalid(format!("The search is not usable: {error}.")))?,
             None => None,
         };
-        let sort = match self.sort.as_deref() {
-            Some(name) => SortKey::named(name)
-                .ok_or_else(|| Error::Invalid("Sort by name, email or joined.".to_owned()))?,
-            None => SortKey::default(),
-        };
-        let direction = match self.order.as_deref() {
-            Some(name) => Direction::named(name)
-                .ok_or_else(|| Error::Invalid("The order is asc or desc.".to_owned()))?,
-            None => Direction::default(),
-        };
+        let sort = self.sort.map_or_else(SortKey::default, SortKey::from);
+        let direction = self.order.map_or_else(Direction::default, Direction::from);
         let limit = self.limit.unwrap_or(50);
         if !(1..=members::MAX_PER_PAGE).contains(&limit) {
             return Err(Error::Invalid(format!(
@@ -100,7 +130,7 @@ impl MemberListParams {
         }
         Ok(MemberSliceQuery {
             search,
-            role: self.role.as_deref().map(parse_role).transpose()?,
+            role: self.role,
             sort,
             direction,
             after: self
@@ -113,18 +143,21 @@ impl MemberListParams {
     }
 }
 
+/// The member named in a path: by user id, or by email. Text that can be
+/// neither names nobody here, so it is not found, as an unknown slug is.
+fn member_named(segment: &str) -> Result<MemberRef, Error> {
+    MemberRef::parse(segment)
+        .map_err(|_| Error::NotFound("No member of this organization has that id or email.".to_owned()))
+}
+
 /// The organization's members, a page at a time: follow `next_cursor` for
 /// the next. Pages stay quick at any depth, and a list that changes between
 /// two pages neither skips nor repeats anyone.
 #[utoipa::path(get, path = "/api/v1/orgs/{slug}/members", tag = "members",
     params(("slug" = String, Path, description = "The organization's slug"), MemberListParams),
     responses(
-        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's access or its holder's role does not allow this", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests: wait Retry-After seconds", body = Problem, content_type = "application/problem+json"),
         (status = 200, body = MemberList),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A parameter or the cursor is not usable", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is out of bounds or not one of its names, or the cursor is not one this list gave out with this sort and order", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn members(
@@ -152,8 +185,9 @@ pub async fn members(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberChange {
-    /// The new role: `owner`, `admin`, `developer`, `contributor` or `viewer`.
-    role: String,
+    /// The new role.
+    #[schema(inline)]
+    role: Role,
 }
 
 /// Changes a member's role, as the caller's role allows: nobody grants above
@@ -165,13 +199,9 @@ pub struct MemberChange {
     ),
     request_body = MemberChange,
     responses(
-        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's access or its holder's role does not allow this", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests: wait Retry-After seconds", body = Problem, content_type = "application/problem+json"),
         (status = 200, body = MemberJson),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The last owner", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization for this token, or no such member in it", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last owner stays an owner", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn change_member(
@@ -183,8 +213,8 @@ pub async fn change_member(
     let caller = caller(&state, &req).await?;
     let (segment, member) = path.into_inner();
     let (_, change) = json_body::<MemberChange>(body).await?;
-    let role = parse_role(&change.role)?;
-    let member = MemberRef::parse(&member)?;
+    let role = change.role;
+    let member = member_named(&member)?;
     let viewer = caller.viewer(&state, &segment).await?;
     let actor = caller.actor;
     let changed = state
@@ -200,12 +230,9 @@ pub async fn change_member(
         ("id" = String, Path, description = "The member's user id (or email)"),
     ),
     responses(
-        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's access or its holder's role does not allow this", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests: wait Retry-After seconds", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "Removed"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The last owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization for this token, or no such member in it", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last owner stays", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn remove_member(
@@ -215,7 +242,7 @@ pub async fn remove_member(
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
     let (segment, member) = path.into_inner();
-    let member = MemberRef::parse(&member)?;
+    let member = member_named(&member)?;
     let viewer = caller.viewer(&state, &segment).await?;
     let actor = caller.actor;
     state

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 pub use self::invitations::{create_invitations, invitations, resend_invitation, revoke_invitation};
 pub use self::members::{change_member, members, remove_member};
-pub use self::openapi::{ApiDoc, document};
+pub use self::openapi::{ApiDoc, IntrospectionAnswer, OAuthError, document};
 use super::AppState;
 use super::context::client_ip;
 use crate::domain::{AccessLevel, ApiSecret, Role, SecretKind, Slug, policy};
@@ -298,9 +298,6 @@ pub struct Me {
 /// Who the token acts as, where, and with which role now.
 #[utoipa::path(get, path = "/api/v1/me", tag = "tokens",
     responses(
-        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's access or its holder's role does not allow this", body = openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests: wait Retry-After seconds", body = openapi::Problem, content_type = "application/problem+json"),
         (status = 200, body = Me),
     ),
     security(("bearer" = [])))]
@@ -336,11 +333,7 @@ pub struct Roles {
 #[utoipa::path(get, path = "/api/v1/orgs/{slug}/roles", tag = "roles",
     params(("slug" = String, Path, description = "The organization's slug")),
     responses(
-        (status = 401, description = "No token, or one that is not live (expired, revoked, its holder gone)", body = openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's access or its holder's role does not allow this", body = openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests: wait Retry-After seconds", body = openapi::Problem, content_type = "application/problem+json"),
         (status = 200, body = Roles),
-        (status = 404, body = openapi::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn roles(
