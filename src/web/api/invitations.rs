@@ -66,15 +66,17 @@ pub struct InvitationList {
 #[into_params(parameter_in = Query)]
 pub struct InvitationListParams {
     /// The first page unless asked.
-    #[param(schema_with = openapi::page_number)]
+    #[param(minimum = 1, maximum = 4294967295_u64, format = Int64)]
     page: Option<u32>,
     /// Invitations per page, 50 unless asked.
-    #[param(schema_with = openapi::invitations_per_page)]
+    // The maximum is `MAX_PER_PAGE`; `tests/api/api_document.rs` probes the
+    // server at and past the bounds the document states.
+    #[param(minimum = 1, maximum = 200)]
     per_page: Option<u32>,
 }
 
 /// The most invitations a page of the list holds.
-pub const MAX_PER_PAGE: u32 = 200;
+const MAX_PER_PAGE: u32 = 200;
 
 /// The organization's pending invitations, newest first.
 #[utoipa::path(get, path = "/api/v1/orgs/{slug}/invitations", tag = "invitations",

@@ -56,7 +56,7 @@ pub struct MemberList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct MemberListParams {
-    /// Members whose name or email starts with this text (any case).
+    /// Described in [`openapi::search_text`], whose pattern is computed.
     #[param(schema_with = openapi::search_text)]
     search: Option<String>,
     /// Only members with this role.
@@ -69,9 +69,11 @@ pub struct MemberListParams {
     #[param(inline)]
     order: Option<Order>,
     /// Members per page, 50 unless asked.
-    #[param(schema_with = openapi::members_per_page)]
+    // The maximum is `members::MAX_PER_PAGE`; `tests/api/api_document.rs`
+    // probes the server at and past the bounds the document states.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
-    /// Where to go on: a previous page's `next_cursor`, with the same sort and order.
+    /// Described in [`openapi::cursor`].
     #[param(schema_with = openapi::cursor)]
     cursor: Option<String>,
 }

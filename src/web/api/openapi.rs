@@ -2,9 +2,11 @@
 //! annotations, served at `/api/v1/openapi.json`.
 //!
 //! The document is a promise: a request it allows is one the server takes,
-//! and a request it forbids is one the server refuses. So its bounds and
-//! names are built from the same constants and types the handlers check
-//! (the schema functions below), and the answers that come from the layers
+//! and a request it forbids is one the server refuses. So its names are the
+//! types the handlers read, its patterns are computed from the rules the
+//! handlers apply (the schema functions below), its numeric bounds are
+//! probed at and past each by a test that reads them from the document
+//! (`utoipa` takes literals there), and the answers that come from the layers
 //! every call passes through (the token, the rate limits, the database, the
 //! organization in the path, the body) are added to every operation by
 //! [`StandardAnswers`], by the same rules those layers follow.
@@ -35,33 +37,11 @@ impl PartialSchema for Role {
 
 impl ToSchema for Role {}
 
-/// An integer from `minimum` to `maximum`, both included.
-fn integer_between(minimum: u64, maximum: u64) -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::Integer)
-        .minimum(Some(minimum))
-        .maximum(Some(maximum))
-        .build()
-}
-
-/// `limit` of the member list.
-pub fn members_per_page() -> Object {
-    integer_between(1, members::MAX_PER_PAGE.into())
-}
-
-/// `per_page` of the invitation list.
-pub fn invitations_per_page() -> Object {
-    integer_between(1, super::invitations::MAX_PER_PAGE.into())
-}
-
-/// `page` of the invitation list: any page from the first one.
-pub fn page_number() -> Object {
-    integer_between(1, u32::MAX.into())
-}
-
 /// A search of the member list, as `SearchText` takes it.
 pub fn search_text() -> Object {
-    one_line_text(MAX_SEARCH_CHARS)
+    let mut search = one_line_text(MAX_SEARCH_CHARS);
+    search.description = Some("Members whose name or email starts with this text (any case).".to_owned());
+    search
 }
 
 /// An invitee's name, as `PersonName` takes it; blank or null: no name.
@@ -120,6 +100,9 @@ fn character_class(wanted: impl Fn(char) -> bool) -> String {
 pub fn cursor() -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
+        .description(Some(
+            "Where to go on: a previous page's `next_cursor`, with the same sort and order.",
+        ))
         .min_length(Some(1))
         .max_length(Some(members::MAX_CURSOR_CHARS))
         .pattern(Some("^[A-Za-z0-9_-]+$"))
