@@ -23,6 +23,7 @@ pub struct InvitationJson {
     email: String,
     name: Option<String>,
     /// The role the invitee gets on accepting.
+    #[schema(value_type = Role)]
     role: &'static str,
     invited_by: String,
     created_at: String,
@@ -138,6 +139,7 @@ pub struct SentInvitation {
     id: String,
     email: String,
     name: Option<String>,
+    #[schema(value_type = Role)]
     role: &'static str,
     expires_at: String,
 }

@@ -19,7 +19,7 @@ pub struct MemberJson {
     id: String,
     name: String,
     email: String,
-    /// `owner`, `admin`, `developer`, `contributor` or `viewer`.
+    #[schema(value_type = Role)]
     role: &'static str,
     joined_at: String,
     avatar_url: Option<String>,

@@ -289,6 +289,7 @@ pub struct Me {
     /// The organization's slug: the only one the token reaches.
     org: String,
     /// The holder's role now.
+    #[schema(value_type = Role)]
     role: &'static str,
     /// `operations` (every route here) or `inference` (none of them).
     access: &'static str,
@@ -317,13 +318,16 @@ pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResp
 pub struct PolicyRow {
     permission: &'static str,
     /// The lowest role that has it; every role above has it too.
+    #[schema(value_type = Role)]
     lowest_role: &'static str,
+    #[schema(value_type = Vec<Role>)]
     roles: Vec<&'static str>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct Roles {
     /// Every role, lowest first.
+    #[schema(value_type = Vec<Role>)]
     roles: Vec<&'static str>,
     permissions: Vec<PolicyRow>,
 }
