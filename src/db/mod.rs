@@ -152,12 +152,18 @@ fn open_sqlite(path: &str, busy: Duration, extra: &str) -> Result<DbConnection, 
 /// longer than `timeout`: for a lock, for a statement, or for a network that
 /// has stopped answering (see [`watchdog`]).
 fn open_postgres(url: &str, timeout: Duration) -> Result<DbConnection, r2d2::Error> {
-    let port = postgres_port(url);
+    let destination = postgres_destination(url);
     let url = with_network_bounds(url, timeout);
-    let (established, socket) = watchdog::opening(port, || PgConnection::establish(&url));
+    // libpq's connect_timeout, then what diesel sends once connected.
+    let within = timeout.max(Duration::from_secs(2)) + timeout;
+    let (established, socket) = watchdog::opening(&destination, within, || PgConnection::establish(&url));
     let mut conn = established.map_err(r2d2::Error::ConnectionError)?;
-    if let Some(socket) = socket {
-        conn.set_instrumentation(watchdog::StatementWatch::new(socket, timeout));
+    match socket {
+        Some(socket) => conn.set_instrumentation(watchdog::StatementWatch::new(socket, timeout)),
+        None => tracing::warn!(
+            "could not tell this database connection's socket: a network that stops answering \
+             is bounded only by TCP's own timeouts on it"
+        ),
     }
     let millis = timeout.as_millis().max(1);
     // Every statement Rollcall sends is prepared once and keyed by an indexed
@@ -178,17 +184,38 @@ fn open_postgres(url: &str, timeout: Duration) -> Result<DbConnection, r2d2::Err
     Ok(DbConnection::Postgres(conn))
 }
 
-/// The port a Postgres URL connects to (a Unix socket's too).
-fn postgres_port(url: &str) -> u16 {
+/// Where a Postgres URL connects: its host's addresses and its port (or,
+/// for a Unix socket, several hosts or a service file, the port alone).
+fn postgres_destination(url: &str) -> watchdog::Destination {
     let Ok(parsed) = url::Url::parse(url) else {
-        return 5432;
+        return watchdog::Destination {
+            peers: Vec::new(),
+            port: 5432,
+        };
     };
-    parsed
-        .query_pairs()
-        .find(|(key, _)| key == "port")
-        .and_then(|(_, port)| port.parse().ok())
+    let parameter = |name: &str| {
+        parsed
+            .query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    let port = parameter("port")
+        .and_then(|port| port.parse().ok())
         .or(parsed.port())
-        .unwrap_or(5432)
+        .or_else(|| std::env::var("PGPORT").ok().and_then(|port| port.parse().ok()))
+        .unwrap_or(5432);
+    let host = parameter("host").or_else(|| parsed.host_str().map(str::to_owned));
+    let peers = match host {
+        Some(host) if !host.is_empty() && !host.starts_with('/') && !host.contains(',') => {
+            use std::net::ToSocketAddrs;
+            (host.trim_matches(|c| c == '[' || c == ']'), port)
+                .to_socket_addrs()
+                .map(Iterator::collect)
+                .unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    watchdog::Destination { peers, port }
 }
 
 /// The URL with libpq's bounds on the network, each unless the URL sets its

@@ -155,8 +155,11 @@ pub async fn signed_in_header(
     else {
         return Ok(response);
     };
+    // The header is a courtesy: an error page does not wait long for it.
     let found = state
-        .read(move |conn| organizations::user_and_memberships(conn, &session_user))
+        .read_within(HEADER_WITHIN, move |conn| {
+            organizations::user_and_memberships(conn, &session_user)
+        })
         .await;
     let Ok(Some((user, memberships))) = found else {
         return Ok(response);
@@ -313,6 +316,9 @@ pub fn with_reference(response: ServiceResponse<BoxBody>, request_id: &str) -> S
     }
     response.into_response(page)
 }
+
+/// How long an error page waits for the signed-in person's header.
+const HEADER_WITHIN: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// How long a client is asked to wait while the database is unavailable.
 pub(super) const DATABASE_RETRY_SECONDS: u64 = 5;

@@ -106,9 +106,10 @@ impl TokenCache {
         looked_at != 0 && self.started.millis().saturating_sub(looked_at) <= TRUST_FOR.as_millis() as u64
     }
 
-    fn looked(&self) {
-        self.looked_at
-            .store(self.started.millis().max(1), Ordering::Release);
+    /// Notes a look at the changes that began at `began` (milliseconds
+    /// since the server started) and succeeded.
+    fn looked(&self, began: u64) {
+        self.looked_at.store(began.max(1), Ordering::Release);
     }
 
     fn distrust(&self) {
@@ -217,6 +218,9 @@ async fn watch_changes(pool: DbPool, cache: Arc<TokenCache>) {
             .as_ref()
             .and_then(|ids| ids.last())
             .map_or(0, |newest| newest - WATCH_WINDOW);
+        // Answers kept are trusted from when the look began: what it read is
+        // as of then, however long it took.
+        let began = cache.started.millis();
         let read = pool.clone();
         let found = web::block(move || introspection::changes_after(&mut *read.get()?, after))
             .await
@@ -233,7 +237,7 @@ async fn watch_changes(pool: DbPool, cache: Arc<TokenCache>) {
                     cache.forget_all();
                 }
                 seen = Some(ids);
-                cache.looked();
+                cache.looked(began);
             }
             Err(error) => {
                 if cache.trusted() {
@@ -402,6 +406,7 @@ pub async fn introspect(
         }
         state.tokens.keep_client(client_hash, generation);
     }
+    super::limits::mark_authenticated(&req);
     if !is_form(&req) {
         return Ok(not_a_form());
     }

@@ -22,7 +22,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{ResponseError, web};
+use actix_web::{HttpMessage, ResponseError, web};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -193,21 +193,25 @@ impl RateLimits {
             .contains(digest)
     }
 
-    /// Remembers whether a credential worked: anything but 401 (and 429,
-    /// which did not try it) is an answer to a caller it authenticated.
-    fn learn(&self, digest: &[u8; 32], status: StatusCode) {
-        let worked = worked(status);
-        if worked == self.has_worked(digest) || status == StatusCode::TOO_MANY_REQUESTS {
+    /// Remembers that a credential was found live here.
+    fn remember(&self, digest: &[u8; 32]) {
+        if self.has_worked(digest) {
             return;
         }
         let mut working = self.working.write().unwrap_or_else(PoisonError::into_inner);
-        if worked {
-            if working.len() >= MAX_WORKING {
-                working.clear();
-            }
-            working.insert(*digest);
-        } else {
-            working.remove(digest);
+        if working.len() >= MAX_WORKING {
+            working.clear();
+        }
+        working.insert(*digest);
+    }
+
+    /// Forgets a credential that no longer works (revoked, expired).
+    fn forget(&self, digest: &[u8; 32]) {
+        if self.has_worked(digest) {
+            self.working
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(digest);
         }
     }
 
@@ -229,8 +233,20 @@ impl RateLimits {
     }
 }
 
-fn worked(status: StatusCode) -> bool {
-    status != StatusCode::UNAUTHORIZED && status != StatusCode::TOO_MANY_REQUESTS
+/// Put on a request whose credential (an API token, an introspection
+/// client's secret) was found live: only such a request counts on the
+/// credential's own allowance. An answer that merely is not 401 proves
+/// nothing (the API's document, an unknown path, a wrong method).
+#[derive(Clone, Copy)]
+struct Authenticated;
+
+/// Marks the request as made with a live credential.
+pub(crate) fn mark_authenticated(req: &actix_web::HttpRequest) {
+    req.extensions_mut().insert(Authenticated);
+}
+
+fn was_authenticated(response: &ServiceResponse<BoxBody>) -> bool {
+    response.request().extensions().contains::<Authenticated>()
 }
 
 /// The routes anyone can reach without signing in, which do work (a
@@ -245,11 +261,12 @@ fn is_public(path: &str) -> bool {
 /// Counts each request on a limited route against its client's allowance.
 ///
 /// A credential that has worked here is counted on its own allowance before
-/// its request runs. Any other request runs first: if its credential works
-/// (the first call of a token new to this server), that call is its own
-/// allowance's first; if not (401), it is counted against its address's
-/// allowance for refused requests, and past that the 401 becomes 429. So a
-/// live token is never refused for what others sent from its address.
+/// its request runs. Any other request runs first: if its credential is
+/// found live (the first call of a token new to this server), that call is
+/// its own allowance's first; if not (no credential, a made-up or revoked
+/// one), it is counted against its address's allowance for requests
+/// without a working credential, and past that its answer becomes 429. So
+/// a live token is never refused for what others sent from its address.
 pub async fn limit_rates(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -278,17 +295,19 @@ pub async fn limit_rates(
             Err((standing, retry_after)) => Ok(refuse(req, standing, retry_after)),
             Ok(standing) => {
                 let response = next.call(req).await?.map_into_boxed_body();
-                limits.learn(&digest, response.status());
+                if response.status() == StatusCode::UNAUTHORIZED {
+                    limits.forget(&digest);
+                }
                 Ok(with_standing(response, &standing))
             }
         };
     }
     let response = next.call(req).await?.map_into_boxed_body();
-    if worked(response.status()) {
-        let (Some(bucket), Some(digest)) = (bucket, credential) else {
+    if let (true, Some(digest)) = (was_authenticated(&response), credential) {
+        limits.remember(&digest);
+        let Some(bucket) = bucket else {
             return Ok(response);
         };
-        limits.learn(&digest, response.status());
         let standing = match bucket.check(&Client::Credential(digest)) {
             Ok(standing) | Err((standing, _)) => standing,
         };
@@ -297,9 +316,6 @@ pub async fn limit_rates(
     let (Some(refused), Some(address)) = (limits.refused.as_ref(), address) else {
         return Ok(response);
     };
-    if let Some(digest) = credential {
-        limits.learn(&digest, response.status());
-    }
     match refused.check(&address) {
         Ok(standing) => Ok(with_standing(response, &standing)),
         Err((standing, retry_after)) => {

@@ -90,15 +90,23 @@ impl AppState {
             if left.is_zero() {
                 return Err(late());
             }
-            let conn = pool.get_timeout(left);
-            drop(waiting);
-            // What other work on this thread committed is not this request's.
-            db::take_committed();
-            let done = db::watchdog::until(deadline, || work(&mut *conn?));
-            if db::take_committed() {
-                tokens.forget_all();
-            }
-            done
+            db::watchdog::until(deadline, || {
+                // Checking a connection out may ask the database (in the minute
+                // after an outage): bounded by the same deadline.
+                let conn = pool.get_timeout(left);
+                drop(waiting);
+                let mut conn = conn?;
+                if std::time::Instant::now() >= deadline {
+                    return Err(late());
+                }
+                // What other work on this thread committed is not this request's.
+                db::take_committed();
+                let done = work(&mut conn);
+                if db::take_committed() {
+                    tokens.forget_all();
+                }
+                done
+            })
         });
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         match actix_web::rt::time::timeout(left, job).await {

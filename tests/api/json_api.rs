@@ -1249,6 +1249,13 @@ fn rate_limits_answer_429_with_headers_and_count_each_client_apart() {
     get(base, "/api/v1/me", &mistyped).problem(401, "unauthenticated");
     get(base, "/api/v1/me", &made_up()).problem(429, "rate-limited");
     get(base, "/api/v1/me", &mistyped).problem(429, "rate-limited");
+    // A made-up token does not become "working" by reaching what needs no
+    // token (the document, an unknown path): it is counted all the same.
+    assert_eq!(get(base, "/api/v1/openapi.json", &made_up()).status, 429);
+    assert_eq!(
+        get(base, "/api/v1/orgs/acme-ai/no-such-thing", &made_up()).status,
+        429
+    );
     // …which spends nothing of a real token's from the same address: one
     // that has worked, and one whose first call this is.
     let carl = server.app.member(&org, "carl@example.com", Role::Developer);

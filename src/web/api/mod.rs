@@ -72,6 +72,7 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error
         .ok_or_else(|| {
             unauthenticated("This token is expired, revoked, or no longer works for its holder.")
         })?;
+    crate::web::limits::mark_authenticated(req);
     state.tokens.note_use(Use {
         token_id: grant.token_id.clone(),
         at: now(),
