@@ -203,8 +203,16 @@ impl TokenCache {
 /// change; and, apart, writes the tokens' last uses once a second and prunes
 /// the changes: a write that waits (for a locked table) must not hold up
 /// the look that keeps the kept answers trusted.
-pub fn spawn_watcher(pool: DbPool, cache: Arc<TokenCache>) -> actix_web::rt::task::JoinHandle<()> {
-    let looking = watch_changes(pool.clone(), Arc::clone(&cache));
+///
+/// The look has a connection of its own (`watching`): requests that hold every
+/// pooled connection while they wait for a locked table must not keep it
+/// from confirming that nothing changed.
+pub fn spawn_watcher(
+    pool: DbPool,
+    watching: DbPool,
+    cache: Arc<TokenCache>,
+) -> actix_web::rt::task::JoinHandle<()> {
+    let looking = watch_changes(watching, Arc::clone(&cache));
     let recording = record_uses(pool, cache);
     actix_web::rt::spawn(async move {
         futures_util::future::join(looking, recording).await;

@@ -234,7 +234,8 @@ impl Application {
             .map(|addr| addr.port())
             .unwrap_or(config.bind.port());
         let tokens = std::sync::Arc::new(introspection::TokenCache::default());
-        let token_watcher = introspection::spawn_watcher(pool.clone(), tokens.clone());
+        let watching = db::connect(&config.database_url, 1, config.database_timeout)?;
+        let token_watcher = introspection::spawn_watcher(pool.clone(), watching, tokens.clone());
         let state = web::Data::new(AppState {
             pool,
             database: config.database_url.clone(),
