@@ -4,6 +4,7 @@
 //! answer is below 500 and nothing changes. A fixed seed keeps a failure
 //! repeatable; `ROLLCALL_FUZZ_CASES` asks for more generated bodies per route.
 
+use crate::helpers::rollcall;
 use rollcall::domain::Role;
 use rollcall::web::ROUTES;
 
@@ -483,15 +484,6 @@ fn stored_text(app: &crate::helpers::TestApp) -> Vec<String> {
         all.extend(rows.into_iter().filter_map(|row| row.t));
     }
     all
-}
-
-fn rollcall(app: &crate::helpers::TestApp, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
-        .args(args)
-        .env("DATABASE_URL", app.database_url())
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run rollcall")
 }
 
 #[test]

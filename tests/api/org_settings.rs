@@ -16,7 +16,7 @@ use rollcall::services::tokens::{self, TokenRequest};
 use rollcall::services::{Actor, Organization, introspection, outbox};
 use serde_json::Value;
 
-use crate::helpers::{TestApp, as_user, token_of};
+use crate::helpers::{TestApp, as_user, rollcall, token_of};
 use crate::http::TestServer;
 
 /// An answer to a request that is not followed: status, Location, body.
@@ -105,15 +105,6 @@ fn emails_to(app: &TestApp, to: &str) -> Vec<String> {
         .filter(|email| email.recipient == to)
         .map(|email| email.subject)
         .collect()
-}
-
-fn rollcall(app: &TestApp, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
-        .args(args)
-        .env("DATABASE_URL", app.database_url())
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run rollcall")
 }
 
 #[test]

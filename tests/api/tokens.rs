@@ -11,7 +11,7 @@ use rollcall::services::tokens::{self, TokenRequest};
 use rollcall::services::{Actor, introspection};
 use serde_json::Value;
 
-use crate::helpers::{TestApp, as_user};
+use crate::helpers::{TestApp, as_user, rollcall};
 use crate::http::TestServer;
 
 fn request(access: AccessLevel) -> TokenRequest {
@@ -460,15 +460,6 @@ fn last_use_is_written_at_most_once_a_minute_and_secrets_are_stored_nowhere() {
         &request(AccessLevel::Operations),
     );
     assert!(from_cli.is_ok(), "{from_cli:?}");
-}
-
-fn rollcall(app: &TestApp, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
-        .args(args)
-        .env("DATABASE_URL", app.database_url())
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run rollcall")
 }
 
 #[test]
