@@ -94,9 +94,7 @@ impl ApiSecret {
         text.push_str(kind.prefix());
         // Rejection sampling keeps every character uniformly likely.
         while text.len() < PREFIX_LEN + RANDOM_CHARS {
-            let mut bytes = [0u8; 64];
-            getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
-            for byte in bytes {
+            for byte in super::random_bytes::<64>() {
                 if usize::from(byte) < 248 && text.len() < PREFIX_LEN + RANDOM_CHARS {
                     text.push(char::from(ALPHABET[usize::from(byte) % 62]));
                 }

@@ -23,10 +23,7 @@ const ENCODED_LEN: usize = 43;
 impl InviteToken {
     /// A fresh token from the operating system's random number generator.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; TOKEN_BYTES];
-        // The OS generator failing leaves no safe way to make a secret.
-        getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
-        Self(URL_SAFE_NO_PAD.encode(bytes))
+        Self(URL_SAFE_NO_PAD.encode(super::random_bytes::<TOKEN_BYTES>()))
     }
 
     /// Parses a token taken from a URL. Anything that could not have been made

@@ -39,8 +39,7 @@ pub struct OnceValue(String);
 impl OnceValue {
     /// A new value, for a form about to be rendered.
     pub fn issue() -> Self {
-        let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
+        let bytes = crate::domain::random_bytes::<16>();
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut value = now().and_utc().timestamp().to_string();
         value.push('.');

@@ -297,9 +297,7 @@ impl SessionState {
 }
 
 fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
-    URL_SAFE_NO_PAD.encode(bytes)
+    URL_SAFE_NO_PAD.encode(crate::domain::random_bytes::<32>())
 }
 
 fn micros(at: NaiveDateTime) -> i64 {
