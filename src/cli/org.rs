@@ -5,9 +5,9 @@ use super::{OrgCommand, migrated, parse_email, parse_slug, print_link};
 use crate::config::Config;
 use crate::domain::{OrganizationName, Slug, parse_domain_list};
 use crate::error::Error;
+use crate::services::Actor;
 use crate::services::members::MemberRef;
-use crate::services::organization_settings::{self, Rename};
-use crate::services::{Actor, organizations};
+use crate::services::organizations::{self, Rename};
 
 pub fn run(config: &Config, command: OrgCommand) -> Result<(), Error> {
     let actor = Actor::command_line();
@@ -52,7 +52,7 @@ pub fn run(config: &Config, command: OrgCommand) -> Result<(), Error> {
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
             let org = organizations::find_by_slug(conn, &actor, &slug)?;
-            let renamed = organization_settings::rename(conn, &actor, &org, &change)?;
+            let renamed = organizations::rename(conn, &actor, &org, &change)?;
             println!(
                 "{} is now “{}” at /orgs/{}.",
                 org.slug, renamed.name, renamed.slug
@@ -65,7 +65,7 @@ pub fn run(config: &Config, command: OrgCommand) -> Result<(), Error> {
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
             let org = organizations::find_by_slug(conn, &actor, &slug)?;
-            let owner = organization_settings::make_owner_now(conn, &settings, &actor, &org, &to)?;
+            let owner = organizations::make_owner_now(conn, &settings, &actor, &org, &to)?;
             println!("{} is now an owner of {}.", owner.email, org.name);
             Ok(())
         }
@@ -74,7 +74,7 @@ pub fn run(config: &Config, command: OrgCommand) -> Result<(), Error> {
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
             let org = organizations::find_by_slug(conn, &actor, &slug)?;
-            let deleted = organization_settings::delete(conn, &settings, &actor, &org, &confirm)?;
+            let deleted = organizations::delete(conn, &settings, &actor, &org, &confirm)?;
             println!(
                 "Deleted {}. Its owners can restore it until {} (rollcall org restore {}).",
                 deleted.name,
@@ -87,7 +87,7 @@ pub fn run(config: &Config, command: OrgCommand) -> Result<(), Error> {
             let slug = parse_slug(&slug)?;
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
-            let restored = organization_settings::restore(conn, &settings, &actor, &slug)?;
+            let restored = organizations::restore(conn, &settings, &actor, &slug)?;
             println!("Restored {}.", restored.name);
             Ok(())
         }
@@ -97,13 +97,13 @@ pub fn run(config: &Config, command: OrgCommand) -> Result<(), Error> {
             let conn = &mut pool.get()?;
             let org = organizations::find_by_slug(conn, &actor, &slug)?;
             let domains = if clear {
-                organization_settings::set_allowed_domains(conn, &actor, &org, &[])?
+                organizations::set_allowed_domains(conn, &actor, &org, &[])?
             } else if allow.is_empty() {
-                organization_settings::allowed_domains(conn, &org.id)?
+                organizations::allowed_domains(conn, &org.id)?
             } else {
                 let domains =
                     parse_domain_list(&allow.join(" ")).map_err(|e| Error::Invalid(e.to_string()))?;
-                organization_settings::set_allowed_domains(conn, &actor, &org, &domains)?
+                organizations::set_allowed_domains(conn, &actor, &org, &domains)?
             };
             if domains.is_empty() {
                 println!("{} accepts invitations to addresses at any domain.", org.name);

@@ -4,6 +4,7 @@
 //! parsed into one of these types at the edge; inside, the types are trusted.
 
 mod api_token;
+pub mod audit;
 mod email;
 mod membership_end;
 mod name;

@@ -12,7 +12,7 @@ use actix_web::web;
 use super::transport::Mailer;
 use crate::db::DbPool;
 use crate::error::Error;
-use crate::services::{Settings, audit, idempotency, members, organization_settings, outbox, submissions};
+use crate::services::{Settings, audit, idempotency, members, organizations, outbox, submissions};
 
 const BATCH: i64 = 50;
 const IDLE: Duration = Duration::from_millis(500);
@@ -159,7 +159,7 @@ impl Worker {
             Ok(reminded) => tracing::info!(reminded, "reminded members whose membership ends soon"),
             Err(error) => tracing::warn!(%error, "could not send membership reminders"),
         }
-        match db(&self.pool, organization_settings::purge_due).await {
+        match db(&self.pool, organizations::purge_due).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "purged organizations deleted past their restore window"),
             Err(error) => tracing::warn!(%error, "could not purge deleted organizations"),

@@ -6,10 +6,10 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::now;
 use crate::db::schema::idempotent_requests;
 use crate::db::{self, DbConnection};
 use crate::error::Error;
+use crate::services::shared::now;
 
 /// How long an answer is kept for retries.
 pub const KEPT_FOR: Duration = Duration::hours(24);

@@ -5,11 +5,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::audit::{self, AuditAction, AuditTarget, TargetKind};
-use super::{new_id, now};
 use crate::db::schema::{auth_changes, introspection_clients};
 use crate::db::{self, DbConnection};
 use crate::domain::{ApiSecret, LabelName, SecretKind};
 use crate::error::Error;
+use crate::services::shared::{new_id, now};
 
 /// A client as `introspection-client list` shows it.
 #[derive(Debug, Clone)]

@@ -10,10 +10,6 @@ use serde_json::json;
 use super::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
 use super::outbox::{self, Queued};
 use super::users;
-use super::{
-    Actor, Identified, Organization, Principal, Settings, Viewer, acting, identify, new_id, now,
-    parse_stored_role,
-};
 use crate::db::schema::{
     invitation_tokens, invitations, memberships, organizations, pending_invitation_counts,
 };
@@ -23,6 +19,9 @@ use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, InviteToken, MembershipEnd, PersonName, Role};
 use crate::error::Error;
 use crate::mail::{InvitationEmail, InvitationsSentEmail, SentInvitation};
+use crate::services::access::{Viewer, acting};
+use crate::services::identity::{Identified, identify};
+use crate::services::shared::{Actor, Organization, Principal, Settings, new_id, now, parse_stored_role};
 
 /// One person to invite, as parsed from a form or the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +115,7 @@ pub fn classify(
     policy::authorize(acting.role, Action::Invite { role: Role::Viewer })?;
     let addresses: Vec<&str> = emails.iter().map(EmailAddress::as_str).collect();
     let (members, pending) = standings(conn, org, &addresses)?;
-    let allowed = super::organization_settings::allowed_domains(conn, &org.id)?;
+    let allowed = super::organizations::domains::allowed_domains(conn, &org.id)?;
     Ok(emails
         .iter()
         .map(|address| {
@@ -189,7 +188,7 @@ fn invite_in(
                 },
             )?;
         }
-        let allowed = super::organization_settings::allowed_domains(conn, &org.id)?;
+        let allowed = super::organizations::domains::allowed_domains(conn, &org.id)?;
         let addresses: Vec<&str> = invitees.iter().map(|invitee| invitee.email.as_str()).collect();
         let (members, pending) = standings(conn, org, &addresses)?;
         let mut seen = HashSet::new();
@@ -423,10 +422,10 @@ fn issue(
         .render()?;
         emails.push((None, copy));
     }
-    for chunk in rows.chunks(super::INSERT_CHUNK) {
+    for chunk in rows.chunks(crate::services::shared::INSERT_CHUNK) {
         db::insert_all!(conn, invitations::table, chunk)?;
     }
-    for chunk in tokens.chunks(super::INSERT_CHUNK) {
+    for chunk in tokens.chunks(crate::services::shared::INSERT_CHUNK) {
         db::insert_all!(conn, invitation_tokens::table, chunk)?;
     }
     outbox::enqueue_all(
@@ -540,7 +539,7 @@ pub struct PendingPage {
 
 impl PendingPage {
     pub fn page_count(&self) -> u32 {
-        super::page_count(self.total, self.per_page)
+        crate::services::shared::page_count(self.total, self.per_page)
     }
 }
 
@@ -1059,7 +1058,7 @@ pub fn accept(
         // Checked again here, for invitations made before the organization
         // changed its rules; refusing undoes the answer, so the invitation
         // still waits should the rules change back.
-        let allowed = super::organization_settings::allowed_domains(conn, &view.organization.id)?;
+        let allowed = super::organizations::domains::allowed_domains(conn, &view.organization.id)?;
         let ask = view
             .inviting_person()
             .map_or("one of its owners".to_owned(), str::to_owned);

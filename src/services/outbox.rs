@@ -5,11 +5,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{new_id, now};
 use crate::db::schema::email_outbox;
 use crate::db::{DbConnection, literal};
 use crate::error::Error;
 use crate::mail::OutgoingEmail;
+use crate::services::shared::{new_id, now};
 
 #[derive(Insertable)]
 #[diesel(table_name = email_outbox, treat_none_as_null = true)]
@@ -52,7 +52,7 @@ pub(crate) fn enqueue_all<'a>(
             created_at: at,
         })
         .collect();
-    for chunk in rows.chunks(super::INSERT_CHUNK) {
+    for chunk in rows.chunks(crate::services::shared::INSERT_CHUNK) {
         crate::db::insert_all!(conn, email_outbox::table, chunk)?;
     }
     Ok(())

@@ -10,11 +10,11 @@ use chrono::Duration;
 use diesel::prelude::*;
 
 use super::users::name_key;
-use super::{INSERT_CHUNK, Organization, new_id, now};
 use crate::db::schema::{api_tokens, memberships, users};
 use crate::db::{self, DbConnection};
 use crate::domain::{AccessLevel, ApiSecret, Role, SecretKind};
 use crate::error::Error;
+use crate::services::shared::{INSERT_CHUNK, Organization, new_id, now};
 
 const FIRST_NAMES: [&str; 32] = [
     "Ada",

@@ -9,12 +9,13 @@ use serde_json::json;
 
 use super::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
 use super::tokens::{self, Holder, IssuedToken, TokenRequest};
-use super::{Actor, Organization, Viewer, acting, new_id, now, parse_stored_role};
 use crate::db::schema::{api_tokens, service_accounts};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
 use crate::domain::{AccessLevel, Description, LabelName, Lifetime, Role};
 use crate::error::Error;
+use crate::services::access::{Viewer, acting};
+use crate::services::shared::{Actor, Organization, new_id, now, parse_stored_role};
 
 /// A service account as lists show it.
 #[derive(Debug, Clone)]
@@ -85,7 +86,7 @@ pub fn name_of(conn: &mut DbConnection, viewer: &Viewer, name_or_id: &str) -> Re
 
 /// An account the actor may manage, found by name or id.
 struct Managed {
-    acting: super::Acting,
+    acting: crate::services::access::Acting,
     id: String,
     name: String,
     role: Role,

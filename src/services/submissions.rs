@@ -16,10 +16,10 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::now;
 use crate::db::schema::form_submissions;
 use crate::db::{self, DbConnection};
 use crate::error::Error;
+use crate::services::shared::now;
 
 /// The form field that carries the value.
 pub const FIELD: &str = "once";
@@ -263,7 +263,7 @@ mod tests {
     #[test]
     fn a_value_is_read_back_while_fresh_and_refused_when_old_forged_or_malformed() {
         let issued = OnceValue::issue();
-        let at = super::now();
+        let at = crate::services::shared::now();
         assert_eq!(OnceValue::parse(issued.as_str(), at).ok(), Some(issued.clone()));
         assert_ne!(OnceValue::issue(), issued, "values differ");
         let tomorrow = at + KEPT_FOR + chrono::Duration::seconds(1);

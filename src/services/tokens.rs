@@ -7,7 +7,6 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
-use super::{Actor, Organization, Principal, Viewer, acting, new_id, now, parse_stored_role};
 use crate::db::schema::{
     api_tokens, member_list_versions, memberships, organizations, service_accounts, users,
 };
@@ -15,6 +14,8 @@ use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
 use crate::domain::{AccessLevel, ApiSecret, EmailAddress, LabelName, Lifetime, Role, SecretKind};
 use crate::error::Error;
+use crate::services::access::{Viewer, acting};
+use crate::services::shared::{Actor, Organization, Principal, new_id, now, parse_stored_role};
 
 /// What a new token is to be: its name (one line, as names are), access and lifetime.
 #[derive(Debug, Clone)]
@@ -116,7 +117,7 @@ pub(crate) enum Holder<'a> {
 pub(crate) fn insert(
     conn: &mut DbConnection,
     org: &Organization,
-    who: &super::Identified,
+    who: &crate::services::identity::Identified,
     holder: Holder<'_>,
     request: &TokenRequest,
 ) -> Result<IssuedToken, Error> {
@@ -555,8 +556,9 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
         return Ok(None);
     };
     let role = parse_stored_role(&role)?;
-    let membership_ends_at =
-        term.and_then(|(ends, held, owners)| super::term(ends, held, role, owners).access_ends());
+    let membership_ends_at = term.and_then(|(ends, held, owners)| {
+        crate::services::shared::term(ends, held, role, owners).access_ends()
+    });
     Ok(Some(TokenGrant {
         token_id,
         org_slug,

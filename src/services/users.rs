@@ -6,12 +6,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::audit::{self, ActorKind, AuditAction, AuditActor, AuditEvent, AuditTarget, TargetKind};
-use super::{new_id, now};
 use crate::db::schema::{ended_sessions, identities, identity_emails, memberships, users};
 use crate::db::written::Written;
 use crate::db::{self, DbConnection};
 use crate::domain::{EmailAddress, PersonName, text};
 use crate::error::Error;
+use crate::services::shared::{new_id, now};
 
 /// A person who has signed in at least once.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -347,9 +347,12 @@ pub fn end_session(
 }
 
 /// Signs a user out of every session they have, on every server.
-pub fn end_all_sessions(conn: &mut DbConnection, actor: &super::Actor) -> Result<(), Error> {
+pub fn end_all_sessions(
+    conn: &mut DbConnection,
+    actor: &crate::services::shared::Actor,
+) -> Result<(), Error> {
     db::write(conn, |conn| {
-        let who = super::identify(conn, actor)?;
+        let who = crate::services::identity::identify(conn, actor)?;
         let Some(user_id) = &who.user_id else {
             return Err(Error::Invalid(
                 "Only a person who signed in has sessions to end.".to_owned(),

@@ -11,7 +11,7 @@ use rollcall::domain::{AccessLevel, EmailAddress, LabelName, Lifetime, Membershi
 use rollcall::error::Error;
 use rollcall::services::invitations::{self, AcceptOutcome, Invitee};
 use rollcall::services::members::{self, MemberChange, MemberRef};
-use rollcall::services::organization_settings::{self, Afterwards};
+use rollcall::services::organizations::{self, Afterwards};
 use rollcall::services::tokens::{self, TokenRequest};
 use rollcall::services::{Actor, Organization, introspection, outbox};
 use serde_json::Value;
@@ -203,11 +203,11 @@ fn a_rename_keeps_old_links_working_on_every_server_and_reserves_the_old_slug() 
     // Nobody else takes the old slug while it is reserved.
     let (other, _) = app.org_owned_by("Acme AI", "dan@example.com");
     assert_eq!(other.slug, "acme-ai-2");
-    let taken = organization_settings::rename(
+    let taken = organizations::rename(
         &mut app.conn(),
         &Actor::command_line(),
         &other,
-        &organization_settings::Rename {
+        &organizations::Rename {
             name: None,
             slug: Some(rollcall::domain::Slug::parse("acme-ai").unwrap()),
         },
@@ -369,9 +369,9 @@ fn a_deleted_organization_is_purged_after_its_restore_window_and_not_before() {
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
     app.member(&org, "bob@example.com", Role::Developer);
     let kept = app.org_owned_by("Other", "zed@example.com").0;
-    organization_settings::delete(&mut app.conn(), &app.settings, &as_user(&ada), &org, "acme-ai").unwrap();
+    organizations::delete(&mut app.conn(), &app.settings, &as_user(&ada), &org, "acme-ai").unwrap();
     assert_eq!(
-        organization_settings::purge_due(&mut app.conn()).unwrap(),
+        organizations::purge_due(&mut app.conn()).unwrap(),
         0,
         "still restorable"
     );
@@ -379,15 +379,15 @@ fn a_deleted_organization_is_purged_after_its_restore_window_and_not_before() {
         .set(organizations::purge_after.eq(chrono::Utc::now().naive_utc() - chrono::Duration::seconds(1)))
         .execute(&mut *app.conn())
         .unwrap();
-    let late = organization_settings::restore(
+    let late = organizations::restore(
         &mut app.conn(),
         &app.settings,
         &as_user(&ada),
         &rollcall::domain::Slug::parse("acme-ai").unwrap(),
     );
     assert!(matches!(late, Err(Error::Gone(_))), "{late:?}");
-    assert_eq!(organization_settings::purge_due(&mut app.conn()).unwrap(), 1);
-    assert_eq!(organization_settings::purge_due(&mut app.conn()).unwrap(), 0);
+    assert_eq!(organizations::purge_due(&mut app.conn()).unwrap(), 1);
+    assert_eq!(organizations::purge_due(&mut app.conn()).unwrap(), 0);
     assert_eq!(app.count(&format!("memberships WHERE org_id = '{}'", org.id)), 0);
     assert_eq!(app.count(&format!("audit_events WHERE org_id = '{}'", org.id)), 0);
     assert_eq!(
@@ -607,7 +607,7 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
     // A transfer whose former owner lost ownership meanwhile is void.
     let dan = app.member(&org, "dan@example.com", Role::Viewer);
     let carol_user = app.user_by_email("carol@example.com");
-    organization_settings::request_transfer(
+    organizations::request_transfer(
         &mut app.conn(),
         &app.settings,
         &as_user(&bob),
@@ -641,10 +641,10 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
         Role::Owner,
     )
     .unwrap();
-    let void = organization_settings::confirm_transfer(&mut app.conn(), &app.settings, &as_user(&dan), &org);
+    let void = organizations::confirm_transfer(&mut app.conn(), &app.settings, &as_user(&dan), &org);
     assert!(matches!(void, Err(Error::NotFound(_))), "{void:?}");
     // So is one whose member was removed and invited back.
-    organization_settings::request_transfer(
+    organizations::request_transfer(
         &mut app.conn(),
         &app.settings,
         &as_user(&bob),
@@ -661,7 +661,7 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
     )
     .unwrap();
     let dan = app.member(&org, "dan@example.com", Role::Viewer);
-    let void = organization_settings::confirm_transfer(&mut app.conn(), &app.settings, &as_user(&dan), &org);
+    let void = organizations::confirm_transfer(&mut app.conn(), &app.settings, &as_user(&dan), &org);
     assert!(matches!(void, Err(Error::NotFound(_))), "{void:?}");
     assert_eq!(app.role_of(&org, &bob), Some(Role::Owner));
     assert_eq!(app.role_of(&org, &dan), Some(Role::Viewer));
@@ -978,8 +978,7 @@ fn a_deletion_racing_acceptances_neither_deadlocks_nor_lets_anyone_in_after() {
             std::thread::spawn(move || {
                 let mut conn = app.conn();
                 barrier.wait();
-                organization_settings::delete(&mut conn, &app.settings, &as_user(&ada), &org, &org.slug)
-                    .map(|_| ())
+                organizations::delete(&mut conn, &app.settings, &as_user(&ada), &org, &org.slug).map(|_| ())
             })
         };
         for accepted in accepts {
@@ -1082,7 +1081,7 @@ fn a_refused_settings_form_shows_what_is_in_force_in_every_other_field() {
 
     let org = server.app.org("globex");
     assert_eq!(org.name, "Globex");
-    let allowed = rollcall::services::organization_settings::overview(
+    let allowed = rollcall::services::organizations::overview(
         &mut server.app.conn(),
         &server
             .app
@@ -1163,11 +1162,11 @@ fn an_old_slug_tells_only_those_who_belong_where_the_organization_went() {
     let app = &server.app;
     let (org, _ada) = app.org_owned_by("Acme AI", "ada@example.com");
     app.member(&org, "bob@example.com", Role::Viewer);
-    organization_settings::rename(
+    organizations::rename(
         &mut app.conn(),
         &Actor::command_line(),
         &org,
-        &organization_settings::Rename {
+        &organizations::Rename {
             name: Some(rollcall::domain::OrganizationName::parse("Hidden Labs").unwrap()),
             slug: Some(rollcall::domain::Slug::parse("hidden-labs").unwrap()),
         },

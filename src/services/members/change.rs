@@ -15,9 +15,10 @@ use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
 use crate::domain::{MembershipEnd, Role};
 use crate::error::Error;
+use crate::services::access::acting;
 use crate::services::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
+use crate::services::shared::{Actor, Organization, now};
 use crate::services::users::{self, User};
-use crate::services::{Actor, Organization, acting, now};
 
 /// Adds a user to an organization. The one way in: invitations and organization
 /// creation both come through here. Runs in the caller's transaction, whose
@@ -355,7 +356,8 @@ mod tests {
     use super::*;
     use crate::db::schema::audit_events;
     use crate::domain::OrganizationName;
-    use crate::services::{Settings, organizations, seed};
+    use crate::services::shared::Settings;
+    use crate::services::{organizations, seed};
 
     /// How many statements the connection prepared to keep, by their start.
     fn count_kept(conn: &mut DbConnection, starts: [&'static str; 2]) -> Arc<[AtomicUsize; 2]> {

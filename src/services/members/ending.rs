@@ -11,7 +11,7 @@ use crate::db::{self, DbConnection};
 use crate::domain::Role;
 use crate::error::Error;
 use crate::services::audit::AuditAction;
-use crate::services::{Organization, now};
+use crate::services::shared::{Organization, now};
 
 /// How long before a membership ends its member and the owners are reminded.
 pub const END_REMINDER_DAYS: i64 = 7;
@@ -22,7 +22,10 @@ const END_BATCH: i64 = 200;
 /// Sends the reminders of memberships that end within a week, once each (a
 /// conditional update claims it, so two servers never both send one).
 /// Returns how many were sent.
-pub fn remind_ending(conn: &mut DbConnection, settings: &crate::services::Settings) -> Result<usize, Error> {
+pub fn remind_ending(
+    conn: &mut DbConnection,
+    settings: &crate::services::shared::Settings,
+) -> Result<usize, Error> {
     use crate::db::schema::organizations;
     let at = now();
     let due: Vec<(String, String)> = memberships::table
@@ -47,7 +50,7 @@ pub fn remind_ending(conn: &mut DbConnection, settings: &crate::services::Settin
             if claimed == 0 {
                 return Ok(false);
             }
-            let org = crate::services::organizations::find_any(conn, &org_id)?;
+            let org = crate::services::organizations::find::find_any(conn, &org_id)?;
             let member = find(conn, &org, &MemberRef::Id(user_id.clone()))?;
             let Some(ends) = member.ends else {
                 return Ok(false);
@@ -57,12 +60,12 @@ pub fn remind_ending(conn: &mut DbConnection, settings: &crate::services::Settin
                 "Open the organization",
                 format!("{}/orgs/{}/members", settings.public_url, org.slug),
             ));
-            let person = crate::services::organization_settings::Person {
+            let person = crate::services::notices::Person {
                 user_id: member.user_id.clone(),
                 name: member.name.clone(),
                 email: member.email.clone(),
             };
-            crate::services::organization_settings::notify(
+            crate::services::notices::notify(
                 conn,
                 std::slice::from_ref(&person),
                 &format!("Your access to {} ends after {day}", org.name),
@@ -72,11 +75,11 @@ pub fn remind_ending(conn: &mut DbConnection, settings: &crate::services::Settin
                 )],
                 link.clone(),
             )?;
-            let owners: Vec<_> = crate::services::organization_settings::owners(conn, &org.id)?
+            let owners: Vec<_> = crate::services::notices::owners(conn, &org.id)?
                 .into_iter()
                 .filter(|owner| owner.user_id != member.user_id)
                 .collect();
-            crate::services::organization_settings::notify(
+            crate::services::notices::notify(
                 conn,
                 &owners,
                 &format!("{}’s access to {} ends after {day}", member.name, org.name),
@@ -96,7 +99,10 @@ pub fn remind_ending(conn: &mut DbConnection, settings: &crate::services::Settin
 /// transaction under the organization's lock (recorded as "member.expired",
 /// with their tokens revoked), except an organization's last owner: the
 /// owners are told instead, once. Returns how many were removed.
-pub fn expire_due(conn: &mut DbConnection, settings: &crate::services::Settings) -> Result<usize, Error> {
+pub fn expire_due(
+    conn: &mut DbConnection,
+    settings: &crate::services::shared::Settings,
+) -> Result<usize, Error> {
     use crate::db::schema::organizations;
     let due: Vec<(String, String)> = memberships::table
         .inner_join(organizations::table)
@@ -106,12 +112,12 @@ pub fn expire_due(conn: &mut DbConnection, settings: &crate::services::Settings)
         .select((memberships::org_id, memberships::user_id))
         .limit(END_BATCH)
         .load(conn)?;
-    let worker = crate::services::Identified::background_worker();
+    let worker = crate::services::identity::Identified::background_worker();
     let mut removed = 0;
     for (org_id, user_id) in due {
         removed += usize::from(db::write(conn, |conn| {
             db::lock_organization(conn, &org_id)?;
-            let org = crate::services::organizations::find_any(conn, &org_id)?;
+            let org = crate::services::organizations::find::find_any(conn, &org_id)?;
             if org.deleted_at.is_some() {
                 return Ok(false);
             }
@@ -137,19 +143,19 @@ pub fn expire_due(conn: &mut DbConnection, settings: &crate::services::Settings)
 /// told once what to do.
 fn hold_last_owner(
     conn: &mut DbConnection,
-    settings: &crate::services::Settings,
+    settings: &crate::services::shared::Settings,
     org: &Organization,
     member: &Member,
 ) -> Result<(), Error> {
     diesel::update(memberships::table.find((&org.id, &member.user_id)))
         .set(memberships::expiry_held_at.eq(now()))
         .execute(conn)?;
-    let owners = crate::services::organization_settings::owners(conn, &org.id)?;
+    let owners = crate::services::notices::owners(conn, &org.id)?;
     let day = member
         .ends
         .map(|ends| crate::mail::format_day(ends.last_day()))
         .unwrap_or_default();
-    crate::services::organization_settings::notify(
+    crate::services::notices::notify(
         conn,
         &owners,
         &format!(

@@ -7,7 +7,8 @@ use crate::db::DbConnection;
 use crate::db::schema::memberships;
 use crate::domain::{EmailAddress, Role};
 use crate::error::Error;
-use crate::services::{Actor, Organization, parse_stored_role, role_in};
+use crate::services::access::role_in;
+use crate::services::shared::{Actor, Organization, parse_stored_role};
 
 /// How a member is named on the command line: by id or by email.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use crate::db::DbConnection;
 use crate::db::schema::memberships;
 use crate::domain::Role;
 use crate::error::Error;
-use crate::services::Organization;
+use crate::services::shared::Organization;
 
 /// Refuses a change that would leave `org` with no owner. Call it after
 /// [`db::lock_organization`] in the same transaction.

@@ -12,7 +12,7 @@ use crate::db::DbConnection;
 use crate::db::schema::memberships;
 use crate::db::written::Shaped;
 use crate::error::Error;
-use crate::services::Viewer;
+use crate::services::access::Viewer;
 
 /// One page of an organization's members, as a member sees them.
 pub fn list(conn: &mut DbConnection, viewer: &Viewer, query: &MemberQuery) -> Result<MemberPage, Error> {
@@ -273,7 +273,7 @@ fn stepped(
     if backwards {
         members.reverse();
     }
-    let page_count = crate::services::page_count(total, per_page);
+    let page_count = crate::services::shared::page_count(total, per_page);
     let page = query.page.clamp(if backwards { 1 } else { 2 }, page_count.max(2));
     let forwards_more = !backwards && more;
     Ok(MemberPage {

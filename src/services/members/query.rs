@@ -11,8 +11,10 @@ use crate::db::written::{Shape, Written};
 use crate::domain::SearchText;
 use crate::domain::{MembershipEnd, Role};
 use crate::error::Error;
+use crate::services::access::Viewer;
+use crate::services::shared::MemberCounts;
+use crate::services::shared::parse_stored_role;
 use crate::services::users::{self};
-use crate::services::{MemberCounts, Viewer, parse_stored_role};
 
 /// A member as the Members page lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +149,7 @@ pub struct MemberPage {
 
 impl MemberPage {
     pub fn page_count(&self) -> u32 {
-        crate::services::page_count(self.total, self.per_page)
+        crate::services::shared::page_count(self.total, self.per_page)
     }
 }
 
@@ -308,7 +310,7 @@ impl MemberCursor {
             Direction::Ascending => 'a',
             Direction::Descending => 'd',
         };
-        crate::services::encode_cursor(&format!("{sort}{direction}{}\n{}", self.user_id, self.key))
+        crate::services::shared::encode_cursor(&format!("{sort}{direction}{}\n{}", self.user_id, self.key))
     }
 
     /// A cursor this server gave out, for the order asked for now.
@@ -319,7 +321,7 @@ impl MemberCursor {
                     .to_owned(),
             )
         };
-        let plain = crate::services::decode_cursor(text, MAX_CURSOR_CHARS).ok_or_else(unusable)?;
+        let plain = crate::services::shared::decode_cursor(text, MAX_CURSOR_CHARS).ok_or_else(unusable)?;
         let mut chars = plain.chars();
         let cursor_sort = match chars.next() {
             Some('n') => SortKey::Name,

@@ -11,8 +11,9 @@ use crate::db::{self, DbConnection};
 use crate::domain::Role;
 use crate::domain::policy::{self, Action};
 use crate::error::Error;
+use crate::services::access::acting;
 use crate::services::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
-use crate::services::{Actor, Organization, acting};
+use crate::services::shared::{Actor, Organization};
 
 /// Removes another member, as the policy allows and the last-owner rule permits.
 pub fn remove(
@@ -58,7 +59,7 @@ pub fn leave(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Resu
 fn take_out(
     conn: &mut DbConnection,
     org: &Organization,
-    acting: &crate::services::Acting,
+    acting: &crate::services::access::Acting,
     member: &Member,
     action: AuditAction,
 ) -> Result<(), Error> {
@@ -68,7 +69,7 @@ fn take_out(
 pub(super) fn take_out_by(
     conn: &mut DbConnection,
     org: &Organization,
-    who: &crate::services::Identified,
+    who: &crate::services::identity::Identified,
     member: &Member,
     action: AuditAction,
 ) -> Result<(), Error> {

@@ -11,7 +11,7 @@ use crate::db::written::Shaped;
 use crate::domain::Role;
 use crate::domain::SearchText;
 use crate::error::Error;
-use crate::services::Viewer;
+use crate::services::access::Viewer;
 
 /// What a keyset page of members asks for: the filters and order of
 /// [`MemberQuery`], and where to start instead of a page number.

@@ -8,7 +8,7 @@ use super::{layout, query_pairs, switcher};
 use crate::domain::{OrganizationName, Slug};
 use crate::error::Error;
 use crate::services::invitations::{self, AcceptOutcome, DeclineOutcome, InvitationRef, Unavailable};
-use crate::services::{organization_settings, organizations};
+use crate::services::organizations;
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
 use crate::web::session::{Flash, FlashKind, SessionState};
@@ -51,7 +51,7 @@ async fn render_profile(
                     expires: DayTime(invitation.expires_at),
                 })
                 .collect();
-            let restorable: Vec<RestorableView> = organization_settings::restorable_by(conn, &user.id)?
+            let restorable: Vec<RestorableView> = organizations::restorable_by(conn, &user.id)?
                 .into_iter()
                 .map(|restorable| RestorableView {
                     name: restorable.organization.name,

@@ -11,7 +11,7 @@ use crate::domain::policy::{self, Action};
 use crate::domain::{OrganizationName, Role, Slug, parse_domain_list};
 use crate::error::{Error, day_and_time};
 use crate::services::members::MemberRef;
-use crate::services::organization_settings::{self, Afterwards, Rename};
+use crate::services::organizations::{self, Afterwards, Rename};
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
 use crate::web::session::Flash;
@@ -30,7 +30,7 @@ async fn settings_page(
 ) -> Result<SettingsPage, Error> {
     let (user, (context, overview)) = signed
         .read_org(state, slug, |conn, _, context| {
-            let overview = organization_settings::overview(conn, &context.viewer)?;
+            let overview = organizations::overview(conn, &context.viewer)?;
             Ok((context, overview))
         })
         .await?;
@@ -156,7 +156,7 @@ pub async fn rename(
             signed
                 .write(&state, move |conn, _| {
                     let org = find_org(conn, &actor, &lookup)?;
-                    organization_settings::rename(conn, &actor, &org, &change)
+                    organizations::rename(conn, &actor, &org, &change)
                 })
                 .await
                 .map(|(_, renamed)| renamed)
@@ -202,7 +202,7 @@ pub async fn domains(
             signed
                 .write(&state, move |conn, _| {
                     let org = find_org(conn, &actor, &lookup)?;
-                    organization_settings::set_allowed_domains(conn, &actor, &org, &domains)
+                    organizations::set_allowed_domains(conn, &actor, &org, &domains)
                 })
                 .await
                 .map(|(_, domains)| domains)
@@ -258,7 +258,7 @@ pub async fn transfer(
             signed
                 .write(&state, move |conn, _| {
                     let org = find_org(conn, &actor, &lookup)?;
-                    organization_settings::request_transfer(conn, &settings, &actor, &org, &to, afterwards)
+                    organizations::request_transfer(conn, &settings, &actor, &org, &to, afterwards)
                 })
                 .await
                 .map(|(_, transfer)| transfer)
@@ -297,7 +297,7 @@ pub async fn confirm_transfer(
     let done = signed
         .write(&state, move |conn, _| {
             let org = find_org(conn, &actor, &lookup)?;
-            let transfer = organization_settings::confirm_transfer(conn, &settings, &actor, &org)?;
+            let transfer = organizations::confirm_transfer(conn, &settings, &actor, &org)?;
             Ok((org, transfer))
         })
         .await;
@@ -333,7 +333,7 @@ pub async fn cancel_transfer(
     let done = signed
         .write(&state, move |conn, _| {
             let org = find_org(conn, &actor, &lookup)?;
-            organization_settings::cancel_transfer(conn, &actor, &org)
+            organizations::cancel_transfer(conn, &actor, &org)
         })
         .await;
     let back = format!("/orgs/{slug}/settings");
@@ -359,7 +359,7 @@ pub async fn delete(
     let done = signed
         .write(&state, move |conn, _| {
             let org = find_org(conn, &actor, &lookup)?;
-            organization_settings::delete(conn, &settings, &actor, &org, &confirmation)
+            organizations::delete(conn, &settings, &actor, &org, &confirmation)
         })
         .await;
     if done.is_ok() {
@@ -396,7 +396,7 @@ pub async fn restore(
     let (actor, settings) = (signed.actor.clone(), state.settings.clone());
     let (_, restored) = signed
         .write(&state, move |conn, _| {
-            organization_settings::restore(conn, &settings, &actor, &slug)
+            organizations::restore(conn, &settings, &actor, &slug)
         })
         .await?;
     signed.session.push_flash(Flash::ok(format!(

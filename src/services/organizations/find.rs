@@ -1,185 +1,21 @@
-//! Organizations: creating them and finding them.
+//! Finding an organization by slug or id, as the asker may know it, and a
+//! user's organizations.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde_json::json;
 
-use super::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
-use super::invitations::{self, IssuedInvitation};
-use super::members;
-use super::users::{SessionUser, User};
-use super::{Actor, ListStamps, Organization, Principal, Settings, new_id, now};
+use super::slugs::reservation_start;
+use crate::db::DbConnection;
 use crate::db::schema::{
     ended_sessions, invitation_list_versions, member_list_versions, memberships, organization_slugs,
     organizations, pending_invitation_counts, users,
 };
 use crate::db::written::Written;
-use crate::db::{self, DbConnection};
-use crate::domain::{EmailAddress, OrganizationName, Role, Slug};
+use crate::domain::{Role, Slug};
 use crate::error::Error;
-
-/// A new organization and the link that lets its first owner in.
-#[derive(Debug)]
-pub struct CreatedWithInvitation {
-    pub organization: Organization,
-    pub invitation: IssuedInvitation,
-}
-
-/// Creates an organization whose first owner is invited by email: how the
-/// operator bootstraps one from the command line.
-pub fn create_with_owner_invitation(
-    conn: &mut DbConnection,
-    settings: &Settings,
-    actor: &Actor,
-    name: &OrganizationName,
-    owner: &EmailAddress,
-) -> Result<CreatedWithInvitation, Error> {
-    db::write(conn, |conn| {
-        let organization = insert(conn, actor, name)?;
-        let invitation = invitations::issue_owner_invitation(conn, settings, actor, &organization, owner)?;
-        Ok(CreatedWithInvitation {
-            organization,
-            invitation,
-        })
-    })
-}
-
-/// Creates an organization with the signed-in user as its owner.
-pub fn create_owned_by(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    name: &OrganizationName,
-) -> Result<Organization, Error> {
-    let Principal::User(user_id) = &actor.principal else {
-        return Err(Error::Invalid(
-            "An organization needs an owner who can sign in.".to_owned(),
-        ));
-    };
-    db::write(conn, |conn| {
-        let organization = insert(conn, actor, name)?;
-        members::add(conn, &organization, user_id, Role::Owner, None, None)?;
-        Ok(organization)
-    })
-}
-
-fn insert(conn: &mut DbConnection, actor: &Actor, name: &OrganizationName) -> Result<Organization, Error> {
-    let slug = free_slug(conn, &Slug::from_name(name.as_str()))?;
-    let organization = Organization {
-        id: new_id(),
-        name: name.as_str().to_owned(),
-        slug: slug.as_str().to_owned(),
-        created_at: now(),
-        deleted_at: None,
-        deleted_by: None,
-        purge_after: None,
-    };
-    diesel::insert_into(organizations::table)
-        .values((
-            organizations::id.eq(&organization.id),
-            organizations::name.eq(&organization.name),
-            organizations::slug.eq(&organization.slug),
-            organizations::created_at.eq(organization.created_at),
-        ))
-        .execute(conn)
-        .map_err(|error| {
-            if db::is_unique_violation(&error) {
-                Error::Conflict("Another organization took that name a moment ago; try again.".to_owned())
-            } else {
-                error.into()
-            }
-        })?;
-    claim_slug(conn, &organization.id, &slug)?;
-    let who = super::identify(conn, actor)?;
-    audit::record(
-        conn,
-        AuditEvent {
-            org_id: Some(&organization.id),
-            actor: (&who).into(),
-            action: AuditAction::OrganizationCreated,
-            target: AuditTarget {
-                // By its slug, which no person's address or account's name can be.
-                key: &organization.slug,
-                ..AuditTarget::named(
-                    TargetKind::Organization,
-                    Some(&organization.id),
-                    &organization.name,
-                )
-            },
-            before: None,
-            after: Some(json!({ "name": organization.name, "slug": organization.slug })),
-        },
-    )?;
-    Ok(organization)
-}
-
-/// How long a slug an organization gave up still answers for it (301) and
-/// cannot be taken by another.
-pub const SLUG_RESERVATION_DAYS: i64 = 90;
-
-fn reservation_start() -> NaiveDateTime {
-    now() - chrono::Duration::days(SLUG_RESERVATION_DAYS)
-}
-
-/// Makes `slug` the organization's own in `organization_slugs`, whose
-/// primary key covers the slugs in use and the reserved ones: a slug still
-/// reserved by another organization, or taken a moment ago, is refused.
-/// A reservation that has run out, or the organization's own, gives way.
-pub(crate) fn claim_slug(conn: &mut DbConnection, org_id: &str, slug: &Slug) -> Result<(), Error> {
-    diesel::delete(
-        organization_slugs::table
-            .filter(organization_slugs::slug.eq(slug.as_str()))
-            .filter(
-                organization_slugs::org_id
-                    .eq(org_id)
-                    .or(organization_slugs::retired_at.lt(reservation_start())),
-            ),
-    )
-    .execute(conn)?;
-    diesel::insert_into(organization_slugs::table)
-        .values((
-            organization_slugs::slug.eq(slug.as_str()),
-            organization_slugs::org_id.eq(org_id),
-            organization_slugs::retired_at.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)
-        .map_err(|error| {
-            if db::is_unique_violation(&error) {
-                slug_taken(slug)
-            } else {
-                error.into()
-            }
-        })?;
-    Ok(())
-}
-
-pub(crate) fn slug_taken(slug: &Slug) -> Error {
-    Error::Conflict(format!(
-        "The address /orgs/{slug} is taken or still reserved by another organization; choose another."
-    ))
-}
-
-/// The slug itself if free, else the first free "slug-2", "slug-3", …
-/// (a slug another organization gave up less than 90 days ago is not free).
-fn free_slug(conn: &mut DbConnection, wanted: &Slug) -> Result<Slug, Error> {
-    let taken: Vec<String> = organization_slugs::table
-        .filter(
-            organization_slugs::slug
-                .eq(wanted.as_str())
-                .or(organization_slugs::slug.like(format!("{}%", wanted.suffix_base()))),
-        )
-        .filter(
-            organization_slugs::retired_at
-                .is_null()
-                .or(organization_slugs::retired_at.ge(reservation_start())),
-        )
-        .select(organization_slugs::slug)
-        .load(conn)?;
-    let candidates = std::iter::once(wanted.clone()).chain((2..).map(|n| wanted.with_suffix(n)));
-    Ok(candidates
-        .into_iter()
-        .find(|candidate| !taken.iter().any(|t| t == candidate.as_str()))
-        .unwrap_or_else(|| wanted.clone()))
-}
+use crate::services::shared::ListStamps;
+use crate::services::shared::{Actor, Organization, Principal, now};
+use crate::services::users::{SessionUser, User};
 
 /// The live organization named `slug`. A deleted one is refused with when
 /// and by whom (410); a slug it gave up in the last 90 days answers with
@@ -273,9 +109,9 @@ pub struct Membership {
 
 /// The user and the organizations they belong to, with their role in each
 /// and what the database keeps about each one's lists, by name:
-/// [`super::users::find`] and [`for_user`] in one statement, for the pages
+/// [`crate::services::users::find`] and [`for_user`] in one statement, for the pages
 /// that show both. None when the user is gone or the session was signed out
-/// (see [`super::users::session_user`]).
+/// (see [`crate::services::users::session_user`]).
 pub fn user_and_memberships(
     conn: &mut DbConnection,
     session: &SessionUser,
@@ -346,12 +182,12 @@ pub fn user_and_memberships(
         let Some((org, role)) = membership.filter(|(org, _)| org.deleted_at.is_none()) else {
             continue;
         };
-        let role = super::parse_stored_role(&role)?;
+        let role = crate::services::shared::parse_stored_role(&role)?;
         // No row yet: no change since the tables were made, and no invitations.
         let (members_version, owners, admins, developers, contributors, viewers) =
             members.unwrap_or_default();
         // A membership that has ended opens nothing, though the worker has not been by.
-        if super::term(ends, held, role, Some(owners)).is_over(at) {
+        if crate::services::shared::term(ends, held, role, Some(owners)).is_over(at) {
             continue;
         }
         memberships.push(Membership {
@@ -397,8 +233,8 @@ pub fn for_user(conn: &mut DbConnection, user_id: &str) -> Result<Memberships, E
     let at = now();
     let mut memberships = Vec::with_capacity(rows.len());
     for (org, role, ends, held, owners) in rows {
-        let role = super::parse_stored_role(&role)?;
-        if !super::term(ends, held, role, owners).is_over(at) {
+        let role = crate::services::shared::parse_stored_role(&role)?;
+        if !crate::services::shared::term(ends, held, role, owners).is_over(at) {
             memberships.push((org, role));
         }
     }
