@@ -5,12 +5,13 @@ use std::collections::HashSet;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::audit::{self, ActorKind, AuditAction, AuditActor, AuditEvent, AuditTarget, TargetKind};
 use crate::db::schema::{ended_sessions, identities, identity_emails, memberships, users};
 use crate::db::written::Written;
 use crate::db::{self, DbConnection};
+use crate::domain::audit::{ActorKind, AuditAction, TargetKind};
 use crate::domain::{EmailAddress, PersonName, text};
 use crate::error::Error;
+use crate::services::audit::record::{self as audit, AuditActor, AuditEvent, AuditTarget};
 use crate::services::shared::{new_id, now};
 
 /// A person who has signed in at least once.
