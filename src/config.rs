@@ -2,11 +2,15 @@
 //! with a command-line flag of the same meaning. The defaults make `cargo run`
 //! work on a fresh machine with nothing configured.
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use crate::db::DatabaseUrl;
+use crate::telemetry::LogFormat;
 
 /// Everything `rollcall` can be told, from flags or the environment.
 #[derive(Debug, Clone, clap::Args)]
@@ -196,9 +200,6 @@ fn parse_network(input: &str) -> Result<ipnet::IpNet, String> {
         .map_err(|_| format!("“{input}” is not an address or a network like 10.0.0.0/8"))
 }
 
-use crate::telemetry::LogFormat;
-use crate::web::limits::RateLimit;
-
 fn parse_database_url(input: &str) -> Result<DatabaseUrl, String> {
     DatabaseUrl::parse(input).map_err(|error| error.to_string())
 }
@@ -254,6 +255,43 @@ impl Config {
             public_url: self.public_url.clone(),
             invite_ttl: self.invite_ttl,
             org_restore_days: self.org_restore_days,
+        }
+    }
+}
+
+/// A limit as configured: `600/min`, `20/s`, `5000/h`, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    Off,
+    Every { requests: NonZeroU32, per: Duration },
+}
+
+impl FromStr for RateLimit {
+    type Err = String;
+
+    fn from_str(input: &str) -> Result<Self, String> {
+        let input = input.trim();
+        if input.eq_ignore_ascii_case("off") {
+            return Ok(Self::Off);
+        }
+        let unusable = || format!("“{input}” is not a rate like 600/min, 20/s or 5000/h (or off)");
+        let (requests, per) = input.split_once('/').ok_or_else(unusable)?;
+        let requests: NonZeroU32 = requests.trim().parse().map_err(|_| unusable())?;
+        let per = match per.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => return Err(unusable()),
+        };
+        Ok(Self::Every { requests, per })
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Off => f.write_str("off"),
+            Self::Every { requests, per } => write!(f, "{requests}/{}s", per.as_secs()),
         }
     }
 }

@@ -125,7 +125,6 @@ impl From<diesel::result::Error> for Error {
             // process held SQLite's lock past the busy timeout: nothing was
             // changed, and the same request works once it is back.
             Diesel::DatabaseError(DatabaseErrorKind::ClosedConnection, ref info) => {
-                crate::db::note_unavailable();
                 Error::DatabaseUnavailable(info.message().to_owned())
             }
             // A statement that waited for a lock, or ran, past its bound:
@@ -134,7 +133,6 @@ impl From<diesel::result::Error> for Error {
                 Error::DatabaseUnavailable(info.message().to_owned())
             }
             Diesel::DatabaseError(_, ref info) if is_unavailable(info.message()) => {
-                crate::db::note_unavailable();
                 Error::DatabaseUnavailable(info.message().to_owned())
             }
             Diesel::DatabaseError(_, ref info) if info.message().contains("deadlock detected") => {
@@ -143,6 +141,18 @@ impl From<diesel::result::Error> for Error {
             }
             other => Error::Database(other),
         }
+    }
+}
+
+/// Whether `source` says that the connection it came from cannot be used
+/// again (the server closed it, or the database went away), rather than
+/// something about one statement: such a connection is not pooled again.
+pub fn leaves_connection_unusable(source: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error as Diesel};
+    match source {
+        Diesel::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Diesel::DatabaseError(_, info) => !is_timeout(info.message()) && is_unavailable(info.message()),
+        _ => false,
     }
 }
 

@@ -67,8 +67,29 @@ thread_local! {
 
 /// Notes that a statement on this thread found the database gone, so that
 /// the connection it ran on is not pooled again.
-pub(crate) fn note_unavailable() {
+fn note_unavailable() {
     UNAVAILABLE.set(true);
+}
+
+/// Notes the database gone if a statement's `error` says so. Every
+/// connection reports each statement's end here ([`OutageWatch`], or the
+/// watchdog's own instrumentation), so no caller has to remember to.
+fn note_if_unusable(error: Option<&diesel::result::Error>) {
+    if error.is_some_and(crate::error::leaves_connection_unusable) {
+        note_unavailable();
+    }
+}
+
+/// The instrumentation of a connection without a watchdog: it only notes
+/// statements that found the database gone.
+struct OutageWatch;
+
+impl diesel::connection::Instrumentation for OutageWatch {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        if let diesel::connection::InstrumentationEvent::FinishQuery { error, .. } = event {
+            note_if_unusable(error);
+        }
+    }
 }
 
 /// For this long after the database was found gone, every connection is
@@ -145,6 +166,7 @@ fn open_sqlite(path: &str, busy: Duration, extra: &str) -> Result<DbConnection, 
     ))
     .and_then(|()| conn.batch_execute(extra))
     .map_err(r2d2::Error::QueryError)?;
+    conn.set_instrumentation(OutageWatch);
     Ok(DbConnection::Sqlite(conn))
 }
 
@@ -160,10 +182,13 @@ fn open_postgres(url: &str, timeout: Duration) -> Result<DbConnection, r2d2::Err
     let mut conn = established.map_err(r2d2::Error::ConnectionError)?;
     match socket {
         Some(socket) => conn.set_instrumentation(watchdog::StatementWatch::new(socket, timeout)),
-        None => tracing::warn!(
-            "could not tell this database connection's socket: a network that stops answering \
-             is bounded only by TCP's own timeouts on it"
-        ),
+        None => {
+            conn.set_instrumentation(OutageWatch);
+            tracing::warn!(
+                "could not tell this database connection's socket: a network that stops answering \
+                 is bounded only by TCP's own timeouts on it"
+            );
+        }
     }
     let millis = timeout.as_millis().max(1);
     // Every statement Rollcall sends is prepared once and keyed by an indexed

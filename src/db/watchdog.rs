@@ -137,7 +137,10 @@ impl Instrumentation for StatementWatch {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         match event {
             InstrumentationEvent::StartQuery { .. } => self.started(),
-            InstrumentationEvent::FinishQuery { .. } => self.finished(),
+            InstrumentationEvent::FinishQuery { error, .. } => {
+                self.finished();
+                super::note_if_unusable(error);
+            }
             _ => {}
         }
     }

@@ -9,10 +9,7 @@
 //! person and a problem document for the API.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
@@ -28,44 +25,8 @@ use governor::middleware::StateInformationMiddleware;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use super::AppState;
+use crate::config::RateLimit;
 use crate::error::Error;
-
-/// A limit as configured: `600/min`, `20/s`, `5000/h`, or `off`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateLimit {
-    Off,
-    Every { requests: NonZeroU32, per: Duration },
-}
-
-impl FromStr for RateLimit {
-    type Err = String;
-
-    fn from_str(input: &str) -> Result<Self, String> {
-        let input = input.trim();
-        if input.eq_ignore_ascii_case("off") {
-            return Ok(Self::Off);
-        }
-        let unusable = || format!("“{input}” is not a rate like 600/min, 20/s or 5000/h (or off)");
-        let (requests, per) = input.split_once('/').ok_or_else(unusable)?;
-        let requests: NonZeroU32 = requests.trim().parse().map_err(|_| unusable())?;
-        let per = match per.trim() {
-            "s" | "sec" | "second" => Duration::from_secs(1),
-            "m" | "min" | "minute" => Duration::from_secs(60),
-            "h" | "hour" => Duration::from_secs(3600),
-            _ => return Err(unusable()),
-        };
-        Ok(Self::Every { requests, per })
-    }
-}
-
-impl fmt::Display for RateLimit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Off => f.write_str("off"),
-            Self::Every { requests, per } => write!(f, "{requests}/{}s", per.as_secs()),
-        }
-    }
-}
 
 /// Who a limit counts: a client address, or the credential presented.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
