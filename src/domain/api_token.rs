@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::token::TokenHash;
+use super::token::{TokenHash, random_bytes};
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const RANDOM_CHARS: usize = 32;
@@ -94,7 +94,7 @@ impl ApiSecret {
         text.push_str(kind.prefix());
         // Rejection sampling keeps every character uniformly likely.
         while text.len() < PREFIX_LEN + RANDOM_CHARS {
-            for byte in super::random_bytes::<64>() {
+            for byte in random_bytes::<64>() {
                 if usize::from(byte) < 248 && text.len() < PREFIX_LEN + RANDOM_CHARS {
                     text.push(char::from(ALPHABET[usize::from(byte) % 62]));
                 }

@@ -27,13 +27,4 @@ pub use policy::{Action, Permission};
 pub use role::{InvalidRole, Role};
 pub use slug::{InvalidSlug, Slug};
 pub use text::{LocalPath, SearchText};
-pub use token::{InvalidToken, InviteToken, TokenHash};
-
-/// `N` bytes from the operating system's random number generator, for the
-/// secrets and one-time values Rollcall makes.
-pub fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    // The OS generator failing leaves no safe way to make a secret.
-    getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
-    bytes
-}
+pub use token::{InvalidToken, InviteToken, TokenHash, random_bytes};

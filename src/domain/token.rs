@@ -23,7 +23,7 @@ const ENCODED_LEN: usize = 43;
 impl InviteToken {
     /// A fresh token from the operating system's random number generator.
     pub fn generate() -> Self {
-        Self(URL_SAFE_NO_PAD.encode(super::random_bytes::<TOKEN_BYTES>()))
+        Self(URL_SAFE_NO_PAD.encode(random_bytes::<TOKEN_BYTES>()))
     }
 
     /// Parses a token taken from a URL. Anything that could not have been made
@@ -66,6 +66,15 @@ impl TokenHash {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `N` bytes from the operating system's random number generator, for the
+/// secrets and one-time values Rollcall makes.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // The OS generator failing leaves no safe way to make a secret.
+    getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
+    bytes
 }
 
 #[cfg(test)]
