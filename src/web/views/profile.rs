@@ -2,7 +2,6 @@
 //! can restore.
 
 use askama::Template;
-use chrono::{Datelike, Timelike};
 
 use super::base::{DayTime, Layout};
 use crate::domain::Role;

@@ -1,7 +1,6 @@
 //! The Roles page: what each role may do, from the policy the server enforces.
 
 use askama::Template;
-use chrono::{Datelike, Timelike};
 
 use super::base::{Layout, OrgView, Tabs};
 use crate::domain::Role;

@@ -1,7 +1,6 @@
 //! The service accounts page.
 
 use askama::Template;
-use chrono::{Datelike, Timelike};
 
 use super::base::{DayTime, Layout, OrgView, Tabs};
 use super::tokens::{CreatedSecret, SecretShownBefore};

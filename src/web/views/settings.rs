@@ -1,7 +1,6 @@
 //! The organization's Settings page.
 
 use askama::Template;
-use chrono::{Datelike, Timelike};
 
 use super::base::{DayTime, Layout, OrgView, Tabs};
 use crate::domain::Role;

@@ -1,7 +1,6 @@
 //! The API tokens page and a secret shown once.
 
 use askama::Template;
-use chrono::{Datelike, Timelike};
 
 use super::base::{DayTime, Layout, OrgView, Tabs};
 
