@@ -1,7 +1,6 @@
 //! The audit log page and its rows and filters.
 
 use askama::Template;
-use chrono::{Datelike, Timelike};
 
 use super::base::{DayTime, Iso, Layout, OrgView, Tabs};
 

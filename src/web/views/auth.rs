@@ -1,7 +1,6 @@
 //! The sign-in page.
 
 use askama::Template;
-use chrono::{Datelike, Timelike};
 
 use super::base::Layout;
 

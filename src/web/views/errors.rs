@@ -1,7 +1,6 @@
 //! Error pages and error notices.
 
 use askama::Template;
-use chrono::{Datelike, Timelike};
 
 use super::base::Layout;
 

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use askama::Template;
-use chrono::{Datelike, Timelike};
 
 use super::base::{Day, Iso, Layout, OrgView, Tabs, initial, thousands};
 use crate::domain::Role;

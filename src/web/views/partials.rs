@@ -2,7 +2,6 @@
 //! of their own when JavaScript is off.
 
 use askama::Template;
-use chrono::{Datelike, Timelike};
 
 use super::base::Layout;
 use crate::web::session::Flash;
