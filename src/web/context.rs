@@ -8,13 +8,15 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::{Ready, ready};
 
-use super::AppState;
-use super::pages::OrgContext;
 use super::session::SessionState;
 use crate::db::DbConnection;
 use crate::error::Error;
+use crate::services::organizations::Membership;
 use crate::services::users::{self, SessionUser, User};
 use crate::services::{Actor, organizations};
+use crate::services::{Organization, Viewer};
+use crate::web::state::AppState;
+use crate::web::views::OrgChoice;
 
 /// A request with a signed-in session. Extracting it from a request without
 /// one answers "sign in first"; so does [`SignedIn::read`] or
@@ -121,7 +123,7 @@ pub fn htmx_target(req: &HttpRequest) -> Option<&str> {
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
     let trusted = req
-        .app_data::<actix_web::web::Data<crate::web::AppState>>()
+        .app_data::<actix_web::web::Data<crate::web::state::AppState>>()
         .map(|state| state.trusted_proxies.as_slice())
         .unwrap_or_default();
     Some(forwarded_client(
@@ -184,6 +186,64 @@ impl FromRequest for SignedIn {
             None => Err(Error::SignInRequired { next }),
         })
     }
+}
+
+/// Looks up an organization from a path segment, deleted or not: the
+/// service it goes to reads the actor's membership, and says "deleted" (410)
+/// to a member and "not a member" to anyone else. An old slug answers with
+/// the new one only to those who belong to the organization.
+pub fn find_org(
+    conn: &mut DbConnection,
+    actor: &crate::services::Actor,
+    slug: &str,
+) -> Result<crate::services::Organization, Error> {
+    organizations::find_even_deleted(conn, actor, &org_slug(slug)?)
+}
+
+/// An organization's slug from a path segment; a malformed one cannot name
+/// an organization, so it is simply not found.
+pub fn org_slug(segment: &str) -> Result<crate::domain::Slug, Error> {
+    crate::domain::Slug::parse(segment).map_err(|_| organizations::not_found(&segment))
+}
+
+/// An organization as seen by the signed-in member: the organization, their
+/// role in it now, and their organizations for the switcher.
+pub struct OrgContext {
+    pub viewer: Viewer,
+    pub orgs: Vec<OrgChoice>,
+}
+
+impl OrgContext {
+    /// The organization named `slug` among the user's memberships, as
+    /// [`SignedIn::read_org`] reads them.
+    pub fn among(
+        conn: &mut DbConnection,
+        actor: &Actor,
+        slug: &str,
+        memberships: Vec<Membership>,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            viewer: Viewer::among(conn, actor, &org_slug(slug)?, &memberships)?,
+            orgs: choices(memberships.into_iter().map(|membership| membership.org)),
+        })
+    }
+}
+
+/// The user's organizations, for the header's switcher.
+pub fn switcher(conn: &mut DbConnection, user_id: &str) -> Result<Vec<OrgChoice>, Error> {
+    Ok(choices(
+        organizations::for_user(conn, user_id)?
+            .into_iter()
+            .map(|(org, _)| org),
+    ))
+}
+
+fn choices(orgs: impl Iterator<Item = Organization>) -> Vec<OrgChoice> {
+    orgs.map(|org| OrgChoice {
+        name: org.name,
+        slug: org.slug,
+    })
+    .collect()
 }
 
 #[cfg(test)]

@@ -12,11 +12,13 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::context;
 use super::session::SessionState;
 use super::views::{ErrorNotice, ErrorPage, Layout, OrgChoice, SignedInErrorPage, UserView, render};
-use super::{AppState, context, html};
 use crate::error::Error;
 use crate::services::organizations;
+use crate::web::respond::html;
+use crate::web::state::AppState;
 
 /// The words shown for an error and its kind, kept on the response so that
 /// the adapters can turn a page into a notice or a problem document.
@@ -204,7 +206,7 @@ impl ResponseError for Error {
             let query = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("next", next)
                 .finish();
-            return super::see_other(&format!("/login?{query}"));
+            return crate::web::respond::see_other(&format!("/login?{query}"));
         }
         if let Error::Moved { slug } = self {
             // Where to exactly depends on the path asked, which

@@ -15,12 +15,12 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::AppState;
 use crate::db::DbPool;
 use crate::domain::{AccessLevel, ApiSecret, SecretKind};
 use crate::error::Error;
 use crate::services::tokens::{self, TokenGrant, Use};
 use crate::services::{introspection, now};
+use crate::web::state::AppState;
 
 /// How often each server looks for changes.
 const WATCH_EVERY: Duration = Duration::from_millis(200);

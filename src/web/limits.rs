@@ -24,9 +24,9 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use super::AppState;
 use crate::config::RateLimit;
 use crate::error::Error;
+use crate::web::state::AppState;
 
 /// Who a limit counts: a client address, or the credential presented.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -14,7 +14,9 @@ pub mod limits;
 mod operations;
 mod pages;
 mod requests;
+mod respond;
 mod session;
+mod state;
 mod views;
 
 use std::net::TcpListener;
@@ -24,155 +26,17 @@ use actix_session::config::CookieContentSecurity;
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::http::header::{self, ContentType};
+use actix_web::http::header::{self};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
 
 use crate::config::Config;
-use crate::db::{self, DatabaseUrl, DbConnection, DbPool};
+use crate::db::{self};
 use crate::error::Error;
-use crate::services::{Settings, organizations, settings};
+use crate::services::settings;
 
 pub use form::MAX_FORM_BYTES;
-
-/// Everything the handlers share.
-pub struct AppState {
-    pub pool: DbPool,
-    pub database: DatabaseUrl,
-    /// How long a request may wait for the database before it is answered 503.
-    pub database_timeout: std::time::Duration,
-    pub settings: Settings,
-    pub dev_login: bool,
-    pub providers: crate::auth::Providers,
-    /// Rendered fragments of the Members page, kept while they are current.
-    pub fragments: fragments::Fragments,
-    pub sessions: session::SessionPolicy,
-    /// What this server keeps of the token check's answers.
-    pub tokens: std::sync::Arc<introspection::TokenCache>,
-    pub limits: limits::RateLimits,
-    /// The load balancers whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Requests waiting for a database connection now.
-    waiting: std::sync::Arc<std::sync::atomic::AtomicI64>,
-}
-
-impl AppState {
-    /// Runs blocking database work off the async workers, answered within
-    /// `ROLLCALL_DATABASE_TIMEOUT` (503 past it).
-    pub async fn db<T, F>(&self, work: F) -> Result<T, Error>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
-    {
-        self.db_within(self.database_timeout, work).await
-    }
-
-    /// Runs blocking database work off the async workers, and answers within
-    /// `within` whatever the database does: the wait for a connection, every
-    /// statement and the commit are bounded by the same deadline, and work
-    /// that could not start before it never starts (see [`db::watchdog`]).
-    /// A change that commits makes this server forget the token check's kept
-    /// answers before it is answered.
-    pub async fn db_within<T, F>(&self, within: std::time::Duration, work: F) -> Result<T, Error>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
-    {
-        let deadline = std::time::Instant::now() + within;
-        let late = move || {
-            Error::DatabaseUnavailable(format!("no answer within {}", humantime::format_duration(within)))
-        };
-        let pool = self.pool.clone();
-        let tokens = std::sync::Arc::clone(&self.tokens);
-        let waiting = WaitingForDatabase::start(self);
-        let job = web::block(move || {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Err(late());
-            }
-            db::watchdog::until(deadline, || {
-                // Checking a connection out may ask the database (in the minute
-                // after an outage): bounded by the same deadline.
-                let conn = pool.get_timeout(left);
-                drop(waiting);
-                let mut conn = conn?;
-                if std::time::Instant::now() >= deadline {
-                    return Err(late());
-                }
-                // What other work on this thread committed is not this request's.
-                db::take_committed();
-                let done = work(&mut conn);
-                if db::take_committed() {
-                    tokens.forget_all();
-                }
-                done
-            })
-        });
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match actix_web::rt::time::timeout(left, job).await {
-            Ok(joined) => joined.map_err(|error| Error::DatabaseUnavailable(error.to_string()))?,
-            Err(_) => Err(late()),
-        }
-    }
-
-    /// How many requests wait for a database connection now.
-    pub fn waiting_for_database(&self) -> i64 {
-        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Runs database work that only reads. On SQLite it runs right here on
-    /// the worker, on the worker's own read-only connection, which never
-    /// waits (see [`db::read_here`]); a locked file, and Postgres, which
-    /// answers over a connection that can stall, go to the blocking threads
-    /// like [`Self::db`], so that a worker never waits on the database.
-    pub async fn read<T, F>(&self, work: F) -> Result<T, Error>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
-    {
-        self.read_within(self.database_timeout, work).await
-    }
-
-    /// [`Self::read`], answered within `within`.
-    pub async fn read_within<T, F>(&self, within: std::time::Duration, work: F) -> Result<T, Error>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
-    {
-        let DatabaseUrl::Sqlite(path) = &self.database else {
-            return self.db_within(within, work).await;
-        };
-        match db::read_here(path, work) {
-            db::ReadHere::Done(result) => result,
-            db::ReadHere::Locked(work) => self.db_within(within, work).await,
-        }
-    }
-}
-
-/// One request counted as waiting for a connection while it lives.
-struct WaitingForDatabase(std::sync::Arc<std::sync::atomic::AtomicI64>);
-
-impl WaitingForDatabase {
-    fn start(state: &AppState) -> Self {
-        state.waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Self(std::sync::Arc::clone(&state.waiting))
-    }
-}
-
-impl Drop for WaitingForDatabase {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// Whether the development sign-in is offered: as configured, or by default
-/// only when no provider is configured and the server listens on loopback.
-pub fn dev_login_enabled(config: &Config) -> bool {
-    let providers = config.google_client_id.is_some() || config.github_client_id.is_some();
-    config
-        .dev_login
-        .unwrap_or(!providers && config.bind.ip().is_loopback())
-}
+pub use state::{AppState, dev_login_enabled};
 
 /// Threads per worker for blocking database work (see [`AppState::db`]).
 const BLOCKING_THREADS_PER_WORKER: usize = 4;
@@ -451,39 +315,6 @@ async fn health() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body("ok\n")
-}
-
-/// An HTML answer.
-pub fn html(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(ContentType::html())
-        .body(body)
-}
-
-/// "See other": where a form post goes next. For htmx, the adapter turns it
-/// into a client-side redirect.
-pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
-}
-
-/// Looks up an organization from a path segment, deleted or not: the
-/// service it goes to reads the actor's membership, and says "deleted" (410)
-/// to a member and "not a member" to anyone else. An old slug answers with
-/// the new one only to those who belong to the organization.
-pub fn find_org(
-    conn: &mut DbConnection,
-    actor: &crate::services::Actor,
-    slug: &str,
-) -> Result<crate::services::Organization, Error> {
-    organizations::find_even_deleted(conn, actor, &org_slug(slug)?)
-}
-
-/// An organization's slug from a path segment; a malformed one cannot name
-/// an organization, so it is simply not found.
-pub fn org_slug(segment: &str) -> Result<crate::domain::Slug, Error> {
-    crate::domain::Slug::parse(segment).map_err(|_| organizations::not_found(&segment))
 }
 
 /// `rollcall serve`: runs until interrupted.

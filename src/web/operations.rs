@@ -7,11 +7,11 @@ use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::{App, HttpResponse, HttpServer, web};
 
-use super::AppState;
 use crate::db;
 use crate::error::Error;
 use crate::services::outbox;
 use crate::telemetry::{DATABASE_UP, DB_CONNECTIONS, DB_WAITING, OUTBOX_EMAILS, OUTBOX_OLDEST_WAITING};
+use crate::web::state::AppState;
 
 /// How long readiness waits for a connection: a probe must answer quickly.
 const READY_WITHIN: Duration = Duration::from_secs(2);

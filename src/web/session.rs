@@ -126,7 +126,7 @@ impl FromRequest for SessionState {
 impl SessionState {
     pub fn from_http(req: &HttpRequest) -> Self {
         let policy = req
-            .app_data::<actix_web::web::Data<super::AppState>>()
+            .app_data::<actix_web::web::Data<crate::web::state::AppState>>()
             .map(|state| state.sessions)
             .unwrap_or_default();
         Self {

@@ -12,8 +12,8 @@ use crate::domain::{EmailAddress, InvalidRole, PersonName, Role};
 use crate::error::{Error, RowProblem};
 use crate::services::idempotency::{self, Answer, Answered, IdempotencyKey, KeyedRequest};
 use crate::services::invitations::{self, Invitee, IssuedInvitation, MAX_BATCH, PendingInvitation};
-use crate::web::AppState;
 use crate::web::errors::Problem;
+use crate::web::state::AppState;
 
 /// A pending invitation as the API shows it.
 #[derive(Serialize, ToSchema)]

@@ -9,8 +9,8 @@ use super::{caller, json_body, query, timestamp};
 use crate::domain::{Role, SearchText};
 use crate::error::Error;
 use crate::services::members::{self, Direction, Member, MemberCursor, MemberRef, MemberSliceQuery, SortKey};
-use crate::web::AppState;
 use crate::web::errors::Problem;
+use crate::web::state::AppState;
 
 /// A member as the API shows them.
 #[derive(Serialize, ToSchema)]

@@ -17,12 +17,12 @@ use utoipa::ToSchema;
 pub use self::invitations::{create_invitations, invitations, resend_invitation, revoke_invitation};
 pub use self::members::{change_member, members, remove_member};
 pub use self::openapi::{ApiDoc, IntrospectionAnswer, OAuthError, document};
-use super::AppState;
 use super::context::client_ip;
 use crate::domain::{AccessLevel, ApiSecret, Role, SecretKind, Slug, policy};
 use crate::error::Error;
 use crate::services::tokens::{self, TokenGrant, Use};
 use crate::services::{Actor, Credential, Viewer, now, organizations};
+use crate::web::state::AppState;
 
 /// Who is calling: a live token with operations access, as its holder's role
 /// allows now, and the actor the services see (the person, or the service

@@ -16,11 +16,13 @@ use crate::services::audit::{
     self, AuditAction, AuditCursor, AuditFilter, AuditPlace, ExportFormat, RecordedEvent,
 };
 use crate::services::{Actor, Viewer};
+use crate::web::context::org_slug;
 use crate::web::context::{SignedIn, htmx_target};
+use crate::web::respond::html;
+use crate::web::state::AppState;
 use crate::web::views::{
     AuditEventsFragment, AuditFilterView, AuditLogPage, AuditRowView, OrgView, Tabs, render,
 };
-use crate::web::{AppState, html, org_slug};
 
 /// Events read per statement of a download.
 const DOWNLOAD_BATCH: u32 = 1000;

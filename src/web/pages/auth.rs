@@ -13,9 +13,10 @@ use crate::services::users::{self, Provider, SignIn};
 use crate::web::context::SignedIn;
 use crate::web::context::client_ip;
 use crate::web::form::Form;
+use crate::web::respond::{html, see_other};
 use crate::web::session::{PendingSignIn, SessionState};
+use crate::web::state::AppState;
 use crate::web::views::{LoginPage, render};
-use crate::web::{AppState, html, see_other};
 
 /// Where to go after signing in: the `next` of a query string when it is a
 /// path on this server, else the start page.

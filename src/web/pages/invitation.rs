@@ -19,9 +19,10 @@ use crate::services::{Actor, users};
 use crate::web::context::client_ip;
 use crate::web::form::Form;
 use crate::web::pages::profile::unavailable_message;
+use crate::web::respond::{html, see_other};
 use crate::web::session::{Flash, SessionState, SessionUser};
+use crate::web::state::AppState;
 use crate::web::views::{Day, DayTime, InvitationPage, render};
-use crate::web::{AppState, html, see_other};
 
 /// Why an invitation link cannot be used: 410 for links that worked once,
 /// 403 for the wrong account, 404 for links that never worked.

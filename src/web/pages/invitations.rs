@@ -20,13 +20,14 @@ use crate::services::users::User;
 use crate::services::{Actor, Organization, Viewer, now};
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
+use crate::web::respond::{html, see_other};
 use crate::web::session::{Flash, FlashKind, SharedLink};
+use crate::web::state::AppState;
 use crate::web::views::{
     InvitationRowFragment, InvitationRowView, InvitationsPage, InvitationsSent, InvitationsSentBefore,
     InviteRowView, InviteStepOne, InviteStepTwo, NoticeFragment, NoticePage, NoticesOob, OrgView,
     PendingList, ResentBefore, Tabs, render,
 };
-use crate::web::{AppState, html, see_other};
 
 /// The most addresses one dialog takes.
 /// Pending invitations on each page of the invitations page.
@@ -536,7 +537,7 @@ pub async fn resend(
     );
     let (user, (org, resent, row)) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &actor, &slug)?;
+            let org = crate::web::context::find_org(conn, &actor, &slug)?;
             let submission = Submission {
                 user_id: &user_id,
                 once: once.as_ref(),
@@ -618,7 +619,7 @@ pub async fn revoke(
     let actor = signed.actor.clone();
     let (_, (org, revoked)) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &actor, &slug)?;
+            let org = crate::web::context::find_org(conn, &actor, &slug)?;
             let revoked = invitations::revoke(conn, &actor, &org, &invitation_id)?;
             Ok((org, revoked))
         })

@@ -17,12 +17,13 @@ use crate::services::{invitations, now};
 use crate::web::context::{SignedIn, htmx_target};
 use crate::web::form::Form;
 use crate::web::fragments::Rendered;
+use crate::web::respond::{html, see_other};
 use crate::web::session::Flash;
+use crate::web::state::AppState;
 use crate::web::views::{
     ChangeRoleDialog, Filters, LeaveDialog, MemberRowFragment, MemberRowView, MembersPage, MembersTable,
     MembersTableFragment, NoticesOob, OrgView, PendingFragment, PendingList, RolesPage, Tabs, render,
 };
-use crate::web::{AppState, html, see_other};
 
 /// Reads the member list's query string. Unknown sort keys fall back to the
 /// default; a role or page that cannot be understood is refused.
@@ -296,7 +297,7 @@ pub async fn change_role(
     let actor = signed.actor.clone();
     let (_, (context, member)) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &actor, &slug)?;
+            let org = crate::web::context::find_org(conn, &actor, &slug)?;
             let updated = members::updated(conn, &actor, &org, &MemberRef::Id(member_id), &change)?;
             Ok(((org, updated.actor_role), updated.member))
         })
@@ -369,7 +370,7 @@ pub async fn remove(
     let actor = signed.actor.clone();
     let (_, (org, member)) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &actor, &slug)?;
+            let org = crate::web::context::find_org(conn, &actor, &slug)?;
             let member = members::remove(conn, &actor, &org, &MemberRef::Id(member_id))?;
             Ok((org, member))
         })
@@ -437,7 +438,7 @@ pub async fn leave(
     let actor = signed.actor.clone();
     let (_, org) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &actor, &slug)?;
+            let org = crate::web::context::find_org(conn, &actor, &slug)?;
             members::leave(conn, &actor, &org)?;
             Ok(org)
         })

@@ -15,12 +15,12 @@ use actix_web::http::StatusCode;
 use super::context::SignedIn;
 use super::session::SessionState;
 use super::views::{DialogPage, Layout, OrgChoice, UserView, render};
-use super::{AppState, html, org_slug};
-use crate::db::DbConnection;
 use crate::error::Error;
-use crate::services::organizations::{self, Membership};
 use crate::services::users::User;
-use crate::services::{Actor, Organization, Viewer};
+use crate::web::respond::html;
+use crate::web::state::AppState;
+
+pub use crate::web::context::{OrgContext, switcher};
 
 /// How many of the newest pending invitations the Members page shows; the
 /// invitations page lists them all.
@@ -33,46 +33,6 @@ pub fn page_number(value: &str) -> Result<u32, Error> {
         .ok()
         .filter(|page| *page >= 1)
         .ok_or_else(|| Error::Invalid(format!("“{value}” is not a page number.")))
-}
-
-/// An organization as seen by the signed-in member: the organization, their
-/// role in it now, and their organizations for the switcher.
-pub struct OrgContext {
-    pub viewer: Viewer,
-    pub orgs: Vec<OrgChoice>,
-}
-
-impl OrgContext {
-    /// The organization named `slug` among the user's memberships, as
-    /// [`SignedIn::read_org`] reads them.
-    pub fn among(
-        conn: &mut DbConnection,
-        actor: &Actor,
-        slug: &str,
-        memberships: Vec<Membership>,
-    ) -> Result<Self, Error> {
-        Ok(Self {
-            viewer: Viewer::among(conn, actor, &org_slug(slug)?, &memberships)?,
-            orgs: choices(memberships.into_iter().map(|membership| membership.org)),
-        })
-    }
-}
-
-/// The user's organizations, for the header's switcher.
-pub fn switcher(conn: &mut DbConnection, user_id: &str) -> Result<Vec<OrgChoice>, Error> {
-    Ok(choices(
-        organizations::for_user(conn, user_id)?
-            .into_iter()
-            .map(|(org, _)| org),
-    ))
-}
-
-fn choices(orgs: impl Iterator<Item = Organization>) -> Vec<OrgChoice> {
-    orgs.map(|org| OrgChoice {
-        name: org.name,
-        slug: org.slug,
-    })
-    .collect()
 }
 
 /// The frame of a full page.

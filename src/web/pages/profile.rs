@@ -11,9 +11,10 @@ use crate::services::invitations::{self, AcceptOutcome, DeclineOutcome, Invitati
 use crate::services::organizations;
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
+use crate::web::respond::{html, see_other};
 use crate::web::session::{Flash, FlashKind, SessionState};
+use crate::web::state::AppState;
 use crate::web::views::{DayTime, MembershipView, ProfileInvitation, ProfilePage, RestorableView, render};
-use crate::web::{AppState, html, see_other};
 
 /// `/`: the profile when signed in, else the sign-in page.
 pub async fn home(session: SessionState) -> HttpResponse {

@@ -13,12 +13,14 @@ use crate::error::{Error, day_and_time};
 use crate::services::members::MemberRef;
 use crate::services::organizations::{self, Afterwards, Rename};
 use crate::web::context::SignedIn;
+use crate::web::context::{find_org, org_slug};
 use crate::web::form::Form;
+use crate::web::respond::{html, see_other};
 use crate::web::session::Flash;
+use crate::web::state::AppState;
 use crate::web::views::{
     DayTime, OrgView, SettingsFields, SettingsForm, SettingsPage, Tabs, TransferView, render,
 };
-use crate::web::{AppState, find_org, html, org_slug, see_other};
 
 /// The tab as it is in force; after a refusal, with the error beside the
 /// form that was refused and what was typed into that form alone.

@@ -17,12 +17,13 @@ use crate::services::tokens::{self, IssuedToken, TokenRequest};
 use crate::services::users::User;
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
+use crate::web::respond::{html, see_other};
 use crate::web::session::Flash;
+use crate::web::state::AppState;
 use crate::web::views::{
     AccountForm, AccountRowView, ConfirmPage, CreatedSecret, DayTime, OrgView, SecretShownBefore,
     ServiceAccountsPage, Tabs, TokenForm, TokenRowView, TokensPage, render,
 };
-use crate::web::{AppState, html, see_other};
 
 /// The lifetimes the forms offer, in days; the command line takes any that
 /// [`Lifetime::parse`] does.
@@ -192,7 +193,7 @@ pub async fn create(
             let (actor, lookup, user_id) = (signed.actor.clone(), slug.clone(), signed.user_id().to_owned());
             signed
                 .write(&state, move |conn, _| {
-                    let org = crate::web::find_org(conn, &actor, &lookup)?;
+                    let org = crate::web::context::find_org(conn, &actor, &lookup)?;
                     let submission = Submission {
                         user_id: &user_id,
                         once: once.as_ref(),
@@ -273,7 +274,7 @@ pub async fn revoke(
     let actor = signed.actor.clone();
     let (_, (org, name)) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &actor, &slug)?;
+            let org = crate::web::context::find_org(conn, &actor, &slug)?;
             let name = tokens::revoke(conn, &actor, &org, &token_id)?;
             Ok((org, name))
         })
@@ -371,7 +372,7 @@ pub async fn create_account(
             let lookup = slug.clone();
             signed
                 .write(&state, move |conn, _| {
-                    let org = crate::web::find_org(conn, &actor, &lookup)?;
+                    let org = crate::web::context::find_org(conn, &actor, &lookup)?;
                     service_accounts::create(conn, &actor, &org, &request)
                 })
                 .await
@@ -419,7 +420,7 @@ pub async fn create_key(
     let (actor, lookup, user_id) = (signed.actor.clone(), slug.clone(), signed.user_id().to_owned());
     let (_, made) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &actor, &lookup)?;
+            let org = crate::web::context::find_org(conn, &actor, &lookup)?;
             let submission = Submission {
                 user_id: &user_id,
                 once: once.as_ref(),
@@ -517,7 +518,7 @@ pub async fn change_account(
     let actor: Actor = signed.actor.clone();
     let (_, message) = signed
         .write(&state, move |conn, _| {
-            let org = crate::web::find_org(conn, &actor, &slug)?;
+            let org = crate::web::context::find_org(conn, &actor, &slug)?;
             Ok(match change {
                 AccountChange::Disable => {
                     let name = service_accounts::disable(conn, &actor, &org, &account_id)?;
