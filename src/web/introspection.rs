@@ -16,7 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::db::DbPool;
-use crate::domain::{AccessLevel, ApiSecret, SecretKind};
+use crate::domain::{AccessLevel, ApiSecret};
 use crate::error::Error;
 use crate::services::tokens::{self, TokenGrant, Use};
 use crate::services::{introspection, now};
@@ -370,18 +370,6 @@ fn scope(access: AccessLevel) -> &'static str {
     }
 }
 
-/// The introspection client's secret the request presents as its bearer.
-pub(super) fn client_secret(req: &HttpRequest) -> Option<ApiSecret> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, secret) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    ApiSecret::parse(secret.trim())
-        .ok()
-        .filter(|secret| secret.kind() == SecretKind::Introspection)
-}
-
 /// The token check (RFC 7662), for the platform's gateway: authenticated by
 /// an introspection client's secret as the bearer. Anything that is not a
 /// live token is `{"active": false}`, with no reason given.
@@ -400,7 +388,7 @@ pub async fn introspect(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
-    let Some(client) = client_secret(&req) else {
+    let Some(client) = super::credentials::client_secret(&req) else {
         return Ok(unauthorized());
     };
     let client_hash = client.digest();
@@ -414,7 +402,7 @@ pub async fn introspect(
         }
         state.tokens.keep_client(client_hash, generation);
     }
-    super::limits::mark_authenticated(&req);
+    super::credentials::mark_authenticated(&req);
     if !is_form(&req) {
         return Ok(not_a_form());
     }

@@ -19,11 +19,12 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, ResponseError, web};
+use actix_web::{ResponseError, web};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
+use super::credentials;
 use crate::config::RateLimit;
 use crate::error::Error;
 use crate::web::state::AppState;
@@ -181,10 +182,10 @@ impl RateLimits {
     fn by_credential(&self, req: &ServiceRequest) -> Option<(Option<&Bucket>, Option<[u8; 32]>)> {
         let path = req.path();
         if path == "/api/v1/tokens/introspect" {
-            let client = super::introspection::client_secret(req.request()).map(|secret| secret.digest());
+            let client = credentials::client_secret(req.request()).map(|secret| secret.digest());
             Some((self.introspection.as_ref(), client))
         } else if path.starts_with("/api/") {
-            let token = super::api::presented_secret(req.request())
+            let token = credentials::api_token(req.request())
                 .ok()
                 .map(|secret| secret.digest());
             Some((self.api.as_ref(), token))
@@ -194,20 +195,8 @@ impl RateLimits {
     }
 }
 
-/// Put on a request whose credential (an API token, an introspection
-/// client's secret) was found live: only such a request counts on the
-/// credential's own allowance. An answer that merely is not 401 proves
-/// nothing (the API's document, an unknown path, a wrong method).
-#[derive(Clone, Copy)]
-struct Authenticated;
-
-/// Marks the request as made with a live credential.
-pub(crate) fn mark_authenticated(req: &actix_web::HttpRequest) {
-    req.extensions_mut().insert(Authenticated);
-}
-
 fn was_authenticated(response: &ServiceResponse<BoxBody>) -> bool {
-    response.request().extensions().contains::<Authenticated>()
+    credentials::was_authenticated(response.request())
 }
 
 /// The routes anyone can reach without signing in, which do work (a

@@ -4,6 +4,7 @@
 pub mod api;
 mod assets;
 mod context;
+mod credentials;
 mod edge;
 mod errors;
 pub(crate) mod escape;

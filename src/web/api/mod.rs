@@ -7,7 +7,6 @@ mod invitations;
 mod members;
 mod openapi;
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -18,7 +17,8 @@ pub use self::invitations::{create_invitations, invitations, resend_invitation, 
 pub use self::members::{change_member, members, remove_member};
 pub use self::openapi::{ApiDoc, IntrospectionAnswer, OAuthError, document};
 use super::context::client_ip;
-use crate::domain::{AccessLevel, ApiSecret, Role, SecretKind, Slug, policy};
+use super::credentials;
+use crate::domain::{AccessLevel, Role, SecretKind, Slug, policy};
 use crate::error::Error;
 use crate::services::tokens::{self, TokenGrant, Use};
 use crate::services::{Actor, Credential, Viewer, now, organizations};
@@ -32,32 +32,9 @@ pub struct Caller {
     pub actor: Actor,
 }
 
-fn unauthenticated(why: &str) -> Error {
-    Error::Unauthenticated(format!(
-        "{why} Send an API token with operations access as Authorization: Bearer <token>."
-    ))
-}
-
-/// The secret in the request's `Authorization: Bearer` header, if it is one
-/// an API caller may present (a personal token or a service-account key).
-pub fn presented_secret(req: &HttpRequest) -> Result<ApiSecret, Error> {
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, secret)| secret.trim())
-        .ok_or_else(|| unauthenticated("This call needs an API token."))?;
-    ApiSecret::parse(presented)
-        .ok()
-        .filter(|secret| matches!(secret.kind(), SecretKind::Personal | SecretKind::ServiceAccount))
-        .ok_or_else(|| unauthenticated("This is not a Rollcall API token."))
-}
-
 /// Reads and checks the request's bearer token.
 pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error> {
-    let secret = presented_secret(req)?;
+    let secret = credentials::api_token(req)?;
     let credential = Credential::Token {
         kind: secret.kind(),
         last_four: secret.last_four().to_owned(),
@@ -70,9 +47,9 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error
         .await?
         .filter(|grant| grant.is_active(now()))
         .ok_or_else(|| {
-            unauthenticated("This token is expired, revoked, or no longer works for its holder.")
+            credentials::unauthenticated("This token is expired, revoked, or no longer works for its holder.")
         })?;
-    crate::web::limits::mark_authenticated(req);
+    credentials::mark_authenticated(req);
     state.tokens.note_use(Use {
         token_id: grant.token_id.clone(),
         at: now(),
