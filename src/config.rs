@@ -301,6 +301,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn limits_are_written_as_rates() {
+        let per_minute = RateLimit::from_str("600/min").unwrap();
+        assert_eq!(
+            per_minute,
+            RateLimit::Every {
+                requests: NonZeroU32::new(600).unwrap(),
+                per: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(RateLimit::from_str(" off ").unwrap(), RateLimit::Off);
+        assert!(RateLimit::from_str("20/s").is_ok());
+        for bad in ["", "600", "0/min", "-1/s", "ten/s", "10/week", "10/"] {
+            assert!(RateLimit::from_str(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn parses_ttls_in_humantime_syntax() {
         assert_eq!(parse_ttl("7d"), Ok(Duration::from_secs(7 * 24 * 3600)));
         assert_eq!(parse_ttl("2s"), Ok(Duration::from_secs(2)));

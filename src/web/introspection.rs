@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+use utoipa::openapi::{Ref, RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::db::DbPool;
 use crate::domain::{AccessLevel, ApiSecret};
@@ -377,9 +380,9 @@ fn scope(access: AccessLevel) -> &'static str {
     request_body(content_type = "application/x-www-form-urlencoded",
         description = "`token=…`: the token the gateway was given; optionally `client_ip=…`, its caller's address, recorded as the token's last use"),
     responses(
-        (status = 200, description = "For a live token; only `active: false` otherwise", body = crate::web::api::IntrospectionAnswer),
-        (status = 400, description = "A body that is not a form (`invalid_request`)", body = crate::web::api::OAuthError),
-        (status = 401, description = "No introspection client's secret (`invalid_client`)", body = crate::web::api::OAuthError,
+        (status = 200, description = "For a live token; only `active: false` otherwise", body = IntrospectionAnswer),
+        (status = 400, description = "A body that is not a form (`invalid_request`)", body = OAuthError),
+        (status = 401, description = "No introspection client's secret (`invalid_client`)", body = OAuthError,
             headers(("WWW-Authenticate" = String))),
     ),
     security(("introspection_client" = [])))]
@@ -453,3 +456,53 @@ pub struct Active<'a> {
     /// When the token expires, in seconds since 1970.
     exp: i64,
 }
+
+/// The token check's answer: a live token's ([`Active`]), or only
+/// `{"active": false}`. A schema, never a value: the handler writes both.
+///
+/// [`Active`]: Active
+pub enum IntrospectionAnswer {}
+
+impl PartialSchema for IntrospectionAnswer {
+    fn schema() -> RefOr<Schema> {
+        let inactive = ObjectBuilder::new()
+            .property(
+                "active",
+                ObjectBuilder::new()
+                    .schema_type(Type::Boolean)
+                    .enum_values(Some([false])),
+            )
+            .required("active")
+            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name("Active"))
+            .item(inactive)
+            .into()
+    }
+}
+
+impl ToSchema for IntrospectionAnswer {}
+
+/// The token check's refusals, in RFC 6749's error shape, which gateways
+/// expect: `invalid_client` (401) for a caller that is not an introspection
+/// client, `invalid_request` (400) for a body that is not a form. A schema,
+/// never a value: the handler writes them.
+pub enum OAuthError {}
+
+impl PartialSchema for OAuthError {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .property(
+                "error",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["invalid_client", "invalid_request"])),
+            )
+            .property("error_description", String::schema())
+            .required("error")
+            .required("error_description")
+            .into()
+    }
+}
+
+impl ToSchema for OAuthError {}

@@ -260,11 +260,11 @@ fn a_retry_that_follows_a_rename_gets_the_first_answer() {
         &key,
     );
     assert_eq!(first.status, 201, "{}", first.json);
-    rollcall::services::organization_settings::rename(
+    rollcall::services::organizations::rename(
         &mut acme.server.app.conn(),
         &rollcall::services::Actor::command_line(),
         &acme.org,
-        &rollcall::services::organization_settings::Rename {
+        &rollcall::services::organizations::Rename {
             name: None,
             slug: Some(rollcall::domain::Slug::parse("acme-labs").unwrap()),
         },

@@ -11,7 +11,7 @@ use rollcall::domain::{AccessLevel, EmailAddress, LabelName, Lifetime, Membershi
 use rollcall::error::Error;
 use rollcall::services::invitations::{self, AcceptOutcome, Invitee};
 use rollcall::services::members::{self, MemberChange, MemberRef};
-use rollcall::services::organizations::{self, Afterwards};
+use rollcall::services::organizations::{self as orgs, Afterwards};
 use rollcall::services::tokens::{self, TokenRequest};
 use rollcall::services::{Actor, Organization, introspection, outbox};
 use serde_json::Value;
@@ -203,11 +203,11 @@ fn a_rename_keeps_old_links_working_on_every_server_and_reserves_the_old_slug() 
     // Nobody else takes the old slug while it is reserved.
     let (other, _) = app.org_owned_by("Acme AI", "dan@example.com");
     assert_eq!(other.slug, "acme-ai-2");
-    let taken = organizations::rename(
+    let taken = orgs::rename(
         &mut app.conn(),
         &Actor::command_line(),
         &other,
-        &organizations::Rename {
+        &orgs::Rename {
             name: None,
             slug: Some(rollcall::domain::Slug::parse("acme-ai").unwrap()),
         },
@@ -369,25 +369,21 @@ fn a_deleted_organization_is_purged_after_its_restore_window_and_not_before() {
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
     app.member(&org, "bob@example.com", Role::Developer);
     let kept = app.org_owned_by("Other", "zed@example.com").0;
-    organizations::delete(&mut app.conn(), &app.settings, &as_user(&ada), &org, "acme-ai").unwrap();
-    assert_eq!(
-        organizations::purge_due(&mut app.conn()).unwrap(),
-        0,
-        "still restorable"
-    );
+    orgs::delete(&mut app.conn(), &app.settings, &as_user(&ada), &org, "acme-ai").unwrap();
+    assert_eq!(orgs::purge_due(&mut app.conn()).unwrap(), 0, "still restorable");
     diesel::update(organizations::table.find(&org.id))
         .set(organizations::purge_after.eq(chrono::Utc::now().naive_utc() - chrono::Duration::seconds(1)))
         .execute(&mut *app.conn())
         .unwrap();
-    let late = organizations::restore(
+    let late = orgs::restore(
         &mut app.conn(),
         &app.settings,
         &as_user(&ada),
         &rollcall::domain::Slug::parse("acme-ai").unwrap(),
     );
     assert!(matches!(late, Err(Error::Gone(_))), "{late:?}");
-    assert_eq!(organizations::purge_due(&mut app.conn()).unwrap(), 1);
-    assert_eq!(organizations::purge_due(&mut app.conn()).unwrap(), 0);
+    assert_eq!(orgs::purge_due(&mut app.conn()).unwrap(), 1);
+    assert_eq!(orgs::purge_due(&mut app.conn()).unwrap(), 0);
     assert_eq!(app.count(&format!("memberships WHERE org_id = '{}'", org.id)), 0);
     assert_eq!(app.count(&format!("audit_events WHERE org_id = '{}'", org.id)), 0);
     assert_eq!(
@@ -607,7 +603,7 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
     // A transfer whose former owner lost ownership meanwhile is void.
     let dan = app.member(&org, "dan@example.com", Role::Viewer);
     let carol_user = app.user_by_email("carol@example.com");
-    organizations::request_transfer(
+    orgs::request_transfer(
         &mut app.conn(),
         &app.settings,
         &as_user(&bob),
@@ -641,10 +637,10 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
         Role::Owner,
     )
     .unwrap();
-    let void = organizations::confirm_transfer(&mut app.conn(), &app.settings, &as_user(&dan), &org);
+    let void = orgs::confirm_transfer(&mut app.conn(), &app.settings, &as_user(&dan), &org);
     assert!(matches!(void, Err(Error::NotFound(_))), "{void:?}");
     // So is one whose member was removed and invited back.
-    organizations::request_transfer(
+    orgs::request_transfer(
         &mut app.conn(),
         &app.settings,
         &as_user(&bob),
@@ -661,7 +657,7 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
     )
     .unwrap();
     let dan = app.member(&org, "dan@example.com", Role::Viewer);
-    let void = organizations::confirm_transfer(&mut app.conn(), &app.settings, &as_user(&dan), &org);
+    let void = orgs::confirm_transfer(&mut app.conn(), &app.settings, &as_user(&dan), &org);
     assert!(matches!(void, Err(Error::NotFound(_))), "{void:?}");
     assert_eq!(app.role_of(&org, &bob), Some(Role::Owner));
     assert_eq!(app.role_of(&org, &dan), Some(Role::Viewer));
@@ -978,7 +974,7 @@ fn a_deletion_racing_acceptances_neither_deadlocks_nor_lets_anyone_in_after() {
             std::thread::spawn(move || {
                 let mut conn = app.conn();
                 barrier.wait();
-                organizations::delete(&mut conn, &app.settings, &as_user(&ada), &org, &org.slug).map(|_| ())
+                orgs::delete(&mut conn, &app.settings, &as_user(&ada), &org, &org.slug).map(|_| ())
             })
         };
         for accepted in accepts {
@@ -1162,11 +1158,11 @@ fn an_old_slug_tells_only_those_who_belong_where_the_organization_went() {
     let app = &server.app;
     let (org, _ada) = app.org_owned_by("Acme AI", "ada@example.com");
     app.member(&org, "bob@example.com", Role::Viewer);
-    organizations::rename(
+    orgs::rename(
         &mut app.conn(),
         &Actor::command_line(),
         &org,
-        &organizations::Rename {
+        &orgs::Rename {
             name: Some(rollcall::domain::OrganizationName::parse("Hidden Labs").unwrap()),
             slug: Some(rollcall::domain::Slug::parse("hidden-labs").unwrap()),
         },

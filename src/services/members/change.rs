@@ -355,7 +355,8 @@ mod tests {
 
     use super::*;
     use crate::db::schema::audit_events;
-    use crate::domain::OrganizationName;
+    use crate::domain::{EmailAddress, OrganizationName};
+    use crate::services::members::all;
     use crate::services::shared::Settings;
     use crate::services::{organizations, seed};
 

@@ -4,10 +4,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::ArrayBuilder;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use super::openapi;
-use super::{Object, caller, json_body, query, timestamp};
+use super::caller::caller;
+use super::json::{Object, json_body, query, timestamp};
+use super::schemas;
 use crate::domain::{EmailAddress, InvalidRole, PersonName, Role};
 use crate::error::{Error, RowProblem};
 use crate::services::idempotency::{self, Answer, Answered, IdempotencyKey, KeyedRequest};
@@ -121,7 +123,7 @@ pub struct InvitationRequest {
     #[schema(value_type = Role, inline)]
     role: String,
     /// How the invitation greets them, until they sign in with their own.
-    #[schema(schema_with = openapi::person_name)]
+    #[schema(schema_with = schemas::person_name)]
     name: Option<String>,
 }
 
@@ -129,7 +131,7 @@ pub struct InvitationRequest {
 #[serde(deny_unknown_fields)]
 pub struct InvitationBatch {
     /// The people to invite, all or none.
-    #[schema(schema_with = openapi::invitation_rows)]
+    #[schema(schema_with = invitation_rows)]
     invitations: Vec<Object<InvitationRequest>>,
 }
 
@@ -355,4 +357,13 @@ pub async fn revoke_invitation(
         .db(move |conn| invitations::revoke(conn, &actor, &viewer.org, &invitation_id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A batch's rows: one to [`invitations::MAX_BATCH`].
+fn invitation_rows() -> utoipa::openapi::schema::Array {
+    ArrayBuilder::new()
+        .items(InvitationRequest::schema())
+        .min_items(Some(1))
+        .max_items(Some(invitations::MAX_BATCH))
+        .build()
 }

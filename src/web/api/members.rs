@@ -4,8 +4,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::openapi;
-use super::{caller, json_body, query, timestamp};
+use super::caller::caller;
+use super::json::{json_body, query, timestamp};
+use super::schemas;
 use crate::domain::{Role, SearchText};
 use crate::error::Error;
 use crate::services::members::{self, Direction, Member, MemberCursor, MemberRef, MemberSliceQuery, SortKey};
@@ -56,8 +57,8 @@ pub struct MemberList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct MemberListParams {
-    /// Described in [`openapi::search_text`], whose pattern is computed.
-    #[param(schema_with = openapi::search_text)]
+    /// Described in [`schemas::search_text`], whose pattern is computed.
+    #[param(schema_with = schemas::search_text)]
     search: Option<String>,
     /// Only members with this role.
     #[param(inline)]
@@ -73,8 +74,8 @@ pub struct MemberListParams {
     // probes the server at and past the bounds the document states.
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
-    /// Described in [`openapi::cursor`].
-    #[param(schema_with = openapi::cursor)]
+    /// Described in [`schemas::cursor`].
+    #[param(schema_with = schemas::cursor)]
     cursor: Option<String>,
 }
 

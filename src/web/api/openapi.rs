@@ -13,160 +13,14 @@
 
 use actix_web::HttpResponse;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, SchemaType, Type,
-};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{Content, Header, Ref, RefOr, ResponseBuilder, Schema};
+use utoipa::openapi::{Content, Header, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
-use crate::domain::text::{MAX_SEARCH_CHARS, has_control};
-use crate::domain::{PersonName, Role};
-use crate::services::{invitations, members};
+use crate::domain::Role;
 use crate::web::errors::{Problem, RowError};
-
-/// The API's role names, exactly: what `Role` reads from JSON and a query.
-impl PartialSchema for Role {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(Role::ALL.map(Role::as_str)))
-            .into()
-    }
-}
-
-impl ToSchema for Role {}
-
-/// A search of the member list, as `SearchText` takes it.
-pub fn search_text() -> Object {
-    let mut search = one_line_text(MAX_SEARCH_CHARS);
-    search.description = Some("Members whose name or email starts with this text (any case).".to_owned());
-    search
-}
-
-/// An invitee's name, as `PersonName` takes it; blank or null: no name.
-pub fn person_name() -> Object {
-    let mut name = one_line_text(PersonName::MAX_CHARS);
-    name.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
-    name
-}
-
-/// Text that, trimmed, is at most `max_chars` characters without any that
-/// [`has_control`] refuses: what the domain's one-line texts take. The
-/// pattern says it exactly (leading and trailing white space, then the
-/// text), and both character classes are read from the rules themselves
-/// (`char::is_whitespace`, which `str::trim` follows, and [`has_control`]),
-/// so the document follows them when they change.
-fn one_line_text(max_chars: usize) -> Object {
-    let refused = character_class(|c| has_control(c.encode_utf8(&mut [0; 4])));
-    let space = character_class(char::is_whitespace);
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(format!(
-            "^[{space}]*[^{refused}]{{0,{max_chars}}}[{space}]*$"
-        )))
-        .build()
-}
-
-/// The characters for which `wanted` holds, as the inside of a regular
-/// expression's character class: runs as ranges, the characters themselves
-/// (none of them is special inside a class).
-fn character_class(wanted: impl Fn(char) -> bool) -> String {
-    let mut class = String::new();
-    let mut run: Option<(char, char)> = None;
-    let close = |run: Option<(char, char)>, class: &mut String| {
-        if let Some((first, last)) = run {
-            class.push(first);
-            if last != first {
-                class.push('-');
-                class.push(last);
-            }
-        }
-    };
-    for c in (char::MIN..=char::MAX).filter(|c| wanted(*c)) {
-        run = match run {
-            Some((first, last)) if u32::from(last) + 1 == u32::from(c) => Some((first, c)),
-            done => {
-                close(done, &mut class);
-                Some((c, c))
-            }
-        };
-    }
-    close(run, &mut class);
-    class
-}
-
-/// A member list's `cursor`: a previous page's `next_cursor`.
-pub fn cursor() -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .description(Some(
-            "Where to go on: a previous page's `next_cursor`, with the same sort and order.",
-        ))
-        .min_length(Some(1))
-        .max_length(Some(members::MAX_CURSOR_CHARS))
-        .pattern(Some("^[A-Za-z0-9_-]+$"))
-        .build()
-}
-
-/// A batch's rows: one to [`invitations::MAX_BATCH`].
-pub fn invitation_rows() -> utoipa::openapi::schema::Array {
-    ArrayBuilder::new()
-        .items(super::invitations::InvitationRequest::schema())
-        .min_items(Some(1))
-        .max_items(Some(invitations::MAX_BATCH))
-        .build()
-}
-
-/// The token check's answer: a live token's ([`Active`]), or only
-/// `{"active": false}`. A schema, never a value: the handler writes both.
-///
-/// [`Active`]: crate::web::introspection::Active
-pub enum IntrospectionAnswer {}
-
-impl PartialSchema for IntrospectionAnswer {
-    fn schema() -> RefOr<Schema> {
-        let inactive = ObjectBuilder::new()
-            .property(
-                "active",
-                ObjectBuilder::new()
-                    .schema_type(Type::Boolean)
-                    .enum_values(Some([false])),
-            )
-            .required("active")
-            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)));
-        OneOfBuilder::new()
-            .item(Ref::from_schema_name("Active"))
-            .item(inactive)
-            .into()
-    }
-}
-
-impl ToSchema for IntrospectionAnswer {}
-
-/// The token check's refusals, in RFC 6749's error shape, which gateways
-/// expect: `invalid_client` (401) for a caller that is not an introspection
-/// client, `invalid_request` (400) for a body that is not a form. A schema,
-/// never a value: the handler writes them.
-pub enum OAuthError {}
-
-impl PartialSchema for OAuthError {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .property(
-                "error",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .enum_values(Some(["invalid_client", "invalid_request"])),
-            )
-            .property("error_description", String::schema())
-            .required("error")
-            .required("error_description")
-            .into()
-    }
-}
-
-impl ToSchema for OAuthError {}
+use crate::web::introspection::{IntrospectionAnswer, OAuthError};
 
 struct Security;
 
@@ -301,8 +155,8 @@ pub fn problem(description: &str) -> ResponseBuilder {
             with `Retry-After`."
     ),
     paths(
-        super::me,
-        super::roles,
+        super::me::me,
+        super::roles::roles,
         super::members::members,
         super::members::change_member,
         super::members::remove_member,
@@ -335,20 +189,4 @@ pub async fn document() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(document.as_str())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::character_class;
-
-    #[test]
-    fn character_classes_are_runs_of_the_characters_wanted() {
-        assert_eq!(character_class(|c| c.is_ascii_digit()), "0-9");
-        assert_eq!(
-            character_class(|c| matches!(c, 'a' | 'c'..='e' | '\u{202A}')),
-            "ac-e\u{202A}"
-        );
-        let controls = character_class(|c| c.is_control());
-        assert_eq!(controls, "\u{0}-\u{1F}\u{7F}-\u{9F}");
-    }
 }

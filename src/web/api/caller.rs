@@ -1,0 +1,81 @@
+//! Who is calling the API: a live token with operations access, and the
+//! organization it reaches.
+
+use crate::domain::{AccessLevel, SecretKind, Slug, policy};
+use crate::error::Error;
+use crate::services::tokens::{self, TokenGrant, Use};
+use crate::services::{Actor, Credential, Viewer, now, organizations};
+use crate::web::context::client_ip;
+use crate::web::credentials;
+use crate::web::state::AppState;
+use actix_web::HttpRequest;
+
+/// Who is calling: a live token with operations access, as its holder's role
+/// allows now, and the actor the services see (the person, or the service
+/// account).
+pub struct Caller {
+    pub grant: TokenGrant,
+    pub actor: Actor,
+}
+
+/// Reads and checks the request's bearer token.
+pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error> {
+    let secret = credentials::api_token(req)?;
+    let credential = Credential::Token {
+        kind: secret.kind(),
+        last_four: secret.last_four().to_owned(),
+    };
+    let ip = client_ip(req);
+    // Read afresh, not from what the token check keeps: a change through the
+    // API must see a revocation or a role change the moment it is committed.
+    let grant = state
+        .read(move |conn| tokens::grant(conn, &secret))
+        .await?
+        .filter(|grant| grant.is_active(now()))
+        .ok_or_else(|| {
+            credentials::unauthenticated("This token is expired, revoked, or no longer works for its holder.")
+        })?;
+    credentials::mark_authenticated(req);
+    state.tokens.note_use(Use {
+        token_id: grant.token_id.clone(),
+        at: now(),
+        client_ip: ip.map(|ip| ip.to_string()),
+    });
+    if grant.access != AccessLevel::Operations {
+        return Err(Error::Forbidden(policy::Denied::InferenceOnly));
+    }
+    let actor = match grant.kind {
+        SecretKind::ServiceAccount => Actor::service_account(&grant.subject, credential, ip),
+        _ => Actor::user(&grant.subject, ip).using(credential),
+    };
+    Ok(Caller { grant, actor })
+}
+
+impl Caller {
+    /// The organization named in the path, which must be the token's own:
+    /// a token reaches no other organization, and to it no other exists.
+    /// A slug the token's organization gave up less than 90 days ago
+    /// answers with where it is now (301), like the console's pages.
+    pub async fn org(&self, state: &AppState, segment: &str) -> Result<Slug, Error> {
+        let not_found = || organizations::not_found(&segment.chars().take(60).collect::<String>());
+        let slug = Slug::parse(segment).map_err(|_| not_found())?;
+        if slug.as_str() == self.grant.org_slug {
+            return Ok(slug);
+        }
+        let (asker, asked) = (self.actor.clone(), slug.clone());
+        let why = state
+            .read(move |conn| organizations::moved_or_not_found(conn, &asker, &asked))
+            .await?;
+        match why {
+            Error::Moved { slug } if slug == self.grant.org_slug => Err(Error::Moved { slug }),
+            _ => Err(not_found()),
+        }
+    }
+
+    /// The caller's view of its organization, read now.
+    pub async fn viewer(&self, state: &AppState, segment: &str) -> Result<Viewer, Error> {
+        let slug = self.org(state, segment).await?;
+        let actor = self.actor.clone();
+        state.read(move |conn| Viewer::open(conn, &actor, &slug)).await
+    }
+}
