@@ -47,7 +47,7 @@ pub struct Application {
     port: u16,
     server: Server,
     outbox_worker: crate::mail::worker::OutboxWorker,
-    token_watcher: actix_web::rt::task::JoinHandle<()>,
+    token_watcher: crate::services::tokens::Watcher,
     metrics_server: Option<Server>,
 }
 
@@ -98,9 +98,9 @@ impl Application {
             .local_addr()
             .map(|addr| addr.port())
             .unwrap_or(config.bind.port());
-        let tokens = std::sync::Arc::new(introspection::TokenCache::default());
+        let tokens = std::sync::Arc::new(crate::services::tokens::LiveTokens::default());
         let watching = db::connect(&config.database_url, 1, config.database_timeout)?;
-        let token_watcher = introspection::spawn_watcher(pool.clone(), watching, tokens.clone());
+        let token_watcher = tokens.watch(pool.clone(), watching);
         let state = web::Data::new(AppState {
             pool,
             database: config.database_url.clone(),
@@ -199,8 +199,8 @@ impl Application {
             metrics.stop(false).await;
         }
         self.outbox_worker.stop().await;
-        self.token_watcher.abort();
-        let _ = self.token_watcher.await;
+        let watcher = self.token_watcher;
+        let _ = web::block(move || watcher.stop()).await;
         served
     }
 }

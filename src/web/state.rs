@@ -3,7 +3,7 @@
 
 use actix_web::web;
 
-use super::{fragments, introspection, limits, session};
+use super::{fragments, limits, session};
 use crate::config::Config;
 use crate::db::{self, DatabaseUrl, DbConnection, DbPool};
 use crate::error::Error;
@@ -22,7 +22,7 @@ pub struct AppState {
     pub fragments: fragments::Fragments,
     pub sessions: session::SessionPolicy,
     /// What this server keeps of the token check's answers.
-    pub tokens: std::sync::Arc<introspection::TokenCache>,
+    pub tokens: std::sync::Arc<crate::services::tokens::LiveTokens>,
     pub limits: limits::RateLimits,
     /// The load balancers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,

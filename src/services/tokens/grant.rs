@@ -1,0 +1,157 @@
+//! What a token may do now, read from the database, and its last uses.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{api_tokens, member_list_versions, memberships, organizations, service_accounts};
+use crate::db::{self, DbConnection};
+use crate::domain::policy::{self};
+use crate::domain::{AccessLevel, ApiSecret, Role, SecretKind};
+use crate::error::Error;
+use crate::services::shared::parse_stored_role;
+
+/// What the token check needs to know of a token, read afresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub token_id: String,
+    pub org_slug: String,
+    /// The person's user id, or the service account's id.
+    pub subject: String,
+    pub kind: SecretKind,
+    /// The holder's role in the organization now.
+    pub role: Role,
+    pub access: AccessLevel,
+    pub expires_at: NaiveDateTime,
+    /// When the holder's membership ends, if it does (a service account's
+    /// never does): the token stops then, whether or not the background
+    /// worker has removed them, and whatever answer a server keeps.
+    pub membership_ends_at: Option<NaiveDateTime>,
+}
+
+impl TokenGrant {
+    /// Whether the token works at `at`: not expired, its holder's
+    /// membership not ended, and its access still within what its holder's
+    /// role allows.
+    pub fn is_active(&self, at: NaiveDateTime) -> bool {
+        self.expires_at > at
+            && self.membership_ends_at.is_none_or(|ends| ends > at)
+            && policy::token_usable(self.role, self.access)
+    }
+}
+
+/// The live token with this secret, if any: not revoked, its holder still a
+/// member (or its service account enabled). Expiry, the token's and its
+/// holder's membership's, is the caller's check, as time passes while an
+/// answer is kept.
+pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<TokenGrant>, Error> {
+    type Row = (String, String, String, String, NaiveDateTime, String);
+    /// A person's membership: its end, when the worker held it, and the
+    /// organization's owners.
+    type Term = (Option<NaiveDateTime>, Option<NaiveDateTime>, Option<i64>);
+    let hash = secret.hash();
+    let row: Option<(Row, Option<Term>)> = match secret.kind() {
+        SecretKind::Personal => api_tokens::table
+            .inner_join(organizations::table)
+            .inner_join(
+                memberships::table.on(memberships::org_id
+                    .eq(api_tokens::org_id)
+                    .and(memberships::user_id.nullable().eq(api_tokens::user_id))),
+            )
+            .left_join(member_list_versions::table.on(member_list_versions::org_id.eq(api_tokens::org_id)))
+            .filter(api_tokens::token_hash.eq(hash.as_str()))
+            .filter(api_tokens::kind.eq(SecretKind::Personal.as_str()))
+            .filter(api_tokens::revoked_at.is_null())
+            .filter(organizations::deleted_at.is_null())
+            .select((
+                (
+                    api_tokens::id,
+                    organizations::slug,
+                    memberships::user_id,
+                    memberships::role,
+                    api_tokens::expires_at,
+                    api_tokens::access,
+                ),
+                (
+                    memberships::expires_at,
+                    memberships::expiry_held_at,
+                    member_list_versions::owners.nullable(),
+                ),
+            ))
+            .first::<(Row, Term)>(conn)
+            .optional()?
+            .map(|(row, term)| (row, Some(term))),
+        SecretKind::ServiceAccount => api_tokens::table
+            .inner_join(organizations::table)
+            .inner_join(service_accounts::table)
+            .filter(api_tokens::token_hash.eq(hash.as_str()))
+            .filter(api_tokens::kind.eq(SecretKind::ServiceAccount.as_str()))
+            .filter(api_tokens::revoked_at.is_null())
+            .filter(service_accounts::disabled_at.is_null())
+            .filter(organizations::deleted_at.is_null())
+            .select((
+                api_tokens::id,
+                organizations::slug,
+                service_accounts::id,
+                service_accounts::role,
+                api_tokens::expires_at,
+                api_tokens::access,
+            ))
+            .first::<Row>(conn)
+            .optional()?
+            .map(|row| (row, None)),
+        SecretKind::Introspection => None,
+    };
+    let Some(((token_id, org_slug, subject, role, expires_at, access), term)) = row else {
+        return Ok(None);
+    };
+    let role = parse_stored_role(&role)?;
+    let membership_ends_at = term.and_then(|(ends, held, owners)| {
+        crate::services::shared::term(ends, held, role, owners).access_ends()
+    });
+    Ok(Some(TokenGrant {
+        token_id,
+        org_slug,
+        subject,
+        kind: secret.kind(),
+        role,
+        access: access
+            .parse()
+            .map_err(|error: crate::domain::InvalidAccessLevel| Error::Invalid(error.to_string()))?,
+        expires_at,
+        membership_ends_at,
+    }))
+}
+
+/// A token's use, to record as its last.
+#[derive(Debug, Clone)]
+pub struct Use {
+    pub token_id: String,
+    pub at: NaiveDateTime,
+    pub client_ip: Option<String>,
+}
+
+/// Records tokens' last uses in one transaction: each row at most once a
+/// minute, whatever the number of requests and servers (a row is written
+/// only when its last use is older than that).
+pub fn record_uses(conn: &mut DbConnection, uses: &[Use]) -> Result<(), Error> {
+    if uses.is_empty() {
+        return Ok(());
+    }
+    db::write(conn, |conn| {
+        for used in uses {
+            diesel::update(
+                api_tokens::table.find(&used.token_id).filter(
+                    api_tokens::last_used_at
+                        .is_null()
+                        .or(api_tokens::last_used_at.lt(used.at - chrono::Duration::minutes(1))),
+                ),
+            )
+            .set((
+                api_tokens::last_used_at.eq(used.at),
+                api_tokens::last_used_ip.eq(used.client_ip.as_deref()),
+            ))
+            .execute(conn)?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,385 @@
+//! The token check's answers, kept in memory: every server watches the
+//! database's record of changes (`auth_changes`) a few times a second and
+//! forgets what it keeps when one appears, so a revocation on any server
+//! holds on every server within a second. The uses it notes are written
+//! together, at most once a minute per token.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use super::grant::{self as tokens_grant, TokenGrant, Use, grant};
+use crate::db::{DbConnection, DbPool};
+use crate::domain::ApiSecret;
+use crate::error::Error;
+use crate::services::introspection;
+use crate::services::shared::now;
+
+/// How often each server looks for changes.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+/// How many of the newest change ids are compared on each look: a change
+/// that commits after newer ones is still seen.
+const WATCH_WINDOW: i64 = 500;
+/// How many changes the table keeps.
+const CHANGES_KEPT: i64 = 10_000;
+/// How often the uses noted since are written.
+const RECORD_USES_EVERY: Duration = Duration::from_secs(1);
+/// Every how many writes of uses the record of changes is pruned (a minute).
+const PRUNE_EVERY: u64 = 60;
+/// How often the last use of a token is written, at most.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+/// The most answers kept; past it they are all forgotten and read again.
+const MAX_KEPT: usize = 200_000;
+/// How long kept answers are used after the last look that read the
+/// changes: a change made on another server holds here within this, even
+/// while the database is too slow to answer the looks.
+const TRUST_FOR: Duration = Duration::from_secs(1);
+
+struct Kept {
+    grant: Arc<TokenGrant>,
+    /// When this server last noted a use, in seconds since it started (0:
+    /// never); an atomic, so that a kept answer is read under a shared lock.
+    noted: AtomicU64,
+}
+
+/// What this server keeps of the token check's answers, keyed by the
+/// SHA-256 of the secret, and the uses it has yet to write.
+#[derive(Default)]
+pub struct LiveTokens {
+    grants: RwLock<HashMap<[u8; 32], Kept>>,
+    clients: RwLock<HashSet<[u8; 32]>>,
+    /// Uses not yet written, by token id: the watcher writes them together.
+    uses: Mutex<HashMap<String, Use>>,
+    /// When the watcher last read the changes, in milliseconds since the
+    /// server started (0: not yet, or it could not). Kept answers are used
+    /// for [`TRUST_FOR`] after it.
+    looked_at: AtomicU64,
+    /// How many times kept answers were forgotten: an answer read from the
+    /// database while they were is not kept, since it may predate the change.
+    forgotten: AtomicU64,
+    started: Started,
+}
+
+/// When the server started: the clock of the uses it notes.
+struct Started(Instant);
+
+impl Default for Started {
+    fn default() -> Self {
+        Self(Instant::now())
+    }
+}
+
+impl Started {
+    fn elapsed(&self) -> Duration {
+        self.0.elapsed()
+    }
+
+    fn millis(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+impl LiveTokens {
+    /// Forgets every kept answer: the change just made on this server is
+    /// seen here at once (the others see it within a second).
+    pub fn forget_all(&self) {
+        self.forgotten.fetch_add(1, Ordering::AcqRel);
+        self.grants
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.clients
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    fn trusted(&self) -> bool {
+        let looked_at = self.looked_at.load(Ordering::Acquire);
+        looked_at != 0 && self.started.millis().saturating_sub(looked_at) <= TRUST_FOR.as_millis() as u64
+    }
+
+    /// Notes a look at the changes that began at `began` (milliseconds
+    /// since the server started) and succeeded.
+    fn looked(&self, began: u64) {
+        self.looked_at.store(began.max(1), Ordering::Release);
+    }
+
+    fn distrust(&self) {
+        self.looked_at.store(0, Ordering::Release);
+        self.forget_all();
+    }
+
+    /// Where forgetting stands now: to be handed back to [`Self::keep_grant`]
+    /// or [`Self::keep_client`] with what was read after it.
+    fn generation(&self) -> u64 {
+        self.forgotten.load(Ordering::Acquire)
+    }
+
+    /// The kept answer for a secret, and whether this use is to be written
+    /// as the token's last: once a minute per token on this server (the
+    /// database write is conditional too, so several servers write it at
+    /// most once a minute between them).
+    fn grant(&self, hash: &[u8; 32]) -> Option<(Arc<TokenGrant>, bool)> {
+        if !self.trusted() {
+            return None;
+        }
+        let grants = self.grants.read().unwrap_or_else(PoisonError::into_inner);
+        let kept = grants.get(hash)?;
+        let at = self.started.elapsed().as_secs().max(1);
+        let noted = kept.noted.load(Ordering::Relaxed);
+        let due = (noted == 0 || at.saturating_sub(noted) >= TOUCH_EVERY.as_secs())
+            && kept
+                .noted
+                .compare_exchange(noted, at, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        Some((Arc::clone(&kept.grant), due))
+    }
+
+    /// Keeps an answer read since `generation`, unless kept answers were
+    /// forgotten meanwhile; its use is noted with it.
+    fn keep_grant(&self, hash: [u8; 32], grant: Arc<TokenGrant>, generation: u64) {
+        if !self.trusted() {
+            return;
+        }
+        let at = self.started.elapsed().as_secs().max(1);
+        let mut grants = self.grants.write().unwrap_or_else(PoisonError::into_inner);
+        // Under the lock that forgetting takes after counting: an answer
+        // kept before a change is forgotten with the others, one read
+        // before it and kept after is not kept at all.
+        if self.generation() != generation {
+            return;
+        }
+        if grants.len() >= MAX_KEPT {
+            grants.clear();
+        }
+        grants.entry(hash).or_insert(Kept {
+            grant,
+            noted: AtomicU64::new(at),
+        });
+    }
+
+    /// Notes a use, to be written with others within a second.
+    pub fn note_use(&self, used: Use) {
+        self.uses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(used.token_id.clone(), used);
+    }
+
+    fn take_uses(&self) -> Vec<Use> {
+        let mut uses = self.uses.lock().unwrap_or_else(PoisonError::into_inner);
+        uses.drain().map(|(_, used)| used).collect()
+    }
+
+    fn knows_client(&self, hash: &[u8; 32]) -> bool {
+        self.trusted()
+            && self
+                .clients
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(hash)
+    }
+
+    fn keep_client(&self, hash: [u8; 32], generation: u64) {
+        if !self.trusted() {
+            return;
+        }
+        let mut clients = self.clients.write().unwrap_or_else(PoisonError::into_inner);
+        if self.generation() == generation {
+            clients.insert(hash);
+        }
+    }
+}
+
+/// The work of reading a token's answer from the database, for the caller to
+/// run where its database work runs (off the async workers, under its
+/// deadline): `live` hands it over only when nothing kept answers.
+pub struct GrantLookup(ApiSecret);
+
+impl GrantLookup {
+    pub fn run(self, conn: &mut DbConnection) -> Result<Option<TokenGrant>, Error> {
+        grant(conn, &self.0)
+    }
+}
+
+/// The work of checking an introspection client's secret in the database.
+pub struct ClientLookup(ApiSecret);
+
+impl ClientLookup {
+    pub fn run(self, conn: &mut DbConnection) -> Result<bool, Error> {
+        introspection::is_client(conn, &self.0)
+    }
+}
+
+impl LiveTokens {
+    /// What the token with this secret may do now, if it is live: from what
+    /// this server keeps, else from the database through `read`. Its use
+    /// (from `client_ip`) is noted and written with others within a second,
+    /// not before the answer.
+    pub async fn live(
+        &self,
+        secret: ApiSecret,
+        client_ip: Option<IpAddr>,
+        read: impl AsyncFnOnce(GrantLookup) -> Result<Option<TokenGrant>, Error>,
+    ) -> Result<Option<Arc<TokenGrant>>, Error> {
+        let hash = secret.digest();
+        let (grant, due) = match self.grant(&hash) {
+            Some(kept) => kept,
+            None => {
+                let generation = self.generation();
+                let Some(grant) = read(GrantLookup(secret)).await? else {
+                    return Ok(None);
+                };
+                let grant = Arc::new(grant);
+                self.keep_grant(hash, Arc::clone(&grant), generation);
+                (grant, true)
+            }
+        };
+        if !grant.is_active(now()) {
+            return Ok(None);
+        }
+        if due {
+            self.note_use(Use {
+                token_id: grant.token_id.clone(),
+                at: now(),
+                client_ip: client_ip.map(|ip| ip.to_string()),
+            });
+        }
+        Ok(Some(grant))
+    }
+
+    /// Whether `secret` is a live introspection client's: from what this
+    /// server keeps, else from the database through `read`.
+    pub async fn is_client(
+        &self,
+        secret: ApiSecret,
+        read: impl AsyncFnOnce(ClientLookup) -> Result<bool, Error>,
+    ) -> Result<bool, Error> {
+        let hash = secret.digest();
+        if self.knows_client(&hash) {
+            return Ok(true);
+        }
+        let generation = self.generation();
+        let known = read(ClientLookup(secret)).await?;
+        if known {
+            self.keep_client(hash, generation);
+        }
+        Ok(known)
+    }
+
+    /// Watches `auth_changes`, forgetting kept answers on every change; and,
+    /// apart, writes the tokens' last uses once a second and prunes the
+    /// changes: a write that waits (for a locked table) must not hold up the
+    /// look that keeps the kept answers trusted. Both run on threads of their
+    /// own until the returned [`Watcher`] is stopped.
+    ///
+    /// The look has a connection of its own (`watching`): requests that hold
+    /// every pooled connection while they wait for a locked table must not
+    /// keep it from confirming that nothing changed.
+    pub fn watch(self: &Arc<Self>, pool: DbPool, watching: DbPool) -> Watcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(work)
+                .map_err(|error| tracing::error!(%error, "cannot start the token watcher"))
+                .ok()
+        };
+        let (looking, recording) = (Arc::clone(self), Arc::clone(self));
+        let (stop_looking, stop_recording) = (Arc::clone(&stop), Arc::clone(&stop));
+        let threads = [
+            spawn(
+                "rollcall-token-watch",
+                Box::new(move || looking.watch_changes(&watching, &stop_looking)),
+            ),
+            spawn(
+                "rollcall-token-uses",
+                Box::new(move || recording.record_uses(&pool, &stop_recording)),
+            ),
+        ];
+        Watcher {
+            stop,
+            threads: threads.into_iter().flatten().collect(),
+        }
+    }
+
+    fn watch_changes(&self, pool: &DbPool, stop: &AtomicBool) {
+        let mut seen: Option<BTreeSet<i64>> = None;
+        while !stop.load(Ordering::Acquire) {
+            let after = seen
+                .as_ref()
+                .and_then(|ids| ids.last())
+                .map_or(0, |newest| newest - WATCH_WINDOW);
+            // Answers kept are trusted from when the look began: what it read
+            // is as of then, however long it took.
+            let began = self.started.millis();
+            let found = pool
+                .get()
+                .map_err(Error::from)
+                .and_then(|mut conn| introspection::changes_after(&mut conn, after));
+            match found {
+                Ok(ids) => {
+                    let ids: BTreeSet<i64> = ids.into_iter().collect();
+                    let changed = match &seen {
+                        Some(known) => ids.iter().any(|id| !known.contains(id)),
+                        None => true,
+                    };
+                    if changed {
+                        self.forget_all();
+                    }
+                    seen = Some(ids);
+                    self.looked(began);
+                }
+                Err(error) => {
+                    if self.trusted() {
+                        tracing::warn!(%error, "cannot watch token changes; token checks read the database until it can");
+                    }
+                    self.distrust();
+                    seen = None;
+                }
+            }
+            std::thread::sleep(WATCH_EVERY);
+        }
+    }
+
+    fn record_uses(&self, pool: &DbPool, stop: &AtomicBool) {
+        let mut rounds: u64 = 0;
+        while !stop.load(Ordering::Acquire) {
+            std::thread::sleep(RECORD_USES_EVERY);
+            let uses = self.take_uses();
+            let prune = rounds.is_multiple_of(PRUNE_EVERY);
+            let written = pool.get().map_err(Error::from).and_then(|mut conn| {
+                if let Err(error) = tokens_grant::record_uses(&mut conn, &uses) {
+                    tracing::warn!(%error, tokens = uses.len(), "could not record tokens' last uses");
+                }
+                if prune {
+                    introspection::prune_changes(&mut conn, CHANGES_KEPT)?;
+                }
+                Ok(())
+            });
+            if let Err(error) = written {
+                tracing::warn!(%error, "could not prune the record of token changes");
+            }
+            rounds += 1;
+        }
+    }
+}
+
+/// The token watcher's threads, running until [`Watcher::stop`].
+pub struct Watcher {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Watcher {
+    /// Stops both threads and waits for them (at most one round each).
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}
