@@ -139,7 +139,7 @@ impl Instrumentation for StatementWatch {
             InstrumentationEvent::StartQuery { .. } => self.started(),
             InstrumentationEvent::FinishQuery { error, .. } => {
                 self.finished();
-                super::note_if_unusable(error);
+                super::outage::note_if_unusable(error);
             }
             _ => {}
         }

@@ -153,8 +153,10 @@ mod tests {
     use diesel::prelude::*;
 
     use super::{Shape, Shaped, Written};
+    use crate::db::DbConnection;
+    use crate::db::migrations::migrate;
+    use crate::db::pool::{TEST_BUSY_TIMEOUT, open_sqlite};
     use crate::db::schema::settings;
-    use crate::db::{DbConnection, TEST_BUSY_TIMEOUT, migrate, open_sqlite};
 
     fn value_of(conn: &mut DbConnection, key: &str) -> Option<String> {
         Written(settings::table.find(key).select(settings::value).limit(1))
