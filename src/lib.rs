@@ -1,6 +1,8 @@
 //! Rollcall: a self-hosted console to manage who is in an organization and what
 //! each member may do.
 
+#[cfg(test)]
+mod architecture;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -1,7 +1,7 @@
 //! The database: one connection type over SQLite and Postgres, chosen at run
 //! time from `DATABASE_URL`, a pool, embedded migrations and write transactions.
 
-mod connection;
+pub(crate) mod connection;
 pub mod literal;
 pub(crate) mod migrations;
 mod outage;

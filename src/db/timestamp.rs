@@ -14,7 +14,7 @@ use diesel::pg::Pg;
 use diesel::sql_types::Timestamp;
 use diesel::sqlite::{Sqlite, SqliteType};
 
-use super::MultiBackend;
+use super::connection::MultiBackend;
 
 /// A timestamp column's value, read as [`NaiveDateTime`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, FromSqlRow)]

@@ -18,7 +18,7 @@ use diesel::query_builder::{AstPass, Query, QueryBuilder, QueryFragment, QueryId
 use diesel::sqlite::SqliteQueryBuilder;
 use diesel::{QueryResult, RunQueryDsl};
 
-use super::MultiBackend;
+use super::connection::MultiBackend;
 
 type MultiQueryBuilder = <MultiBackend as Backend>::QueryBuilder;
 

@@ -4,7 +4,8 @@
 //! [`TABLE`], and the tests iterate over both, so what the page says and what the
 //! server does cannot drift apart.
 
-use super::{AccessLevel, Role};
+use super::api_token::AccessLevel;
+use super::role::Role;
 
 /// One thing a role may or may not do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
