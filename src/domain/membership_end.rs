@@ -129,6 +129,11 @@ impl MembershipTerm {
     }
 }
 
+/// "31 January 2027": a day in words, as emails and refusals name a last day.
+pub fn format_day(day: NaiveDate) -> String {
+    day.format("%-d %B %Y").to_string()
+}
+
 fn shown(input: &str) -> String {
     input.chars().filter(|c| !c.is_control()).take(40).collect()
 }

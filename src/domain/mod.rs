@@ -7,6 +7,7 @@ mod api_token;
 pub mod audit;
 mod email;
 mod membership_end;
+mod message;
 mod name;
 pub mod policy;
 mod role;
@@ -21,7 +22,8 @@ pub use email::{
     EmailAddress, EmailDomain, InvalidDomain, InvalidEmail, MAX_ALLOWED_DOMAINS, parse_address_list,
     parse_domain_list,
 };
-pub use membership_end::{InvalidMembershipEnd, MembershipEnd, MembershipTerm};
+pub use membership_end::{InvalidMembershipEnd, MembershipEnd, MembershipTerm, format_day};
+pub use message::{Message, SentInvitation};
 pub use name::{Description, InvalidDescription, InvalidName, LabelName, OrganizationName, PersonName};
 pub use policy::{Action, Permission};
 pub use role::{InvalidRole, Role};
