@@ -226,15 +226,16 @@ diesel::table! {
         id -> Text,
         invitation_id -> Nullable<Text>,
         recipient -> Text,
-        subject -> Text,
-        body_text -> Text,
-        body_html -> Text,
+        subject -> Nullable<Text>,
+        body_text -> Nullable<Text>,
+        body_html -> Nullable<Text>,
         state -> Text,
         attempts -> Integer,
         next_attempt_at -> Timestamp,
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        message -> Nullable<Text>,
     }
 }
 

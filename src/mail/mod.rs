@@ -1,12 +1,13 @@
-//! Email: the messages Rollcall sends, rendered from the templates under
-//! `templates/emails/<name>/` and queued in the outbox by the services; the
+//! Email: the messages the services queue in the outbox, put into words from
+//! the templates under `templates/emails/<name>/` when they are sent; the
 //! transports; and the worker that delivers the outbox.
 
 mod messages;
+mod queued;
 mod transport;
 pub mod worker;
 
-pub use messages::{
-    InvitationEmail, InvitationsSentEmail, NoticeEmail, OutgoingEmail, SentInvitation, format_day,
-};
+pub use crate::domain::format_day;
+pub use messages::{Words, render};
+pub use queued::{QueuedEmail, queued};
 pub use transport::Mailer;

@@ -7,9 +7,10 @@ use std::time::Duration;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::messages::Words;
 use crate::config::Config;
 use crate::error::Error;
-use crate::services::outbox::{ClaimedEmail, SendFailure};
+use crate::services::outbox::SendFailure;
 
 /// The longest one email may take to send, connecting included: a mail
 /// server that hangs must not hold the outbox worker past its claim.
@@ -86,33 +87,32 @@ impl Mailer {
         }
     }
 
-    fn message(&self, email: &ClaimedEmail) -> Result<Message, SendFailure> {
-        self.build(email).map_err(|reason| SendFailure {
+    fn message(&self, recipient: &str, words: &Words) -> Result<Message, SendFailure> {
+        self.build(recipient, words).map_err(|reason| SendFailure {
             reason,
             permanent: true,
         })
     }
 
-    fn build(&self, email: &ClaimedEmail) -> Result<Message, String> {
-        let to: Mailbox = email
-            .recipient
+    fn build(&self, recipient: &str, words: &Words) -> Result<Message, String> {
+        let to: Mailbox = recipient
             .parse()
-            .map_err(|error| format!("bad recipient {}: {error}", email.recipient))?;
+            .map_err(|error| format!("bad recipient {recipient}: {error}"))?;
         Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(email.subject.clone())
+            .subject(words.subject.clone())
             .multipart(MultiPart::alternative_plain_html(
-                email.body_text.clone(),
-                email.body_html.clone(),
+                words.text.clone(),
+                words.html.clone(),
             ))
             .map_err(|error| format!("cannot build the message: {error}"))
     }
 
     /// Sends one email, within [`SEND_TIMEOUT`]; the error says why it did not go.
-    pub async fn send(&self, email: &ClaimedEmail) -> Result<(), SendFailure> {
-        let message = self.message(email)?;
-        let sent = actix_web::rt::time::timeout(SEND_TIMEOUT, self.deliver(email, message)).await;
+    pub async fn send(&self, recipient: &str, words: &Words) -> Result<(), SendFailure> {
+        let message = self.message(recipient, words)?;
+        let sent = actix_web::rt::time::timeout(SEND_TIMEOUT, self.deliver(recipient, message)).await;
         sent.unwrap_or_else(|_| {
             Err(SendFailure {
                 reason: format!(
@@ -124,7 +124,7 @@ impl Mailer {
         })
     }
 
-    async fn deliver(&self, email: &ClaimedEmail, message: Message) -> Result<(), SendFailure> {
+    async fn deliver(&self, recipient: &str, message: Message) -> Result<(), SendFailure> {
         let transient = |error: &dyn std::fmt::Display| SendFailure {
             reason: error.to_string(),
             permanent: false,
@@ -138,7 +138,7 @@ impl Mailer {
                 let id = transport.send(message).await.map_err(|error| transient(&error))?;
                 let path = dir.join(format!("{id}.eml"));
                 // The log never holds a link (a working secret): the file does.
-                tracing::info!(to = %email.recipient, path = %path.display(), "email written to the outbox");
+                tracing::info!(to = %recipient, path = %path.display(), "email written to the outbox");
                 Ok(())
             }
         }

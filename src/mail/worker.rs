@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use actix_web::web;
 
+use super::messages::words_of;
 use super::transport::Mailer;
 use crate::db::DbPool;
 use crate::error::Error;
+use crate::services::outbox::{ClaimedEmail, SendFailure};
 use crate::services::{Settings, audit, idempotency, members, organizations, outbox, submissions};
 
 const BATCH: i64 = 50;
@@ -221,8 +223,8 @@ impl Worker {
                 break;
             }
             let id = email.id.clone();
-            match mailer.send(&email).await {
-                Ok(()) => db(pool, move |conn| outbox::mark_sent(conn, &email)).await?,
+            match send(mailer, &email).await {
+                Ok(subject) => db(pool, move |conn| outbox::mark_sent(conn, &email, &subject)).await?,
                 Err(failure) => {
                     tracing::warn!(to = %email.recipient, attempt = email.attempts + 1, error = %failure.reason, permanent = failure.permanent, "email not delivered");
                     db(pool, move |conn| outbox::mark_failed(conn, &email, &failure)).await?
@@ -235,4 +237,20 @@ impl Worker {
         }
         Ok(count)
     }
+}
+
+/// Puts a claimed email into words and sends it; returns the subject it went
+/// with. Words that cannot be made (a message this version cannot read, a
+/// template that fails) will not come by trying again.
+async fn send(mailer: &Mailer, email: &ClaimedEmail) -> Result<String, SendFailure> {
+    let words = email
+        .content
+        .read()
+        .and_then(|content| words_of(&content))
+        .map_err(|reason| SendFailure {
+            reason,
+            permanent: true,
+        })?;
+    mailer.send(&email.recipient, &words).await?;
+    Ok(words.subject)
 }

@@ -16,9 +16,10 @@ use crate::db::schema::{
 use crate::db::written::Written;
 use crate::db::{self, DbConnection, literal};
 use crate::domain::policy::{self, Action};
-use crate::domain::{EmailAddress, InviteToken, MembershipEnd, PersonName, Role};
+use crate::domain::{
+    EmailAddress, InviteToken, MembershipEnd, Message, PersonName, Role, SentInvitation, format_day,
+};
 use crate::error::Error;
-use crate::mail::{InvitationEmail, InvitationsSentEmail, SentInvitation};
 use crate::services::access::{Viewer, acting};
 use crate::services::identity::{Identified, identify};
 use crate::services::shared::{Actor, Organization, Principal, Settings, new_id, now, parse_stored_role};
@@ -369,17 +370,17 @@ fn issue(
             expires_at,
         };
         emails.push((
+            &invitee.email,
             Some(id.clone()),
-            InvitationEmail {
-                to: &invitee.email,
-                invitee_name: invitee.name.as_ref().map(PersonName::as_str),
-                inviter: &who.display_name,
-                org: &org.name,
+            Message::Invitation {
+                email: invitee.email.to_string(),
+                name: issued_invitation.name.clone(),
+                inviter: who.display_name.clone(),
+                org: org.name.clone(),
                 role: invitee.role,
-                link: &issued_invitation.link,
+                link: issued_invitation.link.clone(),
                 expires_at,
-            }
-            .render()?,
+            },
         ));
         tokens.push(NewToken {
             token_hash: token.hash().as_str().to_owned(),
@@ -405,22 +406,19 @@ fn issue(
         issued.push(issued_invitation);
     }
     if let Some(inviter) = &who.email {
-        let sent: Vec<SentInvitation> = invitees
-            .iter()
-            .map(|invitee| SentInvitation {
-                email: invitee.email.to_string(),
-                role: invitee.role.label(),
-            })
-            .collect();
-        let copy = InvitationsSentEmail {
-            to: inviter,
-            org: &org.name,
-            invitations: &sent,
+        let copy = Message::InvitationsSent {
+            org: org.name.clone(),
+            invitations: invitees
+                .iter()
+                .map(|invitee| SentInvitation {
+                    email: invitee.email.to_string(),
+                    role: invitee.role,
+                })
+                .collect(),
             expires_at,
-            members_url: &members_url(settings, org),
-        }
-        .render()?;
-        emails.push((None, copy));
+            members_url: members_url(settings, org),
+        };
+        emails.push((inviter, None, copy));
     }
     for chunk in rows.chunks(crate::services::shared::INSERT_CHUNK) {
         db::insert_all!(conn, invitations::table, chunk)?;
@@ -430,8 +428,9 @@ fn issue(
     }
     outbox::enqueue_all(
         conn,
-        emails.iter().map(|(invitation_id, email)| Queued {
-            email,
+        emails.iter().map(|(to, invitation_id, message)| Queued {
+            to,
+            message,
             invitation_id: invitation_id.as_deref(),
         }),
     )?;
@@ -683,21 +682,21 @@ pub fn resend(
             link: link(settings, &token),
             expires_at,
         };
-        let message = InvitationEmail {
-            to: &email,
-            invitee_name: row.name.as_deref(),
-            inviter: &acting.who.display_name,
-            org: &org.name,
+        let message = Message::Invitation {
+            email: email.to_string(),
+            name: row.name.clone(),
+            inviter: acting.who.display_name.clone(),
+            org: org.name.clone(),
             role,
-            link: &issued.link,
+            link: issued.link.clone(),
             expires_at,
-        }
-        .render()?;
+        };
         outbox::cancel_for_invitation(conn, &row.id)?;
         outbox::enqueue_all(
             conn,
             [Queued {
-                email: &message,
+                to: &email,
+                message: &message,
                 invitation_id: Some(&row.id),
             }],
         )?;
@@ -1072,7 +1071,7 @@ pub fn accept(
             return Err(Error::Gone(format!(
                 "The access this invitation offered to {} ended on {}. Ask {ask} for a new invitation.",
                 view.organization.name,
-                crate::mail::format_day(ends.last_day())
+                format_day(ends.last_day())
             )));
         }
         let organization = view.organization;

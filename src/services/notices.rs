@@ -4,9 +4,8 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::memberships;
-use crate::domain::{EmailAddress, Role};
+use crate::domain::{EmailAddress, Message, Role};
 use crate::error::Error;
-use crate::mail::NoticeEmail;
 use crate::services::outbox::{self, Queued};
 use crate::services::shared::Settings;
 
@@ -32,39 +31,35 @@ pub(crate) fn owners(conn: &mut DbConnection, org_id: &str) -> Result<Vec<Person
         .collect())
 }
 
-/// Queues the same notice to each of `people`.
+/// Queues a message to each of `people`, made for each from their name (its
+/// greeting names them). Someone whose stored address no longer parses is
+/// skipped.
 pub(crate) fn notify(
     conn: &mut DbConnection,
     people: &[Person],
-    subject: &str,
-    paragraphs: &[String],
-    link: Option<(&str, String)>,
+    message: impl Fn(String) -> Message,
 ) -> Result<(), Error> {
     let mut emails = Vec::with_capacity(people.len());
     for person in people {
         let Ok(to) = EmailAddress::parse(&person.email) else {
             continue;
         };
-        emails.push(
-            NoticeEmail {
-                to: &to,
-                greeting: &person.name,
-                subject: subject.to_owned(),
-                paragraphs: paragraphs.to_vec(),
-                link: link.clone(),
-            }
-            .render()?,
-        );
+        emails.push((to, message(person.name.clone())));
     }
     outbox::enqueue_all(
         conn,
-        emails.iter().map(|email| Queued {
-            email,
+        emails.iter().map(|(to, message)| Queued {
+            to,
+            message,
             invitation_id: None,
         }),
     )
 }
 
-pub(super) fn settings_url(settings: &Settings, slug: &str) -> String {
+pub(crate) fn settings_url(settings: &Settings, slug: &str) -> String {
     format!("{}/orgs/{slug}/settings", settings.public_url)
+}
+
+pub(crate) fn members_url(settings: &Settings, slug: &str) -> String {
+    format!("{}/orgs/{slug}/members", settings.public_url)
 }

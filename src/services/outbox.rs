@@ -1,14 +1,16 @@
 //! The email outbox: every email is a row written in the transaction of the
 //! change that causes it, so an invitation and its email exist together or not
-//! at all. A worker delivers the rows (see `crate::mail`).
+//! at all. A row holds whom to write to and what to tell them (a
+//! [`Message`], as JSON); the mail layer's worker puts it into words and
+//! delivers it.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::email_outbox;
 use crate::db::{DbConnection, literal};
+use crate::domain::{EmailAddress, Message};
 use crate::error::Error;
-use crate::mail::OutgoingEmail;
 use crate::services::shared::{new_id, now};
 
 #[derive(Insertable)]
@@ -17,18 +19,17 @@ struct NewOutboxRow<'a> {
     id: String,
     invitation_id: Option<&'a str>,
     recipient: &'a str,
-    subject: &'a str,
-    body_text: &'a str,
-    body_html: &'a str,
+    message: String,
     state: &'static str,
     attempts: i32,
     next_attempt_at: chrono::NaiveDateTime,
     created_at: chrono::NaiveDateTime,
 }
 
-/// An email to queue, and the invitation whose delivery state it drives.
+/// A message to queue, to whom, and the invitation whose delivery state it drives.
 pub(crate) struct Queued<'a> {
-    pub email: &'a OutgoingEmail,
+    pub to: &'a EmailAddress,
+    pub message: &'a Message,
     pub invitation_id: Option<&'a str>,
 }
 
@@ -42,10 +43,9 @@ pub(crate) fn enqueue_all<'a>(
         .map(|queued| NewOutboxRow {
             id: new_id(),
             invitation_id: queued.invitation_id,
-            recipient: queued.email.to.as_str(),
-            subject: &queued.email.subject,
-            body_text: &queued.email.text,
-            body_html: &queued.email.html,
+            recipient: queued.to.as_str(),
+            // Strings, dates and plain enums: serializing them cannot fail.
+            message: serde_json::to_string(queued.message).expect("a message serializes to JSON"),
             state: literal::Queued::TEXT,
             attempts: 0,
             next_attempt_at: at,
@@ -71,15 +71,57 @@ pub(crate) fn cancel_for_invitation(conn: &mut DbConnection, invitation_id: &str
     Ok(())
 }
 
-/// A queued or sent email, as tests and the operator see it.
+/// What a row holds to send, as stored: a message, or the words of an email
+/// queued before messages were (which then has no message).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = email_outbox)]
+pub struct StoredContent {
+    message: Option<String>,
+    subject: Option<String>,
+    body_text: Option<String>,
+    body_html: Option<String>,
+}
+
+/// What to send, read from a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Facts for the mail layer to put into words.
+    Message(Message),
+    /// An email queued in words, before messages were stored; also what is
+    /// left of any email once sent: its subject, the bodies erased.
+    Written {
+        subject: String,
+        text: String,
+        html: String,
+    },
+}
+
+impl StoredContent {
+    /// The message, or the words stored; the error says why the stored
+    /// message cannot be read (a later version's, say).
+    pub fn read(&self) -> Result<Content, String> {
+        match &self.message {
+            Some(json) => serde_json::from_str(json)
+                .map(Content::Message)
+                .map_err(|error| format!("the queued message cannot be read: {error}")),
+            None => Ok(Content::Written {
+                subject: self.subject.clone().unwrap_or_default(),
+                text: self.body_text.clone().unwrap_or_default(),
+                html: self.body_html.clone().unwrap_or_default(),
+            }),
+        }
+    }
+}
+
+/// An email in the outbox, queued, sent, given up or cancelled.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = email_outbox)]
 pub struct OutboxEmail {
     pub id: String,
     pub invitation_id: Option<String>,
     pub recipient: String,
-    pub subject: String,
-    pub body_text: String,
+    #[diesel(embed)]
+    pub content: StoredContent,
     pub state: String,
     pub attempts: i32,
 }
@@ -99,9 +141,8 @@ pub struct ClaimedEmail {
     pub id: String,
     pub invitation_id: Option<String>,
     pub recipient: String,
-    pub subject: String,
-    pub body_text: String,
-    pub body_html: String,
+    #[diesel(embed)]
+    pub content: StoredContent,
     pub attempts: i32,
     #[diesel(deserialize_as = crate::db::timestamp::StoredTime)]
     pub created_at: chrono::NaiveDateTime,
@@ -145,9 +186,10 @@ pub fn claim_due(
     })
 }
 
-/// Records a delivery. The bodies, which carry the invitation link, are erased:
-/// once sent, the database no longer holds the secret.
-pub fn mark_sent(conn: &mut DbConnection, email: &ClaimedEmail) -> Result<(), Error> {
+/// Records a delivery and the subject it went with. The message and the
+/// bodies, which carry the invitation link, are erased: once sent, the
+/// database no longer holds the secret; the subject shows what was sent.
+pub fn mark_sent(conn: &mut DbConnection, email: &ClaimedEmail, subject: &str) -> Result<(), Error> {
     crate::db::write(conn, |conn| {
         lock_invitation_of(conn, email)?;
         let updated = diesel::update(
@@ -159,6 +201,8 @@ pub fn mark_sent(conn: &mut DbConnection, email: &ClaimedEmail) -> Result<(), Er
             email_outbox::state.eq("sent"),
             email_outbox::sent_at.eq(now()),
             email_outbox::attempts.eq(email.attempts + 1),
+            email_outbox::subject.eq(subject),
+            email_outbox::message.eq(None::<String>),
             email_outbox::body_text.eq(""),
             email_outbox::body_html.eq(""),
             email_outbox::last_error.eq(None::<String>),

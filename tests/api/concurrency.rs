@@ -246,7 +246,7 @@ fn marking_emails_sent_does_not_wait_for_an_invite_in_progress() {
     held_rx.recv().expect("the organization is held");
     let mut conn = app.conn();
     for email in &claimed {
-        outbox::mark_sent(&mut conn, email).expect("marked sent");
+        outbox::mark_sent(&mut conn, email, "An invitation").expect("marked sent");
     }
     sent_tx.send(()).expect("the inviter listens");
     let worker_done_first = inviter

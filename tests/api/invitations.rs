@@ -1,14 +1,19 @@
+use std::time::{Duration, Instant};
+
 use diesel::prelude::*;
 use rollcall::db::schema::invitations as invitations_table;
 use rollcall::domain::{EmailAddress, Role, parse_address_list};
 use rollcall::error::Error;
+use rollcall::mail;
 use rollcall::services::invitations::{
     self, AcceptOutcome, DeclineOutcome, InvitationRef, InvitationStatus, InviteOutcome, Invitee, Refusal,
     Standing, Unavailable,
 };
-use rollcall::services::{members, outbox};
+use rollcall::services::members;
 
+use crate::fakes::SmtpSink;
 use crate::helpers::{TestApp, as_user, token_of};
+use crate::http::TestServer;
 
 fn invitees(text: &str, role: Role) -> Vec<Invitee> {
     parse_address_list(text)
@@ -78,7 +83,7 @@ fn inviting_many_reports_each_address_and_queues_their_emails_together() {
     );
     // Two invitation emails and one confirmation copy for the inviter.
     assert_eq!(app.count("email_outbox"), emails_before + 3);
-    let queued = outbox::all(&mut app.conn()).unwrap();
+    let queued = mail::queued(&mut app.conn()).unwrap();
     let copy = queued
         .iter()
         .find(|email| email.recipient == "ada@example.com")
@@ -298,7 +303,7 @@ fn resend_rotates_the_link_and_restarts_the_expiry() {
         .unwrap()
         .unwrap();
     assert_eq!(old.status, InvitationStatus::Replaced);
-    let queued = outbox::all(&mut app.conn()).unwrap();
+    let queued = mail::queued(&mut app.conn()).unwrap();
     let to_bob: Vec<_> = queued
         .iter()
         .filter(|email| email.recipient == "bob@example.com")
@@ -410,11 +415,73 @@ fn accepted_invitations_cancel_their_unsent_email() {
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
     let issued = app.invite(&org, "bob@example.com", Role::Viewer);
     app.accept(&issued, "bob@example.com");
-    let states: Vec<String> = outbox::all(&mut app.conn())
+    let states: Vec<String> = mail::queued(&mut app.conn())
         .unwrap()
         .into_iter()
         .filter(|email| email.recipient == "bob@example.com")
         .map(|email| email.state)
         .collect();
     assert_eq!(states, ["cancelled"]);
+}
+
+#[test]
+fn emails_queued_in_words_before_an_upgrade_still_go_out_and_sent_ones_keep_no_link() {
+    use rollcall::db::schema::email_outbox;
+    let smtp = SmtpSink::start();
+    let url = smtp.url();
+    let server = TestServer::start_with(&["--smtp-url", &url]);
+    let app = &server.app;
+    // A row as the previous version queued it: the words, no message.
+    let at = chrono::Utc::now().naive_utc();
+    diesel::insert_into(email_outbox::table)
+        .values((
+            email_outbox::id.eq("queued-before"),
+            email_outbox::recipient.eq("old@example.com"),
+            email_outbox::subject.eq("Queued before the upgrade"),
+            email_outbox::body_text.eq("Words kept in the row."),
+            email_outbox::body_html.eq("<p>Words kept in the row.</p>"),
+            email_outbox::state.eq("queued"),
+            email_outbox::attempts.eq(0),
+            email_outbox::next_attempt_at.eq(at),
+            email_outbox::created_at.eq(at),
+        ))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
+    let issued = app.invite(&org, "bob@example.com", Role::Viewer);
+
+    let old = smtp.wait_for("old@example.com", Duration::from_secs(20));
+    assert_eq!(old.subject(), "Queued before the upgrade");
+    assert!(old.text().contains("Words kept in the row."));
+    let new = smtp.wait_for("bob@example.com", Duration::from_secs(20));
+    assert!(
+        new.subject().contains("invited you to Acme AI on Rollcall"),
+        "{}",
+        new.subject()
+    );
+    assert_eq!(new.link(), Some(issued.link.clone()));
+
+    // Once sent, the row holds neither the message nor the bodies: no link.
+    let kept_link =
+        "email_outbox WHERE state <> 'sent' OR message IS NOT NULL OR body_text <> '' OR body_html <> ''";
+    let started = Instant::now();
+    while app.count(kept_link) > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still kept: {}",
+            app.count(kept_link)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = mail::queued(&mut app.conn()).unwrap();
+    let to_bob = sent
+        .iter()
+        .find(|email| email.recipient == "bob@example.com")
+        .unwrap();
+    assert_eq!(
+        to_bob.subject,
+        new.subject(),
+        "the subject stays, to show what was sent"
+    );
+    assert_eq!((to_bob.body_text.as_str(), to_bob.body_html.as_str()), ("", ""));
 }

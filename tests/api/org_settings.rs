@@ -9,11 +9,12 @@ use diesel::prelude::*;
 use rollcall::db::schema::{memberships, organization_slugs, organizations};
 use rollcall::domain::{AccessLevel, EmailAddress, LabelName, Lifetime, MembershipEnd, Role};
 use rollcall::error::Error;
+use rollcall::mail;
 use rollcall::services::invitations::{self, AcceptOutcome, Invitee};
 use rollcall::services::members::{self, MemberChange, MemberRef};
 use rollcall::services::organizations::{self as orgs, Afterwards};
 use rollcall::services::tokens::{self, TokenRequest};
-use rollcall::services::{Actor, Organization, introspection, outbox};
+use rollcall::services::{Actor, Organization, introspection};
 use serde_json::Value;
 
 use crate::helpers::{TestApp, as_user, rollcall, token_of};
@@ -99,7 +100,7 @@ fn actions(app: &TestApp, org: &Organization) -> Vec<String> {
 }
 
 fn emails_to(app: &TestApp, to: &str) -> Vec<String> {
-    outbox::all(&mut app.conn())
+    mail::queued(&mut app.conn())
         .expect("the outbox")
         .into_iter()
         .filter(|email| email.recipient == to)

@@ -8,9 +8,10 @@ use super::query::Member;
 use super::remove::take_out_by;
 use crate::db::schema::memberships;
 use crate::db::{self, DbConnection};
-use crate::domain::Role;
+use crate::domain::{MembershipEnd, Message, Role};
 use crate::error::Error;
 use crate::services::audit::AuditAction;
+use crate::services::notices::{Person, members_url, notify, owners};
 use crate::services::shared::{Organization, now};
 
 /// How long before a membership ends its member and the owners are reminded.
@@ -55,40 +56,33 @@ pub fn remind_ending(
             let Some(ends) = member.ends else {
                 return Ok(false);
             };
-            let day = crate::mail::format_day(ends.last_day());
-            let link = Some((
-                "Open the organization",
-                format!("{}/orgs/{}/members", settings.public_url, org.slug),
-            ));
-            let person = crate::services::notices::Person {
+            let last_day = ends.last_day();
+            let members_url = members_url(settings, &org.slug);
+            let person = Person {
                 user_id: member.user_id.clone(),
                 name: member.name.clone(),
                 email: member.email.clone(),
             };
-            crate::services::notices::notify(
-                conn,
-                std::slice::from_ref(&person),
-                &format!("Your access to {} ends after {day}", org.name),
-                &[format!(
-                    "Your membership of {} ends after {day}. If you still need access, ask one of its owners or admins to change the date.",
-                    org.name
-                )],
-                link.clone(),
-            )?;
-            let owners: Vec<_> = crate::services::notices::owners(conn, &org.id)?
+            notify(conn, std::slice::from_ref(&person), |reader| {
+                Message::MembershipEndingSoon {
+                    reader,
+                    org: org.name.clone(),
+                    last_day,
+                    members_url: members_url.clone(),
+                }
+            })?;
+            let owners: Vec<_> = owners(conn, &org.id)?
                 .into_iter()
                 .filter(|owner| owner.user_id != member.user_id)
                 .collect();
-            crate::services::notices::notify(
-                conn,
-                &owners,
-                &format!("{}’s access to {} ends after {day}", member.name, org.name),
-                &[format!(
-                    "The membership of {} ({}) in {} ends after {day}; Rollcall removes them then, and revokes their API tokens. To keep them, change or clear the date in the Change role dialog.",
-                    member.name, member.email, org.name
-                )],
-                link,
-            )?;
+            notify(conn, &owners, |reader| Message::MembershipEndingSoonToOwners {
+                reader,
+                member: member.name.clone(),
+                member_email: member.email.clone(),
+                org: org.name.clone(),
+                last_day,
+                members_url: members_url.clone(),
+            })?;
             Ok(true)
         })?);
     }
@@ -125,11 +119,11 @@ pub fn expire_due(
                 return Ok(false);
             };
             // Changed or removed since it was listed.
-            if member.ends.is_none_or(|ends| ends.at() > now()) {
+            let Some(ends) = member.ends.filter(|ends| ends.at() <= now()) else {
                 return Ok(false);
-            }
+            };
             if member.role == Role::Owner && ensure_another_owner(conn, &org, &member.user_id).is_err() {
-                hold_last_owner(conn, settings, &org, &member)?;
+                hold_last_owner(conn, settings, &org, &member, ends)?;
                 return Ok(false);
             }
             take_out_by(conn, &org, &worker, &member, AuditAction::MemberExpired)?;
@@ -146,29 +140,18 @@ fn hold_last_owner(
     settings: &crate::services::shared::Settings,
     org: &Organization,
     member: &Member,
+    ends: MembershipEnd,
 ) -> Result<(), Error> {
     diesel::update(memberships::table.find((&org.id, &member.user_id)))
         .set(memberships::expiry_held_at.eq(now()))
         .execute(conn)?;
-    let owners = crate::services::notices::owners(conn, &org.id)?;
-    let day = member
-        .ends
-        .map(|ends| crate::mail::format_day(ends.last_day()))
-        .unwrap_or_default();
-    crate::services::notices::notify(
-        conn,
-        &owners,
-        &format!(
-            "{} keeps its last owner, whose access was to end after {day}",
-            org.name
-        ),
-        &[format!(
-            "The membership of {} in {} was to end after {day}, but they are its last owner, and an organization always keeps one. They stay an owner. Make another member an owner, then change or clear the date.",
-            member.name, org.name
-        )],
-        Some((
-            "Open the organization",
-            format!("{}/orgs/{}/members", settings.public_url, org.slug),
-        )),
-    )
+    let owners = owners(conn, &org.id)?;
+    let members_url = members_url(settings, &org.slug);
+    notify(conn, &owners, |reader| Message::LastOwnerHeld {
+        reader,
+        member: member.name.clone(),
+        org: org.name.clone(),
+        last_day: ends.last_day(),
+        members_url: members_url.clone(),
+    })
 }

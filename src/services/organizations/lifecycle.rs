@@ -9,11 +9,11 @@ use super::locked::{fresh, org_target};
 use crate::db::schema::{invitations, memberships, organizations, ownership_transfers};
 use crate::db::{self, DbConnection, literal};
 use crate::domain::policy::{self, Action};
-use crate::domain::{Role, Slug};
+use crate::domain::{Message, Role, Slug};
 use crate::error::{Error, day_and_time};
 use crate::services::audit::{self, AuditAction, AuditEvent};
 use crate::services::identity::{Identified, identify};
-use crate::services::notices::{notify, owners};
+use crate::services::notices::{members_url, notify, owners};
 use crate::services::outbox::{self};
 use crate::services::shared::{Actor, Organization, Principal, Settings, now, parse_stored_role};
 
@@ -68,21 +68,14 @@ pub fn delete(
             },
         )?;
         let owners = owners(conn, &org.id)?;
-        notify(
-            conn,
-            &owners,
-            &format!("{} deleted {} on Rollcall", acting.who.display_name, org.name),
-            &[
-                format!(
-                    "{} deleted the organization {}. Its members can no longer open it, its pending invitations were withdrawn, and its API tokens and service account keys stopped working.",
-                    acting.who.display_name, org.name
-                ),
-                format!(
-                    "As an owner, you can restore it from your profile until {until}. After that it is purged for good."
-                ),
-            ],
-            Some(("Open your profile", format!("{}/profile", settings.public_url))),
-        )?;
+        let profile_url = format!("{}/profile", settings.public_url);
+        notify(conn, &owners, |reader| Message::OrganizationDeleted {
+            reader,
+            by: acting.who.display_name.clone(),
+            org: org.name.clone(),
+            restorable_until: purge_after,
+            profile_url: profile_url.clone(),
+        })?;
         Ok(deleted)
     })
 }
@@ -166,19 +159,13 @@ pub fn restore(
             },
         )?;
         let owners = owners(conn, &org.id)?;
-        notify(
-            conn,
-            &owners,
-            &format!("{} restored {} on Rollcall", who.display_name, org.name),
-            &[format!(
-                "{} restored the organization {}. Its members, API tokens and service account keys work again; invitations withdrawn when it was deleted stay withdrawn.",
-                who.display_name, org.name
-            )],
-            Some((
-                "Open the organization",
-                format!("{}/orgs/{}/members", settings.public_url, org.slug),
-            )),
-        )?;
+        let members_url = members_url(settings, &org.slug);
+        notify(conn, &owners, |reader| Message::OrganizationRestored {
+            reader,
+            by: who.display_name.clone(),
+            org: org.name.clone(),
+            members_url: members_url.clone(),
+        })?;
         Ok(Organization {
             deleted_at: None,
             deleted_by: None,

@@ -8,12 +8,12 @@ use super::locked::fresh;
 use crate::db::schema::{ownership_transfers, users};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
-use crate::domain::{EmailAddress, Role};
+use crate::domain::{EmailAddress, Message, Role};
 use crate::error::Error;
 use crate::services::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
 use crate::services::identity::Identified;
 use crate::services::members::{self, MemberRef};
-use crate::services::notices::{Person, notify, owners, settings_url};
+use crate::services::notices::{Person, members_url, notify, owners, settings_url};
 use crate::services::shared::{Actor, Organization, Settings, now, parse_stored_role};
 
 /// A transfer of ownership waiting for its new owner to confirm.
@@ -144,37 +144,22 @@ pub fn request_transfer(
             name: target.name.clone(),
             email: target.email.clone(),
         };
-        let link = Some(("Review the transfer", settings_url(settings, &org.slug)));
-        notify(
-            conn,
-            std::slice::from_ref(&to),
-            &format!(
-                "{} asks you to become an owner of {} on Rollcall",
-                from.name, org.name
-            ),
-            &[format!(
-                "{} asks you to take over ownership of {}. Nothing changes until you confirm on its Settings page; you can also decline there.",
-                from.name, org.name
-            )],
-            link.clone(),
-        )?;
-        let then = match afterwards {
-            Afterwards::Stay(role) => format!("you stay as {} {}", article(role), role.label()),
-            Afterwards::Leave => "you leave the organization".to_owned(),
-        };
-        notify(
-            conn,
-            std::slice::from_ref(&from),
-            &format!(
-                "You asked {} to become an owner of {} on Rollcall",
-                to.name, org.name
-            ),
-            &[format!(
-                "{} becomes an owner of {} once they confirm; then {then}. You can cancel the transfer on the Settings page until then.",
-                to.name, org.name
-            )],
-            link,
-        )?;
+        let settings_url = settings_url(settings, &org.slug);
+        notify(conn, std::slice::from_ref(&to), |reader| Message::TransferAsked {
+            reader,
+            from: from.name.clone(),
+            org: org.name.clone(),
+            settings_url: settings_url.clone(),
+        })?;
+        notify(conn, std::slice::from_ref(&from), |reader| {
+            Message::TransferAskedCopy {
+                reader,
+                to: to.name.clone(),
+                org: org.name.clone(),
+                then_role,
+                settings_url: settings_url.clone(),
+            }
+        })?;
         Ok(PendingTransfer {
             from,
             to,
@@ -182,13 +167,6 @@ pub fn request_transfer(
             requested_at: at,
         })
     })
-}
-
-fn article(role: Role) -> &'static str {
-    match role {
-        Role::Owner | Role::Admin => "an",
-        Role::Developer | Role::Contributor | Role::Viewer => "a",
-    }
 }
 
 /// Step two: the member named confirms. They become an owner; then the
@@ -242,23 +220,17 @@ pub fn confirm_transfer(
                 after: Some(after),
             },
         )?;
-        let then = match transfer.then_role {
-            Some(role) => format!("{} stays as {} {}.", former.name, article(role), role.label()),
-            None => format!("{} left the organization.", former.name),
-        };
-        notify(
-            conn,
-            &[transfer.from.clone(), transfer.to.clone()],
-            &format!("{} is now an owner of {} on Rollcall", transfer.to.name, org.name),
-            &[format!(
-                "{} confirmed the transfer and is now an owner of {}. {then}",
-                transfer.to.name, org.name
-            )],
-            Some((
-                "Open the organization",
-                format!("{}/orgs/{}/members", settings.public_url, org.slug),
-            )),
-        )?;
+        let members_url = members_url(settings, &org.slug);
+        notify(conn, &[transfer.from.clone(), transfer.to.clone()], |reader| {
+            Message::TransferConfirmed {
+                reader,
+                new_owner: transfer.to.name.clone(),
+                former_owner: former.name.clone(),
+                org: org.name.clone(),
+                former_owner_role: transfer.then_role,
+                members_url: members_url.clone(),
+            }
+        })?;
         Ok(transfer)
     })
 }
@@ -358,19 +330,14 @@ pub fn make_owner_now(
             name: target.name.clone(),
             email: target.email.clone(),
         });
-        notify(
-            conn,
-            &told,
-            &format!("{} is now an owner of {} on Rollcall", target.name, org.name),
-            &[format!(
-                "{} made {} an owner of {}.",
-                acting.who.display_name, target.name, org.name
-            )],
-            Some((
-                "Open the organization",
-                format!("{}/orgs/{}/members", settings.public_url, org.slug),
-            )),
-        )?;
+        let members_url = members_url(settings, &org.slug);
+        notify(conn, &told, |reader| Message::MadeOwner {
+            reader,
+            by: acting.who.display_name.clone(),
+            new_owner: target.name.clone(),
+            org: org.name.clone(),
+            members_url: members_url.clone(),
+        })?;
         Ok(members::Member {
             role: Role::Owner,
             ..target
