@@ -7,7 +7,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use super::Role;
+use super::role::Role;
 
 /// One email's content. The outbox keeps it as JSON until it is sent: a
 /// variant or a field may be added, but one that queued messages may still

@@ -4,10 +4,12 @@
 
 mod messages;
 mod queued;
+mod templates;
 mod transport;
 pub mod worker;
 
 pub use crate::domain::format_day;
-pub use messages::{Words, render};
+pub use messages::render;
 pub use queued::{QueuedEmail, queued};
+pub use templates::Words;
 pub use transport::Mailer;

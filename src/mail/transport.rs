@@ -7,7 +7,7 @@ use std::time::Duration;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::messages::Words;
+use super::templates::Words;
 use crate::config::Config;
 use crate::error::Error;
 use crate::services::outbox::SendFailure;
