@@ -139,9 +139,12 @@ fn paths_at(rest: &str) -> (Vec<Vec<String>>, usize) {
         }
     }
     items.push(&group[start..]);
-    let mut paths = vec![segments.clone()];
+    let mut paths = Vec::new();
     for item in items {
         let item = item.trim();
+        if item == "self" {
+            paths.push(segments.clone());
+        }
         if item.is_empty() || item == "self" {
             continue;
         }

@@ -117,14 +117,19 @@ pub fn htmx_target(req: &HttpRequest) -> Option<&str> {
         .and_then(|value| value.to_str().ok())
 }
 
+/// The load balancers whose `X-Forwarded-For` is believed
+/// (`ROLLCALL_TRUSTED_PROXIES`).
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
+
 /// The client's address: the peer's, or, when the peer is one of
 /// `ROLLCALL_TRUSTED_PROXIES`, the nearest address in `X-Forwarded-For` that
 /// is not a trusted proxy (the ones before it could be written by anyone).
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
     let trusted = req
-        .app_data::<actix_web::web::Data<crate::web::state::AppState>>()
-        .map(|state| state.trusted_proxies.as_slice())
+        .app_data::<TrustedProxies>()
+        .map(|proxies| proxies.0.as_slice())
         .unwrap_or_default();
     Some(forwarded_client(
         peer,

@@ -27,7 +27,6 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use super::credentials;
 use crate::config::RateLimit;
 use crate::error::Error;
-use crate::web::state::AppState;
 
 /// Who a limit counts: a client address, or the credential presented.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -221,10 +220,9 @@ pub async fn limit_rates(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+    let Some(limits) = req.app_data::<web::Data<RateLimits>>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let limits = &state.limits;
     let address = super::context::client_ip(req.request()).map(Client::Address);
     let Some((bucket, credential)) = limits.by_credential(&req) else {
         let counted = match (is_public(req.path()), limits.public.as_ref(), address) {

@@ -109,19 +109,21 @@ impl Application {
             dev_login,
             providers,
             fragments: fragments::Fragments::new(config.fragment_cache_bytes()),
-            sessions: session::SessionPolicy {
-                lifetime: chrono_duration(config.session_lifetime),
-                idle: chrono_duration(config.session_idle),
-            },
             tokens,
-            limits: limits::RateLimits::new(
-                config.rate_limit_api,
-                config.rate_limit_sign_in,
-                config.rate_limit_introspection,
-            ),
-            trusted_proxies: config.trusted_proxies.clone(),
             waiting: Default::default(),
         });
+        // Apart from the state: what the middleware needs, so that it does
+        // not depend on everything the handlers share.
+        let session_policy = session::SessionPolicy {
+            lifetime: chrono_duration(config.session_lifetime),
+            idle: chrono_duration(config.session_idle),
+        };
+        let limits = web::Data::new(limits::RateLimits::new(
+            config.rate_limit_api,
+            config.rate_limit_sign_in,
+            config.rate_limit_introspection,
+        ));
+        let proxies = context::TrustedProxies(config.trusted_proxies.clone());
         let metrics_server = match config.metrics_bind {
             Some(bind) => {
                 crate::telemetry::metrics();
@@ -143,6 +145,9 @@ impl Application {
                 .build();
             App::new()
                 .app_data(state.clone())
+                .app_data(limits.clone())
+                .app_data(session_policy)
+                .app_data(proxies.clone())
                 // Bodies read whole (the token check's): small.
                 .app_data(web::PayloadConfig::new(16 * 1024))
                 .wrap(from_fn(errors::htmx_adapter))

@@ -125,10 +125,7 @@ impl FromRequest for SessionState {
 
 impl SessionState {
     pub fn from_http(req: &HttpRequest) -> Self {
-        let policy = req
-            .app_data::<actix_web::web::Data<crate::web::state::AppState>>()
-            .map(|state| state.sessions)
-            .unwrap_or_default();
+        let policy = req.app_data::<SessionPolicy>().copied().unwrap_or_default();
         Self {
             session: req.get_session(),
             policy,

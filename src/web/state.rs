@@ -3,7 +3,7 @@
 
 use actix_web::web;
 
-use super::{fragments, limits, session};
+use super::fragments;
 use crate::config::Config;
 use crate::db::{self, DatabaseUrl, DbConnection, DbPool};
 use crate::error::Error;
@@ -20,12 +20,8 @@ pub struct AppState {
     pub providers: crate::auth::Providers,
     /// Rendered fragments of the Members page, kept while they are current.
     pub fragments: fragments::Fragments,
-    pub sessions: session::SessionPolicy,
     /// What this server keeps of the token check's answers.
     pub tokens: std::sync::Arc<crate::services::tokens::LiveTokens>,
-    pub limits: limits::RateLimits,
-    /// The load balancers whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Requests waiting for a database connection now.
     pub(super) waiting: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
