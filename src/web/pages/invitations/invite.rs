@@ -1,15 +1,11 @@
-//! The pending invitations page, the invite dialog (paste addresses, review
-//! each row, send), and resending and revoking pending invitations.
+//! The invite dialog: paste addresses, review each row, send.
 
 use std::collections::HashSet;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 
-use super::{
-    OrgContext, PENDING_ON_MEMBERS_PAGE, dialog, dialog_with_status, layout, page_number, query_pairs,
-    switcher,
-};
+use super::list::load;
 use crate::db::DbConnection;
 use crate::domain::policy::{self, Action};
 use crate::domain::{EmailAddress, MembershipEnd, PersonName, Role, parse_address_list};
@@ -20,18 +16,13 @@ use crate::services::users::User;
 use crate::services::{Actor, Organization, Viewer, now};
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
-use crate::web::respond::{html, see_other};
+use crate::web::pages::{OrgContext, PENDING_ON_MEMBERS_PAGE, dialog, dialog_with_status};
 use crate::web::session::{Flash, FlashKind, SharedLink};
 use crate::web::state::AppState;
 use crate::web::views::{
-    InvitationRowFragment, InvitationRowView, InvitationsPage, InvitationsSent, InvitationsSentBefore,
-    InviteRowView, InviteStepOne, InviteStepTwo, NoticeFragment, NoticePage, NoticesOob, OrgView,
-    PendingList, ResentBefore, Tabs, render,
+    InvitationsSent, InvitationsSentBefore, InviteRowView, InviteStepOne, InviteStepTwo, OrgView,
+    PendingList, render,
 };
-
-/// The most addresses one dialog takes.
-/// Pending invitations on each page of the invitations page.
-const PENDING_PER_PAGE: u32 = 50;
 
 /// The roles the viewer may invite with, refusing viewers who may invite no one.
 fn invitable(role: Role) -> Result<Vec<Role>, Error> {
@@ -48,48 +39,6 @@ fn default_role(roles: &[Role]) -> Role {
     } else {
         roles.last().copied().unwrap_or(Role::Viewer)
     }
-}
-
-async fn load(state: &AppState, signed: &SignedIn, slug: String) -> Result<(User, OrgContext), Error> {
-    signed.read_org(state, slug, |_, _, context| Ok(context)).await
-}
-
-/// Every pending invitation of the organization, newest first, a page at a time.
-pub async fn list(
-    state: web::Data<AppState>,
-    signed: SignedIn,
-    path: web::Path<String>,
-    req: HttpRequest,
-) -> Result<HttpResponse, Error> {
-    let mut page = 1;
-    for (key, value) in query_pairs(req.query_string()) {
-        if key == "page" && !value.trim().is_empty() {
-            page = page_number(value.trim())?;
-        }
-    }
-    let slug = path.into_inner();
-    let (user, (context, pending)) = signed
-        .read_org(&state, slug, move |conn, _, context| {
-            let listed = invitations::pending_for_org(conn, &context.viewer, page, PENDING_PER_PAGE)?;
-            let pending = PendingList::new(&listed, context.viewer.role, now(), true);
-            Ok((context, pending))
-        })
-        .await?;
-    let page = InvitationsPage {
-        layout: layout(
-            &state,
-            &signed.session,
-            format!("Pending invitations in {}", context.viewer.org.name),
-            Some(&user),
-            context.orgs,
-            Some(&context.viewer.org.slug),
-        ),
-        csrf: signed.session.csrf_token(),
-        org: OrgView::from(&context.viewer.org),
-        tabs: Tabs::for_role(context.viewer.role),
-        pending,
-    };
-    Ok(html(StatusCode::OK, render(&page, "the invitations page")?))
 }
 
 /// Step 1: paste addresses and pick a default role.
@@ -518,122 +467,4 @@ fn sent_dialog(
             "the invitations sent dialog",
         )
     })
-}
-
-/// Resends an invitation with a new link; the old one stops working. The
-/// same form sent again (a reload) sends nothing and says so.
-pub async fn resend(
-    state: web::Data<AppState>,
-    signed: SignedIn,
-    path: web::Path<(String, String)>,
-    form: Form,
-) -> Result<HttpResponse, Error> {
-    let (slug, invitation_id) = path.into_inner();
-    let once = form.once_value()?;
-    let (actor, settings, user_id) = (
-        signed.actor.clone(),
-        state.settings.clone(),
-        signed.user_id().to_owned(),
-    );
-    let (user, (org, resent, row)) = signed
-        .write(&state, move |conn, _| {
-            let org = crate::web::context::find_org(conn, &actor, &slug)?;
-            let submission = Submission {
-                user_id: &user_id,
-                once: once.as_ref(),
-                purpose: Purpose::Resend {
-                    org_id: &org.id,
-                    invitation_id: &invitation_id,
-                },
-            };
-            let resent = submissions::once(conn, &submission, |conn| {
-                let issued = invitations::resend(conn, &settings, &actor, &org, &invitation_id)?;
-                let kept = ResentBefore {
-                    email: issued.email.to_string(),
-                };
-                Ok((issued, kept))
-            })?;
-            let viewer_role = crate::services::members::role_of_actor(conn, &actor, &org)?;
-            let row = invitations::find_pending(conn, &org, &invitation_id)?
-                .map(|pending| InvitationRowView::new(&pending, viewer_role, now()));
-            Ok((org, resent, row))
-        })
-        .await?;
-    let flash = match resent {
-        Submitted::Now(issued) => Flash {
-            kind: FlashKind::Ok,
-            message: format!(
-                "Sent a new invitation to {}; the previous link no longer works.",
-                issued.email
-            ),
-            links: vec![SharedLink {
-                email: issued.email.to_string(),
-                link: issued.link,
-            }],
-        },
-        Submitted::Before(resent) => Flash::ok(format!(
-            "The invitation to {} was already sent again by this form, so nothing new was sent; its new link was shown once, in the first answer.",
-            resent.email
-        )),
-    };
-    if !signed.htmx {
-        let orgs = signed
-            .read(&state, |conn, user| switcher(conn, &user.id))
-            .await?
-            .1;
-        let page = NoticePage {
-            layout: layout(
-                &state,
-                &signed.session,
-                "Invitation sent",
-                Some(&user),
-                orgs,
-                Some(&org.slug),
-            ),
-            flash,
-            back: format!("/orgs/{}/members", org.slug),
-        };
-        return Ok(html(StatusCode::OK, render(&page, "the notice page")?));
-    }
-    let mut body = render(&NoticeFragment { flash }, "the notice")?;
-    if let Some(mut invitation) = row {
-        invitation.oob = true;
-        let fragment = InvitationRowFragment {
-            org: OrgView::from(&org),
-            csrf: signed.session.csrf_token(),
-            invitation,
-        };
-        body += &render(&fragment, "the invitation row")?;
-    }
-    Ok(html(StatusCode::OK, body))
-}
-
-/// Revokes an invitation; htmx swaps its row for nothing.
-pub async fn revoke(
-    state: web::Data<AppState>,
-    signed: SignedIn,
-    path: web::Path<(String, String)>,
-    _form: Form,
-) -> Result<HttpResponse, Error> {
-    let (slug, invitation_id) = path.into_inner();
-    let actor = signed.actor.clone();
-    let (_, (org, revoked)) = signed
-        .write(&state, move |conn, _| {
-            let org = crate::web::context::find_org(conn, &actor, &slug)?;
-            let revoked = invitations::revoke(conn, &actor, &org, &invitation_id)?;
-            Ok((org, revoked))
-        })
-        .await?;
-    let flash = Flash::ok(format!(
-        "Revoked the invitation for {}; its link no longer works.",
-        revoked.email
-    ));
-    if !signed.htmx {
-        signed.session.push_flash(flash);
-        return Ok(see_other(&format!("/orgs/{}/members", org.slug)));
-    }
-    Ok(html(
-        StatusCode::OK,
-        render(&NoticesOob { flashes: vec![flash] }, "the notice")?,
-    ))
 }
