@@ -434,13 +434,11 @@ pub(crate) fn print_link(issued: &invitations::IssuedInvitation) {
 }
 
 pub(crate) fn parse_email(input: &str) -> Result<EmailAddress, Error> {
-    EmailAddress::parse(input).map_err(|error| Error::Invalid(error.to_string()))
+    EmailAddress::parse(input).map_err(Error::from)
 }
 
 fn parse_role(input: &str) -> Result<Role, Error> {
-    input
-        .parse()
-        .map_err(|error: crate::domain::InvalidRole| Error::Invalid(error.to_string()))
+    input.parse().map_err(Error::from)
 }
 
 /// `--expires`: a last day, a duration from now, or `never` (None).
@@ -450,7 +448,7 @@ fn parse_expires(input: &str) -> Result<Option<crate::domain::MembershipEnd>, Er
 }
 
 pub(crate) fn parse_slug(input: &str) -> Result<Slug, Error> {
-    Slug::parse(input).map_err(|error| Error::Invalid(error.to_string()))
+    Slug::parse(input).map_err(Error::from)
 }
 
 /// A pool on a database with every migration applied.

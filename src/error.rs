@@ -6,6 +6,10 @@
 //! for the log and show a generic apology.
 
 use crate::domain::policy::Denied;
+use crate::domain::{
+    InvalidAccessLevel, InvalidDescription, InvalidDomain, InvalidEmail, InvalidLifetime,
+    InvalidMembershipEnd, InvalidName, InvalidRole, InvalidSlug,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -109,6 +113,39 @@ pub struct RowProblem {
     pub index: usize,
     pub kind: &'static str,
     pub detail: String,
+}
+
+/// The one conversion of each refusal of a domain type: its own words, as a
+/// sentence, answered 422 (or shown beside the form field).
+macro_rules! refused_input {
+    ($($refusal:ty),* $(,)?) => {
+        $(impl From<$refusal> for Error {
+            fn from(refusal: $refusal) -> Self {
+                Error::Invalid(sentence(refusal.to_string()))
+            }
+        })*
+    };
+}
+
+refused_input!(
+    InvalidAccessLevel,
+    InvalidDescription,
+    InvalidDomain,
+    InvalidEmail,
+    InvalidLifetime,
+    InvalidMembershipEnd,
+    InvalidName,
+    InvalidRole,
+    InvalidSlug,
+);
+
+/// `words` ending in a full stop, as the domain's refusals are written
+/// without one.
+fn sentence(mut words: String) -> String {
+    if !words.ends_with(['.', '?', '!']) {
+        words.push('.');
+    }
+    words
 }
 
 impl From<diesel::result::Error> for Error {

@@ -41,7 +41,7 @@ pub fn run(config: &Config, command: OrgCommand) -> Result<(), Error> {
                     .as_deref()
                     .map(Slug::parse)
                     .transpose()
-                    .map_err(|e| Error::Invalid(e.to_string()))?,
+                    .map_err(Error::from)?,
             };
             if change.name.is_none() && change.slug.is_none() {
                 return Err(Error::Invalid(
@@ -101,8 +101,7 @@ pub fn run(config: &Config, command: OrgCommand) -> Result<(), Error> {
             } else if allow.is_empty() {
                 organizations::allowed_domains(conn, &org.id)?
             } else {
-                let domains =
-                    parse_domain_list(&allow.join(" ")).map_err(|e| Error::Invalid(e.to_string()))?;
+                let domains = parse_domain_list(&allow.join(" ")).map_err(Error::from)?;
                 organizations::set_allowed_domains(conn, &actor, &org, &domains)?
             };
             if domains.is_empty() {

@@ -109,13 +109,11 @@ pub enum IntrospectionClientCommand {
 }
 
 fn parse_access(access: &str) -> Result<AccessLevel, Error> {
-    access
-        .parse()
-        .map_err(|e: crate::domain::InvalidAccessLevel| Error::Invalid(e.to_string()))
+    access.parse().map_err(Error::from)
 }
 
 fn parse_lifetime(expires: &str) -> Result<Lifetime, Error> {
-    Lifetime::parse(expires).map_err(|e| Error::Invalid(e.to_string()))
+    Lifetime::parse(expires).map_err(Error::from)
 }
 
 fn request(name: &str, access: &str, expires: &str) -> Result<TokenRequest, Error> {

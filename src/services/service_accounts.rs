@@ -343,7 +343,7 @@ pub fn create_key(
                 Some(name) => name.clone(),
                 None => LabelName::parse(&format!("{name} key"))
                     .or_else(|_| LabelName::parse(&name))
-                    .map_err(|error| Error::Invalid(error.to_string()))?,
+                    .map_err(Error::from)?,
             },
             access: key.access,
             lifetime: key.lifetime,

@@ -97,7 +97,7 @@ pub fn open(conn: &mut DbConnection, reference: &InvitationRef) -> Result<Option
     };
     Ok(Some(InvitationView {
         id: row.id,
-        email: EmailAddress::parse(&row.email).map_err(|error| Error::Invalid(error.to_string()))?,
+        email: EmailAddress::parse(&row.email).map_err(Error::from)?,
         role: parse_stored_role(&row.role)?,
         organization,
         name: row.name,

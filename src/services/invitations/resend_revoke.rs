@@ -31,7 +31,7 @@ pub fn resend(
         let row = pending_in_org(conn, org, invitation_id)?;
         let role = parse_stored_role(&row.role)?;
         policy::authorize(acting.role, Action::ManageInvitation { role })?;
-        let email = EmailAddress::parse(&row.email).map_err(|error| Error::Invalid(error.to_string()))?;
+        let email = EmailAddress::parse(&row.email).map_err(Error::from)?;
         let at = now();
         let expires_at = expiry(settings, at);
         let token = InviteToken::generate();

@@ -21,9 +21,7 @@ impl MemberRef {
     /// Anything with an `@` is an email; anything else an id.
     pub fn parse(input: &str) -> Result<Self, Error> {
         if input.contains('@') {
-            EmailAddress::parse(input)
-                .map(Self::Email)
-                .map_err(|error| Error::Invalid(error.to_string()))
+            EmailAddress::parse(input).map(Self::Email).map_err(Error::from)
         } else if input.trim().is_empty() {
             Err(Error::Invalid("Name a member by id or email.".to_owned()))
         } else if input.trim().len() > 64 {

@@ -43,7 +43,7 @@ pub fn rename(
             return Ok(org);
         }
         if slug != org.slug {
-            let new_slug = Slug::parse(&slug).map_err(|error| Error::Invalid(error.to_string()))?;
+            let new_slug = Slug::parse(&slug).map_err(Error::from)?;
             claim_slug(conn, &org.id, &new_slug)?;
             diesel::update(
                 organization_slugs::table

@@ -114,9 +114,7 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
         subject,
         kind: secret.kind(),
         role,
-        access: access
-            .parse()
-            .map_err(|error: crate::domain::InvalidAccessLevel| Error::Invalid(error.to_string()))?,
+        access: access.parse().map_err(Error::from)?,
         expires_at,
         membership_ends_at,
     }))

@@ -79,10 +79,7 @@ struct TokenRow {
 fn view(row: TokenRow, at: NaiveDateTime) -> Result<TokenView, Error> {
     let kind = SecretKind::parse_stored(&row.kind)
         .ok_or_else(|| Error::Invalid(format!("a stored token has an unknown kind “{}”", row.kind)))?;
-    let access: AccessLevel = row
-        .access
-        .parse()
-        .map_err(|error: crate::domain::InvalidAccessLevel| Error::Invalid(error.to_string()))?;
+    let access: AccessLevel = row.access.parse().map_err(Error::from)?;
     let holder = match (&row.user_name, &row.user_email, &row.account_name) {
         (Some(name), Some(email), _) => format!("{name} ({email})"),
         (_, _, Some(account)) => format!("{account} (service account)"),

@@ -37,13 +37,7 @@ fn member_query(req: &HttpRequest) -> Result<MemberQuery, Error> {
                 query.search = SearchText::parse(value)
                     .map_err(|e| Error::Invalid(format!("The search is not usable: {e}.")))?
             }
-            "role" if !value.is_empty() => {
-                query.role = Some(
-                    value
-                        .parse()
-                        .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?,
-                )
-            }
+            "role" if !value.is_empty() => query.role = Some(value.parse().map_err(Error::from)?),
             // Links are lenient: an order they do not know is the default.
             "sort" => query.sort = SortKey::named(value).unwrap_or_default(),
             "dir" => query.direction = Direction::named(value).unwrap_or_default(),
@@ -279,17 +273,14 @@ pub async fn change_role(
     form: Form,
 ) -> Result<HttpResponse, Error> {
     let (slug, member_id) = path.into_inner();
-    let role: Role = form
-        .text("role")
-        .parse()
-        .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?;
+    let role: Role = form.text("role").parse().map_err(Error::from)?;
     // The dialog sends the field only to whoever may set it; absent, the
     // end stays as it is.
     let ends = form
         .get("ends")
         .map(|typed| MembershipEnd::parse_date_field(typed, now()))
         .transpose()
-        .map_err(|error| Error::Invalid(error.to_string()))?;
+        .map_err(Error::from)?;
     let change = MemberChange {
         role: Some(role),
         ends,

@@ -146,7 +146,7 @@ pub async fn rename(
     let parsed = OrganizationName::parse(&name)
         .map_err(|e| Error::Invalid(format!("Name: {e}.")))
         .and_then(|name| {
-            let slug = Slug::parse(new_slug.trim()).map_err(|e| Error::Invalid(format!("{e}.")))?;
+            let slug = Slug::parse(new_slug.trim()).map_err(Error::from)?;
             Ok(Rename {
                 name: Some(name),
                 slug: Some(slug),
@@ -198,7 +198,7 @@ pub async fn domains(
 ) -> Result<HttpResponse, Error> {
     let slug = path.into_inner();
     let typed = form.text("domains").to_owned();
-    let done = match parse_domain_list(&typed).map_err(|e| Error::Invalid(format!("{e}."))) {
+    let done = match parse_domain_list(&typed).map_err(Error::from) {
         Ok(domains) => {
             let (actor, lookup) = (signed.actor.clone(), slug.clone());
             signed
@@ -245,10 +245,7 @@ pub async fn transfer(
     let (to, afterwards) = (form.text("to").to_owned(), form.text("afterwards").to_owned());
     let parsed_afterwards = match afterwards.as_str() {
         "leave" => Ok(Afterwards::Leave),
-        role => role
-            .parse::<Role>()
-            .map(Afterwards::Stay)
-            .map_err(|e| Error::Invalid(format!("{e}."))),
+        role => role.parse::<Role>().map(Afterwards::Stay).map_err(Error::from),
     };
     let parsed = parsed_afterwards.and_then(|afterwards| {
         let to = MemberRef::parse(&to)?;

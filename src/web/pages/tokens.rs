@@ -32,10 +32,8 @@ const LIFETIMES: &[u16] = &[7, 30, 90, 180, 366];
 /// Reads the access level and lifetime the token and key forms send.
 fn access_and_lifetime(form: &Form) -> Result<(AccessLevel, Lifetime), Error> {
     Ok((
-        form.text("access")
-            .parse::<AccessLevel>()
-            .map_err(|e| Error::Invalid(format!("{e}.")))?,
-        Lifetime::parse(form.text("days")).map_err(|e| Error::Invalid(format!("{e}.")))?,
+        form.text("access").parse::<AccessLevel>().map_err(Error::from)?,
+        Lifetime::parse(form.text("days")).map_err(Error::from)?,
     ))
 }
 
@@ -360,10 +358,7 @@ pub async fn create_account(
                 name,
                 description: Description::parse(&typed.description)
                     .map_err(|e| Error::Invalid(format!("Description: {e}.")))?,
-                role: typed
-                    .role
-                    .parse()
-                    .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?,
+                role: typed.role.parse().map_err(Error::from)?,
             })
         });
     let made = match parsed {

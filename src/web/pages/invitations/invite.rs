@@ -101,9 +101,7 @@ fn drafts_from_rows(form: &Form) -> Result<Vec<Draft>, Error> {
             Ok(Draft {
                 email: email.trim().to_owned(),
                 name: name.trim().to_owned(),
-                role: role
-                    .parse()
-                    .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?,
+                role: role.parse().map_err(Error::from)?,
             })
         })
         .collect()
@@ -189,10 +187,7 @@ pub async fn review(
     let ends = MembershipEnd::parse_date_field(&ends_typed, now());
     let drafts = match form.get("emails") {
         Some(text) => {
-            let role: Role = form
-                .text("role")
-                .parse()
-                .map_err(|e: crate::domain::InvalidRole| Error::Invalid(e.to_string()))?;
+            let role: Role = form.text("role").parse().map_err(Error::from)?;
             let parsed = parse_address_list(text);
             let ends_error = ends.as_ref().err().map(ToString::to_string);
             let problem = if parsed.is_empty() {
@@ -250,7 +245,7 @@ pub async fn review(
         }
         None => drafts_from_rows(&form)?,
     };
-    let ends = ends.map_err(|error| Error::Invalid(error.to_string()))?;
+    let ends = ends.map_err(Error::from)?;
     let (rows, _, _) = check_rows(&state, &signed.actor, &context, drafts, ends).await?;
     let org = OrgView::from(&context.viewer.org);
     dialog(&state, &signed, &user, context, "Invite members", |standalone| {
@@ -292,8 +287,7 @@ pub async fn send(
     }
     let drafts = drafts_from_rows(&form)?;
     let ends_typed = form.text("ends").trim().to_owned();
-    let ends = MembershipEnd::parse_date_field(&ends_typed, now())
-        .map_err(|error| Error::Invalid(error.to_string()))?;
+    let ends = MembershipEnd::parse_date_field(&ends_typed, now()).map_err(Error::from)?;
     if drafts.len() > MAX_BATCH {
         return Err(Error::Invalid(format!(
             "Invite at most {MAX_BATCH} addresses at a time."
