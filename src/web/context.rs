@@ -10,6 +10,7 @@ use futures_util::future::{Ready, ready};
 
 use super::session::SessionState;
 use crate::db::DbConnection;
+use crate::domain::Slug;
 use crate::error::Error;
 use crate::services::organizations::Membership;
 use crate::services::users::{self, SessionUser, User};
@@ -50,7 +51,7 @@ impl SignedIn {
     /// Reads the signed-in user and the organization named `slug` as they see
     /// it, then does `work`, which only reads, in the same visit. The user and
     /// their memberships (the header's switcher) come in one statement.
-    pub async fn read_org<T, F>(&self, state: &AppState, slug: String, work: F) -> Result<(User, T), Error>
+    pub async fn read_org<T, F>(&self, state: &AppState, slug: Slug, work: F) -> Result<(User, T), Error>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection, &User, OrgContext) -> Result<T, Error> + Send + 'static,
@@ -200,15 +201,27 @@ impl FromRequest for SignedIn {
 pub fn find_org(
     conn: &mut DbConnection,
     actor: &crate::services::Actor,
-    slug: &str,
+    slug: &Slug,
 ) -> Result<crate::services::Organization, Error> {
-    organizations::find_even_deleted(conn, actor, &org_slug(slug)?)
+    organizations::find_even_deleted(conn, actor, slug)
 }
 
-/// An organization's slug from a path segment; a malformed one cannot name
-/// an organization, so it is simply not found.
-pub fn org_slug(segment: &str) -> Result<crate::domain::Slug, Error> {
-    crate::domain::Slug::parse(segment).map_err(|_| organizations::not_found(&segment))
+/// The organization's slug in the request's path (`{slug}`): a segment that
+/// is not a slug cannot name an organization, so it is simply not found.
+pub struct OrgSlug(pub Slug);
+
+impl FromRequest for OrgSlug {
+    type Error = Error;
+    type Future = Ready<Result<Self, Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let segment = req.match_info().get("slug").unwrap_or_default();
+        ready(
+            Slug::parse(segment)
+                .map(OrgSlug)
+                .map_err(|_| organizations::not_found(&segment)),
+        )
+    }
 }
 
 /// An organization as seen by the signed-in member: the organization, their
@@ -224,11 +237,11 @@ impl OrgContext {
     pub fn among(
         conn: &mut DbConnection,
         actor: &Actor,
-        slug: &str,
+        slug: &Slug,
         memberships: Vec<Membership>,
     ) -> Result<Self, Error> {
         Ok(Self {
-            viewer: Viewer::among(conn, actor, &org_slug(slug)?, &memberships)?,
+            viewer: Viewer::among(conn, actor, slug, &memberships)?,
             orgs: choices(memberships.into_iter().map(|membership| membership.org)),
         })
     }

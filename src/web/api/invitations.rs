@@ -14,6 +14,7 @@ use crate::domain::{EmailAddress, InvalidRole, PersonName, Role};
 use crate::error::{Error, RowProblem};
 use crate::services::idempotency::{self, Answer, Answered, IdempotencyKey, KeyedRequest};
 use crate::services::invitations::{self, Invitee, IssuedInvitation, MAX_BATCH, PendingInvitation};
+use crate::web::context::OrgSlug;
 use crate::web::errors::Problem;
 use crate::web::state::AppState;
 
@@ -91,7 +92,7 @@ const MAX_PER_PAGE: u32 = 200;
 pub async fn invitations(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
     let params = query::<InvitationListParams>(&req)?;
@@ -102,7 +103,7 @@ pub async fn invitations(
             "Pages count from 1, with 1 to {MAX_PER_PAGE} invitations each."
         )));
     }
-    let viewer = caller.viewer(&state, &path).await?;
+    let viewer = caller.viewer(&state, &slug).await?;
     let listed = state
         .read(move |conn| invitations::pending_for_org(conn, &viewer, page, per_page))
         .await?;
@@ -251,7 +252,7 @@ fn capitalized(text: &str) -> String {
 pub async fn create_invitations(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     body: web::Payload,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
@@ -267,7 +268,7 @@ pub async fn create_invitations(
     };
     let (bytes, batch) = json_body::<InvitationBatch>(body).await?;
     let invitees = invitees(batch)?;
-    let viewer = caller.viewer(&state, &path).await?;
+    let viewer = caller.viewer(&state, &slug).await?;
     let keyed = key.map(|key| {
         KeyedRequest::new(
             &caller.grant.token_id,
@@ -320,10 +321,11 @@ pub async fn resend_invitation(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
-    let (segment, invitation_id) = path.into_inner();
-    let viewer = caller.viewer(&state, &segment).await?;
+    let (_, invitation_id) = path.into_inner();
+    let viewer = caller.viewer(&state, &slug).await?;
     let actor = caller.actor;
     let settings = state.settings.clone();
     let sent = state
@@ -348,10 +350,11 @@ pub async fn revoke_invitation(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
-    let (segment, invitation_id) = path.into_inner();
-    let viewer = caller.viewer(&state, &segment).await?;
+    let (_, invitation_id) = path.into_inner();
+    let viewer = caller.viewer(&state, &slug).await?;
     let actor = caller.actor;
     state
         .db(move |conn| invitations::revoke(conn, &actor, &viewer.org, &invitation_id))

@@ -10,6 +10,7 @@ use super::schemas;
 use crate::domain::{Role, SearchText};
 use crate::error::Error;
 use crate::services::members::{self, Direction, Member, MemberCursor, MemberRef, MemberSliceQuery, SortKey};
+use crate::web::context::OrgSlug;
 use crate::web::errors::Problem;
 use crate::web::state::AppState;
 
@@ -166,11 +167,11 @@ fn member_named(segment: &str) -> Result<MemberRef, Error> {
 pub async fn members(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
     let wanted = query::<MemberListParams>(&req)?.parse()?;
-    let slug = caller.org(&state, &path).await?;
+    let slug = caller.org(&state, &slug).await?;
     let actor = caller.actor.clone();
     let slice = state
         .read(move |conn| {
@@ -211,14 +212,15 @@ pub async fn change_member(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    OrgSlug(slug): OrgSlug,
     body: web::Payload,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
-    let (segment, member) = path.into_inner();
+    let (_, member) = path.into_inner();
     let (_, change) = json_body::<MemberChange>(body).await?;
     let role = change.role;
     let member = member_named(&member)?;
-    let viewer = caller.viewer(&state, &segment).await?;
+    let viewer = caller.viewer(&state, &slug).await?;
     let actor = caller.actor;
     let changed = state
         .db(move |conn| members::change_role(conn, &actor, &viewer.org, &member, role))
@@ -242,11 +244,12 @@ pub async fn remove_member(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
-    let (segment, member) = path.into_inner();
+    let (_, member) = path.into_inner();
     let member = member_named(&member)?;
-    let viewer = caller.viewer(&state, &segment).await?;
+    let viewer = caller.viewer(&state, &slug).await?;
     let actor = caller.actor;
     state
         .db(move |conn| members::remove(conn, &actor, &viewer.org, &member))

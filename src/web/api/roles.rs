@@ -3,6 +3,7 @@
 use super::caller::caller;
 use crate::domain::{Role, policy};
 use crate::error::Error;
+use crate::web::context::OrgSlug;
 use crate::web::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
@@ -37,10 +38,10 @@ pub struct Roles {
 pub async fn roles(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
-    caller.org(&state, &path).await?;
+    caller.org(&state, &slug).await?;
     let permissions = policy::TABLE
         .iter()
         .map(|grant| PolicyRow {

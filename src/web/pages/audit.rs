@@ -16,8 +16,8 @@ use crate::services::audit::{
     self, AuditAction, AuditCursor, AuditFilter, AuditPlace, ExportFormat, RecordedEvent,
 };
 use crate::services::{Actor, Viewer};
-use crate::web::context::org_slug;
-use crate::web::context::{SignedIn, htmx_target};
+
+use crate::web::context::{OrgSlug, SignedIn, htmx_target};
 use crate::web::respond::html;
 use crate::web::state::AppState;
 use crate::web::views::{
@@ -112,11 +112,10 @@ fn audit_request(req: &HttpRequest, slug: &str) -> Result<AuditRequest, Error> {
 pub async fn page(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    let slug = path.into_inner();
-    let asked = audit_request(&req, &org_slug(&slug)?.to_string())?;
+    let asked = audit_request(&req, &slug.to_string())?;
     let events_only = signed.htmx && htmx_target(&req) == Some("audit-events");
     let AuditRequest {
         typed, filter, place, ..
@@ -163,10 +162,9 @@ pub async fn page(
 pub async fn download(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    let slug = org_slug(&path.into_inner())?;
     // Another site may link here, but a download it starts would be recorded
     // in the name of whoever followed the link.
     if req

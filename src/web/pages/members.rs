@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{OrgContext, PENDING_ON_MEMBERS_PAGE, dialog, layout, page_number, query_pairs};
+use crate::domain::Slug;
 use crate::domain::policy::{self, Action};
 use crate::domain::{MembershipEnd, Role, SearchText};
 use crate::error::Error;
@@ -14,7 +15,7 @@ use crate::services::members::{
 };
 use crate::services::users::User;
 use crate::services::{invitations, now};
-use crate::web::context::{SignedIn, htmx_target};
+use crate::web::context::{OrgSlug, SignedIn, htmx_target};
 use crate::web::form::Form;
 use crate::web::fragments::Rendered;
 use crate::web::respond::{html, see_other};
@@ -94,12 +95,11 @@ struct PageParts {
 pub async fn page(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let query = member_query(&req)?;
     let table_only = signed.htmx && htmx_target(&req) == Some("members-table");
-    let slug = path.into_inner();
     let csrf = signed.session.csrf_token();
     let kept = state.clone();
     let (user, view) = signed
@@ -174,9 +174,8 @@ pub async fn page(
 pub async fn roles(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
-    let slug = path.into_inner();
     let (user, context) = signed.read_org(&state, slug, |_, _, context| Ok(context)).await?;
     let page = RolesPage {
         layout: layout(
@@ -199,7 +198,7 @@ pub async fn roles(
 async fn member_in_org(
     state: &AppState,
     signed: &SignedIn,
-    slug: String,
+    slug: Slug,
     member_id: String,
 ) -> Result<(User, (OrgContext, members::Member)), Error> {
     signed
@@ -215,8 +214,9 @@ pub async fn role_dialog(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
-    let (slug, member_id) = path.into_inner();
+    let (_, member_id) = path.into_inner();
     let (user, (context, member)) = member_in_org(&state, &signed, slug, member_id).await?;
     let own = member.user_id == user.id;
     let roles = policy::assignable_roles(context.viewer.role, member.role, own);
@@ -270,9 +270,10 @@ pub async fn change_role(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
+    OrgSlug(slug): OrgSlug,
     form: Form,
 ) -> Result<HttpResponse, Error> {
-    let (slug, member_id) = path.into_inner();
+    let (_, member_id) = path.into_inner();
     let role: Role = form.text("role").parse().map_err(Error::from)?;
     // The dialog sends the field only to whoever may set it; absent, the
     // end stays as it is.
@@ -324,8 +325,9 @@ pub async fn remove_dialog(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
-    let (slug, member_id) = path.into_inner();
+    let (_, member_id) = path.into_inner();
     let (user, (context, member)) = member_in_org(&state, &signed, slug, member_id).await?;
     let own = member.user_id == user.id;
     policy::authorize(
@@ -355,9 +357,10 @@ pub async fn remove(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
+    OrgSlug(slug): OrgSlug,
     _form: Form,
 ) -> Result<HttpResponse, Error> {
-    let (slug, member_id) = path.into_inner();
+    let (_, member_id) = path.into_inner();
     let actor = signed.actor.clone();
     let (_, (org, member)) = signed
         .write(&state, move |conn, _| {
@@ -382,9 +385,8 @@ pub async fn remove(
 pub async fn leave_dialog(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
-    let slug = path.into_inner();
     let actor = signed.actor.clone();
     let (user, (context, refusal)) = signed
         .read_org(&state, slug, move |conn, _, context| {
@@ -422,10 +424,9 @@ pub async fn leave_dialog(
 pub async fn leave(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     _form: Form,
 ) -> Result<HttpResponse, Error> {
-    let slug = path.into_inner();
     let actor = signed.actor.clone();
     let (_, org) = signed
         .write(&state, move |conn, _| {

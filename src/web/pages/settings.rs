@@ -12,8 +12,8 @@ use crate::domain::{OrganizationName, Role, Slug, parse_domain_list};
 use crate::error::{Error, day_and_time};
 use crate::services::members::MemberRef;
 use crate::services::organizations::{self, Afterwards, Rename};
-use crate::web::context::SignedIn;
-use crate::web::context::{find_org, org_slug};
+use crate::web::context::find_org;
+use crate::web::context::{OrgSlug, SignedIn};
 use crate::web::form::Form;
 use crate::web::respond::{html, see_other};
 use crate::web::session::Flash;
@@ -27,7 +27,7 @@ use crate::web::views::{
 async fn settings_page(
     state: &AppState,
     signed: &SignedIn,
-    slug: String,
+    slug: Slug,
     refused: Option<(SettingsForm, String)>,
 ) -> Result<SettingsPage, Error> {
     let (user, (context, overview)) = signed
@@ -85,9 +85,9 @@ async fn settings_page(
 pub async fn page(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
-    let page = settings_page(&state, &signed, path.into_inner(), None).await?;
+    let page = settings_page(&state, &signed, slug, None).await?;
     Ok(html(StatusCode::OK, render(&page, "the settings page")?))
 }
 
@@ -96,7 +96,7 @@ pub async fn page(
 async fn or_the_form_again(
     state: &AppState,
     signed: &SignedIn,
-    slug: String,
+    slug: Slug,
     form: SettingsForm,
     error: Error,
 ) -> Result<HttpResponse, Error> {
@@ -119,7 +119,7 @@ async fn or_the_form_again(
 async fn after_change<T>(
     state: &AppState,
     signed: &SignedIn,
-    slug: String,
+    slug: Slug,
     form: SettingsForm,
     done: Result<T, Error>,
     then: impl FnOnce(T) -> (String, String),
@@ -138,10 +138,9 @@ async fn after_change<T>(
 pub async fn rename(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     form: Form,
 ) -> Result<HttpResponse, Error> {
-    let slug = path.into_inner();
     let (name, new_slug) = (form.text("name").to_owned(), form.text("slug").to_owned());
     let parsed = OrganizationName::parse(&name)
         .map_err(|e| Error::Invalid(format!("Name: {e}.")))
@@ -172,7 +171,7 @@ pub async fn rename(
         SettingsForm::Rename { name, slug: new_slug },
         done,
         |renamed| {
-            let moved = if renamed.slug == slug {
+            let moved = if renamed.slug == slug.as_str() {
                 String::new()
             } else {
                 format!(
@@ -193,10 +192,9 @@ pub async fn rename(
 pub async fn domains(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     form: Form,
 ) -> Result<HttpResponse, Error> {
-    let slug = path.into_inner();
     let typed = form.text("domains").to_owned();
     let done = match parse_domain_list(&typed).map_err(Error::from) {
         Ok(domains) => {
@@ -238,10 +236,9 @@ pub async fn domains(
 pub async fn transfer(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     form: Form,
 ) -> Result<HttpResponse, Error> {
-    let slug = path.into_inner();
     let (to, afterwards) = (form.text("to").to_owned(), form.text("afterwards").to_owned());
     let parsed_afterwards = match afterwards.as_str() {
         "leave" => Ok(Afterwards::Leave),
@@ -288,10 +285,9 @@ pub async fn transfer(
 pub async fn confirm_transfer(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     _form: Form,
 ) -> Result<HttpResponse, Error> {
-    let slug = path.into_inner();
     let (actor, lookup, settings) = (signed.actor.clone(), slug.clone(), state.settings.clone());
     let done = signed
         .write(&state, move |conn, _| {
@@ -324,10 +320,9 @@ pub async fn confirm_transfer(
 pub async fn cancel_transfer(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     _form: Form,
 ) -> Result<HttpResponse, Error> {
-    let slug = path.into_inner();
     let (actor, lookup) = (signed.actor.clone(), slug.clone());
     let done = signed
         .write(&state, move |conn, _| {
@@ -349,10 +344,9 @@ pub async fn cancel_transfer(
 pub async fn delete(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     form: Form,
 ) -> Result<HttpResponse, Error> {
-    let slug = path.into_inner();
     let confirmation = form.text("confirm").to_owned();
     let (actor, lookup, settings) = (signed.actor.clone(), slug.clone(), state.settings.clone());
     let done = signed
@@ -388,10 +382,9 @@ pub async fn delete(
 pub async fn restore(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     _form: Form,
 ) -> Result<HttpResponse, Error> {
-    let slug = org_slug(&path.into_inner())?;
     let (actor, settings) = (signed.actor.clone(), state.settings.clone());
     let (_, restored) = signed
         .write(&state, move |conn, _| {

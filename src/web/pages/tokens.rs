@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 use super::{OrgContext, layout};
+use crate::domain::Slug;
 use crate::domain::policy;
 use crate::domain::{AccessLevel, Description, LabelName, Lifetime};
 use crate::error::Error;
@@ -15,7 +16,7 @@ use crate::services::service_accounts::{self, AccountRequest, KeyRequest};
 use crate::services::submissions::{self, OnceValue, Purpose, Submission, Submitted};
 use crate::services::tokens::{self, IssuedToken, TokenRequest};
 use crate::services::users::User;
-use crate::web::context::SignedIn;
+use crate::web::context::{OrgSlug, SignedIn};
 use crate::web::form::Form;
 use crate::web::respond::{html, see_other};
 use crate::web::session::Flash;
@@ -80,7 +81,7 @@ impl Answer {
 async fn tokens_page(
     state: &AppState,
     signed: &SignedIn,
-    slug: String,
+    slug: Slug,
     form: TokenForm,
     answer: Answer,
 ) -> Result<TokensPage, Error> {
@@ -158,12 +159,12 @@ fn default_form() -> TokenForm {
 pub async fn list(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let page = tokens_page(
         &state,
         &signed,
-        path.into_inner(),
+        slug,
         default_form(),
         Answer::Form { error: None },
     )
@@ -176,10 +177,9 @@ pub async fn list(
 pub async fn create(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     form: Form,
 ) -> Result<HttpResponse, Error> {
-    let slug = path.into_inner();
     let typed = TokenForm {
         name: form.text("name").to_owned(),
         access: form.text("access").to_owned(),
@@ -231,8 +231,9 @@ pub async fn revoke_confirm(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
-    let (slug, token_id) = path.into_inner();
+    let (_, token_id) = path.into_inner();
     let actor = signed.actor.clone();
     let wanted = token_id.clone();
     let (user, (context, token)) = signed
@@ -266,9 +267,10 @@ pub async fn revoke(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
+    OrgSlug(slug): OrgSlug,
     _form: Form,
 ) -> Result<HttpResponse, Error> {
-    let (slug, token_id) = path.into_inner();
+    let (_, token_id) = path.into_inner();
     let actor = signed.actor.clone();
     let (_, (org, name)) = signed
         .write(&state, move |conn, _| {
@@ -286,7 +288,7 @@ pub async fn revoke(
 async fn accounts_page(
     state: &AppState,
     signed: &SignedIn,
-    slug: String,
+    slug: Slug,
     form: AccountForm,
     answer: Answer,
 ) -> Result<ServiceAccountsPage, Error> {
@@ -325,12 +327,12 @@ async fn accounts_page(
 pub async fn accounts(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let page = accounts_page(
         &state,
         &signed,
-        path.into_inner(),
+        slug,
         empty_account_form(),
         Answer::Form { error: None },
     )
@@ -342,10 +344,9 @@ pub async fn accounts(
 pub async fn create_account(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     form: Form,
 ) -> Result<HttpResponse, Error> {
-    let slug = path.into_inner();
     let typed = AccountForm {
         name: form.text("name").to_owned(),
         description: form.text("description").to_owned(),
@@ -402,9 +403,10 @@ pub async fn create_key(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
+    OrgSlug(slug): OrgSlug,
     form: Form,
 ) -> Result<HttpResponse, Error> {
-    let (slug, account_id) = path.into_inner();
+    let (_, account_id) = path.into_inner();
     let (access, lifetime) = access_and_lifetime(&form)?;
     let once = form.once_value()?;
     let key = KeyRequest {
@@ -463,8 +465,9 @@ pub async fn account_confirm(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String, String)>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
-    let (slug, account_id, change) = path.into_inner();
+    let (_, account_id, change) = path.into_inner();
     let change = AccountChange::parse(&change).ok_or_else(|| Error::NotFound("No such page.".to_owned()))?;
     let wanted = account_id.clone();
     let (user, (context, name)) = signed
@@ -506,9 +509,10 @@ pub async fn change_account(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String, String)>,
+    OrgSlug(slug): OrgSlug,
     _form: Form,
 ) -> Result<HttpResponse, Error> {
-    let (slug, account_id, change) = path.into_inner();
+    let (_, account_id, change) = path.into_inner();
     let change = AccountChange::parse(&change).ok_or_else(|| Error::NotFound("No such page.".to_owned()))?;
     let actor: Actor = signed.actor.clone();
     let (_, message) = signed

@@ -14,7 +14,7 @@ use crate::services::invitations::{self, InviteOutcome, Invitee, MAX_BATCH, Stan
 use crate::services::submissions::{self, OnceValue, Purpose, Submission, Submitted};
 use crate::services::users::User;
 use crate::services::{Actor, Organization, Viewer, now};
-use crate::web::context::SignedIn;
+use crate::web::context::{OrgSlug, SignedIn};
 use crate::web::form::Form;
 use crate::web::pages::{OrgContext, PENDING_ON_MEMBERS_PAGE, dialog, dialog_with_status};
 use crate::web::session::{Flash, FlashKind, SharedLink};
@@ -45,9 +45,9 @@ fn default_role(roles: &[Role]) -> Role {
 pub async fn step_one(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
-    let (user, context) = load(&state, &signed, path.into_inner()).await?;
+    let (user, context) = load(&state, &signed, slug).await?;
     let roles = invitable(context.viewer.role)?;
     let csrf = signed.session.csrf_token();
     let org = OrgView::from(&context.viewer.org);
@@ -177,10 +177,10 @@ async fn check_rows(
 pub async fn review(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     form: Form,
 ) -> Result<HttpResponse, Error> {
-    let (user, context) = load(&state, &signed, path.into_inner()).await?;
+    let (user, context) = load(&state, &signed, slug).await?;
     let roles = invitable(context.viewer.role)?;
     let csrf = signed.session.csrf_token();
     let ends_typed = form.text("ends").trim().to_owned();
@@ -272,10 +272,10 @@ pub async fn review(
 pub async fn send(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     form: Form,
 ) -> Result<HttpResponse, Error> {
-    let (user, context) = load(&state, &signed, path.into_inner()).await?;
+    let (user, context) = load(&state, &signed, slug).await?;
     let roles = invitable(context.viewer.role)?;
     let csrf = signed.session.csrf_token();
     let once = form.once_value()?;

@@ -3,11 +3,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::domain::Slug;
 use crate::error::Error;
 use crate::services::invitations::{self};
 use crate::services::now;
 use crate::services::users::User;
-use crate::web::context::SignedIn;
+use crate::web::context::{OrgSlug, SignedIn};
 use crate::web::pages::{OrgContext, layout, page_number, query_pairs};
 use crate::web::respond::html;
 use crate::web::state::AppState;
@@ -19,7 +20,7 @@ const PENDING_PER_PAGE: u32 = 50;
 pub(super) async fn load(
     state: &AppState,
     signed: &SignedIn,
-    slug: String,
+    slug: Slug,
 ) -> Result<(User, OrgContext), Error> {
     signed.read_org(state, slug, |_, _, context| Ok(context)).await
 }
@@ -28,7 +29,7 @@ pub(super) async fn load(
 pub async fn list(
     state: web::Data<AppState>,
     signed: SignedIn,
-    path: web::Path<String>,
+    OrgSlug(slug): OrgSlug,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
     let mut page = 1;
@@ -37,7 +38,6 @@ pub async fn list(
             page = page_number(value.trim())?;
         }
     }
-    let slug = path.into_inner();
     let (user, (context, pending)) = signed
         .read_org(&state, slug, move |conn, _, context| {
             let listed = invitations::pending_for_org(conn, &context.viewer, page, PENDING_PER_PAGE)?;

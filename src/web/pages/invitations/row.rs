@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::services::invitations::{self};
 use crate::services::now;
 use crate::services::submissions::{self, Purpose, Submission, Submitted};
-use crate::web::context::SignedIn;
+use crate::web::context::{OrgSlug, SignedIn};
 use crate::web::form::Form;
 use crate::web::pages::{layout, switcher};
 use crate::web::respond::{html, see_other};
@@ -24,9 +24,10 @@ pub async fn resend(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
+    OrgSlug(slug): OrgSlug,
     form: Form,
 ) -> Result<HttpResponse, Error> {
-    let (slug, invitation_id) = path.into_inner();
+    let (_, invitation_id) = path.into_inner();
     let once = form.once_value()?;
     let (actor, settings, user_id) = (
         signed.actor.clone(),
@@ -111,9 +112,10 @@ pub async fn revoke(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
+    OrgSlug(slug): OrgSlug,
     _form: Form,
 ) -> Result<HttpResponse, Error> {
-    let (slug, invitation_id) = path.into_inner();
+    let (_, invitation_id) = path.into_inner();
     let actor = signed.actor.clone();
     let (_, (org, revoked)) = signed
         .write(&state, move |conn, _| {
