@@ -327,6 +327,31 @@ pub fn assignable_roles(actor: Role, from: Role, own: bool) -> Vec<Role> {
         .collect()
 }
 
+/// What an actor may change about one member: the roles they may give
+/// (the member's own among them) and whether they may set an end date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberChanges {
+    pub roles: Vec<Role>,
+    pub can_set_end: bool,
+}
+
+/// What `actor` may change about a member whose role is `role` (`own`: the
+/// actor themselves). Nothing at all is refused, with the reason a role
+/// change would be: the Change role dialog opens only for something to do.
+pub fn member_changes(actor: Role, role: Role, own: bool) -> Result<MemberChanges, Denied> {
+    let roles = assignable_roles(actor, role, own);
+    let can_set_end = authorize(actor, Action::SetMembershipEnd { role, own }).is_ok();
+    if !can_set_end && !roles.iter().any(|to| *to != role) {
+        let to = if role == Role::Viewer {
+            Role::Contributor
+        } else {
+            Role::Viewer
+        };
+        authorize(actor, Action::ChangeRole { from: role, to, own })?;
+    }
+    Ok(MemberChanges { roles, can_set_end })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,6 +408,10 @@ mod tests {
         assert!(invitable_roles(Role::Developer).is_empty());
         assert!(assignable_roles(Role::Admin, Role::Owner, false).is_empty());
         assert_eq!(assignable_roles(Role::Owner, Role::Owner, false), Role::ALL);
+        assert!(member_changes(Role::Admin, Role::Owner, false).is_err());
+        assert!(member_changes(Role::Developer, Role::Viewer, false).is_err());
+        let changes = member_changes(Role::Admin, Role::Viewer, false).expect("an admin changes a viewer");
+        assert!(changes.can_set_end && changes.roles.contains(&Role::Developer));
     }
 
     #[test]

@@ -219,30 +219,8 @@ pub async fn role_dialog(
     let (_, member_id) = path.into_inner();
     let (user, (context, member)) = member_in_org(&state, &signed, slug, member_id).await?;
     let own = member.user_id == user.id;
-    let roles = policy::assignable_roles(context.viewer.role, member.role, own);
-    let can_set_end = policy::authorize(
-        context.viewer.role,
-        Action::SetMembershipEnd {
-            role: member.role,
-            own,
-        },
-    )
-    .is_ok();
-    if !can_set_end && !roles.iter().any(|role| *role != member.role) {
-        let to = if member.role == Role::Viewer {
-            Role::Contributor
-        } else {
-            Role::Viewer
-        };
-        policy::authorize(
-            context.viewer.role,
-            Action::ChangeRole {
-                from: member.role,
-                to,
-                own,
-            },
-        )?;
-    }
+    let policy::MemberChanges { roles, can_set_end } =
+        policy::member_changes(context.viewer.role, member.role, own)?;
     let csrf = signed.session.csrf_token();
     let org = OrgView::from(&context.viewer.org);
     let ends = member

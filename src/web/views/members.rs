@@ -31,17 +31,7 @@ pub struct MemberRowView {
 impl MemberRowView {
     pub fn new(member: Member, viewer_id: &str, viewer_role: Role) -> Self {
         let own = member.user_id == viewer_id;
-        let can_change_role = policy::assignable_roles(viewer_role, member.role, own)
-            .iter()
-            .any(|role| *role != member.role)
-            || policy::authorize(
-                viewer_role,
-                Action::SetMembershipEnd {
-                    role: member.role,
-                    own,
-                },
-            )
-            .is_ok();
+        let can_change_role = policy::member_changes(viewer_role, member.role, own).is_ok();
         let can_remove = policy::authorize(
             viewer_role,
             Action::Remove {
