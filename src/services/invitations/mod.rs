@@ -20,4 +20,6 @@ pub use issue::{Invitee, IssuedInvitation};
 pub use pending::{PendingInvitation, PendingPage, pending_for_org, pending_for_user};
 pub use resend_revoke::{resend, revoke};
 pub(crate) use send::issue_owner_invitation;
-pub use send::{InviteOutcome, MAX_BATCH, Standing, classify, domain_not_allowed, invite, invite_all};
+pub use send::{
+    InviteOutcome, MAX_BATCH, Standing, classify, domain_not_allowed, fits_one_batch, invite, invite_all,
+};

@@ -33,6 +33,17 @@ pub enum InviteOutcome {
 /// The most addresses one batch may invite.
 pub const MAX_BATCH: usize = 2000;
 
+/// Refuses a batch of `count` people past [`MAX_BATCH`], in the words every
+/// way of inviting (console, API, command line) shows.
+pub fn fits_one_batch(count: usize) -> Result<(), Error> {
+    if count > MAX_BATCH {
+        return Err(Error::Invalid(format!(
+            "That is {count} addresses; invite at most {MAX_BATCH} at a time."
+        )));
+    }
+    Ok(())
+}
+
 /// Where an address stands in an organization before anyone is invited: what
 /// step 2 of the invite dialog shows next to each row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,12 +211,7 @@ pub fn invite_all(
     org: &Organization,
     invitees: &[Invitee],
 ) -> Result<Vec<IssuedInvitation>, Error> {
-    if invitees.len() > MAX_BATCH {
-        return Err(Error::Invalid(format!(
-            "That is {} addresses; invite at most {MAX_BATCH} at a time.",
-            invitees.len()
-        )));
-    }
+    fits_one_batch(invitees.len())?;
     let issued = db::write(conn, |conn| {
         let outcomes = invite_in(conn, settings, actor, org, invitees)?;
         let mut issued = Vec::with_capacity(outcomes.len());

@@ -13,7 +13,7 @@ use super::schemas;
 use crate::domain::{EmailAddress, InvalidRole, PersonName, Role};
 use crate::error::{Error, RowProblem};
 use crate::services::idempotency::{self, Answer, Answered, IdempotencyKey, KeyedRequest};
-use crate::services::invitations::{self, Invitee, IssuedInvitation, MAX_BATCH, PendingInvitation};
+use crate::services::invitations::{self, Invitee, IssuedInvitation, PendingInvitation};
 use crate::web::context::OrgSlug;
 use crate::web::errors::Problem;
 use crate::web::state::AppState;
@@ -169,12 +169,7 @@ fn invitees(batch: InvitationBatch) -> Result<Vec<Invitee>, Error> {
     if batch.invitations.is_empty() {
         return Err(Error::Invalid("List at least one invitation.".to_owned()));
     }
-    if batch.invitations.len() > MAX_BATCH {
-        return Err(Error::Invalid(format!(
-            "That is {} invitations; send at most {MAX_BATCH} at a time.",
-            batch.invitations.len()
-        )));
-    }
+    invitations::fits_one_batch(batch.invitations.len())?;
     let mut invitees = Vec::with_capacity(batch.invitations.len());
     let mut problems = Vec::new();
     for (index, Object(row)) in batch.invitations.into_iter().enumerate() {

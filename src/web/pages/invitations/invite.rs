@@ -192,11 +192,8 @@ pub async fn review(
             let ends_error = ends.as_ref().err().map(ToString::to_string);
             let problem = if parsed.is_empty() {
                 Some("Enter at least one email address.".to_owned())
-            } else if parsed.len() > MAX_BATCH {
-                Some(format!(
-                    "That is {} addresses; invite at most {MAX_BATCH} at a time.",
-                    parsed.len()
-                ))
+            } else if let Err(too_many) = invitations::fits_one_batch(parsed.len()) {
+                Some(too_many.to_string())
             } else {
                 None
             };
@@ -288,11 +285,7 @@ pub async fn send(
     let drafts = drafts_from_rows(&form)?;
     let ends_typed = form.text("ends").trim().to_owned();
     let ends = MembershipEnd::parse_date_field(&ends_typed, now()).map_err(Error::from)?;
-    if drafts.len() > MAX_BATCH {
-        return Err(Error::Invalid(format!(
-            "Invite at most {MAX_BATCH} addresses at a time."
-        )));
-    }
+    invitations::fits_one_batch(drafts.len())?;
     let (rows, invitees, blocked) = check_rows(&state, &signed.actor, &context, drafts, ends).await?;
     if blocked || invitees.is_empty() {
         let error = if rows.is_empty() {
