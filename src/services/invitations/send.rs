@@ -50,8 +50,12 @@ pub fn fits_one_batch(count: usize) -> Result<(), Error> {
 pub enum Standing {
     New,
     AlreadyMember,
-    AlreadyInvited { invitation_id: String },
+    AlreadyInvited {
+        invitation_id: String,
+    },
     DomainNotAllowed,
+    /// The same address earlier in the list: only its first row counts.
+    ListedTwice,
 }
 
 /// Looks up, in chunks, which of `emails` are members and which have a pending
@@ -91,18 +95,31 @@ pub fn classify(
 ) -> Result<Vec<Standing>, Error> {
     let acting = acting(conn, actor, org)?;
     policy::authorize(acting.role, Action::Invite { role: Role::Viewer })?;
-    let addresses: Vec<&str> = emails.iter().map(EmailAddress::as_str).collect();
+    stand(conn, org, emails.iter())
+}
+
+/// Where each of `emails` stands, in order: the one rule the review step and
+/// the batch both apply. A repeat is listed twice; then come the allowed
+/// domains, the members, and the pending invitations.
+fn stand<'a>(
+    conn: &mut DbConnection,
+    org: &Organization,
+    emails: impl Iterator<Item = &'a EmailAddress> + Clone,
+) -> Result<Vec<Standing>, Error> {
+    let addresses: Vec<&str> = emails.clone().map(EmailAddress::as_str).collect();
     let (members, pending) = standings(conn, org, &addresses)?;
     let allowed = crate::services::organizations::domains::allowed_domains(conn, &org.id)?;
+    let mut seen = HashSet::new();
     Ok(emails
-        .iter()
         .map(|address| {
-            let email = &address.as_str();
-            if !address.is_allowed_by(&allowed) {
+            let email = address.as_str();
+            if !seen.insert(email) {
+                Standing::ListedTwice
+            } else if !address.is_allowed_by(&allowed) {
                 Standing::DomainNotAllowed
-            } else if members.contains(*email) {
+            } else if members.contains(email) {
                 Standing::AlreadyMember
-            } else if let Some(id) = pending.get(*email) {
+            } else if let Some(id) = pending.get(email) {
                 Standing::AlreadyInvited {
                     invitation_id: id.clone(),
                 }
@@ -166,27 +183,21 @@ fn invite_in(
                 },
             )?;
         }
-        let allowed = crate::services::organizations::domains::allowed_domains(conn, &org.id)?;
-        let addresses: Vec<&str> = invitees.iter().map(|invitee| invitee.email.as_str()).collect();
-        let (members, pending) = standings(conn, org, &addresses)?;
-        let mut seen = HashSet::new();
+        let standings = stand(conn, org, invitees.iter().map(|invitee| &invitee.email))?;
         let mut fresh = Vec::new();
         let mut outcomes: Vec<(EmailAddress, Option<InviteOutcome>)> = Vec::with_capacity(invitees.len());
-        for invitee in invitees {
-            let email = invitee.email.as_str();
-            let outcome = if !seen.insert(email) {
-                Some(InviteOutcome::Duplicate)
-            } else if !invitee.email.is_allowed_by(&allowed) {
-                Some(InviteOutcome::DomainNotAllowed)
-            } else if members.contains(email) {
-                Some(InviteOutcome::AlreadyMember)
-            } else if let Some(id) = pending.get(email) {
-                Some(InviteOutcome::AlreadyInvited {
-                    invitation_id: id.clone(),
-                })
-            } else {
-                fresh.push(invitee);
-                None
+        for (invitee, standing) in invitees.iter().zip(standings) {
+            let outcome = match standing {
+                Standing::ListedTwice => Some(InviteOutcome::Duplicate),
+                Standing::DomainNotAllowed => Some(InviteOutcome::DomainNotAllowed),
+                Standing::AlreadyMember => Some(InviteOutcome::AlreadyMember),
+                Standing::AlreadyInvited { invitation_id } => {
+                    Some(InviteOutcome::AlreadyInvited { invitation_id })
+                }
+                Standing::New => {
+                    fresh.push(invitee);
+                    None
+                }
             };
             outcomes.push((invitee.email.clone(), outcome));
         }

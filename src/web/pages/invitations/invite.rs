@@ -1,7 +1,5 @@
 //! The invite dialog: paste addresses, review each row, send.
 
-use std::collections::HashSet;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
@@ -127,7 +125,6 @@ async fn check_rows(
         .read(move |conn| invitations::classify(conn, &actor, &org, &valid))
         .await?;
     let mut standings = standings.into_iter();
-    let mut seen = HashSet::new();
     let mut rows = Vec::with_capacity(drafts.len());
     let mut invitees = Vec::new();
     let mut blocked = false;
@@ -138,7 +135,7 @@ async fn check_rows(
         let problem = match &email {
             Err(_) => Some("This is not a valid email address.".to_owned()),
             Ok(address) => match standings.next() {
-                _ if !seen.insert(address.clone()) => Some("Listed twice.".to_owned()),
+                Some(Standing::ListedTwice) => Some("Listed twice.".to_owned()),
                 Some(Standing::AlreadyMember) => {
                     Some(format!("Already a member of {}.", context.viewer.org.name))
                 }
