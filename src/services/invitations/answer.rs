@@ -126,6 +126,21 @@ pub enum Unavailable {
     },
 }
 
+impl InvitationStatus {
+    /// Why an invitation in this state cannot be answered; None while it is
+    /// pending.
+    pub fn unavailable(self) -> Option<Unavailable> {
+        match self {
+            InvitationStatus::Pending => None,
+            InvitationStatus::Expired => Some(Unavailable::Expired),
+            InvitationStatus::Replaced => Some(Unavailable::Replaced),
+            InvitationStatus::Revoked => Some(Unavailable::Revoked),
+            InvitationStatus::Accepted => Some(Unavailable::AlreadyAccepted),
+            InvitationStatus::Declined => Some(Unavailable::Declined),
+        }
+    }
+}
+
 /// Checks that `view` can be answered by `user_id`: pending, and addressed to
 /// one of their verified addresses. The invitation page asks before offering
 /// the buttons; accepting and declining ask again inside their transaction.
@@ -134,14 +149,7 @@ pub fn answerable(
     user_id: &str,
     view: &InvitationView,
 ) -> Result<Option<Unavailable>, Error> {
-    let reason = match view.status {
-        InvitationStatus::Pending => None,
-        InvitationStatus::Expired => Some(Unavailable::Expired),
-        InvitationStatus::Replaced => Some(Unavailable::Replaced),
-        InvitationStatus::Revoked => Some(Unavailable::Revoked),
-        InvitationStatus::Accepted => Some(Unavailable::AlreadyAccepted),
-        InvitationStatus::Declined => Some(Unavailable::Declined),
-    };
+    let reason = view.status.unavailable();
     if reason.is_some() {
         return Ok(reason);
     }

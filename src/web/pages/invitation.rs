@@ -12,8 +12,7 @@ use crate::db::DbConnection;
 use crate::domain::InviteToken;
 use crate::error::Error;
 use crate::services::invitations::{
-    self, AcceptOutcome, DeclineOutcome, InvitationRef, InvitationStatus, InvitationView, Refusal,
-    Unavailable,
+    self, AcceptOutcome, DeclineOutcome, InvitationRef, InvitationView, Refusal, Unavailable,
 };
 use crate::services::{Actor, users};
 use crate::web::context::client_ip;
@@ -38,17 +37,6 @@ fn refusal_error(reason: &Unavailable, view: Option<&InvitationView>) -> Error {
         | Unavailable::Revoked
         | Unavailable::AlreadyAccepted
         | Unavailable::Declined => Error::Gone(message),
-    }
-}
-
-fn status_reason(status: InvitationStatus) -> Option<Unavailable> {
-    match status {
-        InvitationStatus::Pending => None,
-        InvitationStatus::Expired => Some(Unavailable::Expired),
-        InvitationStatus::Replaced => Some(Unavailable::Replaced),
-        InvitationStatus::Revoked => Some(Unavailable::Revoked),
-        InvitationStatus::Accepted => Some(Unavailable::AlreadyAccepted),
-        InvitationStatus::Declined => Some(Unavailable::Declined),
     }
 }
 
@@ -97,7 +85,7 @@ async fn show(state: &AppState, session: &SessionState, token: InviteToken) -> R
             let Some(view) = invitations::open(conn, &InvitationRef::Token(token))? else {
                 return Err(refusal_error(&Unavailable::Unknown, None));
             };
-            if let Some(reason) = status_reason(view.status) {
+            if let Some(reason) = view.status.unavailable() {
                 return Err(refusal_error(&reason, Some(&view)));
             }
             let user = match &lookup {
