@@ -593,7 +593,7 @@ fn the_profile_creates_organizations_and_answers_invitations() {
     let accepted = ada.post(&format!("/profile/invitations/{invitation_id}/accept"), &[]);
     assert_eq!(accepted.location.as_deref(), Some("/orgs/other-co/members"));
     ada.get("/orgs/other-co/members")
-        .assert_contains("You joined Other Co as Admin.");
+        .assert_contains("Welcome to Other Co. You joined as Admin.");
 }
 
 /// The independent reading of DESIGN.md's table used by the HTTP checks.

@@ -17,7 +17,6 @@ use crate::services::invitations::{
 use crate::services::{Actor, users};
 use crate::web::context::client_ip;
 use crate::web::form::Form;
-use crate::web::pages::profile::unavailable_message;
 use crate::web::respond::{html, see_other};
 use crate::web::session::{Flash, SessionState, SessionUser};
 use crate::web::state::AppState;
@@ -203,25 +202,69 @@ pub async fn accept(
             invitations::accept(conn, &actor, &reference)
         })
         .await?;
+    let (flash, next) = accepted(outcome).map_err(|refused| refusal(&refused))?;
+    session.clear_invitation();
+    session.push_flash(flash);
+    Ok(see_other(&next))
+}
+
+/// What to tell someone whose invitation cannot be answered.
+pub fn unavailable_message(reason: &Unavailable, org: Option<&str>, inviter: Option<&str>) -> String {
+    let org = org.unwrap_or("the organization");
+    let ask = match inviter {
+        Some(inviter) => format!("Ask {inviter} (or another admin of {org}) for a new one."),
+        None => format!("Ask an owner or admin of {org}, or whoever runs Rollcall for it, for a new one."),
+    };
+    match reason {
+        Unavailable::Unknown => {
+            "This invitation link is not valid. Check that it was copied completely.".to_owned()
+        }
+        Unavailable::Expired => format!("This invitation to {org} has expired. {ask}"),
+        Unavailable::Replaced => format!(
+            "This invitation to {org} was replaced by a newer one; use the link in the most recent email."
+        ),
+        Unavailable::Revoked => format!("This invitation to {org} was withdrawn. {ask}"),
+        Unavailable::AlreadyAccepted => format!("This invitation to {org} has already been used."),
+        Unavailable::Declined => format!("This invitation to {org} was declined. {ask}"),
+        Unavailable::WrongAccount {
+            invited,
+            signed_in_as,
+        } => format!(
+            "This invitation is for {invited}; you are signed in as {signed_in_as}. Sign in with an account that has {invited} verified."
+        ),
+    }
+}
+
+/// What accepting an invitation came to, in words, and where the person
+/// goes next; or why it could not be accepted. The invitation page and the
+/// profile both answer with it.
+pub fn accepted(outcome: AcceptOutcome) -> Result<(Flash, String), Refusal> {
     match outcome {
-        AcceptOutcome::Joined { organization, role } => {
-            session.clear_invitation();
-            session.push_flash(Flash::ok(format!(
+        AcceptOutcome::Joined { organization, role } => Ok((
+            Flash::ok(format!(
                 "Welcome to {}. You joined as {}.",
                 organization.name,
                 role.label()
-            )));
-            Ok(see_other(&format!("/orgs/{}/members", organization.slug)))
-        }
-        AcceptOutcome::AlreadyMember { organization } => {
-            session.clear_invitation();
-            session.push_flash(Flash::ok(format!(
-                "You are already a member of {}.",
-                organization.name
-            )));
-            Ok(see_other(&format!("/orgs/{}/members", organization.slug)))
-        }
-        AcceptOutcome::Unavailable(refused) => Err(refusal(&refused)),
+            )),
+            format!("/orgs/{}/members", organization.slug),
+        )),
+        AcceptOutcome::AlreadyMember { organization } => Ok((
+            Flash::ok(format!("You are already a member of {}.", organization.name)),
+            format!("/orgs/{}/members", organization.slug),
+        )),
+        AcceptOutcome::Unavailable(refused) => Err(refused),
+    }
+}
+
+/// What declining an invitation came to, in words; or why it could not be
+/// declined. Either way the person goes to their profile.
+pub fn declined(outcome: DeclineOutcome) -> Result<Flash, Refusal> {
+    match outcome {
+        DeclineOutcome::Declined { organization } => Ok(Flash::ok(format!(
+            "You declined the invitation to {}.",
+            organization.name
+        ))),
+        DeclineOutcome::Unavailable(refused) => Err(refused),
     }
 }
 
@@ -242,17 +285,10 @@ pub async fn decline(
             invitations::decline(conn, &actor, &reference)
         })
         .await?;
-    match outcome {
-        DeclineOutcome::Declined { organization } => {
-            session.clear_invitation();
-            session.push_flash(Flash::ok(format!(
-                "You declined the invitation to {}.",
-                organization.name
-            )));
-            Ok(see_other("/profile"))
-        }
-        DeclineOutcome::Unavailable(refused) => Err(refusal(&refused)),
-    }
+    let flash = declined(outcome).map_err(|refused| refusal(&refused))?;
+    session.clear_invitation();
+    session.push_flash(flash);
+    Ok(see_other("/profile"))
 }
 
 /// "Sign in with another account": signs out, keeping the invitation.

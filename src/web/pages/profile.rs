@@ -4,10 +4,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::invitation::{accepted, declined, unavailable_message};
 use super::{layout, query_pairs, switcher};
 use crate::domain::{OrganizationName, Slug};
 use crate::error::Error;
-use crate::services::invitations::{self, AcceptOutcome, DeclineOutcome, InvitationRef, Unavailable};
+use crate::services::invitations::{self, InvitationRef};
 use crate::services::organizations;
 use crate::web::context::SignedIn;
 use crate::web::form::Form;
@@ -124,33 +125,6 @@ pub async fn create_org(
     Ok(see_other(&format!("/orgs/{}/members", org.slug)))
 }
 
-/// What to tell someone whose invitation cannot be answered.
-pub fn unavailable_message(reason: &Unavailable, org: Option<&str>, inviter: Option<&str>) -> String {
-    let org = org.unwrap_or("the organization");
-    let ask = match inviter {
-        Some(inviter) => format!("Ask {inviter} (or another admin of {org}) for a new one."),
-        None => format!("Ask an owner or admin of {org}, or whoever runs Rollcall for it, for a new one."),
-    };
-    match reason {
-        Unavailable::Unknown => {
-            "This invitation link is not valid. Check that it was copied completely.".to_owned()
-        }
-        Unavailable::Expired => format!("This invitation to {org} has expired. {ask}"),
-        Unavailable::Replaced => format!(
-            "This invitation to {org} was replaced by a newer one; use the link in the most recent email."
-        ),
-        Unavailable::Revoked => format!("This invitation to {org} was withdrawn. {ask}"),
-        Unavailable::AlreadyAccepted => format!("This invitation to {org} has already been used."),
-        Unavailable::Declined => format!("This invitation to {org} was declined. {ask}"),
-        Unavailable::WrongAccount {
-            invited,
-            signed_in_as,
-        } => format!(
-            "This invitation is for {invited}; you are signed in as {signed_in_as}. Sign in with an account that has {invited} verified."
-        ),
-    }
-}
-
 fn refusal_flash(refusal: &invitations::Refusal) -> Flash {
     let org = refusal
         .invitation
@@ -181,27 +155,10 @@ pub async fn accept(
             invitations::accept(conn, &actor, &reference)
         })
         .await?;
-    match outcome {
-        AcceptOutcome::Joined { organization, role } => {
-            signed.session.push_flash(Flash::ok(format!(
-                "You joined {} as {}.",
-                organization.name,
-                role.label()
-            )));
-            Ok(see_other(&format!("/orgs/{}/members", organization.slug)))
-        }
-        AcceptOutcome::AlreadyMember { organization } => {
-            signed.session.push_flash(Flash::ok(format!(
-                "You are already a member of {}.",
-                organization.name
-            )));
-            Ok(see_other(&format!("/orgs/{}/members", organization.slug)))
-        }
-        AcceptOutcome::Unavailable(refusal) => {
-            signed.session.push_flash(refusal_flash(&refusal));
-            Ok(see_other("/profile"))
-        }
-    }
+    let (flash, next) =
+        accepted(outcome).unwrap_or_else(|refusal| (refusal_flash(&refusal), "/profile".to_owned()));
+    signed.session.push_flash(flash);
+    Ok(see_other(&next))
 }
 
 /// Declines, from the profile, an invitation to one of my verified addresses.
@@ -218,12 +175,7 @@ pub async fn decline(
             invitations::decline(conn, &actor, &reference)
         })
         .await?;
-    let flash = match outcome {
-        DeclineOutcome::Declined { organization } => {
-            Flash::ok(format!("You declined the invitation to {}.", organization.name))
-        }
-        DeclineOutcome::Unavailable(refusal) => refusal_flash(&refusal),
-    };
+    let flash = declined(outcome).unwrap_or_else(|refusal| refusal_flash(&refusal));
     signed.session.push_flash(flash);
     Ok(see_other("/profile"))
 }
