@@ -35,16 +35,13 @@ pub fn rename(
             .name
             .as_ref()
             .map_or(org.name.clone(), |name| name.as_str().to_owned());
-        let slug = change
-            .slug
-            .as_ref()
-            .map_or(org.slug.clone(), |slug| slug.as_str().to_owned());
-        if name == org.name && slug == org.slug {
+        let new_slug = change.slug.as_ref().filter(|slug| slug.as_str() != org.slug);
+        if name == org.name && new_slug.is_none() {
             return Ok(org);
         }
-        if slug != org.slug {
-            let new_slug = Slug::parse(&slug).map_err(Error::from)?;
-            claim_slug(conn, &org.id, &new_slug)?;
+        let slug = new_slug.map_or(org.slug.clone(), ToString::to_string);
+        if let Some(new_slug) = new_slug {
+            claim_slug(conn, &org.id, new_slug)?;
             diesel::update(
                 organization_slugs::table
                     .filter(organization_slugs::slug.eq(&org.slug))
