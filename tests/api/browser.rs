@@ -345,7 +345,6 @@ async fn bob_and_dave_join(
     (bob, dave)
 }
 
-#[test]
 fn the_whole_story_with_javascript() {
     let Some((driver, chromium)) = driver() else {
         return;
@@ -521,7 +520,6 @@ fn the_whole_story_with_javascript() {
     });
 }
 
-#[test]
 fn the_main_story_without_javascript() {
     let Some((driver, chromium)) = driver() else {
         return;
@@ -742,7 +740,6 @@ async fn token_story(driver: &Driver, chromium: &PathBuf, javascript: bool) {
     let _ = ada_page.client.close().await;
 }
 
-#[test]
 fn a_token_is_made_copied_and_revoked_with_javascript() {
     let Some((driver, chromium)) = driver() else {
         return;
@@ -750,7 +747,6 @@ fn a_token_is_made_copied_and_revoked_with_javascript() {
     actix_web::rt::System::new().block_on(async move { token_story(&driver, &chromium, true).await });
 }
 
-#[test]
 fn a_token_is_made_copied_and_revoked_without_javascript() {
     let Some((driver, chromium)) = driver() else {
         return;
@@ -817,7 +813,6 @@ async fn settings_story(driver: &Driver, chromium: &PathBuf, javascript: bool) {
     let _ = ada_page.client.close().await;
 }
 
-#[test]
 fn an_organization_is_renamed_deleted_and_restored_with_javascript() {
     let Some((driver, chromium)) = driver() else {
         return;
@@ -825,10 +820,18 @@ fn an_organization_is_renamed_deleted_and_restored_with_javascript() {
     actix_web::rt::System::new().block_on(async move { settings_story(&driver, &chromium, true).await });
 }
 
-#[test]
 fn an_organization_is_renamed_deleted_and_restored_without_javascript() {
     let Some((driver, chromium)) = driver() else {
         return;
     };
     actix_web::rt::System::new().block_on(async move { settings_story(&driver, &chromium, false).await });
 }
+
+crate::tests![
+    the_whole_story_with_javascript,
+    the_main_story_without_javascript,
+    a_token_is_made_copied_and_revoked_with_javascript,
+    a_token_is_made_copied_and_revoked_without_javascript,
+    an_organization_is_renamed_deleted_and_restored_with_javascript,
+    an_organization_is_renamed_deleted_and_restored_without_javascript,
+];

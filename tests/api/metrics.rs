@@ -88,7 +88,6 @@ fn sample(scrape: &str, series: &str) -> Option<f64> {
     })
 }
 
-#[test]
 fn every_scrape_passes_prometheus_own_check_and_counters_start_at_zero() {
     let Some(promtool) = promtool() else { return };
     let app = TestApp::new();
@@ -147,3 +146,5 @@ fn every_scrape_passes_prometheus_own_check_and_counters_start_at_zero() {
         );
     }
 }
+
+crate::tests![every_scrape_passes_prometheus_own_check_and_counters_start_at_zero,];
