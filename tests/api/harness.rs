@@ -2,8 +2,8 @@
 //! command line and output, through libtest-mimic, for tests that may find at
 //! run time that this machine cannot run them. libtest decides `#[ignore]`
 //! when it compiles, but the database is chosen when the tests run
-//! (TEST_DATABASE_URL): a test for the other database is reported "ignored"
-//! with its reason, never "ok" without having run.
+//! (TEST_DATABASE_URL), and Chromium or promtool may be missing: such a test
+//! is reported "ignored" with its reason, never "ok" without having run.
 //!
 //! Each module lists its tests at its end with `crate::tests![...]`, each
 //! with what it needs, if anything; `main` gathers the lists. A test is a
@@ -41,6 +41,10 @@ pub enum Needs {
     Postgres,
     /// SQLite (TEST_DATABASE_URL unset); ignored on Postgres.
     Sqlite,
+    /// A program that CI installs (`.ci/run`): the function says why it
+    /// cannot be found, if it cannot. Missing in CI (`CI` set) fails the
+    /// test; elsewhere the test is ignored with that reason.
+    Program(fn() -> Option<String>),
 }
 
 impl Needs {
@@ -50,6 +54,7 @@ impl Needs {
             Needs::Postgres if !postgres() => Some("needs Postgres: set TEST_DATABASE_URL".to_owned()),
             Needs::Sqlite if postgres() => Some("needs SQLite: unset TEST_DATABASE_URL".to_owned()),
             Needs::Postgres | Needs::Sqlite => None,
+            Needs::Program(missing) => missing(),
         }
     }
 }
@@ -90,6 +95,9 @@ impl Test {
     fn into_trial(self) -> Trial {
         let Test { name, run, needs } = self;
         Trial::ignorable_test(name.clone(), move || match needs.and_then(Needs::unmet) {
+            Some(reason) if matches!(needs, Some(Needs::Program(_))) && in_ci() => {
+                Err(format!("{reason} (in CI a missing program fails the test)").into())
+            }
             Some(reason) => Ok(Completion::ignored_with(reason)),
             None => {
                 run_in_own_thread(&name, run);
@@ -97,6 +105,10 @@ impl Test {
             }
         })
     }
+}
+
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some()
 }
 
 /// Runs a test as libtest does: on a fresh thread named after it, so that a
