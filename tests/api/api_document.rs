@@ -57,7 +57,6 @@ fn taken(answer: &Answer, what: &str) {
     );
 }
 
-#[test]
 fn a_method_an_api_path_does_not_answer_is_405_naming_the_ones_it_does() {
     let (server, token, dave) = acme();
     let base = &server.base;
@@ -114,7 +113,6 @@ fn a_method_an_api_path_does_not_answer_is_405_naming_the_ones_it_does() {
     );
 }
 
-#[test]
 fn the_names_and_bounds_in_the_document_are_the_ones_the_server_takes() {
     let (server, token, _) = acme();
     let base = &server.base;
@@ -195,3 +193,8 @@ fn the_names_and_bounds_in_the_document_are_the_ones_the_server_takes() {
         "nothing refused was invited"
     );
 }
+
+crate::tests![
+    a_method_an_api_path_does_not_answer_is_405_naming_the_ones_it_does,
+    the_names_and_bounds_in_the_document_are_the_ones_the_server_takes,
+];

@@ -75,7 +75,6 @@ fn named_sign_in(app: &TestApp, email: &str, name: &str) -> users::User {
     users::sign_in(&mut app.conn(), &sign_in).expect("sign in")
 }
 
-#[test]
 fn each_action_leaves_exactly_one_event_with_its_actor_target_before_and_after() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -326,7 +325,6 @@ fn each_action_leaves_exactly_one_event_with_its_actor_target_before_and_after()
     );
 }
 
-#[test]
 fn nothing_can_change_a_recorded_event() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -359,7 +357,6 @@ fn busy_org(app: &TestApp, count: usize) -> (Organization, users::User) {
     (org, ada)
 }
 
-#[test]
 fn keyset_pages_walk_the_whole_log_once_even_while_it_grows() {
     let app = TestApp::new();
     let (org, ada) = busy_org(&app, 120);
@@ -423,7 +420,6 @@ fn busy_org_more(app: &TestApp, org: &Organization, ada: &users::User, count: us
     }
 }
 
-#[test]
 fn filters_narrow_by_actor_action_target_and_dates() {
     let app = TestApp::new();
     let (org, ada) = busy_org(&app, 4);
@@ -461,7 +457,6 @@ fn filters_narrow_by_actor_action_target_and_dates() {
     assert!(AuditFilter::new("", "", "", Some(tomorrow), Some(tomorrow)).is_err());
 }
 
-#[test]
 fn a_developer_gets_403_on_the_page_and_the_download_and_no_download_is_recorded() {
     let server = TestServer::start();
     let (org, _) = server.app.org_owned_by("Acme AI", "ada@example.com");
@@ -491,7 +486,6 @@ fn a_developer_gets_403_on_the_page_and_the_download_and_no_download_is_recorded
     log.assert_contains("via console session");
 }
 
-#[test]
 fn the_csv_neutralises_formulas_and_the_page_escapes_markup() {
     let server = TestServer::start();
     let app = &server.app;
@@ -579,7 +573,6 @@ fn the_csv_neutralises_formulas_and_the_page_escapes_markup() {
     );
 }
 
-#[test]
 fn the_tab_filters_and_pages_with_plain_links_and_with_htmx() {
     let server = TestServer::start();
     let (org, _) = busy_org(&server.app, 60);
@@ -630,7 +623,6 @@ fn the_tab_filters_and_pages_with_plain_links_and_with_htmx() {
     }
 }
 
-#[test]
 fn filters_out_of_bounds_are_refused_and_recorded_nowhere() {
     let server = TestServer::start();
     let (org, _) = busy_org(&server.app, 2);
@@ -680,7 +672,6 @@ fn link_after(body: &str, prefix: &str) -> String {
     body[start..end].replace("&#38;", "&")
 }
 
-#[test]
 fn sign_ins_and_refused_sign_ins_are_recorded_with_the_address_they_came_from() {
     let providers = crate::fakes::FakeProviders::start();
     let flags = providers.flags();
@@ -726,7 +717,6 @@ fn sign_ins_and_refused_sign_ins_are_recorded_with_the_address_they_came_from() 
     assert_eq!(ended[0].summary(), "signed out of every session");
 }
 
-#[test]
 fn retention_deletes_old_events_and_keeps_the_rest() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -765,7 +755,6 @@ fn old_time(app: &TestApp) -> String {
     }
 }
 
-#[test]
 fn the_command_line_lists_the_log_under_the_same_policy() {
     let app = TestApp::new();
     busy_org(&app, 2);
@@ -857,7 +846,6 @@ fn unicode_lines(text: &str) -> Vec<&str> {
         .collect()
 }
 
-#[test]
 fn downloads_escape_line_breaks_and_hidden_characters_kept_from_older_rows() {
     let server = TestServer::start();
     let app = &server.app;
@@ -930,3 +918,18 @@ fn downloads_escape_line_breaks_and_hidden_characters_kept_from_older_rows() {
         assert!(!text.contains(hidden), "{args:?}: {text:?}");
     }
 }
+
+crate::tests![
+    each_action_leaves_exactly_one_event_with_its_actor_target_before_and_after,
+    nothing_can_change_a_recorded_event,
+    keyset_pages_walk_the_whole_log_once_even_while_it_grows,
+    filters_narrow_by_actor_action_target_and_dates,
+    a_developer_gets_403_on_the_page_and_the_download_and_no_download_is_recorded,
+    the_csv_neutralises_formulas_and_the_page_escapes_markup,
+    the_tab_filters_and_pages_with_plain_links_and_with_htmx,
+    filters_out_of_bounds_are_refused_and_recorded_nowhere,
+    sign_ins_and_refused_sign_ins_are_recorded_with_the_address_they_came_from,
+    retention_deletes_old_events_and_keeps_the_rest,
+    the_command_line_lists_the_log_under_the_same_policy,
+    downloads_escape_line_breaks_and_hidden_characters_kept_from_older_rows,
+];

@@ -3,9 +3,9 @@
 //! loopback with the fake providers and the SMTP sink. Once with JavaScript
 //! (dialogs, htmx swaps, axe-core on every screen), once without (full pages).
 //!
-//! In CI a missing browser fails; elsewhere these tests say how to install
-//! it and skip. With ROLLCALL_SCREENSHOTS=1 the story also refreshes the
-//! screenshots in docs/.
+//! In CI a missing browser fails; elsewhere these tests are reported ignored,
+//! with how to install it. With ROLLCALL_SCREENSHOTS=1 the story also
+//! refreshes the screenshots in docs/.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -18,6 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
 use crate::fakes::{Account, FakeProviders, SmtpSink};
+use crate::harness::Needs;
 use crate::http::TestServer;
 
 const AXE: &str = include_str!("../vendor/axe.min.js");
@@ -37,27 +38,43 @@ impl Drop for Driver {
     }
 }
 
+/// The program `env` names (which must exist: `CHROMIUM=/nonexistent` hides
+/// Chromium), or else the first of `candidates` that exists.
 fn find_program(env: &str, candidates: &[&str]) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(env) {
-        return Some(PathBuf::from(path));
+    match std::env::var_os(env) {
+        Some(path) => Some(PathBuf::from(path)).filter(|path| path.exists()),
+        None => candidates.iter().map(PathBuf::from).find(|path| path.exists()),
     }
-    candidates.iter().map(PathBuf::from).find(|path| path.exists())
 }
 
-/// Starts chromedriver, or explains why not: a failure in CI, a skip elsewhere.
-fn driver() -> Option<(Driver, PathBuf)> {
+/// chromedriver and Chromium, or which of them this machine lacks and how to install them.
+fn programs() -> Result<(PathBuf, PathBuf), String> {
     let chromedriver = find_program(
         "CHROMEDRIVER",
         &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
     );
     let chromium = find_program("CHROMIUM", &["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
-    let (Some(chromedriver), Some(chromium)) = (chromedriver, chromium) else {
-        let help =
-            "the browser tests need Chromium and chromedriver: apt-get install chromium chromium-driver";
-        assert!(std::env::var_os("CI").is_none(), "{help}");
-        eprintln!("skipped: {help}");
-        return None;
+    let missing = match (chromedriver, chromium) {
+        (Some(chromedriver), Some(chromium)) => return Ok((chromedriver, chromium)),
+        (Some(_), None) => "Chromium is",
+        (None, Some(_)) => "chromedriver is",
+        (None, None) => "Chromium and chromedriver are",
     };
+    Err(format!(
+        "{missing} not installed: apt-get install chromium chromium-driver"
+    ))
+}
+
+/// What every test here needs: a failure in CI when missing, ignored elsewhere.
+const CHROMIUM: Needs = Needs::Program(chromium_missing);
+
+fn chromium_missing() -> Option<String> {
+    programs().err()
+}
+
+/// Starts chromedriver (the harness has made sure it is there: `CHROMIUM`).
+fn driver() -> (Driver, PathBuf) {
+    let (chromedriver, chromium) = programs().unwrap_or_else(|missing| panic!("{missing}"));
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -74,7 +91,7 @@ fn driver() -> Option<(Driver, PathBuf)> {
         assert!(Instant::now() < deadline, "chromedriver did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Some((Driver { process, url }, chromium))
+    (Driver { process, url }, chromium)
 }
 
 /// One person's browser: its own profile, so its own cookies.
@@ -345,11 +362,8 @@ async fn bob_and_dave_join(
     (bob, dave)
 }
 
-#[test]
 fn the_whole_story_with_javascript() {
-    let Some((driver, chromium)) = driver() else {
-        return;
-    };
+    let (driver, chromium) = driver();
     actix_web::rt::System::new().block_on(async move {
         let story = story();
         let base = story.server.base.clone();
@@ -521,11 +535,8 @@ fn the_whole_story_with_javascript() {
     });
 }
 
-#[test]
 fn the_main_story_without_javascript() {
-    let Some((driver, chromium)) = driver() else {
-        return;
-    };
+    let (driver, chromium) = driver();
     actix_web::rt::System::new().block_on(async move {
         let story = story();
         let base = story.server.base.clone();
@@ -742,19 +753,13 @@ async fn token_story(driver: &Driver, chromium: &PathBuf, javascript: bool) {
     let _ = ada_page.client.close().await;
 }
 
-#[test]
 fn a_token_is_made_copied_and_revoked_with_javascript() {
-    let Some((driver, chromium)) = driver() else {
-        return;
-    };
+    let (driver, chromium) = driver();
     actix_web::rt::System::new().block_on(async move { token_story(&driver, &chromium, true).await });
 }
 
-#[test]
 fn a_token_is_made_copied_and_revoked_without_javascript() {
-    let Some((driver, chromium)) = driver() else {
-        return;
-    };
+    let (driver, chromium) = driver();
     actix_web::rt::System::new().block_on(async move { token_story(&driver, &chromium, false).await });
 }
 
@@ -817,18 +822,21 @@ async fn settings_story(driver: &Driver, chromium: &PathBuf, javascript: bool) {
     let _ = ada_page.client.close().await;
 }
 
-#[test]
 fn an_organization_is_renamed_deleted_and_restored_with_javascript() {
-    let Some((driver, chromium)) = driver() else {
-        return;
-    };
+    let (driver, chromium) = driver();
     actix_web::rt::System::new().block_on(async move { settings_story(&driver, &chromium, true).await });
 }
 
-#[test]
 fn an_organization_is_renamed_deleted_and_restored_without_javascript() {
-    let Some((driver, chromium)) = driver() else {
-        return;
-    };
+    let (driver, chromium) = driver();
     actix_web::rt::System::new().block_on(async move { settings_story(&driver, &chromium, false).await });
 }
+
+crate::tests![
+    the_whole_story_with_javascript: CHROMIUM,
+    the_main_story_without_javascript: CHROMIUM,
+    a_token_is_made_copied_and_revoked_with_javascript: CHROMIUM,
+    a_token_is_made_copied_and_revoked_without_javascript: CHROMIUM,
+    an_organization_is_renamed_deleted_and_restored_with_javascript: CHROMIUM,
+    an_organization_is_renamed_deleted_and_restored_without_javascript: CHROMIUM,
+];

@@ -39,7 +39,6 @@ fn link_in(output: &Output) -> String {
         .to_owned()
 }
 
-#[test]
 fn the_operator_creates_an_organization_and_manages_its_members() {
     let db = TestDb::new();
     let migrated = rollcall(&db, &["migrate"]);
@@ -86,7 +85,6 @@ fn the_operator_creates_an_organization_and_manages_its_members() {
     assert_eq!(members, serde_json::json!([]), "invitations are not members yet");
 }
 
-#[test]
 fn bad_input_gets_one_clear_line_and_changes_nothing() {
     let db = TestDb::new();
     assert!(
@@ -175,3 +173,8 @@ fn bad_input_gets_one_clear_line_and_changes_nothing() {
     );
     assert_refused(&orgs, "There is no organization “other”");
 }
+
+crate::tests![
+    the_operator_creates_an_organization_and_manages_its_members,
+    bad_input_gets_one_clear_line_and_changes_nothing,
+];

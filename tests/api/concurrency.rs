@@ -6,7 +6,7 @@ use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use rollcall::db::{self, DbConnection};
+use rollcall::db;
 use rollcall::domain::{EmailAddress, Role};
 use rollcall::error::Error;
 use rollcall::services::Actor;
@@ -14,6 +14,7 @@ use rollcall::services::invitations::{self, Invitee};
 use rollcall::services::members::{self, MemberQuery, MemberRef};
 use rollcall::services::outbox;
 
+use crate::harness::Needs;
 use crate::helpers::{TestApp, as_user};
 
 const ROUNDS: usize = 40;
@@ -103,22 +104,18 @@ fn race(app: &Arc<TestApp>, play: Move) {
     }
 }
 
-#[test]
 fn two_owners_demoting_each_other_leave_one_owner() {
     race(&Arc::new(TestApp::new()), Move::DemoteEachOther);
 }
 
-#[test]
 fn two_owners_removing_each_other_leave_one_owner() {
     race(&Arc::new(TestApp::new()), Move::RemoveEachOther);
 }
 
-#[test]
 fn two_owners_leaving_at_once_leave_one_owner() {
     race(&Arc::new(TestApp::new()), Move::BothLeave);
 }
 
-#[test]
 fn a_demotion_racing_a_departure_leaves_one_owner() {
     race(&Arc::new(TestApp::new()), Move::DemoteAndLeave);
 }
@@ -127,7 +124,6 @@ fn a_demotion_racing_a_departure_leaves_one_owner() {
 /// promotes that member and then leaves (which the promotion allows):
 /// whatever the order, an owner stays, and an owner who left left someone an
 /// owner.
-#[test]
 fn a_change_below_owner_racing_a_promotion_and_a_departure_keeps_an_owner() {
     let app = Arc::new(TestApp::new());
     for round in 0..ROUNDS {
@@ -205,12 +201,8 @@ fn a_change_below_owner_racing_a_promotion_and_a_departure_keeps_an_owner() {
 /// neither may wait for the other (on Postgres they once deadlocked over the
 /// count of pending invitations, until the deadlock check killed one). SQLite
 /// has one writer at a time by design, so there is no race to run there.
-#[test]
 fn marking_emails_sent_does_not_wait_for_an_invite_in_progress() {
     let app = Arc::new(TestApp::new());
-    if matches!(*app.conn(), DbConnection::Sqlite(_)) {
-        return;
-    }
     let (org, ada) = app.org_owned_by("Outbox", "ada@example.com");
     app.invite(&org, "bob@example.com", Role::Developer);
     let claimed = outbox::claim_due(&mut app.conn(), 50, chrono::Duration::minutes(2)).expect("claim");
@@ -267,3 +259,12 @@ fn marking_emails_sent_does_not_wait_for_an_invite_in_progress() {
         .expect("bob's invitation");
     assert_eq!(bob.delivery, "sent");
 }
+
+crate::tests![
+    two_owners_demoting_each_other_leave_one_owner,
+    two_owners_removing_each_other_leave_one_owner,
+    two_owners_leaving_at_once_leave_one_owner,
+    a_demotion_racing_a_departure_leaves_one_owner,
+    a_change_below_owner_racing_a_promotion_and_a_departure_keeps_an_owner,
+    marking_emails_sent_does_not_wait_for_an_invite_in_progress: Needs::Postgres,
+];

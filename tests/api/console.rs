@@ -31,7 +31,6 @@ fn user_id(server: &TestServer, email: &str) -> String {
     server.app.user_by_email(email).id
 }
 
-#[test]
 fn signing_in_and_out() {
     let server = TestServer::start();
     let mut browser = server.browser();
@@ -68,7 +67,6 @@ fn signing_in_and_out() {
     assert_eq!(browser.get("/profile").status, 303);
 }
 
-#[test]
 fn a_session_whose_account_is_gone_is_signed_out() {
     use diesel::prelude::*;
     let (server, mut ada) = acme();
@@ -91,7 +89,6 @@ fn a_session_whose_account_is_gone_is_signed_out() {
     assert_eq!(server.app.count("organizations"), 1, "nothing was created");
 }
 
-#[test]
 fn development_sign_in_is_off_when_asked() {
     let server = TestServer::start_with(&["--dev-login", "off"]);
     let mut browser = server.browser();
@@ -108,7 +105,6 @@ fn development_sign_in_is_off_when_asked() {
     assert_eq!(server.app.count("users"), 0);
 }
 
-#[test]
 fn a_state_change_without_the_csrf_token_is_refused_and_changes_nothing() {
     let (server, mut ada) = acme();
     let before = server.app.snapshot();
@@ -128,7 +124,6 @@ fn a_state_change_without_the_csrf_token_is_refused_and_changes_nothing() {
     assert_eq!(server.app.snapshot(), before);
 }
 
-#[test]
 fn security_headers_are_on_every_answer() {
     let server = TestServer::start();
     let mut browser = server.browser();
@@ -179,7 +174,6 @@ fn security_headers_are_on_every_answer() {
     );
 }
 
-#[test]
 fn the_members_page_lists_searches_and_pages() {
     let (server, mut ada) = acme();
     for (email, role) in [
@@ -218,7 +212,6 @@ fn the_members_page_lists_searches_and_pages() {
     assert_eq!(ada.get("/orgs/nope/members").status, 404);
 }
 
-#[test]
 fn inviting_many_through_both_steps_without_javascript() {
     let (server, mut ada) = acme();
     join(&server, "member@example.com", Role::Viewer);
@@ -309,7 +302,6 @@ fn inviting_many_through_both_steps_without_javascript() {
     );
 }
 
-#[test]
 fn inviting_with_htmx_answers_with_dialogs() {
     let (server, mut ada) = acme();
     let step_one = ada.hx_get("/orgs/acme-ai/invitations/new", "modal");
@@ -335,7 +327,6 @@ fn inviting_with_htmx_answers_with_dialogs() {
     assert_eq!(server.app.count("invitations"), 1);
 }
 
-#[test]
 fn a_thousand_addresses_in_one_paste() {
     let (server, mut ada) = acme();
     let addresses: Vec<String> = (0..1000).map(|i| format!("person{i}@example.com")).collect();
@@ -363,7 +354,6 @@ fn a_thousand_addresses_in_one_paste() {
     assert!(cookie.len() < 4096, "a {}-byte cookie", cookie.len());
 }
 
-#[test]
 fn pending_invitations_are_listed_a_page_at_a_time() {
     let (server, mut ada) = acme();
     let org = server.app.org("acme-ai");
@@ -410,7 +400,6 @@ fn pending_invitations_are_listed_a_page_at_a_time() {
     assert!(!outsider.contains("invitee"));
 }
 
-#[test]
 fn oversized_bodies_are_refused_with_413() {
     let (server, mut ada) = acme();
     let before = server.app.snapshot();
@@ -424,7 +413,6 @@ fn oversized_bodies_are_refused_with_413() {
     assert_eq!(server.app.snapshot(), before);
 }
 
-#[test]
 fn resending_rotates_the_link_and_revoking_withdraws_it() {
     let (server, mut ada) = acme();
     let org = server.app.org("acme-ai");
@@ -455,7 +443,6 @@ fn resending_rotates_the_link_and_revoking_withdraws_it() {
     assert_eq!(again.hx_retarget.as_deref(), Some("#notices"));
 }
 
-#[test]
 fn changing_a_role_updates_the_row_in_place() {
     let (server, mut ada) = acme();
     join(&server, "bob@example.com", Role::Viewer);
@@ -486,7 +473,6 @@ fn changing_a_role_updates_the_row_in_place() {
     bad.assert_contains("“emperor” is not a role");
 }
 
-#[test]
 fn removing_a_member_takes_away_access_at_once() {
     let (server, mut ada) = acme();
     let mut bob_browser = join(&server, "bob@example.com", Role::Developer);
@@ -504,7 +490,6 @@ fn removing_a_member_takes_away_access_at_once() {
     locked_out.assert_contains("You are no longer a member of Acme AI.");
 }
 
-#[test]
 fn the_last_owner_is_told_why_they_cannot_leave() {
     let (server, mut ada) = acme();
     let dialog = ada.get("/orgs/acme-ai/leave");
@@ -547,7 +532,6 @@ fn the_last_owner_is_told_why_they_cannot_leave() {
     ada.get("/profile").assert_contains("You left Acme AI.");
 }
 
-#[test]
 fn the_roles_page_renders_the_policy() {
     let (_server, mut ada) = acme();
     let roles = ada.get("/orgs/acme-ai/roles");
@@ -568,7 +552,6 @@ fn the_roles_page_renders_the_policy() {
     assert_eq!(allowed, expected);
 }
 
-#[test]
 fn the_profile_creates_organizations_and_answers_invitations() {
     let server = TestServer::start();
     let mut ada = server.signed_in("ada@example.com");
@@ -601,7 +584,6 @@ fn may_manage(actor: Role, touches_owner: bool) -> bool {
     actor == Role::Owner || (actor == Role::Admin && !touches_owner)
 }
 
-#[test]
 fn each_role_is_offered_only_what_it_may_do_and_refused_the_rest() {
     for viewer_role in Role::ALL {
         let (server, _ada) = acme();
@@ -677,7 +659,6 @@ fn each_role_is_offered_only_what_it_may_do_and_refused_the_rest() {
     }
 }
 
-#[test]
 fn a_reloaded_invite_dialog_or_resend_sends_nothing_twice() {
     let (server, mut ada) = acme();
     let app = &server.app;
@@ -764,7 +745,6 @@ fn a_reloaded_invite_dialog_or_resend_sends_nothing_twice() {
     assert_eq!(opened.status, 200, "the link shown still works: {}", opened.body);
 }
 
-#[test]
 fn error_pages_keep_the_header_for_someone_signed_in() {
     let (server, mut ada) = acme();
     let app = &server.app;
@@ -813,3 +793,26 @@ fn error_pages_keep_the_header_for_someone_signed_in() {
     assert_eq!(notice.status, 404);
     assert!(!notice.contains("Sign out"), "{}", notice.body);
 }
+
+crate::tests![
+    signing_in_and_out,
+    a_session_whose_account_is_gone_is_signed_out,
+    development_sign_in_is_off_when_asked,
+    a_state_change_without_the_csrf_token_is_refused_and_changes_nothing,
+    security_headers_are_on_every_answer,
+    the_members_page_lists_searches_and_pages,
+    inviting_many_through_both_steps_without_javascript,
+    inviting_with_htmx_answers_with_dialogs,
+    a_thousand_addresses_in_one_paste,
+    pending_invitations_are_listed_a_page_at_a_time,
+    oversized_bodies_are_refused_with_413,
+    resending_rotates_the_link_and_revoking_withdraws_it,
+    changing_a_role_updates_the_row_in_place,
+    removing_a_member_takes_away_access_at_once,
+    the_last_owner_is_told_why_they_cannot_leave,
+    the_roles_page_renders_the_policy,
+    the_profile_creates_organizations_and_answers_invitations,
+    each_role_is_offered_only_what_it_may_do_and_refused_the_rest,
+    a_reloaded_invite_dialog_or_resend_sends_nothing_twice,
+    error_pages_keep_the_header_for_someone_signed_in,
+];

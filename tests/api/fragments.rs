@@ -45,7 +45,6 @@ fn acme_with_bob() -> (TestServer, Browser, String) {
     (server, ada, bob)
 }
 
-#[test]
 fn a_change_made_through_another_server_shows_on_the_next_page() {
     let (server, mut ada, bob) = acme_with_bob();
     let before = ada.get(MEMBERS);
@@ -67,7 +66,6 @@ fn a_change_made_through_another_server_shows_on_the_next_page() {
     after.assert_contains("2 members");
 }
 
-#[test]
 fn changes_from_the_command_line_and_from_sign_in_show_on_the_next_page() {
     let (server, mut ada, bob) = acme_with_bob();
     let org = server.app.org("acme-ai");
@@ -108,7 +106,6 @@ fn changes_from_the_command_line_and_from_sign_in_show_on_the_next_page() {
     removed.assert_contains("2 members");
 }
 
-#[test]
 fn what_leaves_the_memberships_alone_leaves_the_version_alone() {
     let (server, mut ada, bob) = acme_with_bob();
     let org = server.app.org("acme-ai");
@@ -150,7 +147,6 @@ fn what_leaves_the_memberships_alone_leaves_the_version_alone() {
     assert!(version(&server) > kept, "a role change raised the version");
 }
 
-#[test]
 fn with_no_room_kept_every_page_is_rendered() {
     let server = TestServer::start_with(&["--fragment-cache-mb", "0"]);
     let mut ada = server.signed_in("ada@example.com");
@@ -183,7 +179,6 @@ fn invite_from_the_dialog(browser: &mut Browser, email: &str) {
     assert_eq!(sent.status, 200, "{}", sent.body);
 }
 
-#[test]
 fn pending_invitations_follow_every_change_whichever_server_made_it() {
     let (server, mut ada, _) = acme_with_bob();
     let org = server.app.org("acme-ai");
@@ -212,7 +207,6 @@ fn pending_invitations_follow_every_change_whichever_server_made_it() {
     assert!(pending.contains("dave@example.com"), "{pending}");
 }
 
-#[test]
 fn each_session_gets_forms_with_its_own_token() {
     let (server, mut ada, _) = acme_with_bob();
     let org = server.app.org("acme-ai");
@@ -235,7 +229,6 @@ fn each_session_gets_forms_with_its_own_token() {
     assert!(!pending_section(&ada.get(MEMBERS)).contains("dave@example.com"));
 }
 
-#[test]
 fn an_invitation_shows_as_expired_once_its_time_is_up() {
     let server = TestServer::start_with(&["--invite-ttl", "2s"]);
     let mut ada = server.signed_in("ada@example.com");
@@ -254,3 +247,13 @@ fn an_invitation_shows_as_expired_once_its_time_is_up() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+crate::tests![
+    a_change_made_through_another_server_shows_on_the_next_page,
+    changes_from_the_command_line_and_from_sign_in_show_on_the_next_page,
+    what_leaves_the_memberships_alone_leaves_the_version_alone,
+    with_no_room_kept_every_page_is_rendered,
+    pending_invitations_follow_every_change_whichever_server_made_it,
+    each_session_gets_forms_with_its_own_token,
+    an_invitation_shows_as_expired_once_its_time_is_up,
+];

@@ -167,7 +167,6 @@ fn acts_without_fields(template: &str) -> bool {
     )
 }
 
-#[test]
 fn every_route_refuses_bad_input_below_500_and_changes_nothing() {
     let (server, mut ada, fixture) = setup();
     let before = server.app.snapshot();
@@ -247,7 +246,6 @@ fn every_route_refuses_bad_input_below_500_and_changes_nothing() {
     assert_eq!(server.app.count("users"), users_before, "bad input made a user");
 }
 
-#[test]
 fn redirect_targets_stay_on_this_server() {
     let server = TestServer::start();
     let mut ada = server.signed_in("ada@example.com");
@@ -294,7 +292,6 @@ fn urldecode(text: &str) -> String {
         .unwrap_or_default()
 }
 
-#[test]
 fn a_form_that_is_not_utf8_is_refused_and_creates_nothing() {
     let server = TestServer::start();
     let mut ada = server.signed_in("ada@example.com");
@@ -337,7 +334,6 @@ const HOSTILE_JSON: &[&str] = &[
     "{\"a\": 1e99999}",
 ];
 
-#[test]
 fn every_api_route_refuses_bad_input_with_a_good_token_and_changes_nothing() {
     use rollcall::domain::{AccessLevel, LabelName, Lifetime};
     use rollcall::services::tokens::{self, TokenRequest};
@@ -486,7 +482,6 @@ fn stored_text(app: &crate::helpers::TestApp) -> Vec<String> {
     all
 }
 
-#[test]
 fn hidden_and_line_breaking_characters_are_refused_in_every_text_field_and_never_stored() {
     use rollcall::domain::{AccessLevel, LabelName, Lifetime};
     use rollcall::services::tokens::{self, TokenRequest};
@@ -644,3 +639,11 @@ fn hidden_and_line_breaking_characters_are_refused_in_every_text_field_and_never
         assert!(!text.contains(HIDDEN), "stored: {text:?}");
     }
 }
+
+crate::tests![
+    every_route_refuses_bad_input_below_500_and_changes_nothing,
+    redirect_targets_stay_on_this_server,
+    a_form_that_is_not_utf8_is_refused_and_creates_nothing,
+    every_api_route_refuses_bad_input_with_a_good_token_and_changes_nothing,
+    hidden_and_line_breaking_characters_are_refused_in_every_text_field_and_never_stored,
+];

@@ -27,7 +27,6 @@ fn invitees(text: &str, role: Role) -> Vec<Invitee> {
         .collect()
 }
 
-#[test]
 fn inviting_many_reports_each_address_and_queues_their_emails_together() {
     let app = TestApp::new();
     let (org, owner) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -98,7 +97,6 @@ fn inviting_many_reports_each_address_and_queues_their_emails_together() {
     assert!(invitation.body_text.contains("as a Developer"));
 }
 
-#[test]
 fn the_database_keeps_only_the_hash_of_a_token() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -113,7 +111,6 @@ fn the_database_keeps_only_the_hash_of_a_token() {
     assert!(!hashes[0].contains(&token));
 }
 
-#[test]
 fn a_thousand_addresses_are_invited_in_one_go() {
     let app = TestApp::new();
     let (org, owner) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -141,7 +138,6 @@ fn a_thousand_addresses_are_invited_in_one_go() {
     );
 }
 
-#[test]
 fn an_admin_cannot_invite_an_owner_and_nothing_is_created() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -160,7 +156,6 @@ fn an_admin_cannot_invite_an_owner_and_nothing_is_created() {
     assert_eq!(app.snapshot(), before, "not even the developer was invited");
 }
 
-#[test]
 fn classify_tells_step_two_where_each_address_stands() {
     let app = TestApp::new();
     let (org, owner) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -182,7 +177,6 @@ fn classify_tells_step_two_where_each_address_stands() {
     );
 }
 
-#[test]
 fn accepting_makes_a_member_once_and_only_once() {
     let app = TestApp::new();
     let (org, owner) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -220,7 +214,6 @@ fn accepting_makes_a_member_once_and_only_once() {
     assert_eq!(page.total, 2);
 }
 
-#[test]
 fn only_someone_with_the_invited_address_verified_can_accept_or_decline() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -254,7 +247,6 @@ fn only_someone_with_the_invited_address_verified_can_accept_or_decline() {
     assert_eq!(app.role_of(&org, &mallory), None);
 }
 
-#[test]
 fn an_expired_invitation_is_refused() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -277,7 +269,6 @@ fn an_expired_invitation_is_refused() {
     assert_eq!(app.role_of(&org, &bob), None);
 }
 
-#[test]
 fn resend_rotates_the_link_and_restarts_the_expiry() {
     let app = TestApp::new();
     let (org, owner) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -326,7 +317,6 @@ fn resend_rotates_the_link_and_restarts_the_expiry() {
     assert!(matches!(joined, AcceptOutcome::Joined { .. }));
 }
 
-#[test]
 fn a_revoked_invitation_cannot_be_accepted() {
     let app = TestApp::new();
     let (org, owner) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -346,7 +336,6 @@ fn a_revoked_invitation_cannot_be_accepted() {
     assert_eq!(again.status(), 409);
 }
 
-#[test]
 fn declining_closes_the_invitation() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -365,7 +354,6 @@ fn declining_closes_the_invitation() {
     assert_eq!(app.role_of(&org, &bob), None);
 }
 
-#[test]
 fn an_unknown_token_is_not_an_invitation() {
     let app = TestApp::new();
     let bob = app.sign_in("bob@example.com");
@@ -380,7 +368,6 @@ fn an_unknown_token_is_not_an_invitation() {
     ));
 }
 
-#[test]
 fn the_profile_lists_invitations_to_any_verified_address_and_accepts_by_id() {
     let app = TestApp::new();
     let (acme, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -409,7 +396,6 @@ fn the_profile_lists_invitations_to_any_verified_address_and_accepts_by_id() {
     );
 }
 
-#[test]
 fn accepted_invitations_cancel_their_unsent_email() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -424,7 +410,6 @@ fn accepted_invitations_cancel_their_unsent_email() {
     assert_eq!(states, ["cancelled"]);
 }
 
-#[test]
 fn emails_queued_in_words_before_an_upgrade_still_go_out_and_sent_ones_keep_no_link() {
     use rollcall::db::schema::email_outbox;
     let smtp = SmtpSink::start();
@@ -485,3 +470,21 @@ fn emails_queued_in_words_before_an_upgrade_still_go_out_and_sent_ones_keep_no_l
     );
     assert_eq!((to_bob.body_text.as_str(), to_bob.body_html.as_str()), ("", ""));
 }
+
+crate::tests![
+    inviting_many_reports_each_address_and_queues_their_emails_together,
+    the_database_keeps_only_the_hash_of_a_token,
+    a_thousand_addresses_are_invited_in_one_go,
+    an_admin_cannot_invite_an_owner_and_nothing_is_created,
+    classify_tells_step_two_where_each_address_stands,
+    accepting_makes_a_member_once_and_only_once,
+    only_someone_with_the_invited_address_verified_can_accept_or_decline,
+    an_expired_invitation_is_refused,
+    resend_rotates_the_link_and_restarts_the_expiry,
+    a_revoked_invitation_cannot_be_accepted,
+    declining_closes_the_invitation,
+    an_unknown_token_is_not_an_invitation,
+    the_profile_lists_invitations_to_any_verified_address_and_accepts_by_id,
+    accepted_invitations_cancel_their_unsent_email,
+    emails_queued_in_words_before_an_upgrade_still_go_out_and_sent_ones_keep_no_link,
+];

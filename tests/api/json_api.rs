@@ -64,7 +64,6 @@ fn token(server: &TestServer, user: &rollcall::services::users::User, access: Ac
         .to_owned()
 }
 
-#[test]
 fn the_api_takes_operations_tokens_and_answers_problems_otherwise() {
     let server = TestServer::start();
     let (org, _) = server.app.org_owned_by("Acme AI", "ada@example.com");
@@ -244,7 +243,6 @@ fn acme() -> Acme {
     }
 }
 
-#[test]
 fn a_retry_that_follows_a_rename_gets_the_first_answer() {
     let acme = acme();
     let base = &acme.server.base;
@@ -303,7 +301,6 @@ fn a_retry_that_follows_a_rename_gets_the_first_answer() {
     assert_eq!(acme.server.app.snapshot(), before, "nobody was invited twice");
 }
 
-#[test]
 fn the_member_list_pages_by_cursor_without_skipping_or_repeating_anyone() {
     let acme = acme();
     let base = &acme.server.base;
@@ -431,7 +428,6 @@ fn forged(plain: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain)
 }
 
-#[test]
 fn role_changes_and_removals_over_the_api_keep_every_rule() {
     let acme = acme();
     let base = &acme.server.base;
@@ -671,7 +667,6 @@ fn role_changes_and_removals_over_the_api_keep_every_rule() {
     send(base, "DELETE", &member(&carl), Some(&acme.bob), None, &[]).problem(404, "not-found");
 }
 
-#[test]
 fn a_service_account_acts_as_itself_within_its_role() {
     use rollcall::services::service_accounts::{self, AccountRequest, KeyRequest};
     let acme = acme();
@@ -751,7 +746,6 @@ fn a_service_account_acts_as_itself_within_its_role() {
     get(base, "/api/v1/me", &ci).problem(401, "unauthenticated");
 }
 
-#[test]
 fn invitations_over_the_api_are_all_or_nothing_and_safe_to_retry() {
     let acme = acme();
     let base = &acme.server.base;
@@ -1090,7 +1084,6 @@ fn invitations_over_the_api_are_all_or_nothing_and_safe_to_retry() {
     }
 }
 
-#[test]
 fn the_openapi_document_lists_every_api_route_and_each_one_answers() {
     let acme = acme();
     let base = &acme.server.base;
@@ -1176,7 +1169,6 @@ fn the_openapi_document_lists_every_api_route_and_each_one_answers() {
     assert_eq!(documented, api_routes.len());
 }
 
-#[test]
 fn rate_limits_answer_429_with_headers_and_count_each_client_apart() {
     let server = TestServer::start_with(&[
         "--rate-limit-api",
@@ -1313,7 +1305,6 @@ fn rate_limits_answer_429_with_headers_and_count_each_client_apart() {
     assert!(slowed.header("retry-after").is_some());
 }
 
-#[test]
 fn behind_a_trusted_proxy_the_forwarded_address_is_the_client_everywhere() {
     let server = TestServer::start_with(&["--trusted-proxies", "127.0.0.1", "--rate-limit-sign-in", "2/min"]);
     let (org, ada) = server.app.org_owned_by("Acme AI", "ada@example.com");
@@ -1362,3 +1353,15 @@ fn behind_a_trusted_proxy_the_forwarded_address_is_the_client_everywhere() {
     };
     assert_eq!(recorded.as_deref(), Some("192.0.2.77"));
 }
+
+crate::tests![
+    the_api_takes_operations_tokens_and_answers_problems_otherwise,
+    a_retry_that_follows_a_rename_gets_the_first_answer,
+    the_member_list_pages_by_cursor_without_skipping_or_repeating_anyone,
+    role_changes_and_removals_over_the_api_keep_every_rule,
+    a_service_account_acts_as_itself_within_its_role,
+    invitations_over_the_api_are_all_or_nothing_and_safe_to_retry,
+    the_openapi_document_lists_every_api_route_and_each_one_answers,
+    rate_limits_answer_429_with_headers_and_count_each_client_apart,
+    behind_a_trusted_proxy_the_forwarded_address_is_the_client_everywhere,
+];

@@ -1,6 +1,7 @@
 //! Rollcall's integration tests: one binary, every test on a fresh database.
 //! `cargo test` runs them on SQLite; with TEST_DATABASE_URL=postgres://… they
-//! run, unchanged, on Postgres.
+//! run, unchanged, on Postgres. The harness is ours (harness.rs): a test that
+//! this machine or this database cannot run is reported ignored, with why.
 
 mod api_document;
 mod audit;
@@ -11,6 +12,7 @@ mod console;
 mod fakes;
 mod fragments;
 mod fuzz;
+mod harness;
 mod helpers;
 mod http;
 mod invitations;
@@ -26,3 +28,29 @@ mod settings;
 mod signin;
 mod tokens;
 mod users;
+
+fn main() -> std::process::ExitCode {
+    harness::main([
+        api_document::tests(),
+        audit::tests(),
+        browser::tests(),
+        cli::tests(),
+        concurrency::tests(),
+        console::tests(),
+        fragments::tests(),
+        fuzz::tests(),
+        invitations::tests(),
+        json_api::tests(),
+        members::tests(),
+        metrics::tests(),
+        operations::tests(),
+        org_settings::tests(),
+        permissions::tests(),
+        races::tests(),
+        sessions::tests(),
+        settings::tests(),
+        signin::tests(),
+        tokens::tests(),
+        users::tests(),
+    ])
+}

@@ -8,7 +8,6 @@ fn names(page: &members::MemberPage) -> Vec<&str> {
     page.members.iter().map(|member| member.name.as_str()).collect()
 }
 
-#[test]
 fn the_member_list_searches_filters_sorts_and_pages_in_the_database() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -88,7 +87,6 @@ fn the_member_list_searches_filters_sorts_and_pages_in_the_database() {
     assert!(beyond.members.is_empty());
 }
 
-#[test]
 fn a_non_member_cannot_list_members() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -98,7 +96,6 @@ fn a_non_member_cannot_list_members() {
     assert_eq!(refused.status(), 403);
 }
 
-#[test]
 fn an_admin_changes_a_role_and_it_holds_on_the_next_request() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -126,7 +123,6 @@ fn an_admin_changes_a_role_and_it_holds_on_the_next_request() {
     assert_eq!(refused.status(), 403);
 }
 
-#[test]
 fn nobody_changes_their_own_role() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -147,7 +143,6 @@ fn nobody_changes_their_own_role() {
     assert_eq!(app.snapshot(), before);
 }
 
-#[test]
 fn the_last_owner_cannot_be_demoted_removed_or_leave() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -184,7 +179,6 @@ fn the_last_owner_cannot_be_demoted_removed_or_leave() {
     assert!(matches!(last, Error::LastOwner { .. }));
 }
 
-#[test]
 fn any_member_may_leave_and_a_removed_member_loses_access_at_once() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -204,7 +198,6 @@ fn any_member_may_leave_and_a_removed_member_loses_access_at_once() {
     assert!(matches!(refused, Error::NoLongerMember { .. }));
 }
 
-#[test]
 fn removing_yourself_is_leaving() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -223,7 +216,6 @@ fn removing_yourself_is_leaving() {
     assert_eq!(app.role_of(&org, &admin), Some(Role::Admin));
 }
 
-#[test]
 fn every_change_is_in_the_audit_log() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -272,7 +264,6 @@ fn every_change_is_in_the_audit_log() {
 
 /// Pages past the middle are read from the other end; every page, in every
 /// order, with and without a filter, must still be the same slice of the list.
-#[test]
 fn every_page_is_the_same_slice_of_the_list_from_either_end() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -359,7 +350,6 @@ fn every_page_is_the_same_slice_of_the_list_from_either_end() {
 
 /// A member who joins or leaves between two clicks moves nobody across the
 /// page boundary: Next starts right after the last member shown.
-#[test]
 fn next_and_previous_survive_a_change_between_two_clicks() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -406,7 +396,6 @@ fn next_and_previous_survive_a_change_between_two_clicks() {
 }
 
 /// The totals come from counts the database keeps; they follow every change.
-#[test]
 fn member_and_invitation_totals_follow_every_change() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -463,3 +452,17 @@ fn member_and_invitation_totals_follow_every_change() {
     app.accept(&dan, "dan@example.com");
     assert_eq!((pending(), total(None), total(Some(Role::Developer))), (1, 2, 1));
 }
+
+crate::tests![
+    the_member_list_searches_filters_sorts_and_pages_in_the_database,
+    a_non_member_cannot_list_members,
+    an_admin_changes_a_role_and_it_holds_on_the_next_request,
+    nobody_changes_their_own_role,
+    the_last_owner_cannot_be_demoted_removed_or_leave,
+    any_member_may_leave_and_a_removed_member_loses_access_at_once,
+    removing_yourself_is_leaving,
+    every_change_is_in_the_audit_log,
+    every_page_is_the_same_slice_of_the_list_from_either_end,
+    next_and_previous_survive_a_change_between_two_clicks,
+    member_and_invitation_totals_follow_every_change,
+];

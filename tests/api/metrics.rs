@@ -5,8 +5,8 @@
 //!
 //! The server runs as a process of its own: the metrics recorder is one per
 //! process, and the other tests' servers in this one count into it.
-//! In CI a missing promtool fails; elsewhere the test says how to install it
-//! and skips.
+//! In CI a missing promtool fails; elsewhere the test is reported ignored,
+//! with how to install it.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,21 +14,24 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::harness::Needs;
 use crate::helpers::TestApp;
 use crate::operations::{fetch, free_port, operations_token, spawn_server};
 
-/// Prometheus's checker, or why the test cannot run: a failure in CI, a skip elsewhere.
-fn promtool() -> Option<PathBuf> {
-    let found = std::env::var_os("PROMTOOL")
+/// Prometheus's checker, or how to install it.
+fn promtool() -> Result<PathBuf, String> {
+    std::env::var_os("PROMTOOL")
         .map(PathBuf::from)
         .or_else(|| Some(PathBuf::from("/usr/bin/promtool")))
-        .filter(|path| path.exists());
-    if found.is_none() {
-        let help = "the metrics test needs promtool: apt-get install prometheus";
-        assert!(std::env::var_os("CI").is_none(), "{help}");
-        eprintln!("skipped: {help}");
-    }
-    found
+        .filter(|path| path.exists())
+        .ok_or_else(|| "promtool is not installed: apt-get install prometheus".to_owned())
+}
+
+/// What the test needs: a failure in CI when missing, ignored elsewhere.
+const PROMTOOL: Needs = Needs::Program(promtool_missing);
+
+fn promtool_missing() -> Option<String> {
+    promtool().err()
 }
 
 /// What `promtool check metrics` says of a scrape: whether it passed, and its words.
@@ -88,9 +91,8 @@ fn sample(scrape: &str, series: &str) -> Option<f64> {
     })
 }
 
-#[test]
 fn every_scrape_passes_prometheus_own_check_and_counters_start_at_zero() {
-    let Some(promtool) = promtool() else { return };
+    let promtool = promtool().unwrap_or_else(|missing| panic!("{missing}"));
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
     let token = operations_token(&app, &org, &ada);
@@ -147,3 +149,7 @@ fn every_scrape_passes_prometheus_own_check_and_counters_start_at_zero() {
         );
     }
 }
+
+crate::tests![
+    every_scrape_passes_prometheus_own_check_and_counters_start_at_zero: PROMTOOL,
+];

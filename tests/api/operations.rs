@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use rollcall::domain::{AccessLevel, LabelName, Lifetime, Role};
 use rollcall::services::tokens::{self, TokenRequest};
 
+use crate::harness::Needs;
 use crate::helpers::{TestApp, as_user};
 use crate::http::{Page, TestServer};
 
@@ -80,10 +81,9 @@ pub fn operations_token(
 }
 
 fn is_postgres() -> bool {
-    std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty())
+    crate::harness::postgres()
 }
 
-#[test]
 fn readiness_follows_the_database_and_its_migrations() {
     let server = TestServer::start();
     assert_eq!(fetch(&format!("{}/healthz", server.base)).0, 200);
@@ -131,7 +131,6 @@ fn readiness_follows_the_database_and_its_migrations() {
     assert_eq!(fetch(&format!("{}/readyz", server.base)).0, 200);
 }
 
-#[test]
 fn metrics_are_served_apart_from_the_console() {
     let metrics_port = free_port();
     let bind = format!("127.0.0.1:{metrics_port}");
@@ -169,7 +168,6 @@ fn metrics_are_served_apart_from_the_console() {
     assert!(!text.contains("/invite/"), "no path, only route templates");
 }
 
-#[test]
 fn every_answer_has_a_request_id_and_a_failure_shows_it() {
     let server = TestServer::start();
     let (org, ada) = server.app.org_owned_by("Acme AI", "ada@example.com");
@@ -328,12 +326,7 @@ impl Proxy {
     }
 }
 
-#[test]
 fn postgres_going_away_is_a_503_and_the_same_server_serves_when_it_is_back() {
-    if !is_postgres() {
-        eprintln!("skipped: needs TEST_DATABASE_URL (Postgres)");
-        return;
-    }
     let app = TestApp::new();
     let (proxy, through) = Proxy::in_front_of(&app);
     let server = TestServer::start_through(app, &through, &["--database-timeout", "2s"]);
@@ -667,26 +660,15 @@ fn hold_tables(app: &TestApp) -> Box<dyn std::any::Any> {
     }
 }
 
-#[test]
 fn a_locked_table_answers_503_in_time_and_healthz_at_once() {
     the_server_answers_while_the_database_stalls(Stall::LockedTables);
 }
 
-#[test]
 fn a_network_that_swallows_packets_answers_503_in_time_and_healthz_at_once() {
-    if !is_postgres() {
-        eprintln!("skipped: needs TEST_DATABASE_URL (Postgres)");
-        return;
-    }
     the_server_answers_while_the_database_stalls(Stall::BlackHole);
 }
 
-#[test]
 fn sqlite_locked_by_another_process_makes_writers_wait_then_answer_503() {
-    if is_postgres() {
-        eprintln!("skipped: SQLite only");
-        return;
-    }
     let server = TestServer::start_with(&["--database-timeout", "1s"]);
     let mut ada = server.signed_in("ada@example.com");
     assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
@@ -762,7 +744,6 @@ fn signal(child: &Child, name: &str) {
     assert!(status.success());
 }
 
-#[test]
 fn a_server_killed_in_the_middle_of_a_bulk_invite_leaves_all_or_none_of_it() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -815,7 +796,6 @@ fn a_server_killed_in_the_middle_of_a_bulk_invite_leaves_all_or_none_of_it() {
     }
 }
 
-#[test]
 fn sigterm_stops_gracefully_and_hands_claimed_emails_back() {
     // An SMTP server that accepts connections and never greets: every send hangs.
     let silent = TcpListener::bind("127.0.0.1:0").expect("a port");
@@ -891,7 +871,6 @@ fn rollcall(database_url: &str, args: &[&str], env: &[(&str, &str)]) -> std::pro
     command.output().expect("run rollcall")
 }
 
-#[test]
 fn a_backup_taken_while_the_server_runs_is_a_whole_database() {
     let server = TestServer::start();
     let (org, _) = server.app.org_owned_by("Acme AI", "ada@example.com");
@@ -932,7 +911,6 @@ fn a_backup_taken_while_the_server_runs_is_a_whole_database() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
 fn the_doctor_says_what_is_wrong_in_plain_words() {
     let app = TestApp::new();
     let good = rollcall(app.database_url(), &["doctor"], &[]);
@@ -973,7 +951,6 @@ fn the_doctor_says_what_is_wrong_in_plain_words() {
     assert!(String::from_utf8_lossy(&unreachable.stdout).contains("FAIL  The database cannot be reached"));
 }
 
-#[test]
 fn logs_are_one_json_line_per_request_and_hold_no_secret() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -1058,3 +1035,18 @@ fn app_public_url(link: &str) -> String {
     let parsed = url::Url::parse(link).expect("a link");
     parsed[..url::Position::BeforePath].to_owned()
 }
+
+crate::tests![
+    readiness_follows_the_database_and_its_migrations,
+    metrics_are_served_apart_from_the_console,
+    every_answer_has_a_request_id_and_a_failure_shows_it,
+    postgres_going_away_is_a_503_and_the_same_server_serves_when_it_is_back: Needs::Postgres,
+    a_locked_table_answers_503_in_time_and_healthz_at_once,
+    a_network_that_swallows_packets_answers_503_in_time_and_healthz_at_once: Needs::Postgres,
+    sqlite_locked_by_another_process_makes_writers_wait_then_answer_503: Needs::Sqlite,
+    a_server_killed_in_the_middle_of_a_bulk_invite_leaves_all_or_none_of_it,
+    sigterm_stops_gracefully_and_hands_claimed_emails_back,
+    a_backup_taken_while_the_server_runs_is_a_whole_database,
+    the_doctor_says_what_is_wrong_in_plain_words,
+    logs_are_one_json_line_per_request_and_hold_no_secret,
+];

@@ -108,7 +108,6 @@ fn emails_to(app: &TestApp, to: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn a_rename_keeps_old_links_working_on_every_server_and_reserves_the_old_slug() {
     let server = TestServer::start();
     let app = &server.app;
@@ -238,7 +237,6 @@ fn a_rename_keeps_old_links_working_on_every_server_and_reserves_the_old_slug() 
     assert_eq!(app.org("acme-ai").id, other.id);
 }
 
-#[test]
 fn a_deletion_cuts_off_members_invitations_and_tokens_at_once_and_a_restore_brings_them_back() {
     let server = TestServer::start();
     let app = &server.app;
@@ -364,7 +362,6 @@ fn a_deletion_cuts_off_members_invitations_and_tokens_at_once_and_a_restore_brin
     );
 }
 
-#[test]
 fn a_deleted_organization_is_purged_after_its_restore_window_and_not_before() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -404,7 +401,6 @@ fn a_deleted_organization_is_purged_after_its_restore_window_and_not_before() {
     assert!(matches!(gone, Err(Error::NotFound(_))), "{gone:?}");
 }
 
-#[test]
 fn allowed_domains_mark_other_addresses_and_acceptance_checks_them_again() {
     let server = TestServer::start();
     let app = &server.app;
@@ -504,7 +500,6 @@ fn allowed_domains_mark_other_addresses_and_acceptance_checks_them_again() {
     );
 }
 
-#[test]
 fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
     let server = TestServer::start();
     let app = &server.app;
@@ -668,7 +663,6 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
     assert_eq!(app.role_of(&org, &dan), Some(Role::Owner));
 }
 
-#[test]
 fn memberships_end_as_set_and_the_worker_removes_them_but_never_the_last_owner() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -767,7 +761,6 @@ fn memberships_end_as_set_and_the_worker_removes_them_but_never_the_last_owner()
     assert_eq!(app.role_of(&org, &ada), Some(Role::Owner), "the last owner stays");
 }
 
-#[test]
 fn end_dates_come_through_the_dialogs_and_the_command_line() {
     let server = TestServer::start();
     let app = &server.app;
@@ -900,7 +893,6 @@ fn end_dates_come_through_the_dialogs_and_the_command_line() {
     assert!(said.contains("--expires"), "{said}");
 }
 
-#[test]
 fn the_command_line_renames_deletes_and_restores_under_the_same_rules() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -945,7 +937,6 @@ fn the_command_line_renames_deletes_and_restores_under_the_same_rules() {
 /// acceptance either joins before the deletion or finds the invitation
 /// revoked, and neither waits for the other in a deadlock (they once did,
 /// on Postgres, taking the invitation and the organization in opposite orders).
-#[test]
 fn a_deletion_racing_acceptances_neither_deadlocks_nor_lets_anyone_in_after() {
     use std::sync::{Arc, Barrier};
     let app = Arc::new(TestApp::new());
@@ -998,7 +989,6 @@ fn a_deletion_racing_acceptances_neither_deadlocks_nor_lets_anyone_in_after() {
     }
 }
 
-#[test]
 fn a_refused_settings_form_shows_what_is_in_force_in_every_other_field() {
     let server = TestServer::start();
     let mut ada = server.signed_in("ada@globex.test");
@@ -1090,7 +1080,6 @@ fn a_refused_settings_form_shows_what_is_in_force_in_every_other_field() {
     assert_eq!(allowed.len(), 1, "the allowed domains are still in force");
 }
 
-#[test]
 fn an_ended_membership_opens_nothing_at_once_though_the_worker_has_not_been_by() {
     let server = TestServer::start();
     let app = &server.app;
@@ -1153,7 +1142,6 @@ fn an_ended_membership_opens_nothing_at_once_though_the_worker_has_not_been_by()
     assert_eq!(ada_browser.get("/orgs/acme-ai/members").status, 200);
 }
 
-#[test]
 fn an_old_slug_tells_only_those_who_belong_where_the_organization_went() {
     let server = TestServer::start();
     let app = &server.app;
@@ -1209,3 +1197,18 @@ fn an_old_slug_tells_only_those_who_belong_where_the_organization_went() {
         (301, Some("/orgs/hidden-labs/members"))
     );
 }
+
+crate::tests![
+    a_rename_keeps_old_links_working_on_every_server_and_reserves_the_old_slug,
+    a_deletion_cuts_off_members_invitations_and_tokens_at_once_and_a_restore_brings_them_back,
+    a_deleted_organization_is_purged_after_its_restore_window_and_not_before,
+    allowed_domains_mark_other_addresses_and_acceptance_checks_them_again,
+    ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner,
+    memberships_end_as_set_and_the_worker_removes_them_but_never_the_last_owner,
+    end_dates_come_through_the_dialogs_and_the_command_line,
+    the_command_line_renames_deletes_and_restores_under_the_same_rules,
+    a_deletion_racing_acceptances_neither_deadlocks_nor_lets_anyone_in_after,
+    a_refused_settings_form_shows_what_is_in_force_in_every_other_field,
+    an_ended_membership_opens_nothing_at_once_though_the_worker_has_not_been_by,
+    an_old_slug_tells_only_those_who_belong_where_the_organization_went,
+];

@@ -43,7 +43,6 @@ fn expect(app: &TestApp, allowed: bool, result: Result<(), Error>, before: Vec<i
     }
 }
 
-#[test]
 fn inviting_with_each_role() {
     let app = TestApp::new();
     let mut n = 0;
@@ -72,7 +71,6 @@ fn inviting_with_each_role() {
     }
 }
 
-#[test]
 fn resending_and_revoking_each_role() {
     let app = TestApp::new();
     let mut n = 0;
@@ -114,7 +112,6 @@ fn resending_and_revoking_each_role() {
     }
 }
 
-#[test]
 fn changing_each_role_to_each_other_role() {
     let app = TestApp::new();
     let mut n = 0;
@@ -150,7 +147,6 @@ fn changing_each_role_to_each_other_role() {
     }
 }
 
-#[test]
 fn removing_each_role() {
     let app = TestApp::new();
     let mut n = 0;
@@ -181,7 +177,6 @@ fn removing_each_role() {
     }
 }
 
-#[test]
 fn every_role_may_view_members_and_leave() {
     let app = TestApp::new();
     for (n, role) in Role::ALL.into_iter().enumerate() {
@@ -197,3 +192,11 @@ fn every_role_may_view_members_and_leave() {
         assert_eq!(app.role_of(&org, &actor), None);
     }
 }
+
+crate::tests![
+    inviting_with_each_role,
+    resending_and_revoking_each_role,
+    changing_each_role_to_each_other_role,
+    removing_each_role,
+    every_role_may_view_members_and_leave,
+];

@@ -62,7 +62,6 @@ fn queued_emails(server: &TestServer, invitation_id: &str) -> i64 {
     ))
 }
 
-#[test]
 fn a_revoke_racing_an_accept_tells_each_side_what_really_happened() {
     let server = TestServer::start();
     acme(&server);
@@ -102,7 +101,6 @@ fn a_revoke_racing_an_accept_tells_each_side_what_really_happened() {
     }
 }
 
-#[test]
 fn racing_resends_leave_exactly_one_live_link() {
     let server = TestServer::start();
     acme(&server);
@@ -124,7 +122,6 @@ fn racing_resends_leave_exactly_one_live_link() {
     assert!(queued_emails(&server, &issued.invitation_id) <= 1);
 }
 
-#[test]
 fn a_revoke_racing_resends_leaves_no_live_link_and_no_email() {
     let server = TestServer::start();
     acme(&server);
@@ -166,7 +163,6 @@ fn a_revoke_racing_resends_leaves_no_live_link_and_no_email() {
     }
 }
 
-#[test]
 fn racing_first_sign_ins_of_one_account_make_one_user_and_all_sign_in() {
     let server = TestServer::start();
     let second = server.another_server();
@@ -190,7 +186,6 @@ fn racing_first_sign_ins_of_one_account_make_one_user_and_all_sign_in() {
     assert_eq!(server.app.count("identities"), 1);
 }
 
-#[test]
 fn the_same_token_form_sent_to_two_servers_at_once_makes_one_token() {
     let server = TestServer::start();
     acme(&server);
@@ -242,3 +237,11 @@ fn the_same_token_form_sent_to_two_servers_at_once_makes_one_token() {
         );
     }
 }
+
+crate::tests![
+    a_revoke_racing_an_accept_tells_each_side_what_really_happened,
+    racing_resends_leave_exactly_one_live_link,
+    a_revoke_racing_resends_leaves_no_live_link_and_no_email,
+    racing_first_sign_ins_of_one_account_make_one_user_and_all_sign_in,
+    the_same_token_form_sent_to_two_servers_at_once_makes_one_token,
+];

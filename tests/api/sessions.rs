@@ -34,7 +34,6 @@ fn signed_in_cookie(browser: &mut Browser, email: &str) -> String {
     cookie.split(';').next().unwrap_or_default().to_owned()
 }
 
-#[test]
 fn a_cookie_saved_before_signing_out_opens_nothing_on_any_server() {
     let server = TestServer::start();
     let second = server.another_server();
@@ -52,7 +51,6 @@ fn a_cookie_saved_before_signing_out_opens_nothing_on_any_server() {
     assert_eq!(replay(&second, "/profile", &fresh), 200);
 }
 
-#[test]
 fn signing_out_of_every_session_ends_them_all() {
     let server = TestServer::start();
     let second = server.another_server();
@@ -77,7 +75,6 @@ fn signing_out_of_every_session_ends_them_all() {
     assert_eq!(phone.get("/profile").status, 303);
 }
 
-#[test]
 fn an_idle_session_runs_out() {
     let server = TestServer::start_with(&["--session-idle", "1s"]);
     let mut ada = server.browser();
@@ -87,7 +84,6 @@ fn an_idle_session_runs_out() {
     assert_eq!(replay(&server.base, "/profile", &cookie), 303);
 }
 
-#[test]
 fn notices_never_outgrow_the_cookie() {
     let server = TestServer::start();
     let mut ada = server.signed_in("ada@example.com");
@@ -115,7 +111,6 @@ fn notices_never_outgrow_the_cookie() {
     assert!(largest > 0 && largest < 4096, "a {largest}-byte cookie");
 }
 
-#[test]
 fn a_dead_invitation_link_does_not_take_over_later_sign_ins() {
     let server = TestServer::start();
     let mut ada = server.signed_in("ada@example.com");
@@ -142,7 +137,6 @@ fn a_dead_invitation_link_does_not_take_over_later_sign_ins() {
     assert_eq!(signed.location.as_deref(), Some("/profile"));
 }
 
-#[test]
 fn a_crafted_invite_with_missing_role_fields_is_refused() {
     let server = TestServer::start();
     let mut ada = server.signed_in("ada@example.com");
@@ -163,7 +157,6 @@ fn a_crafted_invite_with_missing_role_fields_is_refused() {
     assert_eq!(server.app.snapshot(), before, "nothing invited");
 }
 
-#[test]
 fn switching_account_or_signing_in_again_ends_the_session_before() {
     let server = TestServer::start();
     let mut carol = server.browser();
@@ -191,3 +184,13 @@ fn switching_account_or_signing_in_again_ends_the_session_before() {
         "Ada's session outlived Bob's sign-in"
     );
 }
+
+crate::tests![
+    a_cookie_saved_before_signing_out_opens_nothing_on_any_server,
+    signing_out_of_every_session_ends_them_all,
+    an_idle_session_runs_out,
+    notices_never_outgrow_the_cookie,
+    a_dead_invitation_link_does_not_take_over_later_sign_ins,
+    a_crafted_invite_with_missing_role_fields_is_refused,
+    switching_account_or_signing_in_again_ends_the_session_before,
+];

@@ -2,7 +2,6 @@ use rollcall::services::settings::{self, KeySource};
 
 use crate::helpers::TestApp;
 
-#[test]
 fn a_generated_session_key_is_kept_and_reused() {
     let app = TestApp::new();
     let (first, source) = settings::session_key(&mut app.conn(), None).unwrap();
@@ -12,7 +11,6 @@ fn a_generated_session_key_is_kept_and_reused() {
     assert_eq!((again, source), (first, KeySource::Stored));
 }
 
-#[test]
 fn a_configured_session_key_must_be_long_enough_base64() {
     let app = TestApp::new();
     let short = settings::session_key(&mut app.conn(), Some("c2hvcnQ=")).unwrap_err();
@@ -24,3 +22,8 @@ fn a_configured_session_key_must_be_long_enough_base64() {
     assert_eq!((key.len(), source), (66, KeySource::Configured));
     assert_eq!(app.count("settings"), 0, "a configured key is never stored");
 }
+
+crate::tests![
+    a_generated_session_key_is_kept_and_reused,
+    a_configured_session_key_must_be_long_enough_base64,
+];

@@ -52,7 +52,6 @@ fn sign_in_with(world: &World, browser: &mut Browser, provider: &str, account: A
     browser.follow(start)
 }
 
-#[test]
 fn the_emailed_link_leads_through_github_to_membership() {
     let world = world();
     let mut ada = ada_invites(&world, "bob@example.com", "developer");
@@ -112,7 +111,6 @@ fn invitation_id(page: &Page) -> String {
     page.body[start..start + 36].to_owned()
 }
 
-#[test]
 fn google_sign_in_with_a_verified_address_accepts() {
     let world = world();
     ada_invites(&world, "carol@example.com", "viewer");
@@ -130,7 +128,6 @@ fn google_sign_in_with_a_verified_address_accepts() {
     assert_eq!(accepted.location.as_deref(), Some("/orgs/acme-ai/members"));
 }
 
-#[test]
 fn a_different_account_is_told_plainly_and_cannot_accept() {
     let world = world();
     ada_invites(&world, "bob@example.com", "developer");
@@ -167,7 +164,6 @@ fn a_different_account_is_told_plainly_and_cannot_accept() {
     back.assert_contains("Accept invitation");
 }
 
-#[test]
 fn an_unverified_github_address_does_not_count() {
     let world = world();
     ada_invites(&world, "bob@example.com", "developer");
@@ -210,7 +206,6 @@ fn an_unverified_github_address_does_not_count() {
     assert_eq!(unverified.status, 422);
 }
 
-#[test]
 fn the_state_must_match_and_a_code_works_once() {
     let world = world();
     let mut browser = world.server.browser();
@@ -263,7 +258,6 @@ fn the_state_must_match_and_a_code_works_once() {
     assert_eq!(other.get("/profile").status, 303);
 }
 
-#[test]
 fn expired_revoked_and_replaced_links_each_say_so_with_410() {
     let world = world();
     let mut ada = ada_invites(&world, "bob@example.com", "developer");
@@ -313,7 +307,6 @@ fn expired_revoked_and_replaced_links_each_say_so_with_410() {
     garbage.assert_contains("not valid");
 }
 
-#[test]
 fn with_smtp_down_invitations_are_created_and_go_out_when_it_is_back() {
     let reserved = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = reserved.local_addr().unwrap().port();
@@ -359,7 +352,6 @@ fn with_smtp_down_invitations_are_created_and_go_out_when_it_is_back() {
     }
 }
 
-#[test]
 fn declining_from_the_page_closes_the_invitation() {
     let world = world();
     ada_invites(&world, "bob@example.com", "developer");
@@ -385,7 +377,6 @@ fn declining_from_the_page_closes_the_invitation() {
     assert_eq!(world.server.app.count("memberships"), 1);
 }
 
-#[test]
 fn emails_queued_while_no_server_runs_go_out_when_one_starts() {
     let app = crate::helpers::TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -400,7 +391,6 @@ fn emails_queued_while_no_server_runs_go_out_when_one_starts() {
     );
 }
 
-#[test]
 fn provider_profiles_are_parsed_like_form_input() {
     let world = world();
     let name = format!("Bob\r\nSet-Cookie: x\t{}", "b".repeat(300_000));
@@ -431,7 +421,6 @@ fn provider_profiles_are_parsed_like_form_input() {
     assert_eq!(world.server.app.count("users"), 1);
 }
 
-#[test]
 fn a_provider_name_loses_what_would_hide_in_it_or_break_its_line() {
     let world = world();
     let name = "\u{202E}Ada\u{2028}Love\u{200B}lace\u{2029} \u{FEFF}👩\u{200D}💻\u{200D}\u{E0041}";
@@ -445,3 +434,17 @@ fn a_provider_name_loses_what_would_hide_in_it_or_break_its_line() {
     assert_eq!(user.name, "Ada Lovelace 👩\u{200D}💻");
     assert!(rollcall::domain::text::fits_one_line(&user.name));
 }
+
+crate::tests![
+    the_emailed_link_leads_through_github_to_membership,
+    google_sign_in_with_a_verified_address_accepts,
+    a_different_account_is_told_plainly_and_cannot_accept,
+    an_unverified_github_address_does_not_count,
+    the_state_must_match_and_a_code_works_once,
+    expired_revoked_and_replaced_links_each_say_so_with_410,
+    with_smtp_down_invitations_are_created_and_go_out_when_it_is_back,
+    declining_from_the_page_closes_the_invitation,
+    emails_queued_while_no_server_runs_go_out_when_one_starts,
+    provider_profiles_are_parsed_like_form_input,
+    a_provider_name_loses_what_would_hide_in_it_or_break_its_line,
+];

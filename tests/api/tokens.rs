@@ -73,7 +73,6 @@ fn within_a_second(mut check: impl FnMut() -> bool) -> bool {
     check()
 }
 
-#[test]
 fn a_viewer_cannot_create_an_operations_token_and_nothing_is_created() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -98,7 +97,6 @@ fn a_viewer_cannot_create_an_operations_token_and_nothing_is_created() {
     assert!(made.is_ok(), "{made:?}");
 }
 
-#[test]
 fn service_accounts_are_never_owners_nor_above_their_creator() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -126,7 +124,6 @@ fn service_accounts_are_never_owners_nor_above_their_creator() {
     assert!(matches!(refused, Err(Error::LastOwner { .. })), "{refused:?}");
 }
 
-#[test]
 fn the_token_check_answers_for_live_tokens_only() {
     let server = TestServer::start();
     let app = &server.app;
@@ -204,7 +201,6 @@ fn the_token_check_answers_for_live_tokens_only() {
     ));
 }
 
-#[test]
 fn a_revocation_holds_on_a_second_server_within_a_second() {
     let server = TestServer::start();
     let second = server.another_server();
@@ -257,7 +253,6 @@ fn api_call(base: &str, method: &str, path: &str, token: &str, body: Option<Valu
     answer.expect("an answer").status().as_u16()
 }
 
-#[test]
 fn a_change_on_this_server_holds_on_its_own_token_check_at_once() {
     let server = TestServer::start();
     let app = &server.app;
@@ -325,7 +320,6 @@ fn a_change_on_this_server_holds_on_its_own_token_check_at_once() {
     }
 }
 
-#[test]
 fn a_removed_member_loses_their_tokens_in_the_same_transaction() {
     let server = TestServer::start();
     let app = &server.app;
@@ -362,7 +356,6 @@ fn a_removed_member_loses_their_tokens_in_the_same_transaction() {
     ));
 }
 
-#[test]
 fn service_account_keys_stop_when_the_account_is_disabled_or_deleted() {
     let server = TestServer::start();
     let app = &server.app;
@@ -407,7 +400,6 @@ fn service_account_keys_stop_when_the_account_is_disabled_or_deleted() {
     assert_eq!(app.count("api_tokens"), 0);
 }
 
-#[test]
 fn last_use_is_written_at_most_once_a_minute_and_secrets_are_stored_nowhere() {
     let server = TestServer::start();
     let app = &server.app;
@@ -462,7 +454,6 @@ fn last_use_is_written_at_most_once_a_minute_and_secrets_are_stored_nowhere() {
     assert!(from_cli.is_ok(), "{from_cli:?}");
 }
 
-#[test]
 fn the_command_line_makes_lists_and_revokes_tokens_under_the_same_rules() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
@@ -624,7 +615,6 @@ fn rollcall_secret(text: &str) -> bool {
     rollcall::domain::ApiSecret::parse(text).is_ok()
 }
 
-#[test]
 fn the_tabs_refuse_what_the_policy_refuses_and_change_nothing() {
     let server = TestServer::start();
     let app = &server.app;
@@ -713,7 +703,6 @@ fn secret_on(page: &crate::http::Page) -> Option<String> {
     Some(page.body[value..end].to_owned())
 }
 
-#[test]
 fn a_reloaded_token_form_makes_one_token_and_never_shows_its_secret_again() {
     let server = TestServer::start();
     let app = &server.app;
@@ -797,7 +786,6 @@ fn a_reloaded_token_form_makes_one_token_and_never_shows_its_secret_again() {
     assert_eq!(app.count("api_tokens"), 3);
 }
 
-#[test]
 fn a_reloaded_key_form_makes_one_key_for_its_account_only() {
     let server = TestServer::start();
     let app = &server.app;
@@ -831,7 +819,6 @@ fn a_reloaded_key_form_makes_one_key_for_its_account_only() {
     assert_eq!(app.count("api_tokens"), 2);
 }
 
-#[test]
 fn one_time_values_that_are_malformed_too_old_or_someone_elses_make_nothing() {
     let server = TestServer::start();
     let app = &server.app;
@@ -908,7 +895,6 @@ fn one_time_values_that_are_malformed_too_old_or_someone_elses_make_nothing() {
     assert_eq!(app.count("api_tokens"), 2);
 }
 
-#[test]
 fn two_submissions_of_one_value_racing_in_the_database_make_one_token() {
     use rollcall::services::submissions::{self, OnceValue, Purpose, Submission, Submitted};
     use std::sync::{Arc, Barrier};
@@ -968,7 +954,6 @@ fn two_submissions_of_one_value_racing_in_the_database_make_one_token() {
     assert_eq!(app.count("form_submissions"), 1);
 }
 
-#[test]
 fn tokens_live_seven_to_366_days_on_every_path_in_the_same_words() {
     let server = TestServer::start();
     let app = &server.app;
@@ -1059,3 +1044,21 @@ fn tokens_live_seven_to_366_days_on_every_path_in_the_same_words() {
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     assert_eq!(app.count("api_tokens"), 2);
 }
+
+crate::tests![
+    a_viewer_cannot_create_an_operations_token_and_nothing_is_created,
+    service_accounts_are_never_owners_nor_above_their_creator,
+    the_token_check_answers_for_live_tokens_only,
+    a_revocation_holds_on_a_second_server_within_a_second,
+    a_change_on_this_server_holds_on_its_own_token_check_at_once,
+    a_removed_member_loses_their_tokens_in_the_same_transaction,
+    service_account_keys_stop_when_the_account_is_disabled_or_deleted,
+    last_use_is_written_at_most_once_a_minute_and_secrets_are_stored_nowhere,
+    the_command_line_makes_lists_and_revokes_tokens_under_the_same_rules,
+    the_tabs_refuse_what_the_policy_refuses_and_change_nothing,
+    a_reloaded_token_form_makes_one_token_and_never_shows_its_secret_again,
+    a_reloaded_key_form_makes_one_key_for_its_account_only,
+    one_time_values_that_are_malformed_too_old_or_someone_elses_make_nothing,
+    two_submissions_of_one_value_racing_in_the_database_make_one_token,
+    tokens_live_seven_to_366_days_on_every_path_in_the_same_words,
+];

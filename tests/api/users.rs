@@ -14,7 +14,6 @@ fn sign_in(provider: Provider, subject: &str, emails: &[&str]) -> SignIn {
     .expect("a sign-in")
 }
 
-#[test]
 fn identities_are_keyed_on_provider_and_subject() {
     let app = TestApp::new();
     let first = users::sign_in(
@@ -37,7 +36,6 @@ fn identities_are_keyed_on_provider_and_subject() {
     assert_ne!(first.id, other.id);
 }
 
-#[test]
 fn two_identities_with_one_verified_address_are_one_user() {
     let app = TestApp::new();
     let github = users::sign_in(
@@ -56,7 +54,6 @@ fn two_identities_with_one_verified_address_are_one_user() {
     assert_eq!(emails, ["ada@example.com", "ada@work.example"]);
 }
 
-#[test]
 fn an_address_no_longer_verified_stops_counting() {
     let app = TestApp::new();
     let user = users::sign_in(
@@ -73,7 +70,6 @@ fn an_address_no_longer_verified_stops_counting() {
     assert_eq!(emails.len(), 1);
 }
 
-#[test]
 fn a_sign_in_without_a_verified_address_is_refused() {
     let app = TestApp::new();
     let refused = users::sign_in(&mut app.conn(), &sign_in(Provider::GitHub, "42", &[])).unwrap_err();
@@ -81,3 +77,10 @@ fn a_sign_in_without_a_verified_address_is_refused() {
     assert!(refused.to_string().contains("no verified email address"));
     assert_eq!(app.count("users"), 0);
 }
+
+crate::tests![
+    identities_are_keyed_on_provider_and_subject,
+    two_identities_with_one_verified_address_are_one_user,
+    an_address_no_longer_verified_stops_counting,
+    a_sign_in_without_a_verified_address_is_refused,
+];
