@@ -56,7 +56,11 @@ impl ManageConnection for ConnectionManager {
         if since_outage > SUSPECT_FOR_SECONDS {
             return Ok(());
         }
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+        let checked = conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError);
+        // The pool drops a connection that fails this itself: the mark its
+        // statement left must not fall on the next, healthy one returned.
+        outage::take_unavailable();
+        checked
     }
 
     /// A connection the server closed (a restart, a failover) is dropped

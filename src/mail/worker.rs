@@ -223,6 +223,12 @@ impl Worker {
                 break;
             }
             let id = email.id.clone();
+            if let Err(reason) = email.content.read() {
+                // Queued by a newer version during a rolling upgrade: left
+                // for a server that can read it, once this lease runs out.
+                tracing::warn!(to = %email.recipient, error = %reason, "email left for a newer server");
+                continue;
+            }
             match send(mailer, &email).await {
                 Ok(subject) => db(pool, move |conn| outbox::mark_sent(conn, &email, &subject)).await?,
                 Err(failure) => {
@@ -240,8 +246,8 @@ impl Worker {
 }
 
 /// Puts a claimed email into words and sends it; returns the subject it went
-/// with. Words that cannot be made (a message this version cannot read, a
-/// template that fails) will not come by trying again.
+/// with. Words that cannot be made (a template that fails) will not come by
+/// trying again.
 async fn send(mailer: &Mailer, email: &ClaimedEmail) -> Result<String, SendFailure> {
     let words = email
         .content

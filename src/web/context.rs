@@ -208,6 +208,8 @@ pub fn find_org(
 
 /// The organization's slug in the request's path (`{slug}`): a segment that
 /// is not a slug cannot name an organization, so it is simply not found.
+/// Handlers take it last, so that signing in, the CSRF check and the body's
+/// size are answered first, as they are for any other page.
 pub struct OrgSlug(pub Slug);
 
 impl FromRequest for OrgSlug {
@@ -215,9 +217,19 @@ impl FromRequest for OrgSlug {
     type Future = Ready<Result<Self, Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let segment = req.match_info().get("slug").unwrap_or_default();
+        #[derive(serde::Deserialize)]
+        struct Segment {
+            slug: String,
+        }
+        // Decoded as `web::Path` decodes it, so that a refusal echoes what
+        // was asked for.
+        let segment = req
+            .match_info()
+            .load::<Segment>()
+            .map(|segment| segment.slug)
+            .unwrap_or_default();
         ready(
-            Slug::parse(segment)
+            Slug::parse(&segment)
                 .map(OrgSlug)
                 .map_err(|_| organizations::not_found(&segment)),
         )

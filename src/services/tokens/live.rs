@@ -274,31 +274,26 @@ impl LiveTokens {
     /// apart, writes the tokens' last uses once a second and prunes the
     /// changes: a write that waits (for a locked table) must not hold up the
     /// look that keeps the kept answers trusted. Both run on threads of their
-    /// own until the returned [`Watcher`] is stopped.
+    /// own until the returned [`Watcher`] is stopped or dropped.
     ///
     /// The look has a connection of its own (`watching`): requests that hold
     /// every pooled connection while they wait for a locked table must not
     /// keep it from confirming that nothing changed.
     pub fn watch(self: &Arc<Self>, pool: DbPool, watching: DbPool) -> Watcher {
         let stop = Arc::new(AtomicBool::new(false));
-        let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new()
-                .name(name.to_owned())
-                .spawn(work)
-                .map_err(|error| tracing::error!(%error, "cannot start the token watcher"))
-                .ok()
-        };
         let (looking, recording) = (Arc::clone(self), Arc::clone(self));
-        let (stop_looking, stop_recording) = (Arc::clone(&stop), Arc::clone(&stop));
         let threads = [
-            spawn(
-                "rollcall-token-watch",
-                Box::new(move || looking.watch_changes(&watching, &stop_looking)),
-            ),
-            spawn(
-                "rollcall-token-uses",
-                Box::new(move || recording.record_uses(&pool, &stop_recording)),
-            ),
+            keep_doing("rollcall-token-watch", Arc::clone(&stop), WATCH_EVERY, {
+                let mut seen = None;
+                move || looking.look_for_changes(&watching, &mut seen)
+            }),
+            keep_doing("rollcall-token-uses", Arc::clone(&stop), RECORD_USES_EVERY, {
+                let mut rounds: u64 = 0;
+                move || {
+                    recording.write_uses(&pool, rounds.is_multiple_of(PRUNE_EVERY));
+                    rounds += 1;
+                }
+            }),
         ];
         Watcher {
             stop,
@@ -306,80 +301,121 @@ impl LiveTokens {
         }
     }
 
-    fn watch_changes(&self, pool: &DbPool, stop: &AtomicBool) {
-        let mut seen: Option<BTreeSet<i64>> = None;
-        while !stop.load(Ordering::Acquire) {
-            let after = seen
-                .as_ref()
-                .and_then(|ids| ids.last())
-                .map_or(0, |newest| newest - WATCH_WINDOW);
-            // Answers kept are trusted from when the look began: what it read
-            // is as of then, however long it took.
-            let began = self.started.millis();
-            let found = pool
-                .get()
-                .map_err(Error::from)
-                .and_then(|mut conn| introspection::changes_after(&mut conn, after));
-            match found {
-                Ok(ids) => {
-                    let ids: BTreeSet<i64> = ids.into_iter().collect();
-                    let changed = match &seen {
-                        Some(known) => ids.iter().any(|id| !known.contains(id)),
-                        None => true,
-                    };
-                    if changed {
-                        self.forget_all();
-                    }
-                    seen = Some(ids);
-                    self.looked(began);
+    /// One look at the record of changes: kept answers are forgotten on a
+    /// change, and trusted for a while after a look that succeeded.
+    fn look_for_changes(&self, pool: &DbPool, seen: &mut Option<BTreeSet<i64>>) {
+        let after = seen
+            .as_ref()
+            .and_then(|ids| ids.last())
+            .map_or(0, |newest| newest - WATCH_WINDOW);
+        // Answers kept are trusted from when the look began: what it read is
+        // as of then, however long it took.
+        let began = self.started.millis();
+        let found = pool
+            .get()
+            .map_err(Error::from)
+            .and_then(|mut conn| introspection::changes_after(&mut conn, after));
+        match found {
+            Ok(ids) => {
+                let ids: BTreeSet<i64> = ids.into_iter().collect();
+                let changed = match seen.as_ref() {
+                    Some(known) => ids.iter().any(|id| !known.contains(id)),
+                    None => true,
+                };
+                if changed {
+                    self.forget_all();
                 }
-                Err(error) => {
-                    if self.trusted() {
-                        tracing::warn!(%error, "cannot watch token changes; token checks read the database until it can");
-                    }
-                    self.distrust();
-                    seen = None;
-                }
+                *seen = Some(ids);
+                self.looked(began);
             }
-            std::thread::sleep(WATCH_EVERY);
+            Err(error) => {
+                if self.trusted() {
+                    tracing::warn!(%error, "cannot watch token changes; token checks read the database until it can");
+                }
+                self.distrust();
+                *seen = None;
+            }
         }
     }
 
-    fn record_uses(&self, pool: &DbPool, stop: &AtomicBool) {
-        let mut rounds: u64 = 0;
-        while !stop.load(Ordering::Acquire) {
-            std::thread::sleep(RECORD_USES_EVERY);
-            let uses = self.take_uses();
-            let prune = rounds.is_multiple_of(PRUNE_EVERY);
-            let written = pool.get().map_err(Error::from).and_then(|mut conn| {
-                if let Err(error) = tokens_grant::record_uses(&mut conn, &uses) {
-                    tracing::warn!(%error, tokens = uses.len(), "could not record tokens' last uses");
-                }
-                if prune {
-                    introspection::prune_changes(&mut conn, CHANGES_KEPT)?;
-                }
-                Ok(())
-            });
-            if let Err(error) = written {
-                tracing::warn!(%error, "could not prune the record of token changes");
+    /// Writes the uses noted since the last round, and prunes the record of
+    /// changes when `prune`.
+    fn write_uses(&self, pool: &DbPool, prune: bool) {
+        let uses = self.take_uses();
+        if uses.is_empty() && !prune {
+            return;
+        }
+        let written = pool.get().map_err(Error::from).and_then(|mut conn| {
+            if let Err(error) = tokens_grant::record_uses(&mut conn, &uses) {
+                tracing::warn!(%error, tokens = uses.len(), "could not record tokens' last uses");
             }
-            rounds += 1;
+            if prune {
+                introspection::prune_changes(&mut conn, CHANGES_KEPT)?;
+            }
+            Ok(())
+        });
+        if let Err(error) = written {
+            tracing::warn!(%error, "could not prune the record of token changes");
         }
     }
 }
 
-/// The token watcher's threads, running until [`Watcher::stop`].
+/// Runs `round` on a thread named `name` at once and then every `every`
+/// until `stop`, and once more after it (the last uses noted are written,
+/// not lost). A round
+/// that panics is reported and the next one runs, as it did when each round
+/// ran on the async runtime's blocking threads.
+fn keep_doing(
+    name: &str,
+    stop: Arc<AtomicBool>,
+    every: Duration,
+    mut round: impl FnMut() + Send + 'static,
+) -> Option<std::thread::JoinHandle<()>> {
+    let work = move || {
+        loop {
+            let stopping = stop.load(Ordering::Acquire);
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut round)).is_err() {
+                tracing::error!("a round of the token watcher panicked; the next one runs as usual");
+            }
+            if stopping {
+                break;
+            }
+            std::thread::park_timeout(every);
+        }
+    };
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(work)
+        .map_err(|error| tracing::error!(%error, "cannot start the token watcher"))
+        .ok()
+}
+
+/// The token watcher's threads, running until [`Watcher::stop`] or until it
+/// is dropped (a server that failed to start after making it).
 pub struct Watcher {
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Watcher {
-    /// Stops both threads and waits for them (at most one round each).
-    pub fn stop(self) {
-        self.stop.store(true, Ordering::Release);
-        for thread in self.threads {
+    /// Stops both threads and waits for their last round.
+    pub fn stop(mut self) {
+        self.signal();
+        for thread in std::mem::take(&mut self.threads) {
             let _ = thread.join();
         }
+    }
+
+    fn signal(&self) {
+        self.stop.store(true, Ordering::Release);
+        for thread in &self.threads {
+            thread.thread().unpark();
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.signal();
     }
 }

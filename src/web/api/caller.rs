@@ -55,11 +55,15 @@ impl Caller {
     /// The organization named in the path, which must be the token's own:
     /// a token reaches no other organization, and to it no other exists.
     /// A slug the token's organization gave up less than 90 days ago
-    /// answers with where it is now (301), like the console's pages.
-    pub async fn org(&self, state: &AppState, slug: &Slug) -> Result<Slug, Error> {
-        let not_found = || organizations::not_found(slug);
+    /// answers with where it is now (301), like the console's pages. The
+    /// segment is parsed here, after the token: a caller without a working
+    /// token learns nothing of which slugs could exist (401 first), and the
+    /// console's `OrgSlug` would answer 404 before it.
+    pub async fn org(&self, state: &AppState, segment: &str) -> Result<Slug, Error> {
+        let not_found = || organizations::not_found(&segment.chars().take(60).collect::<String>());
+        let slug = Slug::parse(segment).map_err(|_| not_found())?;
         if slug.as_str() == self.grant.org_slug {
-            return Ok(slug.clone());
+            return Ok(slug);
         }
         let (asker, asked) = (self.actor.clone(), slug.clone());
         let why = state
@@ -72,8 +76,8 @@ impl Caller {
     }
 
     /// The caller's view of its organization, read now.
-    pub async fn viewer(&self, state: &AppState, slug: &Slug) -> Result<Viewer, Error> {
-        let slug = self.org(state, slug).await?;
+    pub async fn viewer(&self, state: &AppState, segment: &str) -> Result<Viewer, Error> {
+        let slug = self.org(state, segment).await?;
         let actor = self.actor.clone();
         state.read(move |conn| Viewer::open(conn, &actor, &slug)).await
     }

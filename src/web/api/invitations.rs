@@ -14,7 +14,6 @@ use crate::domain::{EmailAddress, InvalidRole, PersonName, Role};
 use crate::error::{Error, RowProblem};
 use crate::services::idempotency::{self, Answer, Answered, IdempotencyKey, KeyedRequest};
 use crate::services::invitations::{self, Invitee, IssuedInvitation, PendingInvitation};
-use crate::web::context::OrgSlug;
 use crate::web::errors::Problem;
 use crate::web::state::AppState;
 
@@ -92,7 +91,7 @@ const MAX_PER_PAGE: u32 = 200;
 pub async fn invitations(
     state: web::Data<AppState>,
     req: HttpRequest,
-    OrgSlug(slug): OrgSlug,
+    path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
     let params = query::<InvitationListParams>(&req)?;
@@ -103,7 +102,7 @@ pub async fn invitations(
             "Pages count from 1, with 1 to {MAX_PER_PAGE} invitations each."
         )));
     }
-    let viewer = caller.viewer(&state, &slug).await?;
+    let viewer = caller.viewer(&state, &path).await?;
     let listed = state
         .read(move |conn| invitations::pending_for_org(conn, &viewer, page, per_page))
         .await?;
@@ -247,7 +246,7 @@ fn capitalized(text: &str) -> String {
 pub async fn create_invitations(
     state: web::Data<AppState>,
     req: HttpRequest,
-    OrgSlug(slug): OrgSlug,
+    path: web::Path<String>,
     body: web::Payload,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
@@ -263,7 +262,7 @@ pub async fn create_invitations(
     };
     let (bytes, batch) = json_body::<InvitationBatch>(body).await?;
     let invitees = invitees(batch)?;
-    let viewer = caller.viewer(&state, &slug).await?;
+    let viewer = caller.viewer(&state, &path).await?;
     let keyed = key.map(|key| {
         KeyedRequest::new(
             &caller.grant.token_id,
@@ -316,11 +315,10 @@ pub async fn resend_invitation(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
-    let (_, invitation_id) = path.into_inner();
-    let viewer = caller.viewer(&state, &slug).await?;
+    let (segment, invitation_id) = path.into_inner();
+    let viewer = caller.viewer(&state, &segment).await?;
     let actor = caller.actor;
     let settings = state.settings.clone();
     let sent = state
@@ -345,11 +343,10 @@ pub async fn revoke_invitation(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
-    let (_, invitation_id) = path.into_inner();
-    let viewer = caller.viewer(&state, &slug).await?;
+    let (segment, invitation_id) = path.into_inner();
+    let viewer = caller.viewer(&state, &segment).await?;
     let actor = caller.actor;
     state
         .db(move |conn| invitations::revoke(conn, &actor, &viewer.org, &invitation_id))

@@ -10,7 +10,6 @@ use super::schemas;
 use crate::domain::{Role, SearchText};
 use crate::error::Error;
 use crate::services::members::{self, Direction, Member, MemberCursor, MemberRef, MemberSliceQuery, SortKey};
-use crate::web::context::OrgSlug;
 use crate::web::errors::Problem;
 use crate::web::state::AppState;
 
@@ -167,11 +166,11 @@ fn member_named(segment: &str) -> Result<MemberRef, Error> {
 pub async fn members(
     state: web::Data<AppState>,
     req: HttpRequest,
-    OrgSlug(slug): OrgSlug,
+    path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
     let wanted = query::<MemberListParams>(&req)?.parse()?;
-    let slug = caller.org(&state, &slug).await?;
+    let slug = caller.org(&state, &path).await?;
     let actor = caller.actor.clone();
     let slice = state
         .read(move |conn| {
@@ -212,15 +211,14 @@ pub async fn change_member(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    OrgSlug(slug): OrgSlug,
     body: web::Payload,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
-    let (_, member) = path.into_inner();
+    let (segment, member) = path.into_inner();
     let (_, change) = json_body::<MemberChange>(body).await?;
     let role = change.role;
     let member = member_named(&member)?;
-    let viewer = caller.viewer(&state, &slug).await?;
+    let viewer = caller.viewer(&state, &segment).await?;
     let actor = caller.actor;
     let changed = state
         .db(move |conn| members::change_role(conn, &actor, &viewer.org, &member, role))
@@ -244,12 +242,11 @@ pub async fn remove_member(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
-    let (_, member) = path.into_inner();
+    let (segment, member) = path.into_inner();
     let member = member_named(&member)?;
-    let viewer = caller.viewer(&state, &slug).await?;
+    let viewer = caller.viewer(&state, &segment).await?;
     let actor = caller.actor;
     state
         .db(move |conn| members::remove(conn, &actor, &viewer.org, &member))

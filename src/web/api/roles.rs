@@ -3,7 +3,6 @@
 use super::caller::caller;
 use crate::domain::{Role, policy};
 use crate::error::Error;
-use crate::web::context::OrgSlug;
 use crate::web::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
@@ -38,10 +37,10 @@ pub struct Roles {
 pub async fn roles(
     state: web::Data<AppState>,
     req: HttpRequest,
-    OrgSlug(slug): OrgSlug,
+    path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
-    caller.org(&state, &slug).await?;
+    caller.org(&state, &path).await?;
     let permissions = policy::TABLE
         .iter()
         .map(|grant| PolicyRow {

@@ -112,8 +112,8 @@ fn audit_request(req: &HttpRequest, slug: &str) -> Result<AuditRequest, Error> {
 pub async fn page(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     req: HttpRequest,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let asked = audit_request(&req, &slug.to_string())?;
     let events_only = signed.htmx && htmx_target(&req) == Some("audit-events");
@@ -162,8 +162,8 @@ pub async fn page(
 pub async fn download(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     req: HttpRequest,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     // Another site may link here, but a download it starts would be recorded
     // in the name of whoever followed the link.

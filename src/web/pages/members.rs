@@ -95,8 +95,8 @@ struct PageParts {
 pub async fn page(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     req: HttpRequest,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let query = member_query(&req)?;
     let table_only = signed.htmx && htmx_target(&req) == Some("members-table");
@@ -248,8 +248,8 @@ pub async fn change_role(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
-    OrgSlug(slug): OrgSlug,
     form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (_, member_id) = path.into_inner();
     let role: Role = form.text("role").parse().map_err(Error::from)?;
@@ -335,8 +335,8 @@ pub async fn remove(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
-    OrgSlug(slug): OrgSlug,
     _form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (_, member_id) = path.into_inner();
     let actor = signed.actor.clone();
@@ -402,8 +402,8 @@ pub async fn leave_dialog(
 pub async fn leave(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     _form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let actor = signed.actor.clone();
     let (_, org) = signed

@@ -138,8 +138,8 @@ async fn after_change<T>(
 pub async fn rename(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (name, new_slug) = (form.text("name").to_owned(), form.text("slug").to_owned());
     let parsed = OrganizationName::parse(&name)
@@ -192,8 +192,8 @@ pub async fn rename(
 pub async fn domains(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let typed = form.text("domains").to_owned();
     let done = match parse_domain_list(&typed).map_err(Error::from) {
@@ -236,8 +236,8 @@ pub async fn domains(
 pub async fn transfer(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (to, afterwards) = (form.text("to").to_owned(), form.text("afterwards").to_owned());
     let parsed_afterwards = match afterwards.as_str() {
@@ -285,8 +285,8 @@ pub async fn transfer(
 pub async fn confirm_transfer(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     _form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (actor, lookup, settings) = (signed.actor.clone(), slug.clone(), state.settings.clone());
     let done = signed
@@ -320,8 +320,8 @@ pub async fn confirm_transfer(
 pub async fn cancel_transfer(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     _form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (actor, lookup) = (signed.actor.clone(), slug.clone());
     let done = signed
@@ -344,8 +344,8 @@ pub async fn cancel_transfer(
 pub async fn delete(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let confirmation = form.text("confirm").to_owned();
     let (actor, lookup, settings) = (signed.actor.clone(), slug.clone(), state.settings.clone());
@@ -382,8 +382,8 @@ pub async fn delete(
 pub async fn restore(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     _form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (actor, settings) = (signed.actor.clone(), state.settings.clone());
     let (_, restored) = signed

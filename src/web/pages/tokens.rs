@@ -177,8 +177,8 @@ pub async fn list(
 pub async fn create(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let typed = TokenForm {
         name: form.text("name").to_owned(),
@@ -267,8 +267,8 @@ pub async fn revoke(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
-    OrgSlug(slug): OrgSlug,
     _form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (_, token_id) = path.into_inner();
     let actor = signed.actor.clone();
@@ -344,8 +344,8 @@ pub async fn accounts(
 pub async fn create_account(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let typed = AccountForm {
         name: form.text("name").to_owned(),
@@ -403,8 +403,8 @@ pub async fn create_key(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
-    OrgSlug(slug): OrgSlug,
     form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (_, account_id) = path.into_inner();
     let (access, lifetime) = access_and_lifetime(&form)?;
@@ -509,8 +509,8 @@ pub async fn change_account(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String, String)>,
-    OrgSlug(slug): OrgSlug,
     _form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (_, account_id, change) = path.into_inner();
     let change = AccountChange::parse(&change).ok_or_else(|| Error::NotFound("No such page.".to_owned()))?;

@@ -174,8 +174,8 @@ async fn check_rows(
 pub async fn review(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (user, context) = load(&state, &signed, slug).await?;
     let roles = invitable(context.viewer.role)?;
@@ -266,8 +266,8 @@ pub async fn review(
 pub async fn send(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (user, context) = load(&state, &signed, slug).await?;
     let roles = invitable(context.viewer.role)?;

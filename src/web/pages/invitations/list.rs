@@ -29,8 +29,8 @@ pub(super) async fn load(
 pub async fn list(
     state: web::Data<AppState>,
     signed: SignedIn,
-    OrgSlug(slug): OrgSlug,
     req: HttpRequest,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let mut page = 1;
     for (key, value) in query_pairs(req.query_string()) {

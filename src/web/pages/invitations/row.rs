@@ -24,8 +24,8 @@ pub async fn resend(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
-    OrgSlug(slug): OrgSlug,
     form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (_, invitation_id) = path.into_inner();
     let once = form.once_value()?;
@@ -112,8 +112,8 @@ pub async fn revoke(
     state: web::Data<AppState>,
     signed: SignedIn,
     path: web::Path<(String, String)>,
-    OrgSlug(slug): OrgSlug,
     _form: Form,
+    OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (_, invitation_id) = path.into_inner();
     let actor = signed.actor.clone();
