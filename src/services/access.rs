@@ -96,12 +96,16 @@ fn service_account_role(
 }
 
 /// The actor, identified, with their current role in the organization;
-/// refuses non-members.
+/// refuses non-members. A person the request has read already is not read
+/// again.
 pub(crate) fn acting(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<Acting, Error> {
-    let Principal::User(user_id) = &actor.principal else {
-        let who = identify(conn, actor)?;
-        let role = role_in(conn, actor, org)?;
-        return Ok(Acting { who, role });
+    let user_id = match &actor.principal {
+        Principal::User(user_id) if actor.person().is_none() => user_id,
+        _ => {
+            let who = identify(conn, actor)?;
+            let role = role_in(conn, actor, org)?;
+            return Ok(Acting { who, role });
+        }
     };
     // The person, their role and the organization's state in one
     // statement: every change asks, first thing.

@@ -13,7 +13,8 @@ use crate::db::DbConnection;
 use crate::error::Error;
 use crate::services::shared::{Actor, COMMAND_LINE, Principal};
 
-/// The actor with their name and address, read in the current transaction.
+/// The actor with their name and address, read in the current transaction
+/// (or, for a person, with their session earlier in the same request).
 #[derive(Debug, Clone)]
 pub(crate) struct Identified {
     pub user_id: Option<String>,
@@ -49,7 +50,8 @@ impl Identified {
     }
 }
 
-/// Looks the actor up. A user id that no longer exists is refused.
+/// Looks the actor up, unless the request has read them already. A user id
+/// that no longer exists is refused.
 pub(crate) fn identify(conn: &mut DbConnection, actor: &Actor) -> Result<Identified, Error> {
     match &actor.principal {
         Principal::CommandLine => Ok(Identified {
@@ -84,6 +86,9 @@ pub(crate) fn identify(conn: &mut DbConnection, actor: &Actor) -> Result<Identif
             })
         }
         Principal::User(user_id) => {
+            if let Some(known) = actor.person() {
+                return Ok(person(actor, user_id, known.name.clone(), &known.email));
+            }
             let (name, email): (String, String) = users_table::table
                 .find(user_id)
                 .select((users_table::name, users_table::email))
