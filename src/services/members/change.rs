@@ -17,27 +17,27 @@ use crate::domain::policy::{self, Action};
 use crate::domain::{MembershipEnd, Role};
 use crate::error::Error;
 use crate::services::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
-use crate::services::shared::{Actor, Organization, now};
-use crate::services::users::{self, User};
+use crate::services::shared::{Actor, Organization, Person, now};
+use crate::services::users;
 
-/// Adds a user to an organization. The one way in: invitations and organization
-/// creation both come through here. Runs in the caller's transaction, whose
-/// own event (the invitation accepted, the organization created) records it.
+/// Adds a person to an organization. The one way in: invitations and
+/// organization creation both come through here. Runs in the caller's
+/// transaction, after [`db::lock_organization`] (an organization created in
+/// it is the caller's alone until it commits), whose own event (the
+/// invitation accepted, the organization created) records it.
 pub(crate) fn add(
     conn: &mut DbConnection,
     org: &Organization,
-    user_id: &str,
+    user: &Person,
     role: Role,
     invited_by: Option<&str>,
     ends: Option<MembershipEnd>,
 ) -> Result<Member, Error> {
-    db::lock_organization(conn, &org.id)?;
-    let user: User = users::find(conn, user_id)?.ok_or(Error::NotFound("The user was not found.".into()))?;
     let joined_at = now();
     diesel::insert_into(memberships::table)
         .values((
             memberships::org_id.eq(&org.id),
-            memberships::user_id.eq(user_id),
+            memberships::user_id.eq(&user.user_id),
             memberships::role.eq(role.as_str()),
             memberships::joined_at.eq(joined_at),
             memberships::invited_by.eq(invited_by),
@@ -56,10 +56,10 @@ pub(crate) fn add(
             }
         })?;
     Ok(Member {
-        user_id: user.id,
-        name: user.name,
-        email: user.email,
-        avatar_url: user.avatar_url,
+        user_id: user.user_id.clone(),
+        name: user.name.clone(),
+        email: user.email.clone(),
+        avatar_url: user.avatar_url.clone(),
         role,
         joined_at,
         ends,
