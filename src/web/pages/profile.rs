@@ -177,8 +177,8 @@ pub async fn accept(
     let reference = InvitationRef::Id(path.into_inner());
     let actor = signed.actor.clone();
     let (_, outcome) = signed
-        .write(&state, move |conn, _| {
-            invitations::accept(conn, &actor, &reference)
+        .write(&state, move |conn, user| {
+            invitations::accept(conn, &actor.read_as(user.into()), &reference)
         })
         .await?;
     match outcome {
@@ -214,8 +214,8 @@ pub async fn decline(
     let reference = InvitationRef::Id(path.into_inner());
     let actor = signed.actor.clone();
     let (_, outcome) = signed
-        .write(&state, move |conn, _| {
-            invitations::decline(conn, &actor, &reference)
+        .write(&state, move |conn, user| {
+            invitations::decline(conn, &actor.read_as(user.into()), &reference)
         })
         .await?;
     let flash = match outcome {
