@@ -19,6 +19,6 @@ pub(crate) use pool::in_memory;
 pub use pool::{ConnectionManager, DbPool, PooledConn, connect};
 pub(crate) use transactions::insert_all;
 pub use transactions::{
-    ReadHere, is_unique_violation, lock_invitation, lock_keys, lock_organization, read_here, take_committed,
-    write,
+    ReadHere, is_unique_violation, lock_invitation, lock_keys, lock_organization, lock_organization_named,
+    read_here, take_committed, write,
 };

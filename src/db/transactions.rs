@@ -185,6 +185,20 @@ pub fn lock_organization(conn: &mut DbConnection, org_id: &str) -> Result<(), Er
     Ok(())
 }
 
+/// [`lock_organization`] for the organization named `slug`, taken before
+/// anything of it is read, so that everything is read under the lock. No
+/// organization by that name, nothing is locked (what reads it says so).
+pub fn lock_organization_named(conn: &mut DbConnection, slug: &str) -> Result<(), Error> {
+    if let DbConnection::Postgres(pg) = conn {
+        schema::organizations::table
+            .filter(schema::organizations::slug.eq(slug))
+            .select(schema::organizations::id)
+            .for_no_key_update()
+            .load::<String>(pg)?;
+    }
+    Ok(())
+}
+
 /// Locks one invitation's row until the transaction ends: every change to an
 /// invitation (accept, decline, resend, revoke) takes it first and then reads
 /// the state it changes from, so racing changes happen one after the other.

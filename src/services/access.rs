@@ -96,12 +96,16 @@ fn service_account_role(
 }
 
 /// The actor, identified, with their current role in the organization;
-/// refuses non-members.
+/// refuses non-members. A person the request has read already is not read
+/// again.
 pub(crate) fn acting(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<Acting, Error> {
-    let Principal::User(user_id) = &actor.principal else {
-        let who = identify(conn, actor)?;
-        let role = role_in(conn, actor, org)?;
-        return Ok(Acting { who, role });
+    let user_id = match &actor.principal {
+        Principal::User(user_id) if actor.person().is_none() => user_id,
+        _ => {
+            let who = identify(conn, actor)?;
+            let role = role_in(conn, actor, org)?;
+            return Ok(Acting { who, role });
+        }
     };
     // The person, their role and the organization's state in one
     // statement: every change asks, first thing.
@@ -204,29 +208,15 @@ impl Viewer {
         )
         .get_result(conn)
         .optional()?;
-        match found {
-            None => Err(organizations::moved_or_not_found(conn, actor, slug)?),
-            // Who deleted it and when is for its members; to anyone else
-            // it is an organization they are not in.
-            Some((org, Some(_), ..)) if org.deleted_at.is_some() => {
-                Err(org.deleted().unwrap_or_else(|| organizations::not_found(slug)))
-            }
-            Some((org, Some(role), ends, held, owners)) => {
-                let role = parse_stored_role(&role)?;
-                if term(ends, held, role, owners).is_over(now()) {
-                    return Err(ended(&org));
-                }
-                Ok(Self {
-                    org,
-                    role,
-                    stamps: None,
-                })
-            }
-            Some((org, None, ..)) => {
-                let who = identify(conn, actor)?;
-                Err(not_a_member(conn, &who, &org)?)
-            }
-        }
+        let Some((org, role, ends, held, owners)) = found else {
+            return Err(organizations::moved_or_not_found(conn, actor, slug)?);
+        };
+        let role = judge(conn, actor, None, &org, (role, ends, held, owners))?;
+        Ok(Self {
+            org,
+            role,
+            stamps: None,
+        })
     }
 
     /// The organization named `slug` found among the actor's memberships,
@@ -260,6 +250,50 @@ impl Viewer {
             role,
             stamps: None,
         })
+    }
+}
+
+/// The actor's membership as the statement that read the organization read
+/// it: the role, when it ends, when the worker held its end, and how many
+/// owners the organization has; no role, no membership.
+pub(crate) type Held = (
+    Option<String>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<i64>,
+);
+
+/// The actor's role in `org`, from their membership read in the same
+/// statement as the organization. A member of a deleted organization is told
+/// it was deleted, one whose membership has ended that it has, anyone else
+/// that they are not a member; `who` is the actor, if read already.
+pub(crate) fn judge(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    who: Option<&Identified>,
+    org: &Organization,
+    (role, ends, held, owners): Held,
+) -> Result<Role, Error> {
+    match role {
+        // Who deleted it and when is for its members; to anyone else it is
+        // an organization they are not in.
+        Some(_) if org.deleted_at.is_some() => Err(org
+            .deleted()
+            .unwrap_or_else(|| organizations::not_found(&org.slug))),
+        Some(role) => {
+            let role = parse_stored_role(&role)?;
+            if term(ends, held, role, owners).is_over(now()) {
+                return Err(ended(org));
+            }
+            Ok(role)
+        }
+        None => {
+            let who = match who {
+                Some(who) => who.clone(),
+                None => identify(conn, actor)?,
+            };
+            Err(not_a_member(conn, &who, org)?)
+        }
     }
 }
 

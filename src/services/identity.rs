@@ -11,9 +11,10 @@ use crate::db::schema::users as users_table;
 use crate::db::DbConnection;
 
 use crate::error::Error;
-use crate::services::shared::{Actor, COMMAND_LINE, Principal};
+use crate::services::shared::{Actor, COMMAND_LINE, Person, Principal};
 
-/// The actor with their name and address, read in the current transaction.
+/// The actor with their name and address, read in the current transaction
+/// (or, for a person, with their session earlier in the same request).
 #[derive(Debug, Clone)]
 pub(crate) struct Identified {
     pub user_id: Option<String>,
@@ -49,7 +50,8 @@ impl Identified {
     }
 }
 
-/// Looks the actor up. A user id that no longer exists is refused.
+/// Looks the actor up, unless the request has read them already. A user id
+/// that no longer exists is refused.
 pub(crate) fn identify(conn: &mut DbConnection, actor: &Actor) -> Result<Identified, Error> {
     match &actor.principal {
         Principal::CommandLine => Ok(Identified {
@@ -84,6 +86,9 @@ pub(crate) fn identify(conn: &mut DbConnection, actor: &Actor) -> Result<Identif
             })
         }
         Principal::User(user_id) => {
+            if let Some(known) = actor.person() {
+                return Ok(person(actor, user_id, known.name.clone(), &known.email));
+            }
             let (name, email): (String, String) = users_table::table
                 .find(user_id)
                 .select((users_table::name, users_table::email))
@@ -93,6 +98,29 @@ pub(crate) fn identify(conn: &mut DbConnection, actor: &Actor) -> Result<Identif
             Ok(person(actor, user_id, name, &email))
         }
     }
+}
+
+/// The signed-in person behind `actor`, as the request read them or else
+/// read now: what a membership copies of its member. None for a user id that
+/// no longer exists, and for an actor who is not a person.
+pub(crate) fn person_of(conn: &mut DbConnection, actor: &Actor) -> Result<Option<Person>, Error> {
+    let Principal::User(user_id) = &actor.principal else {
+        return Ok(None);
+    };
+    if let Some(known) = actor.person() {
+        return Ok(Some(known.clone()));
+    }
+    let found: Option<(String, String, Option<String>)> = users_table::table
+        .find(user_id)
+        .select((users_table::name, users_table::email, users_table::avatar_url))
+        .first(conn)
+        .optional()?;
+    Ok(found.map(|(name, email, avatar_url)| Person {
+        user_id: user_id.clone(),
+        name,
+        email,
+        avatar_url,
+    }))
 }
 
 pub(super) fn account_gone() -> Error {

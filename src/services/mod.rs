@@ -24,5 +24,5 @@ pub mod users;
 pub use access::Viewer;
 pub(crate) use shared::now;
 pub use shared::{
-    Actor, Credential, ListStamps, MemberCounts, Organization, Principal, Settings, page_count,
+    Actor, Credential, ListStamps, MemberCounts, Organization, Person, Principal, Settings, page_count,
 };

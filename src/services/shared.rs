@@ -131,6 +131,19 @@ pub struct Actor {
     pub principal: Principal,
     pub credential: Credential,
     pub client_ip: Option<IpAddr>,
+    /// The person behind a [`Principal::User`], when the request has read
+    /// them already (see [`Actor::read_as`]).
+    person: Option<Person>,
+}
+
+/// A signed-in person as the request read them, with their session: the
+/// services take who is acting from it instead of reading the user again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    pub avatar_url: Option<String>,
 }
 
 /// What the actor proved who they are with.
@@ -169,6 +182,7 @@ impl Actor {
             principal: Principal::User(id.into()),
             credential: Credential::Session,
             client_ip,
+            person: None,
         }
     }
 
@@ -178,6 +192,7 @@ impl Actor {
             principal: Principal::ServiceAccount(id.into()),
             credential: key,
             client_ip,
+            person: None,
         }
     }
 
@@ -186,12 +201,31 @@ impl Actor {
             principal: Principal::CommandLine,
             credential: Credential::CommandLine,
             client_ip: None,
+            person: None,
         }
     }
 
     /// The same actor, having presented `credential`.
     pub fn using(self, credential: Credential) -> Self {
         Self { credential, ..self }
+    }
+
+    /// The same actor, as the request has just read them (the console reads
+    /// the signed-in user to check their session): who they are is not read
+    /// again. Someone else's record is ignored.
+    pub fn read_as(self, person: Person) -> Self {
+        match &self.principal {
+            Principal::User(id) if *id == person.user_id => Self {
+                person: Some(person),
+                ..self
+            },
+            _ => self,
+        }
+    }
+
+    /// The person behind the actor, if the request has read them already.
+    pub(crate) fn person(&self) -> Option<&Person> {
+        self.person.as_ref()
     }
 }
 

@@ -12,7 +12,7 @@ use crate::domain::audit::{ActorKind, AuditAction, TargetKind};
 use crate::domain::{EmailAddress, PersonName, text};
 use crate::error::Error;
 use crate::services::audit::record::{self as audit, AuditActor, AuditEvent, AuditTarget};
-use crate::services::shared::{new_id, now};
+use crate::services::shared::{Person, new_id, now};
 
 /// A person who has signed in at least once.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -27,6 +27,17 @@ pub struct User {
     pub last_sign_in_at: Option<NaiveDateTime>,
     /// Sessions issued before this were ended ("sign out of every session").
     pub sessions_ended_at: Option<NaiveDateTime>,
+}
+
+impl From<&User> for Person {
+    fn from(user: &User) -> Self {
+        Self {
+            user_id: user.id.clone(),
+            name: user.name.clone(),
+            email: user.email.clone(),
+            avatar_url: user.avatar_url.clone(),
+        }
+    }
 }
 
 /// A sign-in identity provider.

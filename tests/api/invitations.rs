@@ -471,6 +471,36 @@ fn emails_queued_in_words_before_an_upgrade_still_go_out_and_sent_ones_keep_no_l
     assert_eq!((to_bob.body_text.as_str(), to_bob.body_html.as_str()), ("", ""));
 }
 
+fn an_answer_to_another_invitation_than_the_one_opened_last_changes_nothing() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (acme, _) = app.org_owned_by("Acme AI", "ada@example.com");
+    let (globex, _) = app.org_owned_by("Globex", "hank@example.com");
+    let first = app.invite(&acme, "bob@example.com", Role::Developer);
+    let second = app.invite(&globex, "bob@example.com", Role::Viewer);
+    let path = |link: &str| link[link.find("/invite/").expect("an invitation link")..].to_owned();
+
+    let mut bob = server.signed_in("bob@example.com");
+    assert_eq!(bob.get(&path(&first.link)).status, 200);
+    // Another tab: the session now remembers the second invitation.
+    assert_eq!(bob.get(&path(&second.link)).status, 200);
+    for answer in ["/invitation/accept", "/invitation/decline"] {
+        let refused = bob.post(answer, &[("invitation_id", &first.invitation_id)]);
+        assert_eq!(refused.status, 409, "{answer}: {}", refused.body);
+        refused.assert_contains("You opened another invitation in the meantime.");
+    }
+
+    let bob_user = app.user_by_email("bob@example.com");
+    assert_eq!(app.role_of(&acme, &bob_user), None);
+    assert_eq!(app.role_of(&globex, &bob_user), None);
+    for issued in [&first, &second] {
+        let view = invitations::open(&mut app.conn(), &token_of(issued))
+            .unwrap()
+            .expect("the invitation");
+        assert_eq!(view.status, InvitationStatus::Pending);
+    }
+}
+
 crate::tests![
     inviting_many_reports_each_address_and_queues_their_emails_together,
     the_database_keeps_only_the_hash_of_a_token,
@@ -487,4 +517,5 @@ crate::tests![
     the_profile_lists_invitations_to_any_verified_address_and_accepts_by_id,
     accepted_invitations_cancel_their_unsent_email,
     emails_queued_in_words_before_an_upgrade_still_go_out_and_sent_ones_keep_no_link,
+    an_answer_to_another_invitation_than_the_one_opened_last_changes_nothing,
 ];

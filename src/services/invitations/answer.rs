@@ -13,9 +13,9 @@ use crate::db::{self, DbConnection, literal};
 use crate::domain::{EmailAddress, InviteToken, MembershipEnd, Role, format_day};
 use crate::error::Error;
 use crate::services::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
-use crate::services::identity::identify;
+use crate::services::identity::{account_gone, person, person_of};
 use crate::services::outbox::{self};
-use crate::services::shared::{Actor, Organization, Principal, now, parse_stored_role};
+use crate::services::shared::{Actor, Organization, Person, Principal, now, parse_stored_role};
 use crate::services::users;
 
 /// How the invitee names an invitation: by the link's token, or (on the
@@ -84,9 +84,93 @@ pub fn open(conn: &mut DbConnection, reference: &InvitationRef) -> Result<Option
             .optional()?
             .map(|(row, org)| (row, org, None)),
     };
-    let Some((row, organization, replaced_at)) = found else {
+    found
+        .map(|(row, organization, replaced_at)| view_of(row, organization, replaced_at))
+        .transpose()
+}
+
+/// [`open`], for a change: the organization is locked first, then the
+/// invitation, and the invitation is read once, under both locks. Every
+/// change that takes both takes them in this order (a deletion revokes its
+/// invitations under the organization's lock): taken the other way round,
+/// the two deadlocked. On SQLite, [`db::write`] holds the database's lock.
+fn open_locked(conn: &mut DbConnection, reference: &InvitationRef) -> Result<Option<InvitationView>, Error> {
+    /// Reads with `$lock` on Postgres; SQLite has no row locks to take.
+    macro_rules! first_locked {
+        ($query:expr, $lock:ident) => {
+            match conn {
+                DbConnection::Postgres(pg) => $query.$lock().first(pg).optional()?,
+                DbConnection::Sqlite(sqlite) => $query.first(sqlite).optional()?,
+            }
+        };
+    }
+    let organization: Option<Organization> = match reference {
+        InvitationRef::Token(token) => first_locked!(
+            organizations::table
+                .filter(
+                    organizations::id.eq_any(
+                        invitation_tokens::table
+                            .inner_join(invitations::table)
+                            .filter(invitation_tokens::token_hash.eq(token.hash().as_str()))
+                            .select(invitations::org_id)
+                    )
+                )
+                .select(Organization::as_select()),
+            for_no_key_update
+        ),
+        InvitationRef::Id(id) => first_locked!(
+            organizations::table
+                .filter(
+                    organizations::id.eq_any(
+                        invitations::table
+                            .filter(invitations::id.eq(id))
+                            .select(invitations::org_id)
+                    )
+                )
+                .select(Organization::as_select()),
+            for_no_key_update
+        ),
+    };
+    let Some(organization) = organization else {
         return Ok(None);
     };
+    // The link's own row is read beside the invitation, not locked: the
+    // invitation's lock is the one every change to it takes.
+    let found: Option<(InvitationRow, Option<NaiveDateTime>)> = match reference {
+        InvitationRef::Token(token) => {
+            let hash = token.hash();
+            let link = || invitation_tokens::table.filter(invitation_tokens::token_hash.eq(hash.as_str()));
+            first_locked!(
+                invitations::table
+                    .filter(invitations::id.eq_any(link().select(invitation_tokens::invitation_id)))
+                    .select((
+                        InvitationRow::as_select(),
+                        link().select(invitation_tokens::replaced_at).single_value()
+                    )),
+                for_update
+            )
+        }
+        InvitationRef::Id(id) => {
+            let row: Option<InvitationRow> = first_locked!(
+                invitations::table
+                    .filter(invitations::id.eq(id))
+                    .select(InvitationRow::as_select()),
+                for_update
+            );
+            row.map(|row| (row, None))
+        }
+    };
+    found
+        .map(|(row, replaced_at)| view_of(row, organization, replaced_at))
+        .transpose()
+}
+
+/// An invitation as stored, where it stands.
+fn view_of(
+    row: InvitationRow,
+    organization: Organization,
+    replaced_at: Option<NaiveDateTime>,
+) -> Result<InvitationView, Error> {
     let status = match row.state.as_str() {
         "accepted" => InvitationStatus::Accepted,
         "revoked" => InvitationStatus::Revoked,
@@ -95,7 +179,7 @@ pub fn open(conn: &mut DbConnection, reference: &InvitationRef) -> Result<Option
         _ if row.expires_at <= now() => InvitationStatus::Expired,
         _ => InvitationStatus::Pending,
     };
-    Ok(Some(InvitationView {
+    Ok(InvitationView {
         id: row.id,
         email: EmailAddress::parse(&row.email).map_err(Error::from)?,
         role: parse_stored_role(&row.role)?,
@@ -106,7 +190,7 @@ pub fn open(conn: &mut DbConnection, reference: &InvitationRef) -> Result<Option
         expires_at: row.expires_at,
         status,
         membership_ends: row.membership_expires_at.map(MembershipEnd::stored),
-    }))
+    })
 }
 
 /// Why an invitation cannot be answered.
@@ -149,6 +233,16 @@ pub fn answerable(
     user_id: &str,
     view: &InvitationView,
 ) -> Result<Option<Unavailable>, Error> {
+    answerable_by(conn, user_id, None, view)
+}
+
+/// [`answerable`], with the user as the request read them, if it has.
+fn answerable_by(
+    conn: &mut DbConnection,
+    user_id: &str,
+    known: Option<&Person>,
+    view: &InvitationView,
+) -> Result<Option<Unavailable>, Error> {
     let reason = view.status.unavailable();
     if reason.is_some() {
         return Ok(reason);
@@ -157,8 +251,12 @@ pub fn answerable(
     if verified.contains(&view.email) {
         return Ok(None);
     }
-    let signed_in_as = users::find(conn, user_id)?
-        .and_then(|user| EmailAddress::parse(&user.email).ok())
+    let address = match known {
+        Some(known) => Some(known.email.clone()),
+        None => users::find(conn, user_id)?.map(|user| user.email),
+    };
+    let signed_in_as = address
+        .and_then(|address| EmailAddress::parse(&address).ok())
         .map(|email| email.masked())
         .unwrap_or_default();
     Ok(Some(Unavailable::WrongAccount {
@@ -192,36 +290,27 @@ pub(super) enum Answer {
 }
 
 /// Records the signed-in user's answer to an invitation, in the caller's
-/// transaction: finds it, checks that it is pending and addressed to one of
-/// the user's verified addresses, closes it (once: a conditional update) and
-/// records the event.
+/// transaction: finds it (once, under its locks), lets `check` refuse it,
+/// checks that it is pending and addressed to one of the user's verified
+/// addresses, closes it (once: a conditional update) and records the event.
+/// Answers with the invitation and the person who answered.
 pub(super) fn answer(
     conn: &mut DbConnection,
     actor: &Actor,
     reference: &InvitationRef,
     answer: Answer,
-) -> Result<Result<InvitationView, Refusal>, Error> {
+    check: impl FnOnce(&InvitationView) -> Result<(), Error>,
+) -> Result<Result<(InvitationView, Person), Refusal>, Error> {
     let user_id = signed_in(actor)?;
-    let unknown = || {
-        Ok(Err(Refusal {
+    // A revoke or resend that got there first has changed what this reads.
+    let Some(view) = open_locked(conn, reference)? else {
+        return Ok(Err(Refusal {
             invitation: None,
             reason: Unavailable::Unknown,
-        }))
+        }));
     };
-    let Some(found) = open(conn, reference)? else {
-        return unknown();
-    };
-    // The organization first, then the invitation, as every change that
-    // takes both does (a deletion revokes its invitations under the
-    // organization's lock): taken the other way round, the two deadlocked.
-    // Then read again: a revoke or resend that got there first has changed
-    // what this answer finds.
-    db::lock_organization(conn, &found.organization.id)?;
-    db::lock_invitation(conn, &found.id)?;
-    let Some(view) = open(conn, reference)? else {
-        return unknown();
-    };
-    if let Some(reason) = answerable(conn, user_id, &view)? {
+    check(&view)?;
+    if let Some(reason) = answerable_by(conn, user_id, actor.person(), &view)? {
         return Ok(Err(Refusal {
             invitation: Some(Box::new(view)),
             reason,
@@ -238,7 +327,8 @@ pub(super) fn answer(
         }));
     }
     outbox::cancel_for_invitation(conn, &view.id)?;
-    let who = identify(conn, actor)?;
+    let me = person_of(conn, actor)?.ok_or_else(account_gone)?;
+    let who = person(actor, user_id, me.name.clone(), &me.email);
     audit::record(
         conn,
         AuditEvent {
@@ -255,7 +345,7 @@ pub(super) fn answer(
             after: Some(json!({ "state": state, "role": view.role.as_str() })),
         },
     )?;
-    Ok(Ok(view))
+    Ok(Ok((view, me)))
 }
 
 /// The answer to "accept this invitation".
@@ -279,9 +369,21 @@ pub fn accept(
     actor: &Actor,
     reference: &InvitationRef,
 ) -> Result<AcceptOutcome, Error> {
+    accept_checked(conn, actor, reference, |_| Ok(()))
+}
+
+/// [`accept`], once `check` has seen the invitation found and not refused it,
+/// before anything changes: the console checks that it is the one its page
+/// showed, without reading it again.
+pub fn accept_checked(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    reference: &InvitationRef,
+    check: impl FnOnce(&InvitationView) -> Result<(), Error>,
+) -> Result<AcceptOutcome, Error> {
     db::write(conn, |conn| {
-        let view = match answer(conn, actor, reference, Answer::Accept)? {
-            Ok(view) => view,
+        let (view, me) = match answer(conn, actor, reference, Answer::Accept, check)? {
+            Ok(answered) => answered,
             Err(refusal) => return Ok(AcceptOutcome::Unavailable(refusal)),
         };
         // Checked again here, for invitations made before the organization
@@ -305,18 +407,18 @@ pub fn accept(
             )));
         }
         let organization = view.organization;
-        let user_id = signed_in(actor)?;
         let already: bool = diesel::select(diesel::dsl::exists(
-            memberships::table.find((&organization.id, user_id)),
+            memberships::table.find((&organization.id, &me.user_id)),
         ))
         .get_result(conn)?;
         if already {
             return Ok(AcceptOutcome::AlreadyMember { organization });
         }
+        // Under the organization's lock, taken before the invitation was read.
         crate::services::members::add(
             conn,
             &organization,
-            user_id,
+            &me,
             view.role,
             view.inviter_id.as_deref(),
             view.membership_ends,
@@ -342,9 +444,20 @@ pub fn decline(
     actor: &Actor,
     reference: &InvitationRef,
 ) -> Result<DeclineOutcome, Error> {
+    decline_checked(conn, actor, reference, |_| Ok(()))
+}
+
+/// [`decline`], once `check` has seen the invitation found and not refused
+/// it, before anything changes (as [`accept_checked`]).
+pub fn decline_checked(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    reference: &InvitationRef,
+    check: impl FnOnce(&InvitationView) -> Result<(), Error>,
+) -> Result<DeclineOutcome, Error> {
     db::write(conn, |conn| {
-        Ok(match answer(conn, actor, reference, Answer::Decline)? {
-            Ok(view) => DeclineOutcome::Declined {
+        Ok(match answer(conn, actor, reference, Answer::Decline, check)? {
+            Ok((view, _)) => DeclineOutcome::Declined {
                 organization: view.organization,
             },
             Err(refusal) => DeclineOutcome::Unavailable(refusal),

@@ -14,7 +14,7 @@ mod send;
 
 pub use answer::{
     AcceptOutcome, DeclineOutcome, InvitationRef, InvitationStatus, InvitationView, Refusal, Unavailable,
-    accept, answerable, decline, find_pending, open,
+    accept, accept_checked, answerable, decline, decline_checked, find_pending, open,
 };
 pub use issue::{Invitee, IssuedInvitation};
 pub use pending::{PendingInvitation, PendingPage, pending_for_org, pending_for_user};

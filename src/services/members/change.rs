@@ -6,7 +6,8 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::Text;
 use serde_json::json;
 
-use super::find::{MemberRef, find};
+use super::at_hand::{AtHand, InOrg, at_hand};
+use super::find::MemberRef;
 use super::last_owner::ensure_another_owner;
 use super::query::Member;
 use super::remove::{delete, void_transfers};
@@ -15,29 +16,28 @@ use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
 use crate::domain::{MembershipEnd, Role};
 use crate::error::Error;
-use crate::services::access::acting;
 use crate::services::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
-use crate::services::shared::{Actor, Organization, now};
-use crate::services::users::{self, User};
+use crate::services::shared::{Actor, Organization, Person, now};
+use crate::services::users;
 
-/// Adds a user to an organization. The one way in: invitations and organization
-/// creation both come through here. Runs in the caller's transaction, whose
-/// own event (the invitation accepted, the organization created) records it.
+/// Adds a person to an organization. The one way in: invitations and
+/// organization creation both come through here. Runs in the caller's
+/// transaction, after [`db::lock_organization`] (an organization created in
+/// it is the caller's alone until it commits), whose own event (the
+/// invitation accepted, the organization created) records it.
 pub(crate) fn add(
     conn: &mut DbConnection,
     org: &Organization,
-    user_id: &str,
+    user: &Person,
     role: Role,
     invited_by: Option<&str>,
     ends: Option<MembershipEnd>,
 ) -> Result<Member, Error> {
-    db::lock_organization(conn, &org.id)?;
-    let user: User = users::find(conn, user_id)?.ok_or(Error::NotFound("The user was not found.".into()))?;
     let joined_at = now();
     diesel::insert_into(memberships::table)
         .values((
             memberships::org_id.eq(&org.id),
-            memberships::user_id.eq(user_id),
+            memberships::user_id.eq(&user.user_id),
             memberships::role.eq(role.as_str()),
             memberships::joined_at.eq(joined_at),
             memberships::invited_by.eq(invited_by),
@@ -56,10 +56,10 @@ pub(crate) fn add(
             }
         })?;
     Ok(Member {
-        user_id: user.id,
-        name: user.name,
-        email: user.email,
-        avatar_url: user.avatar_url,
+        user_id: user.user_id.clone(),
+        name: user.name.clone(),
+        email: user.email.clone(),
+        avatar_url: user.avatar_url.clone(),
         role,
         joined_at,
         ends,
@@ -67,10 +67,10 @@ pub(crate) fn add(
 }
 
 /// Changes a member's role, as the policy allows and the last-owner rule permits.
-pub fn change_role(
+pub fn change_role<'a>(
     conn: &mut DbConnection,
     actor: &Actor,
-    org: &Organization,
+    org: impl Into<InOrg<'a>>,
     member: &MemberRef,
     to: Role,
 ) -> Result<Member, Error> {
@@ -97,10 +97,10 @@ pub struct MemberChange {
 /// Changes a member's role and when their membership ends, in one
 /// transaction, as the policy allows and the last-owner rule permits; each
 /// change is its own audit event.
-pub fn update(
+pub fn update<'a>(
     conn: &mut DbConnection,
     actor: &Actor,
-    org: &Organization,
+    org: impl Into<InOrg<'a>>,
     member: &MemberRef,
     change: &MemberChange,
 ) -> Result<Member, Error> {
@@ -113,22 +113,24 @@ pub fn update(
     updated(conn, actor, org, member, change).map(|updated| updated.member)
 }
 
-/// A member as changed, and the role of whoever changed them (what the row
-/// they see offers depends on it).
+/// A member as changed, the organization as the change read it, and the
+/// role of whoever changed them (what the row they see offers depends on it).
 #[derive(Debug, Clone)]
 pub struct Updated {
     pub member: Member,
+    pub org: Organization,
     pub actor_role: Role,
 }
 
-/// [`update`], answering with the actor's role too.
-pub fn updated(
+/// [`update`], answering with the organization and the actor's role too.
+pub fn updated<'a>(
     conn: &mut DbConnection,
     actor: &Actor,
-    org: &Organization,
+    org: impl Into<InOrg<'a>>,
     member: &MemberRef,
     change: &MemberChange,
 ) -> Result<Updated, Error> {
+    let org = org.into();
     match db::write(conn, |conn| update_in(conn, actor, org, member, change, false)) {
         Err(Error::Conflict(_)) => db::write(conn, |conn| update_in(conn, actor, org, member, change, true)),
         done => done,
@@ -136,22 +138,33 @@ pub fn updated(
 }
 
 /// [`update`] in the caller's transaction; `locked` takes the
-/// organization's lock whatever the change.
+/// organization's lock whatever the change. The organization, the actor's
+/// role and the member are read once, under the lock when the change needs
+/// it: a change that makes an owner takes it first; one that finds it
+/// unmakes one takes it then and reads again.
 fn update_in(
     conn: &mut DbConnection,
     actor: &Actor,
-    org: &Organization,
+    org: InOrg<'_>,
     member: &MemberRef,
     change: &MemberChange,
     locked: bool,
 ) -> Result<Updated, Error> {
-    let mut target = find(conn, org, member)?;
-    let touches_owner = target.role == Role::Owner || change.role == Some(Role::Owner);
-    if touches_owner || locked {
-        db::lock_organization(conn, &org.id)?;
-        target = find(conn, org, member)?;
+    let locked = locked || change.role == Some(Role::Owner);
+    if locked {
+        match org {
+            InOrg::Named(slug) => db::lock_organization_named(conn, slug.as_str())?,
+            InOrg::Read(org) => db::lock_organization(conn, &org.id)?,
+        }
     }
-    let acting = acting(conn, actor, org)?;
+    let mut seen = at_hand(conn, actor, org, member)?;
+    if !locked && seen.target.role == Role::Owner {
+        let org = seen.org.clone();
+        db::lock_organization(conn, &org.id)?;
+        seen = at_hand(conn, actor, InOrg::Read(&org), member)?;
+    }
+    let AtHand { org, acting, target } = seen;
+    let org = &org;
     let own = acting.who.user_id.as_deref() == Some(target.user_id.as_str());
     let to = change.role.unwrap_or(target.role);
     if change.role.is_some() {
@@ -258,6 +271,7 @@ fn update_in(
             ends: new_end.unwrap_or(target.ends),
             ..target
         },
+        org: org.clone(),
         actor_role: acting.role,
     })
 }
@@ -437,6 +451,59 @@ mod tests {
             kept[1].load(Ordering::Relaxed),
             1,
             "the audit event, prepared once"
+        );
+    }
+
+    #[test]
+    fn a_change_by_a_person_read_with_their_session_reads_once() {
+        let conn = &mut db::in_memory();
+        let email = EmailAddress::parse("ada@example.com").expect("an address");
+        let sign_in = users::SignIn::new(users::Provider::Dev, email.as_str(), None, None, [email.clone()])
+            .expect("a sign-in");
+        let ada = users::sign_in(conn, &sign_in).expect("a user");
+        let name = OrganizationName::parse("Acme").expect("a name");
+        let org = organizations::create_owned_by(conn, &Actor::user(&ada.id, None), &name)
+            .expect("an organization");
+        seed::members(conn, &org, 2).expect("members");
+        let member = all(conn, &Actor::command_line(), &org)
+            .expect("the members")
+            .into_iter()
+            .find(|member| member.role != Role::Owner)
+            .expect("a member who is not an owner");
+        let slug = crate::domain::Slug::parse(&org.slug).expect("a slug");
+        // As the console asks, having read Ada with her session.
+        let actor = Actor::user(&ada.id, None).read_as((&ada).into());
+        let reads = Arc::new(AtomicUsize::new(0));
+        let counter = reads.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { query, .. } = event
+                && query.to_string().starts_with("SELECT")
+            {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let to = if member.role == Role::Viewer {
+            Role::Developer
+        } else {
+            Role::Viewer
+        };
+        let updated = updated(
+            conn,
+            &actor,
+            &slug,
+            &MemberRef::Id(member.user_id.clone()),
+            &MemberChange {
+                role: Some(to),
+                ends: None,
+            },
+        )
+        .expect("a role change");
+        assert_eq!((updated.member.role, updated.actor_role), (to, Role::Owner));
+        assert_eq!(updated.org.id, org.id);
+        assert_eq!(
+            reads.load(Ordering::Relaxed),
+            1,
+            "the organization, Ada's role and the member, in one statement"
         );
     }
 }

@@ -47,14 +47,17 @@ pub fn find(conn: &mut DbConnection, org: &Organization, member: &MemberRef) -> 
         .select(MemberRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| {
-            let who = match member {
-                MemberRef::Id(id) => format!("No user with id {id}"),
-                MemberRef::Email(email) => email.to_string(),
-            };
-            Error::NotFound(format!("{who} is not a member of {}.", org.name))
-        })?;
+        .ok_or_else(|| not_found_in(org, member))?;
     row.into_member()
+}
+
+/// The refusal for a member `org` does not have.
+pub(super) fn not_found_in(org: &Organization, member: &MemberRef) -> Error {
+    let who = match member {
+        MemberRef::Id(id) => format!("No user with id {id}"),
+        MemberRef::Email(email) => email.to_string(),
+    };
+    Error::NotFound(format!("{who} is not a member of {}.", org.name))
 }
 
 fn role_of(conn: &mut DbConnection, org: &Organization, user_id: &str) -> Result<Role, Error> {

@@ -7,10 +7,12 @@
 //!
 //! - `query`: what a list of members asks for, its order and its cursors.
 //! - `list`: the Members page, numbered pages; `slice`: keyset pages for the API.
-//! - `find`: one member, or a member's role.
+//! - `find`: one member, or a member's role; `at_hand`: what a change to one
+//!   member starts from, read in one statement.
 //! - `change`: joining and role changes; `remove`: removal and leaving.
 //! - `ending`: the worker that reminds and ends memberships with an end date.
 
+mod at_hand;
 mod change;
 mod ending;
 mod find;
@@ -20,6 +22,7 @@ mod query;
 mod remove;
 mod slice;
 
+pub use at_hand::InOrg;
 pub use change::{MemberChange, Updated, change_role, update, updated};
 pub(crate) use change::{add, hand_over, promote_to_owner};
 pub use ending::{END_REMINDER_DAYS, expire_due, remind_ending};

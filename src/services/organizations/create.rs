@@ -9,6 +9,7 @@ use crate::db::{self, DbConnection};
 use crate::domain::{EmailAddress, OrganizationName, Role, Slug};
 use crate::error::Error;
 use crate::services::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
+use crate::services::identity::person_of;
 use crate::services::invitations::{self, IssuedInvitation};
 use crate::services::members;
 use crate::services::shared::{Actor, Organization, Principal, Settings, new_id, now};
@@ -45,14 +46,15 @@ pub fn create_owned_by(
     actor: &Actor,
     name: &OrganizationName,
 ) -> Result<Organization, Error> {
-    let Principal::User(user_id) = &actor.principal else {
+    let Principal::User(_) = &actor.principal else {
         return Err(Error::Invalid(
             "An organization needs an owner who can sign in.".to_owned(),
         ));
     };
     db::write(conn, |conn| {
         let organization = insert(conn, actor, name)?;
-        members::add(conn, &organization, user_id, Role::Owner, None, None)?;
+        let owner = person_of(conn, actor)?.ok_or(Error::NotFound("The user was not found.".into()))?;
+        members::add(conn, &organization, &owner, Role::Owner, None, None)?;
         Ok(organization)
     })
 }

@@ -218,10 +218,10 @@ pub async fn change_member(
     let (_, change) = json_body::<MemberChange>(body).await?;
     let role = change.role;
     let member = member_named(&member)?;
-    let viewer = caller.viewer(&state, &segment).await?;
+    let slug = caller.org(&state, &segment).await?;
     let actor = caller.actor;
     let changed = state
-        .db(move |conn| members::change_role(conn, &actor, &viewer.org, &member, role))
+        .db(move |conn| members::change_role(conn, &actor, &slug, &member, role))
         .await?;
     Ok(HttpResponse::Ok().json(MemberJson::from(changed)))
 }

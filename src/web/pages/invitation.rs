@@ -161,24 +161,21 @@ fn sign_in_first() -> Error {
     }
 }
 
-/// The session must still be current in the database (not signed out).
-fn check_session(conn: &mut DbConnection, signed: &SessionUser) -> Result<(), Error> {
-    match users::session_user(conn, signed)? {
-        Some(_) => Ok(()),
-        None => Err(sign_in_first()),
-    }
+/// The session must still be current in the database (not signed out):
+/// answers with its user.
+fn check_session(conn: &mut DbConnection, signed: &SessionUser) -> Result<users::User, Error> {
+    users::session_user(conn, signed)?.ok_or_else(sign_in_first)
 }
 
 /// The invitation remembered now must be the one whose page was answered.
-fn check_same(conn: &mut DbConnection, reference: &InvitationRef, expected: &str) -> Result<(), Error> {
-    let current = invitations::open(conn, reference)?;
-    match current.as_ref().map(|view| view.id.as_str()) {
-        Some(id) if id != expected => Err(Error::Conflict(
+fn check_same(current: &InvitationView, expected: &str) -> Result<(), Error> {
+    if current.id != expected {
+        return Err(Error::Conflict(
             "You opened another invitation in the meantime. Open the link of the one you want to answer again."
                 .to_owned(),
-        )),
-        _ => Ok(()),
+        ));
     }
+    Ok(())
 }
 
 fn refusal(refusal: &Refusal) -> Error {
@@ -196,10 +193,11 @@ pub async fn accept(
     let expected = form.text("invitation_id").to_owned();
     let outcome = state
         .db(move |conn| {
-            check_session(conn, &signed)?;
+            let user = check_session(conn, &signed)?;
             let reference = InvitationRef::Token(token);
-            check_same(conn, &reference, &expected)?;
-            invitations::accept(conn, &actor, &reference)
+            invitations::accept_checked(conn, &actor.read_as((&user).into()), &reference, |found| {
+                check_same(found, &expected)
+            })
         })
         .await?;
     let (flash, next) = accepted(outcome).map_err(|refused| refusal(&refused))?;
@@ -279,10 +277,11 @@ pub async fn decline(
     let expected = form.text("invitation_id").to_owned();
     let outcome = state
         .db(move |conn| {
-            check_session(conn, &signed)?;
+            let user = check_session(conn, &signed)?;
             let reference = InvitationRef::Token(token);
-            check_same(conn, &reference, &expected)?;
-            invitations::decline(conn, &actor, &reference)
+            invitations::decline_checked(conn, &actor.read_as((&user).into()), &reference, |found| {
+                check_same(found, &expected)
+            })
         })
         .await?;
     let flash = declined(outcome).map_err(|refused| refusal(&refused))?;

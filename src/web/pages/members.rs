@@ -265,14 +265,17 @@ pub async fn change_role(
         ends,
     };
     let actor = signed.actor.clone();
-    let (_, (context, member)) = signed
-        .write(&state, move |conn, _| {
-            let org = crate::web::context::find_org(conn, &actor, &slug)?;
-            let updated = members::updated(conn, &actor, &org, &MemberRef::Id(member_id), &change)?;
-            Ok(((org, updated.actor_role), updated.member))
+    let (_, updated) = signed
+        .write(&state, move |conn, user| {
+            let actor = actor.read_as(user.into());
+            members::updated(conn, &actor, &slug, &MemberRef::Id(member_id), &change)
         })
         .await?;
-    let (org, viewer_role) = context;
+    let members::Updated {
+        member,
+        org,
+        actor_role: viewer_role,
+    } = updated;
     let until = member
         .ends
         .map(|ends| format!(" until {}", crate::mail::format_day(ends.last_day())))

@@ -151,8 +151,8 @@ pub async fn accept(
     let reference = InvitationRef::Id(path.into_inner());
     let actor = signed.actor.clone();
     let (_, outcome) = signed
-        .write(&state, move |conn, _| {
-            invitations::accept(conn, &actor, &reference)
+        .write(&state, move |conn, user| {
+            invitations::accept(conn, &actor.read_as(user.into()), &reference)
         })
         .await?;
     let (flash, next) =
@@ -171,8 +171,8 @@ pub async fn decline(
     let reference = InvitationRef::Id(path.into_inner());
     let actor = signed.actor.clone();
     let (_, outcome) = signed
-        .write(&state, move |conn, _| {
-            invitations::decline(conn, &actor, &reference)
+        .write(&state, move |conn, user| {
+            invitations::decline(conn, &actor.read_as(user.into()), &reference)
         })
         .await?;
     let flash = declined(outcome).unwrap_or_else(|refusal| refusal_flash(&refusal));
