@@ -38,20 +38,24 @@ pub(crate) fn enqueue_all<'a>(
     emails: impl IntoIterator<Item = Queued<'a>>,
 ) -> Result<(), Error> {
     let at = now();
-    let rows: Vec<NewOutboxRow> = emails
+    let rows = emails
         .into_iter()
-        .map(|queued| NewOutboxRow {
-            id: new_id(),
-            invitation_id: queued.invitation_id,
-            recipient: queued.to.as_str(),
-            // Strings, dates and plain enums: serializing them cannot fail.
-            message: serde_json::to_string(queued.message).expect("a message serializes to JSON"),
-            state: literal::Queued::TEXT,
-            attempts: 0,
-            next_attempt_at: at,
-            created_at: at,
+        .map(|queued| {
+            let message = serde_json::to_string(queued.message).map_err(|error| {
+                Error::Database(diesel::result::Error::SerializationError(Box::new(error)))
+            })?;
+            Ok(NewOutboxRow {
+                id: new_id(),
+                invitation_id: queued.invitation_id,
+                recipient: queued.to.as_str(),
+                message,
+                state: literal::Queued::TEXT,
+                attempts: 0,
+                next_attempt_at: at,
+                created_at: at,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<NewOutboxRow>, Error>>()?;
     for chunk in rows.chunks(crate::services::shared::INSERT_CHUNK) {
         crate::db::insert_all!(conn, email_outbox::table, chunk)?;
     }
