@@ -44,6 +44,7 @@ impl<'a> From<&'a Identified> for AuditActor<'a> {
 }
 
 /// What it was done to, with its name and address as they were then.
+#[derive(Clone, Copy)]
 pub(crate) struct AuditTarget<'a> {
     pub kind: TargetKind,
     pub id: Option<&'a str>,

@@ -217,12 +217,7 @@ fn update_in(
                 org_id: Some(&org.id),
                 actor: (&acting.who).into(),
                 action: AuditAction::RoleChanged,
-                target: AuditTarget::person(
-                    TargetKind::Member,
-                    Some(&target.user_id),
-                    &target.name,
-                    &target.email,
-                ),
+                target: person,
                 before: Some(json!({ "role": target.role.as_str() })),
                 after: Some(json!({ "role": to.as_str() })),
             },
