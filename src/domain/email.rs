@@ -204,6 +204,18 @@ pub fn parse_domain_list(text: &str) -> Result<Vec<EmailDomain>, InvalidDomain> 
     Ok(domains)
 }
 
+/// A list of domains as one field holds it: see [`parse_domain_list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainList(pub Vec<EmailDomain>);
+
+impl FromStr for DomainList {
+    type Err = InvalidDomain;
+
+    fn from_str(text: &str) -> Result<Self, InvalidDomain> {
+        parse_domain_list(text).map(Self)
+    }
+}
+
 #[cfg(test)]
 mod domain_tests {
     use super::*;

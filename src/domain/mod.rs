@@ -19,8 +19,8 @@ pub use api_token::{
     AccessLevel, ApiSecret, InvalidAccessLevel, InvalidLifetime, InvalidSecret, Lifetime, SecretKind,
 };
 pub use email::{
-    EmailAddress, EmailDomain, InvalidDomain, InvalidEmail, MAX_ALLOWED_DOMAINS, parse_address_list,
-    parse_domain_list,
+    DomainList, EmailAddress, EmailDomain, InvalidDomain, InvalidEmail, MAX_ALLOWED_DOMAINS,
+    parse_address_list, parse_domain_list,
 };
 pub use membership_end::{InvalidMembershipEnd, MembershipEnd, MembershipTerm, format_day};
 pub use message::{Message, SentInvitation};
@@ -30,3 +30,24 @@ pub use role::{InvalidRole, Role};
 pub use slug::{InvalidSlug, Slug};
 pub use text::{LocalPath, SearchText};
 pub use token::{InvalidToken, InviteToken, TokenHash, random_bytes};
+
+/// `FromStr` for the types a form's field is parsed into: the type's own
+/// `parse`, so that a form and the command line refuse the same text alike.
+macro_rules! parsed_from_text {
+    ($($kind:ty => $refusal:ty),* $(,)?) => {
+        $(impl std::str::FromStr for $kind {
+            type Err = $refusal;
+
+            fn from_str(text: &str) -> Result<Self, $refusal> {
+                Self::parse(text)
+            }
+        })*
+    };
+}
+
+parsed_from_text!(
+    OrganizationName => InvalidName,
+    LabelName => InvalidName,
+    Description => InvalidDescription,
+    Lifetime => InvalidLifetime,
+);

@@ -12,6 +12,15 @@ pub struct InvalidSlug(pub String);
 const MIN_LEN: usize = 2;
 const MAX_LEN: usize = 48;
 
+/// A slug typed in a field: the spaces around it are not part of it.
+impl std::str::FromStr for Slug {
+    type Err = InvalidSlug;
+
+    fn from_str(text: &str) -> Result<Self, InvalidSlug> {
+        Self::parse(text.trim())
+    }
+}
+
 impl Slug {
     pub fn parse(input: &str) -> Result<Self, InvalidSlug> {
         let valid = (MIN_LEN..=MAX_LEN).contains(&input.len())

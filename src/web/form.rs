@@ -1,11 +1,17 @@
 //! The one way a state-changing request's body is read: a size limit, URL
 //! encoding, and the CSRF check, before any handler runs.
 
+use std::fmt;
+use std::str::FromStr;
+
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
+use serde::de::value::{MapDeserializer, SeqDeserializer};
+use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
+use serde::{Deserialize, Deserializer, forward_to_deserialize_any};
 
 use super::session::SessionState;
 use crate::domain::text::{has_control, has_control_beyond_lines};
@@ -27,16 +33,16 @@ pub struct Form {
 
 impl Form {
     /// The first value of a field.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     }
 
-    /// A field's value, or "" when absent.
-    pub fn text(&self, name: &str) -> &str {
-        self.get(name).unwrap_or_default()
+    /// Whether the form has a field: which of a page's forms this is.
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
     }
 
     /// The one-time value the form carries, if any (see
@@ -48,13 +54,135 @@ impl Form {
             .transpose()
     }
 
-    /// Every value of a repeated field, in order.
-    pub fn all(&self, name: &str) -> Vec<&str> {
-        self.fields
-            .iter()
-            .filter(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-            .collect()
+    /// The form as the struct a page declares for it, in one call. The
+    /// struct denies unknown fields; a field it does not hold as optional
+    /// must be there, one it does not hold as a list must be there once.
+    /// The CSRF token and the one-time value are the extractor's and
+    /// [`Form::once_value`]'s, and never the struct's.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let mut grouped: Vec<(&str, Values<'_>)> = Vec::new();
+        for (key, value) in &self.fields {
+            if key == CSRF_FIELD || key == submissions::FIELD {
+                continue;
+            }
+            match grouped.iter_mut().find(|(name, _)| name == key) {
+                Some((_, values)) => values.texts.push(value),
+                None => grouped.push((
+                    key,
+                    Values {
+                        name: key,
+                        texts: vec![value],
+                    },
+                )),
+            }
+        }
+        T::deserialize(MapDeserializer::new(grouped.into_iter()))
+            .map_err(|FormRefusal(words)| Error::Invalid(words))
+    }
+}
+
+/// A field as it was typed and as it parses: a page that refuses the value
+/// shows the text again beside the reason, and one that does not asks for
+/// [`Typed::value`].
+#[derive(Debug)]
+pub struct Typed<T: FromStr> {
+    pub text: String,
+    pub parsed: Result<T, T::Err>,
+}
+
+impl<T: FromStr> Typed<T>
+where
+    Error: From<T::Err>,
+{
+    /// The value, or the domain's refusal as the application's error.
+    pub fn value(self) -> Result<T, Error> {
+        self.parsed.map_err(Error::from)
+    }
+}
+
+impl<'de, T: FromStr> Deserialize<'de> for Typed<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(Self {
+            parsed: text.parse(),
+            text,
+        })
+    }
+}
+
+/// Why a form does not fit its page's struct: not what anyone types, but
+/// a form this page did not make (an old tab, a hand-made request).
+#[derive(Debug)]
+struct FormRefusal(String);
+
+impl fmt::Display for FormRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FormRefusal {}
+
+impl de::Error for FormRefusal {
+    fn custom<M: fmt::Display>(message: M) -> Self {
+        Self(format!(
+            "The form could not be read ({message}). Reload the page and try again."
+        ))
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        Self(format!(
+            "The form has no “{field}” field. Reload the page and try again."
+        ))
+    }
+
+    fn unknown_field(field: &str, _expected: &'static [&'static str]) -> Self {
+        Self(format!(
+            "The form has a field “{}” that this page does not send. Reload the page and try again.",
+            field.chars().take(40).collect::<String>()
+        ))
+    }
+}
+
+/// Every value a form gives one field, in order.
+struct Values<'a> {
+    name: &'a str,
+    texts: Vec<&'a str>,
+}
+
+impl<'de> IntoDeserializer<'de, FormRefusal> for Values<'_> {
+    type Deserializer = Self;
+
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+impl<'de> Deserializer<'de> for Values<'_> {
+    type Error = FormRefusal;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormRefusal> {
+        match self.texts.as_slice() {
+            [text] => visitor.visit_str(text),
+            _ => Err(FormRefusal(format!(
+                "The form has the “{}” field more than once. Reload the page and try again.",
+                self.name.chars().take(40).collect::<String>()
+            ))),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormRefusal> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormRefusal> {
+        visitor.visit_seq(SeqDeserializer::new(self.texts.into_iter()))
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct tuple tuple_struct map
+        struct enum identifier ignored_any
     }
 }
 
@@ -152,7 +280,63 @@ fn decode_strictly(body: &[u8]) -> Option<Vec<(String, String)>> {
 
 #[cfg(test)]
 mod tests {
-    use super::decode_strictly;
+    use serde::Deserialize;
+
+    use super::{Form, Typed, decode_strictly};
+    use crate::domain::Role;
+    use crate::error::Error;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Example {
+        role: Typed<Role>,
+        note: Option<String>,
+        #[serde(default)]
+        row: Vec<String>,
+    }
+
+    fn parsed(body: &str) -> Result<Example, String> {
+        let form = Form {
+            fields: decode_strictly(body.as_bytes()).unwrap_or_default(),
+        };
+        form.parse::<Example>().map_err(|error| match error {
+            Error::Invalid(words) => words,
+            other => format!("not refused as input: {other:?}"),
+        })
+    }
+
+    #[test]
+    fn a_form_is_read_into_its_struct_or_refused_whole() {
+        let example = parsed("csrf_token=t&once=o&role=admin&row=a&row=b").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(example.role.parsed.ok(), Some(Role::Admin));
+        assert_eq!(
+            (example.note, example.row),
+            (None, vec!["a".to_owned(), "b".to_owned()])
+        );
+
+        let typed_wrong = parsed("role=emperor").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(typed_wrong.role.text, "emperor");
+        assert!(typed_wrong.role.value().is_err());
+
+        for (body, refusal) in [
+            ("note=x", "The form has no “role” field."),
+            (
+                "role=admin&role=viewer",
+                "The form has the “role” field more than once.",
+            ),
+            (
+                "role=admin&note=a&note=b",
+                "The form has the “note” field more than once.",
+            ),
+            (
+                "role=admin&owner=1",
+                "The form has a field “owner” that this page does not send.",
+            ),
+        ] {
+            let words = parsed(body).err().unwrap_or_default();
+            assert!(words.starts_with(refusal), "{body}: {words}");
+        }
+    }
 
     #[test]
     fn decodes_forms_and_refuses_what_is_not_utf8() {

@@ -303,6 +303,50 @@ fn a_form_that_is_not_utf8_is_refused_and_creates_nothing() {
     assert_eq!(server.app.count("organizations"), 0);
 }
 
+/// A form is read whole into what its page expects: a field sent twice (a
+/// second role smuggled after the first), one the page does not have, or
+/// one missing is refused, and nothing is made.
+fn a_form_with_a_field_twice_unknown_or_missing_is_refused_and_creates_nothing() {
+    let server = TestServer::start();
+    let mut ada = server.signed_in("ada@example.com");
+    ada.get("/profile");
+    for body in [
+        "name=Acme&name=Globex",
+        "name=Acme&owner=bob%40example.com",
+        "",
+        "title=Acme",
+    ] {
+        let page = ada.raw(
+            "POST",
+            "/orgs",
+            "application/x-www-form-urlencoded",
+            body.as_bytes(),
+            false,
+        );
+        assert_eq!(page.status, 422, "{body}: {}", page.body);
+        page.assert_contains("Reload the page and try again.");
+    }
+    assert_eq!(server.app.count("organizations"), 0);
+    let made = ada.post("/orgs", &[("name", "Acme")]);
+    assert_eq!(made.status, 303, "{}", made.body);
+    assert_eq!(server.app.count("organizations"), 1);
+    for body in [
+        "name=CI&access=inference&days=30&access=operations",
+        "name=CI&access=inference",
+        "name=CI&access=inference&days=30&org=globex",
+    ] {
+        let page = ada.raw(
+            "POST",
+            "/orgs/acme/tokens",
+            "application/x-www-form-urlencoded",
+            body.as_bytes(),
+            false,
+        );
+        assert_eq!(page.status, 422, "{body}: {}", page.body);
+    }
+    assert_eq!(server.app.count("api_tokens"), 0);
+}
+
 /// JSON no API route can act on: malformed, of the wrong shape or types,
 /// with unknown fields, too deep, or naming nobody.
 const HOSTILE_JSON: &[&str] = &[
@@ -644,6 +688,7 @@ crate::tests![
     every_route_refuses_bad_input_below_500_and_changes_nothing,
     redirect_targets_stay_on_this_server,
     a_form_that_is_not_utf8_is_refused_and_creates_nothing,
+    a_form_with_a_field_twice_unknown_or_missing_is_refused_and_creates_nothing,
     every_api_route_refuses_bad_input_with_a_good_token_and_changes_nothing,
     hidden_and_line_breaking_characters_are_refused_in_every_text_field_and_never_stored,
 ];

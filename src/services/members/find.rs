@@ -17,6 +17,14 @@ pub enum MemberRef {
     Email(EmailAddress),
 }
 
+impl std::str::FromStr for MemberRef {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        Self::parse(text)
+    }
+}
+
 impl MemberRef {
     /// Anything with an `@` is an email; anything else an id.
     pub fn parse(input: &str) -> Result<Self, Error> {

@@ -8,7 +8,7 @@ use super::locked::fresh;
 use crate::db::schema::{ownership_transfers, users};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
-use crate::domain::{EmailAddress, Message, Role};
+use crate::domain::{EmailAddress, InvalidRole, Message, Role};
 use crate::error::Error;
 use crate::services::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
 use crate::services::identity::Identified;
@@ -65,6 +65,18 @@ pub fn pending_transfer(conn: &mut DbConnection, org_id: &str) -> Result<Option<
 pub enum Afterwards {
     Stay(Role),
     Leave,
+}
+
+/// What the form says: `leave`, or the role to stay with.
+impl std::str::FromStr for Afterwards {
+    type Err = InvalidRole;
+
+    fn from_str(text: &str) -> Result<Self, InvalidRole> {
+        match text {
+            "leave" => Ok(Self::Leave),
+            role => role.parse().map(Self::Stay),
+        }
+    }
 }
 
 /// Step one: an owner names the member who is to become an owner, and what

@@ -3,6 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
 
 use super::{layout, query_pairs};
 use crate::auth::ProviderKind;
@@ -12,7 +13,7 @@ use crate::services::audit;
 use crate::services::users::{self, Provider, SignIn};
 use crate::web::context::SignedIn;
 use crate::web::context::client_ip;
-use crate::web::form::Form;
+use crate::web::form::{Form, Typed};
 use crate::web::respond::{html, see_other};
 use crate::web::session::{PendingSignIn, SessionState};
 use crate::web::state::AppState;
@@ -76,6 +77,14 @@ pub async fn login_page(
     render_login(&state, &session, &next, String::new(), None)
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevSignInForm {
+    email: Typed<EmailAddress>,
+    /// Where to go afterwards; anywhere but this server means the profile.
+    next: Option<String>,
+}
+
 /// The development sign-in: trusts the typed address as verified.
 pub async fn dev_sign_in(
     state: web::Data<AppState>,
@@ -88,9 +97,13 @@ pub async fn dev_sign_in(
             "The development sign-in is off on this server.".to_owned(),
         ));
     }
-    let next = LocalPath::parse(form.text("next")).unwrap_or_else(LocalPath::root);
-    let typed = form.text("email").to_owned();
-    let email = match EmailAddress::parse(&typed) {
+    let DevSignInForm { email, next } = form.parse()?;
+    let next = next
+        .as_deref()
+        .and_then(LocalPath::parse)
+        .unwrap_or_else(LocalPath::root);
+    let typed = email.text;
+    let email = match email.parsed {
         Ok(email) => email,
         Err(error) => return render_login(&state, &session, &next, typed, Some(format!("{error}."))),
     };

@@ -5,6 +5,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
 
 use super::{layout, switcher};
 use crate::auth::ProviderKind;
@@ -133,11 +134,18 @@ async fn show(state: &AppState, session: &SessionState, token: InviteToken) -> R
     Ok(html(StatusCode::OK, render(&page, "the invitation page")?))
 }
 
+/// What accepting or declining sends: the invitation the page showed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswerForm {
+    invitation_id: String,
+}
+
 /// The signed-in user answering the remembered invitation, checking that it is
 /// the one the page showed.
 fn answering(
     session: &SessionState,
-    form: &Form,
+    form: &AnswerForm,
     req: &HttpRequest,
 ) -> Result<(SessionUser, Actor, InviteToken), Error> {
     let Some(signed) = session.signed_in() else {
@@ -146,7 +154,7 @@ fn answering(
     let token = remembered(session).ok_or_else(|| {
         Error::Conflict("There is no invitation in progress. Open the link from the email again.".to_owned())
     })?;
-    if form.text("invitation_id").is_empty() {
+    if form.invitation_id.is_empty() {
         return Err(Error::Invalid(
             "The form is missing the invitation. Open the link again.".to_owned(),
         ));
@@ -189,8 +197,9 @@ pub async fn accept(
     form: Form,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
+    let form: AnswerForm = form.parse()?;
     let (signed, actor, token) = answering(&session, &form, &req)?;
-    let expected = form.text("invitation_id").to_owned();
+    let expected = form.invitation_id.clone();
     let outcome = state
         .db(move |conn| {
             let user = check_session(conn, &signed)?;
@@ -273,8 +282,9 @@ pub async fn decline(
     form: Form,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
+    let form: AnswerForm = form.parse()?;
     let (signed, actor, token) = answering(&session, &form, &req)?;
-    let expected = form.text("invitation_id").to_owned();
+    let expected = form.invitation_id.clone();
     let outcome = state
         .db(move |conn| {
             let user = check_session(conn, &signed)?;

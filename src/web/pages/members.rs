@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
 
 use super::{OrgContext, PENDING_ON_MEMBERS_PAGE, dialog, layout, page_number, query_pairs};
 use crate::domain::Slug;
@@ -16,7 +17,7 @@ use crate::services::members::{
 use crate::services::users::User;
 use crate::services::{invitations, now};
 use crate::web::context::{OrgSlug, SignedIn, htmx_target};
-use crate::web::form::Form;
+use crate::web::form::{Form, Typed};
 use crate::web::fragments::Rendered;
 use crate::web::respond::{html, see_other};
 use crate::web::session::Flash;
@@ -243,6 +244,16 @@ pub async fn role_dialog(
     })
 }
 
+/// What the Change role dialog sends. It sends `ends` only to whoever may
+/// set it; absent, the end stays as it is. A date is read against the
+/// clock, so it stays text here.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeRoleForm {
+    role: Typed<Role>,
+    ends: Option<String>,
+}
+
 /// Changes a member's role; htmx gets the updated row.
 pub async fn change_role(
     state: web::Data<AppState>,
@@ -252,12 +263,10 @@ pub async fn change_role(
     OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (_, member_id) = path.into_inner();
-    let role: Role = form.text("role").parse().map_err(Error::from)?;
-    // The dialog sends the field only to whoever may set it; absent, the
-    // end stays as it is.
-    let ends = form
-        .get("ends")
-        .map(|typed| MembershipEnd::parse_date_field(typed, now()))
+    let ChangeRoleForm { role, ends } = form.parse()?;
+    let role = role.value()?;
+    let ends = ends
+        .map(|typed| MembershipEnd::parse_date_field(&typed, now()))
         .transpose()
         .map_err(Error::from)?;
     let change = MemberChange {

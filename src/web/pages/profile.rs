@@ -3,6 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
 
 use super::invitation::{accepted, declined, unavailable_message};
 use super::{layout, query_pairs, switcher};
@@ -11,7 +12,7 @@ use crate::error::Error;
 use crate::services::invitations::{self, InvitationRef};
 use crate::services::organizations;
 use crate::web::context::SignedIn;
-use crate::web::form::Form;
+use crate::web::form::{Form, Typed};
 use crate::web::respond::{html, see_other};
 use crate::web::session::{Flash, FlashKind, SessionState};
 use crate::web::state::AppState;
@@ -93,14 +94,21 @@ pub async fn page(state: web::Data<AppState>, signed: SignedIn) -> Result<HttpRe
     render_profile(&state, &signed, String::new(), None).await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOrganizationForm {
+    name: Typed<OrganizationName>,
+}
+
 /// Creates an organization owned by the signed-in user.
 pub async fn create_org(
     state: web::Data<AppState>,
     signed: SignedIn,
     form: Form,
 ) -> Result<HttpResponse, Error> {
-    let typed = form.text("name").to_owned();
-    let name = match OrganizationName::parse(&typed) {
+    let NewOrganizationForm { name } = form.parse()?;
+    let typed = name.text;
+    let name = match name.parsed {
         Ok(name) => name,
         Err(error) => {
             return render_profile(

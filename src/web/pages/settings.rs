@@ -5,16 +5,17 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
 
 use super::layout;
 use crate::domain::policy::{self, Action};
-use crate::domain::{OrganizationName, Role, Slug, parse_domain_list};
+use crate::domain::{DomainList, OrganizationName, Role, Slug};
 use crate::error::{Error, day_and_time};
 use crate::services::members::MemberRef;
 use crate::services::organizations::{self, Afterwards, Rename};
 use crate::web::context::find_org;
 use crate::web::context::{OrgSlug, SignedIn};
-use crate::web::form::Form;
+use crate::web::form::{Form, Typed};
 use crate::web::respond::{html, see_other};
 use crate::web::session::Flash;
 use crate::web::state::AppState;
@@ -134,6 +135,14 @@ async fn after_change<T>(
     }
 }
 
+/// What the rename form sends.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenameForm {
+    name: Typed<OrganizationName>,
+    slug: Typed<Slug>,
+}
+
 /// Rename: a new name, a new slug, or both.
 pub async fn rename(
     state: web::Data<AppState>,
@@ -141,14 +150,14 @@ pub async fn rename(
     form: Form,
     OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
-    let (name, new_slug) = (form.text("name").to_owned(), form.text("slug").to_owned());
-    let parsed = OrganizationName::parse(&name)
+    let RenameForm { name, slug: new_slug } = form.parse()?;
+    let parsed = name
+        .parsed
         .map_err(|e| Error::Invalid(format!("Name: {e}.")))
         .and_then(|name| {
-            let slug = Slug::parse(new_slug.trim()).map_err(Error::from)?;
             Ok(Rename {
                 name: Some(name),
-                slug: Some(slug),
+                slug: Some(new_slug.parsed?),
             })
         });
     let done = match parsed {
@@ -168,7 +177,10 @@ pub async fn rename(
         &state,
         &signed,
         slug.clone(),
-        SettingsForm::Rename { name, slug: new_slug },
+        SettingsForm::Rename {
+            name: name.text,
+            slug: new_slug.text,
+        },
         done,
         |renamed| {
             let moved = if renamed.slug == slug.as_str() {
@@ -188,6 +200,12 @@ pub async fn rename(
     .await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainsForm {
+    domains: Typed<DomainList>,
+}
+
 /// The allowed email domains: the whole list, replaced.
 pub async fn domains(
     state: web::Data<AppState>,
@@ -195,9 +213,9 @@ pub async fn domains(
     form: Form,
     OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
-    let typed = form.text("domains").to_owned();
-    let done = match parse_domain_list(&typed).map_err(Error::from) {
-        Ok(domains) => {
+    let DomainsForm { domains } = form.parse()?;
+    let done = match domains.parsed.map_err(Error::from) {
+        Ok(DomainList(domains)) => {
             let (actor, lookup) = (signed.actor.clone(), slug.clone());
             signed
                 .write(&state, move |conn, _| {
@@ -214,7 +232,9 @@ pub async fn domains(
         &state,
         &signed,
         slug,
-        SettingsForm::Domains { domains: typed },
+        SettingsForm::Domains {
+            domains: domains.text,
+        },
         done,
         |domains| {
             let notice = if domains.is_empty() {
@@ -232,6 +252,13 @@ pub async fn domains(
     .await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferForm {
+    to: Typed<MemberRef>,
+    afterwards: Typed<Afterwards>,
+}
+
 /// Step one of a transfer: an owner names the member to take over.
 pub async fn transfer(
     state: web::Data<AppState>,
@@ -239,15 +266,11 @@ pub async fn transfer(
     form: Form,
     OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
-    let (to, afterwards) = (form.text("to").to_owned(), form.text("afterwards").to_owned());
-    let parsed_afterwards = match afterwards.as_str() {
-        "leave" => Ok(Afterwards::Leave),
-        role => role.parse::<Role>().map(Afterwards::Stay).map_err(Error::from),
-    };
-    let parsed = parsed_afterwards.and_then(|afterwards| {
-        let to = MemberRef::parse(&to)?;
-        Ok((to, afterwards))
-    });
+    let TransferForm { to, afterwards } = form.parse()?;
+    let parsed = afterwards
+        .parsed
+        .map_err(Error::from)
+        .and_then(|afterwards| Ok((to.parsed?, afterwards)));
     let done = match parsed {
         Ok((to, afterwards)) => {
             let (actor, lookup, settings) = (signed.actor.clone(), slug.clone(), state.settings.clone());
@@ -266,7 +289,10 @@ pub async fn transfer(
         &state,
         &signed,
         slug,
-        SettingsForm::Transfer { to, afterwards },
+        SettingsForm::Transfer {
+            to: to.text,
+            afterwards: afterwards.text,
+        },
         done,
         |transfer| {
             (
@@ -340,6 +366,13 @@ pub async fn cancel_transfer(
     .await
 }
 
+/// The slug, typed again: compared as typed, by the service.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteForm {
+    confirm: String,
+}
+
 /// Delete, with the slug typed to confirm; lands on the profile.
 pub async fn delete(
     state: web::Data<AppState>,
@@ -347,7 +380,9 @@ pub async fn delete(
     form: Form,
     OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
-    let confirmation = form.text("confirm").to_owned();
+    let DeleteForm {
+        confirm: confirmation,
+    } = form.parse()?;
     let (actor, lookup, settings) = (signed.actor.clone(), slug.clone(), state.settings.clone());
     let done = signed
         .write(&state, move |conn, _| {

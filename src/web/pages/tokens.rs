@@ -5,11 +5,12 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
 
 use super::{OrgContext, layout};
 use crate::domain::Slug;
 use crate::domain::policy;
-use crate::domain::{AccessLevel, Description, LabelName, Lifetime};
+use crate::domain::{AccessLevel, Description, LabelName, Lifetime, Role};
 use crate::error::Error;
 use crate::services::Actor;
 use crate::services::service_accounts::{self, AccountRequest, KeyRequest};
@@ -17,7 +18,7 @@ use crate::services::submissions::{self, OnceValue, Purpose, Submission, Submitt
 use crate::services::tokens::{self, IssuedToken, TokenRequest};
 use crate::services::users::User;
 use crate::web::context::{OrgSlug, SignedIn};
-use crate::web::form::Form;
+use crate::web::form::{Form, Typed};
 use crate::web::respond::{html, see_other};
 use crate::web::session::Flash;
 use crate::web::state::AppState;
@@ -30,22 +31,57 @@ use crate::web::views::{
 /// [`Lifetime::parse`] does.
 const LIFETIMES: &[u16] = &[7, 30, 90, 180, 366];
 
-/// Reads the access level and lifetime the token and key forms send.
-fn access_and_lifetime(form: &Form) -> Result<(AccessLevel, Lifetime), Error> {
-    Ok((
-        form.text("access").parse::<AccessLevel>().map_err(Error::from)?,
-        Lifetime::parse(form.text("days")).map_err(Error::from)?,
-    ))
+/// What the token form sends.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTokenForm {
+    name: Typed<LabelName>,
+    access: Typed<AccessLevel>,
+    days: Typed<Lifetime>,
 }
 
-/// Reads what the token form sends: a name, an access level, a lifetime.
-fn token_request(form: &Form, name: &str) -> Result<TokenRequest, Error> {
-    let (access, lifetime) = access_and_lifetime(form)?;
-    Ok(TokenRequest {
-        name: LabelName::parse(name).map_err(|e| Error::Invalid(format!("Name: {e}.")))?,
-        access,
-        lifetime,
-    })
+impl NewTokenForm {
+    /// The form as it is shown again beside a refusal.
+    fn typed(&self) -> TokenForm {
+        TokenForm {
+            name: self.name.text.clone(),
+            access: self.access.text.clone(),
+            days: self
+                .days
+                .parsed
+                .as_ref()
+                .map_or(Lifetime::DEFAULT.days(), |days| days.days()),
+        }
+    }
+
+    fn request(self) -> Result<TokenRequest, Error> {
+        let (access, lifetime) = (self.access.value()?, self.days.value()?);
+        Ok(TokenRequest {
+            name: self
+                .name
+                .parsed
+                .map_err(|e| Error::Invalid(format!("Name: {e}.")))?,
+            access,
+            lifetime,
+        })
+    }
+}
+
+/// What a service account's key form sends: its name is the account's.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKeyForm {
+    access: Typed<AccessLevel>,
+    days: Typed<Lifetime>,
+}
+
+/// What the service account form sends.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAccountForm {
+    name: Typed<LabelName>,
+    description: Typed<Description>,
+    role: Typed<Role>,
 }
 
 fn created(issued: &IssuedToken) -> CreatedSecret {
@@ -180,12 +216,11 @@ pub async fn create(
     form: Form,
     OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
-    let typed = TokenForm {
-        name: form.text("name").to_owned(),
-        access: form.text("access").to_owned(),
-        days: form.text("days").parse().unwrap_or(Lifetime::DEFAULT.days()),
-    };
-    let parsed = token_request(&form, &typed.name).and_then(|request| Ok((request, form.once_value()?)));
+    let fields: NewTokenForm = form.parse()?;
+    let typed = fields.typed();
+    let parsed = fields
+        .request()
+        .and_then(|request| Ok((request, form.once_value()?)));
     let made = match parsed {
         Ok((request, once)) => {
             let (actor, lookup, user_id) = (signed.actor.clone(), slug.clone(), signed.user_id().to_owned());
@@ -347,19 +382,26 @@ pub async fn create_account(
     form: Form,
     OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
+    let NewAccountForm {
+        name,
+        description,
+        role,
+    } = form.parse()?;
     let typed = AccountForm {
-        name: form.text("name").to_owned(),
-        description: form.text("description").to_owned(),
-        role: form.text("role").to_owned(),
+        name: name.text,
+        description: description.text,
+        role: role.text,
     };
-    let parsed = LabelName::parse(&typed.name)
+    let parsed = name
+        .parsed
         .map_err(|e| Error::Invalid(format!("Name: {e}.")))
         .and_then(|name| {
             Ok(AccountRequest {
                 name,
-                description: Description::parse(&typed.description)
+                description: description
+                    .parsed
                     .map_err(|e| Error::Invalid(format!("Description: {e}.")))?,
-                role: typed.role.parse().map_err(Error::from)?,
+                role: role.parsed?,
             })
         });
     let made = match parsed {
@@ -407,7 +449,8 @@ pub async fn create_key(
     OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (_, account_id) = path.into_inner();
-    let (access, lifetime) = access_and_lifetime(&form)?;
+    let NewKeyForm { access, days } = form.parse()?;
+    let (access, lifetime) = (access.value()?, days.value()?);
     let once = form.once_value()?;
     let key = KeyRequest {
         name: None,

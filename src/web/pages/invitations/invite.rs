@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
 
 use super::list::load;
 use crate::db::DbConnection;
@@ -13,7 +14,7 @@ use crate::services::submissions::{self, OnceValue, Purpose, Submission, Submitt
 use crate::services::users::User;
 use crate::services::{Actor, Organization, Viewer, now};
 use crate::web::context::{OrgSlug, SignedIn};
-use crate::web::form::Form;
+use crate::web::form::{Form, Typed};
 use crate::web::pages::{OrgContext, PENDING_ON_MEMBERS_PAGE, dialog, dialog_with_status};
 use crate::web::session::{Flash, FlashKind, SharedLink};
 use crate::web::state::AppState;
@@ -76,33 +77,66 @@ struct Draft {
     role: Role,
 }
 
-/// Reads the rows of step 2 (`email`, `name`, `row_role`, repeated), leaving
-/// out the one whose Remove button was pressed. Every row has all three: a
-/// form that does not was not made by the dialog, and nothing is guessed.
-fn drafts_from_rows(form: &Form) -> Result<Vec<Draft>, Error> {
-    let emails = form.all("email");
-    let names = form.all("name");
-    let roles = form.all("row_role");
-    if names.len() != emails.len() || roles.len() != emails.len() {
-        return Err(Error::Invalid(
-            "Each address needs its name and role fields. Start again from “Invite members”.".to_owned(),
-        ));
-    }
-    let removed: Option<usize> = form.get("remove").and_then(|index| index.parse().ok());
-    emails
-        .iter()
-        .zip(names)
-        .zip(roles)
-        .enumerate()
-        .filter(|(index, _)| Some(*index) != removed)
-        .map(|(_, ((email, name), role))| {
-            Ok(Draft {
-                email: email.trim().to_owned(),
-                name: name.trim().to_owned(),
-                role: role.parse().map_err(Error::from)?,
+/// Step 1's form: the pasted addresses and one role for them all. The
+/// addresses stay text: step 2 shows each as typed, with its problem.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddressesForm {
+    emails: String,
+    role: Typed<Role>,
+    #[serde(default)]
+    ends: String,
+}
+
+/// Step 2's form: `email`, `name` and `row_role` once per row, and the Remove
+/// button pressed, if one was. The rows stay text for the same reason.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RowsForm {
+    #[serde(default)]
+    email: Vec<String>,
+    #[serde(default)]
+    name: Vec<String>,
+    #[serde(default)]
+    row_role: Vec<Typed<Role>>,
+    remove: Option<Typed<usize>>,
+    #[serde(default)]
+    ends: String,
+}
+
+/// What step 2 is asked with: step 1's addresses, or its own rows again.
+enum Step {
+    Addresses { text: String, role: Role },
+    Rows(RowsForm),
+}
+
+impl RowsForm {
+    /// The rows, leaving out the one whose Remove button was pressed. Every
+    /// row has all three fields: a form that does not was not made by the
+    /// dialog, and nothing is guessed.
+    fn drafts(self) -> Result<Vec<Draft>, Error> {
+        let rows = self.email.len();
+        if self.name.len() != rows || self.row_role.len() != rows {
+            return Err(Error::Invalid(
+                "Each address needs its name and role fields. Start again from “Invite members”.".to_owned(),
+            ));
+        }
+        let removed = self.remove.and_then(|index| index.parsed.ok());
+        self.email
+            .into_iter()
+            .zip(self.name)
+            .zip(self.row_role)
+            .enumerate()
+            .filter(|(index, _)| Some(*index) != removed)
+            .map(|(_, ((email, name), role))| {
+                Ok(Draft {
+                    email: email.trim().to_owned(),
+                    name: name.trim().to_owned(),
+                    role: role.value()?,
+                })
             })
-        })
-        .collect()
+            .collect()
+    }
 }
 
 /// Checks each row: a valid address, listed once, not a member, not invited,
@@ -180,12 +214,29 @@ pub async fn review(
     let (user, context) = load(&state, &signed, slug).await?;
     let roles = invitable(context.viewer.role)?;
     let csrf = signed.session.csrf_token();
-    let ends_typed = form.text("ends").trim().to_owned();
+    let (drafts, ends_typed) = if form.has("emails") {
+        let AddressesForm {
+            emails: text,
+            role,
+            ends,
+        } = form.parse()?;
+        (
+            Step::Addresses {
+                text,
+                role: role.value()?,
+            },
+            ends,
+        )
+    } else {
+        let mut rows: RowsForm = form.parse()?;
+        let ends = std::mem::take(&mut rows.ends);
+        (Step::Rows(rows), ends)
+    };
+    let ends_typed = ends_typed.trim().to_owned();
     let ends = MembershipEnd::parse_date_field(&ends_typed, now());
-    let drafts = match form.get("emails") {
-        Some(text) => {
-            let role: Role = form.text("role").parse().map_err(Error::from)?;
-            let parsed = parse_address_list(text);
+    let drafts = match drafts {
+        Step::Addresses { text, role } => {
+            let parsed = parse_address_list(&text);
             let ends_error = ends.as_ref().err().map(ToString::to_string);
             let problem = if parsed.is_empty() {
                 Some("Enter at least one email address.".to_owned())
@@ -196,7 +247,7 @@ pub async fn review(
             };
             if problem.is_some() || ends_error.is_some() {
                 let org = OrgView::from(&context.viewer.org);
-                let emails = text.to_owned();
+                let emails = text;
                 return dialog_with_status(
                     &state,
                     &signed,
@@ -237,7 +288,7 @@ pub async fn review(
                 })
                 .collect()
         }
-        None => drafts_from_rows(&form)?,
+        Step::Rows(rows) => rows.drafts()?,
     };
     let ends = ends.map_err(Error::from)?;
     let (rows, _, _) = check_rows(&state, &signed.actor, &context, drafts, ends).await?;
@@ -279,8 +330,9 @@ pub async fn send(
         let flash = Flash::ok(sent_again_words(&sent, &context.viewer.org.name));
         return sent_dialog(&state, &signed, &user, context, flash, sent.skipped, pending);
     }
-    let drafts = drafts_from_rows(&form)?;
-    let ends_typed = form.text("ends").trim().to_owned();
+    let mut rows: RowsForm = form.parse()?;
+    let ends_typed = std::mem::take(&mut rows.ends).trim().to_owned();
+    let drafts = rows.drafts()?;
     let ends = MembershipEnd::parse_date_field(&ends_typed, now()).map_err(Error::from)?;
     invitations::fits_one_batch(drafts.len())?;
     let (rows, invitees, blocked) = check_rows(&state, &signed.actor, &context, drafts, ends).await?;
