@@ -34,6 +34,9 @@ pub enum Permission {
 #[derive(Debug, Clone, Copy)]
 pub struct Grant {
     pub permission: Permission,
+    /// The name the platform asks about (`POST /api/v1/authorize`) and the
+    /// token check lists: stable, unlike the words.
+    pub name: &'static str,
     /// The sentence shown on the Roles page.
     pub description: &'static str,
     /// What the permission lets one do, completing "Only owners and admins can …".
@@ -45,102 +48,119 @@ pub struct Grant {
 pub const TABLE: [Grant; 17] = [
     Grant {
         permission: Permission::ViewMembers,
+        name: "members.view",
         description: "View members, roles and pending invitations",
         verb: "view members",
         lowest: Role::Viewer,
     },
     Grant {
         permission: Permission::InviteMembers,
+        name: "members.invite",
         description: "Invite members with a non-owner role; resend and revoke invitations",
         verb: "invite members and manage invitations",
         lowest: Role::Admin,
     },
     Grant {
         permission: Permission::ChangeMemberRoles,
+        name: "members.change_role",
         description: "Change the role of a non-owner member to a non-owner role",
         verb: "change members’ roles",
         lowest: Role::Admin,
     },
     Grant {
         permission: Permission::RemoveMembers,
+        name: "members.remove",
         description: "Remove a non-owner member",
         verb: "remove members",
         lowest: Role::Admin,
     },
     Grant {
         permission: Permission::ManageOwners,
+        name: "owners.manage",
         description: "Invite owners; promote to, demote from, or remove an owner",
         verb: "invite, promote, demote or remove owners",
         lowest: Role::Owner,
     },
     Grant {
         permission: Permission::ViewAuditLog,
+        name: "audit.view",
         description: "View and download the audit log",
         verb: "view the audit log",
         lowest: Role::Admin,
     },
     Grant {
         permission: Permission::ManageServiceAccounts,
+        name: "service_accounts.manage",
         description: "Manage service accounts and their keys; revoke other members’ API tokens",
         verb: "manage service accounts and other members’ API tokens",
         lowest: Role::Admin,
     },
     Grant {
         permission: Permission::CreateOperationsTokens,
+        name: "tokens.create_operations",
         description: "Create API tokens with operations access",
         verb: "create API tokens with operations access",
         lowest: Role::Contributor,
     },
     Grant {
         permission: Permission::CreateInferenceTokens,
+        name: "tokens.create_inference",
         description: "Create API tokens with inference (endpoint) access",
         verb: "create API tokens with inference access",
         lowest: Role::Viewer,
     },
     Grant {
         permission: Permission::ManageOrganization,
+        name: "organization.manage",
         description: "Rename the organization, view and edit billing, delete the organization",
         verb: "rename or delete the organization and manage billing",
         lowest: Role::Owner,
     },
     Grant {
         permission: Permission::TransferOwnership,
+        name: "organization.transfer",
         description: "Transfer ownership of the organization to another member",
         verb: "transfer ownership of the organization",
         lowest: Role::Owner,
     },
     Grant {
         permission: Permission::ManageAllowedDomains,
+        name: "organization.domains",
         description: "Choose the email domains invitations may go to",
         verb: "choose the email domains invitations may go to",
         lowest: Role::Owner,
     },
     Grant {
         permission: Permission::SetMembershipEnds,
+        name: "members.set_end",
         description: "Set or clear the day a non-owner member’s access ends",
         verb: "set the day a member’s access ends",
         lowest: Role::Admin,
     },
     Grant {
         permission: Permission::ViewSettings,
+        name: "settings.view",
         description: "View the organization’s settings",
         verb: "view the organization’s settings",
         lowest: Role::Viewer,
     },
     Grant {
         permission: Permission::PlatformUse,
+        name: "platform.use",
         description: "Platform: run inference on deployments; view deployments, models, datasets",
         verb: "use the platform",
         lowest: Role::Viewer,
     },
     Grant {
         permission: Permission::PlatformCreate,
+        name: "platform.create",
         description: "Platform: create deployments, models, datasets; edit and delete one’s own",
         verb: "create deployments, models and datasets",
         lowest: Role::Contributor,
     },
     Grant {
         permission: Permission::PlatformManageOthers,
+        name: "platform.manage_others",
         description: "Platform: edit and delete resources owned by others; view logs and monitoring",
         verb: "manage others’ resources and view logs and monitoring",
         lowest: Role::Developer,
@@ -153,6 +173,10 @@ impl Permission {
             .iter()
             .find(|grant| grant.permission == self)
             .expect("every permission has a row in the table")
+    }
+
+    pub fn name(self) -> &'static str {
+        self.grant().name
     }
 
     pub fn allows(self, role: Role) -> bool {
@@ -172,6 +196,75 @@ impl Permission {
             [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
         }
     }
+
+    /// The permission named so, if there is one.
+    pub fn named(name: &str) -> Option<Permission> {
+        TABLE
+            .iter()
+            .find(|grant| grant.name == name)
+            .map(|grant| grant.permission)
+    }
+
+    /// The permission one needs to do this to a resource someone else owns,
+    /// where the table tells one's own from others' ("edit and delete one's
+    /// own" and "edit and delete resources owned by others").
+    fn over_others(self) -> Permission {
+        match self {
+            Permission::PlatformCreate => Permission::PlatformManageOthers,
+            other => other,
+        }
+    }
+
+    /// Whether a token with inference access reaches it: using the platform's
+    /// endpoints, and nothing that changes anything.
+    fn reached_by(self, access: AccessLevel) -> bool {
+        match access {
+            AccessLevel::Operations => true,
+            AccessLevel::Inference => self == Permission::PlatformUse,
+        }
+    }
+}
+
+/// What a token may do: what its holder's role allows now, as far as the
+/// token's access level reaches. The token check lists these.
+pub fn token_permissions(role: Role, access: AccessLevel) -> Vec<Permission> {
+    TABLE
+        .iter()
+        .map(|grant| grant.permission)
+        .filter(|permission| permission.allows(role) && permission.reached_by(access))
+        .collect()
+}
+
+/// Whose resource a question about a permission is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The caller's own, or no resource in particular.
+    Caller,
+    /// Someone else's.
+    Other,
+}
+
+/// May a token held with `role`, at `access`, use `permission` on a
+/// resource of `owner`'s? The platform's question (`POST
+/// /api/v1/authorize`), answered from the same table as every other.
+/// Answers with the permission decided on.
+pub fn token_may(
+    role: Role,
+    access: AccessLevel,
+    permission: Permission,
+    owner: Owner,
+) -> Result<Permission, Denied> {
+    let needed = match owner {
+        Owner::Caller => permission,
+        Owner::Other => permission.over_others(),
+    };
+    if !needed.allows(role) {
+        return Err(Denied::Lacks(needed));
+    }
+    if !needed.reached_by(access) {
+        return Err(Denied::BeyondInference(needed));
+    }
+    Ok(needed)
 }
 
 /// Something one member may try to do to the organization's membership.
@@ -224,6 +317,18 @@ pub enum Denied {
     InferenceOnly,
     #[error("You cannot change when your own access ends; ask another owner or admin.")]
     OwnMembershipEnd,
+    #[error("This token has inference access only, which does not reach {}: to {}, use a token with operations access.", .0.name(), .0.grant().verb)]
+    BeyondInference(Permission),
+}
+
+impl Denied {
+    /// The permission whose lack is the reason, if that is the reason.
+    pub fn permission(&self) -> Option<Permission> {
+        match self {
+            Denied::Lacks(permission) | Denied::BeyondInference(permission) => Some(*permission),
+            _ => None,
+        }
+    }
 }
 
 impl Action {
@@ -473,6 +578,45 @@ mod tests {
             Err(Denied::OwnMembershipEnd)
         );
         assert!(authorize(Role::Viewer, Action::ViewSettings).is_ok());
+    }
+
+    #[test]
+    fn the_platform_asks_by_name_and_others_resources_need_more() {
+        for grant in TABLE {
+            assert_eq!(Permission::named(grant.name), Some(grant.permission));
+        }
+        assert_eq!(Permission::named("platform.delete_everything"), None);
+        let create = Permission::PlatformCreate;
+        let ops = AccessLevel::Operations;
+        assert_eq!(
+            token_may(Role::Contributor, ops, create, Owner::Caller),
+            Ok(create)
+        );
+        assert_eq!(
+            token_may(Role::Contributor, ops, create, Owner::Other),
+            Err(Denied::Lacks(Permission::PlatformManageOthers))
+        );
+        assert_eq!(
+            token_may(Role::Developer, ops, create, Owner::Other),
+            Ok(Permission::PlatformManageOthers)
+        );
+        assert_eq!(
+            token_may(Role::Viewer, ops, create, Owner::Caller),
+            Err(Denied::Lacks(create))
+        );
+        let inference = AccessLevel::Inference;
+        assert!(token_may(Role::Owner, inference, Permission::PlatformUse, Owner::Other).is_ok());
+        assert_eq!(
+            token_may(Role::Owner, inference, create, Owner::Caller),
+            Err(Denied::BeyondInference(create))
+        );
+        assert_eq!(
+            token_permissions(Role::Owner, inference),
+            [Permission::PlatformUse]
+        );
+        let viewer = token_permissions(Role::Viewer, ops);
+        assert!(viewer.contains(&Permission::ViewMembers) && !viewer.contains(&create));
+        assert_eq!(token_permissions(Role::Owner, ops).len(), TABLE.len());
     }
 
     #[test]

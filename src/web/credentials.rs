@@ -32,6 +32,10 @@ pub fn api_token(req: &HttpRequest) -> Result<ApiSecret, Error> {
         .ok_or_else(|| unauthenticated("This is not a Rollcall API token."))
 }
 
+/// The calls an introspection client (the gateway) makes, with its own
+/// secret and its own rate limit.
+pub const CLIENT_PATHS: [&str; 2] = ["/api/v1/tokens/introspect", "/api/v1/authorize"];
+
 /// The introspection client's secret the request presents as its bearer.
 pub fn client_secret(req: &HttpRequest) -> Option<ApiSecret> {
     ApiSecret::parse(bearer(req)?)

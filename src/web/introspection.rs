@@ -14,9 +14,28 @@ use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder,
 use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::domain::policy::{self, Permission};
 use crate::domain::{AccessLevel, ApiSecret};
 use crate::error::Error;
 use crate::web::state::AppState;
+
+/// Whether the request comes from a live introspection client (the
+/// gateway), marked so for the rate limits when it does.
+pub async fn client_known(state: &AppState, req: &HttpRequest) -> Result<bool, Error> {
+    let Some(client) = super::credentials::client_secret(req) else {
+        return Ok(false);
+    };
+    let known = state
+        .tokens
+        .is_client(client, async |lookup| {
+            state.read(move |conn| lookup.run(conn)).await
+        })
+        .await?;
+    if known {
+        super::credentials::mark_authenticated(req);
+    }
+    Ok(known)
+}
 
 fn inactive() -> HttpResponse {
     HttpResponse::Ok()
@@ -88,19 +107,9 @@ pub async fn introspect(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, Error> {
-    let Some(client) = super::credentials::client_secret(&req) else {
-        return Ok(unauthorized());
-    };
-    let known = state
-        .tokens
-        .is_client(client, async |lookup| {
-            state.read(move |conn| lookup.run(conn)).await
-        })
-        .await?;
-    if !known {
+    if !client_known(&state, &req).await? {
         return Ok(unauthorized());
     }
-    super::credentials::mark_authenticated(&req);
     if !is_form(&req) {
         return Ok(not_a_form());
     }
@@ -135,6 +144,10 @@ pub async fn introspect(
             kind: grant.kind.as_str(),
             role: grant.role.as_str(),
             scope: scope(grant.access),
+            permissions: policy::token_permissions(grant.role, grant.access)
+                .into_iter()
+                .map(Permission::name)
+                .collect(),
             exp: grant.expires_at.and_utc().timestamp(),
         }))
 }
@@ -154,6 +167,9 @@ pub struct Active<'a> {
     role: &'static str,
     /// `operations inference` or `inference`.
     scope: &'static str,
+    /// What the token may do now: its holder's role's permissions, as far
+    /// as its access level reaches (`POST /api/v1/authorize` asks about one).
+    permissions: Vec<&'static str>,
     /// When the token expires, in seconds since 1970.
     exp: i64,
 }

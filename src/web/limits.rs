@@ -180,7 +180,7 @@ impl RateLimits {
     /// credential's digest if one was presented at all.
     fn by_credential(&self, req: &ServiceRequest) -> Option<(Option<&Bucket>, Option<[u8; 32]>)> {
         let path = req.path();
-        if path == "/api/v1/tokens/introspect" {
+        if credentials::CLIENT_PATHS.contains(&path) {
             let client = credentials::client_secret(req.request()).map(|secret| secret.digest());
             Some((self.introspection.as_ref(), client))
         } else if path.starts_with("/api/") {

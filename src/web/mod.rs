@@ -3,6 +3,7 @@
 
 pub mod api;
 mod assets;
+mod authorize;
 mod context;
 mod credentials;
 mod edge;
@@ -253,6 +254,7 @@ route_table! {
     // Early: the router tries routes in order, and the token check is the
     // hottest of them (every later route with a parameter is a pattern match).
     post "/api/v1/tokens/introspect" => introspection::introspect;
+    post "/api/v1/authorize" => authorize::authorize;
     get "/api/v1/me" => api::me;
     get "/api/v1/orgs/{slug}/roles" => api::roles;
     get "/" => profile::home;

@@ -5,6 +5,7 @@
 
 mod api_document;
 mod audit;
+mod authorize;
 mod browser;
 mod cli;
 mod concurrency;
@@ -33,6 +34,7 @@ fn main() -> std::process::ExitCode {
     harness::main([
         api_document::tests(),
         audit::tests(),
+        authorize::tests(),
         browser::tests(),
         cli::tests(),
         concurrency::tests(),

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::helpers::{TestApp, as_user, rollcall};
 use crate::http::TestServer;
 
-fn request(access: AccessLevel) -> TokenRequest {
+pub fn request(access: AccessLevel) -> TokenRequest {
     TokenRequest {
         name: LabelName::parse("CI deploys").unwrap(),
         access,
@@ -54,7 +54,7 @@ fn introspect(base: &str, client: &str, token: &str) -> (u16, Value) {
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
-fn gateway(app: &TestApp) -> String {
+pub fn gateway(app: &TestApp) -> String {
     introspection::create_client(&mut app.conn(), &LabelName::parse("gateway").unwrap())
         .expect("a client")
         .expose()
@@ -62,7 +62,7 @@ fn gateway(app: &TestApp) -> String {
 }
 
 /// Waits (a little over the promised second at most) until `check` holds.
-fn within_a_second(mut check: impl FnMut() -> bool) -> bool {
+pub fn within_a_second(mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_millis(1500);
     while Instant::now() < deadline {
         if check() {

@@ -1,0 +1,162 @@
+//! "May this caller do this?" for the platform: `POST /api/v1/authorize`
+//! takes the token a request came with, the permission the request needs
+//! and, where the platform tells one's own resources from others', whose
+//! resource it is. Authenticated as the token check is, by an
+//! introspection client, and answered from the same kept grants: a kept
+//! token costs no read.
+
+use std::net::IpAddr;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::api::json_body;
+use super::errors::Problem;
+use super::introspection::client_known;
+use crate::domain::ApiSecret;
+use crate::domain::policy::{self, Owner, Permission};
+use crate::error::Error;
+use crate::web::state::AppState;
+
+/// The question.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    /// The token the caller presented to the platform.
+    token: String,
+    /// A permission's name, as the token check lists them (`platform.create`).
+    permission: String,
+    /// Whose resource the request acts on: a user's or a service account's
+    /// id, as the token check's `sub`. Left out: the caller's own, or no
+    /// resource in particular. Someone else's needs the permission over
+    /// others' resources where the policy has one (`platform.create` then
+    /// needs `platform.manage_others`).
+    #[schema(max_length = 64)]
+    resource_owner: Option<String>,
+    /// The caller's address, recorded as the token's last use.
+    #[schema(value_type = Option<String>, format = Ipv4)]
+    client_ip: Option<String>,
+}
+
+/// The answer: for a live token, with the same facts as the token check;
+/// otherwise `allowed` and `active` false and the reason alone.
+#[derive(Serialize, ToSchema)]
+pub struct Decision {
+    allowed: bool,
+    /// Why, in words fit to show the caller.
+    reason: String,
+    /// Whether the token is live.
+    active: bool,
+    /// The permission the answer was decided on: the one asked about, or
+    /// the one over others' resources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    permission: Option<&'static str>,
+    /// The organization's slug.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org: Option<String>,
+    /// The person's user id, or the service account's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    /// `personal` or `service_account`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    /// The holder's role now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+}
+
+const NOT_ACTIVE: &str = "The token is not active: it is unknown, expired or revoked, or its holder is gone.";
+
+/// Whether the token may use the permission, on its holder's own resource
+/// or on someone else's. A token that is not live is `allowed: false` with
+/// `active: false`; an unknown permission is 422, as a typo in the
+/// platform's code should be loud.
+#[utoipa::path(post, path = "/api/v1/authorize", tag = "tokens",
+    request_body = Question,
+    responses(
+        (status = 200, description = "The decision, allowed or not", body = Decision),
+        (status = 401, description = "No introspection client's secret", body = Problem,
+            content_type = "application/problem+json", headers(("WWW-Authenticate" = String))),
+    ),
+    security(("introspection_client" = [])))]
+pub async fn authorize(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Error> {
+    if !client_known(&state, &req).await? {
+        return Err(Error::Unauthenticated(
+            "Send an introspection client's secret as Authorization: Bearer <secret>.".to_owned(),
+        ));
+    }
+    let (_, question) = json_body::<Question>(payload).await?;
+    let asked = Permission::named(&question.permission).ok_or_else(|| {
+        Error::Invalid(format!(
+            "“{}” is not a permission. The permissions are: {}.",
+            question.permission.chars().take(64).collect::<String>(),
+            policy::TABLE.map(|grant| grant.name).join(", ")
+        ))
+    })?;
+    let client_ip = match question.client_ip.as_deref().map(str::parse::<IpAddr>) {
+        Some(Ok(address)) => Some(address),
+        Some(Err(_)) => {
+            return Err(Error::Invalid(
+                "client_ip is not an IP address (such as 192.0.2.7 or 2001:db8::7).".to_owned(),
+            ));
+        }
+        None => super::context::client_ip(&req),
+    };
+    let grant = match ApiSecret::parse(&question.token) {
+        Ok(secret) => {
+            state
+                .tokens
+                .live(secret, client_ip, async |lookup| {
+                    state.read(move |conn| lookup.run(conn)).await
+                })
+                .await?
+        }
+        Err(_) => None,
+    };
+    let decision = match grant {
+        None => Decision {
+            allowed: false,
+            reason: NOT_ACTIVE.to_owned(),
+            active: false,
+            permission: None,
+            org: None,
+            sub: None,
+            kind: None,
+            role: None,
+        },
+        Some(grant) => {
+            let owner = match &question.resource_owner {
+                Some(owner) if *owner != grant.subject => Owner::Other,
+                _ => Owner::Caller,
+            };
+            let decided = policy::token_may(grant.role, grant.access, asked, owner);
+            let (allowed, reason, permission) = match decided {
+                Ok(needed) => (
+                    true,
+                    format!("{}s may {}.", grant.role.label(), needed.grant().verb),
+                    needed,
+                ),
+                Err(denied) => (false, denied.to_string(), denied.permission().unwrap_or(asked)),
+            };
+            Decision {
+                allowed,
+                reason,
+                active: true,
+                permission: Some(permission.name()),
+                org: Some(grant.org_slug.clone()),
+                sub: Some(grant.subject.clone()),
+                kind: Some(grant.kind.as_str()),
+                role: Some(grant.role.as_str()),
+            }
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(decision))
+}
