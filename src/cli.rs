@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::db::{self, DbPool};
-use crate::domain::{EmailAddress, PersonName, Role, Slug};
+use crate::domain::{EmailAddress, PersonName, Role, Slug, policy};
 use crate::error::Error;
 use crate::services::invitations::{self, InviteOutcome, Invitee};
 use crate::services::members::{self, MemberRef};
@@ -207,6 +207,11 @@ pub fn run() -> ExitCode {
 
 fn execute(cli: Cli) -> Result<(), Error> {
     let config = cli.config;
+    // The doctor reports a policy that cannot be used; everything else
+    // stops on it, as the server does.
+    if !matches!(cli.command, Some(Command::Doctor)) {
+        config.install_policy()?;
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => crate::web::serve(config),
         Command::Migrate => {
@@ -244,12 +249,15 @@ fn execute(cli: Cli) -> Result<(), Error> {
             seed::audit_events(conn, org, audit_events)?;
             let already = invitations::pending_for_org(conn, &viewer, 1, 0)?.total;
             let first = u64::try_from(already).unwrap_or_default();
+            let default_role = policy::current().default_role();
+            let lowest_role = Role::all().last().copied().unwrap_or(default_role);
             let invitees: Vec<Invitee> = (first..first + invitation_count)
                 .map(|n| {
                     Ok(Invitee {
                         email: parse_email(&format!("invitee.{n}@example.org"))?,
                         name: None,
-                        role: if n % 2 == 0 { Role::Developer } else { Role::Viewer },
+                        // The default role and the lowest, in turn.
+                        role: if n % 2 == 0 { default_role } else { lowest_role },
                         ends: None,
                     })
                 })

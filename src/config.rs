@@ -10,6 +10,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::db::DatabaseUrl;
+use crate::domain::policy::{self, Policy};
+use crate::error::Error;
 use crate::telemetry::LogFormat;
 
 /// Everything `rollcall` can be told, from flags or the environment.
@@ -171,6 +173,11 @@ pub struct Config {
     #[arg(long, env = "ROLLCALL_METRICS_BIND", global = true)]
     pub metrics_bind: Option<SocketAddr>,
 
+    /// The platform's permissions and what each role holds (TOML; see the
+    /// README). Unset: the built-in policy.
+    #[arg(long, env = "ROLLCALL_POLICY_FILE", global = true)]
+    pub policy_file: Option<PathBuf>,
+
     /// Log lines as text, or as one JSON object a line.
     #[arg(long, env = "ROLLCALL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -244,6 +251,39 @@ fn parse_switch(input: &str) -> Result<bool, String> {
 }
 
 impl Config {
+    /// The policy `ROLLCALL_POLICY_FILE` declares, or the built-in one. A
+    /// file that cannot be used is one line naming it, the line and what is
+    /// wrong.
+    pub fn policy(&self) -> Result<Policy, Error> {
+        let Some(path) = &self.policy_file else {
+            return Ok(Policy::default());
+        };
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            Error::Invalid(format!("ROLLCALL_POLICY_FILE {shown} cannot be read: {error}."))
+        })?;
+        policy::parse_policy(&text, &shown)
+            .map_err(|error| Error::Invalid(format!("ROLLCALL_POLICY_FILE {shown}, {error}.")))
+    }
+
+    /// Puts the configured policy in force for this process: every command
+    /// and the server act under it. Another policy in force already (a
+    /// second server in one process, as the tests start them) is refused.
+    pub fn install_policy(&self) -> Result<(), Error> {
+        let wanted = self.policy()?;
+        if self.policy_file.is_none() && policy::current() == &wanted {
+            return Ok(());
+        }
+        match policy::install(wanted) {
+            Ok(()) => Ok(()),
+            Err(wanted) if policy::current() == &wanted => Ok(()),
+            Err(_) => Err(Error::Invalid(
+                "Another policy is in force in this process already; start a process of its own for this one."
+                    .to_owned(),
+            )),
+        }
+    }
+
     /// [`Config::fragment_cache_mb`] in bytes.
     pub fn fragment_cache_bytes(&self) -> usize {
         usize::from(self.fragment_cache_mb) << 20

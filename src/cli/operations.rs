@@ -63,6 +63,17 @@ pub fn doctor(config: &Config) -> Result<(), Error> {
         ),
     });
     findings.push(public_url(&config.public_url));
+    findings.push(match (config.policy(), &config.policy_file) {
+        (Ok(policy), Some(path)) => Finding::Good(format!(
+            "ROLLCALL_POLICY_FILE {} declares {} permissions of the platform.",
+            path.display(),
+            policy.permissions().len() - crate::domain::policy::OWN.len()
+        )),
+        (Ok(_), None) => Finding::Note(
+            "ROLLCALL_POLICY_FILE is not set: the built-in roles and permissions are in force.".to_owned(),
+        ),
+        (Err(error), _) => Finding::Wrong(error.to_string()),
+    });
     for (provider, id, secret) in [
         ("github", &config.github_client_id, &config.github_client_secret),
         ("google", &config.google_client_id, &config.google_client_secret),
@@ -84,6 +95,7 @@ pub fn doctor(config: &Config) -> Result<(), Error> {
                 .to_owned(),
         ));
     }
+    findings.extend(roles_in_use(config));
     findings.push(mail(config));
     let mut wrong = 0;
     for finding in &findings {
@@ -105,6 +117,26 @@ pub fn doctor(config: &Config) -> Result<(), Error> {
             "{wrong} thing(s) to fix before a server will work as configured."
         )))
     }
+}
+
+/// Roles the database holds that the policy does not declare stop a server;
+/// checked only where the policy can be read and the database reached.
+fn roles_in_use(config: &Config) -> Option<Finding> {
+    config.install_policy().ok()?;
+    let pool = db::connect(&config.database_url, 1, config.database_timeout).ok()?;
+    let mut conn = pool.get().ok()?;
+    if !db::is_migrated(&mut conn).unwrap_or(false) {
+        return None;
+    }
+    let undeclared = crate::services::roles_in_use::undeclared_roles(&mut conn).ok()?;
+    Some(if undeclared.is_empty() {
+        Finding::Good("Every role the database holds is declared by the policy.".to_owned())
+    } else {
+        Finding::Wrong(format!(
+            "The database holds roles the policy does not declare: {}. A server will not start until they are declared or given another role.",
+            crate::services::roles_in_use::in_words(&undeclared)
+        ))
+    })
 }
 
 fn database(config: &Config) -> Finding {

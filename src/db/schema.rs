@@ -211,6 +211,7 @@ diesel::table! {
         developers -> BigInt,
         contributors -> BigInt,
         viewers -> BigInt,
+        others -> BigInt,
     }
 }
 

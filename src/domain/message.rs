@@ -131,7 +131,7 @@ mod tests {
             reader: "Ada".to_owned(),
             to: "Bob".to_owned(),
             org: "Acme AI".to_owned(),
-            then_role: Some(Role::Admin),
+            then_role: Some(Role::ADMIN),
             settings_url: "http://127.0.0.1:8080/orgs/acme-ai/settings".to_owned(),
         };
         let json = serde_json::to_string(&message).unwrap();

@@ -25,8 +25,9 @@ pub use email::{
 pub use membership_end::{InvalidMembershipEnd, MembershipEnd, MembershipTerm, format_day};
 pub use message::{Message, SentInvitation};
 pub use name::{Description, InvalidDescription, InvalidName, LabelName, OrganizationName, PersonName};
+pub use policy::InvalidRole;
 pub use policy::{Action, Permission};
-pub use role::{InvalidRole, Role};
+pub use role::Role;
 pub use slug::{InvalidSlug, Slug};
 pub use text::{LocalPath, SearchText};
 pub use token::{InvalidToken, InviteToken, TokenHash, random_bytes};

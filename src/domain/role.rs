@@ -1,111 +1,34 @@
-use std::fmt;
-use std::str::FromStr;
-
-/// The five built-in roles, highest first. The order of the variants is the
-/// order of authority, so `Role::Owner > Role::Admin`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Owner,
-    Admin,
-    Developer,
-    Contributor,
-    Viewer,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("“{0}” is not a role; use one of owner, admin, developer, contributor, viewer")]
-pub struct InvalidRole(pub String);
+/// A role of the policy in force: its place in the policy's list of roles,
+/// highest first, with Owner always first. Its name and words are the
+/// policy's ([`super::policy::Policy`]); what it may do is the set of
+/// permissions the policy gives it, not its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Role(u8);
 
 impl Role {
-    /// Every role, highest first: the columns of the Roles page.
-    pub const ALL: [Role; 5] = [
-        Role::Owner,
-        Role::Admin,
-        Role::Developer,
-        Role::Contributor,
-        Role::Viewer,
-    ];
+    /// The one role every policy has, holding every permission.
+    pub const OWNER: Role = Role(0);
+    /// The built-in policy's roles below Owner. Under an operator's policy
+    /// file they are whatever the file declares in their places, if
+    /// anything: code that runs under any policy asks the policy for its
+    /// roles instead, and these name roles only in the tests and in what
+    /// the built-in policy itself declares.
+    pub const ADMIN: Role = Role(1);
+    pub const DEVELOPER: Role = Role(2);
+    pub const CONTRIBUTOR: Role = Role(3);
+    pub const VIEWER: Role = Role(4);
 
-    /// The stable name stored in the database and used in forms and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Developer => "developer",
-            Role::Contributor => "contributor",
-            Role::Viewer => "viewer",
-        }
+    /// The role at `index` of the policy's list (the policy's own reader
+    /// makes them).
+    pub(super) const fn at(index: u8) -> Role {
+        Role(index)
     }
 
-    /// The name shown to people.
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::Owner => "Owner",
-            Role::Admin => "Admin",
-            Role::Developer => "Developer",
-            Role::Contributor => "Contributor",
-            Role::Viewer => "Viewer",
-        }
+    pub fn index(self) -> usize {
+        usize::from(self.0)
     }
 
-    fn rank(self) -> u8 {
-        match self {
-            Role::Owner => 4,
-            Role::Admin => 3,
-            Role::Developer => 2,
-            Role::Contributor => 1,
-            Role::Viewer => 0,
-        }
-    }
-}
-
-impl PartialOrd for Role {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Role {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.rank().cmp(&other.rank())
-    }
-}
-
-impl FromStr for Role {
-    type Err = InvalidRole;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let wanted = s.trim();
-        Role::ALL
-            .into_iter()
-            .find(|role| role.as_str().eq_ignore_ascii_case(wanted))
-            .ok_or_else(|| InvalidRole(wanted.to_owned()))
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn roles_are_ordered_by_authority() {
-        assert!(Role::ALL.windows(2).all(|pair| pair[0] > pair[1]));
-    }
-
-    #[test]
-    fn parses_its_own_names_and_nothing_else() {
-        for role in Role::ALL {
-            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
-            assert_eq!(role.label().parse::<Role>(), Ok(role));
-        }
-        assert!("superuser".parse::<Role>().is_err());
-        assert!("".parse::<Role>().is_err());
+    pub fn is_owner(self) -> bool {
+        self == Role::OWNER
     }
 }

@@ -237,7 +237,7 @@ mod tests {
             name: Some("Bob".to_owned()),
             inviter: "Ada <script>".to_owned(),
             org: "Acme AI".to_owned(),
-            role: Role::Admin,
+            role: Role::ADMIN,
             link: "http://127.0.0.1:8080/invite/abc".to_owned(),
             expires_at: at(2026, 11, 29, 14, 5),
         })
@@ -261,7 +261,7 @@ mod tests {
                     .iter()
                     .map(|email| SentInvitation {
                         email: (*email).to_owned(),
-                        role: Role::Developer,
+                        role: Role::DEVELOPER,
                     })
                     .collect(),
                 expires_at: at(2026, 11, 29, 14, 5),
@@ -297,7 +297,7 @@ mod tests {
             })
             .unwrap()
         };
-        let stays = copy(Some(Role::Admin));
+        let stays = copy(Some(Role::ADMIN));
         assert_eq!(
             stays.subject,
             "You asked Bob to become an owner of Acme AI on Rollcall"
@@ -318,7 +318,7 @@ mod tests {
             new_owner: "Bob".to_owned(),
             former_owner: "Ada".to_owned(),
             org: "Acme AI".to_owned(),
-            former_owner_role: Some(Role::Viewer),
+            former_owner_role: Some(Role::VIEWER),
             members_url: "http://127.0.0.1:8080/orgs/acme-ai/members".to_owned(),
         })
         .unwrap();

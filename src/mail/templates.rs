@@ -20,10 +20,12 @@ fn format_expiry(at: NaiveDateTime) -> String {
     at.format("%-d %B %Y at %H:%M UTC").to_string()
 }
 
+/// "an Owner", "a Viewer": by how the role's label sounds, as well as its
+/// first letter tells.
 pub(super) fn article(role: Role) -> &'static str {
-    match role {
-        Role::Owner | Role::Admin => "an",
-        Role::Developer | Role::Contributor | Role::Viewer => "a",
+    match role.label().chars().next().map(|c| c.to_ascii_lowercase()) {
+        Some('a' | 'e' | 'i' | 'o') => "an",
+        _ => "a",
     }
 }
 

@@ -27,7 +27,7 @@ pub(crate) struct Acting {
 pub(crate) fn role_in(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<Role, Error> {
     let user_id = match &actor.principal {
         Principal::User(user_id) => user_id,
-        Principal::CommandLine => return Ok(Role::Owner),
+        Principal::CommandLine => return Ok(Role::OWNER),
         Principal::ServiceAccount(account_id) => return service_account_role(conn, account_id, org),
     };
     // With the organization's state read afresh: after a deletion commits,

@@ -13,6 +13,7 @@ pub mod members;
 pub(crate) mod notices;
 pub mod organizations;
 pub mod outbox;
+pub mod roles_in_use;
 pub mod seed;
 pub mod service_accounts;
 pub mod settings;

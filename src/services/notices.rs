@@ -21,7 +21,7 @@ pub struct Person {
 pub(crate) fn owners(conn: &mut DbConnection, org_id: &str) -> Result<Vec<Person>, Error> {
     let rows: Vec<(String, String, String)> = memberships::table
         .filter(memberships::org_id.eq(org_id))
-        .filter(memberships::role.eq(Role::Owner.as_str()))
+        .filter(memberships::role.eq(Role::OWNER.as_str()))
         .order(memberships::name_key)
         .select((memberships::user_id, memberships::name, memberships::email))
         .load(conn)?;

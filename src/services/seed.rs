@@ -86,15 +86,22 @@ const LAST_NAMES: [&str; 32] = [
     "Goldwasser",
 ];
 
-/// The role of the `n`th synthetic member: a few admins, the rest spread over
-/// developers, contributors and viewers, as in a large organization.
-fn role_of(n: u64) -> Role {
-    match n % 100 {
-        0 => Role::Admin,
-        1..=30 => Role::Developer,
-        31..=55 => Role::Contributor,
-        _ => Role::Viewer,
-    }
+/// The role of the `n`th synthetic member: a few in the highest role below
+/// Owner, the rest spread over the next three (in the built-in policy: 1%
+/// admins, 30% developers, 25% contributors, 44% viewers), as in a large
+/// organization.
+fn role_of(n: u64, below_owner: &[Role]) -> Role {
+    let place = match n % 100 {
+        0 => 0,
+        1..=30 => 1,
+        31..=55 => 2,
+        _ => 3,
+    };
+    below_owner
+        .get(place)
+        .or(below_owner.last())
+        .copied()
+        .unwrap_or(Role::OWNER)
 }
 
 /// The name and address of the `n`th synthetic member.
@@ -137,6 +144,7 @@ pub fn members(conn: &mut DbConnection, org: &Organization, count: u64) -> Resul
                 })
                 .collect();
             db::insert_all!(conn, users::table, &user_rows)?;
+            let below_owner: Vec<Role> = Role::all().into_iter().skip(1).collect();
             let membership_rows: Vec<_> = people
                 .iter()
                 .zip(start..end)
@@ -144,7 +152,7 @@ pub fn members(conn: &mut DbConnection, org: &Organization, count: u64) -> Resul
                     (
                         memberships::org_id.eq(&org.id),
                         memberships::user_id.eq(id),
-                        memberships::role.eq(role_of(n).as_str()),
+                        memberships::role.eq(role_of(n, &below_owner).as_str()),
                         memberships::joined_at.eq(at - Duration::seconds(n as i64)),
                         memberships::name.eq(name),
                         memberships::name_key.eq(name_key(name)),
@@ -225,7 +233,7 @@ pub fn audit_events(conn: &mut DbConnection, org: &Organization, count: u64) -> 
     let step = year / i64::try_from(count.max(1)).unwrap_or(i64::MAX);
     let start = now() - Duration::days(365);
     let admins: Vec<(String, String)> = (0..40).map(|n| person(n * 100)).collect();
-    let roles = [Role::Viewer, Role::Contributor, Role::Developer, Role::Admin];
+    let roles: Vec<Role> = Role::all().into_iter().skip(1).rev().collect();
     let mut written = 0;
     while written < count {
         let batch = (count - written).min(10_000);
@@ -243,8 +251,12 @@ pub fn audit_events(conn: &mut DbConnection, org: &Organization, count: u64) -> 
         let states: Vec<(serde_json::Value, serde_json::Value)> = people
             .iter()
             .map(|(_, _, n)| {
-                let from = roles[(n % 4) as usize].as_str();
-                let to = roles[((n + 1) % 4) as usize].as_str();
+                let role_at = |k: u64| {
+                    roles
+                        .get((k % roles.len().max(1) as u64) as usize)
+                        .map_or("", |role| role.as_str())
+                };
+                let (from, to) = (role_at(*n), role_at(n + 1));
                 let after = if n % 10 == 9 {
                     serde_json::json!({ "access": "inference" })
                 } else {
@@ -306,6 +318,7 @@ mod tests {
 
     #[test]
     fn seeds_no_owners() {
-        assert!((0..1_000).all(|n| role_of(n) != Role::Owner));
+        let below_owner: Vec<Role> = Role::all().into_iter().skip(1).collect();
+        assert!((0..1_000).all(|n| role_of(n, &below_owner) != Role::OWNER));
     }
 }

@@ -11,7 +11,7 @@ use super::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
 use super::tokens::{self, Holder, IssuedToken, TokenRequest};
 use crate::db::schema::{api_tokens, service_accounts};
 use crate::db::{self, DbConnection};
-use crate::domain::policy::{self, Action};
+use crate::domain::policy::{self, Action, Permission};
 use crate::domain::{AccessLevel, Description, LabelName, Lifetime, Role};
 use crate::error::Error;
 use crate::services::access::{Viewer, acting};
@@ -71,10 +71,7 @@ fn find(
 
 /// Whether `role` may see and manage service accounts at all.
 fn may_manage(role: Role) -> Result<(), Error> {
-    Ok(policy::authorize(
-        role,
-        Action::ManageServiceAccount { role: Role::Viewer },
-    )?)
+    Ok(policy::require(role, Permission::ManageServiceAccounts)?)
 }
 
 /// The name of one of the organization's accounts (by id or name), for a

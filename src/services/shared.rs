@@ -257,6 +257,9 @@ pub struct MemberCounts {
     pub developers: i64,
     pub contributors: i64,
     pub viewers: i64,
+    /// In the roles of an operator's policy that the built-in policy does
+    /// not name.
+    pub others: i64,
 }
 
 /// A membership's term, from what the statement that found the membership
@@ -272,7 +275,7 @@ pub(crate) fn term(
     MembershipTerm::stored(
         ends,
         held.is_some(),
-        role == Role::Owner && owners.unwrap_or(0) <= 1,
+        role == Role::OWNER && owners.unwrap_or(0) <= 1,
     )
 }
 
@@ -285,28 +288,38 @@ pub(super) fn ended(org: &Organization) -> Error {
 }
 
 impl MemberCounts {
-    /// The members in `role`, or in every role.
-    pub fn of(self, role: Option<Role>) -> i64 {
-        match role {
-            None => self.owners + self.admins + self.developers + self.contributors + self.viewers,
-            Some(Role::Owner) => self.owners,
-            Some(Role::Admin) => self.admins,
-            Some(Role::Developer) => self.developers,
-            Some(Role::Contributor) => self.contributors,
-            Some(Role::Viewer) => self.viewers,
+    /// The members in `role`, or in every role; `None` for a role whose
+    /// name the database does not count apart (see the migration
+    /// `role_counts`: it counts by the built-in policy's names).
+    pub fn of(self, role: Option<Role>) -> Option<i64> {
+        let Some(role) = role else {
+            return Some(
+                self.owners + self.admins + self.developers + self.contributors + self.viewers + self.others,
+            );
+        };
+        match role.as_str() {
+            "owner" => Some(self.owners),
+            "admin" => Some(self.admins),
+            "developer" => Some(self.developers),
+            "contributor" => Some(self.contributors),
+            "viewer" => Some(self.viewers),
+            _ => None,
         }
     }
 }
 
-impl From<(i64, i64, i64, i64, i64)> for MemberCounts {
+impl From<(i64, i64, i64, i64, i64, i64)> for MemberCounts {
     /// The counts in the order `member_list_versions` holds them.
-    fn from((owners, admins, developers, contributors, viewers): (i64, i64, i64, i64, i64)) -> Self {
+    fn from(
+        (owners, admins, developers, contributors, viewers, others): (i64, i64, i64, i64, i64, i64),
+    ) -> Self {
         Self {
             owners,
             admins,
             developers,
             contributors,
             viewers,
+            others,
         }
     }
 }

@@ -308,7 +308,7 @@ mod tests {
     #[test]
     fn a_form_is_read_into_its_struct_or_refused_whole() {
         let example = parsed("csrf_token=t&once=o&role=admin&row=a&row=b").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(example.role.parsed.ok(), Some(Role::Admin));
+        assert_eq!(example.role.parsed.ok(), Some(Role::ADMIN));
         assert_eq!(
             (example.note, example.row),
             (None, vec!["a".to_owned(), "b".to_owned()])

@@ -218,7 +218,7 @@ mod tests {
                 deleted_by: None,
                 purge_after: None,
             },
-            role: Role::Admin,
+            role: Role::ADMIN,
             stamps: version.map(|version| ListStamps {
                 members_version: version,
                 invitations_version: version,
@@ -260,7 +260,7 @@ mod tests {
             .expect("rendered");
         assert_eq!(&*other, "grace's");
         let mut owner = viewer(Some(1));
-        owner.role = Role::Owner;
+        owner.role = Role::OWNER;
         assert_eq!(table(&tables, &owner, &query, "owner's"), "owner's");
         assert_eq!(table(&tables, &viewer(Some(1)), &query, "again"), "all");
     }

@@ -3,7 +3,6 @@
 
 pub mod api;
 mod assets;
-mod authorize;
 mod context;
 mod credentials;
 mod edge;
@@ -56,6 +55,7 @@ impl Application {
     /// Connects to the database, applies migrations and binds the listener
     /// (port 0 picks a free port, which tests use).
     pub fn build(config: Config) -> Result<Self, Error> {
+        config.install_policy()?;
         // On Postgres, enough for every blocking thread of two workers; more
         // connections than cores doing work only add switching. SQLite
         // writes one at a time anyway, and in WAL mode a connection drops its
@@ -69,6 +69,13 @@ impl Application {
         let pool = db::connect(&config.database_url, pool_size, config.database_timeout)?;
         let mut conn = pool.get()?;
         db::migrate(&mut conn)?;
+        let undeclared = crate::services::roles_in_use::undeclared_roles(&mut conn)?;
+        if !undeclared.is_empty() {
+            return Err(Error::Invalid(format!(
+                "The database holds roles the policy in force does not declare: {}. Declare them in ROLLCALL_POLICY_FILE, or give those members, invitations and service accounts a declared role first.",
+                crate::services::roles_in_use::in_words(&undeclared)
+            )));
+        }
         let (key, source) = settings::session_key(&mut conn, config.session_key.as_deref())?;
         drop(conn);
         match source {
@@ -254,7 +261,7 @@ route_table! {
     // Early: the router tries routes in order, and the token check is the
     // hottest of them (every later route with a parameter is a pattern match).
     post "/api/v1/tokens/introspect" => introspection::introspect;
-    post "/api/v1/authorize" => authorize::authorize;
+    post "/api/v1/authorize" => api::authorize;
     get "/api/v1/me" => api::me;
     get "/api/v1/orgs/{slug}/roles" => api::roles;
     get "/" => profile::home;

@@ -18,7 +18,7 @@ use crate::operations::operations_token;
 fn acme() -> (TestServer, String, rollcall::services::users::User) {
     let server = TestServer::start();
     let (org, ada) = server.app.org_owned_by("Acme AI", "ada@example.com");
-    let dave = server.app.member(&org, "dave@example.com", Role::Viewer);
+    let dave = server.app.member(&org, "dave@example.com", Role::VIEWER);
     let token = operations_token(&server.app, &org, &ada);
     (server, token, dave)
 }
@@ -101,7 +101,7 @@ fn a_method_an_api_path_does_not_answer_is_405_naming_the_ones_it_does() {
     let org = server.app.org("acme-ai");
     assert_eq!(
         server.app.role_of(&org, &dave),
-        Some(Role::Viewer),
+        Some(Role::VIEWER),
         "a refused method changes nothing"
     );
 

@@ -100,7 +100,7 @@ fn each_action_leaves_exactly_one_event_with_its_actor_target_before_and_after()
             &[Invitee {
                 email: EmailAddress::parse("bob@example.com").unwrap(),
                 name: Some(rollcall::domain::PersonName::parse("Bob Kahn").unwrap()),
-                role: Role::Developer,
+                role: Role::DEVELOPER,
                 ends: None,
             }],
         )
@@ -163,7 +163,7 @@ fn each_action_leaves_exactly_one_event_with_its_actor_target_before_and_after()
             &by_ada,
             &org,
             &MemberRef::Id(bob.id.clone()),
-            Role::Admin,
+            Role::ADMIN,
         )
         .expect("change");
     });
@@ -179,7 +179,7 @@ fn each_action_leaves_exactly_one_event_with_its_actor_target_before_and_after()
     assert_eq!(promoted.target_email.as_deref(), Some("bob@example.com"));
     assert_eq!(promoted.target_id.as_deref(), Some(bob.id.as_str()));
 
-    let carol = app.invite(&org, "carol@example.com", Role::Viewer);
+    let carol = app.invite(&org, "carol@example.com", Role::VIEWER);
     let revoked = only_event_of(&app, &org, || {
         invitations::revoke(&mut app.conn(), &by_bob, &org, &carol.invitation_id).expect("revoke");
     });
@@ -191,7 +191,7 @@ fn each_action_leaves_exactly_one_event_with_its_actor_target_before_and_after()
         "revoked the invitation of carol@example.com as Viewer",
     );
 
-    let dave = app.invite(&org, "dave@example.com", Role::Viewer);
+    let dave = app.invite(&org, "dave@example.com", Role::VIEWER);
     let dave_user = app.sign_in("dave@example.com");
     let declined = only_event_of(&app, &org, || {
         invitations::decline(&mut app.conn(), &as_user(&dave_user), &token_of(&dave)).expect("decline");
@@ -244,7 +244,7 @@ fn each_action_leaves_exactly_one_event_with_its_actor_target_before_and_after()
     let account = AccountRequest {
         name: LabelName::parse("deployer").unwrap(),
         description: Default::default(),
-        role: Role::Developer,
+        role: Role::DEVELOPER,
     };
     let made_account = only_event_of(&app, &org, || {
         service_accounts::create(&mut app.conn(), &by_ada, &org, &account).expect("account");
@@ -279,7 +279,7 @@ fn each_action_leaves_exactly_one_event_with_its_actor_target_before_and_after()
     });
     assert_eq!(deleted.summary(), "deleted the service account deployer");
 
-    let eve = app.member(&org, "eve@example.com", Role::Viewer);
+    let eve = app.member(&org, "eve@example.com", Role::VIEWER);
     let left = only_event_of(&app, &org, || {
         members::leave(&mut app.conn(), &as_user(&eve), &org).expect("leave");
     });
@@ -342,9 +342,9 @@ fn nothing_can_change_a_recorded_event() {
 /// An organization with `count` role changes on top of its first events.
 fn busy_org(app: &TestApp, count: usize) -> (Organization, users::User) {
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
-    let bob = app.member(&org, "bob@example.com", Role::Developer);
+    let bob = app.member(&org, "bob@example.com", Role::DEVELOPER);
     for n in 0..count {
-        let role = if n % 2 == 0 { Role::Admin } else { Role::Developer };
+        let role = if n % 2 == 0 { Role::ADMIN } else { Role::DEVELOPER };
         members::change_role(
             &mut app.conn(),
             &as_user(&ada),
@@ -408,7 +408,7 @@ fn keyset_pages_walk_the_whole_log_once_even_while_it_grows() {
 fn busy_org_more(app: &TestApp, org: &Organization, ada: &users::User, count: usize) {
     let bob = app.user_by_email("bob@example.com");
     for n in 0..count {
-        let role = if n % 2 == 0 { Role::Viewer } else { Role::Developer };
+        let role = if n % 2 == 0 { Role::VIEWER } else { Role::DEVELOPER };
         members::change_role(
             &mut app.conn(),
             &as_user(ada),
@@ -460,7 +460,7 @@ fn filters_narrow_by_actor_action_target_and_dates() {
 fn a_developer_gets_403_on_the_page_and_the_download_and_no_download_is_recorded() {
     let server = TestServer::start();
     let (org, _) = server.app.org_owned_by("Acme AI", "ada@example.com");
-    server.app.member(&org, "dev@example.com", Role::Developer);
+    server.app.member(&org, "dev@example.com", Role::DEVELOPER);
     let mut dev = server.signed_in("dev@example.com");
     let members_page = dev.get("/orgs/acme-ai/members");
     assert!(
@@ -493,10 +493,10 @@ fn the_csv_neutralises_formulas_and_the_page_escapes_markup() {
     let formula = "=HYPERLINK(\"http://x\",\"y\")";
     let markup = "<script>alert(1)</script>";
     for (email, name) in [("eve@example.com", formula), ("mal@example.com", markup)] {
-        let issued = app.invite(&org, email, Role::Viewer);
+        let issued = app.invite(&org, email, Role::VIEWER);
         let user = named_sign_in(app, email, name);
         invitations::accept(&mut app.conn(), &as_user(&user), &token_of(&issued)).expect("accept");
-        let role = Role::Developer;
+        let role = Role::DEVELOPER;
         members::change_role(
             &mut app.conn(),
             &as_user(&ada),
@@ -655,7 +655,7 @@ fn filters_out_of_bounds_are_refused_and_recorded_nowhere() {
         let account = AccountRequest {
             name: LabelName::parse(name).unwrap(),
             description: Default::default(),
-            role: Role::Viewer,
+            role: Role::VIEWER,
         };
         assert!(
             service_accounts::create(&mut server.app.conn(), &Actor::command_line(), &org, &account).is_err()
@@ -850,7 +850,7 @@ fn downloads_escape_line_breaks_and_hidden_characters_kept_from_older_rows() {
     let server = TestServer::start();
     let app = &server.app;
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
-    let bob = app.member(&org, "bob@example.com", Role::Viewer);
+    let bob = app.member(&org, "bob@example.com", Role::VIEWER);
     // A name kept from before names had to be one line in every sense.
     let old_name = "Bob\u{2028}\u{2029}\u{85}Tables\u{202E}\u{200B}";
     {
@@ -869,7 +869,7 @@ fn downloads_escape_line_breaks_and_hidden_characters_kept_from_older_rows() {
         &as_user(&ada),
         &org,
         &MemberRef::Id(bob.id.clone()),
-        Role::Developer,
+        Role::DEVELOPER,
     )
     .expect("change");
     let hidden = ['\u{85}', '\u{2028}', '\u{2029}', '\u{202E}', '\u{200B}'];

@@ -45,8 +45,8 @@ fn the_platform_asks_what_a_token_may_do_and_is_told_why() {
     let server = TestServer::start();
     let app = &server.app;
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let carl = app.member(&org, "carl@example.com", Role::Contributor);
-    let dev = app.member(&org, "dev@example.com", Role::Developer);
+    let carl = app.member(&org, "carl@example.com", Role::CONTRIBUTOR);
+    let dev = app.member(&org, "dev@example.com", Role::DEVELOPER);
     let client = gateway(app);
     let token_of = |who, access| {
         tokens::create_personal(&mut app.conn(), &as_user(who), &org, None, &request(access))
@@ -205,7 +205,7 @@ fn the_platform_asks_what_a_token_may_do_and_is_told_why() {
         &Actor::command_line(),
         &org,
         &MemberRef::Id(carl.id.clone()),
-        Role::Viewer,
+        Role::VIEWER,
     )
     .expect("a role change");
     // An operations token of a viewer no longer works at all.

@@ -34,7 +34,7 @@ enum Move {
 fn race(app: &Arc<TestApp>, play: Move) {
     for round in 0..ROUNDS {
         let (org, ada) = app.org_owned_by(&format!("Race {round}"), &format!("ada{round}@example.com"));
-        let olga = app.member(&org, &format!("olga{round}@example.com"), Role::Owner);
+        let olga = app.member(&org, &format!("olga{round}@example.com"), Role::OWNER);
         let barrier = Arc::new(Barrier::new(2));
         let contenders = [(ada.clone(), olga.clone()), (olga.clone(), ada.clone())];
         let handles: Vec<_> = contenders
@@ -50,7 +50,7 @@ fn race(app: &Arc<TestApp>, play: Move) {
                     let other_ref = MemberRef::Id(other.id.clone());
                     match play {
                         Move::DemoteEachOther => {
-                            members::change_role(&mut conn, &as_user(&me), &org, &other_ref, Role::Admin)
+                            members::change_role(&mut conn, &as_user(&me), &org, &other_ref, Role::ADMIN)
                                 .map(|_| ())
                         }
                         Move::RemoveEachOther => {
@@ -62,7 +62,7 @@ fn race(app: &Arc<TestApp>, play: Move) {
                             &Actor::command_line(),
                             &org,
                             &other_ref,
-                            Role::Viewer,
+                            Role::VIEWER,
                         )
                         .map(|_| ()),
                         // The owner the command line is not demoting leaves.
@@ -93,7 +93,7 @@ fn race(app: &Arc<TestApp>, play: Move) {
             &mut app.conn(),
             &app.viewer(&Actor::command_line(), &org).unwrap(),
             &MemberQuery {
-                role: Some(Role::Owner),
+                role: Some(Role::OWNER),
                 ..Default::default()
             },
         )
@@ -128,8 +128,8 @@ fn a_change_below_owner_racing_a_promotion_and_a_departure_keeps_an_owner() {
     let app = Arc::new(TestApp::new());
     for round in 0..ROUNDS {
         let (org, ada) = app.org_owned_by(&format!("Below {round}"), &format!("ada{round}@example.com"));
-        let bob = app.member(&org, &format!("bob{round}@example.com"), Role::Admin);
-        let carl = app.member(&org, &format!("carl{round}@example.com"), Role::Developer);
+        let bob = app.member(&org, &format!("bob{round}@example.com"), Role::ADMIN);
+        let carl = app.member(&org, &format!("carl{round}@example.com"), Role::DEVELOPER);
         let barrier = Arc::new(Barrier::new(2));
         let demote = {
             let (app, org, barrier, bob, carl) = (
@@ -147,7 +147,7 @@ fn a_change_below_owner_racing_a_promotion_and_a_departure_keeps_an_owner() {
                     &as_user(&bob),
                     &org,
                     &MemberRef::Id(carl.id),
-                    Role::Viewer,
+                    Role::VIEWER,
                 )
                 .map(|_| ())
             })
@@ -168,7 +168,7 @@ fn a_change_below_owner_racing_a_promotion_and_a_departure_keeps_an_owner() {
                     &as_user(&ada),
                     &org,
                     &MemberRef::Id(carl.id),
-                    Role::Owner,
+                    Role::OWNER,
                 )?;
                 members::leave(&mut conn, &as_user(&ada), &org)
             })
@@ -176,7 +176,7 @@ fn a_change_below_owner_racing_a_promotion_and_a_departure_keeps_an_owner() {
         let demoted = demote.join().expect("no panic");
         let left = promote_and_leave.join().expect("no panic");
         let owners: Vec<Option<Role>> = [&ada, &carl].iter().map(|user| app.role_of(&org, user)).collect();
-        let owner_count = owners.iter().filter(|role| **role == Some(Role::Owner)).count();
+        let owner_count = owners.iter().filter(|role| **role == Some(Role::OWNER)).count();
         assert!(
             owner_count >= 1,
             "round {round}: no owner left: {demoted:?} {left:?} {owners:?}"
@@ -184,7 +184,7 @@ fn a_change_below_owner_racing_a_promotion_and_a_departure_keeps_an_owner() {
         if left.is_ok() {
             assert_eq!(
                 owners[1],
-                Some(Role::Owner),
+                Some(Role::OWNER),
                 "round {round}: Ada left and Carl is not an owner"
             );
         }
@@ -204,7 +204,7 @@ fn a_change_below_owner_racing_a_promotion_and_a_departure_keeps_an_owner() {
 fn marking_emails_sent_does_not_wait_for_an_invite_in_progress() {
     let app = Arc::new(TestApp::new());
     let (org, ada) = app.org_owned_by("Outbox", "ada@example.com");
-    app.invite(&org, "bob@example.com", Role::Developer);
+    app.invite(&org, "bob@example.com", Role::DEVELOPER);
     let claimed = outbox::claim_due(&mut app.conn(), 50, chrono::Duration::minutes(2)).expect("claim");
     assert!(!claimed.is_empty(), "the invitation's email is due");
 
@@ -227,7 +227,7 @@ fn marking_emails_sent_does_not_wait_for_an_invite_in_progress() {
                     &[Invitee {
                         email: EmailAddress::parse("carol@example.com").expect("an address"),
                         name: None,
-                        role: Role::Viewer,
+                        role: Role::VIEWER,
                         ends: None,
                     }],
                 )?;

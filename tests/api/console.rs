@@ -177,8 +177,8 @@ fn security_headers_are_on_every_answer() {
 fn the_members_page_lists_searches_and_pages() {
     let (server, mut ada) = acme();
     for (email, role) in [
-        ("alan@example.com", Role::Developer),
-        ("grace@example.com", Role::Admin),
+        ("alan@example.com", Role::DEVELOPER),
+        ("grace@example.com", Role::ADMIN),
     ] {
         join(&server, email, role);
     }
@@ -214,7 +214,7 @@ fn the_members_page_lists_searches_and_pages() {
 
 fn inviting_many_through_both_steps_without_javascript() {
     let (server, mut ada) = acme();
-    join(&server, "member@example.com", Role::Viewer);
+    join(&server, "member@example.com", Role::VIEWER);
 
     let step_one = ada.get("/orgs/acme-ai/invitations/new");
     assert_eq!(step_one.status, 200);
@@ -360,7 +360,7 @@ fn pending_invitations_are_listed_a_page_at_a_time() {
     for n in 0..60 {
         server
             .app
-            .invite(&org, &format!("invitee{n:02}@example.com"), Role::Viewer);
+            .invite(&org, &format!("invitee{n:02}@example.com"), Role::VIEWER);
     }
     let rows = |page: &crate::http::Page| page.body.matches("<tr id=\"invitation-").count();
 
@@ -389,7 +389,7 @@ fn pending_invitations_are_listed_a_page_at_a_time() {
         refused.assert_contains("is not a page number");
     }
 
-    let mut viewer = join(&server, "vera@example.com", Role::Viewer);
+    let mut viewer = join(&server, "vera@example.com", Role::VIEWER);
     let seen = viewer.get("/orgs/acme-ai/invitations");
     assert_eq!((seen.status, rows(&seen)), (200, 50));
     assert!(!seen.contains("/revoke") && !seen.contains("/resend"));
@@ -416,7 +416,7 @@ fn oversized_bodies_are_refused_with_413() {
 fn resending_rotates_the_link_and_revoking_withdraws_it() {
     let (server, mut ada) = acme();
     let org = server.app.org("acme-ai");
-    let first = server.app.invite(&org, "bob@example.com", Role::Viewer);
+    let first = server.app.invite(&org, "bob@example.com", Role::VIEWER);
     let id = first.invitation_id.clone();
 
     let resent = ada.hx_post(&format!("/orgs/acme-ai/invitations/{id}/resend"), &[]);
@@ -445,7 +445,7 @@ fn resending_rotates_the_link_and_revoking_withdraws_it() {
 
 fn changing_a_role_updates_the_row_in_place() {
     let (server, mut ada) = acme();
-    join(&server, "bob@example.com", Role::Viewer);
+    join(&server, "bob@example.com", Role::VIEWER);
     let bob = user_id(&server, "bob@example.com");
     let dialog = ada.hx_get(&format!("/orgs/acme-ai/members/{bob}/role"), "modal");
     dialog.assert_contains("Change role");
@@ -462,7 +462,7 @@ fn changing_a_role_updates_the_row_in_place() {
             &server.app.org("acme-ai"),
             &server.app.user_by_email("bob@example.com")
         ),
-        Some(Role::Admin)
+        Some(Role::ADMIN)
     );
 
     let bad = ada.post(
@@ -475,7 +475,7 @@ fn changing_a_role_updates_the_row_in_place() {
 
 fn removing_a_member_takes_away_access_at_once() {
     let (server, mut ada) = acme();
-    let mut bob_browser = join(&server, "bob@example.com", Role::Developer);
+    let mut bob_browser = join(&server, "bob@example.com", Role::DEVELOPER);
     let bob = user_id(&server, "bob@example.com");
     let confirm = ada.get(&format!("/orgs/acme-ai/members/{bob}/remove"));
     confirm.assert_contains("Remove Bob from Acme AI?");
@@ -506,7 +506,7 @@ fn the_last_owner_is_told_why_they_cannot_leave() {
     );
     assert_eq!(server.app.snapshot(), before);
 
-    let mut olga = join(&server, "olga@example.com", Role::Owner);
+    let mut olga = join(&server, "olga@example.com", Role::OWNER);
     let olga_id = user_id(&server, "olga@example.com");
     let demote = ada.post(
         &format!("/orgs/acme-ai/members/{olga_id}/role"),
@@ -536,16 +536,19 @@ fn the_roles_page_renders_the_policy() {
     let (_server, mut ada) = acme();
     let roles = ada.get("/orgs/acme-ai/roles");
     assert_eq!(roles.status, 200);
-    for grant in rollcall::domain::policy::TABLE {
-        roles.assert_contains(grant.description);
+    let policy = rollcall::domain::policy::current();
+    for row in policy.permissions() {
+        roles.assert_contains(&row.description);
+        roles.assert_contains(&row.name);
     }
     let allowed = roles.body.matches("<td class=\"yes\">").count();
-    let expected: usize = rollcall::domain::policy::TABLE
+    let expected: usize = policy
+        .permissions()
         .iter()
-        .map(|grant| {
-            Role::ALL
+        .map(|row| {
+            Role::all()
                 .iter()
-                .filter(|role| grant.permission.allows(**role))
+                .filter(|role| row.permission.allows(**role))
                 .count()
         })
         .sum();
@@ -565,7 +568,7 @@ fn the_profile_creates_organizations_and_answers_invitations() {
     page.assert_contains("&#60;script&#62;alert(1)&#60;/script&#62;");
 
     let (other, _) = server.app.org_owned_by("Other Co", "olga@example.com");
-    server.app.invite(&other, "ada@example.com", Role::Admin);
+    server.app.invite(&other, "ada@example.com", Role::ADMIN);
     let profile = ada.get("/profile");
     profile.assert_contains("Other Co");
     let invitation_id = {
@@ -581,13 +584,13 @@ fn the_profile_creates_organizations_and_answers_invitations() {
 
 /// The independent reading of DESIGN.md's table used by the HTTP checks.
 fn may_manage(actor: Role, touches_owner: bool) -> bool {
-    actor == Role::Owner || (actor == Role::Admin && !touches_owner)
+    actor == Role::OWNER || (actor == Role::ADMIN && !touches_owner)
 }
 
 fn each_role_is_offered_only_what_it_may_do_and_refused_the_rest() {
-    for viewer_role in Role::ALL {
+    for viewer_role in Role::all() {
         let (server, _ada) = acme();
-        let targets: Vec<(Role, String)> = Role::ALL
+        let targets: Vec<(Role, String)> = Role::all()
             .into_iter()
             .map(|role| {
                 let email = format!("{}-target@example.com", role.as_str());
@@ -605,7 +608,7 @@ fn each_role_is_offered_only_what_it_may_do_and_refused_the_rest() {
             "{viewer_role:?} invite button"
         );
         for (target_role, id) in &targets {
-            let allowed = may_manage(viewer_role, *target_role == Role::Owner);
+            let allowed = may_manage(viewer_role, *target_role == Role::OWNER);
             let what = format!("{viewer_role:?} on {target_role:?}");
             assert_eq!(
                 page.contains(&format!("/members/{id}/role\"")),
@@ -619,7 +622,7 @@ fn each_role_is_offered_only_what_it_may_do_and_refused_the_rest() {
             );
             if !allowed {
                 let before = server.app.snapshot();
-                let to = if *target_role == Role::Viewer {
+                let to = if *target_role == Role::VIEWER {
                     "contributor"
                 } else {
                     "viewer"
@@ -641,7 +644,7 @@ fn each_role_is_offered_only_what_it_may_do_and_refused_the_rest() {
             "/orgs/acme-ai/invitations",
             &[("email", "boss@example.com"), ("name", ""), ("row_role", "owner")],
         );
-        if viewer_role == Role::Owner {
+        if viewer_role == Role::OWNER {
             assert_eq!(owner_invite.status, 200, "{viewer_role:?} invites an owner");
         } else {
             assert_eq!(owner_invite.status, 403, "{viewer_role:?} invites an owner");
@@ -651,7 +654,7 @@ fn each_role_is_offered_only_what_it_may_do_and_refused_the_rest() {
         assert_eq!(dialog.status == 200, can_invite, "{viewer_role:?}: invite dialog");
         assert_eq!(
             dialog.contains("<option value=\"owner\""),
-            viewer_role == Role::Owner,
+            viewer_role == Role::OWNER,
             "{viewer_role:?}: owner offered"
         );
         let roles = viewer.get("/orgs/acme-ai/roles");
@@ -749,7 +752,7 @@ fn error_pages_keep_the_header_for_someone_signed_in() {
     let (server, mut ada) = acme();
     let app = &server.app;
     let org = app.org("acme-ai");
-    let issued = app.invite(&org, "bob@example.com", Role::Viewer);
+    let issued = app.invite(&org, "bob@example.com", Role::VIEWER);
     let invite_path = format!("/invite/{}", issued.link.rsplit('/').next().unwrap());
     {
         use diesel::prelude::*;

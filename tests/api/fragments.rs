@@ -40,7 +40,7 @@ fn acme_with_bob() -> (TestServer, Browser, String) {
     let mut ada = server.signed_in("ada@example.com");
     assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
     let org = server.app.org("acme-ai");
-    server.app.member(&org, "bob@example.com", Role::Developer);
+    server.app.member(&org, "bob@example.com", Role::DEVELOPER);
     let bob = server.app.user_by_email("bob@example.com").id;
     (server, ada, bob)
 }
@@ -88,7 +88,7 @@ fn changes_from_the_command_line_and_from_sign_in_show_on_the_next_page() {
     assert!(row_of(&renamed, &bob).is_some_and(|row| row.contains("Robert Tables")));
 
     // Carol accepts an invitation: she is listed, and counted.
-    let carol = server.app.member(&org, "carol@example.com", Role::Viewer);
+    let carol = server.app.member(&org, "carol@example.com", Role::VIEWER);
     let joined = ada.get(MEMBERS);
     assert!(row_of(&joined, &carol.id).is_some());
     joined.assert_contains("3 members");
@@ -115,13 +115,13 @@ fn what_leaves_the_memberships_alone_leaves_the_version_alone() {
     // Reading, inviting and refused changes write no membership.
     ada.get(MEMBERS);
     ada.get(&format!("{MEMBERS}?q=bob"));
-    server.app.invite(&org, "dave@example.com", Role::Viewer);
+    server.app.invite(&org, "dave@example.com", Role::VIEWER);
     let refused = members::change_role(
         &mut server.app.conn(),
         &Actor::user(&bob, None),
         &org,
         &MemberRef::Email(EmailAddress::parse("ada@example.com").expect("an address")),
-        Role::Viewer,
+        Role::VIEWER,
     );
     assert!(refused.is_err(), "a developer changed the owner's role");
     assert_eq!(version(&server), kept);
@@ -141,7 +141,7 @@ fn what_leaves_the_memberships_alone_leaves_the_version_alone() {
         &Actor::command_line(),
         &org,
         &MemberRef::Id(bob),
-        Role::Viewer,
+        Role::VIEWER,
     )
     .expect("change Bob's role");
     assert!(version(&server) > kept, "a role change raised the version");
@@ -153,8 +153,8 @@ fn with_no_room_kept_every_page_is_rendered() {
     assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
     ada.get(MEMBERS).assert_contains("1 member");
     let org = server.app.org("acme-ai");
-    server.app.member(&org, "bob@example.com", Role::Developer);
-    server.app.invite(&org, "dave@example.com", Role::Viewer);
+    server.app.member(&org, "bob@example.com", Role::DEVELOPER);
+    server.app.invite(&org, "dave@example.com", Role::VIEWER);
     let page = ada.get(MEMBERS);
     page.assert_contains("2 members");
     assert!(pending_section(&page).contains("dave@example.com"));
@@ -192,7 +192,7 @@ fn pending_invitations_follow_every_change_whichever_server_made_it() {
     assert!(pending.contains("dave@example.com"), "{pending}");
     assert!(pending.contains("(1)"), "{pending}");
 
-    let dave = server.app.invite(&org, "erin@example.com", Role::Developer);
+    let dave = server.app.invite(&org, "erin@example.com", Role::DEVELOPER);
     assert!(pending_section(&ada.get(MEMBERS)).contains("erin@example.com"));
     invitations::revoke(
         &mut server.app.conn(),
@@ -210,7 +210,7 @@ fn pending_invitations_follow_every_change_whichever_server_made_it() {
 fn each_session_gets_forms_with_its_own_token() {
     let (server, mut ada, _) = acme_with_bob();
     let org = server.app.org("acme-ai");
-    let issued = server.app.invite(&org, "dave@example.com", Role::Viewer);
+    let issued = server.app.invite(&org, "dave@example.com", Role::VIEWER);
     let mut ada_again = server.signed_in("ada@example.com");
     assert_ne!(ada.csrf, ada_again.csrf);
     for browser in [&mut ada, &mut ada_again] {

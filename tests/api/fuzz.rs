@@ -105,8 +105,8 @@ fn setup() -> (TestServer, Browser, Fixture) {
     let mut ada = server.signed_in("ada@example.com");
     assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
     let org = server.app.org("acme-ai");
-    let bob = server.app.member(&org, "bob@example.com", Role::Developer);
-    let carol = server.app.invite(&org, "carol@example.com", Role::Viewer);
+    let bob = server.app.member(&org, "bob@example.com", Role::DEVELOPER);
+    let carol = server.app.invite(&org, "carol@example.com", Role::VIEWER);
     ada.get("/orgs/acme-ai/members");
     let fixture = Fixture {
         bob_id: bob.id,

@@ -30,8 +30,8 @@ fn invitees(text: &str, role: Role) -> Vec<Invitee> {
 fn inviting_many_reports_each_address_and_queues_their_emails_together() {
     let app = TestApp::new();
     let (org, owner) = app.org_owned_by("Acme AI", "ada@example.com");
-    app.member(&org, "member@example.com", Role::Viewer);
-    let pending = app.invite(&org, "pending@example.com", Role::Viewer);
+    app.member(&org, "member@example.com", Role::VIEWER);
+    let pending = app.invite(&org, "pending@example.com", Role::VIEWER);
     let emails_before = app.count("email_outbox");
 
     let pasted = "new1@example.com, Member@Example.com\npending@example.com not-an-address new2@example.com new1@example.com";
@@ -47,7 +47,7 @@ fn inviting_many_reports_each_address_and_queues_their_emails_together() {
         .map(|email| Invitee {
             email,
             name: None,
-            role: Role::Developer,
+            role: Role::DEVELOPER,
             ends: None,
         })
         .collect();
@@ -100,7 +100,7 @@ fn inviting_many_reports_each_address_and_queues_their_emails_together() {
 fn the_database_keeps_only_the_hash_of_a_token() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let issued = app.invite(&org, "bob@example.com", Role::Viewer);
+    let issued = app.invite(&org, "bob@example.com", Role::VIEWER);
     let token = issued.link.rsplit('/').next().unwrap().to_owned();
     let hashes: Vec<String> = rollcall::db::schema::invitation_tokens::table
         .select(rollcall::db::schema::invitation_tokens::token_hash)
@@ -115,7 +115,7 @@ fn a_thousand_addresses_are_invited_in_one_go() {
     let app = TestApp::new();
     let (org, owner) = app.org_owned_by("Acme AI", "ada@example.com");
     let text: Vec<String> = (0..1000).map(|i| format!("person{i}@example.com")).collect();
-    let batch = invitees(&text.join("\n"), Role::Viewer);
+    let batch = invitees(&text.join("\n"), Role::VIEWER);
     let outcomes =
         invitations::invite(&mut app.conn(), &app.settings, &as_user(&owner), &org, &batch).unwrap();
     assert!(
@@ -141,10 +141,10 @@ fn a_thousand_addresses_are_invited_in_one_go() {
 fn an_admin_cannot_invite_an_owner_and_nothing_is_created() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let admin = app.member(&org, "admin@example.com", Role::Admin);
+    let admin = app.member(&org, "admin@example.com", Role::ADMIN);
     let before = app.snapshot();
-    let mut batch = invitees("dev@example.com", Role::Developer);
-    batch.extend(invitees("boss@example.com", Role::Owner));
+    let mut batch = invitees("dev@example.com", Role::DEVELOPER);
+    batch.extend(invitees("boss@example.com", Role::OWNER));
     let refused =
         invitations::invite(&mut app.conn(), &app.settings, &as_user(&admin), &org, &batch).unwrap_err();
     assert!(matches!(refused, Error::Forbidden(_)), "{refused:?}");
@@ -159,7 +159,7 @@ fn an_admin_cannot_invite_an_owner_and_nothing_is_created() {
 fn classify_tells_step_two_where_each_address_stands() {
     let app = TestApp::new();
     let (org, owner) = app.org_owned_by("Acme AI", "ada@example.com");
-    let pending = app.invite(&org, "pending@example.com", Role::Viewer);
+    let pending = app.invite(&org, "pending@example.com", Role::VIEWER);
     let emails: Vec<EmailAddress> = ["ada@example.com", "pending@example.com", "new@example.com"]
         .iter()
         .map(|e| EmailAddress::parse(e).unwrap())
@@ -180,19 +180,19 @@ fn classify_tells_step_two_where_each_address_stands() {
 fn accepting_makes_a_member_once_and_only_once() {
     let app = TestApp::new();
     let (org, owner) = app.org_owned_by("Acme AI", "ada@example.com");
-    let issued = app.invite(&org, "bob@example.com", Role::Contributor);
+    let issued = app.invite(&org, "bob@example.com", Role::CONTRIBUTOR);
     let (bob, outcome) = app.accept(&issued, "bob@example.com");
     assert!(
         matches!(
             outcome,
             AcceptOutcome::Joined {
-                role: Role::Contributor,
+                role: Role::CONTRIBUTOR,
                 ..
             }
         ),
         "{outcome:?}"
     );
-    assert_eq!(app.role_of(&org, &bob), Some(Role::Contributor));
+    assert_eq!(app.role_of(&org, &bob), Some(Role::CONTRIBUTOR));
 
     let again = invitations::accept(&mut app.conn(), &as_user(&bob), &token_of(&issued)).unwrap();
     assert!(
@@ -217,7 +217,7 @@ fn accepting_makes_a_member_once_and_only_once() {
 fn only_someone_with_the_invited_address_verified_can_accept_or_decline() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let issued = app.invite(&org, "bob@example.com", Role::Viewer);
+    let issued = app.invite(&org, "bob@example.com", Role::VIEWER);
     let before = app.snapshot();
     let (mallory, outcome) = app.accept(&issued, "mallory@example.com");
     match outcome {
@@ -250,7 +250,7 @@ fn only_someone_with_the_invited_address_verified_can_accept_or_decline() {
 fn an_expired_invitation_is_refused() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let issued = app.invite(&org, "bob@example.com", Role::Viewer);
+    let issued = app.invite(&org, "bob@example.com", Role::VIEWER);
     diesel::update(invitations_table::table.find(&issued.invitation_id))
         .set(invitations_table::expires_at.eq(chrono::Utc::now().naive_utc() - chrono::Duration::minutes(1)))
         .execute(&mut *app.conn())
@@ -272,7 +272,7 @@ fn an_expired_invitation_is_refused() {
 fn resend_rotates_the_link_and_restarts_the_expiry() {
     let app = TestApp::new();
     let (org, owner) = app.org_owned_by("Acme AI", "ada@example.com");
-    let first = app.invite(&org, "bob@example.com", Role::Viewer);
+    let first = app.invite(&org, "bob@example.com", Role::VIEWER);
     let long_ago = chrono::Utc::now().naive_utc() - chrono::Duration::days(30);
     diesel::update(invitations_table::table.find(&first.invitation_id))
         .set(invitations_table::expires_at.eq(long_ago))
@@ -320,7 +320,7 @@ fn resend_rotates_the_link_and_restarts_the_expiry() {
 fn a_revoked_invitation_cannot_be_accepted() {
     let app = TestApp::new();
     let (org, owner) = app.org_owned_by("Acme AI", "ada@example.com");
-    let issued = app.invite(&org, "bob@example.com", Role::Viewer);
+    let issued = app.invite(&org, "bob@example.com", Role::VIEWER);
     invitations::revoke(&mut app.conn(), &as_user(&owner), &org, &issued.invitation_id).unwrap();
     let (bob, outcome) = app.accept(&issued, "bob@example.com");
     assert!(matches!(
@@ -339,7 +339,7 @@ fn a_revoked_invitation_cannot_be_accepted() {
 fn declining_closes_the_invitation() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let issued = app.invite(&org, "bob@example.com", Role::Viewer);
+    let issued = app.invite(&org, "bob@example.com", Role::VIEWER);
     let bob = app.sign_in("bob@example.com");
     let declined = invitations::decline(&mut app.conn(), &as_user(&bob), &token_of(&issued)).unwrap();
     assert!(matches!(declined, DeclineOutcome::Declined { .. }));
@@ -372,9 +372,9 @@ fn the_profile_lists_invitations_to_any_verified_address_and_accepts_by_id() {
     let app = TestApp::new();
     let (acme, _) = app.org_owned_by("Acme AI", "ada@example.com");
     let (other, _) = app.org_owned_by("Other Co", "olga@example.com");
-    app.invite(&acme, "bob@example.com", Role::Viewer);
-    app.invite(&other, "bob@example.com", Role::Admin);
-    app.invite(&other, "someone@example.com", Role::Admin);
+    app.invite(&acme, "bob@example.com", Role::VIEWER);
+    app.invite(&other, "bob@example.com", Role::ADMIN);
+    app.invite(&other, "someone@example.com", Role::ADMIN);
     let bob = app.sign_in("bob@example.com");
     let pending = invitations::pending_for_user(&mut app.conn(), &bob.id).unwrap();
     let mut orgs: Vec<&str> = pending.iter().map(|(_, org)| org.name.as_str()).collect();
@@ -399,7 +399,7 @@ fn the_profile_lists_invitations_to_any_verified_address_and_accepts_by_id() {
 fn accepted_invitations_cancel_their_unsent_email() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let issued = app.invite(&org, "bob@example.com", Role::Viewer);
+    let issued = app.invite(&org, "bob@example.com", Role::VIEWER);
     app.accept(&issued, "bob@example.com");
     let states: Vec<String> = mail::queued(&mut app.conn())
         .unwrap()
@@ -433,7 +433,7 @@ fn emails_queued_in_words_before_an_upgrade_still_go_out_and_sent_ones_keep_no_l
         .execute(&mut *app.conn())
         .unwrap();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let issued = app.invite(&org, "bob@example.com", Role::Viewer);
+    let issued = app.invite(&org, "bob@example.com", Role::VIEWER);
 
     let old = smtp.wait_for("old@example.com", Duration::from_secs(20));
     assert_eq!(old.subject(), "Queued before the upgrade");
@@ -476,8 +476,8 @@ fn an_answer_to_another_invitation_than_the_one_opened_last_changes_nothing() {
     let app = &server.app;
     let (acme, _) = app.org_owned_by("Acme AI", "ada@example.com");
     let (globex, _) = app.org_owned_by("Globex", "hank@example.com");
-    let first = app.invite(&acme, "bob@example.com", Role::Developer);
-    let second = app.invite(&globex, "bob@example.com", Role::Viewer);
+    let first = app.invite(&acme, "bob@example.com", Role::DEVELOPER);
+    let second = app.invite(&globex, "bob@example.com", Role::VIEWER);
     let path = |link: &str| link[link.find("/invite/").expect("an invitation link")..].to_owned();
 
     let mut bob = server.signed_in("bob@example.com");

@@ -67,7 +67,7 @@ fn token(server: &TestServer, user: &rollcall::services::users::User, access: Ac
 fn the_api_takes_operations_tokens_and_answers_problems_otherwise() {
     let server = TestServer::start();
     let (org, _) = server.app.org_owned_by("Acme AI", "ada@example.com");
-    let dev = server.app.member(&org, "dev@example.com", Role::Developer);
+    let dev = server.app.member(&org, "dev@example.com", Role::DEVELOPER);
     let operations = token(&server, &dev, AccessLevel::Operations);
     let inference = token(&server, &dev, AccessLevel::Inference);
     let base = &server.base;
@@ -98,11 +98,14 @@ fn the_api_takes_operations_tokens_and_answers_problems_otherwise() {
     let (status, _, roles) = call(base, "/api/v1/orgs/acme-ai/roles", Some(&operations));
     assert_eq!(status, 200, "{roles}");
     let rows = roles["permissions"].as_array().expect("the permission table");
-    assert_eq!(rows.len(), rollcall::domain::policy::TABLE.len());
-    for (row, grant) in rows.iter().zip(rollcall::domain::policy::TABLE.iter()) {
-        assert_eq!(row["permission"], grant.description);
-        assert_eq!(row["lowest_role"], grant.lowest.as_str());
+    let policy = rollcall::domain::policy::current();
+    assert_eq!(rows.len(), policy.permissions().len());
+    for (row, expected) in rows.iter().zip(policy.permissions()) {
+        assert_eq!(row["permission"], expected.description.as_str());
+        assert_eq!(row["name"], expected.name.as_str());
     }
+    assert_eq!(rows[0]["lowest_role"], "viewer", "members.view");
+    assert_eq!(rows[1]["lowest_role"], "admin", "members.invite");
     assert_problem(
         &call(base, "/api/v1/orgs/other-org/roles", Some(&operations)),
         404,
@@ -230,9 +233,9 @@ struct Acme {
 fn acme() -> Acme {
     let server = TestServer::start();
     let (org, ada) = server.app.org_owned_by("Acme AI", "ada@example.com");
-    let bob = server.app.member(&org, "bob@example.com", Role::Admin);
-    let carl = server.app.member(&org, "carl@example.com", Role::Developer);
-    let dave = server.app.member(&org, "dave@example.com", Role::Viewer);
+    let bob = server.app.member(&org, "bob@example.com", Role::ADMIN);
+    let carl = server.app.member(&org, "carl@example.com", Role::DEVELOPER);
+    let dave = server.app.member(&org, "dave@example.com", Role::VIEWER);
     Acme {
         ada: token(&server, &ada, AccessLevel::Operations),
         bob: token(&server, &bob, AccessLevel::Operations),
@@ -307,7 +310,7 @@ fn the_member_list_pages_by_cursor_without_skipping_or_repeating_anyone() {
     for n in 0..7 {
         acme.server
             .app
-            .member(&acme.org, &format!("extra{n}@example.com"), Role::Viewer);
+            .member(&acme.org, &format!("extra{n}@example.com"), Role::VIEWER);
     }
     let whole = get(base, "/api/v1/orgs/acme-ai/members?limit=200", &acme.carl);
     assert_eq!(whole.status, 200, "{}", whole.json);
@@ -345,7 +348,7 @@ fn the_member_list_pages_by_cursor_without_skipping_or_repeating_anyone() {
                 // Someone joins and someone leaves between two pages.
                 acme.server
                     .app
-                    .member(&acme.org, "aaron-late@example.com", Role::Viewer);
+                    .member(&acme.org, "aaron-late@example.com", Role::VIEWER);
             }
             match page.json["next_cursor"].as_str() {
                 Some(next) => cursor = Some(next.to_owned()),
@@ -447,7 +450,7 @@ fn role_changes_and_removals_over_the_api_keep_every_rule() {
     assert_eq!(changed.status, 200, "{}", changed.json);
     assert_eq!(changed.json["role"], "developer");
     assert_eq!(changed.json["email"], "dave@example.com");
-    assert_eq!(app.role_of(&acme.org, &dave), Some(Role::Developer));
+    assert_eq!(app.role_of(&acme.org, &dave), Some(Role::DEVELOPER));
     assert_eq!(app.count("audit_events"), events + 1);
 
     // Refusals change nothing.
@@ -614,12 +617,12 @@ fn role_changes_and_removals_over_the_api_keep_every_rule() {
         answer.problem(*status, kind);
     }
     assert_eq!(app.snapshot(), before, "a refused call changed something");
-    assert_eq!(app.role_of(&acme.org, &carl), Some(Role::Developer));
-    assert_eq!(app.role_of(&acme.org, &ada), Some(Role::Owner));
+    assert_eq!(app.role_of(&acme.org, &carl), Some(Role::DEVELOPER));
+    assert_eq!(app.role_of(&acme.org, &ada), Some(Role::OWNER));
 
     // Two owners demoting each other at once, through two servers: one
     // change happens, and an owner stays.
-    let eve = app.member(&acme.org, "eve@example.com", Role::Owner);
+    let eve = app.member(&acme.org, "eve@example.com", Role::OWNER);
     let eve_token = token(&acme.server, &eve, AccessLevel::Operations);
     let another = acme.server.another_server();
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
@@ -655,7 +658,7 @@ fn role_changes_and_removals_over_the_api_keep_every_rule() {
     );
     let owners = [&ada, &eve]
         .iter()
-        .filter(|user| app.role_of(&acme.org, user) == Some(Role::Owner))
+        .filter(|user| app.role_of(&acme.org, user) == Some(Role::OWNER))
         .count();
     assert_eq!(owners, 1);
 
@@ -679,9 +682,9 @@ fn a_service_account_acts_as_itself_within_its_role() {
         description: Default::default(),
         role,
     };
-    service_accounts::create(&mut conn, &ada, &acme.org, &request("ci-bot", Role::Admin))
+    service_accounts::create(&mut conn, &ada, &acme.org, &request("ci-bot", Role::ADMIN))
         .expect("an account");
-    service_accounts::create(&mut conn, &ada, &acme.org, &request("reader", Role::Developer))
+    service_accounts::create(&mut conn, &ada, &acme.org, &request("reader", Role::DEVELOPER))
         .expect("an account");
     let key = |account: &str| {
         let key = KeyRequest {
@@ -725,7 +728,7 @@ fn a_service_account_acts_as_itself_within_its_role() {
     let invite = serde_json::json!({"invitations": [{"email": "new@example.com", "role": "viewer"}]});
     json(base, "POST", "/api/v1/orgs/acme-ai/invitations", &reader, &invite).problem(403, "forbidden");
     assert_eq!(app.snapshot(), before);
-    assert_eq!(app.role_of(&acme.org, dave), Some(Role::Developer));
+    assert_eq!(app.role_of(&acme.org, dave), Some(Role::DEVELOPER));
 
     let changed = app
         .audit_events(&acme.org)
@@ -1103,7 +1106,7 @@ fn the_openapi_document_lists_every_api_route_and_each_one_answers() {
         );
     }
     let mut documented = 0;
-    let invited = acme.server.app.invite(&acme.org, "doc@example.com", Role::Viewer);
+    let invited = acme.server.app.invite(&acme.org, "doc@example.com", Role::VIEWER);
     let dave = &acme.users[3];
     // Reads first, then changes, so that each change has something to change.
     let mut operations: Vec<(String, String)> = paths
@@ -1182,7 +1185,7 @@ fn rate_limits_answer_429_with_headers_and_count_each_client_apart() {
         "10.0.0.0/8",
     ]);
     let (org, ada) = server.app.org_owned_by("Acme AI", "ada@example.com");
-    let bob = server.app.member(&org, "bob@example.com", Role::Admin);
+    let bob = server.app.member(&org, "bob@example.com", Role::ADMIN);
     let (ada_token, bob_token) = (
         token(&server, &ada, AccessLevel::Operations),
         token(&server, &bob, AccessLevel::Operations),
@@ -1224,7 +1227,7 @@ fn rate_limits_answer_429_with_headers_and_count_each_client_apart() {
     assert_eq!(server.app.snapshot(), before);
     assert_eq!(
         server.app.role_of(&org, &bob),
-        Some(Role::Admin),
+        Some(Role::ADMIN),
         "a refused call did nothing"
     );
     assert_eq!(
@@ -1253,7 +1256,7 @@ fn rate_limits_answer_429_with_headers_and_count_each_client_apart() {
     );
     // …which spends nothing of a real token's from the same address: one
     // that has worked, and one whose first call this is.
-    let carl = server.app.member(&org, "carl@example.com", Role::Developer);
+    let carl = server.app.member(&org, "carl@example.com", Role::DEVELOPER);
     let carl_token = token(&server, &carl, AccessLevel::Operations);
     for _ in 0..3 {
         assert_eq!(get(base, "/api/v1/me", &carl_token).status, 200);
@@ -1311,7 +1314,7 @@ fn rate_limits_answer_429_with_headers_and_count_each_client_apart() {
 fn behind_a_trusted_proxy_the_forwarded_address_is_the_client_everywhere() {
     let server = TestServer::start_with(&["--trusted-proxies", "127.0.0.1", "--rate-limit-sign-in", "2/min"]);
     let (org, ada) = server.app.org_owned_by("Acme AI", "ada@example.com");
-    let bob = server.app.member(&org, "bob@example.com", Role::Admin);
+    let bob = server.app.member(&org, "bob@example.com", Role::ADMIN);
     let ada_token = token(&server, &ada, AccessLevel::Operations);
     let base = &server.base;
     let open = |forwarded: &str| {

@@ -12,11 +12,11 @@ fn the_member_list_searches_filters_sorts_and_pages_in_the_database() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
     for (email, role) in [
-        ("grace@example.com", Role::Admin),
-        ("alan@example.com", Role::Developer),
-        ("barbara@example.com", Role::Viewer),
-        ("alonzo@sample.org", Role::Developer),
-        ("edsger@example.com", Role::Contributor),
+        ("grace@example.com", Role::ADMIN),
+        ("alan@example.com", Role::DEVELOPER),
+        ("barbara@example.com", Role::VIEWER),
+        ("alonzo@sample.org", Role::DEVELOPER),
+        ("edsger@example.com", Role::CONTRIBUTOR),
     ] {
         app.member(&org, email, role);
     }
@@ -48,7 +48,7 @@ fn the_member_list_searches_filters_sorts_and_pages_in_the_database() {
     assert_eq!((nothing.total, nothing.members.len()), (0, 0));
 
     let developers = list(MemberQuery {
-        role: Some(Role::Developer),
+        role: Some(Role::DEVELOPER),
         ..Default::default()
     });
     assert_eq!(names(&developers), ["Alan", "Alonzo"]);
@@ -99,25 +99,25 @@ fn a_non_member_cannot_list_members() {
 fn an_admin_changes_a_role_and_it_holds_on_the_next_request() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let admin = app.member(&org, "admin@example.com", Role::Admin);
-    let bob = app.member(&org, "bob@example.com", Role::Viewer);
+    let admin = app.member(&org, "admin@example.com", Role::ADMIN);
+    let bob = app.member(&org, "bob@example.com", Role::VIEWER);
     let updated = members::change_role(
         &mut app.conn(),
         &as_user(&admin),
         &org,
         &MemberRef::Id(bob.id.clone()),
-        Role::Developer,
+        Role::DEVELOPER,
     )
     .unwrap();
-    assert_eq!(updated.role, Role::Developer);
-    assert_eq!(app.role_of(&org, &bob), Some(Role::Developer));
+    assert_eq!(updated.role, Role::DEVELOPER);
+    assert_eq!(app.role_of(&org, &bob), Some(Role::DEVELOPER));
     // Bob's own powers follow at once: a developer still may not invite.
     let refused = members::change_role(
         &mut app.conn(),
         &as_user(&bob),
         &org,
         &MemberRef::Id(admin.id.clone()),
-        Role::Viewer,
+        Role::VIEWER,
     )
     .unwrap_err();
     assert_eq!(refused.status(), 403);
@@ -126,14 +126,14 @@ fn an_admin_changes_a_role_and_it_holds_on_the_next_request() {
 fn nobody_changes_their_own_role() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
-    app.member(&org, "olga@example.com", Role::Owner);
+    app.member(&org, "olga@example.com", Role::OWNER);
     let before = app.snapshot();
     let refused = members::change_role(
         &mut app.conn(),
         &as_user(&ada),
         &org,
         &MemberRef::Id(ada.id.clone()),
-        Role::Viewer,
+        Role::VIEWER,
     )
     .unwrap_err();
     assert_eq!(
@@ -162,17 +162,17 @@ fn the_last_owner_cannot_be_demoted_removed_or_leave() {
         &cli,
         &org,
         &MemberRef::Id(ada.id.clone()),
-        Role::Admin,
+        Role::ADMIN,
     )
     .unwrap_err();
     assert!(matches!(demote, Error::LastOwner { .. }));
     let remove = members::remove(&mut app.conn(), &cli, &org, &MemberRef::Id(ada.id.clone())).unwrap_err();
     assert!(matches!(remove, Error::LastOwner { .. }));
     assert_eq!(app.snapshot(), before);
-    assert_eq!(app.role_of(&org, &ada), Some(Role::Owner));
+    assert_eq!(app.role_of(&org, &ada), Some(Role::OWNER));
 
     // With a second owner, the first may go.
-    let olga = app.member(&org, "olga@example.com", Role::Owner);
+    let olga = app.member(&org, "olga@example.com", Role::OWNER);
     members::leave(&mut app.conn(), &as_user(&ada), &org).unwrap();
     assert_eq!(app.role_of(&org, &ada), None);
     let last = members::leave(&mut app.conn(), &as_user(&olga), &org).unwrap_err();
@@ -182,8 +182,8 @@ fn the_last_owner_cannot_be_demoted_removed_or_leave() {
 fn any_member_may_leave_and_a_removed_member_loses_access_at_once() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
-    let viewer = app.member(&org, "viewer@example.com", Role::Viewer);
-    let dev = app.member(&org, "dev@example.com", Role::Developer);
+    let viewer = app.member(&org, "viewer@example.com", Role::VIEWER);
+    let dev = app.member(&org, "dev@example.com", Role::DEVELOPER);
     members::leave(&mut app.conn(), &as_user(&viewer), &org).unwrap();
     assert_eq!(app.role_of(&org, &viewer), None);
 
@@ -201,7 +201,7 @@ fn any_member_may_leave_and_a_removed_member_loses_access_at_once() {
 fn removing_yourself_is_leaving() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let admin = app.member(&org, "admin@example.com", Role::Admin);
+    let admin = app.member(&org, "admin@example.com", Role::ADMIN);
     let refused = members::remove(
         &mut app.conn(),
         &as_user(&admin),
@@ -213,19 +213,19 @@ fn removing_yourself_is_leaving() {
         refused.to_string(),
         "You cannot remove yourself; use “Leave organization” instead."
     );
-    assert_eq!(app.role_of(&org, &admin), Some(Role::Admin));
+    assert_eq!(app.role_of(&org, &admin), Some(Role::ADMIN));
 }
 
 fn every_change_is_in_the_audit_log() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
-    let bob = app.member(&org, "bob@example.com", Role::Viewer);
+    let bob = app.member(&org, "bob@example.com", Role::VIEWER);
     members::change_role(
         &mut app.conn(),
         &as_user(&ada),
         &org,
         &MemberRef::Id(bob.id.clone()),
-        Role::Admin,
+        Role::ADMIN,
     )
     .unwrap();
     members::remove(
@@ -273,7 +273,7 @@ fn every_page_is_the_same_slice_of_the_list_from_either_end() {
         |query: &MemberQuery| members::list(&mut app.conn(), &app.viewer(&me, &org).unwrap(), query).unwrap();
     for sort in [SortKey::Name, SortKey::Email, SortKey::Joined] {
         for direction in [Direction::Ascending, Direction::Descending] {
-            for (search, role) in [(None, None), (None, Some(Role::Developer)), (Some("ada"), None)] {
+            for (search, role) in [(None, None), (None, Some(Role::DEVELOPER)), (Some("ada"), None)] {
                 let query = MemberQuery {
                     search: search.and_then(|s| rollcall::domain::SearchText::parse(s).unwrap()),
                     role,
@@ -364,7 +364,7 @@ fn next_and_previous_survive_a_change_between_two_clicks() {
     let first = list(&query);
     let shown_last = first.members.last().unwrap().clone();
     // Someone who sorts first joins, and a member on the first page leaves.
-    app.member(&org, "aaron@example.com", Role::Viewer);
+    app.member(&org, "aaron@example.com", Role::VIEWER);
     members::remove(
         &mut app.conn(),
         &me,
@@ -400,8 +400,8 @@ fn member_and_invitation_totals_follow_every_change() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
     let me = as_user(&ada);
-    let bob = app.member(&org, "bob@example.com", Role::Viewer);
-    let cleo = app.member(&org, "cleo@example.com", Role::Viewer);
+    let bob = app.member(&org, "bob@example.com", Role::VIEWER);
+    let cleo = app.member(&org, "cleo@example.com", Role::VIEWER);
     let total = |role: Option<Role>| {
         let query = MemberQuery {
             role,
@@ -422,7 +422,7 @@ fn member_and_invitation_totals_follow_every_change() {
         .total
     };
     assert_eq!(
-        (total(None), total(Some(Role::Viewer)), total(Some(Role::Owner))),
+        (total(None), total(Some(Role::VIEWER)), total(Some(Role::OWNER))),
         (3, 2, 1)
     );
 
@@ -431,26 +431,26 @@ fn member_and_invitation_totals_follow_every_change() {
         &me,
         &org,
         &MemberRef::Id(bob.id.clone()),
-        Role::Admin,
+        Role::ADMIN,
     )
     .unwrap();
     assert_eq!(
-        (total(None), total(Some(Role::Viewer)), total(Some(Role::Admin))),
+        (total(None), total(Some(Role::VIEWER)), total(Some(Role::ADMIN))),
         (3, 1, 1)
     );
 
     members::remove(&mut app.conn(), &me, &org, &MemberRef::Id(cleo.id.clone())).unwrap();
-    assert_eq!((total(None), total(Some(Role::Viewer))), (2, 0));
+    assert_eq!((total(None), total(Some(Role::VIEWER))), (2, 0));
 
     members::leave(&mut app.conn(), &as_user(&bob), &org).unwrap();
-    assert_eq!((total(None), total(Some(Role::Admin))), (1, 0));
+    assert_eq!((total(None), total(Some(Role::ADMIN))), (1, 0));
 
     assert_eq!(pending(), 0);
-    let dan = app.invite(&org, "dan@example.com", Role::Developer);
-    app.invite(&org, "eve@example.com", Role::Developer);
+    let dan = app.invite(&org, "dan@example.com", Role::DEVELOPER);
+    app.invite(&org, "eve@example.com", Role::DEVELOPER);
     assert_eq!(pending(), 2);
     app.accept(&dan, "dan@example.com");
-    assert_eq!((pending(), total(None), total(Some(Role::Developer))), (1, 2, 1));
+    assert_eq!((pending(), total(None), total(Some(Role::DEVELOPER))), (1, 2, 1));
 }
 
 crate::tests![

@@ -138,7 +138,7 @@ fn metrics_are_served_apart_from_the_console() {
     let mut ada = server.signed_in("ada@example.com");
     assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
     let org = server.app.org("acme-ai");
-    server.app.invite(&org, "grace@example.com", Role::Developer);
+    server.app.invite(&org, "grace@example.com", Role::DEVELOPER);
     assert_eq!(fetch(&format!("{}/healthz", server.base)).0, 200);
     assert_eq!(
         fetch(&format!("{}/metrics", server.base)).0,
@@ -171,7 +171,7 @@ fn metrics_are_served_apart_from_the_console() {
 fn every_answer_has_a_request_id_and_a_failure_shows_it() {
     let server = TestServer::start();
     let (org, ada) = server.app.org_owned_by("Acme AI", "ada@example.com");
-    let bob = server.app.member(&org, "bob@example.com", Role::Developer);
+    let bob = server.app.member(&org, "bob@example.com", Role::DEVELOPER);
     let token = operations_token(&server.app, &org, &ada);
     let (_, headers, _) = fetch(&format!("{}/login", server.base));
     let first = header(&headers, "x-request-id").expect("a request id").to_owned();
@@ -222,7 +222,7 @@ fn every_answer_has_a_request_id_and_a_failure_shows_it() {
         serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(problem["type"], "/problems/internal");
     assert!(problem["detail"].as_str().unwrap().contains(&id), "{problem}");
-    assert_eq!(server.app.role_of(&org, &bob), Some(Role::Developer));
+    assert_eq!(server.app.role_of(&org, &bob), Some(Role::DEVELOPER));
 }
 
 /// A TCP proxy in front of Postgres that the test can take down (every
@@ -333,7 +333,7 @@ fn postgres_going_away_is_a_503_and_the_same_server_serves_when_it_is_back() {
     let mut ada = server.signed_in("ada@example.com");
     assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
     let org = server.app.org("acme-ai");
-    let bob = server.app.member(&org, "bob@example.com", Role::Developer);
+    let bob = server.app.member(&org, "bob@example.com", Role::DEVELOPER);
     let acknowledged = ada.post(
         &format!("/orgs/acme-ai/members/{}/role", bob.id),
         &[("role", "viewer")],
@@ -375,7 +375,7 @@ fn postgres_going_away_is_a_503_and_the_same_server_serves_when_it_is_back() {
     assert_eq!(fetch(&format!("{}/readyz", server.base)).0, 200);
     assert_eq!(
         server.app.role_of(&org, &bob),
-        Some(Role::Viewer),
+        Some(Role::VIEWER),
         "what was acknowledged is kept"
     );
     let change = ada.post(
@@ -426,7 +426,7 @@ fn the_server_answers_while_the_database_stalls(stall: Stall) {
     assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
     let org = server.app.org("acme-ai");
     let ada_user = server.app.user_by_email("ada@example.com");
-    let bob = server.app.member(&org, "bob@example.com", Role::Developer);
+    let bob = server.app.member(&org, "bob@example.com", Role::DEVELOPER);
     let kept = operations_token(&server.app, &org, &ada_user);
     let unseen = operations_token(&server.app, &org, &ada_user);
     let gateway = rollcall::services::introspection::create_client(
@@ -624,7 +624,7 @@ fn the_server_answers_while_the_database_stalls(stall: Stall) {
     );
     assert_eq!(
         server.app.role_of(&org, &bob),
-        Some(Role::Developer),
+        Some(Role::DEVELOPER),
         "the refused change was not made"
     );
     assert_eq!(fetch(&format!("{}/readyz", server.base)).0, 200);
@@ -673,7 +673,7 @@ fn sqlite_locked_by_another_process_makes_writers_wait_then_answer_503() {
     let mut ada = server.signed_in("ada@example.com");
     assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
     let org = server.app.org("acme-ai");
-    let bob = server.app.member(&org, "bob@example.com", Role::Developer);
+    let bob = server.app.member(&org, "bob@example.com", Role::DEVELOPER);
     let path = server
         .app
         .database_url()
@@ -704,7 +704,7 @@ fn sqlite_locked_by_another_process_makes_writers_wait_then_answer_503() {
         &[("role", "viewer")],
     );
     assert_eq!(change.status, 303, "{}", change.body);
-    assert_eq!(server.app.role_of(&org, &bob), Some(Role::Viewer));
+    assert_eq!(server.app.role_of(&org, &bob), Some(Role::VIEWER));
 }
 
 /// The release or debug binary as a process of its own.
@@ -813,7 +813,7 @@ fn sigterm_stops_gracefully_and_hands_claimed_emails_back() {
     let smtp = format!("smtp://127.0.0.1:{smtp_port}");
     let mut child = spawn_server(app.database_url(), port, &[("ROLLCALL_SMTP_URL", &smtp)]);
     for email in ["a@example.com", "b@example.com", "c@example.com"] {
-        app.invite(&org, email, Role::Viewer);
+        app.invite(&org, email, Role::VIEWER);
     }
     let claimed = || -> i64 {
         use rollcall::db::schema::email_outbox;
@@ -877,7 +877,7 @@ fn a_backup_taken_while_the_server_runs_is_a_whole_database() {
     for n in 0..20 {
         server
             .app
-            .member(&org, &format!("m{n}@example.com"), Role::Viewer);
+            .member(&org, &format!("m{n}@example.com"), Role::VIEWER);
     }
     let dir = std::env::temp_dir().join(format!("rollcall-backup-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("a directory");
@@ -955,7 +955,7 @@ fn logs_are_one_json_line_per_request_and_hold_no_secret() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
     let token = operations_token(&app, &org, &ada);
-    let invitation = app.invite(&org, "grace@example.com", Role::Viewer);
+    let invitation = app.invite(&org, "grace@example.com", Role::VIEWER);
     let invite_token = invitation.link.rsplit('/').next().expect("a token").to_owned();
     let client = rollcall::services::introspection::create_client(
         &mut app.conn(),

@@ -112,8 +112,8 @@ fn a_rename_keeps_old_links_working_on_every_server_and_reserves_the_old_slug() 
     let server = TestServer::start();
     let app = &server.app;
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
-    let bob = app.member(&org, "bob@example.com", Role::Admin);
-    let pending = app.invite(&org, "carol@example.com", Role::Viewer);
+    let bob = app.member(&org, "bob@example.com", Role::ADMIN);
+    let pending = app.invite(&org, "carol@example.com", Role::VIEWER);
     let bob_token = operations_token(app, &bob, &org);
 
     // An admin may not rename: 403, and nothing changes.
@@ -241,9 +241,9 @@ fn a_deletion_cuts_off_members_invitations_and_tokens_at_once_and_a_restore_brin
     let server = TestServer::start();
     let app = &server.app;
     let (org, _ada) = app.org_owned_by("Acme AI", "ada@example.com");
-    let bob = app.member(&org, "bob@example.com", Role::Admin);
-    app.member(&org, "erin@example.com", Role::Owner);
-    let pending = app.invite(&org, "carol@example.com", Role::Viewer);
+    let bob = app.member(&org, "bob@example.com", Role::ADMIN);
+    app.member(&org, "erin@example.com", Role::OWNER);
+    let pending = app.invite(&org, "carol@example.com", Role::VIEWER);
     let secret = operations_token(app, &bob, &org);
     let gateway = introspection::create_client(&mut app.conn(), &LabelName::parse("gateway").unwrap())
         .unwrap()
@@ -293,7 +293,7 @@ fn a_deletion_cuts_off_members_invitations_and_tokens_at_once_and_a_restore_brin
         &as_user(&bob),
         &org,
         &MemberRef::Id(bob.id.clone()),
-        Role::Viewer,
+        Role::VIEWER,
     );
     assert!(
         matches!(change, Err(Error::OrganizationDeleted { .. })),
@@ -365,7 +365,7 @@ fn a_deletion_cuts_off_members_invitations_and_tokens_at_once_and_a_restore_brin
 fn a_deleted_organization_is_purged_after_its_restore_window_and_not_before() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
-    app.member(&org, "bob@example.com", Role::Developer);
+    app.member(&org, "bob@example.com", Role::DEVELOPER);
     let kept = app.org_owned_by("Other", "zed@example.com").0;
     orgs::delete(&mut app.conn(), &app.settings, &as_user(&ada), &org, "acme-ai").unwrap();
     assert_eq!(orgs::purge_due(&mut app.conn()).unwrap(), 0, "still restorable");
@@ -405,8 +405,8 @@ fn allowed_domains_mark_other_addresses_and_acceptance_checks_them_again() {
     let server = TestServer::start();
     let app = &server.app;
     let (org, _) = app.org_owned_by("Acme AI", "ada@acme.com");
-    app.member(&org, "bob@acme.com", Role::Admin);
-    let earlier = app.invite(&org, "eve@gmail.com", Role::Viewer);
+    app.member(&org, "bob@acme.com", Role::ADMIN);
+    let earlier = app.invite(&org, "eve@gmail.com", Role::VIEWER);
 
     let mut bob = server.signed_in("bob@acme.com");
     assert_eq!(
@@ -459,7 +459,7 @@ fn allowed_domains_mark_other_addresses_and_acceptance_checks_them_again() {
         &[Invitee {
             email: EmailAddress::parse("eve2@gmail.com").unwrap(),
             name: None,
-            role: Role::Viewer,
+            role: Role::VIEWER,
             ends: None,
         }],
     );
@@ -504,8 +504,8 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
     let server = TestServer::start();
     let app = &server.app;
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
-    let bob = app.member(&org, "bob@example.com", Role::Developer);
-    app.member(&org, "carol@example.com", Role::Admin);
+    let bob = app.member(&org, "bob@example.com", Role::DEVELOPER);
+    app.member(&org, "carol@example.com", Role::ADMIN);
     let ada_token = operations_token(app, &ada, &org);
 
     let mut carol = server.signed_in("carol@example.com");
@@ -542,7 +542,7 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
     );
     assert_eq!(
         app.role_of(&org, &bob),
-        Some(Role::Developer),
+        Some(Role::DEVELOPER),
         "nothing changes before the confirmation"
     );
 
@@ -574,7 +574,7 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
     );
     let confirmed = bob_browser.post("/orgs/acme-ai/settings/transfer/confirm", &[]);
     assert_eq!(confirmed.status, 303, "{}", confirmed.body);
-    assert_eq!(app.role_of(&org, &bob), Some(Role::Owner));
+    assert_eq!(app.role_of(&org, &bob), Some(Role::OWNER));
     assert_eq!(app.role_of(&org, &ada), None, "Ada left, as she chose");
     assert_eq!(
         app.count(&format!(
@@ -597,7 +597,7 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
     assert_eq!(event.summary(), "took over ownership from Ada, who left");
 
     // A transfer whose former owner lost ownership meanwhile is void.
-    let dan = app.member(&org, "dan@example.com", Role::Viewer);
+    let dan = app.member(&org, "dan@example.com", Role::VIEWER);
     let carol_user = app.user_by_email("carol@example.com");
     orgs::request_transfer(
         &mut app.conn(),
@@ -605,7 +605,7 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
         &as_user(&bob),
         &org,
         &MemberRef::Id(dan.id.clone()),
-        Afterwards::Stay(Role::Owner),
+        Afterwards::Stay(Role::OWNER),
     )
     .unwrap();
     members::change_role(
@@ -613,7 +613,7 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
         &Actor::command_line(),
         &org,
         &MemberRef::Id(carol_user.id.clone()),
-        Role::Owner,
+        Role::OWNER,
     )
     .unwrap();
     members::change_role(
@@ -621,7 +621,7 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
         &as_user(&carol_user),
         &org,
         &MemberRef::Id(bob.id.clone()),
-        Role::Admin,
+        Role::ADMIN,
     )
     .unwrap();
     // Void for good, even once Bob is an owner again.
@@ -630,7 +630,7 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
         &as_user(&carol_user),
         &org,
         &MemberRef::Id(bob.id.clone()),
-        Role::Owner,
+        Role::OWNER,
     )
     .unwrap();
     let void = orgs::confirm_transfer(&mut app.conn(), &app.settings, &as_user(&dan), &org);
@@ -652,22 +652,22 @@ fn ownership_moves_in_two_steps_and_the_organization_always_keeps_an_owner() {
         &MemberRef::Id(dan.id.clone()),
     )
     .unwrap();
-    let dan = app.member(&org, "dan@example.com", Role::Viewer);
+    let dan = app.member(&org, "dan@example.com", Role::VIEWER);
     let void = orgs::confirm_transfer(&mut app.conn(), &app.settings, &as_user(&dan), &org);
     assert!(matches!(void, Err(Error::NotFound(_))), "{void:?}");
-    assert_eq!(app.role_of(&org, &bob), Some(Role::Owner));
-    assert_eq!(app.role_of(&org, &dan), Some(Role::Viewer));
+    assert_eq!(app.role_of(&org, &bob), Some(Role::OWNER));
+    assert_eq!(app.role_of(&org, &dan), Some(Role::VIEWER));
     // The command line makes a member an owner at once.
     let out = rollcall(app, &["org", "transfer", "acme-ai", "--to", "dan@example.com"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(app.role_of(&org, &dan), Some(Role::Owner));
+    assert_eq!(app.role_of(&org, &dan), Some(Role::OWNER));
 }
 
 fn memberships_end_as_set_and_the_worker_removes_them_but_never_the_last_owner() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
-    let bob = app.member(&org, "bob@example.com", Role::Admin);
-    let carol = app.member(&org, "carol@example.com", Role::Developer);
+    let bob = app.member(&org, "bob@example.com", Role::ADMIN);
+    let carol = app.member(&org, "carol@example.com", Role::DEVELOPER);
     let now = chrono::Utc::now().naive_utc();
     let in_ten_days = MembershipEnd::parse_argument("10d", now).unwrap();
     let set = |actor: &Actor, who: &rollcall::services::users::User, ends| {
@@ -758,14 +758,14 @@ fn memberships_end_as_set_and_the_worker_removes_them_but_never_the_last_owner()
     assert!(eventually(|| emails_to(app, "ada@example.com")
         .iter()
         .any(|s| s.contains("keeps its last owner"))));
-    assert_eq!(app.role_of(&org, &ada), Some(Role::Owner), "the last owner stays");
+    assert_eq!(app.role_of(&org, &ada), Some(Role::OWNER), "the last owner stays");
 }
 
 fn end_dates_come_through_the_dialogs_and_the_command_line() {
     let server = TestServer::start();
     let app = &server.app;
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let bob = app.member(&org, "bob@example.com", Role::Developer);
+    let bob = app.member(&org, "bob@example.com", Role::DEVELOPER);
     let mut ada = server.signed_in("ada@example.com");
     ada.get("/orgs/acme-ai/members");
     let day = (chrono::Utc::now().date_naive() + chrono::Duration::days(30)).to_string();
@@ -945,7 +945,7 @@ fn a_deletion_racing_acceptances_neither_deadlocks_nor_lets_anyone_in_after() {
         let invited: Vec<_> = (0..4)
             .map(|n| {
                 let email = format!("p{n}.{round}@example.com");
-                let issued = app.invite(&org, &email, Role::Viewer);
+                let issued = app.invite(&org, &email, Role::VIEWER);
                 (app.sign_in(&email), issued)
             })
             .collect();
@@ -1084,7 +1084,7 @@ fn an_ended_membership_opens_nothing_at_once_though_the_worker_has_not_been_by()
     let server = TestServer::start();
     let app = &server.app;
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
-    let bob = app.member(&org, "bob@example.com", Role::Admin);
+    let bob = app.member(&org, "bob@example.com", Role::ADMIN);
     let secret = operations_token(app, &bob, &org);
     let gateway = introspection::create_client(&mut app.conn(), &LabelName::parse("gateway").unwrap())
         .unwrap()
@@ -1125,11 +1125,11 @@ fn an_ended_membership_opens_nothing_at_once_though_the_worker_has_not_been_by()
     );
     assert_eq!(
         app.role_of(&org, &ada),
-        Some(Role::Owner),
+        Some(Role::OWNER),
         "nothing was done in his name"
     );
     // The worker has not been by: Bob is still on the list until it removes him.
-    assert_eq!(app.role_of(&org, &bob), Some(Role::Admin));
+    assert_eq!(app.role_of(&org, &bob), Some(Role::ADMIN));
 
     // The organization's only owner keeps access past her end: the worker
     // keeps an organization's last owner, and so does every request.
@@ -1146,7 +1146,7 @@ fn an_old_slug_tells_only_those_who_belong_where_the_organization_went() {
     let server = TestServer::start();
     let app = &server.app;
     let (org, _ada) = app.org_owned_by("Acme AI", "ada@example.com");
-    app.member(&org, "bob@example.com", Role::Viewer);
+    app.member(&org, "bob@example.com", Role::VIEWER);
     orgs::rename(
         &mut app.conn(),
         &Actor::command_line(),

@@ -14,9 +14,9 @@ use crate::helpers::{TestApp, as_user};
 /// The DESIGN.md table, written out independently of the policy module.
 fn may_manage(actor: Role, touches_owner: bool) -> bool {
     match actor {
-        Role::Owner => true,
-        Role::Admin => !touches_owner,
-        Role::Developer | Role::Contributor | Role::Viewer => false,
+        Role::OWNER => true,
+        Role::ADMIN => !touches_owner,
+        _ => false,
     }
 }
 
@@ -46,8 +46,8 @@ fn expect(app: &TestApp, allowed: bool, result: Result<(), Error>, before: Vec<i
 fn inviting_with_each_role() {
     let app = TestApp::new();
     let mut n = 0;
-    for actor_role in Role::ALL {
-        for role in Role::ALL {
+    for actor_role in Role::all() {
+        for role in Role::all() {
             n += 1;
             let Case { org, actor } = case(&app, n, actor_role);
             let before = app.snapshot();
@@ -62,7 +62,7 @@ fn inviting_with_each_role() {
                     .map(|_| ());
             expect(
                 &app,
-                may_manage(actor_role, role == Role::Owner),
+                may_manage(actor_role, role == Role::OWNER),
                 result,
                 before,
                 &format!("{actor_role:?} invites {role:?}"),
@@ -74,12 +74,12 @@ fn inviting_with_each_role() {
 fn resending_and_revoking_each_role() {
     let app = TestApp::new();
     let mut n = 0;
-    for actor_role in Role::ALL {
-        for role in Role::ALL {
+    for actor_role in Role::all() {
+        for role in Role::all() {
             n += 1;
             let Case { org, actor } = case(&app, n, actor_role);
             let pending: IssuedInvitation = app.invite(&org, &format!("pending{n}@example.com"), role);
-            let allowed = may_manage(actor_role, role == Role::Owner);
+            let allowed = may_manage(actor_role, role == Role::OWNER);
 
             let before = app.snapshot();
             let result = invitations::resend(
@@ -115,9 +115,9 @@ fn resending_and_revoking_each_role() {
 fn changing_each_role_to_each_other_role() {
     let app = TestApp::new();
     let mut n = 0;
-    for actor_role in Role::ALL {
-        for from in Role::ALL {
-            for to in Role::ALL.into_iter().filter(|to| *to != from) {
+    for actor_role in Role::all() {
+        for from in Role::all() {
+            for to in Role::all().into_iter().filter(|to| *to != from) {
                 n += 1;
                 let Case { org, actor } = case(&app, n, actor_role);
                 let target = app.member(&org, &format!("target{n}@example.com"), from);
@@ -129,7 +129,7 @@ fn changing_each_role_to_each_other_role() {
                     &MemberRef::Id(target.id.clone()),
                     to,
                 );
-                let allowed = may_manage(actor_role, from == Role::Owner || to == Role::Owner);
+                let allowed = may_manage(actor_role, from == Role::OWNER || to == Role::OWNER);
                 let what = format!("{actor_role:?} changes {from:?} to {to:?}");
                 match (allowed, result) {
                     (true, Ok(member)) => {
@@ -150,8 +150,8 @@ fn changing_each_role_to_each_other_role() {
 fn removing_each_role() {
     let app = TestApp::new();
     let mut n = 0;
-    for actor_role in Role::ALL {
-        for role in Role::ALL {
+    for actor_role in Role::all() {
+        for role in Role::all() {
             n += 1;
             let Case { org, actor } = case(&app, n, actor_role);
             let target = app.member(&org, &format!("target{n}@example.com"), role);
@@ -163,7 +163,7 @@ fn removing_each_role() {
                 &MemberRef::Id(target.id.clone()),
             )
             .map(|_| ());
-            let allowed = may_manage(actor_role, role == Role::Owner);
+            let allowed = may_manage(actor_role, role == Role::OWNER);
             expect(
                 &app,
                 allowed,
@@ -179,7 +179,7 @@ fn removing_each_role() {
 
 fn every_role_may_view_members_and_leave() {
     let app = TestApp::new();
-    for (n, role) in Role::ALL.into_iter().enumerate() {
+    for (n, role) in Role::all().into_iter().enumerate() {
         let Case { org, actor } = case(&app, n, role);
         let page = members::list(
             &mut app.conn(),

@@ -69,7 +69,7 @@ fn a_revoke_racing_an_accept_tells_each_side_what_really_happened() {
     let org = server.app.org("acme-ai");
     for round in 0..ROUNDS {
         let email = format!("carol{round}@example.com");
-        let issued = server.app.invite(&org, &email, Role::Viewer);
+        let issued = server.app.invite(&org, &email, Role::VIEWER);
         let mut carol = Browser::at(&second);
         carol.sign_in(&email);
         assert_eq!(carol.get(link_path(&issued.link)).status, 200);
@@ -106,7 +106,7 @@ fn racing_resends_leave_exactly_one_live_link() {
     acme(&server);
     let second = server.another_server();
     let org = server.app.org("acme-ai");
-    let issued = server.app.invite(&org, "carol@example.com", Role::Viewer);
+    let issued = server.app.invite(&org, "carol@example.com", Role::VIEWER);
     let moves: Vec<Box<dyn FnOnce() -> Page + Send>> = (0..10)
         .map(|n| {
             let mut ada = ada_at(if n % 2 == 0 { &server.base } else { &second });
@@ -130,7 +130,7 @@ fn a_revoke_racing_resends_leaves_no_live_link_and_no_email() {
     for round in 0..ROUNDS {
         let issued = server
             .app
-            .invite(&org, &format!("dan{round}@example.com"), Role::Viewer);
+            .invite(&org, &format!("dan{round}@example.com"), Role::VIEWER);
         let mut moves: Vec<Box<dyn FnOnce() -> Page + Send>> = Vec::new();
         for n in 0..4 {
             let mut ada = ada_at(if n % 2 == 0 { &server.base } else { &second });

@@ -93,7 +93,7 @@ fn notices_never_outgrow_the_cookie() {
     let mut largest = 0;
     for n in 0..15 {
         let long = format!("{}{n}@example.com", "x".repeat(60));
-        let issued = server.app.invite(&org, &long, rollcall::domain::Role::Viewer);
+        let issued = server.app.invite(&org, &long, rollcall::domain::Role::VIEWER);
         let resent = ada.post(
             &format!("/orgs/acme-ai/invitations/{}/resend", issued.invitation_id),
             &[],
@@ -118,7 +118,7 @@ fn a_dead_invitation_link_does_not_take_over_later_sign_ins() {
     let org = server.app.org("acme-ai");
     let issued = server
         .app
-        .invite(&org, "bob@example.com", rollcall::domain::Role::Viewer);
+        .invite(&org, "bob@example.com", rollcall::domain::Role::VIEWER);
     ada.get("/orgs/acme-ai/members");
     let revoked = ada.post(
         &format!("/orgs/acme-ai/invitations/{}/revoke", issued.invitation_id),

@@ -380,7 +380,7 @@ fn declining_from_the_page_closes_the_invitation() {
 fn emails_queued_while_no_server_runs_go_out_when_one_starts() {
     let app = crate::helpers::TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let issued = app.invite(&org, "bob@example.com", rollcall::domain::Role::Viewer);
+    let issued = app.invite(&org, "bob@example.com", rollcall::domain::Role::VIEWER);
     let smtp = SmtpSink::start();
     let _server = TestServer::start_on(app, &["--smtp-url", &smtp.url()]);
     let mail = smtp.wait_for("bob@example.com", WAIT);

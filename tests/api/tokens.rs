@@ -76,7 +76,7 @@ pub fn within_a_second(mut check: impl FnMut() -> bool) -> bool {
 fn a_viewer_cannot_create_an_operations_token_and_nothing_is_created() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let vera = app.member(&org, "vera@example.com", Role::Viewer);
+    let vera = app.member(&org, "vera@example.com", Role::VIEWER);
     let before = app.count("api_tokens");
     let refused = tokens::create_personal(
         &mut app.conn(),
@@ -100,10 +100,10 @@ fn a_viewer_cannot_create_an_operations_token_and_nothing_is_created() {
 fn service_accounts_are_never_owners_nor_above_their_creator() {
     let app = TestApp::new();
     let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
-    let alan = app.member(&org, "alan@example.com", Role::Admin);
-    let dev = app.member(&org, "dev@example.com", Role::Developer);
+    let alan = app.member(&org, "alan@example.com", Role::ADMIN);
+    let dev = app.member(&org, "dev@example.com", Role::DEVELOPER);
     let before = app.snapshot();
-    for (who, role) in [(&ada, Role::Owner), (&alan, Role::Owner), (&dev, Role::Viewer)] {
+    for (who, role) in [(&ada, Role::OWNER), (&alan, Role::OWNER), (&dev, Role::VIEWER)] {
         let refused = service_accounts::create(&mut app.conn(), &as_user(who), &org, &account("ci", role));
         assert!(
             matches!(refused, Err(Error::Forbidden(_))),
@@ -116,7 +116,7 @@ fn service_accounts_are_never_owners_nor_above_their_creator() {
         &mut app.conn(),
         &as_user(&alan),
         &org,
-        &account("ci", Role::Admin),
+        &account("ci", Role::ADMIN),
     );
     assert!(made.is_ok(), "{made:?}");
     // A service account is not a member: the last-owner rule still counts people.
@@ -128,7 +128,7 @@ fn the_token_check_answers_for_live_tokens_only() {
     let server = TestServer::start();
     let app = &server.app;
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let carl = app.member(&org, "carl@example.com", Role::Contributor);
+    let carl = app.member(&org, "carl@example.com", Role::CONTRIBUTOR);
     let client = gateway(app);
     let issued = tokens::create_personal(
         &mut app.conn(),
@@ -193,7 +193,7 @@ fn the_token_check_answers_for_live_tokens_only() {
         &Actor::command_line(),
         &org,
         &MemberRef::Id(carl.id.clone()),
-        Role::Viewer,
+        Role::VIEWER,
     )
     .expect("demote");
     assert!(within_a_second(
@@ -272,7 +272,7 @@ fn a_change_on_this_server_holds_on_its_own_token_check_at_once() {
     };
     let (_, owner_token) = mint(&ada);
     for round in 0..12 {
-        let bob = app.member(&org, &format!("bob{round}@example.com"), Role::Developer);
+        let bob = app.member(&org, &format!("bob{round}@example.com"), Role::DEVELOPER);
         let (bob_token_id, bob_token) = mint(&bob);
         // Checked once, so that this server keeps the answer.
         assert_eq!(introspect(&server.base, &client, &bob_token).1["active"], true);
@@ -324,7 +324,7 @@ fn a_removed_member_loses_their_tokens_in_the_same_transaction() {
     let server = TestServer::start();
     let app = &server.app;
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    let bob = app.member(&org, "bob@example.com", Role::Developer);
+    let bob = app.member(&org, "bob@example.com", Role::DEVELOPER);
     let client = gateway(app);
     let issued = tokens::create_personal(
         &mut app.conn(),
@@ -365,7 +365,7 @@ fn service_account_keys_stop_when_the_account_is_disabled_or_deleted() {
         &mut app.conn(),
         &as_user(&ada),
         &org,
-        &account("ci", Role::Viewer),
+        &account("ci", Role::VIEWER),
     )
     .expect("an account");
     let refused = service_accounts::create_key(
@@ -457,7 +457,7 @@ fn last_use_is_written_at_most_once_a_minute_and_secrets_are_stored_nowhere() {
 fn the_command_line_makes_lists_and_revokes_tokens_under_the_same_rules() {
     let app = TestApp::new();
     let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
-    app.member(&org, "vera@example.com", Role::Viewer);
+    app.member(&org, "vera@example.com", Role::VIEWER);
     let out = |output: &std::process::Output| String::from_utf8_lossy(&output.stdout).into_owned();
     let err = |output: &std::process::Output| String::from_utf8_lossy(&output.stderr).into_owned();
 
@@ -621,8 +621,8 @@ fn the_tabs_refuse_what_the_policy_refuses_and_change_nothing() {
     let mut ada = server.signed_in("ada@example.com");
     assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
     let org = app.org("acme-ai");
-    app.member(&org, "vera@example.com", Role::Viewer);
-    app.member(&org, "dev@example.com", Role::Developer);
+    app.member(&org, "vera@example.com", Role::VIEWER);
+    app.member(&org, "dev@example.com", Role::DEVELOPER);
 
     let mut vera = server.signed_in("vera@example.com");
     let tab = vera.get("/orgs/acme-ai/tokens");
@@ -798,7 +798,7 @@ fn a_reloaded_key_form_makes_one_key_for_its_account_only() {
             &mut app.conn(),
             &as_user(&ada_user),
             &org,
-            &account(name, Role::Developer),
+            &account(name, Role::DEVELOPER),
         )
         .expect("an account");
     }
@@ -825,7 +825,7 @@ fn one_time_values_that_are_malformed_too_old_or_someone_elses_make_nothing() {
     let mut ada = server.signed_in("ada@example.com");
     assert_eq!(ada.post("/orgs", &[("name", "Acme AI")]).status, 303);
     let org = app.org("acme-ai");
-    app.member(&org, "bob@example.com", Role::Developer);
+    app.member(&org, "bob@example.com", Role::DEVELOPER);
     let once = ada.get("/orgs/acme-ai/tokens").field("once").expect("a value");
     let made = ada.post(
         "/orgs/acme-ai/tokens",
@@ -964,7 +964,7 @@ fn tokens_live_seven_to_366_days_on_every_path_in_the_same_words() {
         &mut app.conn(),
         &Actor::command_line(),
         &org,
-        &account("deployer", Role::Viewer),
+        &account("deployer", Role::VIEWER),
     )
     .expect("an account");
     let words = "is not a lifetime: give 7 to 366 days, such as 30d";

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use super::issue::{Invitee, IssuedInvitation, issue};
 use crate::db::schema::{invitations, memberships};
 use crate::db::{self, DbConnection, literal};
-use crate::domain::policy::{self, Action};
+use crate::domain::policy::{self, Action, Permission};
 use crate::domain::{EmailAddress, Role};
 use crate::error::Error;
 use crate::services::access::acting;
@@ -94,7 +94,7 @@ pub fn classify(
     emails: &[EmailAddress],
 ) -> Result<Vec<Standing>, Error> {
     let acting = acting(conn, actor, org)?;
-    policy::authorize(acting.role, Action::Invite { role: Role::Viewer })?;
+    policy::require(acting.role, Permission::InviteMembers)?;
     stand(conn, org, emails.iter())
 }
 
@@ -275,7 +275,7 @@ pub(crate) fn issue_owner_invitation(
     let invitee = Invitee {
         email: email.clone(),
         name: None,
-        role: Role::Owner,
+        role: Role::OWNER,
         ends: None,
     };
     issue(conn, settings, &who, org, &[&invitee])?

@@ -150,7 +150,7 @@ fn update_in(
     change: &MemberChange,
     locked: bool,
 ) -> Result<Updated, Error> {
-    let locked = locked || change.role == Some(Role::Owner);
+    let locked = locked || change.role == Some(Role::OWNER);
     if locked {
         match org {
             InOrg::Named(slug) => db::lock_organization_named(conn, slug.as_str())?,
@@ -158,7 +158,7 @@ fn update_in(
         }
     }
     let mut seen = at_hand(conn, actor, org, member)?;
-    if !locked && seen.target.role == Role::Owner {
+    if !locked && seen.target.role == Role::OWNER {
         let org = seen.org.clone();
         db::lock_organization(conn, &org.id)?;
         seen = at_hand(conn, actor, InOrg::Read(&org), member)?;
@@ -184,7 +184,7 @@ fn update_in(
             policy::authorize(acting.role, Action::SetMembershipEnd { role, own })?;
         }
     }
-    if target.role == Role::Owner && to != Role::Owner {
+    if target.role == Role::OWNER && to != Role::OWNER {
         ensure_another_owner(conn, org, &target.user_id)?;
     }
     let person = AuditTarget::person(
@@ -251,7 +251,7 @@ fn update_in(
             ))
             .execute(conn)?,
     };
-    if (target.role == Role::Owner) != (to == Role::Owner) {
+    if (target.role == Role::OWNER) != (to == Role::OWNER) {
         void_transfers(conn, org, &target.user_id)?;
     }
     if written == 0 {
@@ -314,7 +314,7 @@ pub(crate) fn promote_to_owner(
 ) -> Result<(), Error> {
     let changed = diesel::update(memberships::table.find((&org.id, user_id)))
         .set((
-            memberships::role.eq(Role::Owner.as_str()),
+            memberships::role.eq(Role::OWNER.as_str()),
             memberships::expires_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)?;
@@ -338,7 +338,7 @@ pub(crate) fn hand_over(
 ) -> Result<usize, Error> {
     promote_to_owner(conn, org, new_owner)?;
     match then_role {
-        Some(Role::Owner) => Ok(0),
+        Some(Role::OWNER) => Ok(0),
         Some(role) => {
             ensure_another_owner(conn, org, &former.user_id)?;
             diesel::update(memberships::table.find((&org.id, &former.user_id)))
@@ -402,7 +402,7 @@ mod tests {
             .organization;
         seed::members(conn, &org, 3).expect("members");
         let people = all(conn, &actor, &org).expect("the members");
-        let rounds = [Role::Admin, Role::Developer, Role::Viewer];
+        let rounds = [Role::ADMIN, Role::DEVELOPER, Role::VIEWER];
         for (round, to) in rounds.into_iter().enumerate() {
             for person in &people {
                 let changed = change_role(conn, &actor, &org, &MemberRef::Id(person.user_id.clone()), to)
@@ -415,7 +415,7 @@ mod tests {
             .iter()
             .map(|member| member.role)
             .collect();
-        assert_eq!(now, vec![Role::Viewer; people.len()]);
+        assert_eq!(now, vec![Role::VIEWER; people.len()]);
         let recorded: Vec<(Option<String>, Option<String>)> = audit_events::table
             .filter(audit_events::action.eq(AuditAction::RoleChanged.as_str()))
             .select((audit_events::target_id, audit_events::after_state))
@@ -463,7 +463,7 @@ mod tests {
         let member = all(conn, &Actor::command_line(), &org)
             .expect("the members")
             .into_iter()
-            .find(|member| member.role != Role::Owner)
+            .find(|member| member.role != Role::OWNER)
             .expect("a member who is not an owner");
         let slug = crate::domain::Slug::parse(&org.slug).expect("a slug");
         // As the console asks, having read Ada with her session.
@@ -477,10 +477,10 @@ mod tests {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
         });
-        let to = if member.role == Role::Viewer {
-            Role::Developer
+        let to = if member.role == Role::VIEWER {
+            Role::DEVELOPER
         } else {
-            Role::Viewer
+            Role::VIEWER
         };
         let updated = updated(
             conn,
@@ -493,7 +493,7 @@ mod tests {
             },
         )
         .expect("a role change");
-        assert_eq!((updated.member.role, updated.actor_role), (to, Role::Owner));
+        assert_eq!((updated.member.role, updated.actor_role), (to, Role::OWNER));
         assert_eq!(updated.org.id, org.id);
         assert_eq!(
             reads.load(Ordering::Relaxed),

@@ -122,7 +122,7 @@ pub fn expire_due(
             let Some(ends) = member.ends.filter(|ends| ends.at() <= now()) else {
                 return Ok(false);
             };
-            if member.role == Role::Owner && ensure_another_owner(conn, &org, &member.user_id).is_err() {
+            if member.role == Role::OWNER && ensure_another_owner(conn, &org, &member.user_id).is_err() {
                 hold_last_owner(conn, settings, &org, &member, ends)?;
                 return Ok(false);
             }

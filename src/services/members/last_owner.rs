@@ -18,7 +18,7 @@ pub(super) fn ensure_another_owner(
 ) -> Result<(), Error> {
     let other_owners: i64 = memberships::table
         .filter(memberships::org_id.eq(&org.id))
-        .filter(memberships::role.eq(Role::Owner.as_str()))
+        .filter(memberships::role.eq(Role::OWNER.as_str()))
         .filter(memberships::user_id.ne(user_id))
         .count()
         .get_result(conn)?;

@@ -258,15 +258,24 @@ pub(super) fn counted(conn: &mut DbConnection, viewer: &Viewer, role: Option<Rol
                     member_list_versions::developers,
                     member_list_versions::contributors,
                     member_list_versions::viewers,
+                    member_list_versions::others,
                 ))
                 .limit(1),
         )
-        .get_result::<(i64, i64, i64, i64, i64)>(conn)
+        .get_result::<(i64, i64, i64, i64, i64, i64)>(conn)
         .optional()?
         .map(MemberCounts::from)
         .unwrap_or_default(),
     };
-    Ok(counts.of(role))
+    if let Some(counted) = counts.of(role) {
+        return Ok(counted);
+    }
+    // A role of the operator's policy, which the kept counts do not name.
+    Ok(memberships::table
+        .filter(memberships::org_id.eq(&viewer.org.id))
+        .filter(memberships::role.eq(role.map_or("", Role::as_str)))
+        .count()
+        .get_result(conn)?)
 }
 
 /// Where a keyset page of members starts: just past the member it names, in

@@ -73,7 +73,7 @@ pub(super) fn take_out_by(
     member: &Member,
     action: AuditAction,
 ) -> Result<(), Error> {
-    if member.role == Role::Owner {
+    if member.role == Role::OWNER {
         ensure_another_owner(conn, org, &member.user_id)?;
     }
     delete(conn, org, member)?;
@@ -116,7 +116,7 @@ pub(super) fn delete(conn: &mut DbConnection, org: &Organization, member: &Membe
 pub fn check_leave(conn: &mut DbConnection, actor: &Actor, org: &Organization) -> Result<(), Error> {
     let acting = acting(conn, actor, org)?;
     match acting.who.user_id {
-        Some(user_id) if acting.role == Role::Owner => ensure_another_owner(conn, org, &user_id),
+        Some(user_id) if acting.role == Role::OWNER => ensure_another_owner(conn, org, &user_id),
         _ => Ok(()),
     }
 }

@@ -54,7 +54,7 @@ pub fn create_owned_by(
     db::write(conn, |conn| {
         let organization = insert(conn, actor, name)?;
         let owner = person_of(conn, actor)?.ok_or(Error::NotFound("The user was not found.".into()))?;
-        members::add(conn, &organization, &owner, Role::Owner, None, None)?;
+        members::add(conn, &organization, &owner, Role::OWNER, None, None)?;
         Ok(organization)
     })
 }

@@ -120,7 +120,7 @@ pub fn user_and_memberships(
         User,
         Option<String>,
         Option<(Organization, String)>,
-        Option<(i64, i64, i64, i64, i64, i64)>,
+        Option<(i64, i64, i64, i64, i64, i64, i64)>,
         Option<i64>,
         Option<i64>,
         (Option<NaiveDateTime>, Option<NaiveDateTime>),
@@ -151,6 +151,7 @@ pub fn user_and_memberships(
                     member_list_versions::developers,
                     member_list_versions::contributors,
                     member_list_versions::viewers,
+                    member_list_versions::others,
                 )
                     .nullable(),
                 invitation_list_versions::version.nullable(),
@@ -184,7 +185,7 @@ pub fn user_and_memberships(
         };
         let role = crate::services::shared::parse_stored_role(&role)?;
         // No row yet: no change since the tables were made, and no invitations.
-        let (members_version, owners, admins, developers, contributors, viewers) =
+        let (members_version, owners, admins, developers, contributors, viewers, others) =
             members.unwrap_or_default();
         // A membership that has ended opens nothing, though the worker has not been by.
         if crate::services::shared::term(ends, held, role, Some(owners)).is_over(at) {
@@ -197,7 +198,7 @@ pub fn user_and_memberships(
                 members_version,
                 invitations_version: invitations.unwrap_or(0),
                 pending_invitations: pending.unwrap_or(0),
-                members: (owners, admins, developers, contributors, viewers).into(),
+                members: (owners, admins, developers, contributors, viewers, others).into(),
             },
         });
     }

@@ -124,7 +124,7 @@ pub fn restore(
         let org = orgs::find_any(conn, &org.id)?;
         let who = identify(conn, actor)?;
         let role = match &actor.principal {
-            Principal::CommandLine => Role::Owner,
+            Principal::CommandLine => Role::OWNER,
             Principal::User(user_id) if org.deleted_at.is_some() => role_while_deleted(conn, &org, user_id)?,
             Principal::User(_) => crate::services::access::role_in(conn, actor, &org)?,
             Principal::ServiceAccount(_) => return Err(orgs::not_found(slug)),
@@ -202,7 +202,7 @@ pub fn restorable_by(conn: &mut DbConnection, user_id: &str) -> Result<Vec<Resto
     let orgs: Vec<Organization> = organizations::table
         .inner_join(memberships::table)
         .filter(memberships::user_id.eq(user_id))
-        .filter(memberships::role.eq(Role::Owner.as_str()))
+        .filter(memberships::role.eq(Role::OWNER.as_str()))
         .filter(organizations::purge_after.gt(now()))
         .order(organizations::name)
         .select(Organization::as_select())

@@ -25,7 +25,7 @@ pub fn overview(
         // Void once its owner is no longer one or its member has left; a
         // new request replaces it.
         Some(transfer)
-            if members::role(conn, &viewer.org, &transfer.from.user_id)? == Some(Role::Owner)
+            if members::role(conn, &viewer.org, &transfer.from.user_id)? == Some(Role::OWNER)
                 && members::role(conn, &viewer.org, &transfer.to.user_id)?.is_some() =>
         {
             Some(transfer)

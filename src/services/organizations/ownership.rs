@@ -104,7 +104,7 @@ pub fn request_transfer(
                 "You are already an owner; name another member.".to_owned(),
             ));
         }
-        if target.role == Role::Owner {
+        if target.role == Role::OWNER {
             return Err(Error::Invalid(format!(
                 "{} is already an owner of {}.",
                 target.name, org.name
@@ -196,7 +196,7 @@ pub fn confirm_transfer(
         let transfer = waiting_for(conn, &org, &acting.who)?;
         let former = members::find(conn, &org, &MemberRef::Id(transfer.from.user_id.clone()));
         let former = match former {
-            Ok(former) if former.role == Role::Owner => former,
+            Ok(former) if former.role == Role::OWNER => former,
             _ => {
                 return Err(Error::Conflict(format!(
                     "{} is no longer an owner of {}, so this transfer cannot complete; ask an owner for a new one.",
@@ -228,7 +228,7 @@ pub fn confirm_transfer(
                     &former.name,
                     &former.email,
                 ),
-                before: Some(json!({ "role": Role::Owner.as_str() })),
+                before: Some(json!({ "role": Role::OWNER.as_str() })),
                 after: Some(after),
             },
         )?;
@@ -311,7 +311,7 @@ pub fn make_owner_now(
         let (org, acting) = fresh(conn, actor, org)?;
         policy::authorize(acting.role, Action::TransferOwnership)?;
         let target = members::find(conn, &org, to)?;
-        if target.role == Role::Owner {
+        if target.role == Role::OWNER {
             return Err(Error::Invalid(format!(
                 "{} is already an owner of {}.",
                 target.name, org.name
@@ -333,7 +333,7 @@ pub fn make_owner_now(
                     &target.email,
                 ),
                 before: Some(json!({ "role": target.role.as_str() })),
-                after: Some(json!({ "role": Role::Owner.as_str() })),
+                after: Some(json!({ "role": Role::OWNER.as_str() })),
             },
         )?;
         let mut told = owners_before;
@@ -351,7 +351,7 @@ pub fn make_owner_now(
             members_url: members_url.clone(),
         })?;
         Ok(members::Member {
-            role: Role::Owner,
+            role: Role::OWNER,
             ..target
         })
     })

@@ -210,7 +210,7 @@ fn invitees(batch: InvitationBatch) -> Result<Vec<Invitee>, Error> {
 /// A role by its API name, exactly as written (`Role` reads the same names
 /// from JSON); the console and the command line are more forgiving.
 fn role_named(text: &str) -> Result<Role, InvalidRole> {
-    Role::ALL
+    Role::all()
         .into_iter()
         .find(|role| role.as_str() == text)
         .ok_or_else(|| InvalidRole(text.to_owned()))

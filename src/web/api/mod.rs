@@ -3,6 +3,7 @@
 //! problem documents (see `errors::problem_adapter`), calling the same
 //! services as the console and the command line.
 
+mod authorize;
 mod caller;
 mod invitations;
 mod json;
@@ -12,6 +13,7 @@ mod openapi;
 mod roles;
 pub(crate) mod schemas;
 
+pub use authorize::authorize;
 pub use caller::{Caller, caller};
 pub use invitations::{create_invitations, invitations, resend_invitation, revoke_invitation};
 pub use json::{MAX_JSON_BYTES, Object, json_body, query};

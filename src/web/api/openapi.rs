@@ -166,7 +166,7 @@ pub fn problem(description: &str) -> ResponseBuilder {
         super::invitations::revoke_invitation,
         document,
         crate::web::introspection::introspect,
-        crate::web::authorize::authorize,
+        super::authorize::authorize,
     ),
     components(schemas(Problem, RowError, Role, IntrospectionAnswer, OAuthError, crate::web::introspection::Active)),
     modifiers(&Security, &StandardAnswers),

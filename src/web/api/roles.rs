@@ -10,10 +10,14 @@ use utoipa::ToSchema;
 
 #[derive(Serialize, ToSchema)]
 pub struct PolicyRow {
+    /// The permission in words, as the Roles page shows it.
     permission: &'static str,
-    /// The lowest role that has it; every role above has it too.
+    /// Its name, as `POST /api/v1/authorize` and the token check use it.
+    name: &'static str,
+    /// The lowest role that holds it.
     #[schema(value_type = Role)]
     lowest_role: &'static str,
+    /// Every role that holds it, highest first.
     #[schema(value_type = Vec<Role>)]
     roles: Vec<&'static str>,
 }
@@ -41,20 +45,26 @@ pub async fn roles(
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
     caller.org(&state, &path).await?;
-    let permissions = policy::TABLE
+    let policy = policy::current();
+    let permissions = policy
+        .permissions()
         .iter()
-        .map(|grant| PolicyRow {
-            permission: grant.description,
-            lowest_role: grant.lowest.as_str(),
-            roles: Role::ALL
+        .map(|row| {
+            let roles: Vec<&'static str> = Role::all()
                 .into_iter()
-                .filter(|role| grant.permission.allows(*role))
+                .filter(|role| policy.holds(*role, row.permission))
                 .map(Role::as_str)
-                .collect(),
+                .collect();
+            PolicyRow {
+                permission: &row.description,
+                name: &row.name,
+                lowest_role: roles.last().copied().unwrap_or(Role::OWNER.as_str()),
+                roles,
+            }
         })
         .collect();
     Ok(HttpResponse::Ok().json(Roles {
-        roles: Role::ALL.iter().map(|role| role.as_str()).collect(),
+        roles: Role::all().iter().map(|role| role.as_str()).collect(),
         permissions,
     }))
 }

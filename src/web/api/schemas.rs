@@ -14,7 +14,7 @@ impl PartialSchema for Role {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .enum_values(Some(Role::ALL.map(Role::as_str)))
+            .enum_values(Some(Role::all().into_iter().map(Role::as_str)))
             .into()
     }
 }

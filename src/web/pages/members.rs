@@ -160,7 +160,7 @@ pub async fn page(
                 ),
                 can_invite: !policy::invitable_roles(context.viewer.role).is_empty(),
                 tabs: Tabs::for_role(context.viewer.role),
-                roles: Role::ALL.to_vec(),
+                roles: Role::all(),
                 org: OrgView::from(&context.viewer.org),
                 filters,
                 table,
@@ -189,7 +189,7 @@ pub async fn roles(
         ),
         org: OrgView::from(&context.viewer.org),
         tabs: Tabs::for_role(context.viewer.role),
-        roles: Role::ALL.to_vec(),
+        roles: Role::all(),
         rows: RolesPage::rows(),
     };
     Ok(html(StatusCode::OK, render(&page, "the Roles page")?))

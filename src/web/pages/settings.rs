@@ -76,7 +76,7 @@ async fn settings_page(
         transfer_ownership: policy::authorize(role, Action::TransferOwnership).is_ok(),
         domains,
         transfer,
-        stay_roles: Role::ALL.to_vec(),
+        stay_roles: Role::all(),
         fields,
         error,
     })

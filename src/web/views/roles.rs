@@ -10,6 +10,7 @@ use crate::domain::policy::{self};
 #[derive(Debug, Clone)]
 pub struct PolicyRow {
     pub description: &'static str,
+    pub name: &'static str,
     pub allowed: Vec<bool>,
 }
 
@@ -25,13 +26,16 @@ pub struct RolesPage {
 
 impl RolesPage {
     pub fn rows() -> Vec<PolicyRow> {
-        policy::TABLE
+        let policy = policy::current();
+        policy
+            .permissions()
             .iter()
-            .map(|grant| PolicyRow {
-                description: grant.description,
-                allowed: Role::ALL
+            .map(|row| PolicyRow {
+                description: &row.description,
+                name: &row.name,
+                allowed: Role::all()
                     .iter()
-                    .map(|role| grant.permission.allows(*role))
+                    .map(|role| policy.holds(*role, row.permission))
                     .collect(),
             })
             .collect()

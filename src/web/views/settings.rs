@@ -67,7 +67,11 @@ impl SettingsFields {
             slug: org.slug.clone(),
             domains: domains.join("\n"),
             transfer_to: String::new(),
-            afterwards: Role::Admin.as_str().to_owned(),
+            // Stay with the highest role below Owner, unless told otherwise.
+            afterwards: Role::all()
+                .get(1)
+                .map_or("leave", |role| role.as_str())
+                .to_owned(),
         }
     }
 

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::list::load;
 use crate::db::DbConnection;
-use crate::domain::policy::{self, Action};
+use crate::domain::policy::{self, Permission};
 use crate::domain::{EmailAddress, MembershipEnd, PersonName, Role, parse_address_list};
 use crate::error::Error;
 use crate::services::invitations::{self, InviteOutcome, Invitee, MAX_BATCH, Standing};
@@ -27,16 +27,19 @@ use crate::web::views::{
 fn invitable(role: Role) -> Result<Vec<Role>, Error> {
     let roles = policy::invitable_roles(role);
     if roles.is_empty() {
-        policy::authorize(role, Action::Invite { role: Role::Viewer })?;
+        policy::require(role, Permission::InviteMembers)?;
     }
     Ok(roles)
 }
 
+/// The policy's default role where the inviter may give it, or the lowest
+/// they may.
 fn default_role(roles: &[Role]) -> Role {
-    if roles.contains(&Role::Developer) {
-        Role::Developer
+    let preferred = policy::current().default_role();
+    if roles.contains(&preferred) {
+        preferred
     } else {
-        roles.last().copied().unwrap_or(Role::Viewer)
+        roles.last().copied().unwrap_or(preferred)
     }
 }
 

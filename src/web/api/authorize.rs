@@ -12,12 +12,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::api::json_body;
-use super::errors::Problem;
-use super::introspection::client_known;
+use super::json::json_body;
 use crate::domain::ApiSecret;
 use crate::domain::policy::{self, Owner, Permission};
 use crate::error::Error;
+use crate::web::errors::Problem;
+use crate::web::introspection::client_known;
 use crate::web::state::AppState;
 
 /// The question.
@@ -96,7 +96,12 @@ pub async fn authorize(
         Error::Invalid(format!(
             "“{}” is not a permission. The permissions are: {}.",
             question.permission.chars().take(64).collect::<String>(),
-            policy::TABLE.map(|grant| grant.name).join(", ")
+            policy::current()
+                .permissions()
+                .iter()
+                .map(|row| row.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     })?;
     let client_ip = match question.client_ip.as_deref().map(str::parse::<IpAddr>) {
@@ -106,7 +111,7 @@ pub async fn authorize(
                 "client_ip is not an IP address (such as 192.0.2.7 or 2001:db8::7).".to_owned(),
             ));
         }
-        None => super::context::client_ip(&req),
+        None => crate::web::context::client_ip(&req),
     };
     let grant = match ApiSecret::parse(&question.token) {
         Ok(secret) => {
@@ -139,7 +144,7 @@ pub async fn authorize(
             let (allowed, reason, permission) = match decided {
                 Ok(needed) => (
                     true,
-                    format!("{}s may {}.", grant.role.label(), needed.grant().verb),
+                    format!("{}s may {}.", grant.role.label(), needed.verb()),
                     needed,
                 ),
                 Err(denied) => (false, denied.to_string(), denied.permission().unwrap_or(asked)),
