@@ -149,9 +149,10 @@ pub enum UserCommand {
         org: String,
         #[arg(long)]
         email: String,
-        /// owner, admin, developer, contributor or viewer.
-        #[arg(long, default_value = "developer")]
-        role: String,
+        /// A role of the policy in force, as the Roles page names it: the
+        /// policy's default role unless given.
+        #[arg(long)]
+        role: Option<String>,
         /// The invitee's name, used in the email's greeting.
         #[arg(long)]
         name: Option<String>,
@@ -300,7 +301,10 @@ fn user(config: &Config, command: UserCommand) -> Result<(), Error> {
             let invitee = Invitee {
                 ends: expires.as_deref().map(parse_expires).transpose()?.flatten(),
                 email: parse_email(&email)?,
-                role: parse_role(&role)?,
+                role: match role {
+                    Some(role) => parse_role(&role)?,
+                    None => policy::current().default_role(),
+                },
                 name: name
                     .as_deref()
                     .map(PersonName::parse_optional)

@@ -23,6 +23,7 @@ mod metrics;
 mod operations;
 mod org_settings;
 mod permissions;
+mod policy_file;
 mod races;
 mod sessions;
 mod settings;
@@ -48,6 +49,7 @@ fn main() -> std::process::ExitCode {
         operations::tests(),
         org_settings::tests(),
         permissions::tests(),
+        policy_file::tests(),
         races::tests(),
         sessions::tests(),
         settings::tests(),

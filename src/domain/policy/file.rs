@@ -203,11 +203,7 @@ pub fn parse_policy(text: &str, source: &str) -> Result<Policy, PolicyFileError>
             Some(label) => {
                 words(label, "label", 40).map_err(|problem| refuse(label.span().start, problem))?
             }
-            None => name
-                .split('_')
-                .map(upper_first)
-                .collect::<Vec<_>>()
-                .join(" "),
+            None => name.split('_').map(upper_first).collect::<Vec<_>>().join(" "),
         };
         let description = match &entry.description {
             Some(text) => {

@@ -39,12 +39,13 @@ impl Permission {
         current().holds(role, self)
     }
 
-    /// "owners and admins", "owners": who holds this permission, in words.
+    /// "owners and admins", "owners, admins and endpoint users": who holds
+    /// this permission, in words.
     pub fn holders(self) -> String {
         let names: Vec<String> = Role::all()
             .into_iter()
             .filter(|role| self.allows(*role))
-            .map(|role| format!("{}s", role.as_str()))
+            .map(|role| format!("{}s", role.label().to_lowercase()))
             .collect();
         match names.as_slice() {
             [] => String::new(),

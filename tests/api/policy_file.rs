@@ -1,0 +1,349 @@
+//! An operator's policy file (`ROLLCALL_POLICY_FILE`), through the real
+//! binary: the server and the command line start under it, every screen and
+//! answer speaks its roles and permissions, and a file or a database it
+//! cannot work with stops them with one line that says why. The policy is
+//! the process's, so each server here is a process of its own.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::TestDb;
+use crate::http::{Browser, Page};
+
+const BENTOCLOUD: &str = include_str!("../../docs/policies/bentocloud.toml");
+const FIREWORKS: &str = include_str!("../../docs/policies/fireworks.toml");
+
+/// A directory of the test's own for its policy files and outbox.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("rollcall-policy-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        Self(dir)
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("a policy file");
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn command(db: &TestDb, policy: &Path, base: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+    command
+        .env("DATABASE_URL", &db.raw_url)
+        .env("ROLLCALL_POLICY_FILE", policy)
+        .env("ROLLCALL_PUBLIC_URL", base)
+        .env("RUST_LOG", "warn")
+        .env_remove("ROLLCALL_INVITE_TTL");
+    command
+}
+
+fn rollcall(db: &TestDb, policy: &Path, args: &[&str]) -> Output {
+    command(db, policy, "http://127.0.0.1:9")
+        .args(args)
+        .output()
+        .expect("run rollcall")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The path of the invitation link a command printed.
+fn link_path(output: &Output) -> String {
+    let printed = stdout(output);
+    let at = printed
+        .find("/invite/")
+        .unwrap_or_else(|| panic!("no link in {printed:?} ({})", stderr(output)));
+    printed[at..]
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The real server, a process of its own, under `policy`.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    /// Starts it, or answers what it said as it stopped.
+    fn start(db: &TestDb, policy: &Path, scratch: &Scratch) -> Result<Self, String> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut child = command(db, policy, &base)
+            .arg("serve")
+            .env("ROLLCALL_BIND", format!("127.0.0.1:{port}"))
+            .env("ROLLCALL_DEV_LOGIN", "on")
+            .env("ROLLCALL_OUTBOX_DIR", scratch.0.join("outbox"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start rollcall serve");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                let output = child.wait_with_output().expect("its output");
+                return Err(stderr(&output));
+            }
+            if ureq::get(format!("{base}/healthz")).call().is_ok() {
+                return Ok(Self { child, base });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        Err("the server did not answer within 20 seconds".to_owned())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Signs `email` in and accepts the invitation at `link`.
+fn join(base: &str, email: &str, link: &str) -> Browser {
+    let mut browser = Browser::at(base);
+    browser.sign_in(email);
+    let page = browser.get(link);
+    let page = browser.follow(page);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let id = page.field("invitation_id").expect("an invitation to accept");
+    let accepted = browser.post("/invitation/accept", &[("invitation_id", &id)]);
+    assert_eq!(accepted.status, 303, "{}", accepted.body);
+    browser
+}
+
+fn secret_on(page: &Page) -> String {
+    let at = page.body.find("rcp_").expect("a secret shown once") + "rcp_".len();
+    let rest: String = page.body[at..]
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    format!("rcp_{rest}")
+}
+
+fn ask(base: &str, client: &str, body: &Value) -> Value {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut answer = agent
+        .post(format!("{base}/api/v1/authorize"))
+        .header("Authorization", &format!("Bearer {client}"))
+        .content_type("application/json")
+        .send(body.to_string())
+        .expect("an answer");
+    serde_json::from_str(&answer.body_mut().read_to_string().unwrap_or_default()).unwrap_or(Value::Null)
+}
+
+fn the_operators_roles_and_permissions_are_the_ones_everything_speaks() {
+    let db = TestDb::new();
+    let scratch = Scratch::new();
+    let policy = scratch.file("bentocloud.toml", BENTOCLOUD);
+    let created = rollcall(
+        &db,
+        &policy,
+        &["org", "create", "Acme AI", "--owner", "ada@example.com"],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let server = Server::start(&db, &policy, &scratch).unwrap_or_else(|said| panic!("{said}"));
+    let base = server.base.as_str();
+    let mut ada = join(base, "ada@example.com", &link_path(&created));
+
+    // The Roles page is the file's.
+    let roles = ada.get("/orgs/acme-ai/roles");
+    assert_eq!(roles.status, 200);
+    for words in [
+        "Endpoint User",
+        "Configure standby instances",
+        "deployments.invoke",
+        "Owner",
+    ] {
+        roles.assert_contains(words);
+    }
+    assert!(
+        !roles.contains("Contributor") && !roles.contains("platform.use"),
+        "built-in roles shown"
+    );
+
+    // The command line invites under it, with its default role or a named one.
+    let refused = rollcall(
+        &db,
+        &policy,
+        &[
+            "user",
+            "create",
+            "--org",
+            "acme-ai",
+            "--email",
+            "vic@example.com",
+            "--role",
+            "viewer",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused)
+            .contains("“viewer” is not a role; use one of owner, admin, developer, endpoint_user"),
+        "{}",
+        stderr(&refused)
+    );
+    let invited = rollcall(
+        &db,
+        &policy,
+        &[
+            "user",
+            "create",
+            "--org",
+            "acme-ai",
+            "--email",
+            "eve@example.com",
+            "--role",
+            "endpoint_user",
+        ],
+    );
+    assert!(invited.status.success(), "{}", stderr(&invited));
+    let mut eve = join(base, "eve@example.com", &link_path(&invited));
+    let dev = rollcall(
+        &db,
+        &policy,
+        &["user", "create", "--org", "acme-ai", "--email", "dan@example.com"],
+    );
+    join(base, "dan@example.com", &link_path(&dev));
+
+    // The Members page shows the roles by their labels, and filters by them.
+    let members = ada.get("/orgs/acme-ai/members");
+    members.assert_contains("Endpoint User");
+    let filtered = ada.get("/orgs/acme-ai/members?role=endpoint_user");
+    assert_eq!(filtered.status, 200, "{}", filtered.body);
+    filtered.assert_contains("eve@example.com");
+    assert!(
+        !filtered.contains("dan@example.com"),
+        "the filter let a developer through"
+    );
+    let listed = rollcall(&db, &policy, &["user", "list", "--org", "acme-ai", "--json"]);
+    let listed: Value = serde_json::from_str(&stdout(&listed)).unwrap_or(Value::Null);
+    let roles_listed: Vec<&str> = listed
+        .as_array()
+        .map(|rows| rows.iter().filter_map(|row| row["role"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(roles_listed.len(), 3, "{listed}");
+    assert!(roles_listed.contains(&"endpoint_user") && roles_listed.contains(&"developer"));
+
+    // Eve may make an inference token and not an operations one.
+    eve.get("/orgs/acme-ai/tokens");
+    let refused = eve.post(
+        "/orgs/acme-ai/tokens",
+        &[("name", "CI"), ("access", "operations"), ("days", "30")],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let made = eve.post(
+        "/orgs/acme-ai/tokens",
+        &[("name", "Calls"), ("access", "inference"), ("days", "30")],
+    );
+    assert_eq!(made.status, 200, "{}", made.body);
+    let token = secret_on(&made);
+
+    // The gateway asks in the file's words.
+    let client = rollcall(&db, &policy, &["introspection-client", "create", "gateway"]);
+    assert!(client.status.success(), "{}", stderr(&client));
+    let client = stdout(&client)
+        .split_whitespace()
+        .find(|word| word.starts_with("rci_"))
+        .expect("the client's secret")
+        .to_owned();
+    let invoke = ask(
+        base,
+        &client,
+        &json!({ "token": token, "permission": "deployments.invoke" }),
+    );
+    assert_eq!(
+        (&invoke["allowed"], &invoke["role"]),
+        (&json!(true), &json!("endpoint_user")),
+        "{invoke}"
+    );
+    let manage = ask(
+        base,
+        &client,
+        &json!({ "token": token, "permission": "deployments.manage" }),
+    );
+    assert_eq!(manage["allowed"], false, "{manage}");
+    assert_eq!(
+        manage["reason"],
+        "Only owners, admins and developers can create, terminate, restore and delete deployments."
+    );
+    let unknown = ask(
+        base,
+        &client,
+        &json!({ "token": token, "permission": "platform.use" }),
+    );
+    assert!(
+        unknown["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is not a permission"),
+        "{unknown}"
+    );
+
+    // A file it cannot use stops the server and the command line with one
+    // line; the doctor says the same.
+    let broken = scratch.file(
+        "broken.toml",
+        &BENTOCLOUD.replace("\"bentos.push\",\n]", "\"bentos.pull\",\n]"),
+    );
+    let said = Server::start(&db, &broken, &scratch).err().unwrap_or_default();
+    assert!(said.contains("ROLLCALL_POLICY_FILE"), "{said}");
+    assert!(
+        said.contains("line 55: the role “developer” holds “bentos.pull”, which is not a permission"),
+        "{said}"
+    );
+    let doctor = rollcall(&db, &broken, &["doctor"]);
+    assert!(!doctor.status.success());
+    assert!(
+        stdout(&doctor).contains("FAIL  ROLLCALL_POLICY_FILE"),
+        "{}",
+        stdout(&doctor)
+    );
+
+    // A policy that does not declare a role the database holds stops them too.
+    let fireworks = scratch.file("fireworks.toml", FIREWORKS);
+    let said = Server::start(&db, &fireworks, &scratch).err().unwrap_or_default();
+    assert!(
+        said.contains("does not declare: developer (1 member), endpoint_user (1 member)"),
+        "{said}"
+    );
+    let doctor = rollcall(&db, &fireworks, &["doctor"]);
+    assert!(
+        stdout(&doctor).contains("endpoint_user (1 member)"),
+        "{}",
+        stdout(&doctor)
+    );
+    drop(server);
+}
+
+crate::tests![the_operators_roles_and_permissions_are_the_ones_everything_speaks];
