@@ -114,6 +114,7 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = child.kill();
+        let _ = child.wait();
         Err("the server did not answer within 20 seconds".to_owned())
     }
 }
