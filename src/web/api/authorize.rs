@@ -27,17 +27,27 @@ pub struct Question {
     /// The token the caller presented to the platform.
     token: String,
     /// A permission's name, as the token check lists them (`platform.create`).
+    #[schema(schema_with = permission_names)]
     permission: String,
     /// Whose resource the request acts on: a user's or a service account's
     /// id, as the token check's `sub`. Left out: the caller's own, or no
     /// resource in particular. Someone else's needs the permission over
     /// others' resources where the policy has one (`platform.create` then
     /// needs `platform.manage_others`).
-    #[schema(max_length = 64)]
     resource_owner: Option<String>,
-    /// The caller's address, recorded as the token's last use.
-    #[schema(value_type = Option<String>, format = Ipv4)]
+    /// The caller's address, recorded as the token's last use (as the token
+    /// check's `client_ip`, ignored unless it is an IP address).
     client_ip: Option<String>,
+}
+
+/// The names of the policy's permissions, exactly.
+fn permission_names() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(
+            policy::current().permissions().iter().map(|row| row.name.clone()),
+        ))
+        .build()
 }
 
 /// The answer: for a live token, with the same facts as the token check;
@@ -104,15 +114,11 @@ pub async fn authorize(
                 .join(", ")
         ))
     })?;
-    let client_ip = match question.client_ip.as_deref().map(str::parse::<IpAddr>) {
-        Some(Ok(address)) => Some(address),
-        Some(Err(_)) => {
-            return Err(Error::Invalid(
-                "client_ip is not an IP address (such as 192.0.2.7 or 2001:db8::7).".to_owned(),
-            ));
-        }
-        None => crate::web::context::client_ip(&req),
-    };
+    let client_ip = question
+        .client_ip
+        .as_deref()
+        .and_then(|text| text.parse::<IpAddr>().ok())
+        .or_else(|| crate::web::context::client_ip(&req));
     let grant = match ApiSecret::parse(&question.token) {
         Ok(secret) => {
             state
