@@ -347,4 +347,160 @@ fn the_operators_roles_and_permissions_are_the_ones_everything_speaks() {
     drop(server);
 }
 
-crate::tests![the_operators_roles_and_permissions_are_the_ones_everything_speaks];
+
+/// A policy whose roles do not nest: its admins manage people but not
+/// deployments, which its engineers hold.
+const UNNESTED: &str = r#"
+[[permissions]]
+name = "deployments.manage"
+description = "Create and delete deployments"
+
+[[permissions]]
+name = "billing.view"
+description = "View usage and billing"
+
+[[roles]]
+name = "admin"
+permissions = [
+    "members.view", "members.invite", "members.change_role", "members.remove",
+    "members.set_end", "service_accounts.manage", "audit.view", "settings.view",
+    "tokens.create_operations", "tokens.create_inference", "billing.view",
+]
+
+[[roles]]
+name = "engineer"
+default = true
+permissions = ["members.view", "settings.view", "tokens.create_operations", "tokens.create_inference", "deployments.manage"]
+
+[[roles]]
+name = "viewer"
+permissions = ["members.view", "tokens.create_inference"]
+"#;
+
+/// A call of the JSON API with `token`: the status and the answer.
+fn api(base: &str, method: &str, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .body(body.map(Value::to_string).unwrap_or_default())
+        .expect("a request");
+    let mut answer = agent.run(request).expect("an answer");
+    let status = answer.status().as_u16();
+    (status, serde_json::from_str(&answer.body_mut().read_to_string().unwrap_or_default()).unwrap_or(Value::Null))
+}
+
+fn nobody_gives_or_manages_a_role_holding_what_they_lack_on_any_path() {
+    let db = TestDb::new();
+    let scratch = Scratch::new();
+    let policy = scratch.file("unnested.toml", UNNESTED);
+    let created = rollcall(&db, &policy, &["org", "create", "Acme AI", "--owner", "ada@example.com"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let server = Server::start(&db, &policy, &scratch).unwrap_or_else(|said| panic!("{said}"));
+    let base = server.base.as_str();
+    join(base, "ada@example.com", &link_path(&created));
+    let invite = |email: &str, role: &str| {
+        let output = rollcall(&db, &policy, &["user", "create", "--org", "acme-ai", "--email", email, "--role", role]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        link_path(&output)
+    };
+    let mut alan = join(base, "alan@example.com", &invite("alan@example.com", "admin"));
+    join(base, "dan@example.com", &invite("dan@example.com", "engineer"));
+    join(base, "vic@example.com", &invite("vic@example.com", "viewer"));
+    let listed = rollcall(&db, &policy, &["user", "list", "--org", "acme-ai", "--json"]);
+    let listed: Value = serde_json::from_str(&stdout(&listed)).unwrap_or(Value::Null);
+    let id_of = |email: &str| {
+        listed
+            .as_array()
+            .and_then(|rows| rows.iter().find(|row| row["email"] == email))
+            .map(|row| row["id"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default()
+    };
+    let (dan, vic) = (id_of("dan@example.com"), id_of("vic@example.com"));
+    alan.get("/orgs/acme-ai/tokens");
+    let made = alan.post("/orgs/acme-ai/tokens", &[("name", "Scripts"), ("access", "operations"), ("days", "30")]);
+    assert_eq!(made.status, 200, "{}", made.body);
+    let token = secret_on(&made);
+    let snapshot = |what: &str| stdout(&rollcall(&db, &policy, &[what, "list", "--org", "acme-ai", "--json"]));
+    let before = (snapshot("user"), rollcall(&db, &policy, &["audit", "list", "--org", "acme-ai"]).stdout.len());
+
+    // The invite dialog, one row or among others.
+    alan.get("/orgs/acme-ai/members");
+    for rows in [
+        vec![("eng@example.com", "engineer")],
+        vec![("v1@example.com", "viewer"), ("eng@example.com", "engineer")],
+    ] {
+        let mut fields = Vec::new();
+        for (email, role) in &rows {
+            fields.extend([("email", *email), ("name", ""), ("row_role", *role)]);
+        }
+        let refused = alan.post("/orgs/acme-ai/invitations", &fields);
+        assert_eq!(refused.status, 403, "{rows:?}: {}", refused.body);
+        refused.assert_contains("You cannot give or manage the role Engineer");
+    }
+    // The API's batch, all or nothing.
+    let batch = json!({ "invitations": [
+        { "email": "v2@example.com", "role": "viewer" },
+        { "email": "eng@example.com", "role": "engineer" },
+    ]});
+    let (status, answer) = api(base, "POST", "/api/v1/orgs/acme-ai/invitations", &token, Some(&batch));
+    assert_eq!(status, 403, "{answer}");
+    // A role change up to a role holding more, over the API and the console.
+    let up = json!({ "role": "engineer" });
+    let (status, answer) = api(base, "PATCH", &format!("/api/v1/orgs/acme-ai/members/{vic}"), &token, Some(&up));
+    assert_eq!(status, 403, "{answer}");
+    let refused = alan.hx_post(&format!("/orgs/acme-ai/members/{vic}/role"), &[("role", "engineer")]);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    // Nor down from one, nor removing its holder.
+    let down = json!({ "role": "viewer" });
+    let (status, answer) = api(base, "PATCH", &format!("/api/v1/orgs/acme-ai/members/{dan}"), &token, Some(&down));
+    assert_eq!(status, 403, "{answer}");
+    let (status, answer) = api(base, "DELETE", &format!("/api/v1/orgs/acme-ai/members/{dan}"), &token, None);
+    assert_eq!(status, 403, "{answer}");
+    // A service account with it.
+    alan.get("/orgs/acme-ai/service-accounts");
+    let refused = alan.post(
+        "/orgs/acme-ai/service-accounts",
+        &[("name", "deployer"), ("description", ""), ("role", "engineer")],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    // And the gateway says his token does not reach deployments.
+    let client = rollcall(&db, &policy, &["introspection-client", "create", "gateway"]);
+    let client = stdout(&client)
+        .split_whitespace()
+        .find(|word| word.starts_with("rci_"))
+        .expect("the client's secret")
+        .to_owned();
+    let answer = ask(base, &client, &json!({ "token": token, "permission": "deployments.manage" }));
+    assert_eq!(answer["allowed"], false, "{answer}");
+
+    // Nothing changed: the same members, in the same roles, and nothing new
+    // in the audit log; no invitation, no service account.
+    assert_eq!(
+        (snapshot("user"), rollcall(&db, &policy, &["audit", "list", "--org", "acme-ai"]).stdout.len()),
+        before
+    );
+    let pending = alan.get("/orgs/acme-ai/invitations");
+    assert!(!pending.contains("eng@example.com") && !pending.contains("v1@example.com"));
+    assert!(!alan.get("/orgs/acme-ai/service-accounts").contains("deployer"));
+
+    // What is within his own he may give.
+    let (status, answer) = api(
+        base,
+        "POST",
+        "/api/v1/orgs/acme-ai/invitations",
+        &token,
+        Some(&json!({ "invitations": [{ "email": "v3@example.com", "role": "viewer" }] })),
+    );
+    assert_eq!(status, 201, "{answer}");
+}
+
+crate::tests![
+    the_operators_roles_and_permissions_are_the_ones_everything_speaks,
+    nobody_gives_or_manages_a_role_holding_what_they_lack_on_any_path,
+];
