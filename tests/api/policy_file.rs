@@ -347,7 +347,6 @@ fn the_operators_roles_and_permissions_are_the_ones_everything_speaks() {
     drop(server);
 }
 
-
 /// A policy whose roles do not nest: its admins manage people but not
 /// deployments, which its engineers hold.
 const UNNESTED: &str = r#"
@@ -392,20 +391,33 @@ fn api(base: &str, method: &str, path: &str, token: &str, body: Option<&Value>) 
         .expect("a request");
     let mut answer = agent.run(request).expect("an answer");
     let status = answer.status().as_u16();
-    (status, serde_json::from_str(&answer.body_mut().read_to_string().unwrap_or_default()).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_str(&answer.body_mut().read_to_string().unwrap_or_default()).unwrap_or(Value::Null),
+    )
 }
 
 fn nobody_gives_or_manages_a_role_holding_what_they_lack_on_any_path() {
     let db = TestDb::new();
     let scratch = Scratch::new();
     let policy = scratch.file("unnested.toml", UNNESTED);
-    let created = rollcall(&db, &policy, &["org", "create", "Acme AI", "--owner", "ada@example.com"]);
+    let created = rollcall(
+        &db,
+        &policy,
+        &["org", "create", "Acme AI", "--owner", "ada@example.com"],
+    );
     assert!(created.status.success(), "{}", stderr(&created));
     let server = Server::start(&db, &policy, &scratch).unwrap_or_else(|said| panic!("{said}"));
     let base = server.base.as_str();
     join(base, "ada@example.com", &link_path(&created));
     let invite = |email: &str, role: &str| {
-        let output = rollcall(&db, &policy, &["user", "create", "--org", "acme-ai", "--email", email, "--role", role]);
+        let output = rollcall(
+            &db,
+            &policy,
+            &[
+                "user", "create", "--org", "acme-ai", "--email", email, "--role", role,
+            ],
+        );
         assert!(output.status.success(), "{}", stderr(&output));
         link_path(&output)
     };
@@ -423,11 +435,25 @@ fn nobody_gives_or_manages_a_role_holding_what_they_lack_on_any_path() {
     };
     let (dan, vic) = (id_of("dan@example.com"), id_of("vic@example.com"));
     alan.get("/orgs/acme-ai/tokens");
-    let made = alan.post("/orgs/acme-ai/tokens", &[("name", "Scripts"), ("access", "operations"), ("days", "30")]);
+    let made = alan.post(
+        "/orgs/acme-ai/tokens",
+        &[("name", "Scripts"), ("access", "operations"), ("days", "30")],
+    );
     assert_eq!(made.status, 200, "{}", made.body);
     let token = secret_on(&made);
-    let snapshot = |what: &str| stdout(&rollcall(&db, &policy, &[what, "list", "--org", "acme-ai", "--json"]));
-    let before = (snapshot("user"), rollcall(&db, &policy, &["audit", "list", "--org", "acme-ai"]).stdout.len());
+    let snapshot = |what: &str| {
+        stdout(&rollcall(
+            &db,
+            &policy,
+            &[what, "list", "--org", "acme-ai", "--json"],
+        ))
+    };
+    let before = (
+        snapshot("user"),
+        rollcall(&db, &policy, &["audit", "list", "--org", "acme-ai"])
+            .stdout
+            .len(),
+    );
 
     // The invite dialog, one row or among others.
     alan.get("/orgs/acme-ai/members");
@@ -448,19 +474,46 @@ fn nobody_gives_or_manages_a_role_holding_what_they_lack_on_any_path() {
         { "email": "v2@example.com", "role": "viewer" },
         { "email": "eng@example.com", "role": "engineer" },
     ]});
-    let (status, answer) = api(base, "POST", "/api/v1/orgs/acme-ai/invitations", &token, Some(&batch));
+    let (status, answer) = api(
+        base,
+        "POST",
+        "/api/v1/orgs/acme-ai/invitations",
+        &token,
+        Some(&batch),
+    );
     assert_eq!(status, 403, "{answer}");
     // A role change up to a role holding more, over the API and the console.
     let up = json!({ "role": "engineer" });
-    let (status, answer) = api(base, "PATCH", &format!("/api/v1/orgs/acme-ai/members/{vic}"), &token, Some(&up));
+    let (status, answer) = api(
+        base,
+        "PATCH",
+        &format!("/api/v1/orgs/acme-ai/members/{vic}"),
+        &token,
+        Some(&up),
+    );
     assert_eq!(status, 403, "{answer}");
-    let refused = alan.hx_post(&format!("/orgs/acme-ai/members/{vic}/role"), &[("role", "engineer")]);
+    let refused = alan.hx_post(
+        &format!("/orgs/acme-ai/members/{vic}/role"),
+        &[("role", "engineer")],
+    );
     assert_eq!(refused.status, 403, "{}", refused.body);
     // Nor down from one, nor removing its holder.
     let down = json!({ "role": "viewer" });
-    let (status, answer) = api(base, "PATCH", &format!("/api/v1/orgs/acme-ai/members/{dan}"), &token, Some(&down));
+    let (status, answer) = api(
+        base,
+        "PATCH",
+        &format!("/api/v1/orgs/acme-ai/members/{dan}"),
+        &token,
+        Some(&down),
+    );
     assert_eq!(status, 403, "{answer}");
-    let (status, answer) = api(base, "DELETE", &format!("/api/v1/orgs/acme-ai/members/{dan}"), &token, None);
+    let (status, answer) = api(
+        base,
+        "DELETE",
+        &format!("/api/v1/orgs/acme-ai/members/{dan}"),
+        &token,
+        None,
+    );
     assert_eq!(status, 403, "{answer}");
     // A service account with it.
     alan.get("/orgs/acme-ai/service-accounts");
@@ -476,13 +529,22 @@ fn nobody_gives_or_manages_a_role_holding_what_they_lack_on_any_path() {
         .find(|word| word.starts_with("rci_"))
         .expect("the client's secret")
         .to_owned();
-    let answer = ask(base, &client, &json!({ "token": token, "permission": "deployments.manage" }));
+    let answer = ask(
+        base,
+        &client,
+        &json!({ "token": token, "permission": "deployments.manage" }),
+    );
     assert_eq!(answer["allowed"], false, "{answer}");
 
     // Nothing changed: the same members, in the same roles, and nothing new
     // in the audit log; no invitation, no service account.
     assert_eq!(
-        (snapshot("user"), rollcall(&db, &policy, &["audit", "list", "--org", "acme-ai"]).stdout.len()),
+        (
+            snapshot("user"),
+            rollcall(&db, &policy, &["audit", "list", "--org", "acme-ai"])
+                .stdout
+                .len()
+        ),
         before
     );
     let pending = alan.get("/orgs/acme-ai/invitations");
