@@ -5,7 +5,7 @@
 //! on carry the words to show them; failures of the machinery carry their cause
 //! for the log and show a generic apology.
 
-use crate::domain::policy::Denied;
+use crate::domain::policy::{Denied, UnknownPermission};
 use crate::domain::{
     InvalidAccessLevel, InvalidDescription, InvalidDomain, InvalidEmail, InvalidLifetime,
     InvalidMembershipEnd, InvalidName, InvalidRole, InvalidSlug,
@@ -137,6 +137,7 @@ refused_input!(
     InvalidName,
     InvalidRole,
     InvalidSlug,
+    UnknownPermission,
 );
 
 /// `words` ending in a full stop, as the domain's refusals are written

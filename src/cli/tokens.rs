@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::{migrated, parse_email, parse_role, parse_slug, write_out};
 use crate::config::Config;
+use crate::domain::policy::TokenScope;
 use crate::domain::{AccessLevel, Description, LabelName, Lifetime};
 use crate::error::Error;
 use crate::services::service_accounts::{self, AccountRequest, KeyRequest};
@@ -30,6 +31,10 @@ pub enum TokenCommand {
         expires: String,
         #[arg(long, default_value = "Command-line token")]
         name: String,
+        /// Carry only this permission of the member's role (repeat for
+        /// more); none given, everything the role allows.
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
     },
     /// List the organization's tokens and keys.
     List {
@@ -116,11 +121,12 @@ fn parse_lifetime(expires: &str) -> Result<Lifetime, Error> {
     Lifetime::parse(expires).map_err(Error::from)
 }
 
-fn request(name: &str, access: &str, expires: &str) -> Result<TokenRequest, Error> {
+fn request(name: &str, access: &str, expires: &str, permissions: &[String]) -> Result<TokenRequest, Error> {
     Ok(TokenRequest {
         name: LabelName::parse(name).map_err(|e| Error::Invalid(format!("Name: {e}")))?,
         access: parse_access(access)?,
         lifetime: parse_lifetime(expires)?,
+        scope: TokenScope::named(permissions.iter().map(String::as_str))?,
     })
 }
 
@@ -170,11 +176,12 @@ pub fn token(config: &Config, command: TokenCommand) -> Result<(), Error> {
             access,
             expires,
             name,
+            permissions,
         } => {
             let (slug, email, request) = (
                 parse_slug(&org)?,
                 parse_email(&user)?,
-                request(&name, &access, &expires)?,
+                request(&name, &access, &expires, &permissions)?,
             );
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;

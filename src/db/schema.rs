@@ -80,6 +80,7 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         last_used_at -> Nullable<Timestamp>,
         last_used_ip -> Nullable<Text>,
+        permissions -> Nullable<Text>,
     }
 }
 

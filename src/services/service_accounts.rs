@@ -11,7 +11,7 @@ use super::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
 use super::tokens::{self, Holder, IssuedToken, TokenRequest};
 use crate::db::schema::{api_tokens, service_accounts};
 use crate::db::{self, DbConnection};
-use crate::domain::policy::{self, Action, Permission};
+use crate::domain::policy::{self, Action, Permission, TokenScope};
 use crate::domain::{AccessLevel, Description, LabelName, Lifetime, Role};
 use crate::error::Error;
 use crate::services::access::{Viewer, acting};
@@ -344,6 +344,7 @@ pub fn create_key(
             },
             access: key.access,
             lifetime: key.lifetime,
+            scope: TokenScope::Role,
         };
         if !policy::token_usable(role, request.access) {
             return Err(Error::Invalid(format!(

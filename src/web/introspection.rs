@@ -14,7 +14,7 @@ use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder,
 use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::domain::policy::{self, Permission};
+use crate::domain::policy::Permission;
 use crate::domain::{AccessLevel, ApiSecret};
 use crate::error::Error;
 use crate::web::state::AppState;
@@ -144,7 +144,9 @@ pub async fn introspect(
             kind: grant.kind.as_str(),
             role: grant.role.as_str(),
             scope: scope(grant.access),
-            permissions: policy::token_permissions(grant.role, grant.access)
+            permissions: grant
+                .powers()
+                .permissions()
                 .into_iter()
                 .map(Permission::name)
                 .collect(),

@@ -248,7 +248,7 @@ macro_rules! route_table {
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
         fn routes(cfg: &mut web::ServiceConfig) {
-            use pages::{audit, auth, invitation, invitations, members, profile, settings, tokens};
+            use pages::{audit, auth, invitation, invitations, members, profile, service_accounts, settings, tokens};
             cfg.service(assets::scope());
             $(cfg.route($path, web::$method().to($handler));)*
         }
@@ -300,11 +300,11 @@ route_table! {
     post "/orgs/{slug}/tokens" => tokens::create;
     get "/orgs/{slug}/tokens/{id}/revoke" => tokens::revoke_confirm;
     post "/orgs/{slug}/tokens/{id}/revoke" => tokens::revoke;
-    get "/orgs/{slug}/service-accounts" => tokens::accounts;
-    post "/orgs/{slug}/service-accounts" => tokens::create_account;
-    post "/orgs/{slug}/service-accounts/{id}/keys" => tokens::create_key;
-    get "/orgs/{slug}/service-accounts/{id}/{change}" => tokens::account_confirm;
-    post "/orgs/{slug}/service-accounts/{id}/{change}" => tokens::change_account;
+    get "/orgs/{slug}/service-accounts" => service_accounts::accounts;
+    post "/orgs/{slug}/service-accounts" => service_accounts::create_account;
+    post "/orgs/{slug}/service-accounts/{id}/keys" => service_accounts::create_key;
+    get "/orgs/{slug}/service-accounts/{id}/{change}" => service_accounts::account_confirm;
+    post "/orgs/{slug}/service-accounts/{id}/{change}" => service_accounts::change_account;
     get "/orgs/{slug}/audit" => audit::page;
     get "/orgs/{slug}/audit/download" => audit::download;
     get "/orgs/{slug}/settings" => settings::page;

@@ -208,6 +208,7 @@ fn each_action_leaves_exactly_one_event_with_its_actor_target_before_and_after()
         name: LabelName::parse("CI deploys").unwrap(),
         access: AccessLevel::Operations,
         lifetime: Lifetime::DEFAULT,
+        scope: Default::default(),
     };
     let mut token = None;
     let made = only_event_of(&app, &org, || {

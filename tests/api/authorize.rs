@@ -229,4 +229,148 @@ fn the_platform_asks_what_a_token_may_do_and_is_told_why() {
     );
 }
 
-crate::tests![the_platform_asks_what_a_token_may_do_and_is_told_why];
+fn a_token_made_narrower_than_its_holder_stays_so() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
+    let dev = app.member(&org, "dev@example.com", Role::DEVELOPER);
+    let client = gateway(app);
+    let base = server.base.as_str();
+    let mut browser = server.signed_in("dev@example.com");
+    let page = browser.get("/orgs/acme-ai/tokens");
+    page.assert_contains("Only what I tick; it never gains more");
+    page.assert_contains("value=\"platform.manage_others\"");
+    assert!(
+        !page.contains("value=\"audit.view\""),
+        "offered a permission the role does not hold"
+    );
+
+    // Ticking one the role does not hold, or none, or one that is not a
+    // permission, makes nothing.
+    let narrow = |extra: &[(&'static str, &'static str)]| {
+        let mut fields = vec![
+            ("name", "Deploy bot"),
+            ("access", "operations"),
+            ("days", "30"),
+            ("scope", "chosen"),
+        ];
+        fields.extend_from_slice(extra);
+        fields
+    };
+    let refused = browser.post(
+        "/orgs/acme-ai/tokens",
+        &narrow(&[("permission", "platform.use"), ("permission", "audit.view")]),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    refused.assert_contains("You cannot give a token audit.view: your role does not hold it.");
+    let refused = browser.post("/orgs/acme-ai/tokens", &narrow(&[]));
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    refused.assert_contains("Tick at least one permission");
+    refused.assert_contains("<details class=\"token-scope\" open>");
+    let refused = browser.post(
+        "/orgs/acme-ai/tokens",
+        &narrow(&[("permission", "platform.nope")]),
+    );
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(app.count("api_tokens"), 0);
+
+    let made = browser.post(
+        "/orgs/acme-ai/tokens",
+        &narrow(&[("permission", "platform.use"), ("permission", "members.view")]),
+    );
+    assert_eq!(made.status, 200, "{}", made.body);
+    made.assert_contains("only members.view platform.use");
+    let at = made.body.find("rcp_").expect("the secret, shown once") + 4;
+    let rest: String = made.body[at..]
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    let token = format!("rcp_{rest}");
+
+    assert_eq!(
+        introspected(base, &client, &token)["permissions"],
+        json!(["members.view", "platform.use"])
+    );
+    let answer = ask(
+        base,
+        &client,
+        &json!({ "token": token, "permission": "platform.create" }),
+    )
+    .1;
+    assert_eq!(
+        (&answer["allowed"], &answer["active"]),
+        (&json!(false), &json!(true)),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["reason"],
+        "This token was made to carry fewer permissions than its holder has, and platform.create is not among them."
+    );
+    let allowed = ask(
+        base,
+        &client,
+        &json!({ "token": token, "permission": "platform.use" }),
+    )
+    .1;
+    assert_eq!(allowed["allowed"], true, "{allowed}");
+
+    // Its holder becomes an admin: the token gains nothing.
+    members::change_role(
+        &mut app.conn(),
+        &Actor::command_line(),
+        &org,
+        &MemberRef::Id(dev.id.clone()),
+        Role::ADMIN,
+    )
+    .expect("a role change");
+    assert!(within_a_second(
+        || introspected(base, &client, &token)["role"] == "admin"
+    ));
+    assert_eq!(
+        introspected(base, &client, &token)["permissions"],
+        json!(["members.view", "platform.use"])
+    );
+    let invite = ask(
+        base,
+        &client,
+        &json!({ "token": token, "permission": "members.invite" }),
+    )
+    .1;
+    assert_eq!(invite["allowed"], false, "{invite}");
+
+    // The command line narrows the same way, in the same words.
+    let create = |access: &str, permission: &str| {
+        crate::helpers::rollcall(
+            app,
+            &[
+                "token",
+                "create",
+                "--org",
+                "acme-ai",
+                "--user",
+                "dev@example.com",
+                "--access",
+                access,
+                "--permission",
+                permission,
+            ],
+        )
+    };
+    let refused = create("inference", "platform.create");
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        said.contains("This token has inference access only, which does not reach platform.create"),
+        "{said}"
+    );
+    let said = String::from_utf8_lossy(&create("inference", "nope").stderr).into_owned();
+    assert!(said.contains("“nope” is not a permission"), "{said}");
+    let made = create("inference", "platform.use");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert_eq!(app.count("api_tokens"), 2);
+}
+
+crate::tests![
+    the_platform_asks_what_a_token_may_do_and_is_told_why,
+    a_token_made_narrower_than_its_holder_stays_so,
+];

@@ -388,6 +388,7 @@ fn every_api_route_refuses_bad_input_with_a_good_token_and_changes_nothing() {
         name: LabelName::parse("fuzz").unwrap(),
         access: AccessLevel::Operations,
         lifetime: Lifetime::DEFAULT,
+        scope: Default::default(),
     };
     let token = tokens::create_personal(
         &mut server.app.conn(),
@@ -542,6 +543,7 @@ fn hidden_and_line_breaking_characters_are_refused_in_every_text_field_and_never
             name: LabelName::parse("fuzz").unwrap(),
             access: AccessLevel::Operations,
             lifetime: Lifetime::DEFAULT,
+            scope: Default::default(),
         },
     )
     .expect("a token")

@@ -56,6 +56,7 @@ fn token(server: &TestServer, user: &rollcall::services::users::User, access: Ac
         name: LabelName::parse("script").unwrap(),
         access,
         lifetime: Lifetime::DEFAULT,
+        scope: Default::default(),
     };
     tokens::create_personal(&mut server.app.conn(), &as_user(user), &org, None, &request)
         .expect("a token")

@@ -72,6 +72,7 @@ pub fn operations_token(
         name: LabelName::parse("ops").unwrap(),
         access: AccessLevel::Operations,
         lifetime: Lifetime::DEFAULT,
+        scope: Default::default(),
     };
     tokens::create_personal(&mut app.conn(), &as_user(user), org, None, &request)
         .expect("a token")

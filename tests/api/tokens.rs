@@ -19,6 +19,7 @@ pub fn request(access: AccessLevel) -> TokenRequest {
         name: LabelName::parse("CI deploys").unwrap(),
         access,
         lifetime: Lifetime::DEFAULT,
+        scope: Default::default(),
     }
 }
 

@@ -7,12 +7,14 @@ mod file;
 mod permissions;
 mod roles;
 mod rules;
+mod tokens;
 
 pub use catalog::{MAX_ROLES, PermissionDef, Policy, RoleDef, current, install};
 pub use file::{PolicyFileError, parse_policy};
 pub use permissions::{MAX_PLATFORM_PERMISSIONS, OWN, OwnPermission, Permission, PermissionSet};
 pub use roles::InvalidRole;
 pub use rules::{
-    Action, Denied, MemberChanges, Owner, assignable_roles, authorize, creatable_access, invitable_roles,
-    member_changes, require, service_account_roles, token_may, token_permissions, token_usable,
+    Action, Denied, MemberChanges, assignable_roles, authorize, creatable_access, invitable_roles,
+    member_changes, require, service_account_roles, token_usable,
 };
+pub use tokens::{Owner, TokenPowers, TokenScope, UnknownPermission, may_narrow};

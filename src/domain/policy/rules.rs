@@ -62,60 +62,18 @@ impl Permission {
     /// The permission one needs to do this to a resource someone else owns,
     /// where the policy tells one's own from others' ("edit and delete one's
     /// own" and "edit and delete resources owned by others").
-    fn over_others(self) -> Permission {
+    pub(super) fn over_others(self) -> Permission {
         self.def().over_others.unwrap_or(self)
     }
 
     /// Whether a token with this access level reaches it: an inference
     /// token reaches only what the policy marks as inference.
-    fn reached_by(self, access: AccessLevel) -> bool {
+    pub(super) fn reached_by(self, access: AccessLevel) -> bool {
         match access {
             AccessLevel::Operations => true,
             AccessLevel::Inference => self.def().inference,
         }
     }
-}
-
-/// What a token may do: what its holder's role allows now, as far as the
-/// token's access level reaches. The token check lists these.
-pub fn token_permissions(role: Role, access: AccessLevel) -> Vec<Permission> {
-    current()
-        .held_by(role)
-        .map(|def| def.permission)
-        .filter(|permission| permission.reached_by(access))
-        .collect()
-}
-
-/// Whose resource a question about a permission is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Owner {
-    /// The caller's own, or no resource in particular.
-    Caller,
-    /// Someone else's.
-    Other,
-}
-
-/// May a token held with `role`, at `access`, use `permission` on a
-/// resource of `owner`'s? The platform's question (`POST
-/// /api/v1/authorize`), answered from the same table as every other.
-/// Answers with the permission decided on.
-pub fn token_may(
-    role: Role,
-    access: AccessLevel,
-    permission: Permission,
-    owner: Owner,
-) -> Result<Permission, Denied> {
-    let needed = match owner {
-        Owner::Caller => permission,
-        Owner::Other => permission.over_others(),
-    };
-    if !needed.allows(role) {
-        return Err(Denied::Lacks(needed));
-    }
-    if !needed.reached_by(access) {
-        return Err(Denied::BeyondInference(needed));
-    }
-    Ok(needed)
 }
 
 /// Something one member may try to do to the organization's membership.
@@ -172,13 +130,20 @@ pub enum Denied {
     BeyondInference(Permission),
     #[error("You cannot give or manage the role {0}: it holds permissions your role does not.")]
     BeyondOwn(Role),
+    #[error("This token was made to carry fewer permissions than its holder has, and {} is not among them.", .0.name())]
+    NotChosen(Permission),
+    #[error("You cannot give a token {}: your role does not hold it.", .0.name())]
+    NotYours(Permission),
 }
 
 impl Denied {
     /// The permission whose lack is the reason, if that is the reason.
     pub fn permission(&self) -> Option<Permission> {
         match self {
-            Denied::Lacks(permission) | Denied::BeyondInference(permission) => Some(*permission),
+            Denied::Lacks(permission)
+            | Denied::BeyondInference(permission)
+            | Denied::NotChosen(permission)
+            | Denied::NotYours(permission) => Some(*permission),
             _ => None,
         }
     }
@@ -460,48 +425,6 @@ mod tests {
             Err(Denied::OwnMembershipEnd)
         );
         assert!(authorize(Role::VIEWER, Action::ViewSettings).is_ok());
-    }
-
-    #[test]
-    fn the_platform_asks_by_name_and_others_resources_need_more() {
-        for row in current().permissions() {
-            assert_eq!(Permission::named(&row.name), Some(row.permission));
-        }
-        assert_eq!(Permission::named("platform.delete_everything"), None);
-        let (create, manage_others) = (Permission::Platform(1), Permission::Platform(2));
-        let ops = AccessLevel::Operations;
-        assert_eq!(
-            token_may(Role::CONTRIBUTOR, ops, create, Owner::Caller),
-            Ok(create)
-        );
-        assert_eq!(
-            token_may(Role::CONTRIBUTOR, ops, create, Owner::Other),
-            Err(Denied::Lacks(manage_others))
-        );
-        assert_eq!(
-            token_may(Role::DEVELOPER, ops, create, Owner::Other),
-            Ok(manage_others)
-        );
-        assert_eq!(
-            token_may(Role::VIEWER, ops, create, Owner::Caller),
-            Err(Denied::Lacks(create))
-        );
-        let inference = AccessLevel::Inference;
-        assert!(token_may(Role::OWNER, inference, Permission::Platform(0), Owner::Other).is_ok());
-        assert_eq!(
-            token_may(Role::OWNER, inference, create, Owner::Caller),
-            Err(Denied::BeyondInference(create))
-        );
-        assert_eq!(
-            token_permissions(Role::OWNER, inference),
-            [Permission::Platform(0)]
-        );
-        let viewer = token_permissions(Role::VIEWER, ops);
-        assert!(viewer.contains(&Permission::ViewMembers) && !viewer.contains(&create));
-        assert_eq!(
-            token_permissions(Role::OWNER, ops).len(),
-            current().permissions().len()
-        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::db::schema::{api_tokens, memberships};
 use crate::db::{self, DbConnection};
-use crate::domain::policy::{self, Action};
+use crate::domain::policy::{self, Action, TokenScope};
 use crate::domain::{AccessLevel, ApiSecret, EmailAddress, LabelName, Lifetime, SecretKind};
 use crate::error::Error;
 use crate::services::access::acting;
@@ -20,6 +20,8 @@ pub struct TokenRequest {
     pub name: LabelName,
     pub access: AccessLevel,
     pub lifetime: Lifetime,
+    /// Everything its holder's role allows, or only some of it.
+    pub scope: TokenScope,
 }
 
 /// A token just made: the secret exists only here, to be shown once.
@@ -47,6 +49,7 @@ struct NewApiToken<'a> {
     created_by: Option<&'a str>,
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
+    permissions: Option<String>,
 }
 
 /// Whose token a new one is, by id and by name (and address) for the audit log.
@@ -106,6 +109,7 @@ pub(crate) fn insert(
             created_by: who.user_id.as_deref(),
             created_at: at,
             expires_at,
+            permissions: request.scope.to_stored(),
         })
         .execute(conn)?;
     audit::record(
@@ -130,6 +134,7 @@ pub(crate) fn insert(
                 "prefix": kind.prefix(),
                 "last_four": secret.last_four(),
                 "access": request.access.as_str(),
+                "permissions": request.scope.to_stored(),
                 "expires_at": expires_at.and_utc().to_rfc3339(),
             })),
         },
@@ -189,6 +194,9 @@ pub fn create_personal(
                 access: request.access,
             },
         )?;
+        if let TokenScope::Only(chosen) = request.scope {
+            policy::may_narrow(holder_role, request.access, chosen)?;
+        }
         insert(
             conn,
             org,

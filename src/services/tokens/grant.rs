@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{api_tokens, member_list_versions, memberships, organizations, service_accounts};
 use crate::db::{self, DbConnection};
-use crate::domain::policy::{self};
+use crate::domain::policy::{self, TokenPowers, TokenScope};
 use crate::domain::{AccessLevel, ApiSecret, Role, SecretKind};
 use crate::error::Error;
 use crate::services::shared::parse_stored_role;
@@ -21,6 +21,8 @@ pub struct TokenGrant {
     /// The holder's role in the organization now.
     pub role: Role,
     pub access: AccessLevel,
+    /// Everything the role allows, or only what the token's maker chose.
+    pub scope: TokenScope,
     pub expires_at: NaiveDateTime,
     /// When the holder's membership ends, if it does (a service account's
     /// never does): the token stops then, whether or not the background
@@ -29,6 +31,15 @@ pub struct TokenGrant {
 }
 
 impl TokenGrant {
+    /// What the token acts with now.
+    pub fn powers(&self) -> TokenPowers {
+        TokenPowers {
+            role: self.role,
+            access: self.access,
+            scope: self.scope,
+        }
+    }
+
     /// Whether the token works at `at`: not expired, its holder's
     /// membership not ended, and its access still within what its holder's
     /// role allows.
@@ -44,7 +55,15 @@ impl TokenGrant {
 /// holder's membership's, is the caller's check, as time passes while an
 /// answer is kept.
 pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<TokenGrant>, Error> {
-    type Row = (String, String, String, String, NaiveDateTime, String);
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        NaiveDateTime,
+        String,
+        Option<String>,
+    );
     /// A person's membership: its end, when the worker held it, and the
     /// organization's owners.
     type Term = (Option<NaiveDateTime>, Option<NaiveDateTime>, Option<i64>);
@@ -70,6 +89,7 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
                     memberships::role,
                     api_tokens::expires_at,
                     api_tokens::access,
+                    api_tokens::permissions,
                 ),
                 (
                     memberships::expires_at,
@@ -95,13 +115,14 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
                 service_accounts::role,
                 api_tokens::expires_at,
                 api_tokens::access,
+                api_tokens::permissions,
             ))
             .first::<Row>(conn)
             .optional()?
             .map(|row| (row, None)),
         SecretKind::Introspection => None,
     };
-    let Some(((token_id, org_slug, subject, role, expires_at, access), term)) = row else {
+    let Some(((token_id, org_slug, subject, role, expires_at, access, chosen), term)) = row else {
         return Ok(None);
     };
     let role = parse_stored_role(&role)?;
@@ -115,6 +136,7 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
         kind: secret.kind(),
         role,
         access: access.parse().map_err(Error::from)?,
+        scope: TokenScope::stored(chosen.as_deref()),
         expires_at,
         membership_ends_at,
     }))

@@ -45,6 +45,9 @@ pub struct TokenView {
     pub last_used_at: Option<NaiveDateTime>,
     pub last_used_ip: Option<String>,
     pub status: TokenStatus,
+    /// For a token made to carry only some of its holder's permissions:
+    /// their names.
+    pub only: Option<String>,
 }
 
 impl TokenView {
@@ -71,6 +74,7 @@ struct TokenRow {
     revoked_at: Option<NaiveDateTime>,
     last_used_at: Option<NaiveDateTime>,
     last_used_ip: Option<String>,
+    permissions: Option<String>,
     user_name: Option<String>,
     user_email: Option<String>,
     account_name: Option<String>,
@@ -104,6 +108,7 @@ fn view(row: TokenRow, at: NaiveDateTime) -> Result<TokenView, Error> {
         last_used_at: row.last_used_at,
         last_used_ip: row.last_used_ip,
         status,
+        only: row.permissions,
     })
 }
 
@@ -140,6 +145,7 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, actor: &Actor) -> Result<V
             api_tokens::revoked_at,
             api_tokens::last_used_at,
             api_tokens::last_used_ip,
+            api_tokens::permissions,
             users::name.nullable(),
             users::email.nullable(),
             service_accounts::name.nullable(),

@@ -146,7 +146,7 @@ pub async fn authorize(
                 Some(owner) if *owner != grant.subject => Owner::Other,
                 _ => Owner::Caller,
             };
-            let decided = policy::token_may(grant.role, grant.access, asked, owner);
+            let decided = grant.powers().may(asked, owner);
             let (allowed, reason, permission) = match decided {
                 Ok(needed) => (
                     true,

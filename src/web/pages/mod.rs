@@ -6,6 +6,7 @@ pub mod invitation;
 pub mod invitations;
 pub mod members;
 pub mod profile;
+pub mod service_accounts;
 pub mod settings;
 pub mod tokens;
 

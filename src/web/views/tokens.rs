@@ -22,6 +22,8 @@ pub struct TokensPage {
     pub sees_all: bool,
     pub tokens: Vec<TokenRowView>,
     pub access_levels: Vec<crate::domain::AccessLevel>,
+    /// The permissions a token may be made to carry alone.
+    pub permission_choices: Vec<PermissionChoice>,
     pub lifetimes: &'static [u16],
     pub form: TokenForm,
     pub error: Option<String>,
@@ -39,6 +41,22 @@ pub struct TokenForm {
     pub name: String,
     pub access: String,
     pub days: u16,
+    /// Whether the token is to carry only the permissions ticked.
+    pub narrowed: bool,
+    pub ticked: Vec<String>,
+}
+
+impl TokenForm {
+    /// Whether the form was sent with `name` ticked.
+    pub fn ticks(&self, name: &str) -> bool {
+        self.ticked.iter().any(|ticked| ticked == name)
+    }
+}
+
+/// A permission the token form offers to carry: one the viewer's role holds.
+pub struct PermissionChoice {
+    pub name: &'static str,
+    pub description: &'static str,
 }
 
 /// A secret just made, with what it is for.
