@@ -1,8 +1,11 @@
 -- The platform's gateway asking about tokens: POST /api/v1/tokens/introspect
 -- as the introspection client BENCH_CLIENT, about every token of
--- BENCH_TOKENS_FILE (one secret a line) in a random order per thread. The
--- requests are written before the run starts, so that wrk, which shares the
--- machine, spends no more per request than on the health route.
+-- BENCH_TOKENS_FILE (one secret a line) in a random order per thread; with
+-- BENCH_AUTHORIZE set, POST /api/v1/authorize instead, asking in turn whether
+-- the token may use the platform, create on it, and create on someone
+-- else's resource. The requests are written before the run starts, so that
+-- wrk, which shares the machine, spends no more per request than on the
+-- health route.
 dofile("bench/report.lua")
 
 local client = os.getenv("BENCH_CLIENT")
@@ -28,11 +31,23 @@ init = function()
     local j = math.random(1, i)
     order[i], order[j] = order[j], order[i]
   end
+  local questions = {
+    '"permission":"platform.use"}',
+    '"permission":"platform.create"}',
+    '"permission":"platform.create","resource_owner":"someone-else"}',
+  }
   for i = 1, #order do
-    requests[i] = wrk.format("POST", "/api/v1/tokens/introspect", {
-      ["Content-Type"] = "application/x-www-form-urlencoded",
-      ["Authorization"] = "Bearer " .. client,
-    }, "token=" .. order[i])
+    if os.getenv("BENCH_AUTHORIZE") then
+      requests[i] = wrk.format("POST", "/api/v1/authorize", {
+        ["Content-Type"] = "application/json",
+        ["Authorization"] = "Bearer " .. client,
+      }, '{"token":"' .. order[i] .. '",' .. questions[(i % #questions) + 1])
+    else
+      requests[i] = wrk.format("POST", "/api/v1/tokens/introspect", {
+        ["Content-Type"] = "application/x-www-form-urlencoded",
+        ["Authorization"] = "Bearer " .. client,
+      }, "token=" .. order[i])
+    end
   end
 end
 
