@@ -173,6 +173,12 @@ pub struct Config {
     #[arg(long, env = "ROLLCALL_METRICS_BIND", global = true)]
     pub metrics_bind: Option<SocketAddr>,
 
+    /// The header the gateway's check reads the caller's token from
+    /// besides `Authorization: Bearer`, for a platform whose clients send
+    /// `X-Api-Key: rcp_…`.
+    #[arg(long, env = "ROLLCALL_GATEWAY_TOKEN_HEADER", value_parser = parse_header_name, global = true)]
+    pub gateway_token_header: Option<actix_web::http::header::HeaderName>,
+
     /// The platform's permissions and what each role holds (TOML; see the
     /// README). Unset: the built-in policy.
     #[arg(long, env = "ROLLCALL_POLICY_FILE", global = true)]
@@ -199,6 +205,11 @@ pub struct Config {
 }
 
 /// An address is a network of one.
+fn parse_header_name(text: &str) -> Result<actix_web::http::header::HeaderName, String> {
+    actix_web::http::header::HeaderName::from_bytes(text.trim().as_bytes())
+        .map_err(|_| format!("“{text}” is not a header's name, such as X-Api-Key"))
+}
+
 fn parse_network(input: &str) -> Result<ipnet::IpNet, String> {
     let input = input.trim();
     input
@@ -276,7 +287,7 @@ impl Config {
         }
         match policy::install(wanted) {
             Ok(()) => Ok(()),
-            Err(wanted) if policy::current() == &wanted => Ok(()),
+            Err(wanted) if policy::current() == &*wanted => Ok(()),
             Err(_) => Err(Error::Invalid(
                 "Another policy is in force in this process already; start a process of its own for this one."
                     .to_owned(),

@@ -10,6 +10,7 @@ mod errors;
 pub(crate) mod escape;
 mod form;
 mod fragments;
+mod gateway;
 mod introspection;
 pub mod limits;
 mod operations;
@@ -132,6 +133,8 @@ impl Application {
             config.rate_limit_introspection,
         ));
         let proxies = context::TrustedProxies(config.trusted_proxies.clone());
+        let gateway_token_header =
+            web::Data::new(gateway::GatewayTokenHeader(config.gateway_token_header.clone()));
         let metrics_server = match config.metrics_bind {
             Some(bind) => {
                 crate::telemetry::metrics();
@@ -156,6 +159,7 @@ impl Application {
                 .app_data(limits.clone())
                 .app_data(session_policy)
                 .app_data(proxies.clone())
+                .app_data(gateway_token_header.clone())
                 // Bodies read whole (the token check's): small.
                 .app_data(web::PayloadConfig::new(16 * 1024))
                 .wrap(from_fn(errors::htmx_adapter))
@@ -262,6 +266,7 @@ route_table! {
     // hottest of them (every later route with a parameter is a pattern match).
     post "/api/v1/tokens/introspect" => introspection::introspect;
     post "/api/v1/authorize" => api::authorize;
+    route "/gateway/check" => gateway::check;
     get "/api/v1/me" => api::me;
     get "/api/v1/orgs/{slug}/roles" => api::roles;
     get "/" => profile::home;

@@ -13,6 +13,7 @@ mod console;
 mod fakes;
 mod fragments;
 mod fuzz;
+mod gateway;
 mod harness;
 mod helpers;
 mod http;
@@ -42,6 +43,7 @@ fn main() -> std::process::ExitCode {
         console::tests(),
         fragments::tests(),
         fuzz::tests(),
+        gateway::tests(),
         invitations::tests(),
         json_api::tests(),
         members::tests(),

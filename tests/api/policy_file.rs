@@ -14,20 +14,20 @@ use serde_json::{Value, json};
 use crate::helpers::TestDb;
 use crate::http::{Browser, Page};
 
-const BENTOCLOUD: &str = include_str!("../../docs/policies/bentocloud.toml");
+pub const BENTOCLOUD: &str = include_str!("../../docs/policies/bentocloud.toml");
 const FIREWORKS: &str = include_str!("../../docs/policies/fireworks.toml");
 
 /// A directory of the test's own for its policy files and outbox.
-struct Scratch(PathBuf);
+pub struct Scratch(pub PathBuf);
 
 impl Scratch {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("rollcall-policy-{}", uuid::Uuid::now_v7().simple()));
         std::fs::create_dir_all(&dir).expect("a scratch directory");
         Self(dir)
     }
 
-    fn file(&self, name: &str, text: &str) -> PathBuf {
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
         let path = self.0.join(name);
         std::fs::write(&path, text).expect("a policy file");
         path
@@ -40,7 +40,7 @@ impl Drop for Scratch {
     }
 }
 
-fn command(db: &TestDb, policy: &Path, base: &str) -> Command {
+pub fn command(db: &TestDb, policy: &Path, base: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
     command
         .env("DATABASE_URL", &db.raw_url)
@@ -51,23 +51,23 @@ fn command(db: &TestDb, policy: &Path, base: &str) -> Command {
     command
 }
 
-fn rollcall(db: &TestDb, policy: &Path, args: &[&str]) -> Output {
+pub fn rollcall(db: &TestDb, policy: &Path, args: &[&str]) -> Output {
     command(db, policy, "http://127.0.0.1:9")
         .args(args)
         .output()
         .expect("run rollcall")
 }
 
-fn stdout(output: &Output) -> String {
+pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// The path of the invitation link a command printed.
-fn link_path(output: &Output) -> String {
+pub fn link_path(output: &Output) -> String {
     let printed = stdout(output);
     let at = printed
         .find("/invite/")
@@ -80,14 +80,24 @@ fn link_path(output: &Output) -> String {
 }
 
 /// The real server, a process of its own, under `policy`.
-struct Server {
+pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Server {
     /// Starts it, or answers what it said as it stopped.
-    fn start(db: &TestDb, policy: &Path, scratch: &Scratch) -> Result<Self, String> {
+    pub fn start(db: &TestDb, policy: &Path, scratch: &Scratch) -> Result<Self, String> {
+        Self::start_with(db, policy, scratch, &[])
+    }
+
+    /// Starts it with more of the environment set.
+    pub fn start_with(
+        db: &TestDb,
+        policy: &Path,
+        scratch: &Scratch,
+        env: &[(&str, &str)],
+    ) -> Result<Self, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -98,6 +108,7 @@ impl Server {
             .env("ROLLCALL_BIND", format!("127.0.0.1:{port}"))
             .env("ROLLCALL_DEV_LOGIN", "on")
             .env("ROLLCALL_OUTBOX_DIR", scratch.0.join("outbox"))
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -127,7 +138,7 @@ impl Drop for Server {
 }
 
 /// Signs `email` in and accepts the invitation at `link`.
-fn join(base: &str, email: &str, link: &str) -> Browser {
+pub fn join(base: &str, email: &str, link: &str) -> Browser {
     let mut browser = Browser::at(base);
     browser.sign_in(email);
     let page = browser.get(link);

@@ -6,6 +6,7 @@
 use std::sync::OnceLock;
 
 use super::permissions::{OWN, Permission, PermissionSet};
+use super::routes::{Matched, RouteRule, first_match};
 use crate::domain::role::Role;
 
 /// A permission as the policy describes it.
@@ -49,6 +50,9 @@ pub struct Policy {
     holdings: Vec<PermissionSet>,
     /// The role an invitation offers first.
     default_role: Role,
+    /// Which permission a request to the platform needs (the gateway's
+    /// check); none in the built-in policy.
+    routes: Vec<RouteRule>,
     /// Where it was read from: `None` for the built-in policy.
     pub source: Option<String>,
 }
@@ -185,6 +189,7 @@ impl Default for Policy {
             roles,
             holdings,
             default_role: Role::DEVELOPER,
+            routes: Vec::new(),
             source: None,
         }
     }
@@ -197,6 +202,7 @@ impl Policy {
         permissions: Vec<PermissionDef>,
         declared: Vec<(RoleDef, PermissionSet)>,
         default_role: Role,
+        routes: Vec<RouteRule>,
         source: String,
     ) -> Self {
         let owner = Policy::default().roles.swap_remove(0);
@@ -208,6 +214,7 @@ impl Policy {
             roles,
             holdings,
             default_role,
+            routes,
             source: Some(source),
         }
     }
@@ -219,6 +226,11 @@ impl Policy {
 
     pub fn role_def(&self, role: Role) -> Option<&RoleDef> {
         self.roles.get(role.index())
+    }
+
+    /// The rule that decides a request to the platform, if one does.
+    pub fn route<'a>(&'a self, method: &str, path: &'a str) -> Option<Matched<'a>> {
+        first_match(&self.routes, method, path)
     }
 
     /// The role an invitation offers first, where the inviter may give it.
@@ -269,8 +281,8 @@ static CURRENT: OnceLock<Policy> = OnceLock::new();
 
 /// Puts `policy` in force for the life of the process, once, before anything
 /// asks: answers it back if another is in force already.
-pub fn install(policy: Policy) -> Result<(), Policy> {
-    CURRENT.set(policy)
+pub fn install(policy: Policy) -> Result<(), Box<Policy>> {
+    CURRENT.set(policy).map_err(Box::new)
 }
 
 /// The policy in force: the built-in one unless a file was installed.

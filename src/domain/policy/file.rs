@@ -25,6 +25,7 @@ use toml::Spanned;
 
 use super::catalog::{MAX_ROLES, PermissionDef, Policy, RoleDef};
 use super::permissions::{MAX_PLATFORM_PERMISSIONS, OWN, Permission, PermissionSet};
+use super::routes::{RouteRule, Segment, pattern_problem, segments};
 use crate::domain::role::Role;
 use crate::domain::text::has_control;
 
@@ -35,6 +36,19 @@ struct PolicyText {
     permissions: Vec<PermissionText>,
     #[serde(default)]
     roles: Vec<RoleText>,
+    #[serde(default)]
+    routes: Vec<RouteText>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteText {
+    /// `GET`, `POST`… or `*` for any.
+    method: Spanned<String>,
+    path: Spanned<String>,
+    permission: Spanned<String>,
+    /// The name of the path's segment that names the resource's owner.
+    owner: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -243,12 +257,78 @@ pub fn parse_policy(text: &str, source: &str) -> Result<Policy, PolicyFileError>
         declared.push((def, holds));
     }
     let lowest = Role::at(declared.len() as u8);
+    let routes = parsed
+        .routes
+        .iter()
+        .map(|route| route_rule(route, &permissions, &refuse))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Policy::new(
         permissions,
         declared,
         default_role.unwrap_or(lowest),
+        routes,
         source.to_owned(),
     ))
+}
+
+/// A route rule, its names checked against the policy's permissions.
+fn route_rule(
+    route: &RouteText,
+    permissions: &[PermissionDef],
+    refuse: &impl Fn(usize, String) -> PolicyFileError,
+) -> Result<RouteRule, PolicyFileError> {
+    let method = route.method.get_ref().trim();
+    let method = match method {
+        "*" => None,
+        _ if !method.is_empty() && method.len() <= 16 && method.chars().all(|c| c.is_ascii_alphabetic()) => {
+            Some(method.to_ascii_uppercase())
+        }
+        _ => {
+            return Err(refuse(
+                route.method.span().start,
+                format!("“{method}” is not a method: name one, such as POST, or * for any"),
+            ));
+        }
+    };
+    let pattern = route.path.get_ref();
+    if let Some(problem) = pattern_problem(pattern) {
+        return Err(refuse(route.path.span().start, problem));
+    }
+    let segments = segments(pattern);
+    let named = route.permission.get_ref();
+    let permission = permissions
+        .iter()
+        .find(|def| def.name == *named)
+        .map(|def| def.permission)
+        .ok_or_else(|| {
+            refuse(
+                route.permission.span().start,
+                format!("the route {pattern} needs “{named}”, which is not a permission"),
+            )
+        })?;
+    let owner = match &route.owner {
+        None => None,
+        Some(owner) => Some(
+            segments
+                .iter()
+                .position(|segment| *segment == Segment::Named(owner.get_ref().clone()))
+                .ok_or_else(|| {
+                    refuse(
+                        owner.span().start,
+                        format!(
+                            "the route {pattern} has no segment {{{}}} to name the owner",
+                            owner.get_ref()
+                        ),
+                    )
+                })?,
+        ),
+    };
+    Ok(RouteRule {
+        method,
+        segments,
+        permission,
+        owner,
+    })
 }
 
 /// Why `name` cannot name a role, if it cannot.
@@ -343,6 +423,14 @@ mod tests {
 
         let fireworks = parse_policy(FIREWORKS, "fireworks.toml").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(fireworks.roles().len(), 5);
+        let deleting = fireworks.route("DELETE", "/v1/accounts/u1/models/m1");
+        assert_eq!(deleting.as_ref().and_then(|m| m.owner), Some("u1"));
+        assert_eq!(
+            deleting.map(|m| m.rule.permission),
+            fireworks.named("resources.manage")
+        );
+        assert!(bento.route("POST", "/v1/deployments/d1/infer").is_some());
+        assert!(bento.route("PUT", "/v1/deployments/d1/infer").is_none());
         let manage = fireworks.named("resources.manage").and_then(|p| fireworks.def(p));
         assert_eq!(
             manage.and_then(|def| def.over_others),
@@ -374,7 +462,17 @@ mod tests {
     #[test]
     fn a_bad_file_is_refused_with_its_line_and_what_is_wrong() {
         let role = "[[roles]]\nname = \"member\"\npermissions = [\"members.view\"]\n";
-        let cases: [(String, usize, &str); 11] = [
+        let cases: [(String, usize, &str); 13] = [
+            (
+                format!("{role}[[routes]]\nmethod = \"GET\"\npath = \"/v1/x\"\npermission = \"nope.x\"\n"),
+                7,
+                "the route /v1/x needs “nope.x”, which is not a permission",
+            ),
+            (
+                format!("{role}[[routes]]\nmethod = \"GET\"\npath = \"/v1/{{x}}\"\npermission = \"members.view\"\nowner = \"y\"\n"),
+                8,
+                "the route /v1/{x} has no segment {y} to name the owner",
+            ),
             ("[[roles]\nname = 1".to_owned(), 1, ""),
             (format!("{role}colour = \"blue\"\n"), 4, "colour"),
             (

@@ -1,0 +1,365 @@
+//! The gateway's check (`/gateway/check`) through the real proxies a
+//! platform runs, nginx (`auth_request`) and Caddy (`forward_auth`), each in
+//! front of an upstream that echoes the request it receives, all on
+//! loopback: the upstream sees who the caller is and never their token; a
+//! request without a token, with a mistyped or revoked one, without the
+//! permission, or to a path no rule names never reaches it.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::Needs;
+use crate::helpers::TestDb;
+use crate::policy_file::{BENTOCLOUD, Scratch, Server, join, link_path, rollcall, stderr, stdout};
+use crate::tokens::within_a_second;
+
+fn program(path: &str, install: &str) -> Result<PathBuf, String> {
+    Some(PathBuf::from(path))
+        .filter(|path| path.exists())
+        .ok_or_else(|| format!("{path} is not installed: apt-get install {install}"))
+}
+
+fn proxies_missing() -> Option<String> {
+    program("/usr/sbin/nginx", "nginx")
+        .and(program("/usr/bin/caddy", "caddy"))
+        .err()
+}
+
+/// What the test needs: a failure in CI when missing, ignored elsewhere.
+const PROXIES: Needs = Needs::Program(proxies_missing);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The upstream: answers every request with the request's head, as received.
+fn echo_upstream() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a port for the upstream");
+    let port = listener.local_addr().expect("its address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || echo(stream));
+        }
+    });
+    port
+}
+
+fn echo(mut stream: TcpStream) {
+    let mut head = Vec::new();
+    let mut byte = [0_u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|read| read == 1) {
+        head.push(byte[0]);
+    }
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        head.len()
+    );
+    let _ = stream.write_all(answer.as_bytes());
+    let _ = stream.write_all(&head);
+}
+
+/// A proxy, a process of its own, stopped with the test.
+struct Proxy {
+    child: Child,
+    base: String,
+}
+
+impl Proxy {
+    fn start(mut command: Command, port: u16) -> Self {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the proxy");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(_)) = child.try_wait() {
+                let output = child.wait_with_output().expect("its output");
+                panic!("the proxy stopped: {}", stderr(&output));
+            }
+            assert!(Instant::now() < deadline, "the proxy did not listen within 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const IDENTITY: [&str; 5] = ["Org", "Subject", "Kind", "Role", "Token"];
+
+/// nginx with `auth_request`, as docs/gateway.md sets it up.
+fn nginx(dir: &Path, rollcall: &str, client: &str, upstream: u16) -> Proxy {
+    let port = free_port();
+    let sets: String = IDENTITY
+        .iter()
+        .map(|name| {
+            let variable = format!("rollcall_{}", name.to_ascii_lowercase());
+            format!(
+                "            auth_request_set ${variable} $upstream_http_x_rollcall_{};\n            proxy_set_header X-Rollcall-{name} ${variable};\n",
+                name.to_ascii_lowercase()
+            )
+        })
+        .collect();
+    let config = format!(
+        r#"master_process off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            auth_request /_rollcall;
+{sets}            proxy_set_header Authorization "";
+            proxy_pass http://127.0.0.1:{upstream};
+        }}
+        location = /_rollcall {{
+            internal;
+            proxy_pass {rollcall}/gateway/check;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Original-Method $request_method;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Rollcall-Client "{client}";
+        }}
+    }}
+}}
+"#,
+        dir = dir.display()
+    );
+    let file = dir.join("nginx.conf");
+    std::fs::write(&file, config).expect("nginx.conf");
+    let mut command = Command::new("/usr/sbin/nginx");
+    command
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&file)
+        .args(["-g", "daemon off;"]);
+    Proxy::start(command, port)
+}
+
+/// Caddy with `forward_auth`, as docs/gateway.md sets it up.
+fn caddy(dir: &Path, rollcall: &str, client: &str, upstream: u16) -> Proxy {
+    let port = free_port();
+    let rollcall = rollcall.trim_start_matches("http://");
+    let copied: Vec<String> = IDENTITY.iter().map(|name| format!("X-Rollcall-{name}")).collect();
+    let config = format!(
+        "{{\n    admin off\n    auto_https off\n}}\nhttp://127.0.0.1:{port} {{\n    forward_auth {rollcall} {{\n        uri /gateway/check\n        header_up X-Rollcall-Client {client}\n        copy_headers {}\n    }}\n    reverse_proxy 127.0.0.1:{upstream} {{\n        header_up -Authorization\n    }}\n}}\n",
+        copied.join(" ")
+    );
+    let file = dir.join("Caddyfile");
+    std::fs::write(&file, config).expect("Caddyfile");
+    let mut command = Command::new("/usr/bin/caddy");
+    command
+        .args(["run", "--adapter", "caddyfile", "--config"])
+        .arg(&file)
+        .env("XDG_DATA_HOME", dir)
+        .env("XDG_CONFIG_HOME", dir)
+        .env("HOME", dir);
+    Proxy::start(command, port)
+}
+
+/// A request through the proxy: the status and the body.
+fn call(base: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"));
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    let mut answer = agent
+        .run(request.body(Vec::<u8>::new()).expect("a request"))
+        .expect("an answer");
+    let status = answer.status().as_u16();
+    (status, answer.body_mut().read_to_string().unwrap_or_default())
+}
+
+fn secret_of(output: &std::process::Output) -> String {
+    stdout(output)
+        .split_whitespace()
+        .find(|word| word.starts_with("rcp_") || word.starts_with("rci_"))
+        .unwrap_or_else(|| panic!("no secret in {:?} ({})", stdout(output), stderr(output)))
+        .to_owned()
+}
+
+fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
+    let db = TestDb::new();
+    let scratch = Scratch::new();
+    let policy = scratch.file("bentocloud.toml", BENTOCLOUD);
+    let created = rollcall(
+        &db,
+        &policy,
+        &["org", "create", "Acme AI", "--owner", "ada@example.com"],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let env = [("ROLLCALL_TRUSTED_PROXIES", "127.0.0.1")];
+    let server = Server::start_with(&db, &policy, &scratch, &env).unwrap_or_else(|said| panic!("{said}"));
+    join(&server.base, "ada@example.com", &link_path(&created));
+    let invited = rollcall(
+        &db,
+        &policy,
+        &[
+            "user",
+            "create",
+            "--org",
+            "acme-ai",
+            "--email",
+            "eve@example.com",
+            "--role",
+            "endpoint_user",
+        ],
+    );
+    join(&server.base, "eve@example.com", &link_path(&invited));
+    let token = |user: &str, access: &str| {
+        secret_of(&rollcall(
+            &db,
+            &policy,
+            &[
+                "token", "create", "--org", "acme-ai", "--user", user, "--access", access,
+            ],
+        ))
+    };
+    let (eve, ada) = (
+        token("eve@example.com", "inference"),
+        token("ada@example.com", "operations"),
+    );
+    let client = secret_of(&rollcall(
+        &db,
+        &policy,
+        &["introspection-client", "create", "proxies"],
+    ));
+    let listed = rollcall(&db, &policy, &["user", "list", "--org", "acme-ai", "--json"]);
+    let eve_id = serde_json::from_str::<serde_json::Value>(&stdout(&listed))
+        .ok()
+        .and_then(|rows| {
+            rows.as_array()?
+                .iter()
+                .find(|row| row["email"] == "eve@example.com")
+                .and_then(|row| row["id"].as_str().map(str::to_owned))
+        })
+        .expect("eve's id");
+
+    let upstream = echo_upstream();
+    let nginx_dir = scratch.0.join("nginx");
+    let caddy_dir = scratch.0.join("caddy");
+    for dir in [&nginx_dir, &caddy_dir] {
+        std::fs::create_dir_all(dir).expect("a directory for the proxy");
+    }
+    let proxies = [
+        ("nginx", nginx(&nginx_dir, &server.base, &client, upstream)),
+        ("caddy", caddy(&caddy_dir, &server.base, &client, upstream)),
+    ];
+    for (name, proxy) in &proxies {
+        let base = proxy.base.as_str();
+        // Eve may call a deployment's endpoint: the upstream learns who she
+        // is, and never sees her token.
+        let (status, seen) = call(base, "POST", "/v1/deployments/d1/infer", Some(&eve));
+        assert_eq!(status, 200, "{name}: {seen}");
+        let seen_lower = seen.to_ascii_lowercase();
+        for expected in [
+            "x-rollcall-org: acme-ai".to_owned(),
+            format!("x-rollcall-subject: {}", eve_id.to_ascii_lowercase()),
+            "x-rollcall-kind: personal".to_owned(),
+            "x-rollcall-role: endpoint_user".to_owned(),
+            "x-rollcall-token: ".to_owned(),
+        ] {
+            assert!(seen_lower.contains(&expected), "{name}: {expected} not in {seen}");
+        }
+        assert!(
+            !seen.contains(&eve) && !seen.contains("rcp_"),
+            "{name}: the upstream saw the token: {seen}"
+        );
+        assert!(
+            !seen.contains(&client),
+            "{name}: the upstream saw the client's secret"
+        );
+
+        // No token, a mistyped one: 401, and the upstream is not reached.
+        let (status, body) = call(base, "POST", "/v1/deployments/d1/infer", None);
+        assert_eq!(status, 401, "{name}: {body}");
+        let mut mistyped = eve.clone();
+        mistyped.pop();
+        mistyped.push(if eve.ends_with('a') { 'b' } else { 'a' });
+        assert_eq!(
+            call(base, "POST", "/v1/deployments/d1/infer", Some(&mistyped)).0,
+            401,
+            "{name}"
+        );
+        // A live token without the permission, a path no rule names: 403.
+        let (status, body) = call(base, "DELETE", "/v1/deployments/d1", Some(&eve));
+        assert_eq!(status, 403, "{name}: {body}");
+        assert!(
+            !body.contains("POST /v1"),
+            "{name}: the upstream answered: {body}"
+        );
+        assert_eq!(call(base, "GET", "/v1/secrets", Some(&ada)).0, 403, "{name}");
+        assert_eq!(
+            call(base, "POST", "/v1/deployments/d1/../../admin/infer", Some(&ada)).0 / 100,
+            4,
+            "{name}"
+        );
+        // The owner may delete the deployment.
+        assert_eq!(
+            call(base, "DELETE", "/v1/deployments/d1", Some(&ada)).0,
+            200,
+            "{name}"
+        );
+    }
+
+    // Eve's token is revoked: both proxies refuse it within a second.
+    let listed = rollcall(&db, &policy, &["token", "list", "--org", "acme-ai", "--json"]);
+    let eve_token_id = serde_json::from_str::<serde_json::Value>(&stdout(&listed))
+        .ok()
+        .and_then(|rows| {
+            rows.as_array()?
+                .iter()
+                .find(|row| {
+                    row["holder"]
+                        .as_str()
+                        .is_some_and(|holder| holder.contains("eve@"))
+                })
+                .and_then(|row| row["id"].as_str().map(str::to_owned))
+        })
+        .expect("eve's token's id");
+    let revoked = rollcall(
+        &db,
+        &policy,
+        &["token", "revoke", "--org", "acme-ai", &eve_token_id],
+    );
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    for (name, proxy) in &proxies {
+        assert!(
+            within_a_second(|| call(&proxy.base, "POST", "/v1/deployments/d1/infer", Some(&eve)).0 == 401),
+            "{name} still lets a revoked token through"
+        );
+    }
+}
+
+crate::tests![nginx_and_caddy_let_through_only_what_the_route_rules_allow: PROXIES];
