@@ -216,6 +216,15 @@ fn every_route_refuses_bad_input_below_500_and_changes_nothing() {
                     assert_eq!(page.status, 401, "{verb} {path} without a token");
                 }
             }
+            // The gateway's check, asked by someone who is not a proxy set up
+            // for it: refused whatever the method and the body.
+            _ if template.starts_with("/gateway/") => {
+                for verb in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+                    let body = cases.hostile_body();
+                    let page = ada.raw(verb, &path, "application/x-www-form-urlencoded", &body, false);
+                    assert_eq!(page.status, 407, "{verb} {path} without a client's secret");
+                }
+            }
             _ => {
                 for round in 0..(10 + extra) {
                     let body = cases.hostile_body();
