@@ -78,6 +78,10 @@ pub const INVITATIONS_CREATED: &str = "rollcall_invitations_created_total";
 pub const INVITATIONS_ACCEPTED: &str = "rollcall_invitations_accepted_total";
 /// `rollcall_sign_ins_total{provider,outcome}`.
 pub const SIGN_INS: &str = "rollcall_sign_ins_total";
+/// `rollcall_gateway_checks_total{outcome}`: the gateway's checks, by what
+/// they answered (`allowed`, `no_token`, `not_a_token`, `inactive`,
+/// `forbidden`, `no_route`, `proxy_not_set_up`, `no_path`).
+pub const GATEWAY_CHECKS: &str = "rollcall_gateway_checks_total";
 
 /// Gives every family its help text (Prometheus's checker, and whoever reads
 /// a scrape, want one), and makes the counters without labels exist at zero:
@@ -121,6 +125,10 @@ fn describe() {
     describe_counter!(INVITATIONS_CREATED, "Invitations created, by any path.");
     describe_counter!(INVITATIONS_ACCEPTED, "Invitations accepted.");
     describe_counter!(SIGN_INS, "Sign-ins, by provider and outcome.");
+    describe_counter!(
+        GATEWAY_CHECKS,
+        "The gateway's checks, by outcome: allowed, or why the request was refused."
+    );
     for counter in [INVITATIONS_CREATED, INVITATIONS_ACCEPTED] {
         metrics::counter!(counter).absolute(0);
     }

@@ -51,7 +51,18 @@ pub async fn check(
     token_header: web::Data<GatewayTokenHeader>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    let client = header(&req, &[CLIENT_HEADER]).and_then(|text| ApiSecret::parse(text).ok());
+    let (outcome, response) = decide(&state, &token_header, &req).await?;
+    metrics::counter!(crate::telemetry::GATEWAY_CHECKS, "outcome" => outcome).increment(1);
+    Ok(response)
+}
+
+/// The answer, and what it was for the metrics.
+async fn decide(
+    state: &AppState,
+    token_header: &GatewayTokenHeader,
+    req: &HttpRequest,
+) -> Result<(&'static str, HttpResponse), Error> {
+    let client = header(req, &[CLIENT_HEADER]).and_then(|text| ApiSecret::parse(text).ok());
     let known = match client {
         Some(client) => {
             state
@@ -66,18 +77,24 @@ pub async fn check(
     if !known {
         // Not the caller's fault: the proxy is not set up. A proxy takes any
         // answer but 2xx, 401 and 403 for an error, and lets nobody through.
-        return Ok(answer(
-            StatusCode::PROXY_AUTHENTICATION_REQUIRED,
-            "The proxy must send an introspection client's secret in X-Rollcall-Client.",
+        return Ok((
+            "proxy_not_set_up",
+            answer(
+                StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+                "The proxy must send an introspection client's secret in X-Rollcall-Client.",
+            ),
         ));
     }
-    let Some(uri) = header(&req, &["X-Forwarded-Uri", "X-Original-URI"]) else {
-        return Ok(answer(
-            StatusCode::BAD_REQUEST,
-            "The proxy must send the original path in X-Forwarded-Uri or X-Original-URI.",
+    let Some(uri) = header(req, &["X-Forwarded-Uri", "X-Original-URI"]) else {
+        return Ok((
+            "no_path",
+            answer(
+                StatusCode::BAD_REQUEST,
+                "The proxy must send the original path in X-Forwarded-Uri or X-Original-URI.",
+            ),
         ));
     };
-    let method = header(&req, &["X-Forwarded-Method", "X-Original-Method"]).unwrap_or(req.method().as_str());
+    let method = header(req, &["X-Forwarded-Method", "X-Original-Method"]).unwrap_or(req.method().as_str());
     let path = uri.split(['?', '#']).next().unwrap_or_default();
 
     let presented = match &token_header.0 {
@@ -85,22 +102,25 @@ pub async fn check(
         None => None,
     }
     .or_else(|| {
-        header(&req, &["Authorization"])
+        header(req, &["Authorization"])
             .and_then(|value| value.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
     });
     let Some(presented) = presented else {
-        return Ok(answer(StatusCode::UNAUTHORIZED, "This call needs an API token."));
+        return Ok((
+            "no_token",
+            answer(StatusCode::UNAUTHORIZED, "This call needs an API token."),
+        ));
     };
     // A mistyped token fails its checksum here, without a database read.
     let Ok(secret) = ApiSecret::parse(presented) else {
-        return Ok(answer(
-            StatusCode::UNAUTHORIZED,
-            "This is not a Rollcall API token.",
+        return Ok((
+            "not_a_token",
+            answer(StatusCode::UNAUTHORIZED, "This is not a Rollcall API token."),
         ));
     };
-    let client_ip = crate::web::context::client_ip(&req);
+    let client_ip = crate::web::context::client_ip(req);
     let grant = state
         .tokens
         .live(secret, client_ip, async |lookup| {
@@ -108,35 +128,39 @@ pub async fn check(
         })
         .await?;
     let Some(grant) = grant else {
-        return Ok(answer(
-            StatusCode::UNAUTHORIZED,
-            "The token is not active: it is unknown, expired or revoked, or its holder is gone.",
+        return Ok((
+            "inactive",
+            answer(
+                StatusCode::UNAUTHORIZED,
+                "The token is not active: it is unknown, expired or revoked, or its holder is gone.",
+            ),
         ));
     };
     let Some(matched) = policy::current().route(method, path) else {
-        return Ok(answer(
-            StatusCode::FORBIDDEN,
-            &format!(
-                "No route rule lets anyone {} {}.",
-                method.chars().take(16).collect::<String>(),
-                path.chars().take(200).collect::<String>()
-            ),
-        ));
+        let words = format!(
+            "No route rule lets anyone {} {}.",
+            method.chars().take(16).collect::<String>(),
+            path.chars().take(200).collect::<String>()
+        );
+        return Ok(("no_route", answer(StatusCode::FORBIDDEN, &words)));
     };
     let owner = match matched.owner {
         Some(owner) if owner != grant.subject => Owner::Other,
         _ => Owner::Caller,
     };
     match grant.powers().may(matched.rule.permission, owner) {
-        Ok(permission) => Ok(HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header(("X-Rollcall-Org", grant.org_slug.as_str()))
-            .insert_header(("X-Rollcall-Subject", grant.subject.as_str()))
-            .insert_header(("X-Rollcall-Kind", grant.kind.as_str()))
-            .insert_header(("X-Rollcall-Role", grant.role.as_str()))
-            .insert_header(("X-Rollcall-Token", grant.token_id.as_str()))
-            .insert_header(("X-Rollcall-Permission", permission.name()))
-            .finish()),
-        Err(denied) => Ok(answer(StatusCode::FORBIDDEN, &denied.to_string())),
+        Ok(permission) => Ok((
+            "allowed",
+            HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header(("X-Rollcall-Org", grant.org_slug.as_str()))
+                .insert_header(("X-Rollcall-Subject", grant.subject.as_str()))
+                .insert_header(("X-Rollcall-Kind", grant.kind.as_str()))
+                .insert_header(("X-Rollcall-Role", grant.role.as_str()))
+                .insert_header(("X-Rollcall-Token", grant.token_id.as_str()))
+                .insert_header(("X-Rollcall-Permission", permission.name()))
+                .finish(),
+        )),
+        Err(denied) => Ok(("forbidden", answer(StatusCode::FORBIDDEN, &denied.to_string()))),
     }
 }

@@ -219,7 +219,12 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
         &["org", "create", "Acme AI", "--owner", "ada@example.com"],
     );
     assert!(created.status.success(), "{}", stderr(&created));
-    let env = [("ROLLCALL_TRUSTED_PROXIES", "127.0.0.1")];
+    let metrics_port = free_port().to_string();
+    let metrics_bind = format!("127.0.0.1:{metrics_port}");
+    let env = [
+        ("ROLLCALL_TRUSTED_PROXIES", "127.0.0.1"),
+        ("ROLLCALL_METRICS_BIND", metrics_bind.as_str()),
+    ];
     let server = Server::start_with(&db, &policy, &scratch, &env).unwrap_or_else(|said| panic!("{said}"));
     join(&server.base, "ada@example.com", &link_path(&created));
     let invited = rollcall(
@@ -360,6 +365,25 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
             "{name} still lets a revoked token through"
         );
     }
+
+    // Each answer is counted by its outcome; no token is in the scrape.
+    let scrape = ureq::get(format!("http://{metrics_bind}/metrics"))
+        .call()
+        .ok()
+        .and_then(|mut answer| answer.body_mut().read_to_string().ok())
+        .unwrap_or_default();
+    for outcome in [
+        "allowed",
+        "no_token",
+        "not_a_token",
+        "forbidden",
+        "no_route",
+        "inactive",
+    ] {
+        let counted = format!("rollcall_gateway_checks_total{{outcome=\"{outcome}\"}}");
+        assert!(scrape.contains(&counted), "{counted} not in the scrape");
+    }
+    assert!(!scrape.contains("rcp_") && !scrape.contains(&client));
 }
 
 crate::tests![nginx_and_caddy_let_through_only_what_the_route_rules_allow: PROXIES];
