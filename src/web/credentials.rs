@@ -36,11 +36,39 @@ pub fn api_token(req: &HttpRequest) -> Result<ApiSecret, Error> {
 /// secret and its own rate limit.
 pub const CLIENT_PATHS: [&str; 2] = ["/api/v1/tokens/introspect", "/api/v1/authorize"];
 
-/// The introspection client's secret the request presents as its bearer.
+/// The introspection client's secret the request presents: as its bearer,
+/// or as the password of HTTP Basic (`client id:secret`), as RFC 7662
+/// gateways such as `mod_auth_openidc` and Kong send it. The secret alone
+/// identifies the client; the id is the client's name, for the gateway's
+/// own configuration.
 pub fn client_secret(req: &HttpRequest) -> Option<ApiSecret> {
-    ApiSecret::parse(bearer(req)?)
+    let presented = match bearer(req) {
+        Some(secret) => secret.to_owned(),
+        None => basic_password(req)?,
+    };
+    ApiSecret::parse(&presented)
         .ok()
         .filter(|secret| secret.kind() == SecretKind::Introspection)
+}
+
+/// The password of `Authorization: Basic`, percent-decoded as RFC 6749
+/// (2.3.1) has a client's credentials encoded.
+fn basic_password(req: &HttpRequest) -> Option<String> {
+    use base64::Engine;
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (_, password) = decoded.split_once(':')?;
+    percent_encoding::percent_decode_str(password)
+        .decode_utf8()
+        .ok()
+        .map(|password| password.into_owned())
 }
 
 /// Put on a request whose credential (an API token, an introspection

@@ -49,7 +49,7 @@ fn unauthorized() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({
             "error": "invalid_client",
-            "error_description": "Send an introspection client's secret as Authorization: Bearer <secret>."
+            "error_description": "Send an introspection client's secret as Authorization: Bearer <secret>, or as the password of HTTP Basic."
         }))
 }
 

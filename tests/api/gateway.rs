@@ -28,8 +28,19 @@ fn proxies_missing() -> Option<String> {
         .err()
 }
 
-/// What the test needs: a failure in CI when missing, ignored elsewhere.
+fn apache_missing() -> Option<String> {
+    program("/usr/sbin/apache2", "apache2")
+        .and(program(MOD_AUTH_OPENIDC, "libapache2-mod-auth-openidc"))
+        .and(program("/usr/bin/caddy", "caddy"))
+        .err()
+}
+
+/// What the tests need: a failure in CI when missing, ignored elsewhere.
 const PROXIES: Needs = Needs::Program(proxies_missing);
+const APACHE: Needs = Needs::Program(apache_missing);
+
+const MODULES: &str = "/usr/lib/apache2/modules";
+const MOD_AUTH_OPENIDC: &str = "/usr/lib/apache2/modules/mod_auth_openidc.so";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -386,4 +397,169 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
     assert!(!scrape.contains("rcp_") && !scrape.contains(&client));
 }
 
-crate::tests![nginx_and_caddy_let_through_only_what_the_route_rules_allow: PROXIES];
+/// Apache httpd with `mod_auth_openidc` as an OAuth 2.0 resource server,
+/// asking the token check (RFC 7662) with HTTP Basic, as docs/gateway.md
+/// sets it up.
+fn apache(dir: &Path, rollcall: &str, client: &str, upstream: u16) -> Proxy {
+    let port = free_port();
+    let modules: String = [
+        ("mpm_event", "mod_mpm_event"),
+        ("authn_core", "mod_authn_core"),
+        ("authz_core", "mod_authz_core"),
+        ("authz_user", "mod_authz_user"),
+        ("headers", "mod_headers"),
+        ("proxy", "mod_proxy"),
+        ("proxy_http", "mod_proxy_http"),
+        ("auth_openidc", "mod_auth_openidc"),
+    ]
+    .iter()
+    .map(|(name, file)| format!("LoadModule {name}_module {MODULES}/{file}.so\n"))
+    .collect();
+    let config = format!(
+        r#"ServerRoot "{dir}"
+ServerName 127.0.0.1
+PidFile {dir}/httpd.pid
+Listen 127.0.0.1:{port}
+ErrorLog {dir}/error.log
+LogLevel warn
+{modules}User nobody
+Group nogroup
+OIDCCryptoPassphrase a-passphrase-for-the-test-only
+OIDCOAuthIntrospectionEndpoint {rollcall}/api/v1/tokens/introspect
+OIDCOAuthClientID gateway
+OIDCOAuthClientSecret {client}
+OIDCOAuthIntrospectionEndpointAuth client_secret_basic
+OIDCOAuthSSLValidateServer Off
+OIDCOAuthRemoteUserClaim sub
+OIDCOAuthTokenExpiryClaim exp absolute optional
+OIDCOAuthTokenIntrospectionInterval 1
+OIDCPassClaimsAs environment
+<Location "/v1/">
+    AuthType oauth20
+    Require valid-user
+    RequestHeader set X-Rollcall-Org "%{{OIDC_CLAIM_org}}e"
+    RequestHeader set X-Rollcall-Subject "%{{OIDC_CLAIM_sub}}e"
+    RequestHeader set X-Rollcall-Kind "%{{OIDC_CLAIM_kind}}e"
+    RequestHeader set X-Rollcall-Role "%{{OIDC_CLAIM_role}}e"
+    RequestHeader unset Authorization
+    ProxyPass "http://127.0.0.1:{upstream}/v1/"
+</Location>
+"#,
+        dir = dir.display()
+    );
+    let file = dir.join("httpd.conf");
+    std::fs::write(&file, config).expect("httpd.conf");
+    let mut command = Command::new("/usr/sbin/apache2");
+    command.arg("-f").arg(&file).arg("-DFOREGROUND");
+    Proxy::start(command, port)
+}
+
+/// Caddy in front of Rollcall with HTTPS, its certificate from Caddy's own
+/// authority: what an RFC 7662 client that will speak only HTTPS needs here.
+fn tls_front(dir: &Path, rollcall: &str) -> Proxy {
+    let port = free_port();
+    let config = format!(
+        "{{\n    admin off\n    skip_install_trust\n}}\nhttps://127.0.0.1:{port} {{\n    tls internal\n    reverse_proxy {}\n}}\n",
+        rollcall.trim_start_matches("http://")
+    );
+    let file = dir.join("Caddyfile");
+    std::fs::write(&file, config).expect("Caddyfile");
+    let mut command = Command::new("/usr/bin/caddy");
+    command
+        .args(["run", "--adapter", "caddyfile", "--config"])
+        .arg(&file)
+        .env("XDG_DATA_HOME", dir)
+        .env("XDG_CONFIG_HOME", dir)
+        .env("HOME", dir);
+    let mut proxy = Proxy::start(command, port);
+    proxy.base = format!("https://127.0.0.1:{port}");
+    proxy
+}
+
+fn apache_asks_the_token_check_as_an_rfc_7662_resource_server() {
+    let db = TestDb::new();
+    let scratch = Scratch::new();
+    let policy = scratch.file("bentocloud.toml", BENTOCLOUD);
+    let created = rollcall(
+        &db,
+        &policy,
+        &["org", "create", "Acme AI", "--owner", "ada@example.com"],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let server = Server::start(&db, &policy, &scratch).unwrap_or_else(|said| panic!("{said}"));
+    join(&server.base, "ada@example.com", &link_path(&created));
+    let token = secret_of(&rollcall(
+        &db,
+        &policy,
+        &[
+            "token",
+            "create",
+            "--org",
+            "acme-ai",
+            "--user",
+            "ada@example.com",
+            "--access",
+            "inference",
+        ],
+    ));
+    let client = secret_of(&rollcall(
+        &db,
+        &policy,
+        &["introspection-client", "create", "gateway"],
+    ));
+    let upstream = echo_upstream();
+    let dir = scratch.0.join("apache");
+    let tls_dir = scratch.0.join("tls");
+    for dir in [&dir, &tls_dir] {
+        std::fs::create_dir_all(dir).expect("a directory for the proxy");
+    }
+    // mod_auth_openidc asks only over HTTPS: Caddy, with a certificate of its
+    // own making, carries the token check to Rollcall.
+    let tls = tls_front(&tls_dir, &server.base);
+    let apache = apache(&dir, &tls.base, &client, upstream);
+
+    let (status, seen) = call(&apache.base, "GET", "/v1/deployments/d1", Some(&token));
+    assert_eq!(status, 200, "{seen}");
+    let listed = rollcall(&db, &policy, &["user", "list", "--org", "acme-ai", "--json"]);
+    let ada_id = serde_json::from_str::<serde_json::Value>(&stdout(&listed))
+        .ok()
+        .and_then(|rows| rows.as_array()?.first()?["id"].as_str().map(str::to_owned))
+        .expect("ada's id");
+    assert!(
+        seen.to_ascii_lowercase()
+            .contains(&format!("x-rollcall-subject: {}", ada_id.to_ascii_lowercase())),
+        "{seen}"
+    );
+    assert!(seen.contains("X-Rollcall-Role: owner"), "{seen}");
+    assert!(!seen.contains("rcp_"), "the upstream saw the token: {seen}");
+    assert_eq!(call(&apache.base, "GET", "/v1/deployments/d1", None).0, 401);
+    let mut mistyped = token.clone();
+    mistyped.pop();
+    mistyped.push(if token.ends_with('a') { 'b' } else { 'a' });
+    assert_eq!(
+        call(&apache.base, "GET", "/v1/deployments/d1", Some(&mistyped)).0,
+        401
+    );
+
+    // Revoked: refused once the result it keeps is a second old.
+    let listed = rollcall(&db, &policy, &["token", "list", "--org", "acme-ai", "--json"]);
+    let token_id = serde_json::from_str::<serde_json::Value>(&stdout(&listed))
+        .ok()
+        .and_then(|rows| rows.as_array()?.first()?["id"].as_str().map(str::to_owned))
+        .expect("the token's id");
+    let revoked = rollcall(&db, &policy, &["token", "revoke", "--org", "acme-ai", &token_id]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while call(&apache.base, "GET", "/v1/deployments/d1", Some(&token)).0 != 401 {
+        assert!(
+            Instant::now() < deadline,
+            "httpd still lets a revoked token through"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+crate::tests![
+    nginx_and_caddy_let_through_only_what_the_route_rules_allow: PROXIES,
+    apache_asks_the_token_check_as_an_rfc_7662_resource_server: APACHE,
+];
