@@ -60,7 +60,7 @@ pub enum ServiceAccountCommand {
         org: String,
         #[arg(long)]
         name: String,
-        /// admin, developer, contributor or viewer.
+        /// A role of the policy in force, as the Roles page names it; never owner.
         #[arg(long)]
         role: String,
         #[arg(long, default_value = "")]

@@ -266,6 +266,57 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
         token("eve@example.com", "inference"),
         token("ada@example.com", "operations"),
     );
+    let dan_invited = rollcall(
+        &db,
+        &policy,
+        &[
+            "user",
+            "create",
+            "--org",
+            "acme-ai",
+            "--email",
+            "dan@example.com",
+            "--role",
+            "developer",
+        ],
+    );
+    join(&server.base, "dan@example.com", &link_path(&dan_invited));
+    let dan = token("dan@example.com", "inference");
+    let made = rollcall(
+        &db,
+        &policy,
+        &[
+            "service-account",
+            "create",
+            "--org",
+            "acme-ai",
+            "--name",
+            "bot",
+            "--role",
+            "developer",
+        ],
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    let bot = stdout(&rollcall(
+        &db,
+        &policy,
+        &[
+            "service-account",
+            "key-create",
+            "--org",
+            "acme-ai",
+            "bot",
+            "--access",
+            "inference",
+        ],
+    ))
+    .split_whitespace()
+    .find(|word| word.starts_with("rcs_"))
+    .expect("the bot's key")
+    .to_owned();
+    // Caddy asks a second server on the same database.
+    let second =
+        Server::start_with(&db, &policy, &scratch, &env[..1]).unwrap_or_else(|said| panic!("{said}"));
     let client = secret_of(&rollcall(
         &db,
         &policy,
@@ -290,7 +341,7 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
     }
     let proxies = [
         ("nginx", nginx(&nginx_dir, &server.base, &client, upstream)),
-        ("caddy", caddy(&caddy_dir, &server.base, &client, upstream)),
+        ("caddy", caddy(&caddy_dir, &second.base, &client, upstream)),
     ];
     for (name, proxy) in &proxies {
         let base = proxy.base.as_str();
@@ -347,6 +398,45 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
             200,
             "{name}"
         );
+        // A service account's key passes as the account.
+        let (status, seen) = call(base, "POST", "/v1/deployments/d1/infer", Some(&bot));
+        assert_eq!(status, 200, "{name}: {seen}");
+        assert!(
+            seen.to_ascii_lowercase()
+                .contains("x-rollcall-kind: service_account"),
+            "{name}: {seen}"
+        );
+        assert_eq!(
+            call(base, "POST", "/v1/deployments/d1/infer", Some(&dan)).0,
+            200,
+            "{name}"
+        );
+    }
+
+    // Dan is removed and the bot disabled: both proxies refuse them within a
+    // second, nginx through the server that made the change, Caddy through
+    // the other.
+    let removed = rollcall(
+        &db,
+        &policy,
+        &["user", "delete", "--org", "acme-ai", "dan@example.com"],
+    );
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    let disabled = rollcall(
+        &db,
+        &policy,
+        &["service-account", "disable", "--org", "acme-ai", "bot"],
+    );
+    assert!(disabled.status.success(), "{}", stderr(&disabled));
+    for (name, proxy) in &proxies {
+        for (who, secret) in [("a removed member", &dan), ("a disabled service account", &bot)] {
+            assert!(
+                within_a_second(
+                    || call(&proxy.base, "POST", "/v1/deployments/d1/infer", Some(secret)).0 == 401
+                ),
+                "{name} still lets {who} through"
+            );
+        }
     }
 
     // Eve's token is revoked: both proxies refuse it within a second.
