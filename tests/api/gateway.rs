@@ -82,7 +82,21 @@ struct Proxy {
 }
 
 impl Proxy {
-    fn start(mut command: Command, port: u16) -> Self {
+    /// Starts the proxy `configure` sets up on the port it is given, trying
+    /// another port if another test took that one since it was picked.
+    fn start(configure: impl Fn(u16) -> Command) -> Self {
+        let mut said = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            match Self::start_on(configure(port), port) {
+                Ok(proxy) => return proxy,
+                Err(stopped) => said = stopped,
+            }
+        }
+        panic!("the proxy stopped: {said}")
+    }
+
+    fn start_on(mut command: Command, port: u16) -> Result<Self, String> {
         let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -92,15 +106,15 @@ impl Proxy {
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(_)) = child.try_wait() {
                 let output = child.wait_with_output().expect("its output");
-                panic!("the proxy stopped: {}", stderr(&output));
+                return Err(stderr(&output));
             }
             assert!(Instant::now() < deadline, "the proxy did not listen within 10 s");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self {
+        Ok(Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
-        }
+        })
     }
 }
 
@@ -115,8 +129,8 @@ const IDENTITY: [&str; 5] = ["Org", "Subject", "Kind", "Role", "Token"];
 
 /// nginx with `auth_request`, as docs/gateway.md sets it up.
 fn nginx(dir: &Path, rollcall: &str, client: &str, upstream: u16) -> Proxy {
-    let port = free_port();
-    let sets: String = IDENTITY
+    Proxy::start(|port| {
+        let sets: String = IDENTITY
         .iter()
         .map(|name| {
             let variable = format!("rollcall_{}", name.to_ascii_lowercase());
@@ -126,8 +140,8 @@ fn nginx(dir: &Path, rollcall: &str, client: &str, upstream: u16) -> Proxy {
             )
         })
         .collect();
-    let config = format!(
-        r#"master_process off;
+        let config = format!(
+            r#"master_process off;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log;
 events {{ worker_connections 64; }}
@@ -158,39 +172,41 @@ http {{
     }}
 }}
 "#,
-        dir = dir.display()
-    );
-    let file = dir.join("nginx.conf");
-    std::fs::write(&file, config).expect("nginx.conf");
-    let mut command = Command::new("/usr/sbin/nginx");
-    command
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(&file)
-        .args(["-g", "daemon off;"]);
-    Proxy::start(command, port)
+            dir = dir.display()
+        );
+        let file = dir.join("nginx.conf");
+        std::fs::write(&file, config).expect("nginx.conf");
+        let mut command = Command::new("/usr/sbin/nginx");
+        command
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&file)
+            .args(["-g", "daemon off;"]);
+        command
+    })
 }
 
 /// Caddy with `forward_auth`, as docs/gateway.md sets it up.
 fn caddy(dir: &Path, rollcall: &str, client: &str, upstream: u16) -> Proxy {
-    let port = free_port();
-    let rollcall = rollcall.trim_start_matches("http://");
-    let copied: Vec<String> = IDENTITY.iter().map(|name| format!("X-Rollcall-{name}")).collect();
-    let config = format!(
-        "{{\n    admin off\n    auto_https off\n}}\nhttp://127.0.0.1:{port} {{\n    forward_auth {rollcall} {{\n        uri /gateway/check\n        header_up X-Rollcall-Client {client}\n        copy_headers {}\n    }}\n    reverse_proxy 127.0.0.1:{upstream} {{\n        header_up -Authorization\n    }}\n}}\n",
-        copied.join(" ")
-    );
-    let file = dir.join("Caddyfile");
-    std::fs::write(&file, config).expect("Caddyfile");
-    let mut command = Command::new("/usr/bin/caddy");
-    command
-        .args(["run", "--adapter", "caddyfile", "--config"])
-        .arg(&file)
-        .env("XDG_DATA_HOME", dir)
-        .env("XDG_CONFIG_HOME", dir)
-        .env("HOME", dir);
-    Proxy::start(command, port)
+    Proxy::start(|port| {
+        let rollcall = rollcall.trim_start_matches("http://");
+        let copied: Vec<String> = IDENTITY.iter().map(|name| format!("X-Rollcall-{name}")).collect();
+        let config = format!(
+            "{{\n    admin off\n    auto_https off\n}}\nhttp://127.0.0.1:{port} {{\n    forward_auth {rollcall} {{\n        uri /gateway/check\n        header_up X-Rollcall-Client {client}\n        copy_headers {}\n    }}\n    reverse_proxy 127.0.0.1:{upstream} {{\n        header_up -Authorization\n    }}\n}}\n",
+            copied.join(" ")
+        );
+        let file = dir.join("Caddyfile");
+        std::fs::write(&file, config).expect("Caddyfile");
+        let mut command = Command::new("/usr/bin/caddy");
+        command
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(&file)
+            .env("XDG_DATA_HOME", dir)
+            .env("XDG_CONFIG_HOME", dir)
+            .env("HOME", dir);
+        command
+    })
 }
 
 /// A request through the proxy: the status and the body.
@@ -491,22 +507,22 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
 /// asking the token check (RFC 7662) with HTTP Basic, as docs/gateway.md
 /// sets it up.
 fn apache(dir: &Path, rollcall: &str, client: &str, upstream: u16) -> Proxy {
-    let port = free_port();
-    let modules: String = [
-        ("mpm_event", "mod_mpm_event"),
-        ("authn_core", "mod_authn_core"),
-        ("authz_core", "mod_authz_core"),
-        ("authz_user", "mod_authz_user"),
-        ("headers", "mod_headers"),
-        ("proxy", "mod_proxy"),
-        ("proxy_http", "mod_proxy_http"),
-        ("auth_openidc", "mod_auth_openidc"),
-    ]
-    .iter()
-    .map(|(name, file)| format!("LoadModule {name}_module {MODULES}/{file}.so\n"))
-    .collect();
-    let config = format!(
-        r#"ServerRoot "{dir}"
+    Proxy::start(|port| {
+        let modules: String = [
+            ("mpm_event", "mod_mpm_event"),
+            ("authn_core", "mod_authn_core"),
+            ("authz_core", "mod_authz_core"),
+            ("authz_user", "mod_authz_user"),
+            ("headers", "mod_headers"),
+            ("proxy", "mod_proxy"),
+            ("proxy_http", "mod_proxy_http"),
+            ("auth_openidc", "mod_auth_openidc"),
+        ]
+        .iter()
+        .map(|(name, file)| format!("LoadModule {name}_module {MODULES}/{file}.so\n"))
+        .collect();
+        let config = format!(
+            r#"ServerRoot "{dir}"
 ServerName 127.0.0.1
 PidFile {dir}/httpd.pid
 Listen 127.0.0.1:{port}
@@ -535,34 +551,36 @@ OIDCPassClaimsAs environment
     ProxyPass "http://127.0.0.1:{upstream}/v1/"
 </Location>
 "#,
-        dir = dir.display()
-    );
-    let file = dir.join("httpd.conf");
-    std::fs::write(&file, config).expect("httpd.conf");
-    let mut command = Command::new("/usr/sbin/apache2");
-    command.arg("-f").arg(&file).arg("-DFOREGROUND");
-    Proxy::start(command, port)
+            dir = dir.display()
+        );
+        let file = dir.join("httpd.conf");
+        std::fs::write(&file, config).expect("httpd.conf");
+        let mut command = Command::new("/usr/sbin/apache2");
+        command.arg("-f").arg(&file).arg("-DFOREGROUND");
+        command
+    })
 }
 
 /// Caddy in front of Rollcall with HTTPS, its certificate from Caddy's own
 /// authority: what an RFC 7662 client that will speak only HTTPS needs here.
 fn tls_front(dir: &Path, rollcall: &str) -> Proxy {
-    let port = free_port();
-    let config = format!(
-        "{{\n    admin off\n    skip_install_trust\n}}\nhttps://127.0.0.1:{port} {{\n    tls internal\n    reverse_proxy {}\n}}\n",
-        rollcall.trim_start_matches("http://")
-    );
-    let file = dir.join("Caddyfile");
-    std::fs::write(&file, config).expect("Caddyfile");
-    let mut command = Command::new("/usr/bin/caddy");
-    command
-        .args(["run", "--adapter", "caddyfile", "--config"])
-        .arg(&file)
-        .env("XDG_DATA_HOME", dir)
-        .env("XDG_CONFIG_HOME", dir)
-        .env("HOME", dir);
-    let mut proxy = Proxy::start(command, port);
-    proxy.base = format!("https://127.0.0.1:{port}");
+    let mut proxy = Proxy::start(|port| {
+        let config = format!(
+            "{{\n    admin off\n    skip_install_trust\n}}\nhttps://127.0.0.1:{port} {{\n    tls internal\n    reverse_proxy {}\n}}\n",
+            rollcall.trim_start_matches("http://")
+        );
+        let file = dir.join("Caddyfile");
+        std::fs::write(&file, config).expect("Caddyfile");
+        let mut command = Command::new("/usr/bin/caddy");
+        command
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(&file)
+            .env("XDG_DATA_HOME", dir)
+            .env("XDG_CONFIG_HOME", dir)
+            .env("HOME", dir);
+        command
+    });
+    proxy.base = proxy.base.replacen("http://", "https://", 1);
     proxy
 }
 

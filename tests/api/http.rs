@@ -77,11 +77,26 @@ impl TestServer {
 /// port; `extra` are additional command-line flags. Returns its address.
 fn serve(database_url: &str, extra: &[&str]) -> (String, Stopper) {
     // The public URL (in emails and OAuth redirects) must name the real
-    // port, so the port is picked before the server starts.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+    // port, so the port is picked before the server starts; another test
+    // may take it in between, and then another port is tried.
+    let mut refusals = Vec::new();
+    for _ in 0..5 {
+        match serve_on(free_port(), database_url, extra) {
+            Ok(started) => return started,
+            Err(refused) => refusals.push(refused),
+        }
+    }
+    panic!("no port would do: {refusals:?}")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
-        .port();
+        .port()
+}
+
+fn serve_on(port: u16, database_url: &str, extra: &[&str]) -> Result<(String, Stopper), String> {
     let mut args = vec![
         "rollcall".to_owned(),
         "--database-url".to_owned(),
@@ -99,15 +114,21 @@ fn serve(database_url: &str, extra: &[&str]) -> (String, Stopper) {
     let (ports, port) = mpsc::channel();
     thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let server = Application::build(config).expect("build the server");
-            ports
-                .send((server.port(), server.handle()))
-                .expect("report the port");
-            server.run_until_stopped().await.expect("serve");
+            match Application::build(config) {
+                Ok(server) => {
+                    let _ = ports.send(Ok((server.port(), server.handle())));
+                    server.run_until_stopped().await.expect("serve");
+                }
+                // Taken since it was picked: the caller tries another.
+                Err(error) if error.to_string().contains("Address already in use") => {
+                    let _ = ports.send(Err(error.to_string()));
+                }
+                Err(error) => panic!("build the server: {error:?}"),
+            }
         })
     });
-    let (port, handle) = port.recv().expect("the server started");
-    (format!("http://127.0.0.1:{port}"), Stopper(handle))
+    let (port, handle) = port.recv().expect("the server started")?;
+    Ok((format!("http://127.0.0.1:{port}"), Stopper(handle)))
 }
 
 /// Stops a test's server when the test is over, before its database goes:

@@ -91,8 +91,25 @@ impl Server {
         Self::start_with(db, policy, scratch, &[])
     }
 
-    /// Starts it with more of the environment set.
+    /// Starts it with more of the environment set. A port another test took
+    /// since it was picked is tried again with another.
     pub fn start_with(
+        db: &TestDb,
+        policy: &Path,
+        scratch: &Scratch,
+        env: &[(&str, &str)],
+    ) -> Result<Self, String> {
+        let mut said = String::new();
+        for _ in 0..5 {
+            match Self::start_once(db, policy, scratch, env) {
+                Err(refused) if refused.contains("Address already in use") => said = refused,
+                started => return started,
+            }
+        }
+        Err(said)
+    }
+
+    fn start_once(
         db: &TestDb,
         policy: &Path,
         scratch: &Scratch,
