@@ -3,7 +3,9 @@
 -- BENCH_TOKENS_FILE (one secret a line) in a random order per thread; with
 -- BENCH_AUTHORIZE set, POST /api/v1/authorize instead, asking in turn whether
 -- the token may use the platform, create on it, and create on someone
--- else's resource. The requests are written before the run starts, so that
+-- else's resource; with BENCH_GATEWAY set, the gateway's check as a proxy
+-- asks it about a call of a deployment's endpoint; with BENCH_PROXIED set,
+-- that call itself, sent to the proxy in front. The requests are written before the run starts, so that
 -- wrk, which shares the machine, spends no more per request than on the
 -- health route.
 dofile("bench/report.lua")
@@ -37,7 +39,18 @@ init = function()
     '"permission":"platform.create","resource_owner":"someone-else"}',
   }
   for i = 1, #order do
-    if os.getenv("BENCH_AUTHORIZE") then
+    if os.getenv("BENCH_GATEWAY") then
+      requests[i] = wrk.format("GET", "/gateway/check", {
+        ["Authorization"] = "Bearer " .. order[i],
+        ["X-Rollcall-Client"] = client,
+        ["X-Original-Method"] = "POST",
+        ["X-Original-URI"] = "/v1/deployments/d" .. (i % 100) .. "/infer",
+      })
+    elseif os.getenv("BENCH_PROXIED") then
+      requests[i] = wrk.format("POST", "/v1/deployments/d" .. (i % 100) .. "/infer", {
+        ["Authorization"] = "Bearer " .. order[i],
+      })
+    elseif os.getenv("BENCH_AUTHORIZE") then
       requests[i] = wrk.format("POST", "/api/v1/authorize", {
         ["Content-Type"] = "application/json",
         ["Authorization"] = "Bearer " .. client,
