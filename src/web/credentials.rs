@@ -9,7 +9,7 @@ use crate::domain::{ApiSecret, SecretKind};
 use crate::error::Error;
 
 /// The text after `Bearer ` in the `Authorization` header, if there is one.
-fn bearer(req: &HttpRequest) -> Option<&str> {
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, secret) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim())

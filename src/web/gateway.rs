@@ -64,14 +64,7 @@ async fn decide(
 ) -> Result<(&'static str, HttpResponse), Error> {
     let client = header(req, &[CLIENT_HEADER]).and_then(|text| ApiSecret::parse(text).ok());
     let known = match client {
-        Some(client) => {
-            state
-                .tokens
-                .is_client(client, async |lookup| {
-                    state.read(move |conn| lookup.run(conn)).await
-                })
-                .await?
-        }
+        Some(client) => state.is_client(client).await?,
         None => false,
     };
     if !known {
@@ -101,12 +94,7 @@ async fn decide(
         Some(name) => req.headers().get(name).and_then(|value| value.to_str().ok()),
         None => None,
     }
-    .or_else(|| {
-        header(req, &["Authorization"])
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-    });
+    .or_else(|| super::credentials::bearer(req));
     let Some(presented) = presented else {
         return Ok((
             "no_token",
@@ -121,12 +109,7 @@ async fn decide(
         ));
     };
     let client_ip = crate::web::context::client_ip(req);
-    let grant = state
-        .tokens
-        .live(secret, client_ip, async |lookup| {
-            state.read(move |conn| lookup.run(conn)).await
-        })
-        .await?;
+    let grant = state.live_token(secret, client_ip).await?;
     let Some(grant) = grant else {
         return Ok((
             "inactive",

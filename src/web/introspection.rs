@@ -25,12 +25,7 @@ pub async fn client_known(state: &AppState, req: &HttpRequest) -> Result<bool, E
     let Some(client) = super::credentials::client_secret(req) else {
         return Ok(false);
     };
-    let known = state
-        .tokens
-        .is_client(client, async |lookup| {
-            state.read(move |conn| lookup.run(conn)).await
-        })
-        .await?;
+    let known = state.is_client(client).await?;
     if known {
         super::credentials::mark_authenticated(req);
     }
@@ -126,12 +121,7 @@ pub async fn introspect(
         return Ok(inactive());
     };
     let client_ip = client_ip.or_else(|| super::context::client_ip(&req));
-    let grant = state
-        .tokens
-        .live(secret, client_ip, async |lookup| {
-            state.read(move |conn| lookup.run(conn)).await
-        })
-        .await?;
+    let grant = state.live_token(secret, client_ip).await?;
     let Some(grant) = grant else {
         return Ok(inactive());
     };

@@ -103,6 +103,29 @@ impl AppState {
         self.read_within(self.database_timeout, work).await
     }
 
+    /// The kept or freshly read grant of a live token (the token check, the
+    /// authorize call, the gateway's check), its use noted from `client_ip`.
+    pub async fn live_token(
+        &self,
+        secret: crate::domain::ApiSecret,
+        client_ip: Option<std::net::IpAddr>,
+    ) -> Result<Option<std::sync::Arc<crate::services::tokens::TokenGrant>>, Error> {
+        self.tokens
+            .live(secret, client_ip, async |lookup| {
+                self.read(move |conn| lookup.run(conn)).await
+            })
+            .await
+    }
+
+    /// Whether `secret` is a live introspection client's (the gateway's).
+    pub async fn is_client(&self, secret: crate::domain::ApiSecret) -> Result<bool, Error> {
+        self.tokens
+            .is_client(secret, async |lookup| {
+                self.read(move |conn| lookup.run(conn)).await
+            })
+            .await
+    }
+
     /// [`Self::read`], answered within `within`.
     pub async fn read_within<T, F>(&self, within: std::time::Duration, work: F) -> Result<T, Error>
     where

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use crate::harness::Needs;
 use crate::helpers::TestDb;
-use crate::policy_file::{BENTOCLOUD, Scratch, Server, join, link_path, rollcall, stderr, stdout};
+use crate::policy_file::{
+    BENTOCLOUD, Scratch, Server, join, link_path, listed_id, rollcall, secret_printed, stderr,
+};
 use crate::tokens::within_a_second;
 
 fn program(path: &str, install: &str) -> Result<PathBuf, String> {
@@ -228,14 +230,6 @@ fn call(base: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Stri
     (status, answer.body_mut().read_to_string().unwrap_or_default())
 }
 
-fn secret_of(output: &std::process::Output) -> String {
-    stdout(output)
-        .split_whitespace()
-        .find(|word| word.starts_with("rcp_") || word.starts_with("rci_"))
-        .unwrap_or_else(|| panic!("no secret in {:?} ({})", stdout(output), stderr(output)))
-        .to_owned()
-}
-
 fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
     let db = TestDb::new();
     let scratch = Scratch::new();
@@ -270,7 +264,7 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
     );
     join(&server.base, "eve@example.com", &link_path(&invited));
     let token = |user: &str, access: &str| {
-        secret_of(&rollcall(
+        secret_printed(&rollcall(
             &db,
             &policy,
             &[
@@ -313,7 +307,7 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
         ],
     );
     assert!(made.status.success(), "{}", stderr(&made));
-    let bot = stdout(&rollcall(
+    let bot = secret_printed(&rollcall(
         &db,
         &policy,
         &[
@@ -325,29 +319,16 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
             "--access",
             "inference",
         ],
-    ))
-    .split_whitespace()
-    .find(|word| word.starts_with("rcs_"))
-    .expect("the bot's key")
-    .to_owned();
+    ));
     // Caddy asks a second server on the same database.
     let second =
         Server::start_with(&db, &policy, &scratch, &env[..1]).unwrap_or_else(|said| panic!("{said}"));
-    let client = secret_of(&rollcall(
+    let client = secret_printed(&rollcall(
         &db,
         &policy,
         &["introspection-client", "create", "proxies"],
     ));
-    let listed = rollcall(&db, &policy, &["user", "list", "--org", "acme-ai", "--json"]);
-    let eve_id = serde_json::from_str::<serde_json::Value>(&stdout(&listed))
-        .ok()
-        .and_then(|rows| {
-            rows.as_array()?
-                .iter()
-                .find(|row| row["email"] == "eve@example.com")
-                .and_then(|row| row["id"].as_str().map(str::to_owned))
-        })
-        .expect("eve's id");
+    let eve_id = listed_id(&db, &policy, "user", "email", "eve@example.com");
 
     let upstream = echo_upstream();
     let nginx_dir = scratch.0.join("nginx");
@@ -456,20 +437,7 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
     }
 
     // Eve's token is revoked: both proxies refuse it within a second.
-    let listed = rollcall(&db, &policy, &["token", "list", "--org", "acme-ai", "--json"]);
-    let eve_token_id = serde_json::from_str::<serde_json::Value>(&stdout(&listed))
-        .ok()
-        .and_then(|rows| {
-            rows.as_array()?
-                .iter()
-                .find(|row| {
-                    row["holder"]
-                        .as_str()
-                        .is_some_and(|holder| holder.contains("eve@"))
-                })
-                .and_then(|row| row["id"].as_str().map(str::to_owned))
-        })
-        .expect("eve's token's id");
+    let eve_token_id = listed_id(&db, &policy, "token", "holder", "eve@");
     let revoked = rollcall(
         &db,
         &policy,
@@ -596,7 +564,7 @@ fn apache_asks_the_token_check_as_an_rfc_7662_resource_server() {
     assert!(created.status.success(), "{}", stderr(&created));
     let server = Server::start(&db, &policy, &scratch).unwrap_or_else(|said| panic!("{said}"));
     join(&server.base, "ada@example.com", &link_path(&created));
-    let token = secret_of(&rollcall(
+    let token = secret_printed(&rollcall(
         &db,
         &policy,
         &[
@@ -610,7 +578,7 @@ fn apache_asks_the_token_check_as_an_rfc_7662_resource_server() {
             "inference",
         ],
     ));
-    let client = secret_of(&rollcall(
+    let client = secret_printed(&rollcall(
         &db,
         &policy,
         &["introspection-client", "create", "gateway"],
@@ -628,11 +596,7 @@ fn apache_asks_the_token_check_as_an_rfc_7662_resource_server() {
 
     let (status, seen) = call(&apache.base, "GET", "/v1/deployments/d1", Some(&token));
     assert_eq!(status, 200, "{seen}");
-    let listed = rollcall(&db, &policy, &["user", "list", "--org", "acme-ai", "--json"]);
-    let ada_id = serde_json::from_str::<serde_json::Value>(&stdout(&listed))
-        .ok()
-        .and_then(|rows| rows.as_array()?.first()?["id"].as_str().map(str::to_owned))
-        .expect("ada's id");
+    let ada_id = listed_id(&db, &policy, "user", "email", "ada@example.com");
     assert!(
         seen.to_ascii_lowercase()
             .contains(&format!("x-rollcall-subject: {}", ada_id.to_ascii_lowercase())),
@@ -650,11 +614,7 @@ fn apache_asks_the_token_check_as_an_rfc_7662_resource_server() {
     );
 
     // Revoked: refused once the result it keeps is a second old.
-    let listed = rollcall(&db, &policy, &["token", "list", "--org", "acme-ai", "--json"]);
-    let token_id = serde_json::from_str::<serde_json::Value>(&stdout(&listed))
-        .ok()
-        .and_then(|rows| rows.as_array()?.first()?["id"].as_str().map(str::to_owned))
-        .expect("the token's id");
+    let token_id = listed_id(&db, &policy, "token", "holder", "ada@");
     let revoked = rollcall(&db, &policy, &["token", "revoke", "--org", "acme-ai", &token_id]);
     assert!(revoked.status.success(), "{}", stderr(&revoked));
     let deadline = Instant::now() + Duration::from_secs(3);

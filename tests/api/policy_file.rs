@@ -79,6 +79,30 @@ pub fn link_path(output: &Output) -> String {
         .to_owned()
 }
 
+/// The secret a command printed (`rcp_…`, `rcs_…` or `rci_…`), shown once.
+pub fn secret_printed(output: &Output) -> String {
+    stdout(output)
+        .split_whitespace()
+        .find(|word| ["rcp_", "rcs_", "rci_"].iter().any(|kind| word.starts_with(kind)))
+        .unwrap_or_else(|| panic!("no secret in {:?} ({})", stdout(output), stderr(output)))
+        .to_owned()
+}
+
+/// The `id` of the first row of `rollcall WHAT list --org acme-ai --json`
+/// whose `field` contains `needle`.
+pub fn listed_id(db: &TestDb, policy: &Path, what: &str, field: &str, needle: &str) -> String {
+    let listed = rollcall(db, policy, &[what, "list", "--org", "acme-ai", "--json"]);
+    serde_json::from_str::<Value>(&stdout(&listed))
+        .ok()
+        .and_then(|rows| {
+            rows.as_array()?
+                .iter()
+                .find(|row| row[field].as_str().is_some_and(|text| text.contains(needle)))
+                .and_then(|row| row["id"].as_str().map(str::to_owned))
+        })
+        .unwrap_or_else(|| panic!("no {what} whose {field} holds {needle}"))
+}
+
 /// The real server, a process of its own, under `policy`.
 pub struct Server {
     child: Child,
@@ -299,13 +323,11 @@ fn the_operators_roles_and_permissions_are_the_ones_everything_speaks() {
     let token = secret_on(&made);
 
     // The gateway asks in the file's words.
-    let client = rollcall(&db, &policy, &["introspection-client", "create", "gateway"]);
-    assert!(client.status.success(), "{}", stderr(&client));
-    let client = stdout(&client)
-        .split_whitespace()
-        .find(|word| word.starts_with("rci_"))
-        .expect("the client's secret")
-        .to_owned();
+    let client = secret_printed(&rollcall(
+        &db,
+        &policy,
+        &["introspection-client", "create", "gateway"],
+    ));
     let invoke = ask(
         base,
         &client,
@@ -452,15 +474,7 @@ fn nobody_gives_or_manages_a_role_holding_what_they_lack_on_any_path() {
     let mut alan = join(base, "alan@example.com", &invite("alan@example.com", "admin"));
     join(base, "dan@example.com", &invite("dan@example.com", "engineer"));
     join(base, "vic@example.com", &invite("vic@example.com", "viewer"));
-    let listed = rollcall(&db, &policy, &["user", "list", "--org", "acme-ai", "--json"]);
-    let listed: Value = serde_json::from_str(&stdout(&listed)).unwrap_or(Value::Null);
-    let id_of = |email: &str| {
-        listed
-            .as_array()
-            .and_then(|rows| rows.iter().find(|row| row["email"] == email))
-            .map(|row| row["id"].as_str().unwrap_or_default().to_owned())
-            .unwrap_or_default()
-    };
+    let id_of = |email: &str| listed_id(&db, &policy, "user", "email", email);
     let (dan, vic) = (id_of("dan@example.com"), id_of("vic@example.com"));
     alan.get("/orgs/acme-ai/tokens");
     let made = alan.post(
@@ -551,12 +565,11 @@ fn nobody_gives_or_manages_a_role_holding_what_they_lack_on_any_path() {
     );
     assert_eq!(refused.status, 403, "{}", refused.body);
     // And the gateway says his token does not reach deployments.
-    let client = rollcall(&db, &policy, &["introspection-client", "create", "gateway"]);
-    let client = stdout(&client)
-        .split_whitespace()
-        .find(|word| word.starts_with("rci_"))
-        .expect("the client's secret")
-        .to_owned();
+    let client = secret_printed(&rollcall(
+        &db,
+        &policy,
+        &["introspection-client", "create", "gateway"],
+    ));
     let answer = ask(
         base,
         &client,

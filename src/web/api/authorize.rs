@@ -120,14 +120,7 @@ pub async fn authorize(
         .and_then(|text| text.parse::<IpAddr>().ok())
         .or_else(|| crate::web::context::client_ip(&req));
     let grant = match ApiSecret::parse(&question.token) {
-        Ok(secret) => {
-            state
-                .tokens
-                .live(secret, client_ip, async |lookup| {
-                    state.read(move |conn| lookup.run(conn)).await
-                })
-                .await?
-        }
+        Ok(secret) => state.live_token(secret, client_ip).await?,
         Err(_) => None,
     };
     let decision = match grant {
