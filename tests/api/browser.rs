@@ -141,17 +141,29 @@ impl Person {
     }
 
     async fn wait(&self, css: &str) -> Element {
-        match self
-            .client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(css))
-            .await
-        {
-            Ok(element) => element,
-            Err(error) => {
-                let page = self.client.source().await.unwrap_or_default();
-                panic!("{css} never appeared: {error}\n{page}")
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self
+                .client
+                .wait()
+                .at_most(left)
+                .for_element(Locator::Css(css))
+                .await
+            {
+                Ok(element) => return element,
+                // Asked while a form's answer was loading: Chromium drops the
+                // question with the old page; the new one is asked again.
+                Err(error)
+                    if error.to_string().contains("aborted by navigation")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(error) => {
+                    let page = self.client.source().await.unwrap_or_default();
+                    panic!("{css} never appeared: {error}\n{page}")
+                }
             }
         }
     }
