@@ -8,7 +8,7 @@
 use crate::domain::policy::{Denied, UnknownPermission};
 use crate::domain::{
     InvalidAccessLevel, InvalidDescription, InvalidDomain, InvalidEmail, InvalidLifetime,
-    InvalidMembershipEnd, InvalidName, InvalidRole, InvalidSlug,
+    InvalidMembershipEnd, InvalidName, InvalidNetworks, InvalidRate, InvalidRole, InvalidSlug,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +135,8 @@ refused_input!(
     InvalidLifetime,
     InvalidMembershipEnd,
     InvalidName,
+    InvalidNetworks,
+    InvalidRate,
     InvalidRole,
     InvalidSlug,
     UnknownPermission,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{migrated, parse_email, parse_role, parse_slug, write_out};
 use crate::config::Config;
 use crate::domain::policy::TokenScope;
-use crate::domain::{AccessLevel, Description, LabelName, Lifetime};
+use crate::domain::{AccessLevel, ClientNetworks, Description, KeyRate, LabelName, Lifetime, TokenLimits};
 use crate::error::Error;
 use crate::services::service_accounts::{self, AccountRequest, KeyRequest};
 use crate::services::tokens::{self, IssuedToken, TokenRequest};
@@ -35,12 +35,16 @@ pub enum TokenCommand {
         /// more); none given, everything the role allows.
         #[arg(long = "permission")]
         permissions: Vec<String>,
+        /// Work only from this network (CIDR, or an address; repeat for
+        /// more); none given, from anywhere.
+        #[arg(long = "network")]
+        networks: Vec<String>,
     },
     /// List the organization's tokens and keys.
     List {
         #[arg(long)]
         org: String,
-        /// Print a JSON array of {id, name, holder, kind, access, prefix, created_at, expires_at, last_used_at}.
+        /// Print a JSON array of {id, name, holder, kind, access, prefix, created_at, expires_at, last_used_at, networks, rate}.
         #[arg(long)]
         json: bool,
     },
@@ -49,6 +53,20 @@ pub enum TokenCommand {
         #[arg(long)]
         org: String,
         id: String,
+    },
+    /// Set where a token or key works from and (a key's) rate, in place of
+    /// what it had: with neither, it works from anywhere at any rate.
+    Restrict {
+        #[arg(long)]
+        org: String,
+        id: String,
+        /// Work only from this network (CIDR, or an address; repeat for more).
+        #[arg(long = "network")]
+        networks: Vec<String>,
+        /// A service account key's calls per second, minute or hour on each
+        /// server: 600/min, 10/s, 5000/h.
+        #[arg(long)]
+        rate: Option<String>,
     },
 }
 
@@ -100,6 +118,14 @@ pub enum ServiceAccountCommand {
         /// The key's own name.
         #[arg(long)]
         key_name: Option<String>,
+        /// Work only from this network (CIDR, or an address; repeat for
+        /// more); none given, from anywhere.
+        #[arg(long = "network")]
+        networks: Vec<String>,
+        /// Calls per second, minute or hour on each server: 600/min, 10/s,
+        /// 5000/h; none given, as often as the servers answer.
+        #[arg(long)]
+        rate: Option<String>,
     },
 }
 
@@ -121,12 +147,27 @@ fn parse_lifetime(expires: &str) -> Result<Lifetime, Error> {
     Lifetime::parse(expires).map_err(Error::from)
 }
 
-fn request(name: &str, access: &str, expires: &str, permissions: &[String]) -> Result<TokenRequest, Error> {
+/// The limits the flags name: one network to each `--network`.
+fn limits(networks: &[String], rate: Option<&str>) -> Result<TokenLimits, Error> {
+    Ok(TokenLimits {
+        networks: ClientNetworks::parse_each(networks.iter().map(String::as_str))?,
+        rate: rate.map(KeyRate::parse).transpose()?,
+    })
+}
+
+fn request(
+    name: &str,
+    access: &str,
+    expires: &str,
+    permissions: &[String],
+    networks: &[String],
+) -> Result<TokenRequest, Error> {
     Ok(TokenRequest {
         name: LabelName::parse(name).map_err(|e| Error::Invalid(format!("Name: {e}")))?,
         access: parse_access(access)?,
         lifetime: parse_lifetime(expires)?,
         scope: TokenScope::named(permissions.iter().map(String::as_str))?,
+        limits: limits(networks, None)?,
     })
 }
 
@@ -154,6 +195,8 @@ struct TokenJson<'a> {
     created_at: String,
     expires_at: String,
     last_used_at: Option<String>,
+    networks: Vec<String>,
+    rate: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -177,11 +220,12 @@ pub fn token(config: &Config, command: TokenCommand) -> Result<(), Error> {
             expires,
             name,
             permissions,
+            networks,
         } => {
             let (slug, email, request) = (
                 parse_slug(&org)?,
                 parse_email(&user)?,
-                request(&name, &access, &expires, &permissions)?,
+                request(&name, &access, &expires, &permissions, &networks)?,
             );
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
@@ -210,6 +254,8 @@ pub fn token(config: &Config, command: TokenCommand) -> Result<(), Error> {
                     created_at: token.created_at.and_utc().to_rfc3339(),
                     expires_at: token.expires_at.and_utc().to_rfc3339(),
                     last_used_at: token.last_used_at.map(|at| at.and_utc().to_rfc3339()),
+                    networks: token.limits.networks.iter().map(ToString::to_string).collect(),
+                    rate: token.limits.rate.map(|rate| rate.to_string()),
                 })
                 .collect();
             write_out(json, &rows, |token| {
@@ -233,6 +279,23 @@ pub fn token(config: &Config, command: TokenCommand) -> Result<(), Error> {
             let viewer = Viewer::open(conn, &actor, &slug)?;
             let name = tokens::revoke(conn, &actor, &viewer.org, &id)?;
             println!("Revoked “{name}”; it no longer works.");
+            Ok(())
+        }
+        TokenCommand::Restrict {
+            org,
+            id,
+            networks,
+            rate,
+        } => {
+            let (slug, limits) = (parse_slug(&org)?, limits(&networks, rate.as_deref())?);
+            let pool = migrated(config)?;
+            let conn = &mut pool.get()?;
+            let viewer = Viewer::open(conn, &actor, &slug)?;
+            let name = tokens::restrict(conn, &actor, &viewer.org, &id, &limits)?;
+            match limits.describe() {
+                Some(limits) => println!("“{name}” now works {limits}."),
+                None => println!("“{name}” now works from anywhere, at any rate."),
+            }
             Ok(())
         }
     }
@@ -319,6 +382,8 @@ pub fn service_account(config: &Config, command: ServiceAccountCommand) -> Resul
             access,
             expires,
             key_name,
+            networks,
+            rate,
         } => {
             let key = KeyRequest {
                 name: key_name
@@ -328,6 +393,7 @@ pub fn service_account(config: &Config, command: ServiceAccountCommand) -> Resul
                     .map_err(|e| Error::Invalid(format!("Key name: {e}")))?,
                 access: parse_access(&access)?,
                 lifetime: parse_lifetime(&expires)?,
+                limits: limits(&networks, rate.as_deref())?,
             };
             let slug = parse_slug(&org)?;
             let pool = migrated(config)?;

@@ -81,6 +81,8 @@ diesel::table! {
         last_used_at -> Nullable<Timestamp>,
         last_used_ip -> Nullable<Text>,
         permissions -> Nullable<Text>,
+        networks -> Nullable<Text>,
+        rate -> Nullable<Text>,
     }
 }
 

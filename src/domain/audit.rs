@@ -16,6 +16,7 @@ pub enum AuditAction {
     MemberLeft,
     TokenCreated,
     TokenRevoked,
+    TokenRestricted,
     ServiceAccountCreated,
     ServiceAccountDisabled,
     ServiceAccountDeleted,
@@ -40,7 +41,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order the filter offers them.
-    pub const ALL: [AuditAction; 32] = [
+    pub const ALL: [AuditAction; 33] = [
         AuditAction::OrganizationCreated,
         AuditAction::InvitationCreated,
         AuditAction::InvitationResent,
@@ -53,6 +54,7 @@ impl AuditAction {
         AuditAction::MemberLeft,
         AuditAction::TokenCreated,
         AuditAction::TokenRevoked,
+        AuditAction::TokenRestricted,
         AuditAction::ServiceAccountCreated,
         AuditAction::ServiceAccountDisabled,
         AuditAction::ServiceAccountDeleted,
@@ -89,6 +91,7 @@ impl AuditAction {
             AuditAction::MemberLeft => "member.left",
             AuditAction::TokenCreated => "token.created",
             AuditAction::TokenRevoked => "token.revoked",
+            AuditAction::TokenRestricted => "token.restricted",
             AuditAction::ServiceAccountCreated => "service_account.created",
             AuditAction::ServiceAccountDisabled => "service_account.disabled",
             AuditAction::ServiceAccountDeleted => "service_account.deleted",
@@ -127,6 +130,7 @@ impl AuditAction {
             AuditAction::MemberLeft => "Member left",
             AuditAction::TokenCreated => "API token created",
             AuditAction::TokenRevoked => "API token revoked",
+            AuditAction::TokenRestricted => "API token limits changed",
             AuditAction::ServiceAccountCreated => "Service account created",
             AuditAction::ServiceAccountDisabled => "Service account disabled",
             AuditAction::ServiceAccountDeleted => "Service account deleted",

@@ -14,6 +14,7 @@ mod role;
 mod slug;
 pub mod text;
 mod token;
+mod token_limits;
 
 pub use api_token::{
     AccessLevel, ApiSecret, InvalidAccessLevel, InvalidLifetime, InvalidSecret, Lifetime, SecretKind,
@@ -31,6 +32,7 @@ pub use role::Role;
 pub use slug::{InvalidSlug, Slug};
 pub use text::{LocalPath, SearchText};
 pub use token::{InvalidToken, InviteToken, TokenHash, random_bytes};
+pub use token_limits::{ClientNetworks, InvalidNetworks, InvalidRate, KeyRate, MAX_NETWORKS, TokenLimits};
 
 /// `FromStr` for the types a form's field is parsed into: the type's own
 /// `parse`, so that a form and the command line refuse the same text alike.

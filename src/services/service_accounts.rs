@@ -12,7 +12,7 @@ use super::tokens::{self, Holder, IssuedToken, TokenRequest};
 use crate::db::schema::{api_tokens, service_accounts};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action, Permission, TokenScope};
-use crate::domain::{AccessLevel, Description, LabelName, Lifetime, Role};
+use crate::domain::{AccessLevel, Description, LabelName, Lifetime, Role, TokenLimits};
 use crate::error::Error;
 use crate::services::access::{Viewer, acting};
 use crate::services::shared::{Actor, Organization, new_id, now, parse_stored_role};
@@ -312,6 +312,8 @@ pub struct KeyRequest {
     pub name: Option<LabelName>,
     pub access: AccessLevel,
     pub lifetime: Lifetime,
+    /// Where it works from and how often.
+    pub limits: TokenLimits,
 }
 
 /// Makes a key for an enabled account, with an access its role allows.
@@ -345,6 +347,7 @@ pub fn create_key(
             access: key.access,
             lifetime: key.lifetime,
             scope: TokenScope::Role,
+            limits: key.limits.clone(),
         };
         if !policy::token_usable(role, request.access) {
             return Err(Error::Invalid(format!(

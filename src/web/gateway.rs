@@ -16,6 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::domain::ApiSecret;
 use crate::domain::policy::{self, Owner};
 use crate::error::Error;
+use crate::services::tokens::Checked;
 use crate::web::state::AppState;
 
 /// Where the proxy puts its introspection client's secret: `Authorization`
@@ -109,15 +110,34 @@ async fn decide(
         ));
     };
     let client_ip = crate::web::context::client_ip(req);
-    let grant = state.live_token(secret, client_ip).await?;
-    let Some(grant) = grant else {
-        return Ok((
-            "inactive",
-            answer(
-                StatusCode::UNAUTHORIZED,
-                "The token is not active: it is unknown, expired or revoked, or its holder is gone.",
-            ),
-        ));
+    let grant = match state.live_token(secret, client_ip).await? {
+        Checked::Live(grant) => grant,
+        Checked::Inactive => {
+            return Ok((
+                "inactive",
+                answer(
+                    StatusCode::UNAUTHORIZED,
+                    "The token is not active: it is unknown, expired or revoked, or its holder is gone.",
+                ),
+            ));
+        }
+        Checked::OutsideNetworks(_) => {
+            return Ok((
+                "outside_networks",
+                answer(StatusCode::FORBIDDEN, &outside_networks(client_ip)),
+            ));
+        }
+        Checked::RateSpent { retry_after, .. } => {
+            let seconds = retry_after_seconds(retry_after);
+            let mut response = answer(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("This key's rate is spent. Try again in {seconds} seconds."),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+            return Ok(("rate_spent", response));
+        }
     };
     let Some(matched) = policy::current().route(method, path) else {
         let words = format!(
@@ -146,4 +166,20 @@ async fn decide(
         )),
         Err(denied) => Ok(("forbidden", answer(StatusCode::FORBIDDEN, &denied.to_string()))),
     }
+}
+
+/// Why a live token is refused from where it was used.
+pub fn outside_networks(client_ip: Option<std::net::IpAddr>) -> String {
+    match client_ip {
+        Some(ip) => {
+            format!("This token may not be used from {ip}: it works only from the networks set on it.")
+        }
+        None => "This token works only from the networks set on it, and the caller's address is not known."
+            .to_owned(),
+    }
+}
+
+/// Whole seconds to wait, at least one (`Retry-After` counts in seconds).
+pub fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }

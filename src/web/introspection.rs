@@ -17,6 +17,8 @@ use utoipa::{PartialSchema, ToSchema};
 use crate::domain::policy::Permission;
 use crate::domain::{AccessLevel, ApiSecret};
 use crate::error::Error;
+use crate::services::tokens::Checked;
+use crate::web::errors::Problem;
 use crate::web::state::AppState;
 
 /// Whether the request comes from a live introspection client (the
@@ -89,12 +91,14 @@ fn scope(access: AccessLevel) -> &'static str {
 /// live token is `{"active": false}`, with no reason given.
 #[utoipa::path(post, path = "/api/v1/tokens/introspect", tag = "tokens",
     request_body(content_type = "application/x-www-form-urlencoded",
-        description = "`token=…`: the token the gateway was given; optionally `client_ip=…`, its caller's address, recorded as the token's last use"),
+        description = "`token=…`: the token the gateway was given; optionally `client_ip=…`, its caller's address (else the address the check came from): checked against the token's networks and recorded as its last use"),
     responses(
         (status = 200, description = "For a live token; only `active: false` otherwise", body = IntrospectionAnswer),
         (status = 400, description = "A body that is not a form (`invalid_request`)", body = OAuthError),
         (status = 401, description = "No introspection client's secret (`invalid_client`)", body = OAuthError,
             headers(("WWW-Authenticate" = String))),
+        (status = 429, description = "A service account's key whose rate is spent", body = Problem,
+            content_type = "application/problem+json", headers(("Retry-After" = u64))),
     ),
     security(("introspection_client" = [])))]
 pub async fn introspect(
@@ -121,9 +125,15 @@ pub async fn introspect(
         return Ok(inactive());
     };
     let client_ip = client_ip.or_else(|| super::context::client_ip(&req));
-    let grant = state.live_token(secret, client_ip).await?;
-    let Some(grant) = grant else {
-        return Ok(inactive());
+    // A token used from outside its networks is not active for this call.
+    let grant = match state.live_token(secret, client_ip).await? {
+        Checked::Live(grant) => grant,
+        Checked::Inactive | Checked::OutsideNetworks(_) => return Ok(inactive()),
+        Checked::RateSpent { retry_after, .. } => {
+            return Err(Error::RateLimited {
+                retry_after: super::gateway::retry_after_seconds(retry_after),
+            });
+        }
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -252,7 +252,9 @@ macro_rules! route_table {
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
         fn routes(cfg: &mut web::ServiceConfig) {
-            use pages::{audit, auth, invitation, invitations, members, profile, service_accounts, settings, tokens};
+            use pages::{
+                audit, auth, invitation, invitations, members, profile, service_accounts, settings, token_limits, tokens,
+            };
             cfg.service(assets::scope());
             $(cfg.route($path, web::$method().to($handler));)*
         }
@@ -305,6 +307,8 @@ route_table! {
     post "/orgs/{slug}/tokens" => tokens::create;
     get "/orgs/{slug}/tokens/{id}/revoke" => tokens::revoke_confirm;
     post "/orgs/{slug}/tokens/{id}/revoke" => tokens::revoke;
+    get "/orgs/{slug}/tokens/{id}/limits" => token_limits::page;
+    post "/orgs/{slug}/tokens/{id}/limits" => token_limits::set;
     get "/orgs/{slug}/service-accounts" => service_accounts::accounts;
     post "/orgs/{slug}/service-accounts" => service_accounts::create_account;
     post "/orgs/{slug}/service-accounts/{id}/keys" => service_accounts::create_key;
@@ -328,6 +332,8 @@ route_table! {
     post "/api/v1/orgs/{slug}/invitations" => api::create_invitations;
     post "/api/v1/orgs/{slug}/invitations/{id}/resend" => api::resend_invitation;
     delete "/api/v1/orgs/{slug}/invitations/{id}" => api::revoke_invitation;
+    get "/api/v1/orgs/{slug}/tokens" => api::tokens;
+    patch "/api/v1/orgs/{slug}/tokens/{id}" => api::change_token;
 }
 
 /// Liveness: the process answers.

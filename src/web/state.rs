@@ -109,7 +109,7 @@ impl AppState {
         &self,
         secret: crate::domain::ApiSecret,
         client_ip: Option<std::net::IpAddr>,
-    ) -> Result<Option<std::sync::Arc<crate::services::tokens::TokenGrant>>, Error> {
+    ) -> Result<crate::services::tokens::Checked, Error> {
         self.tokens
             .live(secret, client_ip, async |lookup| {
                 self.read(move |conn| lookup.run(conn)).await

@@ -209,6 +209,7 @@ fn each_action_leaves_exactly_one_event_with_its_actor_target_before_and_after()
         access: AccessLevel::Operations,
         lifetime: Lifetime::DEFAULT,
         scope: Default::default(),
+        limits: Default::default(),
     };
     let mut token = None;
     let made = only_event_of(&app, &org, || {
@@ -261,6 +262,7 @@ fn each_action_leaves_exactly_one_event_with_its_actor_target_before_and_after()
         name: None,
         access: AccessLevel::Operations,
         lifetime: Lifetime::DEFAULT,
+        limits: Default::default(),
     };
     let keyed = only_event_of(&app, &org, || {
         service_accounts::create_key(&mut app.conn(), &by_ada, &org, "deployer", &key).expect("key");

@@ -398,6 +398,7 @@ fn every_api_route_refuses_bad_input_with_a_good_token_and_changes_nothing() {
         access: AccessLevel::Operations,
         lifetime: Lifetime::DEFAULT,
         scope: Default::default(),
+        limits: Default::default(),
     };
     let token = tokens::create_personal(
         &mut server.app.conn(),
@@ -553,6 +554,7 @@ fn hidden_and_line_breaking_characters_are_refused_in_every_text_field_and_never
             access: AccessLevel::Operations,
             lifetime: Lifetime::DEFAULT,
             scope: Default::default(),
+            limits: Default::default(),
         },
     )
     .expect("a token")

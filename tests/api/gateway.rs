@@ -158,8 +158,17 @@ http {{
         listen 127.0.0.1:{port};
         location / {{
             auth_request /_rollcall;
+            auth_request_set $rollcall_retry_after $upstream_http_retry_after;
+            error_page 500 = @rollcall_error;
 {sets}            proxy_set_header Authorization "";
             proxy_pass http://127.0.0.1:{upstream};
+        }}
+        location @rollcall_error {{
+            if ($rollcall_retry_after) {{
+                add_header Retry-After $rollcall_retry_after always;
+                return 429 "This key's rate is spent.\n";
+            }}
+            return 500;
         }}
         location = /_rollcall {{
             internal;
@@ -213,6 +222,12 @@ fn caddy(dir: &Path, rollcall: &str, client: &str, upstream: u16) -> Proxy {
 
 /// A request through the proxy: the status and the body.
 fn call(base: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let (status, body, _) = call_for_wait(base, method, path, token);
+    (status, body)
+}
+
+/// A request through the proxy: the status, the body and `Retry-After`.
+fn call_for_wait(base: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String, Option<String>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -227,7 +242,16 @@ fn call(base: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Stri
         .run(request.body(Vec::<u8>::new()).expect("a request"))
         .expect("an answer");
     let status = answer.status().as_u16();
-    (status, answer.body_mut().read_to_string().unwrap_or_default())
+    let wait = answer
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    (
+        status,
+        answer.body_mut().read_to_string().unwrap_or_default(),
+        wait,
+    )
 }
 
 fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
@@ -320,6 +344,24 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
             "inference",
         ],
     ));
+    let key = |name: &str, limit: &[&str]| {
+        let mut args = vec![
+            "service-account",
+            "key-create",
+            "--org",
+            "acme-ai",
+            "bot",
+            "--access",
+            "inference",
+            "--key-name",
+            name,
+        ];
+        args.extend_from_slice(limit);
+        secret_printed(&rollcall(&db, &policy, &args))
+    };
+    let metered = key("metered", &["--rate", "3/min"]);
+    let elsewhere = key("elsewhere", &["--network", "10.0.0.0/8"]);
+    let here = key("here", &["--network", "10.0.0.0/8", "--network", "127.0.0.1"]);
     // Caddy asks a second server on the same database.
     let second =
         Server::start_with(&db, &policy, &scratch, &env[..1]).unwrap_or_else(|said| panic!("{said}"));
@@ -408,6 +450,60 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
             200,
             "{name}"
         );
+
+        // A key used from outside its networks: 403, whatever it may do.
+        let (status, body) = call(base, "POST", "/v1/deployments/d1/infer", Some(&elsewhere));
+        assert_eq!(status, 403, "{name}: {body}");
+        // nginx answers its own page for a 403; Caddy passes the reason on.
+        assert!(*name == "nginx" || body.contains("127.0.0.1"), "{name}: {body}");
+        assert_eq!(
+            call(base, "POST", "/v1/deployments/d1/infer", Some(&here)).0,
+            200,
+            "{name}"
+        );
+        // A key past its rate: 429 with when to try again. Each server
+        // counts its own calls: nginx and Caddy ask different servers, and
+        // each lets three through.
+        for _ in 0..3 {
+            let (status, body) = call(base, "POST", "/v1/deployments/d1/infer", Some(&metered));
+            assert_eq!(status, 200, "{name}: {body}");
+        }
+        let (status, body, wait) = call_for_wait(base, "POST", "/v1/deployments/d1/infer", Some(&metered));
+        assert_eq!(status, 429, "{name}: {body}");
+        let wait: u64 = wait
+            .and_then(|wait| wait.parse().ok())
+            .expect("Retry-After in seconds");
+        assert!((1..=20).contains(&wait), "{name}: Retry-After {wait}");
+        assert!(
+            !body.contains("POST /v1"),
+            "{name}: the upstream answered: {body}"
+        );
+    }
+
+    // Eve's token is limited to a network she is not in: both proxies
+    // refuse it within a second; set back to anywhere, both let it through.
+    let eve_token_id = listed_id(&db, &policy, "token", "holder", "eve@");
+    let restrict = |networks: &[&str]| {
+        let mut args = vec!["token", "restrict", "--org", "acme-ai", eve_token_id.as_str()];
+        for network in networks {
+            args.extend_from_slice(&["--network", network]);
+        }
+        let restricted = rollcall(&db, &policy, &args);
+        assert!(restricted.status.success(), "{}", stderr(&restricted));
+    };
+    restrict(&["192.0.2.0/24"]);
+    for (name, proxy) in &proxies {
+        assert!(
+            within_a_second(|| call(&proxy.base, "POST", "/v1/deployments/d1/infer", Some(&eve)).0 == 403),
+            "{name} still lets a token through from outside its networks"
+        );
+    }
+    restrict(&[]);
+    for (name, proxy) in &proxies {
+        assert!(
+            within_a_second(|| call(&proxy.base, "POST", "/v1/deployments/d1/infer", Some(&eve)).0 == 200),
+            "{name} still refuses a token whose networks were taken away"
+        );
     }
 
     // Dan is removed and the bot disabled: both proxies refuse them within a
@@ -437,7 +533,6 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
     }
 
     // Eve's token is revoked: both proxies refuse it within a second.
-    let eve_token_id = listed_id(&db, &policy, "token", "holder", "eve@");
     let revoked = rollcall(
         &db,
         &policy,
@@ -464,6 +559,8 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
         "forbidden",
         "no_route",
         "inactive",
+        "outside_networks",
+        "rate_spent",
     ] {
         let counted = format!("rollcall_gateway_checks_total{{outcome=\"{outcome}\"}}");
         assert!(scrape.contains(&counted), "{counted} not in the scrape");

@@ -57,6 +57,7 @@ fn token(server: &TestServer, user: &rollcall::services::users::User, access: Ac
         access,
         lifetime: Lifetime::DEFAULT,
         scope: Default::default(),
+        limits: Default::default(),
     };
     tokens::create_personal(&mut server.app.conn(), &as_user(user), &org, None, &request)
         .expect("a token")
@@ -692,6 +693,7 @@ fn a_service_account_acts_as_itself_within_its_role() {
             name: None,
             access: AccessLevel::Operations,
             lifetime: Lifetime::DEFAULT,
+            limits: Default::default(),
         };
         service_accounts::create_key(&mut app.conn(), &ada, &acme.org, account, &key)
             .expect("a key")

@@ -73,6 +73,7 @@ pub fn operations_token(
         access: AccessLevel::Operations,
         lifetime: Lifetime::DEFAULT,
         scope: Default::default(),
+        limits: Default::default(),
     };
     tokens::create_personal(&mut app.conn(), &as_user(user), org, None, &request)
         .expect("a token")

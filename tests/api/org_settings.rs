@@ -61,6 +61,7 @@ fn operations_token(app: &TestApp, user: &rollcall::services::users::User, org: 
         access: AccessLevel::Operations,
         lifetime: Lifetime::DEFAULT,
         scope: Default::default(),
+        limits: Default::default(),
     };
     tokens::create_personal(&mut app.conn(), &as_user(user), org, None, &request)
         .expect("a token")

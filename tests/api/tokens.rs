@@ -20,6 +20,7 @@ pub fn request(access: AccessLevel) -> TokenRequest {
         access,
         lifetime: Lifetime::DEFAULT,
         scope: Default::default(),
+        limits: Default::default(),
     }
 }
 
@@ -28,6 +29,7 @@ fn key(access: AccessLevel) -> KeyRequest {
         name: None,
         access,
         lifetime: Lifetime::DEFAULT,
+        limits: Default::default(),
     }
 }
 

@@ -89,8 +89,9 @@ pub enum Action {
     Remove { role: Role, own: bool },
     /// Create a personal API token with this access level.
     CreateToken { access: AccessLevel },
-    /// Revoke an API token: one's own (`own`), or another member's.
-    RevokeToken { own: bool },
+    /// Revoke an API token or set where it works from: one's own (`own`),
+    /// or another member's.
+    ManageToken { own: bool },
     /// Create, change, disable or delete a service account with this role,
     /// or create and revoke its keys.
     ManageServiceAccount { role: Role },
@@ -157,7 +158,7 @@ impl Action {
             Action::ChangeRole { from, to, .. } => from == Role::OWNER || to == Role::OWNER,
             Action::Remove { role, .. } | Action::SetMembershipEnd { role, .. } => role == Role::OWNER,
             Action::CreateToken { .. }
-            | Action::RevokeToken { .. }
+            | Action::ManageToken { .. }
             | Action::ManageServiceAccount { .. }
             | Action::ViewAuditLog
             | Action::ManageOrganization
@@ -172,8 +173,8 @@ impl Action {
             Action::CreateToken {
                 access: AccessLevel::Inference,
             } => Permission::CreateInferenceTokens,
-            Action::RevokeToken { own: true } => Permission::ViewMembers,
-            Action::RevokeToken { own: false } | Action::ManageServiceAccount { .. } => {
+            Action::ManageToken { own: true } => Permission::ViewMembers,
+            Action::ManageToken { own: false } | Action::ManageServiceAccount { .. } => {
                 Permission::ManageServiceAccounts
             }
             Action::ViewAuditLog => Permission::ViewAuditLog,
@@ -447,8 +448,8 @@ mod tests {
             authorize(Role::OWNER, Action::ManageServiceAccount { role: Role::OWNER }),
             Err(Denied::OwnerServiceAccount)
         );
-        assert!(authorize(Role::VIEWER, Action::RevokeToken { own: true }).is_ok());
-        assert!(authorize(Role::DEVELOPER, Action::RevokeToken { own: false }).is_err());
+        assert!(authorize(Role::VIEWER, Action::ManageToken { own: true }).is_ok());
+        assert!(authorize(Role::DEVELOPER, Action::ManageToken { own: false }).is_err());
         assert!(!token_usable(Role::VIEWER, AccessLevel::Operations));
         assert!(token_usable(Role::VIEWER, AccessLevel::Inference));
     }

@@ -142,6 +142,19 @@ impl RecordedEvent {
                 holder if holder == self.actor_name => format!("revoked the API token “{target}”"),
                 holder => format!("revoked the API token “{target}” of {holder}"),
             },
+            AuditAction::TokenRestricted => {
+                let limits = |side: &Value| match (text(side, "networks"), text(side, "rate")) {
+                    ("", "") => "none".to_owned(),
+                    (networks, "") => format!("only from {networks}"),
+                    ("", rate) => format!("at most {rate}"),
+                    (networks, rate) => format!("only from {networks}, at most {rate}"),
+                };
+                format!(
+                    "changed the limits of the API token “{target}” from {} to {}",
+                    limits(&before),
+                    limits(&after)
+                )
+            }
             AuditAction::ServiceAccountCreated => {
                 format!("created the service account {target} as {}", role(&after))
             }

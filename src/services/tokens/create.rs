@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::db::schema::{api_tokens, memberships};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action, TokenScope};
-use crate::domain::{AccessLevel, ApiSecret, EmailAddress, LabelName, Lifetime, SecretKind};
+use crate::domain::{AccessLevel, ApiSecret, EmailAddress, LabelName, Lifetime, SecretKind, TokenLimits};
 use crate::error::Error;
 use crate::services::access::acting;
 use crate::services::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
@@ -22,6 +22,8 @@ pub struct TokenRequest {
     pub lifetime: Lifetime,
     /// Everything its holder's role allows, or only some of it.
     pub scope: TokenScope,
+    /// Where it works from, and (a key's) how often.
+    pub limits: TokenLimits,
 }
 
 /// A token just made: the secret exists only here, to be shown once.
@@ -50,6 +52,8 @@ struct NewApiToken<'a> {
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
     permissions: Option<String>,
+    networks: Option<String>,
+    rate: Option<String>,
 }
 
 /// Whose token a new one is, by id and by name (and address) for the audit log.
@@ -110,6 +114,8 @@ pub(crate) fn insert(
             created_at: at,
             expires_at,
             permissions: request.scope.to_stored(),
+            networks: request.limits.networks.to_stored(),
+            rate: request.limits.rate.map(|rate| rate.to_string()),
         })
         .execute(conn)?;
     audit::record(
@@ -135,6 +141,8 @@ pub(crate) fn insert(
                 "last_four": secret.last_four(),
                 "access": request.access.as_str(),
                 "permissions": request.scope.to_stored(),
+                "networks": request.limits.networks.to_stored(),
+                "rate": request.limits.rate.map(|rate| rate.to_string()),
                 "expires_at": expires_at.and_utc().to_rfc3339(),
             })),
         },
@@ -194,6 +202,11 @@ pub fn create_personal(
                 access: request.access,
             },
         )?;
+        if request.limits.rate.is_some() {
+            return Err(Error::Invalid(
+                "A rate is set on service accounts' keys; a person's token has none.".to_owned(),
+            ));
+        }
         if let TokenScope::Only(chosen) = request.scope {
             policy::may_narrow(holder_role, request.access, chosen)?;
         }

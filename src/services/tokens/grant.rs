@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use crate::db::schema::{api_tokens, member_list_versions, memberships, organizations, service_accounts};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, TokenPowers, TokenScope};
-use crate::domain::{AccessLevel, ApiSecret, Role, SecretKind};
+use crate::domain::{AccessLevel, ApiSecret, ClientNetworks, KeyRate, Role, SecretKind};
 use crate::error::Error;
 use crate::services::shared::parse_stored_role;
 
@@ -28,6 +28,10 @@ pub struct TokenGrant {
     /// never does): the token stops then, whether or not the background
     /// worker has removed them, and whatever answer a server keeps.
     pub membership_ends_at: Option<NaiveDateTime>,
+    /// Where it may be used from.
+    pub networks: ClientNetworks,
+    /// How often a service account's key may be used on each server.
+    pub rate: Option<KeyRate>,
 }
 
 impl TokenGrant {
@@ -63,6 +67,8 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
         NaiveDateTime,
         String,
         Option<String>,
+        Option<String>,
+        Option<String>,
     );
     /// A person's membership: its end, when the worker held it, and the
     /// organization's owners.
@@ -90,6 +96,8 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
                     api_tokens::expires_at,
                     api_tokens::access,
                     api_tokens::permissions,
+                    api_tokens::networks,
+                    api_tokens::rate,
                 ),
                 (
                     memberships::expires_at,
@@ -116,13 +124,16 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
                 api_tokens::expires_at,
                 api_tokens::access,
                 api_tokens::permissions,
+                api_tokens::networks,
+                api_tokens::rate,
             ))
             .first::<Row>(conn)
             .optional()?
             .map(|row| (row, None)),
         SecretKind::Introspection => None,
     };
-    let Some(((token_id, org_slug, subject, role, expires_at, access, chosen), term)) = row else {
+    let Some(((token_id, org_slug, subject, role, expires_at, access, chosen, networks, rate), term)) = row
+    else {
         return Ok(None);
     };
     let role = parse_stored_role(&role)?;
@@ -139,6 +150,8 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
         scope: TokenScope::stored(chosen.as_deref()),
         expires_at,
         membership_ends_at,
+        networks: ClientNetworks::stored(networks.as_deref())?,
+        rate: rate.as_deref().map(KeyRate::parse).transpose()?,
     }))
 }
 

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{api_tokens, service_accounts, users};
 use crate::domain::policy::{self, Action};
-use crate::domain::{AccessLevel, Role, SecretKind};
+use crate::domain::{AccessLevel, ClientNetworks, KeyRate, Role, SecretKind, TokenLimits};
 use crate::error::Error;
 use crate::services::access::Viewer;
 use crate::services::shared::{Actor, Principal, now};
@@ -48,6 +48,8 @@ pub struct TokenView {
     /// For a token made to carry only some of its holder's permissions:
     /// their names.
     pub only: Option<String>,
+    /// Where it works from and (a key's) how often.
+    pub limits: TokenLimits,
 }
 
 impl TokenView {
@@ -75,6 +77,8 @@ struct TokenRow {
     last_used_at: Option<NaiveDateTime>,
     last_used_ip: Option<String>,
     permissions: Option<String>,
+    networks: Option<String>,
+    rate: Option<String>,
     user_name: Option<String>,
     user_email: Option<String>,
     account_name: Option<String>,
@@ -109,12 +113,16 @@ fn view(row: TokenRow, at: NaiveDateTime) -> Result<TokenView, Error> {
         last_used_ip: row.last_used_ip,
         status,
         only: row.permissions,
+        limits: TokenLimits {
+            networks: ClientNetworks::stored(row.networks.as_deref())?,
+            rate: row.rate.as_deref().map(KeyRate::parse).transpose()?,
+        },
     })
 }
 
 /// Whether `role` may see and revoke every token of the organization.
 pub fn sees_all(role: Role) -> bool {
-    policy::authorize(role, Action::RevokeToken { own: false }).is_ok()
+    policy::authorize(role, Action::ManageToken { own: false }).is_ok()
 }
 
 /// The tokens the viewer may see, newest first: every token and key of the
@@ -146,6 +154,8 @@ pub fn list(conn: &mut DbConnection, viewer: &Viewer, actor: &Actor) -> Result<V
             api_tokens::last_used_at,
             api_tokens::last_used_ip,
             api_tokens::permissions,
+            api_tokens::networks,
+            api_tokens::rate,
             users::name.nullable(),
             users::email.nullable(),
             service_accounts::name.nullable(),

@@ -10,9 +10,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
 use super::grant::{self as tokens_grant, TokenGrant, Use, grant};
 use crate::db::{DbConnection, DbPool};
-use crate::domain::ApiSecret;
+use crate::domain::{ApiSecret, KeyRate, SecretKind};
 use crate::error::Error;
 use crate::services::introspection;
 use crate::services::shared::now;
@@ -60,6 +63,35 @@ pub struct LiveTokens {
     /// database while they were is not kept, since it may predate the change.
     forgotten: AtomicU64,
     started: Started,
+    /// The spent part of each rated key's rate, by token id: counted on
+    /// this server only, as the console's limits are.
+    rates: Mutex<HashMap<String, KeptRate>>,
+}
+
+/// A key's rate and what is spent of it.
+struct KeptRate {
+    rate: KeyRate,
+    limiter: DefaultDirectRateLimiter,
+}
+
+/// The most keys whose spent rates are kept; past it they are all forgotten
+/// (each starts afresh, which errs towards letting calls through).
+const MAX_RATED: usize = 100_000;
+
+/// What the check of a token found.
+pub enum Checked {
+    /// It may be used, by what it grants.
+    Live(Arc<TokenGrant>),
+    /// Unknown, expired or revoked, or its holder is gone.
+    Inactive,
+    /// Live, but not from this address.
+    OutsideNetworks(Arc<TokenGrant>),
+    /// Live, but its key's rate is spent for now: it may be used again
+    /// after `retry_after`.
+    RateSpent {
+        grant: Arc<TokenGrant>,
+        retry_after: Duration,
+    },
 }
 
 /// When the server started: the clock of the uses it notes.
@@ -194,6 +226,15 @@ impl LiveTokens {
     }
 }
 
+/// A rate as a quota: its calls spread evenly over its period, all of them
+/// available at once.
+fn quota(rate: KeyRate) -> Quota {
+    let each = rate.period() / rate.calls().get();
+    Quota::with_period(each.max(Duration::from_nanos(1)))
+        .unwrap_or_else(|| Quota::per_second(rate.calls()))
+        .allow_burst(rate.calls())
+}
+
 /// The work of reading a token's answer from the database, for the caller to
 /// run where its database work runs (off the async workers, under its
 /// deadline): `live` hands it over only when nothing kept answers.
@@ -215,31 +256,43 @@ impl ClientLookup {
 }
 
 impl LiveTokens {
-    /// What the token with this secret may do now, if it is live: from what
-    /// this server keeps, else from the database through `read`. Its use
-    /// (from `client_ip`) is noted and written with others within a second,
-    /// not before the answer.
+    /// What the token with this secret may do now, if it is live and may be
+    /// used from `client_ip` now: from what this server keeps, else from
+    /// the database through `read`. Its use is noted and written with
+    /// others within a second, not before the answer.
     pub async fn live(
         &self,
         secret: ApiSecret,
         client_ip: Option<IpAddr>,
         read: impl AsyncFnOnce(GrantLookup) -> Result<Option<TokenGrant>, Error>,
-    ) -> Result<Option<Arc<TokenGrant>>, Error> {
+    ) -> Result<Checked, Error> {
         let hash = secret.digest();
         let (grant, due) = match self.grant(&hash) {
             Some(kept) => kept,
             None => {
                 let generation = self.generation();
                 let Some(grant) = read(GrantLookup(secret)).await? else {
-                    return Ok(None);
+                    return Ok(Checked::Inactive);
                 };
                 let grant = Arc::new(grant);
                 self.keep_grant(hash, Arc::clone(&grant), generation);
                 (grant, true)
             }
         };
+        Ok(self.admit(grant, client_ip, due))
+    }
+
+    /// Whether a live token may be used from `client_ip` now, spending its
+    /// rate if it has one; `due`: whether the use is to be noted.
+    pub fn admit(&self, grant: Arc<TokenGrant>, client_ip: Option<IpAddr>, due: bool) -> Checked {
         if !grant.is_active(now()) {
-            return Ok(None);
+            return Checked::Inactive;
+        }
+        if !grant.networks.admit(client_ip) {
+            return Checked::OutsideNetworks(grant);
+        }
+        if let Some(retry_after) = self.spend_rate(&grant) {
+            return Checked::RateSpent { grant, retry_after };
         }
         if due {
             self.note_use(Use {
@@ -248,7 +301,32 @@ impl LiveTokens {
                 client_ip: client_ip.map(|ip| ip.to_string()),
             });
         }
-        Ok(Some(grant))
+        Checked::Live(grant)
+    }
+
+    /// Spends one call of a service account key's rate: how long to wait
+    /// when it is spent.
+    fn spend_rate(&self, grant: &TokenGrant) -> Option<Duration> {
+        let rate = grant.rate.filter(|_| grant.kind == SecretKind::ServiceAccount)?;
+        let mut rates = self.rates.lock().unwrap_or_else(PoisonError::into_inner);
+        if rates.len() >= MAX_RATED && !rates.contains_key(&grant.token_id) {
+            rates.clear();
+        }
+        let kept = rates.entry(grant.token_id.clone()).or_insert_with(|| KeptRate {
+            rate,
+            limiter: RateLimiter::direct(quota(rate)),
+        });
+        // A rate changed since: counted afresh from the new one.
+        if kept.rate != rate {
+            *kept = KeptRate {
+                rate,
+                limiter: RateLimiter::direct(quota(rate)),
+            };
+        }
+        kept.limiter
+            .check()
+            .err()
+            .map(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     /// Whether `secret` is a live introspection client's: from what this

@@ -64,7 +64,7 @@ pub fn revoke(
             }
             None => {
                 let own = user_id.is_some() && user_id == acting.who.user_id;
-                policy::authorize(acting.role, Action::RevokeToken { own })?;
+                policy::authorize(acting.role, Action::ManageToken { own })?;
                 let person: Option<(String, String)> = users::table
                     .filter(users::id.nullable().eq(&user_id))
                     .select((users::name, users::email))

@@ -16,6 +16,7 @@ use super::json::json_body;
 use crate::domain::ApiSecret;
 use crate::domain::policy::{self, Owner, Permission};
 use crate::error::Error;
+use crate::services::tokens::{Checked, TokenGrant};
 use crate::web::errors::Problem;
 use crate::web::introspection::client_known;
 use crate::web::state::AppState;
@@ -77,6 +78,22 @@ pub struct Decision {
     role: Option<&'static str>,
 }
 
+impl Decision {
+    /// The decision on a live token.
+    fn about(grant: &TokenGrant, allowed: bool, reason: String, permission: Permission) -> Self {
+        Decision {
+            allowed,
+            reason,
+            active: true,
+            permission: Some(permission.name()),
+            org: Some(grant.org_slug.clone()),
+            sub: Some(grant.subject.clone()),
+            kind: Some(grant.kind.as_str()),
+            role: Some(grant.role.as_str()),
+        }
+    }
+}
+
 const NOT_ACTIVE: &str = "The token is not active: it is unknown, expired or revoked, or its holder is gone.";
 
 /// Whether the token may use the permission, on its holder's own resource
@@ -89,6 +106,8 @@ const NOT_ACTIVE: &str = "The token is not active: it is unknown, expired or rev
         (status = 200, description = "The decision, allowed or not", body = Decision),
         (status = 401, description = "No introspection client's secret", body = Problem,
             content_type = "application/problem+json", headers(("WWW-Authenticate" = String))),
+        (status = 429, description = "A service account's key whose rate is spent", body = Problem,
+            content_type = "application/problem+json", headers(("Retry-After" = u64))),
     ),
     security(("introspection_client" = [])))]
 pub async fn authorize(
@@ -119,12 +138,12 @@ pub async fn authorize(
         .as_deref()
         .and_then(|text| text.parse::<IpAddr>().ok())
         .or_else(|| crate::web::context::client_ip(&req));
-    let grant = match ApiSecret::parse(&question.token) {
+    let checked = match ApiSecret::parse(&question.token) {
         Ok(secret) => state.live_token(secret, client_ip).await?,
-        Err(_) => None,
+        Err(_) => Checked::Inactive,
     };
-    let decision = match grant {
-        None => Decision {
+    let decision = match checked {
+        Checked::Inactive => Decision {
             allowed: false,
             reason: NOT_ACTIVE.to_owned(),
             active: false,
@@ -134,29 +153,33 @@ pub async fn authorize(
             kind: None,
             role: None,
         },
-        Some(grant) => {
+        Checked::RateSpent { retry_after, .. } => {
+            return Err(Error::RateLimited {
+                retry_after: crate::web::gateway::retry_after_seconds(retry_after),
+            });
+        }
+        Checked::OutsideNetworks(grant) => Decision::about(
+            &grant,
+            false,
+            crate::web::gateway::outside_networks(client_ip),
+            asked,
+        ),
+        Checked::Live(grant) => {
             let owner = match &question.resource_owner {
                 Some(owner) if *owner != grant.subject => Owner::Other,
                 _ => Owner::Caller,
             };
-            let decided = grant.powers().may(asked, owner);
-            let (allowed, reason, permission) = match decided {
-                Ok(needed) => (
+            match grant.powers().may(asked, owner) {
+                Ok(needed) => Decision::about(
+                    &grant,
                     true,
                     format!("{}s may {}.", grant.role.label(), needed.verb()),
                     needed,
                 ),
-                Err(denied) => (false, denied.to_string(), denied.permission().unwrap_or(asked)),
-            };
-            Decision {
-                allowed,
-                reason,
-                active: true,
-                permission: Some(permission.name()),
-                org: Some(grant.org_slug.clone()),
-                sub: Some(grant.subject.clone()),
-                kind: Some(grant.kind.as_str()),
-                role: Some(grant.role.as_str()),
+                Err(denied) => {
+                    let permission = denied.permission().unwrap_or(asked);
+                    Decision::about(&grant, false, denied.to_string(), permission)
+                }
             }
         }
     };

@@ -3,8 +3,10 @@
 
 use crate::domain::{AccessLevel, SecretKind, Slug, policy};
 use crate::error::Error;
-use crate::services::tokens::{self, TokenGrant, Use};
-use crate::services::{Actor, Credential, Viewer, now, organizations};
+use std::sync::Arc;
+
+use crate::services::tokens::{self, Checked, TokenGrant};
+use crate::services::{Actor, Credential, Viewer, organizations};
 use crate::web::context::client_ip;
 use crate::web::credentials;
 use crate::web::state::AppState;
@@ -14,7 +16,7 @@ use actix_web::HttpRequest;
 /// allows now, and the actor the services see (the person, or the service
 /// account).
 pub struct Caller {
-    pub grant: TokenGrant,
+    pub grant: Arc<TokenGrant>,
     pub actor: Actor,
 }
 
@@ -28,19 +30,25 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error
     let ip = client_ip(req);
     // Read afresh, not from what the token check keeps: a change through the
     // API must see a revocation or a role change the moment it is committed.
+    let inactive =
+        || credentials::unauthenticated("This token is expired, revoked, or no longer works for its holder.");
     let grant = state
         .read(move |conn| tokens::grant(conn, &secret))
         .await?
-        .filter(|grant| grant.is_active(now()))
-        .ok_or_else(|| {
-            credentials::unauthenticated("This token is expired, revoked, or no longer works for its holder.")
-        })?;
+        .ok_or_else(inactive)?;
+    let grant = match state.tokens.admit(Arc::new(grant), ip, true) {
+        Checked::Live(grant) => grant,
+        Checked::Inactive => return Err(inactive()),
+        Checked::OutsideNetworks(_) => {
+            return Err(Error::Unauthenticated(crate::web::gateway::outside_networks(ip)));
+        }
+        Checked::RateSpent { retry_after, .. } => {
+            return Err(Error::RateLimited {
+                retry_after: crate::web::gateway::retry_after_seconds(retry_after),
+            });
+        }
+    };
     credentials::mark_authenticated(req);
-    state.tokens.note_use(Use {
-        token_id: grant.token_id.clone(),
-        at: now(),
-        client_ip: ip.map(|ip| ip.to_string()),
-    });
     if grant.access != AccessLevel::Operations {
         return Err(Error::Forbidden(policy::Denied::InferenceOnly));
     }

@@ -12,6 +12,7 @@ mod members;
 mod openapi;
 mod roles;
 pub(crate) mod schemas;
+mod tokens;
 
 pub use authorize::authorize;
 pub use caller::{Caller, caller};
@@ -21,3 +22,4 @@ pub use me::{Me, me};
 pub use members::{change_member, members, remove_member};
 pub use openapi::{ApiDoc, document};
 pub use roles::{PolicyRow, Roles, roles};
+pub use tokens::{change_token, tokens};

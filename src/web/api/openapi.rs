@@ -164,6 +164,8 @@ pub fn problem(description: &str) -> ResponseBuilder {
         super::invitations::create_invitations,
         super::invitations::resend_invitation,
         super::invitations::revoke_invitation,
+        super::tokens::tokens,
+        super::tokens::change_token,
         document,
         crate::web::introspection::introspect,
         super::authorize::authorize,
@@ -174,7 +176,7 @@ pub fn problem(description: &str) -> ResponseBuilder {
         (name = "members", description = "Who is in the organization, with which role"),
         (name = "invitations", description = "Inviting people by email"),
         (name = "roles", description = "What each role may do"),
-        (name = "tokens", description = "The token making the call"),
+        (name = "tokens", description = "API tokens, their limits, and the checks a gateway makes"),
     )
 )]
 pub struct ApiDoc;

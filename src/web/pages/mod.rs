@@ -8,6 +8,7 @@ pub mod members;
 pub mod profile;
 pub mod service_accounts;
 pub mod settings;
+pub mod token_limits;
 pub mod tokens;
 
 use actix_web::HttpResponse;

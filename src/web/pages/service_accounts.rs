@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use super::tokens::{Answer, LIFETIMES, created, page_layout};
 use crate::domain::policy;
-use crate::domain::{AccessLevel, Description, LabelName, Lifetime, Role, Slug};
+use crate::domain::{
+    AccessLevel, ClientNetworks, Description, KeyRate, LabelName, Lifetime, Role, Slug, TokenLimits,
+};
 use crate::error::Error;
 use crate::services::Actor;
 use crate::services::service_accounts::{self, AccountRequest, KeyRequest};
@@ -29,6 +31,10 @@ use crate::web::views::{
 struct NewKeyForm {
     access: Typed<AccessLevel>,
     days: Typed<Lifetime>,
+    /// Where it works from: empty, anywhere.
+    networks: Option<String>,
+    /// How often: empty, as often as the servers answer.
+    rate: Option<String>,
 }
 
 /// What the service account form sends.
@@ -177,13 +183,23 @@ pub async fn create_key(
     OrgSlug(slug): OrgSlug,
 ) -> Result<HttpResponse, Error> {
     let (_, account_id) = path.into_inner();
-    let NewKeyForm { access, days } = form.parse()?;
+    let NewKeyForm {
+        access,
+        days,
+        networks,
+        rate,
+    } = form.parse()?;
     let (access, lifetime) = (access.value()?, days.value()?);
+    let limits = TokenLimits {
+        networks: ClientNetworks::parse(networks.as_deref().unwrap_or_default())?,
+        rate: KeyRate::parse_optional(rate.as_deref().unwrap_or_default())?,
+    };
     let once = form.once_value()?;
     let key = KeyRequest {
         name: None,
         access,
         lifetime,
+        limits,
     };
     let (actor, lookup, user_id) = (signed.actor.clone(), slug.clone(), signed.user_id().to_owned());
     let (_, made) = signed

@@ -11,7 +11,7 @@ use super::{OrgContext, layout};
 use crate::domain::Slug;
 use crate::domain::policy;
 use crate::domain::policy::TokenScope;
-use crate::domain::{AccessLevel, LabelName, Lifetime};
+use crate::domain::{AccessLevel, ClientNetworks, LabelName, Lifetime, TokenLimits};
 use crate::error::Error;
 use crate::services::submissions::{self, OnceValue, Purpose, Submission, Submitted};
 use crate::services::tokens::{self, IssuedToken, TokenRequest};
@@ -42,6 +42,8 @@ struct NewTokenForm {
     scope: Option<String>,
     #[serde(default)]
     permission: Vec<String>,
+    /// Where it works from: empty, anywhere.
+    networks: Option<String>,
 }
 
 impl NewTokenForm {
@@ -57,6 +59,7 @@ impl NewTokenForm {
                 .map_or(Lifetime::DEFAULT.days(), |days| days.days()),
             narrowed: self.scope.as_deref() == Some("chosen"),
             ticked: self.permission.clone(),
+            networks: self.networks.clone().unwrap_or_default(),
         }
     }
 
@@ -88,6 +91,10 @@ impl NewTokenForm {
             access,
             lifetime,
             scope,
+            limits: TokenLimits {
+                networks: ClientNetworks::parse(self.networks.as_deref().unwrap_or_default())?,
+                rate: None,
+            },
         })
     }
 }
@@ -197,6 +204,7 @@ fn default_form() -> TokenForm {
         days: Lifetime::DEFAULT.days(),
         narrowed: false,
         ticked: Vec::new(),
+        networks: String::new(),
     }
 }
 

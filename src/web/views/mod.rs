@@ -37,4 +37,6 @@ pub use profile::{MembershipView, ProfileInvitation, ProfilePage, RestorableView
 pub use roles::RolesPage;
 pub use service_accounts::{AccountForm, AccountRowView, ServiceAccountsPage};
 pub use settings::{SettingsFields, SettingsForm, SettingsPage, TransferView};
-pub use tokens::{CreatedSecret, PermissionChoice, SecretShownBefore, TokenForm, TokenRowView, TokensPage};
+pub use tokens::{
+    CreatedSecret, PermissionChoice, SecretShownBefore, TokenForm, TokenLimitsPage, TokenRowView, TokensPage,
+};

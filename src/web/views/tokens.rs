@@ -44,6 +44,8 @@ pub struct TokenForm {
     /// Whether the token is to carry only the permissions ticked.
     pub narrowed: bool,
     pub ticked: Vec<String>,
+    /// The networks as typed.
+    pub networks: String,
 }
 
 impl TokenForm {
@@ -71,4 +73,20 @@ pub struct CreatedSecret {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SecretShownBefore {
     pub name: String,
+}
+
+/// A token's limits, to change: where it works from and (a key's) rate.
+#[derive(Template)]
+#[template(path = "tokens/limits.html")]
+pub struct TokenLimitsPage {
+    pub layout: Layout,
+    pub org: OrgView,
+    pub csrf: String,
+    pub token: crate::services::tokens::TokenView,
+    /// The networks and rate as typed, or as they are.
+    pub networks: String,
+    pub rate: String,
+    /// Whether a rate may be set: a service account's key.
+    pub rated: bool,
+    pub error: Option<String>,
 }

@@ -1,0 +1,110 @@
+//! Setting where a token works from and how often a key may be used.
+
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::db::schema::{api_tokens, service_accounts};
+use crate::db::{self, DbConnection};
+use crate::domain::policy::{self, Action};
+use crate::domain::{ClientNetworks, KeyRate, TokenLimits};
+use crate::error::Error;
+use crate::services::access::acting;
+use crate::services::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
+use crate::services::shared::{Actor, Organization, parse_stored_role};
+
+/// Sets a live token's networks and (a key's) rate, in place of what it had:
+/// one's own token's networks, or (owners and admins) any token's and key's.
+/// Returns the token's name.
+pub fn restrict(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    org: &Organization,
+    token_id: &str,
+    limits: &TokenLimits,
+) -> Result<String, Error> {
+    db::write(conn, |conn| {
+        let acting = acting(conn, actor, org)?;
+        /// Name, holder (a person or an account), networks, rate.
+        type Found = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let found: Option<Found> = api_tokens::table
+            .filter(api_tokens::id.eq(token_id))
+            .filter(api_tokens::org_id.eq(&org.id))
+            .filter(api_tokens::revoked_at.is_null())
+            .select((
+                api_tokens::name,
+                api_tokens::user_id,
+                api_tokens::service_account_id,
+                api_tokens::networks,
+                api_tokens::rate,
+            ))
+            .first(conn)
+            .optional()?;
+        let Some((name, user_id, account_id, networks, rate)) = found else {
+            return Err(Error::NotFound(
+                "There is no such live token in this organization.".to_owned(),
+            ));
+        };
+        match &account_id {
+            Some(account_id) => {
+                let role: String = service_accounts::table
+                    .find(account_id)
+                    .select(service_accounts::role)
+                    .first(conn)?;
+                policy::authorize(
+                    acting.role,
+                    Action::ManageServiceAccount {
+                        role: parse_stored_role(&role)?,
+                    },
+                )?;
+            }
+            None => {
+                let own = user_id.is_some() && user_id == acting.who.user_id;
+                policy::authorize(acting.role, Action::ManageToken { own })?;
+                if limits.rate.is_some() {
+                    return Err(Error::Invalid(
+                        "A rate is set on service accounts' keys; a person's token has none.".to_owned(),
+                    ));
+                }
+            }
+        }
+        let before = TokenLimits {
+            networks: ClientNetworks::stored(networks.as_deref())?,
+            rate: rate.as_deref().map(KeyRate::parse).transpose()?,
+        };
+        if before == *limits {
+            return Ok(name);
+        }
+        diesel::update(api_tokens::table.find(token_id))
+            .set((
+                api_tokens::networks.eq(limits.networks.to_stored()),
+                api_tokens::rate.eq(limits.rate.map(|rate| rate.to_string())),
+            ))
+            .execute(conn)?;
+        let state = |limits: &TokenLimits| {
+            json!({
+                "networks": limits.networks.to_stored(),
+                "rate": limits.rate.map(|rate| rate.to_string()),
+            })
+        };
+        let mut before_state = state(&before);
+        before_state["token_id"] = json!(token_id);
+        audit::record(
+            conn,
+            AuditEvent {
+                org_id: Some(&org.id),
+                actor: (&acting.who).into(),
+                action: AuditAction::TokenRestricted,
+                target: AuditTarget::named(TargetKind::Token, Some(token_id), &name),
+                before: Some(before_state),
+                after: Some(state(limits)),
+            },
+        )?;
+        Ok(name)
+    })
+}

@@ -1,0 +1,171 @@
+//! `/api/v1/orgs/{slug}/tokens`: the tokens and keys the caller may see, and
+//! their limits (where each works from, and a key's rate).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use super::caller::caller;
+use super::json::{json_body, timestamp};
+use crate::domain::{ClientNetworks, KeyRate, MAX_NETWORKS, TokenLimits};
+use crate::error::Error;
+use crate::services::tokens::{self, TokenView};
+use crate::web::errors::Problem;
+use crate::web::state::AppState;
+
+/// A token or key as the API shows it: never its secret.
+#[derive(Serialize, ToSchema)]
+pub struct TokenJson {
+    id: String,
+    name: String,
+    /// `personal` or `service_account`.
+    kind: &'static str,
+    /// The person's name and address, or the service account's name.
+    holder: String,
+    /// `operations` or `inference`.
+    access: &'static str,
+    /// Its secret's first and last characters: `rcp_…a1B2`.
+    hint: String,
+    /// `active`, `expired` or `revoked`.
+    status: String,
+    created_at: String,
+    expires_at: String,
+    last_used_at: Option<String>,
+    /// The networks it works from (CIDR); empty: anywhere.
+    networks: Vec<String>,
+    /// A key's calls per second, minute or hour on each server (`600/min`).
+    rate: Option<String>,
+}
+
+impl From<TokenView> for TokenJson {
+    fn from(token: TokenView) -> Self {
+        Self {
+            hint: format!("{}…{}", token.prefix(), token.last_four),
+            kind: token.kind.as_str(),
+            access: token.access.as_str(),
+            status: token.status.label().to_lowercase(),
+            created_at: timestamp(token.created_at),
+            expires_at: timestamp(token.expires_at),
+            last_used_at: token.last_used_at.map(timestamp),
+            networks: token.limits.networks.iter().map(ToString::to_string).collect(),
+            rate: token.limits.rate.map(|rate| rate.to_string()),
+            id: token.id,
+            name: token.name,
+            holder: token.holder,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenList {
+    /// Newest first: every token and key for owners and admins, the
+    /// caller's own for everyone else.
+    tokens: Vec<TokenJson>,
+}
+
+/// The tokens and keys the caller may see, newest first.
+#[utoipa::path(get, path = "/api/v1/orgs/{slug}/tokens", tag = "tokens",
+    params(("slug" = String, Path, description = "The organization's slug")),
+    responses(
+        (status = 200, body = TokenList),
+        (status = 404, description = "No such organization for this token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn tokens(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let caller = caller(&state, &req).await?;
+    let viewer = caller.viewer(&state, &path).await?;
+    let actor = caller.actor;
+    let listed = state
+        .read(move |conn| tokens::list(conn, &viewer, &actor))
+        .await?;
+    Ok(HttpResponse::Ok().json(TokenList {
+        tokens: listed.into_iter().map(TokenJson::from).collect(),
+    }))
+}
+
+/// A change of a token's limits: a field left out stays as it is.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsChange {
+    /// The networks it works from, each in CIDR form or a single address;
+    /// an empty list: anywhere.
+    #[schema(max_items = 32)]
+    networks: Option<Vec<String>>,
+    /// A service account key's rate (`600/min`, `10/s`, `5000/h`); `null`
+    /// for none. A person's token has none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "600/min")]
+    rate: Option<Option<String>>,
+}
+
+/// A field that is present, `null` or not: `Some`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Sets where a token works from and (a key's) rate: a member their own
+/// token's networks, owners and admins any token's and key's. Every server
+/// answers by the new limits within a second.
+#[utoipa::path(patch, path = "/api/v1/orgs/{slug}/tokens/{id}", tag = "tokens",
+    params(
+        ("slug" = String, Path, description = "The organization's slug"),
+        ("id" = String, Path, description = "The token's id"),
+    ),
+    request_body = LimitsChange,
+    responses(
+        (status = 200, body = TokenJson),
+        (status = 404, description = "No such organization for this token, or no such live token in it", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn change_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Payload,
+) -> Result<HttpResponse, Error> {
+    let caller = caller(&state, &req).await?;
+    let (segment, token_id) = path.into_inner();
+    let (_, change) = json_body::<LimitsChange>(body).await?;
+    let networks = change
+        .networks
+        .as_ref()
+        .map(|networks| {
+            if networks.len() > MAX_NETWORKS {
+                return Err(crate::domain::InvalidNetworks::TooMany);
+            }
+            ClientNetworks::parse_each(networks.iter().map(String::as_str))
+        })
+        .transpose()?;
+    let rate = change
+        .rate
+        .map(|rate| rate.as_deref().map(KeyRate::parse).transpose())
+        .transpose()?;
+    let viewer = caller.viewer(&state, &segment).await?;
+    let actor = caller.actor;
+    let changed = state
+        .db(move |conn| {
+            let now = tokens::list(conn, &viewer, &actor)?
+                .into_iter()
+                .find(|token| token.id == token_id && token.revocable())
+                .ok_or_else(|| {
+                    Error::NotFound("There is no such live token in this organization.".to_owned())
+                })?;
+            let limits = TokenLimits {
+                networks: networks.unwrap_or(now.limits.networks),
+                rate: rate.unwrap_or(now.limits.rate),
+            };
+            tokens::restrict(conn, &actor, &viewer.org, &token_id, &limits)?;
+            tokens::list(conn, &viewer, &actor)?
+                .into_iter()
+                .find(|token| token.id == token_id)
+                .ok_or_else(|| {
+                    Error::NotFound("There is no such live token in this organization.".to_owned())
+                })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(TokenJson::from(changed)))
+}
