@@ -29,6 +29,7 @@ mod races;
 mod sessions;
 mod settings;
 mod signin;
+mod token_limits;
 mod tokens;
 mod users;
 
@@ -56,6 +57,7 @@ fn main() -> std::process::ExitCode {
         sessions::tests(),
         settings::tests(),
         signin::tests(),
+        token_limits::tests(),
         tokens::tests(),
         users::tests(),
     ])

@@ -1,0 +1,379 @@
+//! Where a token works from and how often a key may be used: checked by the
+//! token check, the authorize call and the API, set by the token's holder
+//! (networks) or by owners and admins, in the console and the API; and what
+//! must not happen (a refused change changes nothing, a person's token gets
+//! no rate, nobody sets another member's limits without the role for it).
+
+use rollcall::domain::{AccessLevel, ClientNetworks, KeyRate, LabelName, Lifetime, Role, TokenLimits};
+use rollcall::services::service_accounts::{self, AccountRequest, KeyRequest};
+use rollcall::services::tokens::{self, TokenRequest};
+use serde_json::{Value, json};
+
+use crate::helpers::as_user;
+use crate::http::TestServer;
+use crate::json_api::{get, json as call_json, send};
+use crate::tokens::gateway;
+
+fn limits(networks: &str, rate: Option<&str>) -> TokenLimits {
+    TokenLimits {
+        networks: ClientNetworks::parse(networks).expect("networks"),
+        rate: rate.map(|rate| KeyRate::parse(rate).expect("a rate")),
+    }
+}
+
+fn token_request(access: AccessLevel, limits: TokenLimits) -> TokenRequest {
+    TokenRequest {
+        name: LabelName::parse("CI deploys").expect("a name"),
+        access,
+        lifetime: Lifetime::DEFAULT,
+        scope: Default::default(),
+        limits,
+    }
+}
+
+/// The token check's answer for `token`, asked as from `client_ip`.
+fn introspect(
+    base: &str,
+    client: &str,
+    token: &str,
+    client_ip: Option<&str>,
+) -> (u16, Option<String>, Value) {
+    let mut form = vec![("token", token)];
+    if let Some(ip) = client_ip {
+        form.push(("client_ip", ip));
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .post(format!("{base}/api/v1/tokens/introspect"))
+        .header("Authorization", &format!("Bearer {client}"))
+        .send_form(form)
+        .expect("an answer");
+    let status = response.status().as_u16();
+    let wait = response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (status, wait, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+fn authorize(base: &str, client: &str, question: &Value) -> crate::json_api::Answer {
+    let bytes = question.to_string().into_bytes();
+    send(base, "POST", "/api/v1/authorize", Some(client), Some(&bytes), &[])
+}
+
+fn a_token_works_only_from_its_networks_at_every_check() {
+    let server = TestServer::start_with(&["--trusted-proxies", "127.0.0.1"]);
+    let app = &server.app;
+    let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
+    let carl = app.member(&org, "carl@example.com", Role::DEVELOPER);
+    let client = gateway(app);
+    let carls = tokens::create_personal(
+        &mut app.conn(),
+        &as_user(&carl),
+        &org,
+        None,
+        &token_request(AccessLevel::Operations, limits("10.0.0.0/8, 2001:db8::/32", None)),
+    )
+    .expect("a token");
+    let carls = carls.secret.expose().to_owned();
+    let base = server.base.as_str();
+
+    // The token check: live from inside the networks, inactive from
+    // outside them, and from the gateway's own address when it passes none.
+    assert_eq!(
+        introspect(base, &client, &carls, Some("10.1.2.3")).2["active"],
+        true
+    );
+    assert_eq!(
+        introspect(base, &client, &carls, Some("2001:db8::7")).2["active"],
+        true
+    );
+    for outside in [Some("192.0.2.1"), Some("11.0.0.1"), None] {
+        let (status, _, answer) = introspect(base, &client, &carls, outside);
+        assert_eq!(
+            (status, &answer),
+            (200, &json!({ "active": false })),
+            "{outside:?}"
+        );
+    }
+
+    // The authorize call: refused from outside, with why; allowed inside.
+    let question = |ip: &str| json!({ "token": carls, "permission": "platform.create", "client_ip": ip });
+    let outside = authorize(base, &client, &question("192.0.2.1"));
+    assert_eq!(outside.status, 200);
+    assert_eq!(outside.json["allowed"], false, "{}", outside.json);
+    let reason = outside.json["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("192.0.2.1"), "{reason}");
+    assert_eq!(
+        authorize(base, &client, &question("10.0.0.9")).json["allowed"],
+        true
+    );
+
+    // Rollcall's own API, from the caller's address (behind a trusted proxy).
+    send(base, "GET", "/api/v1/me", Some(&carls), None, &[]).problem(401, "unauthenticated");
+    let inside = send(
+        base,
+        "GET",
+        "/api/v1/me",
+        Some(&carls),
+        None,
+        &[("X-Forwarded-For", "10.9.9.9")],
+    );
+    assert_eq!(inside.status, 200, "{}", inside.json);
+}
+
+fn a_key_past_its_rate_gets_429_with_retry_after_on_each_server_apart() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let client = gateway(app);
+    let account = AccountRequest {
+        name: LabelName::parse("batch").expect("a name"),
+        description: Default::default(),
+        role: Role::DEVELOPER,
+    };
+    service_accounts::create(&mut app.conn(), &as_user(&ada), &org, &account).expect("an account");
+    let key = |rate: Option<&str>| {
+        let request = KeyRequest {
+            name: None,
+            access: AccessLevel::Inference,
+            lifetime: Lifetime::DEFAULT,
+            limits: limits("", rate),
+        };
+        service_accounts::create_key(&mut app.conn(), &as_user(&ada), &org, "batch", &request)
+            .expect("a key")
+            .secret
+            .expose()
+            .to_owned()
+    };
+    let (metered, free) = (key(Some("2/min")), key(None));
+    let base = server.base.as_str();
+
+    for _ in 0..2 {
+        assert_eq!(introspect(base, &client, &metered, None).2["active"], true);
+    }
+    let (status, wait, answer) = introspect(base, &client, &metered, None);
+    assert_eq!(status, 429, "{answer}");
+    let wait: u64 = wait.and_then(|wait| wait.parse().ok()).expect("Retry-After");
+    assert!((1..=30).contains(&wait), "Retry-After {wait}");
+    let asked = authorize(
+        base,
+        &client,
+        &json!({ "token": metered, "permission": "platform.use" }),
+    );
+    assert_eq!(asked.status, 429, "{}", asked.json);
+    assert!(asked.header("retry-after").is_some());
+    // Another key is not held back, nor is the same key on another server.
+    for _ in 0..5 {
+        assert_eq!(introspect(base, &client, &free, None).2["active"], true);
+    }
+    let second = server.another_server();
+    assert_eq!(introspect(&second, &client, &metered, None).2["active"], true);
+}
+
+fn limits_are_set_by_the_holder_or_owners_and_admins_and_refusals_change_nothing() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let carl = app.member(&org, "carl@example.com", Role::DEVELOPER);
+    let erin = app.member(&org, "erin@example.com", Role::CONTRIBUTOR);
+    let operations = |who| {
+        tokens::create_personal(
+            &mut app.conn(),
+            &as_user(who),
+            &org,
+            None,
+            &token_request(AccessLevel::Operations, TokenLimits::default()),
+        )
+        .expect("a token")
+    };
+    let (adas, carls, erins) = (operations(&ada), operations(&carl), operations(&erin));
+    let (ada_secret, carl_secret, erin_secret) = (
+        adas.secret.expose().to_owned(),
+        carls.secret.expose().to_owned(),
+        erins.secret.expose().to_owned(),
+    );
+    let base = server.base.as_str();
+    let carls_path = format!("/api/v1/orgs/acme-ai/tokens/{}", carls.id);
+    let listed_networks = |token: &str, id: &str| {
+        get(base, "/api/v1/orgs/acme-ai/tokens", token).json["tokens"]
+            .as_array()
+            .and_then(|tokens| tokens.iter().find(|token| token["id"] == id).cloned())
+            .map(|token| (token["networks"].clone(), token["rate"].clone()))
+    };
+
+    // Carl limits his own token's networks.
+    let changed = call_json(
+        base,
+        "PATCH",
+        &carls_path,
+        &carl_secret,
+        &json!({ "networks": ["10.0.0.0/8"] }),
+    );
+    assert_eq!(changed.status, 200, "{}", changed.json);
+    assert_eq!(changed.json["networks"], json!(["10.0.0.0/8"]));
+    // The token only works from there now: Ada sets it back for him.
+    send(base, "GET", "/api/v1/me", Some(&carl_secret), None, &[]).problem(401, "unauthenticated");
+    let reset = call_json(
+        base,
+        "PATCH",
+        &carls_path,
+        &ada_secret,
+        &json!({ "networks": [] }),
+    );
+    assert_eq!(reset.status, 200, "{}", reset.json);
+    assert_eq!(get(base, "/api/v1/me", &carl_secret).status, 200);
+
+    // Refusals change nothing: Erin cannot see Carl's token, a person's
+    // token has no rate, a network must be one.
+    let before = listed_networks(&ada_secret, &carls.id);
+    let events = app.audit_events(&org).len();
+    call_json(
+        base,
+        "PATCH",
+        &carls_path,
+        &erin_secret,
+        &json!({ "networks": ["0.0.0.0/0"] }),
+    )
+    .problem(404, "not-found");
+    call_json(
+        base,
+        "PATCH",
+        &carls_path,
+        &ada_secret,
+        &json!({ "rate": "10/s" }),
+    )
+    .problem(422, "invalid");
+    for bad in [
+        json!(["10.0.0.0/33"]),
+        json!(["10.0.0.0/8,11.0.0.0/8"]),
+        json!([""]),
+        json!(["<b>x</b>"]),
+    ] {
+        let refused = call_json(
+            base,
+            "PATCH",
+            &carls_path,
+            &ada_secret,
+            &json!({ "networks": bad }),
+        );
+        refused.problem(422, "invalid");
+    }
+    let many: Vec<String> = (0..33).map(|at| format!("10.0.{at}.0/24")).collect();
+    call_json(
+        base,
+        "PATCH",
+        &carls_path,
+        &ada_secret,
+        &json!({ "networks": many }),
+    )
+    .problem(422, "invalid");
+    call_json(
+        base,
+        "PATCH",
+        &carls_path,
+        &ada_secret,
+        &json!({ "networks": [], "extra": 1 }),
+    )
+    .problem(422, "invalid");
+    assert_eq!(listed_networks(&ada_secret, &carls.id), before);
+    assert_eq!(
+        app.audit_events(&org).len(),
+        events,
+        "a refused change was recorded"
+    );
+
+    // Each change is in the audit log, before and after, in words.
+    let said: Vec<String> = app
+        .audit_events(&org)
+        .into_iter()
+        .filter(|event| event.action == "token.restricted")
+        .map(|event| {
+            format!(
+                "{} {} {}",
+                event.before_state.unwrap_or_default(),
+                event.after_state.unwrap_or_default(),
+                event.target_name
+            )
+        })
+        .collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said.iter().any(|event| event.contains("10.0.0.0/8")), "{said:?}");
+    let mut owner = server.signed_in("ada@example.com");
+    owner.get("/orgs/acme-ai/audit").assert_contains(
+        "changed the limits of the API token “CI deploys” from none to only from 10.0.0.0/8",
+    );
+}
+
+fn the_console_sets_limits_and_shows_them_and_a_bad_network_is_shown_again() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, _) = app.org_owned_by("Acme AI", "ada@example.com");
+    let carl = app.member(&org, "carl@example.com", Role::DEVELOPER);
+    app.member(&org, "erin@example.com", Role::CONTRIBUTOR);
+    let carls = tokens::create_personal(
+        &mut app.conn(),
+        &as_user(&carl),
+        &org,
+        None,
+        &token_request(AccessLevel::Inference, TokenLimits::default()),
+    )
+    .expect("a token");
+    let path = format!("/orgs/acme-ai/tokens/{}/limits", carls.id);
+
+    let mut browser = server.signed_in("carl@example.com");
+    let page = browser.get(&path);
+    assert_eq!(page.status, 200);
+    page.assert_contains("Works from");
+    assert!(!page.contains("name=\"rate\""), "a person's token has no rate");
+
+    let refused = browser.post(&path, &[("networks", "10.0.0.0/8, <script>x</script>")]);
+    assert_eq!(refused.status, 422);
+    refused.assert_contains("is not a network");
+    refused.assert_contains("10.0.0.0/8, &#60;script&#62;x&#60;/script&#62;");
+    assert!(!refused.contains("<script>x"));
+
+    let saved = browser.post(&path, &[("networks", "10.0.0.0/8 203.0.113.7")]);
+    assert_eq!(saved.status, 303);
+    let list = browser.get("/orgs/acme-ai/tokens");
+    list.assert_contains("from 10.0.0.0/8 203.0.113.7");
+
+    // A member who may not manage others' tokens cannot reach the page.
+    let mut erin = server.signed_in("erin@example.com");
+    assert_eq!(erin.get(&path).status, 404);
+    assert_eq!(erin.post(&path, &[("networks", "")]).status, 404);
+    let list = browser.get("/orgs/acme-ai/tokens");
+    list.assert_contains("from 10.0.0.0/8 203.0.113.7");
+
+    // A token made with its networks from the form.
+    let once = browser
+        .get("/orgs/acme-ai/tokens")
+        .field("once")
+        .expect("a one-time value");
+    let made = browser.post(
+        "/orgs/acme-ai/tokens",
+        &[
+            ("name", "office only"),
+            ("access", "inference"),
+            ("days", "30"),
+            ("networks", "198.51.100.0/24"),
+            ("once", once.as_str()),
+        ],
+    );
+    assert_eq!(made.status, 200, "{}", made.body);
+    browser
+        .get("/orgs/acme-ai/tokens")
+        .assert_contains("from 198.51.100.0/24");
+}
+
+crate::tests![
+    a_token_works_only_from_its_networks_at_every_check,
+    a_key_past_its_rate_gets_429_with_retry_after_on_each_server_apart,
+    limits_are_set_by_the_holder_or_owners_and_admins_and_refusals_change_nothing,
+    the_console_sets_limits_and_shows_them_and_a_bad_network_is_shown_again,
+];
