@@ -1131,14 +1131,29 @@ fn the_openapi_document_lists_every_api_route_and_each_one_answers() {
             api_routes.contains(&(method.as_str(), template.as_str())),
             "{method} {template} is documented but not served"
         );
-        let path = template.replace("{slug}", "acme-ai").replace(
-            "{id}",
-            if template.contains("invitations") {
-                &invited.invitation_id
-            } else {
-                &dave.id
-            },
-        );
+        // A token other than Bob's own, which cannot change its own limits.
+        let others_token = || {
+            let listed = get(base, "/api/v1/orgs/acme-ai/tokens", &acme.bob).json;
+            listed["tokens"]
+                .as_array()
+                .and_then(|tokens| {
+                    tokens.iter().find(|token| {
+                        token["hint"]
+                            .as_str()
+                            .is_some_and(|hint| !acme.bob.ends_with(&hint[hint.len() - 4..]))
+                    })
+                })
+                .and_then(|token| token["id"].as_str().map(str::to_owned))
+                .expect("another token")
+        };
+        let id = if template.contains("invitations") {
+            invited.invitation_id.clone()
+        } else if template.contains("tokens/") {
+            others_token()
+        } else {
+            dave.id.clone()
+        };
+        let path = template.replace("{slug}", "acme-ai").replace("{id}", &id);
         let answer = match (method.as_str(), template.as_str()) {
             ("post", "/api/v1/tokens/introspect" | "/api/v1/authorize") => {
                 send(base, "POST", &path, None, None, &[])
@@ -1149,6 +1164,13 @@ fn the_openapi_document_lists_every_api_route_and_each_one_answers() {
                 &path,
                 &acme.bob,
                 &serde_json::json!({"invitations": [{"email": "more@example.com", "role": "viewer"}]}),
+            ),
+            ("patch", "/api/v1/orgs/{slug}/tokens/{id}") => json(
+                base,
+                "PATCH",
+                &path,
+                &acme.bob,
+                &serde_json::json!({"networks": ["10.0.0.0/8"]}),
             ),
             ("patch", _) => json(
                 base,

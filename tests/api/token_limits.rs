@@ -207,12 +207,22 @@ fn limits_are_set_by_the_holder_or_owners_and_admins_and_refusals_change_nothing
             .map(|token| (token["networks"].clone(), token["rate"].clone()))
     };
 
-    // Carl limits his own token's networks.
-    let changed = call_json(
+    // Carl limits his own token's networks, with another of his tokens: a
+    // token cannot change its own limits, which could lock it out.
+    call_json(
         base,
         "PATCH",
         &carls_path,
         &carl_secret,
+        &json!({ "networks": ["10.0.0.0/8"] }),
+    )
+    .problem(409, "conflict");
+    let carls_other = operations(&carl).secret.expose().to_owned();
+    let changed = call_json(
+        base,
+        "PATCH",
+        &carls_path,
+        &carls_other,
         &json!({ "networks": ["10.0.0.0/8"] }),
     );
     assert_eq!(changed.status, 200, "{}", changed.json);
@@ -254,6 +264,8 @@ fn limits_are_set_by_the_holder_or_owners_and_admins_and_refusals_change_nothing
         json!(["10.0.0.0/8,11.0.0.0/8"]),
         json!([""]),
         json!(["<b>x</b>"]),
+        json!(null),
+        json!("10.0.0.0/8"),
     ] {
         let refused = call_json(
             base,

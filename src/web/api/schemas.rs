@@ -1,12 +1,12 @@
 //! The schemas the handlers' types point to, computed from the rules the
 //! handlers apply: a pattern here is the domain's own rule, not a copy.
 
-use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::text::{MAX_SEARCH_CHARS, has_control};
-use crate::domain::{PersonName, Role};
+use crate::domain::{MAX_NETWORKS, PersonName, Role};
 use crate::services::members;
 
 /// The API's role names, exactly: what `Role` reads from JSON and a query.
@@ -33,6 +33,20 @@ pub fn person_name() -> Object {
     let mut name = one_line_text(PersonName::MAX_CHARS);
     name.schema_type = SchemaType::from_iter([Type::String, Type::Null]);
     name
+}
+
+/// The networks a token works from: each in CIDR form (`10.0.0.0/8`,
+/// `2001:db8::/32`) or a single address, at most [`MAX_NETWORKS`]; whether
+/// an address's numbers are in range is for the server to say (422).
+pub fn networks() -> Array {
+    let network = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(r"^[0-9a-fA-F:.]{2,45}(/[0-9]{1,3})?$"));
+    ArrayBuilder::new()
+        .description(Some("The networks it works from; an empty list: anywhere."))
+        .items(network)
+        .max_items(Some(MAX_NETWORKS))
+        .build()
 }
 
 /// Text that, trimmed, is at most `max_chars` characters without any that

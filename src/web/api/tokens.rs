@@ -93,12 +93,14 @@ pub async fn tokens(
 pub struct LimitsChange {
     /// The networks it works from, each in CIDR form or a single address;
     /// an empty list: anywhere.
-    #[schema(max_items = 32)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = super::schemas::networks)]
     networks: Option<Vec<String>>,
     /// A service account key's rate (`600/min`, `10/s`, `5000/h`); `null`
     /// for none. A person's token has none.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, example = "600/min")]
+    #[schema(value_type = Option<String>, example = "600/min",
+        pattern = r"^[0-9]{1,7} ?/ ?(s|sec|second|m|min|minute|h|hr|hour)$")]
     rate: Option<Option<String>>,
 }
 
@@ -119,6 +121,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> R
     responses(
         (status = 200, body = TokenJson),
         (status = 404, description = "No such organization for this token, or no such live token in it", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The token making the call names itself", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn change_token(
@@ -130,6 +133,12 @@ pub async fn change_token(
     let caller = caller(&state, &req).await?;
     let (segment, token_id) = path.into_inner();
     let (_, change) = json_body::<LimitsChange>(body).await?;
+    if token_id == caller.grant.token_id {
+        return Err(Error::Conflict(
+            "A token cannot change its own limits, which could lock it out: use another token, the console or the command line."
+                .to_owned(),
+        ));
+    }
     let networks = change
         .networks
         .as_ref()
