@@ -266,8 +266,10 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
     assert!(created.status.success(), "{}", stderr(&created));
     let metrics_port = free_port().to_string();
     let metrics_bind = format!("127.0.0.1:{metrics_port}");
+    // Every log line, the debug ones included, is read for tokens at the end.
     let env = [
         ("ROLLCALL_TRUSTED_PROXIES", "127.0.0.1"),
+        ("RUST_LOG", "debug"),
         ("ROLLCALL_METRICS_BIND", metrics_bind.as_str()),
     ];
     let server = Server::start_with(&db, &policy, &scratch, &env).unwrap_or_else(|said| panic!("{said}"));
@@ -364,7 +366,7 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
     let here = key("here", &["--network", "10.0.0.0/8", "--network", "127.0.0.1"]);
     // Caddy asks a second server on the same database.
     let second =
-        Server::start_with(&db, &policy, &scratch, &env[..1]).unwrap_or_else(|said| panic!("{said}"));
+        Server::start_with(&db, &policy, &scratch, &env[..2]).unwrap_or_else(|said| panic!("{said}"));
     let client = secret_printed(&rollcall(
         &db,
         &policy,
@@ -566,6 +568,18 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
         assert!(scrape.contains(&counted), "{counted} not in the scrape");
     }
     assert!(!scrape.contains("rcp_") && !scrape.contains(&client));
+
+    // No log line of either server carries a secret, whole or in part.
+    for log in [server.log(), second.log()] {
+        assert!(
+            log.lines().count() > 10,
+            "the servers logged too little to tell: {log}"
+        );
+        for secret in [&eve, &ada, &dan, &bot, &metered, &elsewhere, &here, &client] {
+            let random_part = &secret[4..36];
+            assert!(!log.contains(random_part), "a log line carries a secret");
+        }
+    }
 }
 
 /// Apache httpd with `mod_auth_openidc` as an OAuth 2.0 resource server,

@@ -107,6 +107,8 @@ pub fn listed_id(db: &TestDb, policy: &Path, what: &str, field: &str, needle: &s
 pub struct Server {
     child: Child,
     pub base: String,
+    /// Where its log goes: a file, which never fills as a pipe would.
+    log: PathBuf,
 }
 
 impl Server {
@@ -144,6 +146,8 @@ impl Server {
             .expect("a free port")
             .port();
         let base = format!("http://127.0.0.1:{port}");
+        let log = scratch.0.join(format!("server-{port}.log"));
+        let log_file = std::fs::File::create(&log).expect("a log file");
         let mut child = command(db, policy, &base)
             .arg("serve")
             .env("ROLLCALL_BIND", format!("127.0.0.1:{port}"))
@@ -151,23 +155,29 @@ impl Server {
             .env("ROLLCALL_OUTBOX_DIR", scratch.0.join("outbox"))
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(log_file)
             .spawn()
             .expect("start rollcall serve");
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
-                let output = child.wait_with_output().expect("its output");
-                return Err(stderr(&output));
+                return Err(std::fs::read_to_string(&log).unwrap_or_default());
             }
             if ureq::get(format!("{base}/healthz")).call().is_ok() {
-                return Ok(Self { child, base });
+                return Ok(Self { child, base, log });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = child.kill();
         let _ = child.wait();
         Err("the server did not answer within 20 seconds".to_owned())
+    }
+}
+
+impl Server {
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 
