@@ -1,5 +1,8 @@
 //! What a token may do now, read from the database, and its last uses.
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -13,10 +16,12 @@ use crate::services::shared::parse_stored_role;
 /// What the token check needs to know of a token, read afresh.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenGrant {
-    pub token_id: String,
-    pub org_slug: String,
+    /// Shared with the uses noted of it.
+    pub token_id: Arc<str>,
+    /// Shared by every kept answer of the organization (see `LiveTokens`).
+    pub org_slug: Arc<str>,
     /// The person's user id, or the service account's id.
-    pub subject: String,
+    pub subject: Box<str>,
     pub kind: SecretKind,
     /// The holder's role in the organization now.
     pub role: Role,
@@ -141,9 +146,9 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
         crate::services::shared::term(ends, held, role, owners).access_ends()
     });
     Ok(Some(TokenGrant {
-        token_id,
-        org_slug,
-        subject,
+        token_id: token_id.into(),
+        org_slug: org_slug.into(),
+        subject: subject.into(),
         kind: secret.kind(),
         role,
         access: access.parse().map_err(Error::from)?,
@@ -158,9 +163,9 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
 /// A token's use, to record as its last.
 #[derive(Debug, Clone)]
 pub struct Use {
-    pub token_id: String,
+    pub token_id: Arc<str>,
     pub at: NaiveDateTime,
-    pub client_ip: Option<String>,
+    pub client_ip: Option<IpAddr>,
 }
 
 /// Records tokens' last uses in one transaction: each row at most once a
@@ -173,7 +178,7 @@ pub fn record_uses(conn: &mut DbConnection, uses: &[Use]) -> Result<(), Error> {
     db::write(conn, |conn| {
         for used in uses {
             diesel::update(
-                api_tokens::table.find(&used.token_id).filter(
+                api_tokens::table.find(&*used.token_id).filter(
                     api_tokens::last_used_at
                         .is_null()
                         .or(api_tokens::last_used_at.lt(used.at - chrono::Duration::minutes(1))),
@@ -181,7 +186,7 @@ pub fn record_uses(conn: &mut DbConnection, uses: &[Use]) -> Result<(), Error> {
             )
             .set((
                 api_tokens::last_used_at.eq(used.at),
-                api_tokens::last_used_ip.eq(used.client_ip.as_deref()),
+                api_tokens::last_used_ip.eq(used.client_ip.map(|ip| ip.to_string())),
             ))
             .execute(conn)?;
         }

@@ -54,7 +54,7 @@ pub struct LiveTokens {
     grants: RwLock<HashMap<[u8; 32], Kept>>,
     clients: RwLock<HashSet<[u8; 32]>>,
     /// Uses not yet written, by token id: the watcher writes them together.
-    uses: Mutex<HashMap<String, Use>>,
+    uses: Mutex<HashMap<Arc<str>, Use>>,
     /// When the watcher last read the changes, in milliseconds since the
     /// server started (0: not yet, or it could not). Kept answers are used
     /// for [`TRUST_FOR`] after it.
@@ -65,7 +65,9 @@ pub struct LiveTokens {
     started: Started,
     /// The spent part of each rated key's rate, by token id: counted on
     /// this server only, as the console's limits are.
-    rates: Mutex<HashMap<String, KeptRate>>,
+    rates: Mutex<HashMap<Arc<str>, KeptRate>>,
+    /// The organizations' slugs, one copy each, which kept answers share.
+    slugs: Mutex<HashSet<Arc<str>>>,
 }
 
 /// A key's rate and what is spent of it.
@@ -271,9 +273,10 @@ impl LiveTokens {
             Some(kept) => kept,
             None => {
                 let generation = self.generation();
-                let Some(grant) = read(GrantLookup(secret)).await? else {
+                let Some(mut grant) = read(GrantLookup(secret)).await? else {
                     return Ok(Checked::Inactive);
                 };
+                grant.org_slug = self.shared_slug(grant.org_slug);
                 let grant = Arc::new(grant);
                 self.keep_grant(hash, Arc::clone(&grant), generation);
                 (grant, true)
@@ -296,12 +299,25 @@ impl LiveTokens {
         }
         if due {
             self.note_use(Use {
-                token_id: grant.token_id.clone(),
+                token_id: Arc::clone(&grant.token_id),
                 at: now(),
-                client_ip: client_ip.map(|ip| ip.to_string()),
+                client_ip,
             });
         }
         Checked::Live(grant)
+    }
+
+    /// The one copy of `slug` that kept answers share.
+    fn shared_slug(&self, slug: Arc<str>) -> Arc<str> {
+        let mut slugs = self.slugs.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(kept) = slugs.get(&slug) {
+            return Arc::clone(kept);
+        }
+        if slugs.len() >= MAX_KEPT {
+            slugs.clear();
+        }
+        slugs.insert(Arc::clone(&slug));
+        slug
     }
 
     /// Spends one call of a service account key's rate: how long to wait
@@ -312,7 +328,7 @@ impl LiveTokens {
         if rates.len() >= MAX_RATED && !rates.contains_key(&grant.token_id) {
             rates.clear();
         }
-        let kept = rates.entry(grant.token_id.clone()).or_insert_with(|| KeptRate {
+        let kept = rates.entry(Arc::clone(&grant.token_id)).or_insert_with(|| KeptRate {
             rate,
             limiter: RateLimiter::direct(quota(rate)),
         });

@@ -86,8 +86,8 @@ impl Decision {
             reason,
             active: true,
             permission: Some(permission.name()),
-            org: Some(grant.org_slug.clone()),
-            sub: Some(grant.subject.clone()),
+            org: Some(grant.org_slug.to_string()),
+            sub: Some(grant.subject.to_string()),
             kind: Some(grant.kind.as_str()),
             role: Some(grant.role.as_str()),
         }
@@ -166,7 +166,7 @@ pub async fn authorize(
         ),
         Checked::Live(grant) => {
             let owner = match &question.resource_owner {
-                Some(owner) if *owner != grant.subject => Owner::Other,
+                Some(owner) if **owner != *grant.subject => Owner::Other,
                 _ => Owner::Caller,
             };
             match grant.powers().may(asked, owner) {

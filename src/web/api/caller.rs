@@ -53,8 +53,8 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error
         return Err(Error::Forbidden(policy::Denied::InferenceOnly));
     }
     let actor = match grant.kind {
-        SecretKind::ServiceAccount => Actor::service_account(&grant.subject, credential, ip),
-        _ => Actor::user(&grant.subject, ip).using(credential),
+        SecretKind::ServiceAccount => Actor::service_account(&*grant.subject, credential, ip),
+        _ => Actor::user(&*grant.subject, ip).using(credential),
     };
     Ok(Caller { grant, actor })
 }
@@ -70,7 +70,7 @@ impl Caller {
     pub async fn org(&self, state: &AppState, segment: &str) -> Result<Slug, Error> {
         let not_found = || organizations::not_found(&segment.chars().take(60).collect::<String>());
         let slug = Slug::parse(segment).map_err(|_| not_found())?;
-        if slug.as_str() == self.grant.org_slug {
+        if slug.as_str() == &*self.grant.org_slug {
             return Ok(slug);
         }
         let (asker, asked) = (self.actor.clone(), slug.clone());
@@ -78,7 +78,7 @@ impl Caller {
             .read(move |conn| organizations::moved_or_not_found(conn, &asker, &asked))
             .await?;
         match why {
-            Error::Moved { slug } if slug == self.grant.org_slug => Err(Error::Moved { slug }),
+            Error::Moved { slug } if *slug == *self.grant.org_slug => Err(Error::Moved { slug }),
             _ => Err(not_found()),
         }
     }

@@ -35,8 +35,8 @@ pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResp
     let Caller { grant, .. } = caller(&state, &req).await?;
     Ok(HttpResponse::Ok().json(Me {
         kind: grant.kind.as_str(),
-        id: grant.subject.clone(),
-        org: grant.org_slug.clone(),
+        id: grant.subject.to_string(),
+        org: grant.org_slug.to_string(),
         role: grant.role.as_str(),
         access: grant.access.as_str(),
         token_expires_at: timestamp(grant.expires_at),
