@@ -148,7 +148,7 @@ async fn decide(
         return Ok(("no_route", answer(StatusCode::FORBIDDEN, &words)));
     };
     let owner = match matched.owner {
-        Some(owner) if *owner != *grant.subject => Owner::Other,
+        Some(owner) if !grant.subject.is(owner) => Owner::Other,
         _ => Owner::Caller,
     };
     match grant.powers().may(matched.rule.permission, owner) {
@@ -157,10 +157,10 @@ async fn decide(
             HttpResponse::Ok()
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .insert_header(("X-Rollcall-Org", &*grant.org_slug))
-                .insert_header(("X-Rollcall-Subject", &*grant.subject))
+                .insert_header(("X-Rollcall-Subject", grant.subject.to_string()))
                 .insert_header(("X-Rollcall-Kind", grant.kind.as_str()))
                 .insert_header(("X-Rollcall-Role", grant.role.as_str()))
-                .insert_header(("X-Rollcall-Token", &*grant.token_id))
+                .insert_header(("X-Rollcall-Token", grant.token_id.to_string()))
                 .insert_header(("X-Rollcall-Permission", permission.name()))
                 .finish(),
         )),

@@ -140,7 +140,7 @@ pub async fn introspect(
         .json(Active {
             active: true,
             org: &grant.org_slug,
-            sub: &grant.subject,
+            sub: grant.subject.to_string(),
             kind: grant.kind.as_str(),
             role: grant.role.as_str(),
             scope: scope(grant.access),
@@ -162,7 +162,7 @@ pub struct Active<'a> {
     /// The organization's slug.
     org: &'a str,
     /// The person's user id, or the service account's id.
-    sub: &'a str,
+    sub: String,
     /// `personal` or `service_account`.
     kind: &'static str,
     /// The holder's role now.

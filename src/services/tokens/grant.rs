@@ -13,15 +13,52 @@ use crate::domain::{AccessLevel, ApiSecret, ClientNetworks, KeyRate, Role, Secre
 use crate::error::Error;
 use crate::services::shared::parse_stored_role;
 
+/// An id as stored, kept in 16 bytes when it is a UUID as Rollcall writes
+/// them (every server keeps up to hundreds of thousands of answers, each
+/// with two ids); any other text is kept as it is. It reads back exactly as
+/// stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StoredId {
+    Uuid(uuid::Uuid),
+    Text(Box<str>),
+}
+
+impl From<String> for StoredId {
+    fn from(text: String) -> Self {
+        match uuid::Uuid::try_parse(&text) {
+            Ok(id) if id.hyphenated().to_string() == text => StoredId::Uuid(id),
+            _ => StoredId::Text(text.into_boxed_str()),
+        }
+    }
+}
+
+impl std::fmt::Display for StoredId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoredId::Uuid(id) => id.hyphenated().fmt(f),
+            StoredId::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl StoredId {
+    /// Whether `text` is this id, as stored.
+    pub fn is(&self, text: &str) -> bool {
+        match self {
+            StoredId::Uuid(id) => *id.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()) == *text,
+            StoredId::Text(own) => **own == *text,
+        }
+    }
+}
+
 /// What the token check needs to know of a token, read afresh.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenGrant {
-    /// Shared with the uses noted of it.
-    pub token_id: Arc<str>,
+    pub token_id: StoredId,
     /// Shared by every kept answer of the organization (see `LiveTokens`).
     pub org_slug: Arc<str>,
     /// The person's user id, or the service account's id.
-    pub subject: Box<str>,
+    pub subject: StoredId,
     pub kind: SecretKind,
     /// The holder's role in the organization now.
     pub role: Role,
@@ -163,7 +200,7 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
 /// A token's use, to record as its last.
 #[derive(Debug, Clone)]
 pub struct Use {
-    pub token_id: Arc<str>,
+    pub token_id: StoredId,
     pub at: NaiveDateTime,
     pub client_ip: Option<IpAddr>,
 }
@@ -178,7 +215,7 @@ pub fn record_uses(conn: &mut DbConnection, uses: &[Use]) -> Result<(), Error> {
     db::write(conn, |conn| {
         for used in uses {
             diesel::update(
-                api_tokens::table.find(&*used.token_id).filter(
+                api_tokens::table.find(used.token_id.to_string()).filter(
                     api_tokens::last_used_at
                         .is_null()
                         .or(api_tokens::last_used_at.lt(used.at - chrono::Duration::minutes(1))),
@@ -192,4 +229,26 @@ pub fn record_uses(conn: &mut DbConnection, uses: &[Use]) -> Result<(), Error> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoredId;
+
+    #[test]
+    fn a_stored_id_reads_back_exactly_as_stored() {
+        let made = uuid::Uuid::now_v7().to_string();
+        let id = StoredId::from(made.clone());
+        assert!(matches!(id, StoredId::Uuid(_)));
+        assert_eq!(id.to_string(), made);
+        assert!(id.is(&made));
+        assert!(!id.is(&made.to_uppercase()));
+        assert!(!id.is(&made.replace('-', "")));
+        for other in [made.to_uppercase(), "user-7".to_owned(), String::new()] {
+            let kept = StoredId::from(other.clone());
+            assert!(matches!(kept, StoredId::Text(_)), "{other}");
+            assert_eq!(kept.to_string(), other);
+            assert!(kept.is(&other));
+        }
+    }
 }

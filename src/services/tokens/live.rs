@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use super::grant::{self as tokens_grant, TokenGrant, Use, grant};
+use super::grant::{self as tokens_grant, StoredId, TokenGrant, Use, grant};
 use crate::db::{DbConnection, DbPool};
 use crate::domain::{ApiSecret, KeyRate, SecretKind};
 use crate::error::Error;
@@ -54,7 +54,7 @@ pub struct LiveTokens {
     grants: RwLock<HashMap<[u8; 32], Kept>>,
     clients: RwLock<HashSet<[u8; 32]>>,
     /// Uses not yet written, by token id: the watcher writes them together.
-    uses: Mutex<HashMap<Arc<str>, Use>>,
+    uses: Mutex<HashMap<StoredId, Use>>,
     /// When the watcher last read the changes, in milliseconds since the
     /// server started (0: not yet, or it could not). Kept answers are used
     /// for [`TRUST_FOR`] after it.
@@ -65,7 +65,7 @@ pub struct LiveTokens {
     started: Started,
     /// The spent part of each rated key's rate, by token id: counted on
     /// this server only, as the console's limits are.
-    rates: Mutex<HashMap<Arc<str>, KeptRate>>,
+    rates: Mutex<HashMap<StoredId, KeptRate>>,
     /// The organizations' slugs, one copy each, which kept answers share.
     slugs: Mutex<HashSet<Arc<str>>>,
 }
@@ -299,7 +299,7 @@ impl LiveTokens {
         }
         if due {
             self.note_use(Use {
-                token_id: Arc::clone(&grant.token_id),
+                token_id: grant.token_id.clone(),
                 at: now(),
                 client_ip,
             });
@@ -328,7 +328,7 @@ impl LiveTokens {
         if rates.len() >= MAX_RATED && !rates.contains_key(&grant.token_id) {
             rates.clear();
         }
-        let kept = rates.entry(Arc::clone(&grant.token_id)).or_insert_with(|| KeptRate {
+        let kept = rates.entry(grant.token_id.clone()).or_insert_with(|| KeptRate {
             rate,
             limiter: RateLimiter::direct(quota(rate)),
         });

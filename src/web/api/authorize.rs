@@ -166,7 +166,7 @@ pub async fn authorize(
         ),
         Checked::Live(grant) => {
             let owner = match &question.resource_owner {
-                Some(owner) if **owner != *grant.subject => Owner::Other,
+                Some(owner) if !grant.subject.is(owner) => Owner::Other,
                 _ => Owner::Caller,
             };
             match grant.powers().may(asked, owner) {

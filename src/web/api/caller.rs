@@ -53,8 +53,8 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error
         return Err(Error::Forbidden(policy::Denied::InferenceOnly));
     }
     let actor = match grant.kind {
-        SecretKind::ServiceAccount => Actor::service_account(&*grant.subject, credential, ip),
-        _ => Actor::user(&*grant.subject, ip).using(credential),
+        SecretKind::ServiceAccount => Actor::service_account(grant.subject.to_string(), credential, ip),
+        _ => Actor::user(grant.subject.to_string(), ip).using(credential),
     };
     Ok(Caller { grant, actor })
 }

@@ -265,7 +265,7 @@ pub async fn create_invitations(
     let viewer = caller.viewer(&state, &path).await?;
     let keyed = key.map(|key| {
         KeyedRequest::new(
-            &caller.grant.token_id,
+            &caller.grant.token_id.to_string(),
             key,
             "invitations.create",
             &viewer.org.id,

@@ -133,7 +133,7 @@ pub async fn change_token(
     let caller = caller(&state, &req).await?;
     let (segment, token_id) = path.into_inner();
     let (_, change) = json_body::<LimitsChange>(body).await?;
-    if *token_id == *caller.grant.token_id {
+    if caller.grant.token_id.is(&token_id) {
         return Err(Error::Conflict(
             "A token cannot change its own limits, which could lock it out: use another token, the console or the command line."
                 .to_owned(),
