@@ -155,13 +155,14 @@ impl Permission {
     }
 }
 
-/// A set of permissions: what a role holds.
+/// A set of permissions: what a role holds. Two words rather than a `u128`,
+/// which would align every kept token answer holding one to 16 bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct PermissionSet(u128);
+pub struct PermissionSet([u64; 2]);
 
 impl PermissionSet {
     /// Every permission there is and may be: the Owner's.
-    pub const ALL: PermissionSet = PermissionSet(u128::MAX);
+    pub const ALL: PermissionSet = PermissionSet([u64::MAX; 2]);
 
     pub fn of(permissions: impl IntoIterator<Item = Permission>) -> Self {
         permissions
@@ -169,16 +170,26 @@ impl PermissionSet {
             .fold(Self::default(), |set, permission| set.with(permission))
     }
 
+    /// The word and the bit of a permission.
+    fn place(permission: Permission) -> (usize, u64) {
+        let index = permission.index();
+        (index / 64 % 2, 1 << (index % 64))
+    }
+
     pub fn with(self, permission: Permission) -> Self {
-        Self(self.0 | 1 << permission.index())
+        let (word, bit) = Self::place(permission);
+        let mut words = self.0;
+        words[word] |= bit;
+        Self(words)
     }
 
     pub fn contains(self, permission: Permission) -> bool {
-        self.0 & 1 << permission.index() != 0
+        let (word, bit) = Self::place(permission);
+        self.0[word] & bit != 0
     }
 
     /// Whether everything in this set is in `other` too.
     pub fn is_within(self, other: PermissionSet) -> bool {
-        self.0 & !other.0 == 0
+        self.0[0] & !other.0[0] == 0 && self.0[1] & !other.0[1] == 0
     }
 }

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -74,7 +75,31 @@ pub struct TokenGrant {
     pub networks: ClientNetworks,
     /// How often a service account's key may be used on each server.
     pub rate: Option<KeyRate>,
+    /// When the server keeping this answer last noted a use of it.
+    pub(super) noted: UseNoted,
 }
+
+/// When a server last noted a token's use, in seconds since it started (0:
+/// never): kept in the answer itself rather than beside it, which would
+/// cost every kept answer another allocation's worth. An atomic, so that a
+/// kept answer is read under a shared lock. Not part of what the answer
+/// says: it neither compares nor clones.
+#[derive(Debug, Default)]
+pub struct UseNoted(pub(super) AtomicU64);
+
+impl Clone for UseNoted {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for UseNoted {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for UseNoted {}
 
 impl TokenGrant {
     /// What the token acts with now.
@@ -194,6 +219,7 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
         membership_ends_at,
         networks: ClientNetworks::stored(networks.as_deref())?,
         rate: rate.as_deref().map(KeyRate::parse).transpose()?,
+        noted: UseNoted::default(),
     }))
 }
 

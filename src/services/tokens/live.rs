@@ -40,18 +40,22 @@ const MAX_KEPT: usize = 200_000;
 /// while the database is too slow to answer the looks.
 const TRUST_FOR: Duration = Duration::from_secs(1);
 
-struct Kept {
-    grant: Arc<TokenGrant>,
-    /// When this server last noted a use, in seconds since it started (0:
-    /// never); an atomic, so that a kept answer is read under a shared lock.
-    noted: AtomicU64,
+/// A kept answer's key: the first half of the SHA-256 of its secret. Half
+/// keeps the table at 24 bytes an entry; finding another secret whose
+/// digest begins with the same 128 bits is as hard as breaking the hash.
+type KeptKey = u128;
+
+fn kept_key(digest: &[u8; 32]) -> KeptKey {
+    let mut half = [0_u8; 16];
+    half.copy_from_slice(&digest[..16]);
+    u128::from_le_bytes(half)
 }
 
 /// What this server keeps of the token check's answers, keyed by the
 /// SHA-256 of the secret, and the uses it has yet to write.
 #[derive(Default)]
 pub struct LiveTokens {
-    grants: RwLock<HashMap<[u8; 32], Kept>>,
+    grants: RwLock<HashMap<KeptKey, Arc<TokenGrant>>>,
     clients: RwLock<HashSet<[u8; 32]>>,
     /// Uses not yet written, by token id: the watcher writes them together.
     uses: Mutex<HashMap<StoredId, Use>>,
@@ -156,29 +160,31 @@ impl LiveTokens {
     /// as the token's last: once a minute per token on this server (the
     /// database write is conditional too, so several servers write it at
     /// most once a minute between them).
-    fn grant(&self, hash: &[u8; 32]) -> Option<(Arc<TokenGrant>, bool)> {
+    fn grant(&self, key: KeptKey) -> Option<(Arc<TokenGrant>, bool)> {
         if !self.trusted() {
             return None;
         }
         let grants = self.grants.read().unwrap_or_else(PoisonError::into_inner);
-        let kept = grants.get(hash)?;
+        let kept = grants.get(&key)?;
         let at = self.started.elapsed().as_secs().max(1);
-        let noted = kept.noted.load(Ordering::Relaxed);
+        let noted = kept.noted.0.load(Ordering::Relaxed);
         let due = (noted == 0 || at.saturating_sub(noted) >= TOUCH_EVERY.as_secs())
             && kept
                 .noted
+                .0
                 .compare_exchange(noted, at, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok();
-        Some((Arc::clone(&kept.grant), due))
+        Some((Arc::clone(kept), due))
     }
 
     /// Keeps an answer read since `generation`, unless kept answers were
     /// forgotten meanwhile; its use is noted with it.
-    fn keep_grant(&self, hash: [u8; 32], grant: Arc<TokenGrant>, generation: u64) {
+    fn keep_grant(&self, key: KeptKey, grant: Arc<TokenGrant>, generation: u64) {
         if !self.trusted() {
             return;
         }
         let at = self.started.elapsed().as_secs().max(1);
+        grant.noted.0.store(at, Ordering::Relaxed);
         let mut grants = self.grants.write().unwrap_or_else(PoisonError::into_inner);
         // Under the lock that forgetting takes after counting: an answer
         // kept before a change is forgotten with the others, one read
@@ -189,10 +195,7 @@ impl LiveTokens {
         if grants.len() >= MAX_KEPT {
             grants.clear();
         }
-        grants.entry(hash).or_insert(Kept {
-            grant,
-            noted: AtomicU64::new(at),
-        });
+        grants.entry(key).or_insert(grant);
     }
 
     /// Notes a use, to be written with others within a second.
@@ -268,8 +271,8 @@ impl LiveTokens {
         client_ip: Option<IpAddr>,
         read: impl AsyncFnOnce(GrantLookup) -> Result<Option<TokenGrant>, Error>,
     ) -> Result<Checked, Error> {
-        let hash = secret.digest();
-        let (grant, due) = match self.grant(&hash) {
+        let key = kept_key(&secret.digest());
+        let (grant, due) = match self.grant(key) {
             Some(kept) => kept,
             None => {
                 let generation = self.generation();
@@ -278,7 +281,7 @@ impl LiveTokens {
                 };
                 grant.org_slug = self.shared_slug(grant.org_slug);
                 let grant = Arc::new(grant);
-                self.keep_grant(hash, Arc::clone(&grant), generation);
+                self.keep_grant(key, Arc::clone(&grant), generation);
                 (grant, true)
             }
         };
