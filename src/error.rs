@@ -9,6 +9,7 @@ use crate::domain::policy::{Denied, UnknownPermission};
 use crate::domain::{
     InvalidAccessLevel, InvalidDescription, InvalidDomain, InvalidEmail, InvalidLifetime,
     InvalidMembershipEnd, InvalidName, InvalidNetworks, InvalidRate, InvalidRole, InvalidSlug,
+    RateOnKeysOnly,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +139,7 @@ refused_input!(
     InvalidNetworks,
     InvalidRate,
     InvalidRole,
+    RateOnKeysOnly,
     InvalidSlug,
     UnknownPermission,
 );

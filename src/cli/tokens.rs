@@ -291,7 +291,7 @@ pub fn token(config: &Config, command: TokenCommand) -> Result<(), Error> {
             let pool = migrated(config)?;
             let conn = &mut pool.get()?;
             let viewer = Viewer::open(conn, &actor, &slug)?;
-            let name = tokens::restrict(conn, &actor, &viewer.org, &id, &limits)?;
+            let (name, limits) = tokens::restrict(conn, &actor, &viewer.org, &id, &limits.into())?;
             match limits.describe() {
                 Some(limits) => println!("“{name}” now works {limits}."),
                 None => println!("“{name}” now works from anywhere, at any rate."),

@@ -32,7 +32,10 @@ pub use role::Role;
 pub use slug::{InvalidSlug, Slug};
 pub use text::{LocalPath, SearchText};
 pub use token::{InvalidToken, InviteToken, TokenHash, random_bytes};
-pub use token_limits::{ClientNetworks, InvalidNetworks, InvalidRate, KeyRate, MAX_NETWORKS, TokenLimits};
+pub use token_limits::{
+    ClientNetworks, InvalidNetworks, InvalidRate, KeyRate, LimitsChange, MAX_NETWORKS, RateOnKeysOnly,
+    TokenLimits,
+};
 
 /// `FromStr` for the types a form's field is parsed into: the type's own
 /// `parse`, so that a form and the command line refuse the same text alike.

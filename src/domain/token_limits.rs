@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use super::api_token::SecretKind;
+
 /// The most networks one token may list.
 pub const MAX_NETWORKS: usize = 32;
 
@@ -58,7 +60,10 @@ impl ClientNetworks {
     /// command line's repeated flag).
     pub fn parse_each<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Self, InvalidNetworks> {
         let mut text = String::new();
-        for item in items {
+        for (at, item) in items.into_iter().enumerate() {
+            if at == MAX_NETWORKS {
+                return Err(InvalidNetworks::TooMany);
+            }
             let item = item.trim();
             if item.is_empty() || item.contains([',', ' ', '\n', '\r', '\t']) {
                 return Err(InvalidNetworks::NotANetwork(item.chars().take(60).collect()));
@@ -133,7 +138,49 @@ pub struct TokenLimits {
     pub rate: Option<KeyRate>,
 }
 
+/// A change of a token's limits: what is `None` stays as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitsChange {
+    pub networks: Option<ClientNetworks>,
+    /// `Some(None)` takes the rate away.
+    pub rate: Option<Option<KeyRate>>,
+}
+
+impl From<TokenLimits> for LimitsChange {
+    /// Both, in place of what the token had.
+    fn from(limits: TokenLimits) -> Self {
+        Self {
+            networks: Some(limits.networks),
+            rate: Some(limits.rate),
+        }
+    }
+}
+
+impl LimitsChange {
+    /// The limits after the change.
+    pub fn applied_to(&self, before: &TokenLimits) -> TokenLimits {
+        TokenLimits {
+            networks: self.networks.clone().unwrap_or_else(|| before.networks.clone()),
+            rate: self.rate.unwrap_or(before.rate),
+        }
+    }
+}
+
+/// A rate asked of a person's token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("A rate is set on service accounts' keys; a person's token has none")]
+pub struct RateOnKeysOnly;
+
 impl TokenLimits {
+    /// These limits, if a token of `kind` may have them: only a service
+    /// account's key has a rate.
+    pub fn for_kind(self, kind: SecretKind) -> Result<Self, RateOnKeysOnly> {
+        match (kind, self.rate) {
+            (SecretKind::ServiceAccount, _) | (_, None) => Ok(self),
+            _ => Err(RateOnKeysOnly),
+        }
+    }
+
     /// In words, for lists and the audit log: "from 10.0.0.0/8, 600/min".
     pub fn describe(&self) -> Option<String> {
         let from = (!self.networks.is_anywhere()).then(|| format!("from {}", self.networks));

@@ -127,43 +127,64 @@ pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
 /// `ROLLCALL_TRUSTED_PROXIES`, the nearest address in `X-Forwarded-For` that
 /// is not a trusted proxy (the ones before it could be written by anyone).
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    let trusted = req
-        .app_data::<TrustedProxies>()
-        .map(|proxies| proxies.0.as_slice())
-        .unwrap_or_default();
-    Some(forwarded_client(
-        peer,
-        trusted,
-        req.headers().get_all("x-forwarded-for"),
-    ))
+    let peer = req.peer_addr()?.ip().to_canonical();
+    Some(
+        forwarded_client(
+            peer,
+            trusted_proxies(req),
+            req.headers().get_all("x-forwarded-for"),
+        )
+        .0,
+    )
 }
 
+/// The address of the caller a proxy asks about (the gateway's check): the
+/// nearest address in `X-Forwarded-For` that is not a trusted proxy, when
+/// the peer is one. `None` when the peer is not trusted, or the header names
+/// no such address: the proxy's own address is not the caller's.
+pub fn proxied_client(req: &HttpRequest) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip().to_canonical();
+    let (client, named) = forwarded_client(
+        peer,
+        trusted_proxies(req),
+        req.headers().get_all("x-forwarded-for"),
+    );
+    named.then_some(client)
+}
+
+fn trusted_proxies(req: &HttpRequest) -> &[ipnet::IpNet] {
+    req.app_data::<TrustedProxies>()
+        .map(|proxies| proxies.0.as_slice())
+        .unwrap_or_default()
+}
+
+/// The client, and whether `X-Forwarded-For` named it (an untrusted hop
+/// behind trusted ones) rather than it being the last address believed.
 fn forwarded_client<'a>(
     peer: IpAddr,
     trusted: &[ipnet::IpNet],
     forwarded: impl DoubleEndedIterator<Item = &'a actix_web::http::header::HeaderValue>,
-) -> IpAddr {
+) -> (IpAddr, bool) {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|network| network.contains(ip));
     if !is_trusted(&peer) {
-        return peer;
+        return (peer, false);
     }
     let mut client = peer;
     for value in forwarded.rev() {
         let Ok(text) = value.to_str() else {
-            return client;
+            return (client, false);
         };
         for hop in text.rsplit(',') {
-            let Ok(ip) = hop.trim().parse::<IpAddr>() else {
-                return client;
+            let Ok(ip) = hop.trim().parse::<IpAddr>().map(|ip| ip.to_canonical()) else {
+                return (client, false);
             };
             client = ip;
             if !is_trusted(&ip) {
-                return client;
+                return (client, true);
             }
         }
     }
-    client
+    (client, false)
 }
 
 /// Where to come back to after signing in: the path and query of this request.
@@ -288,7 +309,9 @@ mod tests {
             .iter()
             .map(|v| HeaderValue::from_str(v).unwrap())
             .collect();
-        forwarded_client(peer.parse().unwrap(), &trusted, values.iter()).to_string()
+        forwarded_client(peer.parse().unwrap(), &trusted, values.iter())
+            .0
+            .to_string()
     }
 
     #[test]

@@ -109,7 +109,8 @@ async fn decide(
             answer(StatusCode::UNAUTHORIZED, "This is not a Rollcall API token."),
         ));
     };
-    let client_ip = crate::web::context::client_ip(req);
+    // The caller's address as the proxy forwards it; never the proxy's own.
+    let client_ip = crate::web::context::proxied_client(req);
     let grant = match state.live_token(secret, client_ip).await? {
         Checked::Live(grant) => grant,
         Checked::Inactive => {
@@ -128,7 +129,7 @@ async fn decide(
             ));
         }
         Checked::RateSpent { retry_after, .. } => {
-            let seconds = retry_after_seconds(retry_after);
+            let seconds = crate::web::limits::retry_after(retry_after);
             let mut response = answer(
                 StatusCode::TOO_MANY_REQUESTS,
                 &format!("This key's rate is spent. Try again in {seconds} seconds."),
@@ -177,9 +178,4 @@ pub fn outside_networks(client_ip: Option<std::net::IpAddr>) -> String {
         None => "This token works only from the networks set on it, and the caller's address is not known."
             .to_owned(),
     }
-}
-
-/// Whole seconds to wait, at least one (`Retry-After` counts in seconds).
-pub fn retry_after_seconds(wait: std::time::Duration) -> u64 {
-    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }

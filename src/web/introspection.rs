@@ -91,7 +91,7 @@ fn scope(access: AccessLevel) -> &'static str {
 /// live token is `{"active": false}`, with no reason given.
 #[utoipa::path(post, path = "/api/v1/tokens/introspect", tag = "tokens",
     request_body(content_type = "application/x-www-form-urlencoded",
-        description = "`token=…`: the token the gateway was given; optionally `client_ip=…`, its caller's address (else the address the check came from): checked against the token's networks and recorded as its last use"),
+        description = "`token=…`: the token the gateway was given; optionally `client_ip=…`, its caller's address: checked against the token's networks (a token limited to networks is inactive without it) and recorded as its last use"),
     responses(
         (status = 200, description = "For a live token; only `active: false` otherwise", body = IntrospectionAnswer),
         (status = 400, description = "A body that is not a form (`invalid_request`)", body = OAuthError),
@@ -117,21 +117,22 @@ pub async fn introspect(
     for (key, value) in url::form_urlencoded::parse(&body) {
         match key.as_ref() {
             "token" => presented = Some(value.into_owned()),
-            "client_ip" => client_ip = value.parse::<IpAddr>().ok(),
+            "client_ip" => client_ip = value.trim().parse::<IpAddr>().ok().map(|ip| ip.to_canonical()),
             _ => {}
         }
     }
     let Some(secret) = presented.and_then(|text| ApiSecret::parse(&text).ok()) else {
         return Ok(inactive());
     };
-    let client_ip = client_ip.or_else(|| super::context::client_ip(&req));
+    // Only the address the gateway names: the gateway's own is not its
+    // caller's, and a token limited to networks is refused without one.
     // A token used from outside its networks is not active for this call.
     let grant = match state.live_token(secret, client_ip).await? {
         Checked::Live(grant) => grant,
         Checked::Inactive | Checked::OutsideNetworks(_) => return Ok(inactive()),
         Checked::RateSpent { retry_after, .. } => {
             return Err(Error::RateLimited {
-                retry_after: super::gateway::retry_after_seconds(retry_after),
+                retry_after: crate::web::limits::retry_after(retry_after),
             });
         }
     };

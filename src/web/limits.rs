@@ -80,14 +80,13 @@ impl Bucket {
                 })
             }
             Err(not_until) => {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let retry_after = retry_after(not_until.wait_time_from(DefaultClock::default().now()));
                 let standing = Standing {
                     limit: self.requests,
                     remaining: 0,
                     reset: self.seconds(self.requests),
                 };
-                Err((standing, retry_after.max(1)))
+                Err((standing, retry_after))
             }
         }
     }
@@ -284,6 +283,12 @@ fn refuse(req: ServiceRequest, standing: Standing, retry_after: u64) -> ServiceR
     let mut refusal = Error::RateLimited { retry_after }.error_response();
     standing.write(refusal.headers_mut());
     req.into_response(refusal)
+}
+
+/// `Retry-After` for a wait: whole seconds, rounded up, at least one (a
+/// proxy reads `0` as no wait at all).
+pub fn retry_after(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 #[cfg(test)]

@@ -333,6 +333,7 @@ route_table! {
     post "/api/v1/orgs/{slug}/invitations/{id}/resend" => api::resend_invitation;
     delete "/api/v1/orgs/{slug}/invitations/{id}" => api::revoke_invitation;
     get "/api/v1/orgs/{slug}/tokens" => api::tokens;
+    post "/api/v1/orgs/{slug}/tokens" => api::create_token;
     patch "/api/v1/orgs/{slug}/tokens/{id}" => api::change_token;
 }
 

@@ -156,15 +156,17 @@ http {{
     scgi_temp_path {dir}/scgi;
     server {{
         listen 127.0.0.1:{port};
+        listen [::1]:{port};
         location / {{
             auth_request /_rollcall;
+            auth_request_set $rollcall_status $upstream_status;
             auth_request_set $rollcall_retry_after $upstream_http_retry_after;
             error_page 500 = @rollcall_error;
 {sets}            proxy_set_header Authorization "";
             proxy_pass http://127.0.0.1:{upstream};
         }}
         location @rollcall_error {{
-            if ($rollcall_retry_after) {{
+            if ($rollcall_status = 429) {{
                 add_header Retry-After $rollcall_retry_after always;
                 return 429 "This key's rate is spent.\n";
             }}
@@ -204,7 +206,7 @@ fn caddy(dir: &Path, rollcall: &str, client: &str, upstream: u16) -> Proxy {
         let rollcall = rollcall.trim_start_matches("http://");
         let copied: Vec<String> = IDENTITY.iter().map(|name| format!("X-Rollcall-{name}")).collect();
         let config = format!(
-            "{{\n    admin off\n    auto_https off\n}}\nhttp://127.0.0.1:{port} {{\n    forward_auth {rollcall} {{\n        uri /gateway/check\n        header_up X-Rollcall-Client {client}\n        copy_headers {}\n    }}\n    reverse_proxy 127.0.0.1:{upstream} {{\n        header_up -Authorization\n    }}\n}}\n",
+            "{{\n    admin off\n    auto_https off\n}}\nhttp://127.0.0.1:{port}, http://[::1]:{port} {{\n    forward_auth {rollcall} {{\n        uri /gateway/check\n        header_up X-Rollcall-Client {client}\n        copy_headers {}\n    }}\n    reverse_proxy 127.0.0.1:{upstream} {{\n        header_up -Authorization\n    }}\n}}\n",
             copied.join(" ")
         );
         let file = dir.join("Caddyfile");
@@ -363,7 +365,7 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
     };
     let metered = key("metered", &["--rate", "3/min"]);
     let elsewhere = key("elsewhere", &["--network", "10.0.0.0/8"]);
-    let here = key("here", &["--network", "10.0.0.0/8", "--network", "127.0.0.1"]);
+    let here = key("here", &["--network", "10.0.0.0/8", "--network", "::1"]);
     // Caddy asks a second server on the same database.
     let second =
         Server::start_with(&db, &policy, &scratch, &env[..2]).unwrap_or_else(|said| panic!("{said}"));
@@ -457,12 +459,15 @@ fn nginx_and_caddy_let_through_only_what_the_route_rules_allow() {
         let (status, body) = call(base, "POST", "/v1/deployments/d1/infer", Some(&elsewhere));
         assert_eq!(status, 403, "{name}: {body}");
         // nginx answers its own page for a 403; Caddy passes the reason on.
-        assert!(*name == "nginx" || body.contains("127.0.0.1"), "{name}: {body}");
-        assert_eq!(
-            call(base, "POST", "/v1/deployments/d1/infer", Some(&here)).0,
-            200,
-            "{name}"
+        assert!(
+            *name == "nginx" || body.contains("networks set on it"),
+            "{name}: {body}"
         );
+        // From an address the key lists: over IPv6 loopback, since
+        // 127.0.0.1 is the proxy's own address, which is never the caller's.
+        let over_ipv6 = base.replace("127.0.0.1", "[::1]");
+        let (status, body) = call(&over_ipv6, "POST", "/v1/deployments/d1/infer", Some(&here));
+        assert_eq!(status, 200, "{name}: {body}");
         // A key past its rate: 429 with when to try again. Each server
         // counts its own calls: nginx and Caddy ask different servers, and
         // each lets three through.

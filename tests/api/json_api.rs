@@ -1158,6 +1158,13 @@ fn the_openapi_document_lists_every_api_route_and_each_one_answers() {
             ("post", "/api/v1/tokens/introspect" | "/api/v1/authorize") => {
                 send(base, "POST", &path, None, None, &[])
             }
+            ("post", "/api/v1/orgs/{slug}/tokens") => json(
+                base,
+                "POST",
+                &path,
+                &acme.bob,
+                &serde_json::json!({"name": "made by the document's test", "access": "inference"}),
+            ),
             ("post", "/api/v1/orgs/{slug}/invitations") => json(
                 base,
                 "POST",

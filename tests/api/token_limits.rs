@@ -93,7 +93,20 @@ fn a_token_works_only_from_its_networks_at_every_check() {
         introspect(base, &client, &carls, Some("2001:db8::7")).2["active"],
         true
     );
-    for outside in [Some("192.0.2.1"), Some("11.0.0.1"), None] {
+    assert_eq!(
+        introspect(base, &client, &carls, Some("::ffff:10.1.2.3")).2["active"],
+        true
+    );
+    // Outside, or an address that is not one: never the gateway's own
+    // (127.0.0.1, a trusted proxy here) in its place.
+    for outside in [
+        Some("192.0.2.1"),
+        Some("11.0.0.1"),
+        None,
+        Some(""),
+        Some("10.0.0.1:443"),
+        Some("[10.0.0.1]"),
+    ] {
         let (status, _, answer) = introspect(base, &client, &carls, outside);
         assert_eq!(
             (status, &answer),
@@ -229,6 +242,16 @@ fn limits_are_set_by_the_holder_or_owners_and_admins_and_refusals_change_nothing
     assert_eq!(changed.json["networks"], json!(["10.0.0.0/8"]));
     // The token only works from there now: Ada sets it back for him.
     send(base, "GET", "/api/v1/me", Some(&carl_secret), None, &[]).problem(401, "unauthenticated");
+    // A forwarded address is believed only from a trusted proxy: none here.
+    send(
+        base,
+        "GET",
+        "/api/v1/me",
+        Some(&carl_secret),
+        None,
+        &[("X-Forwarded-For", "10.0.0.5")],
+    )
+    .problem(401, "unauthenticated");
     let reset = call_json(
         base,
         "PATCH",
@@ -243,6 +266,30 @@ fn limits_are_set_by_the_holder_or_owners_and_admins_and_refusals_change_nothing
     // token has no rate, a network must be one.
     let before = listed_networks(&ada_secret, &carls.id);
     let events = app.audit_events(&org).len();
+    // Carl, a developer, cannot see or change a service account's key.
+    let account = AccountRequest {
+        name: LabelName::parse("batch").expect("a name"),
+        description: Default::default(),
+        role: Role::VIEWER,
+    };
+    service_accounts::create(&mut app.conn(), &as_user(&ada), &org, &account).expect("an account");
+    let key = KeyRequest {
+        name: None,
+        access: AccessLevel::Inference,
+        lifetime: Lifetime::DEFAULT,
+        limits: TokenLimits::default(),
+    };
+    let key =
+        service_accounts::create_key(&mut app.conn(), &as_user(&ada), &org, "batch", &key).expect("a key");
+    let events = events + 2;
+    call_json(
+        base,
+        "PATCH",
+        &format!("/api/v1/orgs/acme-ai/tokens/{}", key.id),
+        &carls_other,
+        &json!({ "rate": "1/h" }),
+    )
+    .problem(404, "not-found");
     call_json(
         base,
         "PATCH",
@@ -383,7 +430,116 @@ fn the_console_sets_limits_and_shows_them_and_a_bad_network_is_shown_again() {
         .assert_contains("from 198.51.100.0/24");
 }
 
+fn a_member_makes_a_token_over_the_api_never_beyond_their_role() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let carl = app.member(&org, "carl@example.com", Role::CONTRIBUTOR);
+    let operations = |who| {
+        tokens::create_personal(
+            &mut app.conn(),
+            &as_user(who),
+            &org,
+            None,
+            &token_request(AccessLevel::Operations, TokenLimits::default()),
+        )
+        .expect("a token")
+        .secret
+        .expose()
+        .to_owned()
+    };
+    let carls = operations(&carl);
+    let client = gateway(app);
+    let base = server.base.as_str();
+    let path = "/api/v1/orgs/acme-ai/tokens";
+
+    let made = call_json(
+        base,
+        "POST",
+        path,
+        &carls,
+        &json!({ "name": "deploys", "access": "inference", "permissions": ["platform.use"],
+                 "networks": ["10.0.0.0/8"], "expires_in_days": 7 }),
+    );
+    assert_eq!(made.status, 201, "{}", made.json);
+    let secret = made.json["secret"].as_str().expect("the secret, once").to_owned();
+    assert!(secret.starts_with("rcp_"));
+    assert_eq!(made.json["token"]["networks"], json!(["10.0.0.0/8"]));
+    assert_eq!(made.json["token"]["holder"], "Carl (carl@example.com)");
+    let (_, _, answer) = introspect(base, &client, &secret, Some("10.0.0.1"));
+    assert_eq!(answer["permissions"], json!(["platform.use"]), "{answer}");
+    assert_eq!(answer["sub"], json!(carl.id));
+
+    // What must not happen: a token beyond the caller's role, a permission
+    // that does not exist, bad input; none makes a token.
+    let before = app.count("api_tokens");
+    let refusals = [
+        (
+            json!({ "name": "x", "access": "operations", "permissions": ["platform.manage_others"] }),
+            403,
+        ),
+        (
+            json!({ "name": "x", "access": "operations", "permissions": ["members.invite"] }),
+            403,
+        ),
+        (
+            json!({ "name": "x", "access": "operations", "permissions": ["no.such"] }),
+            422,
+        ),
+        (
+            json!({ "name": "x", "access": "operations", "permissions": [] }),
+            422,
+        ),
+        (json!({ "name": " ", "access": "operations" }), 422),
+        (json!({ "name": "x", "access": "owner" }), 422),
+        (
+            json!({ "name": "x", "access": "inference", "expires_in_days": 3 }),
+            422,
+        ),
+        (
+            json!({ "name": "x", "access": "inference", "networks": ["10.0.0.0/99"] }),
+            422,
+        ),
+        (json!({ "name": "x", "access": "inference", "rate": "1/s" }), 422),
+    ];
+    for (body, status) in refusals {
+        let refused = call_json(base, "POST", path, &carls, &body);
+        assert_eq!(refused.status, status, "{body}: {}", refused.json);
+    }
+    assert_eq!(app.count("api_tokens"), before, "a refused call made a token");
+
+    // A service account makes no personal token.
+    let account = AccountRequest {
+        name: LabelName::parse("batch").expect("a name"),
+        description: Default::default(),
+        role: Role::ADMIN,
+    };
+    service_accounts::create(&mut app.conn(), &as_user(&ada), &org, &account).expect("an account");
+    let key = KeyRequest {
+        name: None,
+        access: AccessLevel::Operations,
+        lifetime: Lifetime::DEFAULT,
+        limits: TokenLimits::default(),
+    };
+    let key = service_accounts::create_key(&mut app.conn(), &as_user(&ada), &org, "batch", &key)
+        .expect("a key")
+        .secret
+        .expose()
+        .to_owned();
+    let before = app.count("api_tokens");
+    let refused = call_json(
+        base,
+        "POST",
+        path,
+        &key,
+        &json!({ "name": "x", "access": "inference" }),
+    );
+    refused.problem(422, "invalid");
+    assert_eq!(app.count("api_tokens"), before);
+}
+
 crate::tests![
+    a_member_makes_a_token_over_the_api_never_beyond_their_role,
     a_token_works_only_from_its_networks_at_every_check,
     a_key_past_its_rate_gets_429_with_retry_after_on_each_server_apart,
     limits_are_set_by_the_holder_or_owners_and_admins_and_refusals_change_nothing,

@@ -202,11 +202,7 @@ pub fn create_personal(
                 access: request.access,
             },
         )?;
-        if request.limits.rate.is_some() {
-            return Err(Error::Invalid(
-                "A rate is set on service accounts' keys; a person's token has none.".to_owned(),
-            ));
-        }
+        request.limits.clone().for_kind(SecretKind::Personal)?;
         if let TokenScope::Only(chosen) = request.scope {
             policy::may_narrow(holder_role, request.access, chosen)?;
         }

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use crate::db::schema::{api_tokens, member_list_versions, memberships, organizations, service_accounts};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, TokenPowers, TokenScope};
-use crate::domain::{AccessLevel, ApiSecret, ClientNetworks, KeyRate, Role, SecretKind};
+use crate::domain::{AccessLevel, ApiSecret, ClientNetworks, KeyRate, Role, SecretKind, TokenLimits};
 use crate::error::Error;
 use crate::services::shared::parse_stored_role;
 
@@ -71,10 +71,9 @@ pub struct TokenGrant {
     /// never does): the token stops then, whether or not the background
     /// worker has removed them, and whatever answer a server keeps.
     pub membership_ends_at: Option<NaiveDateTime>,
-    /// Where it may be used from.
-    pub networks: ClientNetworks,
-    /// How often a service account's key may be used on each server.
-    pub rate: Option<KeyRate>,
+    /// Where it may be used from, and how often a key may be used on each
+    /// server.
+    pub limits: TokenLimits,
     /// When the server keeping this answer last noted a use of it.
     pub(super) noted: UseNoted,
 }
@@ -217,10 +216,18 @@ pub fn grant(conn: &mut DbConnection, secret: &ApiSecret) -> Result<Option<Token
         scope: TokenScope::stored(chosen.as_deref()),
         expires_at,
         membership_ends_at,
-        networks: ClientNetworks::stored(networks.as_deref())?,
-        rate: rate.as_deref().map(KeyRate::parse).transpose()?,
+        limits: stored_limits(networks.as_deref(), rate.as_deref())?,
         noted: UseNoted::default(),
     }))
+}
+
+/// A token's limits as the database holds them (only what
+/// [`ClientNetworks::parse`] and [`KeyRate::parse`] made).
+pub(super) fn stored_limits(networks: Option<&str>, rate: Option<&str>) -> Result<TokenLimits, Error> {
+    Ok(TokenLimits {
+        networks: ClientNetworks::stored(networks)?,
+        rate: rate.map(KeyRate::parse).transpose()?,
+    })
 }
 
 /// A token's use, to record as its last.

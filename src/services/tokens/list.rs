@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{api_tokens, service_accounts, users};
 use crate::domain::policy::{self, Action};
-use crate::domain::{AccessLevel, ClientNetworks, KeyRate, Role, SecretKind, TokenLimits};
+use crate::domain::{AccessLevel, Role, SecretKind, TokenLimits};
 use crate::error::Error;
 use crate::services::access::Viewer;
 use crate::services::shared::{Actor, Principal, now};
@@ -113,10 +113,7 @@ fn view(row: TokenRow, at: NaiveDateTime) -> Result<TokenView, Error> {
         last_used_ip: row.last_used_ip,
         status,
         only: row.permissions,
-        limits: TokenLimits {
-            networks: ClientNetworks::stored(row.networks.as_deref())?,
-            rate: row.rate.as_deref().map(KeyRate::parse).transpose()?,
-        },
+        limits: super::grant::stored_limits(row.networks.as_deref(), row.rate.as_deref())?,
     })
 }
 

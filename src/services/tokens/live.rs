@@ -294,7 +294,7 @@ impl LiveTokens {
         if !grant.is_active(now()) {
             return Checked::Inactive;
         }
-        if !grant.networks.admit(client_ip) {
+        if !grant.limits.networks.admit(client_ip) {
             return Checked::OutsideNetworks(grant);
         }
         if let Some(retry_after) = self.spend_rate(&grant) {
@@ -326,7 +326,10 @@ impl LiveTokens {
     /// Spends one call of a service account key's rate: how long to wait
     /// when it is spent.
     fn spend_rate(&self, grant: &TokenGrant) -> Option<Duration> {
-        let rate = grant.rate.filter(|_| grant.kind == SecretKind::ServiceAccount)?;
+        let rate = grant
+            .limits
+            .rate
+            .filter(|_| grant.kind == SecretKind::ServiceAccount)?;
         let mut rates = self.rates.lock().unwrap_or_else(PoisonError::into_inner);
         if rates.len() >= MAX_RATED && !rates.contains_key(&grant.token_id) {
             rates.clear();

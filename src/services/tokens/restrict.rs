@@ -3,25 +3,27 @@
 use diesel::prelude::*;
 use serde_json::json;
 
+use super::grant::stored_limits;
 use crate::db::schema::{api_tokens, service_accounts};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
-use crate::domain::{ClientNetworks, KeyRate, TokenLimits};
+use crate::domain::{LimitsChange, SecretKind, TokenLimits};
 use crate::error::Error;
 use crate::services::access::acting;
 use crate::services::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
 use crate::services::shared::{Actor, Organization, parse_stored_role};
 
-/// Sets a live token's networks and (a key's) rate, in place of what it had:
-/// one's own token's networks, or (owners and admins) any token's and key's.
-/// Returns the token's name.
+/// Changes a live token's networks or (a key's) rate: one's own token's
+/// networks, or (owners and admins) any token's and key's. Only what the
+/// change names is written, so two changes of different limits made at once
+/// both hold. Returns the token's name and its limits now.
 pub fn restrict(
     conn: &mut DbConnection,
     actor: &Actor,
     org: &Organization,
     token_id: &str,
-    limits: &TokenLimits,
-) -> Result<String, Error> {
+    change: &LimitsChange,
+) -> Result<(String, TokenLimits), Error> {
     db::write(conn, |conn| {
         let acting = acting(conn, actor, org)?;
         /// Name, holder (a person or an account), networks, rate.
@@ -50,6 +52,8 @@ pub fn restrict(
                 "There is no such live token in this organization.".to_owned(),
             ));
         };
+        let before = stored_limits(networks.as_deref(), rate.as_deref())?;
+        let limits = change.applied_to(&before);
         match &account_id {
             Some(account_id) => {
                 let role: String = service_accounts::table
@@ -66,26 +70,22 @@ pub fn restrict(
             None => {
                 let own = user_id.is_some() && user_id == acting.who.user_id;
                 policy::authorize(acting.role, Action::ManageToken { own })?;
-                if limits.rate.is_some() {
-                    return Err(Error::Invalid(
-                        "A rate is set on service accounts' keys; a person's token has none.".to_owned(),
-                    ));
-                }
+                limits.clone().for_kind(SecretKind::Personal)?;
             }
         }
-        let before = TokenLimits {
-            networks: ClientNetworks::stored(networks.as_deref())?,
-            rate: rate.as_deref().map(KeyRate::parse).transpose()?,
-        };
-        if before == *limits {
-            return Ok(name);
+        if before == limits {
+            return Ok((name, limits));
         }
-        diesel::update(api_tokens::table.find(token_id))
-            .set((
-                api_tokens::networks.eq(limits.networks.to_stored()),
-                api_tokens::rate.eq(limits.rate.map(|rate| rate.to_string())),
-            ))
-            .execute(conn)?;
+        if limits.networks != before.networks {
+            diesel::update(api_tokens::table.find(token_id))
+                .set(api_tokens::networks.eq(limits.networks.to_stored()))
+                .execute(conn)?;
+        }
+        if limits.rate != before.rate {
+            diesel::update(api_tokens::table.find(token_id))
+                .set(api_tokens::rate.eq(limits.rate.map(|rate| rate.to_string())))
+                .execute(conn)?;
+        }
         let state = |limits: &TokenLimits| {
             json!({
                 "networks": limits.networks.to_stored(),
@@ -102,9 +102,9 @@ pub fn restrict(
                 action: AuditAction::TokenRestricted,
                 target: AuditTarget::named(TargetKind::Token, Some(token_id), &name),
                 before: Some(before_state),
-                after: Some(state(limits)),
+                after: Some(state(&limits)),
             },
         )?;
-        Ok(name)
+        Ok((name, limits))
     })
 }

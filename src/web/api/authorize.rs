@@ -36,8 +36,9 @@ pub struct Question {
     /// others' resources where the policy has one (`platform.create` then
     /// needs `platform.manage_others`).
     resource_owner: Option<String>,
-    /// The caller's address, recorded as the token's last use (as the token
-    /// check's `client_ip`, ignored unless it is an IP address).
+    /// The caller's address, checked against the token's networks (a token
+    /// limited to networks is refused without one) and recorded as its last
+    /// use; anything but an IP address is no address.
     client_ip: Option<String>,
 }
 
@@ -136,8 +137,8 @@ pub async fn authorize(
     let client_ip = question
         .client_ip
         .as_deref()
-        .and_then(|text| text.parse::<IpAddr>().ok())
-        .or_else(|| crate::web::context::client_ip(&req));
+        .and_then(|text| text.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical());
     let checked = match ApiSecret::parse(&question.token) {
         Ok(secret) => state.live_token(secret, client_ip).await?,
         Err(_) => Checked::Inactive,
@@ -155,7 +156,7 @@ pub async fn authorize(
         },
         Checked::RateSpent { retry_after, .. } => {
             return Err(Error::RateLimited {
-                retry_after: crate::web::gateway::retry_after_seconds(retry_after),
+                retry_after: crate::web::limits::retry_after(retry_after),
             });
         }
         Checked::OutsideNetworks(grant) => Decision::about(

@@ -44,7 +44,7 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error
         }
         Checked::RateSpent { retry_after, .. } => {
             return Err(Error::RateLimited {
-                retry_after: crate::web::gateway::retry_after_seconds(retry_after),
+                retry_after: crate::web::limits::retry_after(retry_after),
             });
         }
     };

@@ -22,4 +22,4 @@ pub use me::{Me, me};
 pub use members::{change_member, members, remove_member};
 pub use openapi::{ApiDoc, document};
 pub use roles::{PolicyRow, Roles, roles};
-pub use tokens::{change_token, tokens};
+pub use tokens::{change_token, create_token, tokens};

@@ -165,6 +165,7 @@ pub fn problem(description: &str) -> ResponseBuilder {
         super::invitations::resend_invitation,
         super::invitations::revoke_invitation,
         super::tokens::tokens,
+        super::tokens::create_token,
         super::tokens::change_token,
         document,
         crate::web::introspection::introspect,

@@ -5,6 +5,7 @@ use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Schema
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::domain::policy;
 use crate::domain::text::{MAX_SEARCH_CHARS, has_control};
 use crate::domain::{MAX_NETWORKS, PersonName, Role};
 use crate::services::members;
@@ -46,6 +47,39 @@ pub fn networks() -> Array {
         .description(Some("The networks it works from; an empty list: anywhere."))
         .items(network)
         .max_items(Some(MAX_NETWORKS))
+        .build()
+}
+
+/// A token's name, as `LabelName` takes it: [`one_line_text`] that is not
+/// blank (a character that is neither refused nor white space, then at most
+/// `max_chars - 1` more).
+pub fn label_name() -> Object {
+    let refused = character_class(|c| has_control(c.encode_utf8(&mut [0; 4])));
+    let space = character_class(char::is_whitespace);
+    let more = PersonName::MAX_CHARS - 1;
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!(
+            "^[{space}]*[^{refused}{space}][^{refused}]{{0,{more}}}[{space}]*$"
+        )))
+        .build()
+}
+
+/// The names of the policy's permissions, any of them: whether the caller's
+/// role holds one is for the server to say (403).
+pub fn permission_names() -> Array {
+    let names = policy::current()
+        .permissions()
+        .iter()
+        .map(|row| row.name.clone())
+        .collect::<Vec<_>>();
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names)),
+        )
+        .min_items(Some(1))
         .build()
 }
 

@@ -7,9 +7,10 @@ use utoipa::ToSchema;
 
 use super::caller::caller;
 use super::json::{json_body, timestamp};
-use crate::domain::{ClientNetworks, KeyRate, MAX_NETWORKS, TokenLimits};
+use crate::domain::policy::TokenScope;
+use crate::domain::{AccessLevel, ClientNetworks, KeyRate, LabelName, Lifetime, LimitsChange, TokenLimits};
 use crate::error::Error;
-use crate::services::tokens::{self, TokenView};
+use crate::services::tokens::{self, TokenRequest, TokenView};
 use crate::web::errors::Problem;
 use crate::web::state::AppState;
 
@@ -87,10 +88,120 @@ pub async fn tokens(
     }))
 }
 
+/// What a new personal token is to be, for the member whose token calls.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// Its name: one line, 1 to 100 characters.
+    #[schema(schema_with = super::schemas::label_name)]
+    name: String,
+    #[schema(inline)]
+    access: Access,
+    /// How many days it works, 7 to 366; 30 unless given.
+    #[schema(minimum = 7, maximum = 366)]
+    expires_in_days: Option<u16>,
+    /// Only these of the caller's role's permissions, and never more;
+    /// left out, everything the caller's role allows, as it changes.
+    #[schema(schema_with = super::schemas::permission_names)]
+    permissions: Option<Vec<String>>,
+    #[schema(schema_with = super::schemas::networks)]
+    networks: Option<Vec<String>>,
+}
+
+/// `operations` (the platform's operations and this API) or `inference`.
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum Access {
+    Operations,
+    Inference,
+}
+
+impl From<Access> for AccessLevel {
+    fn from(access: Access) -> Self {
+        match access {
+            Access::Operations => AccessLevel::Operations,
+            Access::Inference => AccessLevel::Inference,
+        }
+    }
+}
+
+/// A token just made, with its secret: shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedToken {
+    token: TokenJson,
+    /// The secret, to send as `Authorization: Bearer …`. It is not shown again.
+    secret: String,
+}
+
+impl NewToken {
+    fn request(self) -> Result<TokenRequest, Error> {
+        let networks = self.networks.unwrap_or_default();
+        let days = self.expires_in_days.unwrap_or(Lifetime::DEFAULT.days());
+        let scope = match self.permissions {
+            None => TokenScope::Role,
+            Some(names) if names.is_empty() => {
+                return Err(Error::Invalid(
+                    "Name at least one permission, or leave permissions out for everything your role allows."
+                        .to_owned(),
+                ));
+            }
+            Some(names) => TokenScope::named(names.iter().map(String::as_str))?,
+        };
+        Ok(TokenRequest {
+            name: LabelName::parse(&self.name).map_err(|e| Error::Invalid(format!("Name: {e}.")))?,
+            access: self.access.into(),
+            lifetime: Lifetime::parse(&days.to_string())?,
+            scope,
+            limits: TokenLimits {
+                networks: ClientNetworks::parse_each(networks.iter().map(String::as_str))?,
+                rate: None,
+            },
+        })
+    }
+}
+
+/// Makes a personal token for the member whose token calls, under their
+/// role now: nobody makes a token that may do more than they may, and a
+/// narrowed one never gains more. The secret is in this answer only.
+#[utoipa::path(post, path = "/api/v1/orgs/{slug}/tokens", tag = "tokens",
+    params(("slug" = String, Path, description = "The organization's slug")),
+    request_body = NewToken,
+    responses(
+        (status = 201, body = CreatedToken),
+        (status = 404, description = "No such organization for this token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, Error> {
+    let caller = caller(&state, &req).await?;
+    let (_, asked) = json_body::<NewToken>(body).await?;
+    let request = asked.request()?;
+    let viewer = caller.viewer(&state, &path).await?;
+    let actor = caller.actor;
+    let (issued, listed) = state
+        .db(move |conn| {
+            let issued = tokens::create_personal(conn, &actor, &viewer.org, None, &request)?;
+            let listed = tokens::list(conn, &viewer, &actor)?
+                .into_iter()
+                .find(|token| token.id == issued.id)
+                .ok_or_else(|| Error::NotFound("The token just made is not listed.".to_owned()))?;
+            Ok((issued, listed))
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedToken {
+        token: TokenJson::from(listed),
+        secret: issued.secret.expose().to_owned(),
+    }))
+}
+
 /// A change of a token's limits: a field left out stays as it is.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LimitsChange {
+pub struct TokenLimitsChange {
     /// The networks it works from, each in CIDR form or a single address;
     /// an empty list: anywhere.
     #[serde(default, deserialize_with = "present")]
@@ -117,7 +228,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> R
         ("slug" = String, Path, description = "The organization's slug"),
         ("id" = String, Path, description = "The token's id"),
     ),
-    request_body = LimitsChange,
+    request_body = TokenLimitsChange,
     responses(
         (status = 200, body = TokenJson),
         (status = 404, description = "No such organization for this token, or no such live token in it", body = Problem, content_type = "application/problem+json"),
@@ -132,48 +243,39 @@ pub async fn change_token(
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
     let (segment, token_id) = path.into_inner();
-    let (_, change) = json_body::<LimitsChange>(body).await?;
+    let (_, asked) = json_body::<TokenLimitsChange>(body).await?;
     if caller.grant.token_id.is(&token_id) {
         return Err(Error::Conflict(
             "A token cannot change its own limits, which could lock it out: use another token, the console or the command line."
                 .to_owned(),
         ));
     }
-    let networks = change
-        .networks
-        .as_ref()
-        .map(|networks| {
-            if networks.len() > MAX_NETWORKS {
-                return Err(crate::domain::InvalidNetworks::TooMany);
-            }
-            ClientNetworks::parse_each(networks.iter().map(String::as_str))
-        })
-        .transpose()?;
-    let rate = change
-        .rate
-        .map(|rate| rate.as_deref().map(KeyRate::parse).transpose())
-        .transpose()?;
+    let change = LimitsChange {
+        networks: asked
+            .networks
+            .map(|networks| ClientNetworks::parse_each(networks.iter().map(String::as_str)))
+            .transpose()?,
+        rate: asked
+            .rate
+            .map(|rate| rate.as_deref().map(KeyRate::parse).transpose())
+            .transpose()?,
+    };
     let viewer = caller.viewer(&state, &segment).await?;
     let actor = caller.actor;
     let changed = state
         .db(move |conn| {
-            let now = tokens::list(conn, &viewer, &actor)?
-                .into_iter()
-                .find(|token| token.id == token_id && token.revocable())
-                .ok_or_else(|| {
-                    Error::NotFound("There is no such live token in this organization.".to_owned())
-                })?;
-            let limits = TokenLimits {
-                networks: networks.unwrap_or(now.limits.networks),
-                rate: rate.unwrap_or(now.limits.rate),
+            // A token the caller may not see is not there, as in the list.
+            let visible = |conn: &mut _| -> Result<TokenView, Error> {
+                tokens::list(conn, &viewer, &actor)?
+                    .into_iter()
+                    .find(|token| token.id == token_id && token.revocable())
+                    .ok_or_else(|| {
+                        Error::NotFound("There is no such live token in this organization.".to_owned())
+                    })
             };
-            tokens::restrict(conn, &actor, &viewer.org, &token_id, &limits)?;
-            tokens::list(conn, &viewer, &actor)?
-                .into_iter()
-                .find(|token| token.id == token_id)
-                .ok_or_else(|| {
-                    Error::NotFound("There is no such live token in this organization.".to_owned())
-                })
+            visible(conn)?;
+            tokens::restrict(conn, &actor, &viewer.org, &token_id, &change)?;
+            visible(conn)
         })
         .await?;
     Ok(HttpResponse::Ok().json(TokenJson::from(changed)))

@@ -112,8 +112,7 @@ pub async fn set(
             signed
                 .write(&state, move |conn, _| {
                     let org = crate::web::context::find_org(conn, &actor, &lookup)?;
-                    let name = tokens::restrict(conn, &actor, &org, &id, &limits)?;
-                    Ok((name, limits))
+                    tokens::restrict(conn, &actor, &org, &id, &limits.into())
                 })
                 .await
                 .map(|(_, saved)| saved)
