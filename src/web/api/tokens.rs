@@ -102,8 +102,10 @@ pub struct NewToken {
     expires_in_days: Option<u16>,
     /// Only these of the caller's role's permissions, and never more;
     /// left out, everything the caller's role allows, as it changes.
+    #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = super::schemas::permission_names)]
     permissions: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = super::schemas::networks)]
     networks: Option<Vec<String>>,
 }
