@@ -45,6 +45,7 @@ impl ClientNetworks {
                 .parse::<IpNet>()
                 .map(|network| network.trunc())
                 .or_else(|_| part.parse::<IpAddr>().map(IpNet::from))
+                .map(canonical)
                 .map_err(|_| InvalidNetworks::NotANetwork(part.chars().take(60).collect()))?;
             if !networks.contains(&network) {
                 networks.push(network);
@@ -102,6 +103,19 @@ impl ClientNetworks {
 
     pub fn iter(&self) -> impl Iterator<Item = &IpNet> {
         self.0.iter()
+    }
+}
+
+/// An IPv4 network written as IPv6 (`::ffff:10.0.0.0/104`) as the IPv4 one
+/// it is (`10.0.0.0/8`): callers' addresses are compared as IPv4 too.
+fn canonical(network: IpNet) -> IpNet {
+    match network {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => v6
+            .addr()
+            .to_ipv4_mapped()
+            .and_then(|v4| ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).ok())
+            .map_or(network, IpNet::V4),
+        other => other,
     }
 }
 
@@ -303,6 +317,9 @@ mod tests {
         assert!(!networks.admit("203.0.113.8".parse().ok()));
         assert!(!networks.admit("11.0.0.1".parse().ok()));
         assert!(!networks.admit(None));
+        let mapped = ClientNetworks::parse("::ffff:192.0.2.0/120, ::ffff:198.51.100.7").expect("valid");
+        assert_eq!(mapped.to_string(), "192.0.2.0/24 198.51.100.7");
+        assert!(mapped.admit("192.0.2.9".parse().ok()));
         assert!(ClientNetworks::parse("  ").expect("empty").admit(None));
         assert_eq!(
             ClientNetworks::parse_each(["10.0.0.0/8", "203.0.113.7"]).map(|networks| networks.to_string()),

@@ -364,8 +364,12 @@ fn limits_are_set_by_the_holder_or_owners_and_admins_and_refusals_change_nothing
     assert_eq!(said.len(), 2, "{said:?}");
     assert!(said.iter().any(|event| event.contains("10.0.0.0/8")), "{said:?}");
     let mut owner = server.signed_in("ada@example.com");
-    owner.get("/orgs/acme-ai/audit").assert_contains(
+    let audit = owner.get("/orgs/acme-ai/audit");
+    audit.assert_contains(
         "changed the limits of the API token “CI deploys” from none to only from 10.0.0.0/8",
+    );
+    audit.assert_contains(
+        "changed the limits of the API token “CI deploys” of Carl from only from 10.0.0.0/8 to none",
     );
 }
 

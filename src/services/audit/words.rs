@@ -149,8 +149,13 @@ impl RecordedEvent {
                     ("", rate) => format!("at most {rate}"),
                     (networks, rate) => format!("only from {networks}, at most {rate}"),
                 };
+                let of = match text(&before, "holder") {
+                    "" => String::new(),
+                    holder if holder == self.actor_name => String::new(),
+                    holder => format!(" of {holder}"),
+                };
                 format!(
-                    "changed the limits of the API token “{target}” from {} to {}",
+                    "changed the limits of the API token “{target}”{of} from {} to {}",
                     limits(&before),
                     limits(&after)
                 )

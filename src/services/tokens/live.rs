@@ -207,8 +207,10 @@ impl LiveTokens {
     }
 
     fn take_uses(&self) -> Vec<Use> {
-        let mut uses = self.uses.lock().unwrap_or_else(PoisonError::into_inner);
-        uses.drain().map(|(_, used)| used).collect()
+        // Taken whole rather than drained: a burst of first uses would
+        // otherwise leave its table's room held for good.
+        let uses = std::mem::take(&mut *self.uses.lock().unwrap_or_else(PoisonError::into_inner));
+        uses.into_values().collect()
     }
 
     fn knows_client(&self, hash: &[u8; 32]) -> bool {

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::grant::stored_limits;
-use crate::db::schema::{api_tokens, service_accounts};
+use crate::db::schema::{api_tokens, service_accounts, users};
 use crate::db::{self, DbConnection};
 use crate::domain::policy::{self, Action};
 use crate::domain::{LimitsChange, SecretKind, TokenLimits};
@@ -54,11 +54,12 @@ pub fn restrict(
         };
         let before = stored_limits(networks.as_deref(), rate.as_deref())?;
         let limits = change.applied_to(&before);
-        match &account_id {
+        // The holder's name and address, as the audit log keeps them.
+        let (holder, holder_email): (String, Option<String>) = match &account_id {
             Some(account_id) => {
-                let role: String = service_accounts::table
+                let (role, account): (String, String) = service_accounts::table
                     .find(account_id)
-                    .select(service_accounts::role)
+                    .select((service_accounts::role, service_accounts::name))
                     .first(conn)?;
                 policy::authorize(
                     acting.role,
@@ -66,13 +67,20 @@ pub fn restrict(
                         role: parse_stored_role(&role)?,
                     },
                 )?;
+                (account, None)
             }
             None => {
                 let own = user_id.is_some() && user_id == acting.who.user_id;
                 policy::authorize(acting.role, Action::ManageToken { own })?;
                 limits.clone().for_kind(SecretKind::Personal)?;
+                let person: Option<(String, String)> = users::table
+                    .filter(users::id.nullable().eq(&user_id))
+                    .select((users::name, users::email))
+                    .first(conn)
+                    .optional()?;
+                person.map_or((String::new(), None), |(name, email)| (name, Some(email)))
             }
-        }
+        };
         if before == limits {
             return Ok((name, limits));
         }
@@ -94,13 +102,20 @@ pub fn restrict(
         };
         let mut before_state = state(&before);
         before_state["token_id"] = json!(token_id);
+        before_state["holder"] = json!(holder);
         audit::record(
             conn,
             AuditEvent {
                 org_id: Some(&org.id),
                 actor: (&acting.who).into(),
                 action: AuditAction::TokenRestricted,
-                target: AuditTarget::named(TargetKind::Token, Some(token_id), &name),
+                target: match &holder_email {
+                    Some(email) => AuditTarget::person(TargetKind::Token, Some(token_id), &name, email),
+                    None => AuditTarget {
+                        key: &holder,
+                        ..AuditTarget::named(TargetKind::Token, Some(token_id), &name)
+                    },
+                },
                 before: Some(before_state),
                 after: Some(state(&limits)),
             },
