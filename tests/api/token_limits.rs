@@ -4,6 +4,7 @@
 //! must not happen (a refused change changes nothing, a person's token gets
 //! no rate, nobody sets another member's limits without the role for it).
 
+use rollcall::domain::policy::TokenScope;
 use rollcall::domain::{AccessLevel, ClientNetworks, KeyRate, LabelName, Lifetime, Role, TokenLimits};
 use rollcall::services::service_accounts::{self, AccountRequest, KeyRequest};
 use rollcall::services::tokens::{self, TokenRequest};
@@ -542,7 +543,91 @@ fn a_member_makes_a_token_over_the_api_never_beyond_their_role() {
     assert_eq!(app.count("api_tokens"), before);
 }
 
+fn a_narrowed_token_reaches_through_the_api_only_what_it_carries() {
+    let server = TestServer::start();
+    let app = &server.app;
+    let (org, ada) = app.org_owned_by("Acme AI", "ada@example.com");
+    let carl = app.member(&org, "carl@example.com", Role::DEVELOPER);
+    let narrowed = |permissions: &[&str]| {
+        let request = TokenRequest {
+            scope: TokenScope::named(permissions.iter().copied()).expect("permissions"),
+            ..token_request(AccessLevel::Operations, TokenLimits::default())
+        };
+        tokens::create_personal(&mut app.conn(), &as_user(&ada), &org, None, &request)
+            .expect("a token")
+            .secret
+            .expose()
+            .to_owned()
+    };
+    let viewing = narrowed(&["members.view"]);
+    let making = narrowed(&["members.view", "tokens.create_inference", "platform.use"]);
+    let base = server.base.as_str();
+
+    // The owner's token made to view members views them, and does nothing
+    // else her role would allow.
+    assert_eq!(get(base, "/api/v1/orgs/acme-ai/members", &viewing).status, 200);
+    let (invitations, tokens_before) = (app.count("invitations"), app.count("api_tokens"));
+    call_json(
+        base,
+        "POST",
+        "/api/v1/orgs/acme-ai/invitations",
+        &viewing,
+        &json!({ "invitations": [{ "email": "eve@example.com", "role": "viewer" }] }),
+    )
+    .problem(403, "forbidden");
+    call_json(
+        base,
+        "PATCH",
+        &format!("/api/v1/orgs/acme-ai/members/{}", carl.id),
+        &viewing,
+        &json!({ "role": "admin" }),
+    )
+    .problem(403, "forbidden");
+    send(
+        base,
+        "DELETE",
+        &format!("/api/v1/orgs/acme-ai/members/{}", carl.id),
+        Some(&viewing),
+        None,
+        &[],
+    )
+    .problem(403, "forbidden");
+    assert_eq!(app.role_of(&org, &carl), Some(Role::DEVELOPER));
+    assert_eq!(app.count("invitations"), invitations);
+
+    // A token made through a narrowed one is narrowed within it.
+    let path = "/api/v1/orgs/acme-ai/tokens";
+    for (body, refusal) in [
+        (
+            json!({ "name": "x", "access": "operations", "permissions": ["members.view"] }),
+            "forbidden",
+        ),
+        (json!({ "name": "x", "access": "inference" }), "forbidden"),
+        (
+            json!({ "name": "x", "access": "inference", "permissions": ["platform.use", "members.invite"] }),
+            "forbidden",
+        ),
+    ] {
+        call_json(base, "POST", path, &viewing, &body).problem(403, refusal);
+        call_json(base, "POST", path, &making, &body).problem(403, refusal);
+    }
+    assert_eq!(
+        app.count("api_tokens"),
+        tokens_before,
+        "a refused call made a token"
+    );
+    let made = call_json(
+        base,
+        "POST",
+        path,
+        &making,
+        &json!({ "name": "x", "access": "inference", "permissions": ["platform.use"] }),
+    );
+    assert_eq!(made.status, 201, "{}", made.json);
+}
+
 crate::tests![
+    a_narrowed_token_reaches_through_the_api_only_what_it_carries,
     a_member_makes_a_token_over_the_api_never_beyond_their_role,
     a_token_works_only_from_its_networks_at_every_check,
     a_key_past_its_rate_gets_429_with_retry_after_on_each_server_apart,

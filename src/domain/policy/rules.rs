@@ -135,6 +135,10 @@ pub enum Denied {
     NotChosen(Permission),
     #[error("You cannot give a token {}: your role does not hold it.", .0.name())]
     NotYours(Permission),
+    #[error(
+        "This token was made to carry only some permissions: a token made with it must name which of those it carries."
+    )]
+    MakerNarrowed,
 }
 
 impl Denied {

@@ -66,10 +66,30 @@ impl TokenScope {
         }
     }
 
-    fn carries(self, permission: Permission) -> bool {
+    /// Whether a token of this scope lets its holder use `permission`, as
+    /// far as the holder's role allows it.
+    pub fn carries(self, permission: Permission) -> bool {
         match self {
             TokenScope::Role => true,
             TokenScope::Only(chosen) => chosen.contains(permission),
+        }
+    }
+
+    /// Whether a token of this scope may be made through a token of scope
+    /// `maker`: never one that carries what the maker's token does not (a
+    /// narrowed token makes only tokens narrowed within it).
+    pub fn made_through(self, maker: TokenScope) -> Result<(), Denied> {
+        match (maker, self) {
+            (TokenScope::Role, _) => Ok(()),
+            (TokenScope::Only(_), TokenScope::Role) => Err(Denied::MakerNarrowed),
+            (TokenScope::Only(carried), TokenScope::Only(asked)) => match current()
+                .permissions()
+                .iter()
+                .find(|def| asked.contains(def.permission) && !carried.contains(def.permission))
+            {
+                Some(def) => Err(Denied::NotChosen(def.permission)),
+                None => Ok(()),
+            },
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Who is calling the API: a live token with operations access, and the
 //! organization it reaches.
 
-use crate::domain::{AccessLevel, SecretKind, Slug, policy};
+use crate::domain::{AccessLevel, Permission, SecretKind, Slug, policy};
 use crate::error::Error;
 use std::sync::Arc;
 
@@ -60,6 +60,17 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error
 }
 
 impl Caller {
+    /// Refuses a call the token does not carry: a token made to carry only
+    /// some of its holder's permissions reaches only those through the API,
+    /// whatever its holder's role allows (the role is the services' to check).
+    pub fn carries(&self, permission: Permission) -> Result<(), Error> {
+        if self.grant.scope.carries(permission) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(policy::Denied::NotChosen(permission)))
+        }
+    }
+
     /// The organization named in the path, which must be the token's own:
     /// a token reaches no other organization, and to it no other exists.
     /// A slug the token's organization gave up less than 90 days ago

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use super::caller::caller;
 use super::json::{Object, json_body, query, timestamp};
 use super::schemas;
-use crate::domain::{EmailAddress, InvalidRole, PersonName, Role};
+use crate::domain::{EmailAddress, InvalidRole, Permission, PersonName, Role};
 use crate::error::{Error, RowProblem};
 use crate::services::idempotency::{self, Answer, Answered, IdempotencyKey, KeyedRequest};
 use crate::services::invitations::{self, Invitee, IssuedInvitation, PendingInvitation};
@@ -94,6 +94,7 @@ pub async fn invitations(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
+    caller.carries(Permission::ViewMembers)?;
     let params = query::<InvitationListParams>(&req)?;
     let page = params.page.unwrap_or(1);
     let per_page = params.per_page.unwrap_or(50);
@@ -250,6 +251,7 @@ pub async fn create_invitations(
     body: web::Payload,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
+    caller.carries(Permission::InviteMembers)?;
     let mut keys = req.headers().get_all("Idempotency-Key");
     let key = match (keys.next(), keys.next()) {
         (None, _) => None,
@@ -317,6 +319,7 @@ pub async fn resend_invitation(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
+    caller.carries(Permission::InviteMembers)?;
     let (segment, invitation_id) = path.into_inner();
     let viewer = caller.viewer(&state, &segment).await?;
     let actor = caller.actor;
@@ -345,6 +348,7 @@ pub async fn revoke_invitation(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
+    caller.carries(Permission::InviteMembers)?;
     let (segment, invitation_id) = path.into_inner();
     let viewer = caller.viewer(&state, &segment).await?;
     let actor = caller.actor;

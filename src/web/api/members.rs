@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::caller::caller;
 use super::json::{json_body, query, timestamp};
 use super::schemas;
+use crate::domain::Permission;
 use crate::domain::{Role, SearchText};
 use crate::error::Error;
 use crate::services::members::{self, Direction, Member, MemberCursor, MemberRef, MemberSliceQuery, SortKey};
@@ -169,6 +170,7 @@ pub async fn members(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
+    caller.carries(Permission::ViewMembers)?;
     let wanted = query::<MemberListParams>(&req)?.parse()?;
     let slug = caller.org(&state, &path).await?;
     let actor = caller.actor.clone();
@@ -214,6 +216,7 @@ pub async fn change_member(
     body: web::Payload,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
+    caller.carries(Permission::ChangeMemberRoles)?;
     let (segment, member) = path.into_inner();
     let (_, change) = json_body::<MemberChange>(body).await?;
     let role = change.role;
@@ -244,6 +247,7 @@ pub async fn remove_member(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Error> {
     let caller = caller(&state, &req).await?;
+    caller.carries(Permission::RemoveMembers)?;
     let (segment, member) = path.into_inner();
     let member = member_named(&member)?;
     let viewer = caller.viewer(&state, &segment).await?;

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::caller::caller;
 use super::json::{json_body, timestamp};
+use crate::domain::Permission;
 use crate::domain::policy::TokenScope;
 use crate::domain::{AccessLevel, ClientNetworks, KeyRate, LabelName, Lifetime, LimitsChange, TokenLimits};
 use crate::error::Error;
@@ -182,6 +183,11 @@ pub async fn create_token(
     let caller = caller(&state, &req).await?;
     let (_, asked) = json_body::<NewToken>(body).await?;
     let request = asked.request()?;
+    caller.carries(match request.access {
+        AccessLevel::Operations => Permission::CreateOperationsTokens,
+        AccessLevel::Inference => Permission::CreateInferenceTokens,
+    })?;
+    request.scope.made_through(caller.grant.scope)?;
     let viewer = caller.viewer(&state, &path).await?;
     let actor = caller.actor;
     let (issued, listed) = state
