@@ -101,6 +101,18 @@ impl ClientNetworks {
         self.0.iter().any(|network| network.contains(&ip))
     }
 
+    /// Whether a token of these networks works only where one of `outer`
+    /// does: every network within one of outer's (anywhere only within
+    /// anywhere).
+    pub fn within(&self, outer: &ClientNetworks) -> bool {
+        outer.is_anywhere()
+            || (!self.is_anywhere()
+                && self
+                    .0
+                    .iter()
+                    .all(|network| outer.0.iter().any(|around| around.contains(network))))
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &IpNet> {
         self.0.iter()
     }
@@ -317,6 +329,14 @@ mod tests {
         assert!(!networks.admit("203.0.113.8".parse().ok()));
         assert!(!networks.admit("11.0.0.1".parse().ok()));
         assert!(!networks.admit(None));
+        let office = ClientNetworks::parse("10.1.0.0/16 203.0.113.7").expect("valid");
+        assert!(office.within(&networks) && office.within(&ClientNetworks::default()));
+        assert!(!ClientNetworks::default().within(&networks));
+        assert!(
+            !ClientNetworks::parse("11.0.0.0/8")
+                .expect("valid")
+                .within(&networks)
+        );
         let mapped = ClientNetworks::parse("::ffff:192.0.2.0/120, ::ffff:198.51.100.7").expect("valid");
         assert_eq!(mapped.to_string(), "192.0.2.0/24 198.51.100.7");
         assert!(mapped.admit("192.0.2.9".parse().ok()));

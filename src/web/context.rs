@@ -152,6 +152,18 @@ pub fn proxied_client(req: &HttpRequest) -> Option<IpAddr> {
     named.then_some(client)
 }
 
+/// The address of whoever makes this request, for a token's networks: the
+/// peer's, or, behind a trusted proxy, the address it forwards. `None` when
+/// a trusted proxy names no one: the proxy's own address is not the caller's.
+pub fn caller_address(req: &HttpRequest) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip().to_canonical();
+    let trusted = trusted_proxies(req);
+    if !trusted.iter().any(|network| network.contains(&peer)) {
+        return Some(peer);
+    }
+    proxied_client(req)
+}
+
 fn trusted_proxies(req: &HttpRequest) -> &[ipnet::IpNet] {
     req.app_data::<TrustedProxies>()
         .map(|proxies| proxies.0.as_slice())

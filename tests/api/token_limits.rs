@@ -139,6 +139,59 @@ fn a_token_works_only_from_its_networks_at_every_check() {
         &[("X-Forwarded-For", "10.9.9.9")],
     );
     assert_eq!(inside.status, 200, "{}", inside.json);
+
+    // A token made through this one works only from within its networks.
+    let through_office = |body: Value| {
+        let bytes = body.to_string().into_bytes();
+        send(
+            base,
+            "POST",
+            "/api/v1/orgs/acme-ai/tokens",
+            Some(&carls),
+            Some(&bytes),
+            &[("X-Forwarded-For", "10.9.9.9")],
+        )
+    };
+    let tokens_before = app.count("api_tokens");
+    for networks in [json!([]), json!(["11.0.0.0/8"]), json!(["10.0.0.0/7"])] {
+        through_office(json!({ "name": "x", "access": "inference", "networks": networks }))
+            .problem(403, "forbidden");
+    }
+    assert_eq!(app.count("api_tokens"), tokens_before);
+    let made = through_office(json!({ "name": "x", "access": "inference", "networks": ["10.1.0.0/16"] }));
+    assert_eq!(made.status, 201, "{}", made.json);
+
+    // A refused use neither shows as the token's last nor holds back the
+    // next one's.
+    let fresh = tokens::create_personal(
+        &mut app.conn(),
+        &as_user(&carl),
+        &org,
+        None,
+        &token_request(AccessLevel::Inference, limits("10.0.0.0/8", None)),
+    )
+    .expect("a token");
+    assert_eq!(
+        introspect(base, &client, fresh.secret.expose(), Some("192.0.2.1")).2["active"],
+        false
+    );
+    assert_eq!(
+        introspect(base, &client, fresh.secret.expose(), Some("10.7.7.7")).2["active"],
+        true
+    );
+    let last_used_from = || {
+        let viewer = app.viewer(&as_user(&carl), &org).expect("a member");
+        tokens::list(&mut app.conn(), &viewer, &as_user(&carl))
+            .expect("the list")
+            .into_iter()
+            .find(|token| token.id == fresh.id)
+            .and_then(|token| token.last_used_ip)
+    };
+    assert!(
+        crate::tokens::within_a_second(|| last_used_from().as_deref() == Some("10.7.7.7")),
+        "the use from 10.7.7.7 was not recorded: {:?}",
+        last_used_from()
+    );
 }
 
 fn a_key_past_its_rate_gets_429_with_retry_after_on_each_server_apart() {

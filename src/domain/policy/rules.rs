@@ -139,6 +139,10 @@ pub enum Denied {
         "This token was made to carry only some permissions: a token made with it must name which of those it carries."
     )]
     MakerNarrowed,
+    #[error(
+        "This token works only from some networks: a token made with it must work only from those, or from within them."
+    )]
+    BeyondMakersNetworks,
 }
 
 impl Denied {

@@ -156,35 +156,36 @@ impl LiveTokens {
         self.forgotten.load(Ordering::Acquire)
     }
 
-    /// The kept answer for a secret, and whether this use is to be written
-    /// as the token's last: once a minute per token on this server (the
-    /// database write is conditional too, so several servers write it at
-    /// most once a minute between them).
-    fn grant(&self, key: KeptKey) -> Option<(Arc<TokenGrant>, bool)> {
+    /// The kept answer for a secret.
+    fn grant(&self, key: KeptKey) -> Option<Arc<TokenGrant>> {
         if !self.trusted() {
             return None;
         }
         let grants = self.grants.read().unwrap_or_else(PoisonError::into_inner);
-        let kept = grants.get(&key)?;
+        grants.get(&key).map(Arc::clone)
+    }
+
+    /// Whether this use of a token is to be written as its last: once a
+    /// minute per token on this server (the database write is conditional
+    /// too, so several servers write it at most once a minute between
+    /// them). A fresh answer has never been noted.
+    fn due(&self, grant: &TokenGrant) -> bool {
         let at = self.started.elapsed().as_secs().max(1);
-        let noted = kept.noted.0.load(Ordering::Relaxed);
-        let due = (noted == 0 || at.saturating_sub(noted) >= TOUCH_EVERY.as_secs())
-            && kept
+        let noted = grant.noted.0.load(Ordering::Relaxed);
+        (noted == 0 || at.saturating_sub(noted) >= TOUCH_EVERY.as_secs())
+            && grant
                 .noted
                 .0
                 .compare_exchange(noted, at, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok();
-        Some((Arc::clone(kept), due))
+                .is_ok()
     }
 
     /// Keeps an answer read since `generation`, unless kept answers were
-    /// forgotten meanwhile; its use is noted with it.
+    /// forgotten meanwhile.
     fn keep_grant(&self, key: KeptKey, grant: Arc<TokenGrant>, generation: u64) {
         if !self.trusted() {
             return;
         }
-        let at = self.started.elapsed().as_secs().max(1);
-        grant.noted.0.store(at, Ordering::Relaxed);
         let mut grants = self.grants.write().unwrap_or_else(PoisonError::into_inner);
         // Under the lock that forgetting takes after counting: an answer
         // kept before a change is forgotten with the others, one read
@@ -274,7 +275,7 @@ impl LiveTokens {
         read: impl AsyncFnOnce(GrantLookup) -> Result<Option<TokenGrant>, Error>,
     ) -> Result<Checked, Error> {
         let key = kept_key(&secret.digest());
-        let (grant, due) = match self.grant(key) {
+        let grant = match self.grant(key) {
             Some(kept) => kept,
             None => {
                 let generation = self.generation();
@@ -284,15 +285,16 @@ impl LiveTokens {
                 grant.org_slug = self.shared_slug(grant.org_slug);
                 let grant = Arc::new(grant);
                 self.keep_grant(key, Arc::clone(&grant), generation);
-                (grant, true)
+                grant
             }
         };
-        Ok(self.admit(grant, client_ip, due))
+        Ok(self.admit(grant, client_ip))
     }
 
     /// Whether a live token may be used from `client_ip` now, spending its
-    /// rate if it has one; `due`: whether the use is to be noted.
-    pub fn admit(&self, grant: Arc<TokenGrant>, client_ip: Option<IpAddr>, due: bool) -> Checked {
+    /// rate if it has one. Only a use let through is noted as its last: a
+    /// refused one neither shows as a use nor holds back the next.
+    pub fn admit(&self, grant: Arc<TokenGrant>, client_ip: Option<IpAddr>) -> Checked {
         if !grant.is_active(now()) {
             return Checked::Inactive;
         }
@@ -302,7 +304,7 @@ impl LiveTokens {
         if let Some(retry_after) = self.spend_rate(&grant) {
             return Checked::RateSpent { grant, retry_after };
         }
-        if due {
+        if self.due(&grant) {
             self.note_use(Use {
                 token_id: grant.token_id.clone(),
                 at: now(),

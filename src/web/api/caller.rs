@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::services::tokens::{self, Checked, TokenGrant};
 use crate::services::{Actor, Credential, Viewer, organizations};
-use crate::web::context::client_ip;
+use crate::web::context::{caller_address, client_ip};
 use crate::web::credentials;
 use crate::web::state::AppState;
 use actix_web::HttpRequest;
@@ -28,6 +28,8 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error
         last_four: secret.last_four().to_owned(),
     };
     let ip = client_ip(req);
+    // For the token's networks: never a trusted proxy's own address.
+    let address = caller_address(req);
     // Read afresh, not from what the token check keeps: a change through the
     // API must see a revocation or a role change the moment it is committed.
     let inactive =
@@ -36,11 +38,13 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<Caller, Error
         .read(move |conn| tokens::grant(conn, &secret))
         .await?
         .ok_or_else(inactive)?;
-    let grant = match state.tokens.admit(Arc::new(grant), ip, true) {
+    let grant = match state.tokens.admit(Arc::new(grant), address) {
         Checked::Live(grant) => grant,
         Checked::Inactive => return Err(inactive()),
         Checked::OutsideNetworks(_) => {
-            return Err(Error::Unauthenticated(crate::web::gateway::outside_networks(ip)));
+            return Err(Error::Unauthenticated(crate::web::gateway::outside_networks(
+                address,
+            )));
         }
         Checked::RateSpent { retry_after, .. } => {
             return Err(Error::RateLimited {

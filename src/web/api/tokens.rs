@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::caller::caller;
 use super::json::{json_body, timestamp};
 use crate::domain::Permission;
-use crate::domain::policy::TokenScope;
+use crate::domain::policy::{Denied, TokenScope};
 use crate::domain::{AccessLevel, ClientNetworks, KeyRate, LabelName, Lifetime, LimitsChange, TokenLimits};
 use crate::error::Error;
 use crate::services::tokens::{self, TokenRequest, TokenView};
@@ -188,6 +188,9 @@ pub async fn create_token(
         AccessLevel::Inference => Permission::CreateInferenceTokens,
     })?;
     request.scope.made_through(caller.grant.scope)?;
+    if !request.limits.networks.within(&caller.grant.limits.networks) {
+        return Err(Error::Forbidden(Denied::BeyondMakersNetworks));
+    }
     let viewer = caller.viewer(&state, &path).await?;
     let actor = caller.actor;
     let (issued, listed) = state
@@ -219,7 +222,7 @@ pub struct TokenLimitsChange {
     /// for none. A person's token has none.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, example = "600/min",
-        pattern = r"^[0-9]{1,7} ?/ ?(s|sec|second|m|min|minute|h|hr|hour)$")]
+        pattern = r"^[1-9][0-9]{0,6} ?/ ?(s|sec|second|m|min|minute|h|hr|hour)$")]
     rate: Option<Option<String>>,
 }
 
@@ -252,6 +255,9 @@ pub async fn change_token(
     let caller = caller(&state, &req).await?;
     let (segment, token_id) = path.into_inner();
     let (_, asked) = json_body::<TokenLimitsChange>(body).await?;
+    // A token made to carry only some permissions changes limits only if it
+    // carries the managing of others' tokens, its holder's own included.
+    caller.carries(Permission::ManageServiceAccounts)?;
     if caller.grant.token_id.is(&token_id) {
         return Err(Error::Conflict(
             "A token cannot change its own limits, which could lock it out: use another token, the console or the command line."
