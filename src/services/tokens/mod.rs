@@ -9,6 +9,7 @@
 
 mod create;
 mod grant;
+mod holder;
 mod list;
 mod live;
 mod restrict;

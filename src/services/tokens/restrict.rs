@@ -4,14 +4,14 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::grant::stored_limits;
-use crate::db::schema::{api_tokens, service_accounts, users};
+use super::holder::TokenHolder;
+use crate::db::schema::api_tokens;
 use crate::db::{self, DbConnection};
-use crate::domain::policy::{self, Action};
-use crate::domain::{LimitsChange, SecretKind, TokenLimits};
+use crate::domain::{LimitsChange, TokenLimits};
 use crate::error::Error;
 use crate::services::access::acting;
-use crate::services::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
-use crate::services::shared::{Actor, Organization, parse_stored_role};
+use crate::services::audit::{self, AuditAction, AuditEvent};
+use crate::services::shared::{Actor, Organization};
 
 /// Changes a live token's networks or (a key's) rate: one's own token's
 /// networks, or (owners and admins) any token's and key's. Only what the
@@ -54,33 +54,8 @@ pub fn restrict(
         };
         let before = stored_limits(networks.as_deref(), rate.as_deref())?;
         let limits = change.applied_to(&before);
-        // The holder's name and address, as the audit log keeps them.
-        let (holder, holder_email): (String, Option<String>) = match &account_id {
-            Some(account_id) => {
-                let (role, account): (String, String) = service_accounts::table
-                    .find(account_id)
-                    .select((service_accounts::role, service_accounts::name))
-                    .first(conn)?;
-                policy::authorize(
-                    acting.role,
-                    Action::ManageServiceAccount {
-                        role: parse_stored_role(&role)?,
-                    },
-                )?;
-                (account, None)
-            }
-            None => {
-                let own = user_id.is_some() && user_id == acting.who.user_id;
-                policy::authorize(acting.role, Action::ManageToken { own })?;
-                limits.clone().for_kind(SecretKind::Personal)?;
-                let person: Option<(String, String)> = users::table
-                    .filter(users::id.nullable().eq(&user_id))
-                    .select((users::name, users::email))
-                    .first(conn)
-                    .optional()?;
-                person.map_or((String::new(), None), |(name, email)| (name, Some(email)))
-            }
-        };
+        let holder = TokenHolder::managed_by(conn, &acting, user_id.as_deref(), account_id.as_deref())?;
+        limits.clone().for_kind(holder.kind)?;
         if before == limits {
             return Ok((name, limits));
         }
@@ -102,20 +77,14 @@ pub fn restrict(
         };
         let mut before_state = state(&before);
         before_state["token_id"] = json!(token_id);
-        before_state["holder"] = json!(holder);
+        before_state["holder"] = json!(holder.name);
         audit::record(
             conn,
             AuditEvent {
                 org_id: Some(&org.id),
                 actor: (&acting.who).into(),
                 action: AuditAction::TokenRestricted,
-                target: match &holder_email {
-                    Some(email) => AuditTarget::person(TargetKind::Token, Some(token_id), &name, email),
-                    None => AuditTarget {
-                        key: &holder,
-                        ..AuditTarget::named(TargetKind::Token, Some(token_id), &name)
-                    },
-                },
+                target: holder.audit_target(token_id, &name),
                 before: Some(before_state),
                 after: Some(state(&limits)),
             },

@@ -4,13 +4,13 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::db::schema::{api_tokens, service_accounts, users};
+use super::holder::TokenHolder;
+use crate::db::schema::api_tokens;
 use crate::db::{self, DbConnection};
-use crate::domain::policy::{self, Action};
 use crate::error::Error;
 use crate::services::access::acting;
-use crate::services::audit::{self, AuditAction, AuditEvent, AuditTarget, TargetKind};
-use crate::services::shared::{Actor, Organization, now, parse_stored_role};
+use crate::services::audit::{self, AuditAction, AuditEvent};
+use crate::services::shared::{Actor, Organization, now};
 
 /// Revokes a token or key of the organization: one's own, or (owners and
 /// admins) anyone's. Revoking twice says so.
@@ -47,32 +47,7 @@ pub fn revoke(
                 "There is no such token in this organization.".to_owned(),
             ));
         };
-        // The holder's name and address, as the audit log keeps them.
-        let (holder, holder_email): (String, Option<String>) = match &account_id {
-            Some(account_id) => {
-                let (role, account): (String, String) = service_accounts::table
-                    .find(account_id)
-                    .select((service_accounts::role, service_accounts::name))
-                    .first(conn)?;
-                policy::authorize(
-                    acting.role,
-                    Action::ManageServiceAccount {
-                        role: parse_stored_role(&role)?,
-                    },
-                )?;
-                (account, None)
-            }
-            None => {
-                let own = user_id.is_some() && user_id == acting.who.user_id;
-                policy::authorize(acting.role, Action::ManageToken { own })?;
-                let person: Option<(String, String)> = users::table
-                    .filter(users::id.nullable().eq(&user_id))
-                    .select((users::name, users::email))
-                    .first(conn)
-                    .optional()?;
-                person.map_or((String::new(), None), |(name, email)| (name, Some(email)))
-            }
-        };
+        let holder = TokenHolder::managed_by(conn, &acting, user_id.as_deref(), account_id.as_deref())?;
         if revoked_at.is_some() {
             return Err(Error::Conflict(format!(
                 "The token “{name}” was already revoked."
@@ -91,15 +66,9 @@ pub fn revoke(
                 org_id: Some(&org.id),
                 actor: (&acting.who).into(),
                 action: AuditAction::TokenRevoked,
-                target: match &holder_email {
-                    Some(email) => AuditTarget::person(TargetKind::Token, Some(token_id), &name, email),
-                    None => AuditTarget {
-                        key: &holder,
-                        ..AuditTarget::named(TargetKind::Token, Some(token_id), &name)
-                    },
-                },
+                target: holder.audit_target(token_id, &name),
                 before: Some(
-                    json!({ "token_id": token_id, "holder": holder, "last_four": last_four, "revoked": false }),
+                    json!({ "token_id": token_id, "holder": holder.name, "last_four": last_four, "revoked": false }),
                 ),
                 after: Some(json!({ "revoked": true })),
             },
